@@ -1,0 +1,33 @@
+//! ferroprom's storage engine.
+//!
+//! Samples enter through an appender into the in-memory [head](head), which
+//! logs every committed batch to the [write-ahead log](wal) first. Full chunks
+//! leave the heap for an mmapped head-chunks file; when the head spans 1.5×
+//! the block range its oldest range is written out as an immutable
+//! [block](block), and blocks are later compacted and dropped by retention.
+//! Readers see head and blocks merged through one [`querier::Querier`].
+//!
+//! The on-disk formats are specified in `docs/formats/`.
+
+pub mod chunk;
+pub mod encoding;
+pub mod error;
+pub mod fs;
+pub mod labels;
+
+pub use error::{Error, Result};
+pub use labels::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
+
+/// Bit pattern of the Prometheus staleness marker, a NaN that must round-trip
+/// bit-exactly and stay distinct from ordinary NaNs.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+/// The staleness marker as an `f64`.
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+/// Whether `v` is the staleness marker (and not just any NaN).
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
