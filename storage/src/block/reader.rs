@@ -1,0 +1,177 @@
+//! An immutable on-disk block opened read-only: index and chunks through
+//! mmap, tombstones in memory.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use super::meta::BlockMeta;
+use crate::chunk::ChunkFileReader;
+use crate::error::Result;
+use crate::index::{postings_for_matchers, IndexReader, PostingsSource};
+use crate::labels::Matcher;
+use crate::querier::{ChunkSpan, Querier, Series};
+use crate::tombstones::{Interval, Tombstones};
+
+/// File name of the tombstones inside a block dir.
+pub const TOMBSTONES_FILE: &str = "tombstones";
+
+/// An open block. Cheap to share behind an `Arc`; the mmaps stay valid after
+/// the directory is deleted, so queries in flight finish safely.
+pub struct Block {
+    dir: PathBuf,
+    meta: BlockMeta,
+    index: IndexReader,
+    chunks: ChunkFileReader,
+    tombstones: RwLock<Arc<Tombstones>>,
+    size: u64,
+}
+
+impl Block {
+    /// Opens `dir`, checking meta.json, the index checksums and every chunk
+    /// segment header. Errors name the offending file.
+    pub fn open(dir: &Path) -> Result<Block> {
+        let meta = BlockMeta::read(dir)?;
+        let index = IndexReader::open(&dir.join("index"))?;
+        let chunks = ChunkFileReader::open(&dir.join("chunks"), false)?;
+        let tombstones = Tombstones::read(&dir.join(TOMBSTONES_FILE))?;
+        let size = crate::fs::dir_size(dir);
+        Ok(Block {
+            dir: dir.to_path_buf(),
+            meta,
+            index,
+            chunks,
+            tombstones: RwLock::new(Arc::new(tombstones)),
+            size,
+        })
+    }
+
+    pub fn meta(&self) -> &BlockMeta {
+        &self.meta
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes on disk.
+    pub fn size_bytes(&self) -> u64 {
+        self.size
+    }
+
+    pub fn num_tombstones(&self) -> usize {
+        self.tombstones.read().len()
+    }
+
+    /// Whether the block holds data in `[mint, maxt]` (its max time is exclusive).
+    pub fn overlaps(&self, mint: i64, maxt: i64) -> bool {
+        self.meta.min_time <= maxt && self.meta.max_time > mint
+    }
+
+    /// Records deletion of the matching series' samples in `[mint, maxt]` in
+    /// the block's tombstones file (written atomically). Returns the number
+    /// of series affected.
+    pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<u64> {
+        let ids = postings_for_matchers(&self.index, matchers)?;
+        if ids.is_empty() || !self.overlaps(mint, maxt) {
+            return Ok(0);
+        }
+        let mut guard = self.tombstones.write();
+        let mut ts = (**guard).clone();
+        for id in ids.iter() {
+            ts.add(id as u64, Interval { mint, maxt });
+        }
+        ts.write(&self.dir.join(TOMBSTONES_FILE))?;
+        *guard = Arc::new(ts);
+        Ok(ids.len())
+    }
+
+    /// A querier over `[mint, maxt]` of this block.
+    pub fn querier(self: &Arc<Self>, mint: i64, maxt: i64) -> BlockQuerier {
+        BlockQuerier {
+            block: Arc::clone(self),
+            tombstones: Arc::clone(&self.tombstones.read()),
+            mint,
+            maxt,
+        }
+    }
+}
+
+/// Reads one block; series come out in label order because block series ids
+/// are assigned in that order.
+pub struct BlockQuerier {
+    block: Arc<Block>,
+    tombstones: Arc<Tombstones>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl BlockQuerier {
+    fn ids(&self, matchers: &[Matcher]) -> Result<roaring::RoaringBitmap> {
+        if matchers.is_empty() {
+            return self.block.index.all_postings();
+        }
+        postings_for_matchers(&self.block.index, matchers)
+    }
+}
+
+impl Querier for BlockQuerier {
+    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+        let mut out = Vec::new();
+        if !self.block.overlaps(self.mint, self.maxt) {
+            return Ok(out);
+        }
+        for id in self.ids(matchers)?.iter() {
+            let (labels, metas) = self.block.index.series(id)?;
+            let deleted = self.tombstones.get(id as u64).cloned().map(Arc::new);
+            let mut spans = Vec::new();
+            for m in metas {
+                if m.maxt < self.mint || m.mint > self.maxt {
+                    continue;
+                }
+                spans.push(ChunkSpan {
+                    mint: m.mint,
+                    maxt: m.maxt,
+                    chunk: self.block.chunks.chunk(m.chunk_ref)?,
+                    deleted: deleted.clone(),
+                });
+            }
+            if !spans.is_empty() {
+                out.push(Series::new(labels, spans, self.mint, self.maxt));
+            }
+        }
+        Ok(out)
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+        if matchers.is_empty() {
+            return self.block.index.label_names();
+        }
+        let mut names = Vec::new();
+        for id in self.ids(matchers)?.iter() {
+            let (labels, _) = self.block.index.series(id)?;
+            names.extend(labels.into_vec().into_iter().map(|l| l.name));
+        }
+        names.sort_unstable();
+        names.dedup();
+        Ok(names)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+        if matchers.is_empty() {
+            return self.block.index.label_values(name);
+        }
+        let mut values = Vec::new();
+        for id in self.ids(matchers)?.iter() {
+            let (labels, _) = self.block.index.series(id)?;
+            let v = labels.get(name);
+            if !v.is_empty() {
+                values.push(v.to_string());
+            }
+        }
+        values.sort_unstable();
+        values.dedup();
+        Ok(values)
+    }
+}

@@ -1,0 +1,128 @@
+//! Writing a block: chunks, index, meta.json into a temp dir, fsync, rename.
+
+use std::path::Path;
+
+use super::meta::{BlockMeta, BlockStats, Compaction};
+use super::ulid::Ulid;
+use crate::chunk::{Chunk, ChunkBytes, ChunkFileWriter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK};
+use crate::error::Result;
+use crate::index::{ChunkMeta, IndexWriter};
+use crate::querier::Series;
+
+/// Chunk segment files in blocks are cut at this size.
+const SEGMENT_BYTES: u64 = 512 << 20;
+
+/// Suffix of a block dir still being written; removed at startup.
+pub const TMP_CREATION_SUFFIX: &str = ".tmp-for-creation";
+
+/// Writes `series` (sorted by labels, restricted to `[mint, maxt)`) as a new
+/// block under `parent`. Chunks are copied as they are when they fit the
+/// range, do not overlap and carry no deletions; otherwise the series is
+/// re-encoded (merging duplicates, dropping deleted samples). Returns `None`
+/// when no sample is left to write.
+pub fn write_block(
+    parent: &Path,
+    mint: i64,
+    maxt: i64,
+    compaction: Compaction,
+    series: impl IntoIterator<Item = Series>,
+) -> Result<Option<BlockMeta>> {
+    let ulid = Ulid::new();
+    let tmp = parent.join(format!("{ulid}{TMP_CREATION_SUFFIX}"));
+    crate::fs::remove_dir_all(&tmp)?;
+    std::fs::create_dir_all(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
+    let result = write_into(&tmp, ulid, mint, maxt, compaction, series);
+    match result {
+        Ok(Some(meta)) => {
+            let dst = parent.join(ulid.to_string());
+            crate::fs::sync_dir(&tmp)?;
+            crate::fs::publish_dir(&tmp, &dst)?;
+            Ok(Some(meta))
+        }
+        other => {
+            crate::fs::remove_dir_all(&tmp)?;
+            other
+        }
+    }
+}
+
+fn write_into(
+    dir: &Path,
+    ulid: Ulid,
+    mint: i64,
+    maxt: i64,
+    compaction: Compaction,
+    series: impl IntoIterator<Item = Series>,
+) -> Result<Option<BlockMeta>> {
+    let mut chunks = ChunkFileWriter::create(&dir.join("chunks"), false, SEGMENT_BYTES)?;
+    let mut index = IndexWriter::create(&dir.join("index"))?;
+    let mut stats = BlockStats::default();
+    let mut metas = Vec::new();
+    for s in series {
+        metas.clear();
+        for (lo, hi, chunk) in chunks_in_range(&s, mint, maxt - 1) {
+            stats.num_samples += chunk.num_samples() as u64;
+            stats.num_chunks += 1;
+            let chunk_ref = chunks.write(None, &chunk)?;
+            metas.push(ChunkMeta {
+                mint: lo,
+                maxt: hi,
+                chunk_ref,
+            });
+        }
+        if metas.is_empty() {
+            continue;
+        }
+        index.add_series(&s.labels, &metas)?;
+        stats.num_series += 1;
+    }
+    if stats.num_series == 0 {
+        return Ok(None);
+    }
+    chunks.finish()?;
+    index.finish()?;
+    let meta = BlockMeta {
+        ulid,
+        min_time: mint,
+        max_time: maxt,
+        stats,
+        compaction,
+        version: 1,
+    };
+    meta.write(dir)?;
+    Ok(Some(meta))
+}
+
+/// The chunks to store for `s` within `[mint, maxt]`.
+fn chunks_in_range(s: &Series, mint: i64, maxt: i64) -> Vec<(i64, i64, Chunk)> {
+    let spans = s.spans();
+    let clean = spans.iter().all(|c| c.mint >= mint && c.maxt <= maxt && c.deleted.is_none())
+        && spans.windows(2).all(|w| w[0].maxt < w[1].mint);
+    if clean {
+        return spans.iter().map(|c| (c.mint, c.maxt, c.chunk.clone())).collect();
+    }
+    let mut out = Vec::new();
+    let mut b = XorBuilder::new();
+    for (t, v) in s.iter() {
+        if t < mint || t > maxt {
+            continue;
+        }
+        if b.num_samples() >= MAX_SAMPLES_PER_CHUNK {
+            out.push(seal(&b));
+            b = XorBuilder::new();
+        }
+        b.append(t, v);
+    }
+    if b.num_samples() > 0 {
+        out.push(seal(&b));
+    }
+    out
+}
+
+fn seal(b: &XorBuilder) -> (i64, i64, Chunk) {
+    (
+        b.min_time(),
+        b.max_time(),
+        Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
+    )
+}

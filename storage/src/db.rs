@@ -1,0 +1,450 @@
+//! The database: one head plus the immutable blocks on disk, with background
+//! compaction and retention.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Mutex, RwLock};
+
+use crate::block::{write_block, Block, BlockMeta, Compaction, TMP_CREATION_SUFFIX};
+use crate::compact::{blocks_to_delete, exponential_ranges, plan};
+use crate::error::{Error, Result};
+use crate::head::{Appender, Head, HeadOptions, HeadQuerier};
+use crate::labels::Matcher;
+use crate::querier::{MergeQuerier, Querier, Queryable};
+use crate::wal::WalOptions;
+
+/// Suffix of a block dir being deleted; removed at startup.
+const TMP_DELETION_SUFFIX: &str = ".tmp-for-deletion";
+
+/// Database options. `Default` gives Prometheus's defaults.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Base block range in ms (2h).
+    pub block_range: i64,
+    /// `--storage.tsdb.retention.time`; `None` keeps data forever. Default 15d.
+    pub retention: Option<i64>,
+    /// `--storage.tsdb.retention.size`; `None` means unlimited.
+    pub retention_bytes: Option<u64>,
+    pub wal: WalOptions,
+    /// How often the background thread checks for compaction work; `None`
+    /// disables the thread (callers then call [`Db::compact`]).
+    pub compaction_interval: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            block_range: 2 * 3600 * 1000,
+            retention: Some(15 * 24 * 3600 * 1000),
+            retention_bytes: None,
+            wal: WalOptions::default(),
+            compaction_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// A point-in-time copy of the database's self-monitoring numbers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub head_series: u64,
+    pub head_chunks: u64,
+    pub head_min_time: i64,
+    pub head_max_time: i64,
+    pub samples_appended: u64,
+    pub rejected_out_of_order: u64,
+    pub rejected_duplicate: u64,
+    pub rejected_out_of_bounds: u64,
+    pub series_created: u64,
+    pub series_removed: u64,
+    pub wal_bytes: u64,
+    pub wal_fsyncs: u64,
+    pub wal_fsync_seconds: f64,
+    pub compactions: u64,
+    pub compactions_failed: u64,
+    pub compaction_seconds: f64,
+    pub blocks: u64,
+    pub block_bytes: u64,
+    /// Blocks skipped at startup because they failed to open.
+    pub blocks_corrupt: u64,
+    pub wal_corruption: Option<String>,
+}
+
+#[derive(Default)]
+struct Counters {
+    compactions: u64,
+    failed: u64,
+    seconds: f64,
+    corrupt_blocks: u64,
+    wal_corruption: Option<String>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    opts: Options,
+    head: Head,
+    blocks: RwLock<Vec<Arc<Block>>>,
+    /// Serialises compaction, retention and deletion against each other.
+    compact_lock: Mutex<()>,
+    counters: Mutex<Counters>,
+}
+
+/// An open database directory.
+pub struct Db {
+    inner: Arc<Inner>,
+    stop: Option<Sender<()>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Db {
+    /// Opens (creating) the database in `dir`: removes leftovers of
+    /// interrupted block writes and deletions, opens every block (a block that
+    /// fails to open is logged, counted and skipped; its files stay for
+    /// inspection), replays the WAL into the head.
+    pub fn open(dir: &Path, opts: Options) -> Result<Db> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut counters = Counters::default();
+        let blocks = open_blocks(dir, &mut counters)?;
+        let head_opts = HeadOptions {
+            block_range: opts.block_range,
+            wal: opts.wal.clone(),
+        };
+        let (head, report) = Head::open(dir, head_opts)?;
+        counters.wal_corruption = report.replay.corruption.as_ref().map(|e| e.to_string());
+        let inner = Arc::new(Inner {
+            dir: dir.to_path_buf(),
+            opts,
+            head,
+            blocks: RwLock::new(blocks),
+            compact_lock: Mutex::new(()),
+            counters: Mutex::new(counters),
+        });
+        // Data already in blocks (a crash after writing a block but before
+        // truncating the WAL) is dropped from the head.
+        if let Some(max) = inner.blocks.read().iter().map(|b| b.meta().max_time).max() {
+            if inner.head.min_time() < max {
+                inner.head.truncate(max)?;
+            }
+        }
+        let mut db = Db {
+            inner,
+            stop: None,
+            worker: None,
+        };
+        if let Some(every) = db.inner.opts.compaction_interval {
+            let (tx, rx) = bounded(1);
+            let inner = Arc::clone(&db.inner);
+            db.stop = Some(tx);
+            db.worker = Some(
+                std::thread::Builder::new()
+                    .name("tsdb-compact".into())
+                    .spawn(move || background(inner, rx, every))
+                    .map_err(|e| Error::io(dir, e))?,
+            );
+        }
+        Ok(db)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// Starts a batch of appends into the head.
+    pub fn appender(&self) -> Appender<'_> {
+        self.inner.head.appender()
+    }
+
+    pub fn head(&self) -> &Head {
+        &self.inner.head
+    }
+
+    /// Metas of the blocks currently served, oldest first.
+    pub fn blocks(&self) -> Vec<BlockMeta> {
+        self.inner.blocks.read().iter().map(|b| b.meta().clone()).collect()
+    }
+
+    /// Deletes the matching series' samples in `[mint, maxt]`: tombstones in
+    /// the head (WAL-logged) and in every overlapping block. Queries honour
+    /// them at once; compaction purges the data.
+    pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<()> {
+        let _g = self.inner.compact_lock.lock();
+        for b in self.inner.blocks.read().iter() {
+            b.delete(matchers, mint, maxt)?;
+        }
+        self.inner.head.delete(matchers, mint, maxt)?;
+        Ok(())
+    }
+
+    /// Runs all due maintenance now: head → blocks, block compaction,
+    /// retention. The background thread calls this periodically.
+    pub fn compact(&self) -> Result<()> {
+        self.inner.compact()
+    }
+
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        let h = &inner.head;
+        let c = inner.counters.lock();
+        let blocks = inner.blocks.read();
+        let (fsyncs, fsync_time) = h.wal().fsync_stats();
+        Stats {
+            head_series: h.num_series(),
+            head_chunks: h.num_chunks(),
+            head_min_time: h.min_time(),
+            head_max_time: h.max_time(),
+            samples_appended: h.stats.samples_appended.load(Ordering::Relaxed),
+            rejected_out_of_order: h.stats.out_of_order.load(Ordering::Relaxed),
+            rejected_duplicate: h.stats.duplicates.load(Ordering::Relaxed),
+            rejected_out_of_bounds: h.stats.out_of_bounds.load(Ordering::Relaxed),
+            series_created: h.stats.series_created.load(Ordering::Relaxed),
+            series_removed: h.stats.series_removed.load(Ordering::Relaxed),
+            wal_bytes: h.wal().size_bytes(),
+            wal_fsyncs: fsyncs,
+            wal_fsync_seconds: fsync_time.as_secs_f64(),
+            compactions: c.compactions,
+            compactions_failed: c.failed,
+            compaction_seconds: c.seconds,
+            blocks: blocks.len() as u64,
+            block_bytes: blocks.iter().map(|b| b.size_bytes()).sum(),
+            blocks_corrupt: c.corrupt_blocks,
+            wal_corruption: c.wal_corruption.clone(),
+        }
+    }
+
+    /// Stops background work and syncs the WAL.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown();
+        self.inner.head.close()
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.stop.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Queryable for Db {
+    /// Head and every overlapping block, merged.
+    fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>> {
+        let mut qs: Vec<Box<dyn Querier + '_>> = Vec::new();
+        for b in self.inner.blocks.read().iter() {
+            if b.overlaps(mint, maxt) {
+                qs.push(Box::new(b.querier(mint, maxt)));
+            }
+        }
+        qs.push(Box::new(HeadQuerier::new(&self.inner.head, mint, maxt)));
+        Ok(Box::new(MergeQuerier::new(qs)))
+    }
+}
+
+fn background(inner: Arc<Inner>, stop: Receiver<()>, every: Duration) {
+    loop {
+        match stop.recv_timeout(every) {
+            Err(RecvTimeoutError::Timeout) => {
+                if let Err(e) = inner.compact() {
+                    tracing::error!(error = %e, "compaction failed");
+                }
+            }
+            _ => return,
+        }
+    }
+}
+
+impl Inner {
+    fn compact(&self) -> Result<()> {
+        let _g = self.compact_lock.lock();
+        let start = Instant::now();
+        let r = self
+            .compact_head()
+            .and_then(|()| self.compact_blocks())
+            .and_then(|()| self.apply_retention());
+        let mut c = self.counters.lock();
+        c.seconds += start.elapsed().as_secs_f64();
+        if r.is_err() {
+            c.failed += 1;
+        }
+        r
+    }
+
+    /// Writes the oldest block range of the head out while the head spans
+    /// more than 1.5 block ranges.
+    fn compact_head(&self) -> Result<()> {
+        let range = self.opts.block_range;
+        loop {
+            let (lo, hi) = (self.head.min_time(), self.head.max_time());
+            if lo == i64::MAX || hi.saturating_sub(lo) <= range / 2 * 3 {
+                return Ok(());
+            }
+            let mint = lo.div_euclid(range) * range;
+            let maxt = mint + range;
+            let series = HeadQuerier::new(&self.head, mint, maxt - 1).select(&[])?;
+            let compaction = Compaction::new_level1();
+            if let Some(meta) = write_block(&self.dir, mint, maxt, compaction, series)? {
+                let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;
+                let mut blocks = self.blocks.write();
+                blocks.push(Arc::new(block));
+                blocks.sort_by_key(|b| b.meta().min_time);
+                self.counters.lock().compactions += 1;
+            }
+            self.head.truncate(maxt)?;
+            if self.head.min_time() <= lo {
+                // Nothing moved (cannot happen with aligned chunks); avoid spinning.
+                return Ok(());
+            }
+        }
+    }
+
+    fn ranges(&self) -> Vec<i64> {
+        let max = self
+            .opts
+            .retention
+            .map(|r| r / 10)
+            .unwrap_or(i64::MAX)
+            .min(31 * 24 * 3600 * 1000);
+        exponential_ranges(self.opts.block_range, 10, max)
+    }
+
+    /// Merges blocks as the planner says, until it has nothing to do.
+    fn compact_blocks(&self) -> Result<()> {
+        let ranges = self.ranges();
+        loop {
+            let metas: Vec<BlockMeta> = self.blocks.read().iter().map(|b| b.meta().clone()).collect();
+            let group = plan(&metas, &ranges);
+            if group.is_empty() {
+                return Ok(());
+            }
+            let parts: Vec<Arc<Block>> = self
+                .blocks
+                .read()
+                .iter()
+                .filter(|b| group.contains(&b.meta().ulid))
+                .cloned()
+                .collect();
+            let mint = parts.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
+            let maxt = parts.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
+            let queriers: Vec<Box<dyn Querier>> = parts
+                .iter()
+                .map(|b| Box::new(b.querier(mint, maxt - 1)) as Box<dyn Querier>)
+                .collect();
+            let series = MergeQuerier::new(queriers).select(&[])?;
+            let metas: Vec<&BlockMeta> = parts.iter().map(|b| b.meta()).collect();
+            let compaction = Compaction::merged(&metas);
+            let new = write_block(&self.dir, mint, maxt, compaction, series)?;
+            let mut blocks = self.blocks.write();
+            if let Some(meta) = new {
+                let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;
+                blocks.push(Arc::new(block));
+            }
+            blocks.retain(|b| !group.contains(&b.meta().ulid));
+            blocks.sort_by_key(|b| b.meta().min_time);
+            drop(blocks);
+            for b in &parts {
+                delete_block_dir(b.dir())?;
+            }
+            self.counters.lock().compactions += 1;
+        }
+    }
+
+    fn apply_retention(&self) -> Result<()> {
+        let list: Vec<(BlockMeta, u64)> = self
+            .blocks
+            .read()
+            .iter()
+            .map(|b| (b.meta().clone(), b.size_bytes()))
+            .collect();
+        let head_max = self.head.max_time().max(list.iter().map(|(m, _)| m.max_time).max().unwrap_or(i64::MIN));
+        let doomed = blocks_to_delete(
+            &list,
+            head_max,
+            self.opts.retention,
+            self.opts.retention_bytes,
+            self.head.disk_bytes(),
+        );
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let removed: Vec<Arc<Block>> = {
+            let mut blocks = self.blocks.write();
+            let (gone, keep) = blocks
+                .drain(..)
+                .partition(|b| doomed.iter().any(|(u, _)| *u == b.meta().ulid));
+            *blocks = keep;
+            gone
+        };
+        for b in removed {
+            tracing::info!(block = %b.meta().ulid, "retention: deleting block");
+            delete_block_dir(b.dir())?;
+        }
+        Ok(())
+    }
+}
+
+/// Deletion is a rename first, so a crash never leaves a half-deleted block
+/// that looks valid.
+fn delete_block_dir(dir: &Path) -> Result<()> {
+    let mut tmp = dir.as_os_str().to_owned();
+    tmp.push(TMP_DELETION_SUFFIX);
+    let tmp = PathBuf::from(tmp);
+    std::fs::rename(dir, &tmp).map_err(|e| Error::io(dir, e))?;
+    if let Some(p) = dir.parent() {
+        crate::fs::sync_dir(p)?;
+    }
+    crate::fs::remove_dir_all(&tmp)
+}
+
+/// Opens every block dir in `dir`, after removing leftovers of interrupted
+/// writes and deletions, and blocks already merged into a newer one.
+fn open_blocks(dir: &Path, counters: &mut Counters) -> Result<Vec<Arc<Block>>> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    let mut blocks = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !path.is_dir() {
+            continue;
+        }
+        if name.ends_with(TMP_CREATION_SUFFIX) || name.ends_with(TMP_DELETION_SUFFIX) {
+            tracing::info!(dir = %path.display(), "removing leftover temporary block dir");
+            crate::fs::remove_dir_all(&path)?;
+            continue;
+        }
+        if name.parse::<crate::block::Ulid>().is_err() {
+            continue;
+        }
+        match Block::open(&path) {
+            Ok(b) => blocks.push(Arc::new(b)),
+            Err(e) => {
+                tracing::error!(error = %e, "skipping block that failed to open");
+                counters.corrupt_blocks += 1;
+            }
+        }
+    }
+    // A crash between publishing a merged block and deleting its parents
+    // leaves both; the parents go.
+    let parents: Vec<crate::block::Ulid> = blocks
+        .iter()
+        .flat_map(|b| b.meta().compaction.parents.iter().map(|p| p.ulid))
+        .collect();
+    let (stale, live): (Vec<_>, Vec<_>) = blocks
+        .into_iter()
+        .partition(|b| parents.contains(&b.meta().ulid));
+    for b in stale {
+        delete_block_dir(b.dir())?;
+    }
+    let mut live = live;
+    live.sort_by_key(|b| b.meta().min_time);
+    Ok(live)
+}

@@ -1,0 +1,220 @@
+//! The append path: validate samples into a batch, log the batch to the WAL,
+//! then apply it to memory.
+
+use std::collections::hash_map::Entry;
+use std::sync::atomic::Ordering;
+
+use super::series::{check_after, Appended};
+use super::{FastMap, Head};
+use crate::error::{Error, Result};
+use crate::labels::Labels;
+use crate::wal::{Record, RefSample, RefSeries};
+
+/// A batch of appends. Nothing is visible to queries or durable until
+/// [`Appender::commit`] returns `Ok`; dropping the appender rolls back.
+///
+/// Rejected samples (out of order, duplicate timestamp with another value,
+/// older than the head's lower bound) return a typed error from `append`,
+/// are counted in [`super::HeadStats`], and leave the rest of the batch
+/// intact.
+pub struct Appender<'h> {
+    head: &'h Head,
+    series: Vec<RefSeries>,
+    samples: Vec<RefSample>,
+    /// Per touched series: the last pending (t, value bits).
+    pending: FastMap<u32, (i64, u64)>,
+    min_valid: i64,
+}
+
+impl<'h> Appender<'h> {
+    pub(super) fn new(head: &'h Head) -> Self {
+        Appender {
+            head,
+            series: Vec::new(),
+            samples: Vec::new(),
+            pending: FastMap::default(),
+            min_valid: head.min_valid_time(),
+        }
+    }
+
+    /// Adds a sample for the series `labels`, creating the series if needed.
+    /// Returns the series ref, which [`Appender::append_ref`] accepts for
+    /// later samples of the same series.
+    pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<u64> {
+        labels.validate()?;
+        if t < self.min_valid {
+            self.head.stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::OutOfBounds);
+        }
+        let (id, _) = self.head.get_or_create(labels, None);
+        self.add(id, Some(labels), t, v)?;
+        Ok(id as u64)
+    }
+
+    /// Adds a sample for a series known by its ref. Fails with
+    /// `InvalidLabels` when the ref is unknown (e.g. the series was garbage
+    /// collected); the caller then appends by labels.
+    pub fn append_ref(&mut self, series_ref: u64, t: i64, v: f64) -> Result<()> {
+        if t < self.min_valid {
+            self.head.stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::OutOfBounds);
+        }
+        let id = u32::try_from(series_ref)
+            .map_err(|_| Error::InvalidLabels(format!("unknown series ref {series_ref}")))?;
+        self.add(id, None, t, v)
+    }
+
+    fn add(&mut self, id: u32, labels: Option<&Labels>, t: i64, v: f64) -> Result<()> {
+        let stats = &self.head.stats;
+        let result = match self.pending.entry(id) {
+            Entry::Occupied(mut e) => {
+                let (lt, lb) = *e.get();
+                let r = check_after(lt, lb, true, t, v);
+                if r == Ok(Appended::New) {
+                    e.insert((t, v.to_bits()));
+                }
+                r
+            }
+            Entry::Vacant(e) => {
+                let mut shard = self.head.shard(id).lock();
+                let Some(s) = shard.series.get_mut(&id) else {
+                    return Err(Error::InvalidLabels(format!("unknown series ref {id}")));
+                };
+                let r = s.check(t, v);
+                if r.is_ok() {
+                    s.pending += 1;
+                    if !s.wal_logged {
+                        let labels = labels
+                            .cloned()
+                            .unwrap_or_else(|| self.head.labels_of(&s.labels));
+                        self.series.push(RefSeries {
+                            series_ref: id as u64,
+                            labels,
+                        });
+                    }
+                    e.insert((t, v.to_bits()));
+                }
+                r
+            }
+        };
+        match result {
+            Ok(Appended::New) => {
+                self.samples.push(RefSample {
+                    series_ref: id as u64,
+                    t,
+                    v,
+                });
+                Ok(())
+            }
+            Ok(Appended::Duplicate) => Ok(()),
+            Err(e) => {
+                match e {
+                    Error::OutOfOrderSample => &stats.out_of_order,
+                    _ => &stats.duplicates,
+                }
+                .fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
+    /// Number of samples waiting in the batch.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Writes the batch to the WAL (fsynced per the WAL's policy), then makes
+    /// it visible. When this returns `Ok` the samples are acknowledged.
+    pub fn commit(mut self) -> Result<()> {
+        let head = self.head;
+        let mut records = Vec::with_capacity(2);
+        if !self.series.is_empty() {
+            records.push(Record::Series(std::mem::take(&mut self.series)));
+        }
+        if !self.samples.is_empty() {
+            records.push(Record::Samples(std::mem::take(&mut self.samples)));
+        }
+        if records.is_empty() {
+            self.release();
+            return Ok(());
+        }
+        if let Err(e) = head.wal.log(&records) {
+            self.release();
+            return Err(e);
+        }
+        let mut applied = 0u64;
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for rec in &records {
+            match rec {
+                Record::Samples(samples) => {
+                    for s in samples {
+                        let id = s.series_ref as u32;
+                        let mut shard = head.shard(id).lock();
+                        let Some(series) = shard.series.get_mut(&id) else {
+                            continue;
+                        };
+                        let cut_before = series.closed.len();
+                        match series.append(id, s.t, s.v, head.opts.block_range, &head.chunks) {
+                            Ok(Appended::New) => {
+                                applied += 1;
+                                lo = lo.min(s.t);
+                                hi = hi.max(s.t);
+                            }
+                            Ok(Appended::Duplicate) => {}
+                            // Another appender won a race on this series.
+                            Err(_) => {
+                                head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                        if series.closed.len() > cut_before {
+                            head.stats.chunks_cut.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Record::Series(series) => {
+                    for s in series {
+                        let id = s.series_ref as u32;
+                        if let Some(m) = head.shard(id).lock().series.get_mut(&id) {
+                            m.wal_logged = true;
+                        }
+                    }
+                }
+                Record::Tombstones(_) => {}
+            }
+        }
+        if applied > 0 {
+            head.note_time(lo);
+            head.note_time(hi);
+        }
+        head.stats
+            .samples_appended
+            .fetch_add(applied, Ordering::Relaxed);
+        head.stats.commits.fetch_add(1, Ordering::Relaxed);
+        self.release();
+        Ok(())
+    }
+
+    /// Discards the batch.
+    pub fn rollback(self) {
+        // Drop does the work.
+    }
+
+    fn release(&mut self) {
+        for (&id, _) in self.pending.iter() {
+            if let Some(s) = self.head.shard(id).lock().series.get_mut(&id) {
+                s.pending = s.pending.saturating_sub(1);
+            }
+        }
+        self.pending.clear();
+    }
+}
+
+impl Drop for Appender<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
