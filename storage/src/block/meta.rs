@@ -156,7 +156,7 @@ impl BlockMeta {
         Ok(meta)
     }
 
-    /// Writes `dir/meta.json` atomically (temp file, fsync, rename, fsync dir).
+    /// Writes `dir/meta.json` atomically (`meta.tmp`, fsync, rename, fsync dir).
     pub fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join(META_FILENAME);
         let mut json = serde_json::to_vec_pretty(self)
@@ -200,7 +200,7 @@ mod tests {
         assert_eq!(m.compaction.parents.len(), 2);
         m.write(dir.path()).unwrap();
         assert_eq!(BlockMeta::read(dir.path()).unwrap(), m);
-        assert!(!dir.path().join("meta.json.tmp").exists());
+        assert!(!dir.path().join("meta.tmp").exists());
 
         let l1 = BlockMeta::new_level1(Ulid::new(), 5, 10, BlockStats::default());
         l1.write(dir.path()).unwrap();

@@ -417,6 +417,51 @@ mod tests {
         assert_eq!(out, vec![(0, 4 * H), (10 * H, 13 * H)]);
     }
 
+    proptest::proptest! {
+        /// Any mix of 2h blocks (with gaps and some overlapping extras)
+        /// compacts to a fixpoint of disjoint blocks, each inside one
+        /// aligned window of some range, covering the same data.
+        #[test]
+        fn fixpoint_invariants(slots in proptest::collection::btree_set(0i64..40, 1..25),
+                               extras in proptest::collection::vec((0i64..80, 1i64..4), 0..3)) {
+            let mut metas: Vec<BlockMeta> = slots
+                .iter()
+                .map(|&k| blk(k as u64 + 1, k * 2 * H, (k + 1) * 2 * H))
+                .collect();
+            for (i, &(start, len)) in extras.iter().enumerate() {
+                metas.push(blk(500 + i as u64, start * H, (start + len) * H));
+            }
+            let newest_min = metas.iter().map(|m| m.min_time).max().unwrap();
+            let mut covered: Vec<(i64, i64)> = metas.iter().map(|m| (m.min_time, m.max_time)).collect();
+            covered.sort();
+            let (out, _) = run_to_fixpoint(metas, &ranges());
+            for w in out.windows(2) {
+                proptest::prop_assert!(w[0].1 <= w[1].0, "overlap {:?}", w);
+            }
+            // Every input block's range lies inside some output block.
+            for &(a, b) in &covered {
+                proptest::prop_assert!(out.iter().any(|&(x, y)| x <= a && b <= y));
+            }
+            if extras.is_empty() {
+                for &(a, b) in &out {
+                    proptest::prop_assert!(ranges().iter().any(|&r| a.div_euclid(r) == (b - 1).div_euclid(r)));
+                }
+                // Each 6h window that closed before the newest block holds
+                // at most one block.
+                let closed_before = newest_min.div_euclid(6 * H) * 6 * H;
+                for &(a, b) in &out {
+                    if b <= closed_before {
+                        let same_window = out
+                            .iter()
+                            .filter(|&&(x, _)| x.div_euclid(6 * H) == a.div_euclid(6 * H))
+                            .count();
+                        proptest::prop_assert_eq!(same_window, 1);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn tombstones_rewrite() {
         let mut big = blk(1, 0, 18 * H);
