@@ -22,8 +22,12 @@ pub struct Ulid(u128);
 /// Last ID handed out by [`Ulid::new`], to keep IDs strictly increasing.
 static LAST: Mutex<u128> = Mutex::new(0);
 
+#[allow(clippy::new_without_default)]
 impl Ulid {
-    /// A fresh ID for the current time. IDs from one process are strictly
+    /// A fresh ID for the current time.
+    ///
+    /// There is deliberately no `Default`: a default value that is random
+    /// each time would surprise struct-update syntax users. IDs from one process are strictly
     /// increasing: within one millisecond (or if the clock steps back) the
     /// previous ID plus one is returned.
     pub fn new() -> Self {
@@ -66,13 +70,6 @@ impl Ulid {
     /// Wraps a raw 128-bit value.
     pub fn from_u128(v: u128) -> Self {
         Ulid(v)
-    }
-}
-
-impl Default for Ulid {
-    /// Same as [`Ulid::new`].
-    fn default() -> Self {
-        Ulid::new()
     }
 }
 
