@@ -9,11 +9,14 @@
 //!
 //! The on-disk formats are specified in `docs/formats/`.
 
+pub mod block;
 pub mod chunk;
+pub mod compact;
 pub mod encoding;
 pub mod error;
 pub mod fs;
 pub mod labels;
+pub mod tombstones;
 
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
