@@ -10,16 +10,14 @@ use std::time::{Duration, Instant};
 use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
-use crate::block::{write_block, Block, BlockMeta, Compaction, TMP_CREATION_SUFFIX};
-use crate::compact::{blocks_to_delete, exponential_ranges, plan};
+use crate::block::{write_block, Block, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
+use crate::compact::{blocks_to_delete, exponential_ranges, max_block_range_ms, plan};
 use crate::error::{Error, Result};
 use crate::head::{Appender, Head, HeadOptions, HeadQuerier};
 use crate::labels::Matcher;
 use crate::querier::{MergeQuerier, Querier, Queryable};
 use crate::wal::WalOptions;
 
-/// Suffix of a block dir being deleted; removed at startup.
-const TMP_DELETION_SUFFIX: &str = ".tmp-for-deletion";
 
 /// Database options. `Default` gives Prometheus's defaults.
 #[derive(Clone, Debug)]
@@ -290,8 +288,7 @@ impl Inner {
             let mint = lo.div_euclid(range) * range;
             let maxt = mint + range;
             let series = HeadQuerier::new(&self.head, mint, maxt - 1).select(&[])?;
-            let compaction = Compaction::new_level1();
-            if let Some(meta) = write_block(&self.dir, mint, maxt, compaction, series)? {
+            if let Some(meta) = write_block(&self.dir, mint, maxt, &[], series)? {
                 let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;
                 let mut blocks = self.blocks.write();
                 blocks.push(Arc::new(block));
@@ -307,13 +304,7 @@ impl Inner {
     }
 
     fn ranges(&self) -> Vec<i64> {
-        let max = self
-            .opts
-            .retention
-            .map(|r| r / 10)
-            .unwrap_or(i64::MAX)
-            .min(31 * 24 * 3600 * 1000);
-        exponential_ranges(self.opts.block_range, 10, max)
+        exponential_ranges(self.opts.block_range, 10, max_block_range_ms(self.opts.retention))
     }
 
     /// Merges blocks as the planner says, until it has nothing to do.
@@ -339,9 +330,8 @@ impl Inner {
                 .map(|b| Box::new(b.querier(mint, maxt - 1)) as Box<dyn Querier>)
                 .collect();
             let series = MergeQuerier::new(queriers).select(&[])?;
-            let metas: Vec<&BlockMeta> = parts.iter().map(|b| b.meta()).collect();
-            let compaction = Compaction::merged(&metas);
-            let new = write_block(&self.dir, mint, maxt, compaction, series)?;
+            let metas: Vec<BlockMeta> = parts.iter().map(|b| b.meta().clone()).collect();
+            let new = write_block(&self.dir, mint, maxt, &metas, series)?;
             let mut blocks = self.blocks.write();
             if let Some(meta) = new {
                 let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;

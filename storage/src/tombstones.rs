@@ -157,6 +157,11 @@ impl Tombstones {
         }
     }
 
+    /// Keeps only the series for which `f` returns true.
+    pub fn retain(&mut self, mut f: impl FnMut(u64, &Intervals) -> bool) {
+        self.map.retain(|r, iv| f(*r, iv));
+    }
+
     pub fn get(&self, series_ref: u64) -> Option<&Intervals> {
         self.map.get(&series_ref)
     }

@@ -4,10 +4,14 @@
 //! rename on creation and deletion) are specified in `docs/formats/block.md`.
 
 pub mod meta;
+mod reader;
 pub mod ulid;
+mod writer;
 
 pub use meta::{BlockDesc, BlockMeta, BlockStats, Compaction, META_FILENAME, META_VERSION};
+pub use reader::{Block, BlockQuerier};
 pub use ulid::{ParseUlidError, Ulid};
+pub use writer::write_block;
 
 /// Suffix of a block directory that is still being written.
 pub const TMP_CREATION_SUFFIX: &str = ".tmp-for-creation";

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use super::meta::BlockMeta;
+use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TOMBSTONES_FILENAME};
 use crate::chunk::ChunkFileReader;
 use crate::error::Result;
 use crate::index::{postings_for_matchers, IndexReader, PostingsSource};
@@ -14,8 +15,6 @@ use crate::labels::Matcher;
 use crate::querier::{ChunkSpan, Querier, Series};
 use crate::tombstones::{Interval, Tombstones};
 
-/// File name of the tombstones inside a block dir.
-pub const TOMBSTONES_FILE: &str = "tombstones";
 
 /// An open block. Cheap to share behind an `Arc`; the mmaps stay valid after
 /// the directory is deleted, so queries in flight finish safely.
@@ -33,9 +32,9 @@ impl Block {
     /// segment header. Errors name the offending file.
     pub fn open(dir: &Path) -> Result<Block> {
         let meta = BlockMeta::read(dir)?;
-        let index = IndexReader::open(&dir.join("index"))?;
-        let chunks = ChunkFileReader::open(&dir.join("chunks"), false)?;
-        let tombstones = Tombstones::read(&dir.join(TOMBSTONES_FILE))?;
+        let index = IndexReader::open(&dir.join(INDEX_FILENAME))?;
+        let chunks = ChunkFileReader::open(&dir.join(CHUNKS_DIRNAME), false)?;
+        let tombstones = Tombstones::read(&dir.join(TOMBSTONES_FILENAME))?;
         let size = crate::fs::dir_size(dir);
         Ok(Block {
             dir: dir.to_path_buf(),
@@ -82,7 +81,7 @@ impl Block {
         for id in ids.iter() {
             ts.add(id as u64, Interval { mint, maxt });
         }
-        ts.write(&self.dir.join(TOMBSTONES_FILE))?;
+        ts.write(&self.dir.join(TOMBSTONES_FILENAME))?;
         *guard = Arc::new(ts);
         Ok(ids.len())
     }

@@ -2,7 +2,8 @@
 
 use std::path::Path;
 
-use super::meta::{BlockMeta, BlockStats, Compaction};
+use super::meta::{BlockMeta, BlockStats};
+use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TMP_CREATION_SUFFIX};
 use super::ulid::Ulid;
 use crate::chunk::{Chunk, ChunkBytes, ChunkFileWriter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK};
 use crate::error::Result;
@@ -12,26 +13,25 @@ use crate::querier::Series;
 /// Chunk segment files in blocks are cut at this size.
 const SEGMENT_BYTES: u64 = 512 << 20;
 
-/// Suffix of a block dir still being written; removed at startup.
-pub const TMP_CREATION_SUFFIX: &str = ".tmp-for-creation";
 
 /// Writes `series` (sorted by labels, restricted to `[mint, maxt)`) as a new
 /// block under `parent`. Chunks are copied as they are when they fit the
 /// range, do not overlap and carry no deletions; otherwise the series is
-/// re-encoded (merging duplicates, dropping deleted samples). Returns `None`
-/// when no sample is left to write.
+/// re-encoded (merging duplicates, dropping deleted samples). `parents` are
+/// the blocks being compacted (empty for a block cut from the head). Returns
+/// `None` when no sample is left to write.
 pub fn write_block(
     parent: &Path,
     mint: i64,
     maxt: i64,
-    compaction: Compaction,
+    parents: &[BlockMeta],
     series: impl IntoIterator<Item = Series>,
 ) -> Result<Option<BlockMeta>> {
     let ulid = Ulid::new();
     let tmp = parent.join(format!("{ulid}{TMP_CREATION_SUFFIX}"));
     crate::fs::remove_dir_all(&tmp)?;
     std::fs::create_dir_all(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
-    let result = write_into(&tmp, ulid, mint, maxt, compaction, series);
+    let result = write_into(&tmp, ulid, mint, maxt, parents, series);
     match result {
         Ok(Some(meta)) => {
             let dst = parent.join(ulid.to_string());
@@ -51,11 +51,11 @@ fn write_into(
     ulid: Ulid,
     mint: i64,
     maxt: i64,
-    compaction: Compaction,
+    parents: &[BlockMeta],
     series: impl IntoIterator<Item = Series>,
 ) -> Result<Option<BlockMeta>> {
-    let mut chunks = ChunkFileWriter::create(&dir.join("chunks"), false, SEGMENT_BYTES)?;
-    let mut index = IndexWriter::create(&dir.join("index"))?;
+    let mut chunks = ChunkFileWriter::create(&dir.join(CHUNKS_DIRNAME), false, SEGMENT_BYTES)?;
+    let mut index = IndexWriter::create(&dir.join(INDEX_FILENAME))?;
     let mut stats = BlockStats::default();
     let mut metas = Vec::new();
     for s in series {
@@ -81,14 +81,13 @@ fn write_into(
     }
     chunks.finish()?;
     index.finish()?;
-    let meta = BlockMeta {
-        ulid,
-        min_time: mint,
-        max_time: maxt,
-        stats,
-        compaction,
-        version: 1,
+    let mut meta = if parents.is_empty() {
+        BlockMeta::new_level1(ulid, mint, maxt, stats)
+    } else {
+        BlockMeta::compacted(ulid, parents, stats)
     };
+    meta.min_time = mint;
+    meta.max_time = maxt;
     meta.write(dir)?;
     Ok(Some(meta))
 }
