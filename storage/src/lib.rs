@@ -13,6 +13,7 @@ pub mod chunk;
 pub mod encoding;
 pub mod error;
 pub mod fs;
+pub mod index;
 pub mod labels;
 
 pub use error::{Error, Result};
