@@ -12,7 +12,8 @@ pub trait PostingsSource {
     /// The ids of series with `name="value"`; empty if absent.
     fn postings(&self, name: &str, value: &str) -> Result<RoaringBitmap>;
     /// Union of postings for all values of `name` that satisfy `pred`.
-    fn postings_for_values(&self, name: &str, pred: &dyn Fn(&str) -> bool) -> Result<RoaringBitmap>;
+    fn postings_for_values(&self, name: &str, pred: &dyn Fn(&str) -> bool)
+        -> Result<RoaringBitmap>;
 }
 
 impl PostingsSource for MemPostings {
@@ -24,7 +25,11 @@ impl PostingsSource for MemPostings {
         Ok(self.get(name, value).cloned().unwrap_or_default())
     }
 
-    fn postings_for_values(&self, name: &str, pred: &dyn Fn(&str) -> bool) -> Result<RoaringBitmap> {
+    fn postings_for_values(
+        &self,
+        name: &str,
+        pred: &dyn Fn(&str) -> bool,
+    ) -> Result<RoaringBitmap> {
         let mut out = RoaringBitmap::new();
         for (v, bm) in self.values_of(name) {
             if pred(v) {
@@ -93,7 +98,9 @@ fn values_where(src: &dyn PostingsSource, m: &Matcher, want: bool) -> Result<Roa
         if want == positive {
             return union_of(src, &m.name, &lits);
         }
-        return src.postings_for_values(&m.name, &|v| lits.binary_search_by(|l| l.as_str().cmp(v)).is_err());
+        return src.postings_for_values(&m.name, &|v| {
+            lits.binary_search_by(|l| l.as_str().cmp(v)).is_err()
+        });
     }
     if regex && (m.value == ".*" || m.value == ".+") {
         // `.` matches newlines too, so these accept every non-empty value.
@@ -125,7 +132,10 @@ fn plan(src: &dyn PostingsSource, m: &Matcher) -> Result<Plan> {
 /// matching `""` removes the series whose value it rejects (subtraction). If
 /// no matcher intersects, subtraction starts from all series. An empty
 /// matcher list selects nothing, as in Prometheus.
-pub fn postings_for_matchers(src: &dyn PostingsSource, matchers: &[Matcher]) -> Result<RoaringBitmap> {
+pub fn postings_for_matchers(
+    src: &dyn PostingsSource,
+    matchers: &[Matcher],
+) -> Result<RoaringBitmap> {
     if matchers.is_empty() {
         return Ok(RoaringBitmap::new());
     }
@@ -133,7 +143,8 @@ pub fn postings_for_matchers(src: &dyn PostingsSource, matchers: &[Matcher]) -> 
     // empty intersection returns early.
     let mut order: Vec<&Matcher> = matchers.iter().collect();
     order.sort_by_key(|m| {
-        let lit = matches!(m.op, MatchOp::Equal | MatchOp::NotEqual) || literal_alternation(&m.value).is_some();
+        let lit = matches!(m.op, MatchOp::Equal | MatchOp::NotEqual)
+            || literal_alternation(&m.value).is_some();
         (m.matches_empty(), !lit)
     });
     let mut acc: Option<RoaringBitmap> = None;
@@ -199,12 +210,21 @@ mod tests {
         let re = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
         let q = |ms: &[Matcher]| ids(postings_for_matchers(&p, ms).unwrap());
         assert_eq!(q(&[Matcher::equal("n", "up")]), vec![0, 1, 2]);
-        assert_eq!(q(&[Matcher::equal("n", "up"), Matcher::equal("a", "")]), vec![2]);
-        assert_eq!(q(&[Matcher::equal("n", "up"), re(MatchOp::NotEqual, "a", "")]), vec![0, 1]);
+        assert_eq!(
+            q(&[Matcher::equal("n", "up"), Matcher::equal("a", "")]),
+            vec![2]
+        );
+        assert_eq!(
+            q(&[Matcher::equal("n", "up"), re(MatchOp::NotEqual, "a", "")]),
+            vec![0, 1]
+        );
         assert_eq!(q(&[re(MatchOp::NotEqual, "a", "1")]), vec![1, 2]);
         assert_eq!(q(&[re(MatchOp::RegexMatch, "a", ".*")]), vec![0, 1, 2, 3]);
         assert_eq!(q(&[re(MatchOp::RegexMatch, "a", ".+")]), vec![0, 1, 3]);
-        assert_eq!(q(&[re(MatchOp::RegexNoMatch, "a", ".*")]), Vec::<u32>::new());
+        assert_eq!(
+            q(&[re(MatchOp::RegexNoMatch, "a", ".*")]),
+            Vec::<u32>::new()
+        );
         assert_eq!(q(&[re(MatchOp::RegexNoMatch, "a", "1|2")]), vec![2]);
         assert_eq!(q(&[re(MatchOp::RegexMatch, "a", "1|")]), vec![0, 2, 3]);
         assert_eq!(q(&[]), Vec::<u32>::new());
@@ -222,7 +242,14 @@ mod tests {
             ]);
             p.add(i, &l);
         }
-        let got = postings_for_matchers(&p, &[Matcher::equal("__name__", "m3"), Matcher::equal("job", "j5")]).unwrap();
+        let got = postings_for_matchers(
+            &p,
+            &[
+                Matcher::equal("__name__", "m3"),
+                Matcher::equal("job", "j5"),
+            ],
+        )
+        .unwrap();
         let want: Vec<u32> = (0..n).filter(|i| i % 10 == 3 && i % 7 == 5).collect();
         assert_eq!(ids(got), want);
     }

@@ -84,7 +84,10 @@ impl MemPostings {
     }
 
     /// Iterates `(value, postings)` of label `name` in no particular order.
-    pub fn values_of<'a>(&'a self, name: &str) -> impl Iterator<Item = (&'a str, &'a RoaringBitmap)> + 'a {
+    pub fn values_of<'a>(
+        &'a self,
+        name: &str,
+    ) -> impl Iterator<Item = (&'a str, &'a RoaringBitmap)> + 'a {
         self.by_name
             .get(name)
             .into_iter()
@@ -102,7 +105,10 @@ mod tests {
         p.add(5, &Labels::from_pairs([("a", "1"), ("b", "x")]));
         p.add(2, &Labels::from_pairs([("a", "1")]));
         p.add(9, &Labels::from_pairs([("a", "2"), ("c", "y")]));
-        assert_eq!(p.get("a", "1").unwrap().iter().collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(
+            p.get("a", "1").unwrap().iter().collect::<Vec<_>>(),
+            vec![2, 5]
+        );
         assert_eq!(p.label_names(), vec!["a", "b", "c"]);
         assert_eq!(p.label_values("a"), vec!["1", "2"]);
         assert!(p.label_values("zz").is_empty());

@@ -92,7 +92,11 @@ mod tests {
         let hs: Vec<_> = (0..4)
             .map(|_| {
                 let t = t.clone();
-                std::thread::spawn(move || (0..1000).map(|i| t.intern(&format!("s{i}"))).collect::<Vec<_>>())
+                std::thread::spawn(move || {
+                    (0..1000)
+                        .map(|i| t.intern(&format!("s{i}")))
+                        .collect::<Vec<_>>()
+                })
             })
             .collect();
         let rs: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();

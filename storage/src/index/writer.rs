@@ -186,7 +186,8 @@ impl IndexWriter {
         for (n, v, bm) in lists {
             table.push((n, v, w.pos));
             bytes.clear();
-            bm.serialize_into(&mut bytes).map_err(|e| Error::io(&path, e))?;
+            bm.serialize_into(&mut bytes)
+                .map_err(|e| Error::io(&path, e))?;
             w.framed(&bytes)?;
         }
 
@@ -214,7 +215,9 @@ impl IndexWriter {
         w.write(&e.buf)?;
 
         let size = w.pos;
-        let file = w.w.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
+        let file =
+            w.w.into_inner()
+                .map_err(|e| Error::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         Ok(size)
     }
