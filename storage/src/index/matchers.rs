@@ -254,3 +254,158 @@ mod tests {
         assert_eq!(ids(got), want);
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::index::{IndexReader, IndexWriter};
+    use crate::Labels;
+
+    const NAMES: &[&str] = &["__name__", "a", "b", "c", "d", "e"];
+    const VALUES: &[&str] = &[
+        "x", "y", "a", "b", "a.b", "x|y", "ü", "日本", "aXb", "", "\n",
+    ];
+    const PATTERNS: &[&str] = &[
+        "",
+        ".*",
+        ".+",
+        "a|b",
+        "x|y",
+        "x",
+        "a.b",
+        "[ab]",
+        "[^x]",
+        "a|",
+        "ü|日本",
+        r"x\|y",
+        r"a\.b",
+        ".",
+        "a.*",
+        "(?i)X",
+        "日.",
+        "y|a.b",
+    ];
+
+    fn label_set() -> impl Strategy<Value = Labels> {
+        proptest::collection::vec((0..NAMES.len(), 0..VALUES.len()), 3..=6).prop_map(|pairs| {
+            Labels::from_pairs(pairs.into_iter().map(|(n, v)| (NAMES[n], VALUES[v])))
+        })
+    }
+
+    fn matcher() -> impl Strategy<Value = Matcher> {
+        let names = prop_oneof![4 => (0..NAMES.len()).prop_map(|i| NAMES[i]), 1 => Just("zz")];
+        let values = prop_oneof![
+            (0..PATTERNS.len()).prop_map(|i| PATTERNS[i]),
+            (0..VALUES.len()).prop_map(|i| VALUES[i]),
+        ];
+        let ops = prop_oneof![
+            Just(MatchOp::Equal),
+            Just(MatchOp::NotEqual),
+            Just(MatchOp::RegexMatch),
+            Just(MatchOp::RegexNoMatch),
+        ];
+        (names, ops, values).prop_map(|(n, op, v)| Matcher::new(op, n, v).unwrap())
+    }
+
+    fn model(series: &[Labels], ms: &[Matcher]) -> BTreeSet<Labels> {
+        series
+            .iter()
+            .filter(|l| ms.iter().all(|m| m.matches_labels(l)))
+            .cloned()
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+        #[test]
+        fn matches_model(
+            raw in proptest::collection::vec(label_set(), 1..40),
+            queries in proptest::collection::vec(proptest::collection::vec(matcher(), 1..4), 1..8),
+        ) {
+            let series: Vec<Labels> = raw
+                .into_iter()
+                .filter(|l| !l.is_empty())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+
+            // Head: sparse ids, insertion order unrelated to label order.
+            let mut mem = MemPostings::new();
+            let n = series.len() as u32;
+            let head_id = |i: u32| (i * 7919 + 13) % 100_003;
+            for (i, l) in series.iter().enumerate().rev() {
+                mem.add(head_id(i as u32), l);
+            }
+            let by_head_id = |id: u32| series[(0..n).find(|&i| head_id(i) == id).unwrap() as usize].clone();
+
+            // Block index built from the same series.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("index");
+            let mut w = IndexWriter::create(&path).unwrap();
+            for l in &series {
+                w.add_series(l, &[]).unwrap();
+            }
+            w.finish().unwrap();
+            let r = IndexReader::open(&path).unwrap();
+
+            for ms in &queries {
+                let want = model(&series, ms);
+                let got_mem: BTreeSet<Labels> =
+                    postings_for_matchers(&mem, ms).unwrap().iter().map(by_head_id).collect();
+                prop_assert_eq!(&got_mem, &want, "head, matchers {:?}", ms.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+                let ids = postings_for_matchers(&r, ms).unwrap();
+                let got_idx: Vec<Labels> = ids.iter().map(|id| r.series(id).unwrap().0).collect();
+                // Block ids follow label order, so results come out sorted.
+                prop_assert!(got_idx.windows(2).all(|w| w[0] < w[1]));
+                let got_idx: BTreeSet<Labels> = got_idx.into_iter().collect();
+                prop_assert_eq!(&got_idx, &want, "block, matchers {:?}", ms.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn two_equalities_over_100k_series_block() {
+        let n = 100_000u32;
+        let mut series: Vec<Labels> = (0..n)
+            .map(|i| {
+                Labels::from_pairs([
+                    ("__name__", format!("m{}", i % 10)),
+                    ("job", format!("j{}", i % 7)),
+                    ("instance", format!("i{i}")),
+                ])
+            })
+            .collect();
+        series.sort();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let mut w = IndexWriter::create(&path).unwrap();
+        for l in &series {
+            w.add_series(l, &[]).unwrap();
+        }
+        w.finish().unwrap();
+        let r = IndexReader::open(&path).unwrap();
+        let got = postings_for_matchers(
+            &r,
+            &[
+                Matcher::equal("__name__", "m3"),
+                Matcher::equal("job", "j5"),
+            ],
+        )
+        .unwrap();
+        let want: Vec<u32> = (0..n)
+            .filter(|&i| {
+                let l = &series[i as usize];
+                l.get("__name__") == "m3" && l.get("job") == "j5"
+            })
+            .collect();
+        assert_eq!(
+            want.len(),
+            (0..n).filter(|i| i % 10 == 3 && i % 7 == 5).count()
+        );
+        assert_eq!(got.iter().collect::<Vec<_>>(), want);
+    }
+}
