@@ -364,6 +364,18 @@ mod model_tests {
                 let got_idx: BTreeSet<Labels> = got_idx.into_iter().collect();
                 prop_assert_eq!(&got_idx, &want, "block, matchers {:?}", ms.iter().map(|m| m.to_string()).collect::<Vec<_>>());
             }
+
+            // Garbage-collect every other series from the head and re-check.
+            let gone: RoaringBitmap = (0..n).step_by(2).map(head_id).collect();
+            mem.delete(&gone);
+            let kept: Vec<Labels> = series.iter().skip(1).step_by(2).cloned().collect();
+            prop_assert_eq!(mem.all().len(), kept.len() as u64);
+            for ms in &queries {
+                let want = model(&kept, ms);
+                let got: BTreeSet<Labels> =
+                    postings_for_matchers(&mem, ms).unwrap().iter().map(by_head_id).collect();
+                prop_assert_eq!(&got, &want, "head after delete, matchers {:?}", ms.iter().map(|m| m.to_string()).collect::<Vec<_>>());
+            }
         }
     }
 
