@@ -15,6 +15,7 @@ pub mod compact;
 pub mod encoding;
 pub mod error;
 pub mod fs;
+pub mod index;
 pub mod labels;
 pub mod tombstones;
 
