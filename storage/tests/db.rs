@@ -1,0 +1,295 @@
+//! End-to-end behaviour of the database: append, query, restart, delete,
+//! head compaction, block compaction, retention.
+
+use std::path::Path;
+
+use storage::querier::Queryable;
+use storage::wal::{SyncPolicy, WalOptions};
+use storage::{Db, Error, Labels, MatchOp, Matcher, Options};
+
+const H: i64 = 3600 * 1000;
+
+fn opts() -> Options {
+    Options {
+        compaction_interval: None,
+        wal: WalOptions {
+            segment_size: 64 * 1024,
+            sync: SyncPolicy::Never,
+        },
+        ..Options::default()
+    }
+}
+
+fn series(name: &str, i: usize) -> Labels {
+    Labels::from_pairs([
+        ("__name__", name.to_string()),
+        ("instance", format!("host-{i}")),
+        ("job", "node".to_string()),
+    ])
+}
+
+fn samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<(i64, f64)>)> {
+    let q = db.querier(mint, maxt).unwrap();
+    q.select(matchers)
+        .unwrap()
+        .into_iter()
+        .map(|s| {
+            let v = s.iter().collect();
+            (s.labels, v)
+        })
+        .collect()
+}
+
+fn name_is(n: &str) -> Vec<Matcher> {
+    vec![Matcher::equal("__name__", n)]
+}
+
+/// Appends `n` series of `name` every 15s over [from, to).
+fn fill(db: &Db, name: &str, n: usize, from: i64, to: i64) {
+    let mut t = from;
+    while t < to {
+        let mut app = db.appender();
+        for i in 0..n {
+            app.append(&series(name, i), t, (t / 1000) as f64 + i as f64).unwrap();
+        }
+        app.commit().unwrap();
+        t += 15_000;
+    }
+}
+
+#[test]
+fn append_and_query_sorted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, "up", 5, 0, 10 * 60_000);
+    let got = samples(&db, &name_is("up"), 0, i64::MAX);
+    assert_eq!(got.len(), 5);
+    assert!(got.windows(2).all(|w| w[0].0 < w[1].0));
+    for (l, s) in &got {
+        assert_eq!(s.len(), 40, "{l}");
+        assert!(s.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+    // Range restriction is inclusive at both ends.
+    let got = samples(&db, &name_is("up"), 15_000, 45_000);
+    assert_eq!(got[0].1.iter().map(|s| s.0).collect::<Vec<_>>(), vec![15_000, 30_000, 45_000]);
+    let q = db.querier(0, i64::MAX).unwrap();
+    assert_eq!(q.label_names(&[]).unwrap(), vec!["__name__", "instance", "job"]);
+    assert_eq!(q.label_values("instance", &name_is("up")).unwrap().len(), 5);
+}
+
+#[test]
+fn rejections_are_typed_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let l = series("m", 0);
+    let mut app = db.appender();
+    app.append(&l, 10_000, 1.0).unwrap();
+    app.append(&l, 10_000, 1.0).unwrap(); // identical duplicate: ignored
+    assert!(matches!(app.append(&l, 10_000, 2.0), Err(Error::DuplicateSample)));
+    assert!(matches!(app.append(&l, 5_000, 2.0), Err(Error::OutOfOrderSample)));
+    app.commit().unwrap();
+    let mut app = db.appender();
+    assert!(matches!(app.append(&l, 9_000, 2.0), Err(Error::OutOfOrderSample)));
+    app.append(&l, 3 * H, 1.0).unwrap();
+    app.commit().unwrap();
+    // More than half a block range behind the newest sample is out of bounds.
+    let mut app = db.appender();
+    assert!(matches!(app.append(&series("m", 1), 1_000, 1.0), Err(Error::OutOfBounds)));
+    drop(app);
+    let st = db.stats();
+    assert_eq!(st.rejected_duplicate, 1);
+    assert_eq!(st.rejected_out_of_order, 2);
+    assert_eq!(st.rejected_out_of_bounds, 1);
+    assert_eq!(st.samples_appended, 2);
+    assert!(Labels::default().validate().is_err());
+    assert!(db.appender().append(&Labels::default(), 1, 1.0).is_err());
+}
+
+#[test]
+fn special_values_roundtrip_bit_exactly_across_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let vals = [
+        storage::stale_nan(),
+        f64::NAN,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        -0.0,
+        0.0,
+        1e-300,
+        f64::MAX,
+    ];
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        let mut app = db.appender();
+        for (i, v) in vals.iter().enumerate() {
+            app.append(&series("x", 0), i as i64 * 1000, *v).unwrap();
+        }
+        app.commit().unwrap();
+        let got = samples(&db, &name_is("x"), 0, i64::MAX);
+        let bits: Vec<u64> = got[0].1.iter().map(|s| s.1.to_bits()).collect();
+        assert_eq!(bits, vals.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let got = samples(&db, &name_is("x"), 0, i64::MAX);
+    let bits: Vec<u64> = got[0].1.iter().map(|s| s.1.to_bits()).collect();
+    assert_eq!(bits, vals.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    assert!(storage::is_stale_nan(got[0].1[0].1));
+    assert!(!storage::is_stale_nan(got[0].1[1].1));
+}
+
+#[test]
+fn restart_replays_wal_and_keeps_refs() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        fill(&db, "a", 50, 0, 60 * 60_000);
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let got = samples(&db, &name_is("a"), 0, i64::MAX);
+    assert_eq!(got.len(), 50);
+    assert!(got.iter().all(|(_, s)| s.len() == 240));
+    // Appending continues after the replayed data and OOO is still detected.
+    let mut app = db.appender();
+    assert!(matches!(app.append(&series("a", 0), 0, 1.0), Err(Error::OutOfOrderSample)));
+    app.append(&series("a", 0), 60 * 60_000, 1.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(db.stats().head_series, 50);
+}
+
+#[test]
+fn matchers_follow_prometheus_semantics() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let mut app = db.appender();
+    app.append(&Labels::from_pairs([("__name__", "m"), ("a", "1")]), 0, 1.0).unwrap();
+    app.append(&Labels::from_pairs([("__name__", "m"), ("a", "2"), ("b", "x")]), 0, 1.0).unwrap();
+    app.append(&Labels::from_pairs([("__name__", "m")]), 0, 1.0).unwrap();
+    app.commit().unwrap();
+    let count = |ms: Vec<Matcher>| samples(&db, &ms, 0, 10).len();
+    let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
+    assert_eq!(count(vec![m(MatchOp::Equal, "b", "")]), 2);
+    assert_eq!(count(vec![m(MatchOp::NotEqual, "b", "")]), 1);
+    assert_eq!(count(vec![m(MatchOp::RegexMatch, "a", "1|2")]), 2);
+    assert_eq!(count(vec![m(MatchOp::RegexMatch, "a", "|1")]), 2);
+    assert_eq!(count(vec![m(MatchOp::RegexNoMatch, "a", "1")]), 2);
+    assert_eq!(count(vec![Matcher::equal("__name__", "m"), m(MatchOp::RegexMatch, "a", ".*")]), 3);
+    assert_eq!(count(vec![Matcher::equal("__name__", "m"), m(MatchOp::RegexMatch, "a", ".+")]), 2);
+}
+
+fn block_ranges(db: &Db) -> Vec<(i64, i64)> {
+    db.blocks().iter().map(|m| (m.min_time, m.max_time)).collect()
+}
+
+#[test]
+fn head_compacts_into_blocks_and_blocks_merge() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    // 8h of data: the head cuts 2h blocks while it spans > 3h.
+    fill(&db, "c", 20, 0, 8 * H);
+    db.compact().unwrap();
+    let blocks = block_ranges(&db);
+    assert!(!blocks.is_empty());
+    // The first 6h window is merged into one 6h block.
+    assert_eq!(blocks[0], (0, 6 * H), "{blocks:?}");
+    assert!(db.head().min_time() >= 6 * H);
+    let got = samples(&db, &name_is("c"), 0, i64::MAX);
+    assert_eq!(got.len(), 20);
+    for (l, s) in &got {
+        assert_eq!(s.len() as i64, 8 * H / 15_000, "{l}");
+        assert!(s.windows(2).all(|w| w[1].0 - w[0].0 == 15_000));
+    }
+    // Reopen serves the same data from blocks + WAL.
+    drop(got);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let got = samples(&db, &name_is("c"), 0, i64::MAX);
+    assert!(got.iter().all(|(_, s)| s.len() as i64 == 8 * H / 15_000));
+    // No leftovers of temporary dirs.
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!n.contains(".tmp"), "leftover {n}");
+    }
+}
+
+#[test]
+fn retention_by_time_drops_whole_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            retention: Some(5 * H),
+            ..opts()
+        },
+    )
+    .unwrap();
+    fill(&db, "r", 5, 0, 14 * H);
+    db.compact().unwrap();
+    let blocks = block_ranges(&db);
+    let newest = db.head().max_time();
+    assert!(blocks.iter().all(|b| b.1 > newest - 5 * H), "{blocks:?} newest {newest}");
+    let got = samples(&db, &name_is("r"), 0, i64::MAX);
+    let first = got[0].1[0].0;
+    assert!(first >= newest - 7 * H, "oldest sample {first} kept too long");
+    assert!(first > 0);
+}
+
+#[test]
+fn retention_by_size_drops_oldest_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            retention: None,
+            retention_bytes: Some(1),
+            ..opts()
+        },
+    )
+    .unwrap();
+    fill(&db, "s", 5, 0, 10 * H);
+    db.compact().unwrap();
+    assert!(db.blocks().is_empty(), "{:?}", block_ranges(&db));
+    assert!(db.stats().head_series > 0);
+}
+
+#[test]
+fn delete_hides_at_once_and_survives_restart_and_compaction() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::open(dir.path(), opts()).unwrap();
+        fill(&db, "d", 3, 0, 4 * H);
+        db.compact().unwrap();
+        assert!(!db.blocks().is_empty());
+        let target = vec![
+            Matcher::equal("__name__", "d"),
+            Matcher::equal("instance", "host-1"),
+        ];
+        // Delete one hour that spans the block and the head.
+        db.delete(&target, H + 30 * 60_000, 2 * H + 30 * 60_000).unwrap();
+        let got = samples(&db, &target, 0, i64::MAX);
+        assert_eq!(got[0].1.len() as i64, 4 * H / 15_000 - 240 - 1);
+        assert!(got[0].1.iter().all(|s| s.0 < H + 30 * 60_000 || s.0 > 2 * H + 30 * 60_000));
+        let other = samples(&db, &name_is("d"), 0, i64::MAX);
+        assert_eq!(other[0].1.len() as i64, 4 * H / 15_000);
+        db.close().unwrap();
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let target = vec![Matcher::equal("instance", "host-1")];
+    assert_eq!(samples(&db, &target, 0, i64::MAX)[0].1.len() as i64, 4 * H / 15_000 - 241);
+    // Compaction purges deleted samples physically.
+    fill(&db, "d", 3, 4 * H, 12 * H);
+    db.compact().unwrap();
+    let got = samples(&db, &target, 0, i64::MAX);
+    assert_eq!(got[0].1.len() as i64, 12 * H / 15_000 - 241);
+}
+
+#[test]
+fn unknown_dirs_and_leftovers_are_handled_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation/chunks")).unwrap();
+    std::fs::create_dir_all(dir.path().join("lost+found")).unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(!Path::new(&dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation")).exists());
+    assert_eq!(db.stats().blocks, 0);
+}
