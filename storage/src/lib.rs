@@ -14,6 +14,7 @@ pub mod encoding;
 pub mod error;
 pub mod fs;
 pub mod labels;
+pub mod wal;
 
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
