@@ -311,3 +311,171 @@ fn write_checkpoint(
     w.finish()?;
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::labels::Labels;
+    use crate::wal::reader::tests::{batches, collect, opts};
+    use crate::wal::record::{RefSample, RefSeries, RefTombstone};
+    use crate::wal::segment::segment_path;
+
+    fn series(r: u64) -> Record {
+        Record::Series(vec![RefSeries {
+            series_ref: r,
+            labels: Labels::from_pairs([("__name__", "up"), ("r", &*r.to_string())]),
+        }])
+    }
+
+    fn samples(refs: &[u64], t: i64) -> Record {
+        Record::Samples(
+            refs.iter()
+                .map(|&r| RefSample {
+                    series_ref: r,
+                    t,
+                    v: r as f64 + t as f64,
+                })
+                .collect(),
+        )
+    }
+
+    /// Keeps even refs and samples with t >= 300.
+    fn expected(recs: &[Record]) -> Vec<Record> {
+        recs.iter()
+            .filter_map(|r| {
+                let out = match r.clone() {
+                    Record::Series(mut v) => {
+                        v.retain(|s| s.series_ref % 2 == 0);
+                        Record::Series(v)
+                    }
+                    Record::Samples(mut v) => {
+                        v.retain(|s| s.series_ref % 2 == 0 && s.t >= 300);
+                        Record::Samples(v)
+                    }
+                    Record::Tombstones(mut v) => {
+                        v.retain(|t| t.series_ref % 2 == 0 && t.maxt >= 300);
+                        Record::Tombstones(v)
+                    }
+                };
+                (!out.is_empty()).then_some(out)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checkpoint_keeps_live_series_and_recent_samples() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(100)).unwrap();
+        let mut before = Vec::new();
+        for r in 0..6 {
+            before.push(series(r));
+        }
+        for t in (0..600).step_by(100) {
+            before.push(samples(&[0, 1, 2, 3, 4, 5], t));
+        }
+        before.push(Record::Tombstones(vec![
+            RefTombstone {
+                series_ref: 2,
+                mint: 0,
+                maxt: 100,
+            },
+            RefTombstone {
+                series_ref: 4,
+                mint: 200,
+                maxt: 400,
+            },
+            RefTombstone {
+                series_ref: 5,
+                mint: 200,
+                maxt: 400,
+            },
+        ]));
+        for r in &before {
+            wal.log(std::slice::from_ref(r)).unwrap();
+        }
+        let upto = wal.cut().unwrap() - 1;
+        assert!(upto >= 2, "test wants several segments");
+        let after = vec![samples(&[0, 2], 600), series(6), samples(&[6], 700)];
+        wal.log(&after).unwrap();
+
+        let stats = checkpoint(&wal, upto, |r| r % 2 == 0, 300).unwrap();
+        assert_eq!(stats.checkpoint, upto);
+        assert_eq!(stats.kept_series, 3);
+        assert_eq!(stats.dropped_series, 3);
+        assert_eq!(stats.kept_samples, 9);
+        assert_eq!(stats.kept_tombstones, 1);
+        assert!(d.path().join(checkpoint_name(upto)).is_dir());
+        assert_eq!(wal.segment_range().unwrap(), Some((upto + 1, upto + 1)));
+
+        let (got, rs) = collect(d.path());
+        let mut want = expected(&before);
+        want.extend(after.iter().cloned());
+        assert_eq!(got, want);
+        assert_eq!(rs.checkpoint, Some(upto));
+        assert!(rs.corruption.is_none() && rs.truncated.is_none());
+
+        // A second checkpoint folds the first one in and deletes it.
+        let upto2 = wal.cut().unwrap() - 1;
+        let stats2 = checkpoint(&wal, upto2, |r| r != 0, 650).unwrap();
+        assert_eq!(stats2.checkpoint, upto2);
+        assert_eq!(list_checkpoints(d.path()).unwrap().len(), 1);
+        let (got, _) = collect(d.path());
+        assert_eq!(
+            got,
+            vec![series(2), series(4), series(6), samples(&[6], 700)]
+        );
+
+        // Bad ranges are refused.
+        assert!(checkpoint(&wal, upto2, |_| true, 0).is_err());
+        assert!(checkpoint(&wal, wal.current_segment(), |_| true, 0).is_err());
+    }
+
+    #[test]
+    fn leftover_tmp_checkpoint_is_ignored_and_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let recs = batches(20);
+        {
+            let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+            wal.log(&recs).unwrap();
+        }
+        // A crash mid-checkpoint: a half-written temp dir with garbage.
+        let tmp = d.path().join(format!("{}.tmp", checkpoint_name(0)));
+        fs::create_dir(&tmp).unwrap();
+        fs::write(segment_path(&tmp, 0), b"FPWL\x01\0\0\0garbage").unwrap();
+        let (got, stats) = collect(d.path());
+        assert_eq!(got, recs);
+        assert!(stats.checkpoint.is_none() && stats.corruption.is_none());
+        assert!(!tmp.exists());
+
+        // Open removes it too.
+        fs::create_dir(&tmp).unwrap();
+        let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+        assert!(!tmp.exists());
+        // And a real checkpoint over the same number still works.
+        checkpoint(&wal, 0, |_| true, i64::MIN).unwrap();
+        let (got, _) = collect(d.path());
+        assert_eq!(got, recs);
+    }
+
+    #[test]
+    fn corrupt_input_fails_checkpoint_without_deleting() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+        wal.log(&batches(10)).unwrap();
+        wal.cut().unwrap();
+        let seg = segment_path(d.path(), 0);
+        let mut b = fs::read(&seg).unwrap();
+        let n = b.len();
+        b[n - 2] ^= 0xff;
+        fs::write(&seg, &b).unwrap();
+        let err = checkpoint(&wal, 0, |_| true, 0).unwrap_err();
+        assert!(err.to_string().contains("00000000"), "{err}");
+        assert!(seg.exists());
+        assert!(list_checkpoints(d.path()).unwrap().is_empty());
+        assert!(fs::read_dir(d.path()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".tmp")));
+    }
+}

@@ -286,3 +286,92 @@ impl Wal {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::reader::tests::{batches, collect, opts};
+
+    #[test]
+    fn wal_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Wal>();
+    }
+
+    #[test]
+    fn sync_policies_and_stats() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), WalOptions::default()).unwrap();
+        assert_eq!(wal.options().sync, SyncPolicy::Always);
+        wal.log(&batches(3)).unwrap();
+        wal.log(&batches(3)).unwrap();
+        assert_eq!(wal.fsync_stats().0, 2);
+        drop(wal);
+
+        let d = tempfile::tempdir().unwrap();
+        let o = WalOptions {
+            segment_size: 1 << 20,
+            sync: SyncPolicy::Interval(Duration::from_secs(1)),
+        };
+        let wal = Wal::open(d.path(), o).unwrap();
+        wal.log(&batches(3)).unwrap();
+        assert_eq!(wal.fsync_stats().0, 0);
+        wal.sync().unwrap();
+        assert_eq!(wal.fsync_stats().0, 1);
+        assert!(wal.size_bytes() > SEGMENT_HEADER_LEN);
+    }
+
+    #[test]
+    fn open_starts_new_segment_and_truncate_before() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+        assert_eq!(wal.current_segment(), 0);
+        wal.log(&batches(2)).unwrap();
+        assert_eq!(wal.cut().unwrap(), 1);
+        assert_eq!(wal.cut().unwrap(), 2);
+        drop(wal);
+        let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+        assert_eq!(wal.current_segment(), 3);
+        assert_eq!(wal.segment_range().unwrap(), Some((0, 3)));
+        wal.truncate_before(2).unwrap();
+        assert_eq!(wal.segment_range().unwrap(), Some((2, 3)));
+        // Never deletes the active segment.
+        wal.truncate_before(100).unwrap();
+        assert_eq!(wal.segment_range().unwrap(), Some((3, 3)));
+        assert_eq!(wal.dir(), d.path());
+    }
+
+    #[test]
+    fn concurrent_writers() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(4096)).unwrap();
+        let recs = batches(60);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for r in &recs {
+                        wal.log(std::slice::from_ref(r)).unwrap();
+                    }
+                });
+            }
+        });
+        drop(wal);
+        let (got, stats) = collect(d.path());
+        assert_eq!(got.len(), 240);
+        assert!(stats.corruption.is_none() && stats.truncated.is_none());
+    }
+
+    #[test]
+    fn oversized_batch_gets_its_own_segment() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(256)).unwrap();
+        let big = batches(30);
+        wal.log(&big[..1]).unwrap();
+        wal.log(&big).unwrap();
+        wal.log(&big[..1]).unwrap();
+        assert_eq!(wal.segment_range().unwrap(), Some((0, 2)));
+        drop(wal);
+        let (got, _) = collect(d.path());
+        assert_eq!(got.len(), 32);
+    }
+}
