@@ -432,6 +432,16 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn missing_or_empty_dir_replays_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let (got, stats) = collect(&d.path().join("nope"));
+        assert!(got.is_empty() && stats.segments == 0);
+        drop(Wal::open(d.path(), opts(1 << 20)).unwrap());
+        let (got, stats) = collect(d.path());
+        assert!(got.is_empty() && stats.truncated.is_none() && stats.segments == 1);
+    }
+
+    #[test]
     fn roundtrip_across_segments() {
         let d = tempfile::tempdir().unwrap();
         let recs = batches(300);

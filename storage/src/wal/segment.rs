@@ -125,8 +125,10 @@ impl FrameEncoder {
     pub fn append(&mut self, rec: &Record, out: &mut Vec<u8>) -> std::io::Result<()> {
         self.body.clear();
         rec.encode(&mut self.body);
-        self.comp
-            .resize(snap::raw::max_compress_len(self.body.len()), 0);
+        let need = snap::raw::max_compress_len(self.body.len());
+        if self.comp.len() < need {
+            self.comp.resize(need, 0);
+        }
         let n = self
             .snappy
             .compress(&self.body, &mut self.comp)

@@ -287,6 +287,18 @@ impl Wal {
     }
 }
 
+/// With [`SyncPolicy::Interval`], a clean close makes everything logged durable.
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let st = self.state.get_mut();
+        if matches!(self.opts.sync, SyncPolicy::Interval(_)) && !st.failed {
+            if let Err(e) = st.file.sync_data() {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "WAL fsync on close failed");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
