@@ -12,13 +12,18 @@
 pub mod block;
 pub mod chunk;
 pub mod compact;
+mod db;
 pub mod encoding;
 pub mod error;
 pub mod fs;
+pub mod head;
 pub mod index;
 pub mod labels;
+pub mod querier;
 pub mod tombstones;
+pub mod wal;
 
+pub use db::{Db, Options, Stats};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
 

@@ -1,0 +1,389 @@
+//! The WAL writer: appends framed records to the current segment, cuts
+//! segments by size, fsyncs per [`SyncPolicy`].
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, Result};
+use crate::fs::sync_dir;
+
+use super::checkpoint::{latest_checkpoint, remove_tmp_checkpoints};
+use super::record::Record;
+use super::segment::{
+    create_segment, list_segments, segment_path, FrameEncoder, SEGMENT_HEADER_LEN,
+};
+
+/// When the WAL fsyncs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fsync before every commit returns (default: nothing acknowledged is
+    /// lost on power loss).
+    Always,
+    /// The caller calls [`Wal::sync`] about every given interval; commits only
+    /// `write()` to the OS (survives a process kill, not power loss). The
+    /// previous segment is fsynced on every cut.
+    Interval(Duration),
+    /// Never fsync unless [`Wal::sync`] is called.
+    Never,
+}
+
+/// WAL tuning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A new segment is started before a write that would grow the current
+    /// one beyond this many bytes.
+    pub segment_size: u64,
+    pub sync: SyncPolicy,
+}
+
+impl Default for WalOptions {
+    fn default() -> Self {
+        WalOptions {
+            segment_size: 128 << 20,
+            sync: SyncPolicy::Always,
+        }
+    }
+}
+
+struct State {
+    file: File,
+    seg: u32,
+    /// Bytes in the current segment (all of them written to the OS).
+    seg_len: u64,
+    buf: Vec<u8>,
+    enc: FrameEncoder,
+    /// Set after a failure that leaves the on-disk state unknown.
+    failed: bool,
+}
+
+/// A write-ahead log directory open for appending. `Send + Sync`; writers
+/// serialize on an internal mutex.
+pub struct Wal {
+    dir: PathBuf,
+    opts: WalOptions,
+    state: Mutex<State>,
+    /// Serializes checkpoints.
+    pub(crate) checkpoint_lock: Mutex<()>,
+    fsyncs: AtomicU64,
+    fsync_nanos: AtomicU64,
+}
+
+impl std::fmt::Debug for Wal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wal")
+            .field("dir", &self.dir)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unusable(path: &Path) -> Error {
+    Error::io(
+        path,
+        std::io::Error::other("WAL refuses writes after an earlier write or fsync failure"),
+    )
+}
+
+impl Wal {
+    /// Opens (creating) the dir; does NOT read existing segments — replay
+    /// first with [`super::replay`]. Starts a new segment after the last
+    /// existing one (or checkpoint), so a repaired or torn tail is never
+    /// appended to. Leftover `checkpoint.*.tmp` directories are deleted.
+    pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal> {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        remove_tmp_checkpoints(dir)?;
+        let last_seg = list_segments(dir)?.last().map(|(n, _)| *n);
+        let cp = latest_checkpoint(dir)?.map(|(n, _)| n);
+        let next = match last_seg.max(cp) {
+            None => 0,
+            Some(n) => n.checked_add(1).ok_or_else(|| {
+                Error::io(dir, std::io::Error::other("WAL segment numbers exhausted"))
+            })?,
+        };
+        let file = create_segment(dir, next, opts.sync != SyncPolicy::Never)?;
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            opts,
+            state: Mutex::new(State {
+                file,
+                seg: next,
+                seg_len: SEGMENT_HEADER_LEN,
+                buf: Vec::new(),
+                enc: FrameEncoder::new(),
+                failed: false,
+            }),
+            checkpoint_lock: Mutex::new(()),
+            fsyncs: AtomicU64::new(0),
+            fsync_nanos: AtomicU64::new(0),
+        })
+    }
+
+    /// The options the WAL was opened with.
+    pub fn options(&self) -> WalOptions {
+        self.opts
+    }
+
+    /// Encodes and appends records as one write, then fsyncs according to
+    /// policy. When this returns Ok the records are durable per policy. All
+    /// records of one call land in the same segment.
+    pub fn log(&self, records: &[Record]) -> Result<()> {
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        if st.failed {
+            return Err(unusable(&segment_path(&self.dir, st.seg)));
+        }
+        st.buf.clear();
+        for r in records {
+            st.enc
+                .append(r, &mut st.buf)
+                .map_err(|e| Error::io(segment_path(&self.dir, st.seg), e))?;
+        }
+        if st.buf.is_empty() {
+            return Ok(());
+        }
+        let n = st.buf.len() as u64;
+        if st.seg_len > SEGMENT_HEADER_LEN && st.seg_len + n > self.opts.segment_size {
+            self.cut_locked(st)?;
+        }
+        if let Err(e) = st.file.write_all(&st.buf) {
+            // Drop a partial frame so later frames are not written after garbage.
+            if st.file.set_len(st.seg_len).is_err() {
+                st.failed = true;
+            }
+            return Err(Error::io(segment_path(&self.dir, st.seg), e));
+        }
+        st.seg_len += n;
+        if st.buf.capacity() > 64 << 20 {
+            st.buf = Vec::new();
+        }
+        if self.opts.sync == SyncPolicy::Always {
+            self.fsync_locked(st)?;
+        }
+        Ok(())
+    }
+
+    fn timed_sync(&self, f: &File) -> std::io::Result<()> {
+        let start = Instant::now();
+        let res = f.sync_data();
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        self.fsync_nanos
+            .fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        res
+    }
+
+    fn fsync_locked(&self, st: &mut State) -> Result<()> {
+        if let Err(e) = self.timed_sync(&st.file) {
+            st.failed = true;
+            return Err(Error::io(segment_path(&self.dir, st.seg), e));
+        }
+        Ok(())
+    }
+
+    fn cut_locked(&self, st: &mut State) -> Result<u32> {
+        if self.opts.sync != SyncPolicy::Never {
+            self.fsync_locked(st)?;
+        }
+        let next = st.seg.checked_add(1).ok_or_else(|| {
+            Error::io(
+                &self.dir,
+                std::io::Error::other("WAL segment numbers exhausted"),
+            )
+        })?;
+        st.file = create_segment(&self.dir, next, self.opts.sync != SyncPolicy::Never)?;
+        st.seg = next;
+        st.seg_len = SEGMENT_HEADER_LEN;
+        tracing::debug!(segment = next, dir = %self.dir.display(), "WAL segment cut");
+        Ok(next)
+    }
+
+    /// fsyncs the current segment. The fsync runs outside the writer lock, so
+    /// concurrent `log` calls are not blocked by it.
+    pub fn sync(&self) -> Result<()> {
+        let (f, seg) = {
+            let st = self.state.lock();
+            if st.failed {
+                return Err(unusable(&segment_path(&self.dir, st.seg)));
+            }
+            let f = st
+                .file
+                .try_clone()
+                .map_err(|e| Error::io(segment_path(&self.dir, st.seg), e))?;
+            (f, st.seg)
+        };
+        if let Err(e) = self.timed_sync(&f) {
+            self.state.lock().failed = true;
+            return Err(Error::io(segment_path(&self.dir, seg), e));
+        }
+        Ok(())
+    }
+
+    /// Closes the current segment and starts a new one; returns the new
+    /// segment's number.
+    pub fn cut(&self) -> Result<u32> {
+        let mut st = self.state.lock();
+        if st.failed {
+            return Err(unusable(&segment_path(&self.dir, st.seg)));
+        }
+        self.cut_locked(&mut st)
+    }
+
+    /// The segment currently appended to.
+    pub fn current_segment(&self) -> u32 {
+        self.state.lock().seg
+    }
+
+    /// (first, last) segment numbers present.
+    pub fn segment_range(&self) -> Result<Option<(u32, u32)>> {
+        let segs = list_segments(&self.dir)?;
+        Ok(match (segs.first(), segs.last()) {
+            (Some(a), Some(b)) => Some((a.0, b.0)),
+            _ => None,
+        })
+    }
+
+    /// Deletes segments with number < n. The segment being written is never
+    /// deleted.
+    pub fn truncate_before(&self, n: u32) -> Result<()> {
+        let limit = n.min(self.current_segment());
+        let mut deleted = false;
+        for (seg, path) in list_segments(&self.dir)? {
+            if seg >= limit {
+                break;
+            }
+            match fs::remove_file(&path) {
+                Ok(()) => deleted = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        if deleted {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// The WAL directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes on disk under the WAL directory (segments and checkpoint). Walks
+    /// the directory, so call it for stats, not per write.
+    pub fn size_bytes(&self) -> u64 {
+        crate::fs::dir_size(&self.dir)
+    }
+
+    /// Total time spent in fsync and number of fsyncs (for stats).
+    pub fn fsync_stats(&self) -> (u64, Duration) {
+        (
+            self.fsyncs.load(Ordering::Relaxed),
+            Duration::from_nanos(self.fsync_nanos.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+/// With [`SyncPolicy::Interval`], a clean close makes everything logged durable.
+impl Drop for Wal {
+    fn drop(&mut self) {
+        let st = self.state.get_mut();
+        if matches!(self.opts.sync, SyncPolicy::Interval(_)) && !st.failed {
+            if let Err(e) = st.file.sync_data() {
+                tracing::warn!(dir = %self.dir.display(), error = %e, "WAL fsync on close failed");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wal::reader::tests::{batches, collect, opts};
+
+    #[test]
+    fn wal_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Wal>();
+    }
+
+    #[test]
+    fn sync_policies_and_stats() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), WalOptions::default()).unwrap();
+        assert_eq!(wal.options().sync, SyncPolicy::Always);
+        wal.log(&batches(3)).unwrap();
+        wal.log(&batches(3)).unwrap();
+        assert_eq!(wal.fsync_stats().0, 2);
+        drop(wal);
+
+        let d = tempfile::tempdir().unwrap();
+        let o = WalOptions {
+            segment_size: 1 << 20,
+            sync: SyncPolicy::Interval(Duration::from_secs(1)),
+        };
+        let wal = Wal::open(d.path(), o).unwrap();
+        wal.log(&batches(3)).unwrap();
+        assert_eq!(wal.fsync_stats().0, 0);
+        wal.sync().unwrap();
+        assert_eq!(wal.fsync_stats().0, 1);
+        assert!(wal.size_bytes() > SEGMENT_HEADER_LEN);
+    }
+
+    #[test]
+    fn open_starts_new_segment_and_truncate_before() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+        assert_eq!(wal.current_segment(), 0);
+        wal.log(&batches(2)).unwrap();
+        assert_eq!(wal.cut().unwrap(), 1);
+        assert_eq!(wal.cut().unwrap(), 2);
+        drop(wal);
+        let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
+        assert_eq!(wal.current_segment(), 3);
+        assert_eq!(wal.segment_range().unwrap(), Some((0, 3)));
+        wal.truncate_before(2).unwrap();
+        assert_eq!(wal.segment_range().unwrap(), Some((2, 3)));
+        // Never deletes the active segment.
+        wal.truncate_before(100).unwrap();
+        assert_eq!(wal.segment_range().unwrap(), Some((3, 3)));
+        assert_eq!(wal.dir(), d.path());
+    }
+
+    #[test]
+    fn concurrent_writers() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(4096)).unwrap();
+        let recs = batches(60);
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    for r in &recs {
+                        wal.log(std::slice::from_ref(r)).unwrap();
+                    }
+                });
+            }
+        });
+        drop(wal);
+        let (got, stats) = collect(d.path());
+        assert_eq!(got.len(), 240);
+        assert!(stats.corruption.is_none() && stats.truncated.is_none());
+    }
+
+    #[test]
+    fn oversized_batch_gets_its_own_segment() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), opts(256)).unwrap();
+        let big = batches(30);
+        wal.log(&big[..1]).unwrap();
+        wal.log(&big).unwrap();
+        wal.log(&big[..1]).unwrap();
+        assert_eq!(wal.segment_range().unwrap(), Some((0, 2)));
+        drop(wal);
+        let (got, _) = collect(d.path());
+        assert_eq!(got.len(), 32);
+    }
+}
