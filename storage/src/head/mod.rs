@@ -141,6 +141,9 @@ impl Head {
             opts,
         };
         let report = replay::replay(&mut head, &wal_dir)?;
+        if report.replay.corruption.is_some() {
+            replay::rewrite_wal(&mut head, dir)?;
+        }
         Ok((head, report))
     }
 

@@ -77,3 +77,77 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
         samples_skipped: skipped,
     })
 }
+
+/// After mid-log corruption the WAL cannot be appended to (replay would
+/// stop before anything new). The whole WAL dir is moved aside for
+/// inspection as `wal.corrupt-<unix ms>`, and a fresh WAL is written from
+/// what the head holds, so the next start replays exactly the current state.
+pub(super) fn rewrite_wal(head: &mut Head, dir: &Path) -> Result<()> {
+    use crate::chunk::{Chunk, ChunkBytes, Encoding};
+    use crate::error::Error;
+    use crate::wal::{RefSample, RefSeries, RefTombstone, Wal};
+
+    let wal_dir = dir.join("wal");
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let aside = dir.join(format!("wal.corrupt-{ms}"));
+    std::fs::rename(&wal_dir, &aside).map_err(|e| Error::io(&wal_dir, e))?;
+    tracing::error!(moved_to = %aside.display(), "corrupt WAL moved aside; rewriting WAL from memory");
+    head.wal = Wal::open(&wal_dir, head.opts.wal.clone())?;
+
+    const BATCH: usize = 10_000;
+    let mut samples = Vec::with_capacity(BATCH);
+    for shard in head.shards.iter() {
+        let shard = shard.lock();
+        for (&id, s) in shard.series.iter() {
+            let labels = head.labels_of(&s.labels);
+            head.wal.log(&[Record::Series(vec![RefSeries {
+                series_ref: id as u64,
+                labels,
+            }])])?;
+            let mut chunks = Vec::new();
+            for c in &s.closed {
+                chunks.push(match c {
+                    super::series::ClosedChunk::Mapped { chunk_ref, .. } => head.chunks.chunk(*chunk_ref)?,
+                    super::series::ClosedChunk::Memory { chunk, .. } => chunk.clone(),
+                });
+            }
+            if let Some(open) = &s.open {
+                chunks.push(Chunk::new(Encoding::Xor, ChunkBytes::from_vec(open.encode())));
+            }
+            for c in &chunks {
+                for (t, v) in c.iter() {
+                    samples.push(RefSample {
+                        series_ref: id as u64,
+                        t,
+                        v,
+                    });
+                    if samples.len() == BATCH {
+                        head.wal.log(&[Record::Samples(std::mem::take(&mut samples))])?;
+                    }
+                }
+            }
+        }
+    }
+    if !samples.is_empty() {
+        head.wal.log(&[Record::Samples(samples)])?;
+    }
+    let stones: Vec<RefTombstone> = head
+        .tombstones
+        .read()
+        .iter()
+        .flat_map(|(r, ivs)| {
+            ivs.iter().map(move |iv| RefTombstone {
+                series_ref: r,
+                mint: iv.mint,
+                maxt: iv.maxt,
+            })
+        })
+        .collect();
+    if !stones.is_empty() {
+        head.wal.log(&[Record::Tombstones(stones)])?;
+    }
+    head.wal.sync()
+}
