@@ -104,7 +104,11 @@ impl BitReader {
             let bits = take * 8;
             let v = if bits == 64 { w } else { w >> (64 - bits) };
             // Place below the buffered bits.
-            self.acc |= if bits == 64 { v } else { v << (64 - self.nbits - bits) };
+            self.acc |= if bits == 64 {
+                v
+            } else {
+                v << (64 - self.nbits - bits)
+            };
             self.nbits += bits;
             self.pos += take as usize;
         } else {
@@ -127,12 +131,19 @@ impl BitReader {
             self.refill(buf);
         }
         if self.nbits >= n {
-            let v = if n == 64 { self.acc } else { self.acc >> (64 - n) };
+            let v = if n == 64 {
+                self.acc
+            } else {
+                self.acc >> (64 - n)
+            };
             self.acc = if n == 64 { 0 } else { self.acc << n };
             self.nbits -= n;
             return Some(v);
         }
-        // n > 56 and the buffer could not hold all of it: split.
+        if self.pos >= self.end.min(buf.len()) || n <= 32 {
+            return None; // the stream ran out
+        }
+        // n > 56 and the accumulator could not hold all of it: split.
         let hi_n = n - 32;
         let hi = self.read_bits(buf, hi_n)?;
         let lo = self.read_bits(buf, 32)?;

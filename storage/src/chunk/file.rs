@@ -49,7 +49,10 @@ pub(crate) fn segment_header(head: bool) -> [u8; SEGMENT_HEADER_LEN] {
 /// Checks a segment's header; the error is the corruption detail.
 pub(crate) fn check_segment_header(b: &[u8], head: bool) -> Result<(), String> {
     if b.len() < SEGMENT_HEADER_LEN {
-        return Err(format!("segment of {} bytes is shorter than its header", b.len()));
+        return Err(format!(
+            "segment of {} bytes is shorter than its header",
+            b.len()
+        ));
     }
     let m = u32::from_be_bytes(b[..4].try_into().unwrap());
     if m != magic(head) {
@@ -137,7 +140,10 @@ pub(crate) struct Record {
 pub(crate) fn decode_record(seg: &[u8], offset: usize, head: bool) -> Result<Record, String> {
     let at = |what: &str| format!("chunk at offset {offset}: {what}");
     if offset < SEGMENT_HEADER_LEN || offset >= seg.len() {
-        return Err(at(&format!("offset outside the {}-byte segment", seg.len())));
+        return Err(at(&format!(
+            "offset outside the {}-byte segment",
+            seg.len()
+        )));
     }
     let b = &seg[offset..];
     let mut d = Decbuf::new(b);
@@ -393,5 +399,165 @@ impl ChunkFileReader {
     /// Total bytes of all segment files.
     pub fn size_bytes(&self) -> u64 {
         self.size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::XorBuilder;
+    use super::*;
+
+    fn chunk(i: usize) -> Chunk {
+        let mut b = XorBuilder::new();
+        for j in 0..(1 + i % 120) {
+            b.append((i * 1000 + j) as i64 * 15_000, (i * j) as f64);
+        }
+        Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode()))
+    }
+
+    fn samples(c: &Chunk) -> Vec<(i64, u64)> {
+        c.iter().map(|(t, v)| (t, v.to_bits())).collect()
+    }
+
+    fn meta(i: usize) -> HeadChunkMeta {
+        HeadChunkMeta {
+            series_ref: i as u64 * 7,
+            mint: -(i as i64),
+            maxt: i as i64,
+        }
+    }
+
+    fn write_many(dir: &Path, head: bool, n: usize) -> Vec<ChunkRef> {
+        let mut w = ChunkFileWriter::create(dir, head, 4096).unwrap();
+        let refs: Vec<_> = (0..n)
+            .map(|i| w.write(head.then(|| meta(i)), &chunk(i)).unwrap())
+            .collect();
+        w.finish().unwrap();
+        refs
+    }
+
+    #[test]
+    fn roundtrip_many_segments() {
+        for head in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("chunks");
+            let refs = write_many(&dir, head, 300);
+            let segs = list_segments(&dir).unwrap();
+            assert!(segs.len() > 3, "{} segments", segs.len());
+            assert_eq!(segs[0].1.file_name().unwrap(), "000001");
+            let r = ChunkFileReader::open(&dir, head).unwrap();
+            for (i, &cr) in refs.iter().enumerate() {
+                let c = r.chunk(cr).unwrap();
+                assert_eq!(samples(&c), samples(&chunk(i)));
+            }
+            let scanned = r.scan();
+            assert_eq!(scanned.len(), refs.len());
+            for (i, (cr, m)) in scanned.iter().enumerate() {
+                assert_eq!(*cr, refs[i]);
+                assert_eq!(*m, head.then(|| meta(i)));
+            }
+            assert_eq!(r.size_bytes(), crate::fs::dir_size(&dir));
+            // The other variant's magic is rejected.
+            assert!(matches!(
+                ChunkFileReader::open(&dir, !head),
+                Err(Error::Corruption { .. })
+            ));
+            // A second writer continues after the highest segment.
+            let last = segs.last().unwrap().0;
+            let mut w = ChunkFileWriter::create(&dir, head, 4096).unwrap();
+            let cr = w.write(head.then(|| meta(0)), &chunk(0)).unwrap();
+            w.finish().unwrap();
+            assert_eq!(split_ref(cr), (last + 1, SEGMENT_HEADER_LEN as u32));
+        }
+    }
+
+    #[test]
+    fn flipped_byte_is_corruption_naming_segment() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let refs = write_many(dir, false, 50);
+        let (seq, off) = split_ref(refs[10]);
+        let path = dir.join(segment_name(seq));
+        let mut b = fs::read(&path).unwrap();
+        b[off as usize + 5] ^= 0x40;
+        fs::write(&path, &b).unwrap();
+        let r = ChunkFileReader::open(dir, false).unwrap();
+        match r.chunk(refs[10]) {
+            Err(e @ Error::Corruption { .. }) => {
+                let msg = e.to_string();
+                assert!(msg.contains(&*path.to_string_lossy()), "{msg}");
+                assert!(
+                    msg.contains(&format!("chunk at offset {off}: checksum mismatch")),
+                    "{msg}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Neighbours are unaffected.
+        assert!(r.chunk(refs[9]).is_ok());
+        assert!(r.chunk(refs[11]).is_ok());
+    }
+
+    #[test]
+    fn bad_magic_names_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write_many(dir, false, 300);
+        let path = dir.join("000002");
+        let mut b = fs::read(&path).unwrap();
+        b[0] ^= 0xff;
+        fs::write(&path, &b).unwrap();
+        match ChunkFileReader::open(dir, false) {
+            Err(e @ Error::Corruption { .. }) => {
+                assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+                assert!(e.to_string().contains("bad magic"), "{e}");
+            }
+            other => panic!("{:?}", other.err()),
+        }
+        // A file too short for the header, too.
+        fs::write(&path, [0x46, 0x52]).unwrap();
+        let e = ChunkFileReader::open(dir, false).err().unwrap();
+        assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+    }
+
+    #[test]
+    fn truncated_segment_keeps_earlier_chunks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let refs = write_many(dir, false, 50);
+        let (seq, cut) = split_ref(refs[3]);
+        let in_seg: Vec<_> = refs.iter().filter(|r| split_ref(**r).0 == seq).collect();
+        let path = dir.join(segment_name(seq));
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(cut as u64 + 3).unwrap();
+        drop(f);
+        let r = ChunkFileReader::open(dir, false).unwrap();
+        for (i, &cr) in refs.iter().enumerate() {
+            let res = r.chunk(cr);
+            if split_ref(cr).0 == seq && split_ref(cr).1 >= cut {
+                match res {
+                    Err(e @ Error::Corruption { .. }) => {
+                        assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}")
+                    }
+                    other => panic!("chunk {i}: {other:?}"),
+                }
+            } else {
+                assert_eq!(samples(&res.unwrap()), samples(&chunk(i)));
+            }
+        }
+        assert!(in_seg.len() > 3);
+        // Scanning stops at the truncated record.
+        assert_eq!(
+            r.scan()
+                .iter()
+                .filter(|(cr, _)| split_ref(*cr).0 == seq)
+                .count(),
+            3
+        );
+        // Unknown segment.
+        assert!(matches!(
+            r.chunk(make_ref(999, 8)),
+            Err(Error::Corruption { .. })
+        ));
     }
 }
