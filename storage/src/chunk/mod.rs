@@ -1,5 +1,74 @@
 //! Chunks: compressed runs of up to 120 samples of one series.
+//!
+//! Byte layouts: `docs/formats/chunks.md` (one chunk) and
+//! `docs/formats/chunk-files.md` (segment files holding many).
 
+mod bstream;
 mod bytes;
+mod file;
+mod head_file;
+mod xor;
 
 pub use bytes::ChunkBytes;
+pub use file::{ChunkFileReader, ChunkFileWriter, ChunkRef, HeadChunkMeta};
+pub use head_file::HeadChunkFile;
+pub use xor::{ChunkIter, XorBuilder};
+
+/// How a chunk's bytes are encoded; stored as one byte next to the chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Encoding {
+    /// Columnar Gorilla: delta-of-delta timestamps, XOR values.
+    Xor = 1,
+}
+
+impl Encoding {
+    pub fn from_u8(b: u8) -> Option<Encoding> {
+        match b {
+            1 => Some(Encoding::Xor),
+            _ => None,
+        }
+    }
+}
+
+/// Samples after which the head seals a chunk and starts a new one.
+pub const MAX_SAMPLES_PER_CHUNK: usize = 120;
+
+/// An immutable encoded chunk.
+#[derive(Clone, Debug)]
+pub struct Chunk {
+    pub encoding: Encoding,
+    pub data: ChunkBytes,
+}
+
+impl Chunk {
+    pub fn new(encoding: Encoding, data: ChunkBytes) -> Chunk {
+        Chunk { encoding, data }
+    }
+
+    /// Validates the header (sample count, column lengths) so iteration can
+    /// be infallible.
+    pub fn validate(&self) -> Result<(), String> {
+        match self.encoding {
+            Encoding::Xor => xor::parse_header(self.data.as_slice()).map(|_| ()),
+        }
+    }
+
+    /// The sample count from the header, without decoding; 0 if the header
+    /// is unreadable.
+    pub fn num_samples(&self) -> usize {
+        let b = self.data.as_slice();
+        if b.len() < 2 {
+            return 0;
+        }
+        u16::from_be_bytes([b[0], b[1]]) as usize
+    }
+
+    /// Iterates the samples; owns a clone of the bytes. Yields nothing for a
+    /// chunk that fails [`Chunk::validate`], and stops early on corrupt data.
+    pub fn iter(&self) -> ChunkIter {
+        match self.encoding {
+            Encoding::Xor => ChunkIter::new(self.data.clone()),
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Bit streams: most-significant bit first, padded with zero bits to a byte.
+
+/// Appends bits to a growable byte vector.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BitWriter {
+    buf: Vec<u8>,
+    /// Free low-order bits in the last byte of `buf` (0 when `buf` is empty or
+    /// its last byte is full).
+    free: u32,
+}
+
+impl BitWriter {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bytes written so far; the last byte is zero-padded.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    pub(crate) fn write_bit(&mut self, bit: bool) {
+        self.write_bits(bit as u64, 1);
+    }
+
+    /// Writes the low `n` bits of `v` (`n <= 64`), most significant first.
+    pub(crate) fn write_bits(&mut self, v: u64, mut n: u32) {
+        debug_assert!(n <= 64);
+        while n > 0 {
+            if self.free == 0 {
+                self.buf.push(0);
+                self.free = 8;
+            }
+            let take = self.free.min(n);
+            let bits = ((v >> (n - take)) as u8) & ((1u16 << take) - 1) as u8;
+            let last = self.buf.last_mut().expect("pushed above");
+            *last |= bits << (self.free - take);
+            self.free -= take;
+            n -= take;
+        }
+    }
+
+    /// Writes a whole byte (fast path when the stream is byte-aligned).
+    pub(crate) fn write_byte(&mut self, b: u8) {
+        if self.free == 0 {
+            self.buf.push(b);
+        } else {
+            self.write_bits(b as u64, 8);
+        }
+    }
+
+    pub(crate) fn write_uvarint(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.write_byte((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.write_byte(v as u8);
+    }
+
+    pub(crate) fn write_varint(&mut self, v: i64) {
+        self.write_uvarint(((v << 1) ^ (v >> 63)) as u64);
+    }
+}
+
+/// Reads bits from `buf[pos..end]`; the buffer is passed to every call so the
+/// reader can live next to the bytes it reads (e.g. in a `'static` iterator).
+///
+/// Every read returns `None` once the stream runs out: callers end iteration
+/// instead of panicking on corrupt input.
+#[derive(Clone, Debug)]
+pub(crate) struct BitReader {
+    pos: usize,
+    end: usize,
+    /// Buffered bits, left-aligned (the next bit is bit 63).
+    acc: u64,
+    nbits: u32,
+}
+
+impl BitReader {
+    /// A reader over `range` of the buffer later passed to the read calls.
+    pub(crate) fn new(start: usize, end: usize) -> Self {
+        BitReader {
+            pos: start,
+            end,
+            acc: 0,
+            nbits: 0,
+        }
+    }
+
+    #[inline]
+    fn refill(&mut self, buf: &[u8]) {
+        let end = self.end.min(buf.len());
+        if self.pos + 8 <= end {
+            // Load 8 bytes at once and keep as many whole bytes as fit.
+            let w = u64::from_be_bytes(buf[self.pos..self.pos + 8].try_into().unwrap());
+            let take = (64 - self.nbits) / 8; // whole bytes that fit
+            if take == 0 {
+                return;
+            }
+            let bits = take * 8;
+            let v = if bits == 64 { w } else { w >> (64 - bits) };
+            // Place below the buffered bits.
+            self.acc |= if bits == 64 {
+                v
+            } else {
+                v << (64 - self.nbits - bits)
+            };
+            self.nbits += bits;
+            self.pos += take as usize;
+        } else {
+            while self.nbits <= 56 && self.pos < end {
+                self.acc |= (buf[self.pos] as u64) << (56 - self.nbits);
+                self.nbits += 8;
+                self.pos += 1;
+            }
+        }
+    }
+
+    /// Reads `n <= 64` bits as the low bits of the result.
+    #[inline]
+    pub(crate) fn read_bits(&mut self, buf: &[u8], n: u32) -> Option<u64> {
+        debug_assert!(n <= 64);
+        if n == 0 {
+            return Some(0);
+        }
+        if self.nbits < n {
+            self.refill(buf);
+        }
+        if self.nbits >= n {
+            let v = if n == 64 {
+                self.acc
+            } else {
+                self.acc >> (64 - n)
+            };
+            self.acc = if n == 64 { 0 } else { self.acc << n };
+            self.nbits -= n;
+            return Some(v);
+        }
+        if self.pos >= self.end.min(buf.len()) || n <= 32 {
+            return None; // the stream ran out
+        }
+        // n > 56 and the accumulator could not hold all of it: split.
+        let hi_n = n - 32;
+        let hi = self.read_bits(buf, hi_n)?;
+        let lo = self.read_bits(buf, 32)?;
+        Some((hi << 32) | lo)
+    }
+
+    #[inline]
+    pub(crate) fn read_bit(&mut self, buf: &[u8]) -> Option<bool> {
+        self.read_bits(buf, 1).map(|b| b == 1)
+    }
+
+    /// Reads consecutive 1 bits, at most `max`, consuming the terminating 0 if
+    /// fewer than `max` ones were read. Returns the count of ones.
+    #[inline]
+    pub(crate) fn read_prefix(&mut self, buf: &[u8], max: u32) -> Option<u32> {
+        let mut n = 0;
+        while n < max {
+            if !self.read_bit(buf)? {
+                break;
+            }
+            n += 1;
+        }
+        Some(n)
+    }
+
+    pub(crate) fn read_uvarint(&mut self, buf: &[u8]) -> Option<u64> {
+        let mut x: u64 = 0;
+        for i in 0..10 {
+            let b = self.read_bits(buf, 8)? as u8;
+            if i == 9 && b > 1 {
+                return None;
+            }
+            x |= ((b & 0x7f) as u64) << (7 * i);
+            if b < 0x80 {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn read_varint(&mut self, buf: &[u8]) -> Option<i64> {
+        let u = self.read_uvarint(buf)?;
+        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_bits() {
+        let mut w = BitWriter::new();
+        let items: Vec<(u64, u32)> = (0..500u64)
+            .map(|i| {
+                let n = (i * 7 % 64) as u32 + 1;
+                let v = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let v = if n == 64 { v } else { v & ((1 << n) - 1) };
+                (v, n)
+            })
+            .collect();
+        for &(v, n) in &items {
+            w.write_bits(v, n);
+        }
+        w.write_uvarint(u64::MAX);
+        w.write_varint(i64::MIN);
+        let buf = w.bytes().to_vec();
+        let mut r = BitReader::new(0, buf.len());
+        for &(v, n) in &items {
+            assert_eq!(r.read_bits(&buf, n), Some(v), "n={n}");
+        }
+        assert_eq!(r.read_uvarint(&buf), Some(u64::MAX));
+        assert_eq!(r.read_varint(&buf), Some(i64::MIN));
+        // Only padding remains (< 8 bits), then underflow.
+        assert_eq!(r.read_bits(&buf, 8), None);
+    }
+}

@@ -1,0 +1,362 @@
+//! The head's chunk file: full chunks are appended here and read back at once
+//! through a shared writable memory map. Layout: the head variant in
+//! `docs/formats/chunk-files.md`.
+//!
+//! **Not durable**: nothing here is ever fsynced. The write-ahead log is the
+//! durability source; on startup the head is rebuilt from the WAL and this
+//! directory is cleared by [`HeadChunkFile::create`].
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use memmap2::MmapRaw;
+use parking_lot::Mutex;
+
+use super::file::{
+    decode_record, encode_record, make_ref, segment_header, segment_name, split_ref,
+    SEGMENT_HEADER_LEN,
+};
+use super::{Chunk, ChunkBytes, ChunkRef, Encoding, HeadChunkMeta};
+use crate::error::{Error, Result};
+
+/// Default size every head segment is preallocated to.
+pub const HEAD_SEGMENT_BYTES: u64 = 128 << 20;
+
+/// One preallocated, mapped segment.
+///
+/// Memory-safety argument for the `unsafe` blocks below:
+/// * `map` covers the whole preallocated file and is created once; it is
+///   never remapped or resized, so pointers into it stay valid for as long as
+///   this `HeadSegment` lives (readers keep it alive through an `Arc`, even
+///   after the file is unlinked by truncation — the mapping outlives the
+///   directory entry).
+/// * Bytes `[0, written)` are *published*: they are written exactly once,
+///   under the file's mutex, before `written` is raised past them with a
+///   `Release` store. They are never written again. Readers `Acquire`-load
+///   `written` and only ever form shared slices within `[0, written)`.
+/// * The writer only writes through raw pointers into `[written, len)`, which
+///   no slice covers, so shared slices never alias a mutation.
+/// * Nothing else in this process maps or writes these files (they live in
+///   the head's private directory, recreated on startup).
+struct HeadSegment {
+    path: PathBuf,
+    map: MmapRaw,
+    written: AtomicUsize,
+}
+
+impl HeadSegment {
+    /// The published prefix of the segment.
+    fn published(&self) -> &[u8] {
+        let n = self.written.load(Ordering::Acquire);
+        // SAFETY: see the type-level comment: `[0, n)` is immutable and
+        // within the mapping.
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr(), n) }
+    }
+}
+
+/// Chunk bytes of one record: keeps its segment's mapping alive.
+struct RecordBytes {
+    seg: Arc<HeadSegment>,
+    /// Published length at read time; the record lies inside it.
+    len: usize,
+}
+
+impl AsRef<[u8]> for RecordBytes {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `[0, len)` was published before this value was created and
+        // is immutable from then on (see `HeadSegment`).
+        unsafe { std::slice::from_raw_parts(self.seg.map.as_ptr(), self.len) }
+    }
+}
+
+struct Inner {
+    segments: BTreeMap<u32, Arc<HeadSegment>>,
+    /// Sequence of the segment being appended to; 0 before the first write.
+    cur: u32,
+    buf: Vec<u8>,
+}
+
+/// Appendable head chunk file: `write` and `chunk` take `&self` and may be
+/// called from many threads; a written chunk is readable immediately.
+pub struct HeadChunkFile {
+    dir: PathBuf,
+    segment_bytes: u64,
+    inner: Mutex<Inner>,
+}
+
+impl HeadChunkFile {
+    /// Clears `dir` (the head is rebuilt from the WAL) and starts empty, with
+    /// 128 MiB segments.
+    pub fn create(dir: &Path) -> Result<Self> {
+        Self::create_with_segment_size(dir, HEAD_SEGMENT_BYTES)
+    }
+
+    /// Like [`HeadChunkFile::create`] with a chosen segment size (at most 4 GiB).
+    pub fn create_with_segment_size(dir: &Path, segment_bytes: u64) -> Result<Self> {
+        crate::fs::remove_dir_all(dir)?;
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        Ok(HeadChunkFile {
+            dir: dir.to_path_buf(),
+            segment_bytes: segment_bytes.clamp(SEGMENT_HEADER_LEN as u64 + 64, u32::MAX as u64),
+            inner: Mutex::new(Inner {
+                segments: BTreeMap::new(),
+                cur: 0,
+                buf: Vec::new(),
+            }),
+        })
+    }
+
+    fn new_segment(&self, seq: u32, min_len: u64) -> Result<Arc<HeadSegment>> {
+        let path = self.dir.join(segment_name(seq));
+        let len = self.segment_bytes.max(min_len);
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        f.set_len(len).map_err(|e| Error::io(&path, e))?;
+        let map = MmapRaw::map_raw(&f).map_err(|e| Error::io(&path, e))?;
+        let hdr = segment_header(true);
+        // SAFETY: fresh mapping of `len >= SEGMENT_HEADER_LEN` bytes, nothing
+        // published yet, no other references exist.
+        unsafe { std::ptr::copy_nonoverlapping(hdr.as_ptr(), map.as_mut_ptr(), hdr.len()) };
+        Ok(Arc::new(HeadSegment {
+            path,
+            map,
+            written: AtomicUsize::new(SEGMENT_HEADER_LEN),
+        }))
+    }
+
+    /// Appends a chunk record (not fsynced) and returns its reference.
+    pub fn write(
+        &self,
+        meta: HeadChunkMeta,
+        chunk_data: &[u8],
+        encoding: Encoding,
+    ) -> Result<ChunkRef> {
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.buf.clear();
+        encode_record(&mut inner.buf, Some(meta), encoding, chunk_data);
+        let len = inner.buf.len();
+        let need_new = match inner.segments.get(&inner.cur) {
+            None => true,
+            Some(s) => s.written.load(Ordering::Relaxed) + len > s.map.len(),
+        };
+        if need_new {
+            let seq = inner.cur + 1;
+            let min_len = (SEGMENT_HEADER_LEN + len) as u64;
+            if min_len > u32::MAX as u64 {
+                return Err(Error::io(
+                    &self.dir,
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "chunk too large"),
+                ));
+            }
+            let seg = self.new_segment(seq, min_len)?;
+            inner.segments.insert(seq, seg);
+            inner.cur = seq;
+        }
+        let seg = &inner.segments[&inner.cur];
+        let off = seg.written.load(Ordering::Relaxed);
+        debug_assert!(off + len <= seg.map.len());
+        // SAFETY: `[off, off + len)` is inside the mapping and unpublished; we
+        // hold the mutex, so no other writer touches it, and no reader forms a
+        // slice over it until the `Release` store below.
+        unsafe {
+            std::ptr::copy_nonoverlapping(inner.buf.as_ptr(), seg.map.as_mut_ptr().add(off), len)
+        };
+        seg.written.store(off + len, Ordering::Release);
+        Ok(make_ref(inner.cur, off as u32))
+    }
+
+    /// Reads a chunk back, verifying its CRC32C. The bytes point into the
+    /// mapping and stay valid even if the segment is truncated later.
+    pub fn chunk(&self, r: ChunkRef) -> Result<Chunk> {
+        let (seq, off) = split_ref(r);
+        let seg = self.inner.lock().segments.get(&seq).cloned();
+        let Some(seg) = seg else {
+            return Err(Error::corruption(
+                &self.dir,
+                format!("chunk ref {r:#x}: no segment {}", segment_name(seq)),
+            ));
+        };
+        let published = seg.published();
+        let len = published.len();
+        let rec = decode_record(published, off as usize, true)
+            .map_err(|d| Error::corruption(&seg.path, d))?;
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(RecordBytes { seg, len });
+        Ok(Chunk::new(
+            rec.encoding,
+            ChunkBytes::from_shared(owner, rec.data),
+        ))
+    }
+
+    /// The segment sequence number a reference points into.
+    pub fn ref_segment(r: ChunkRef) -> u32 {
+        split_ref(r).0
+    }
+
+    /// Sequence of the segment currently appended to (0 before any write).
+    pub fn current_segment(&self) -> u32 {
+        self.inner.lock().cur
+    }
+
+    /// Deletes every segment with sequence `< seq`, except the one being
+    /// appended to. The caller passes the lowest segment still referenced by
+    /// the head (e.g. `ref_segment` of its oldest chunk ref). Chunks already
+    /// handed out stay readable; later reads of deleted refs fail.
+    pub fn truncate_before(&self, seq: u32) -> Result<()> {
+        let removed: Vec<Arc<HeadSegment>> = {
+            let mut g = self.inner.lock();
+            let cur = g.cur;
+            let keys: Vec<u32> = g
+                .segments
+                .range(..seq)
+                .map(|(k, _)| *k)
+                .filter(|k| *k != cur)
+                .collect();
+            keys.iter().filter_map(|k| g.segments.remove(k)).collect()
+        };
+        for s in removed {
+            match fs::remove_file(&s.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(&s.path, e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes of the segment files (their preallocated lengths).
+    pub fn size_bytes(&self) -> u64 {
+        self.inner
+            .lock()
+            .segments
+            .values()
+            .map(|s| s.map.len() as u64)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ChunkFileReader, XorBuilder};
+    use super::*;
+
+    fn data(i: u64) -> Vec<u8> {
+        let mut b = XorBuilder::new();
+        for j in 0..(1 + i % 120) as i64 {
+            b.append(
+                i as i64 * 1_000_000 + j * 15_000,
+                (i as f64) * 0.5 + j as f64,
+            );
+        }
+        b.encode()
+    }
+
+    fn meta(i: u64) -> HeadChunkMeta {
+        HeadChunkMeta {
+            series_ref: i,
+            mint: i as i64 * 1_000_000,
+            maxt: i as i64 * 1_000_000 + (i % 120) as i64 * 15_000,
+        }
+    }
+
+    fn check(f: &HeadChunkFile, r: ChunkRef, i: u64) {
+        let c = f.chunk(r).unwrap();
+        let want = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(data(i)));
+        let a: Vec<_> = c.iter().map(|(t, v)| (t, v.to_bits())).collect();
+        let b: Vec<_> = want.iter().map(|(t, v)| (t, v.to_bits())).collect();
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn concurrent_write_and_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("000007"), b"stale").unwrap();
+        let f = HeadChunkFile::create_with_segment_size(&dir, 16 << 10).unwrap();
+        assert!(!dir.join("000007").exists());
+        let all: Vec<(u64, ChunkRef)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let f = &f;
+                    s.spawn(move || {
+                        let mut mine = Vec::new();
+                        for k in 0..200u64 {
+                            let i = t * 1000 + k;
+                            let r = f.write(meta(i), &data(i), Encoding::Xor).unwrap();
+                            // Readable at once.
+                            check(f, r, i);
+                            mine.push((i, r));
+                            if k % 17 == 0 {
+                                // Re-read an older one while others write.
+                                let (oi, or) = mine[mine.len() / 2];
+                                check(f, or, oi);
+                            }
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            hs.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        });
+        for &(i, r) in &all {
+            check(&f, r, i);
+        }
+        assert!(f.current_segment() > 3);
+        assert_eq!(f.size_bytes(), crate::fs::dir_size(&dir));
+
+        // The block-file reader understands the head variant, zero tail and all.
+        let rd = ChunkFileReader::open(&dir, true).unwrap();
+        let scanned = rd.scan();
+        assert_eq!(scanned.len(), all.len());
+        for (r, m) in scanned {
+            let i = m.unwrap().series_ref;
+            assert_eq!(m.unwrap(), meta(i));
+            assert!(all.contains(&(i, r)));
+        }
+
+        // Truncation drops old segments; chunks already handed out survive.
+        let (oi, oldest) = *all.iter().min_by_key(|(_, r)| *r).unwrap();
+        let held = f.chunk(oldest).unwrap();
+        let cut = f.current_segment();
+        f.truncate_before(cut).unwrap();
+        assert!(matches!(f.chunk(oldest), Err(Error::Corruption { .. })));
+        let want = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(data(oi)));
+        assert_eq!(held.iter().count(), want.iter().count());
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+        // Writing continues.
+        let r = f.write(meta(5), &data(5), Encoding::Xor).unwrap();
+        check(&f, r, 5);
+    }
+
+    #[test]
+    fn corrupted_record_detected() {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = HeadChunkFile::create_with_segment_size(tmp.path(), 1 << 16).unwrap();
+        let r = f.write(meta(3), &data(3), Encoding::Xor).unwrap();
+        let (seq, off) = split_ref(r);
+        {
+            let g = f.inner.lock();
+            let seg = &g.segments[&seq];
+            // SAFETY: test-only; no reader holds this record.
+            unsafe { *seg.map.as_mut_ptr().add(off as usize + 30) ^= 1 };
+        }
+        let e = f.chunk(r).unwrap_err();
+        assert!(e.to_string().contains("checksum mismatch"), "{e}");
+        assert!(e.to_string().contains("000001"), "{e}");
+        // An offset past the published end.
+        assert!(f.chunk(make_ref(seq, 60_000)).is_err());
+        // A record bigger than a segment gets its own.
+        let big = vec![0u8; 70_000];
+        let r = f.write(meta(1), &big, Encoding::Xor).unwrap();
+        assert_eq!(f.chunk(r).unwrap().data.len(), big.len());
+    }
+}

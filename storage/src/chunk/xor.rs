@@ -1,0 +1,627 @@
+//! Columnar Gorilla encoding (`Encoding::Xor`); layout in `docs/formats/chunks.md`.
+
+use super::bstream::{BitReader, BitWriter};
+use super::ChunkBytes;
+
+/// Header of an `Xor` chunk: sample count and where each column lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Header {
+    pub(crate) num_samples: usize,
+    pub(crate) ts_start: usize,
+    pub(crate) ts_end: usize,
+}
+
+/// Parses and checks the header; `Err` describes what is wrong.
+pub(crate) fn parse_header(b: &[u8]) -> Result<Header, String> {
+    if b.len() < 2 {
+        return Err(format!(
+            "chunk of {} bytes is shorter than its header",
+            b.len()
+        ));
+    }
+    let n = u16::from_be_bytes([b[0], b[1]]) as usize;
+    let mut d = crate::encoding::Decbuf::new(&b[2..]);
+    let ts_len = d
+        .uvarint()
+        .map_err(|e| format!("timestamp column length: {e}"))?;
+    let ts_start = b.len() - d.remaining();
+    if ts_len > d.remaining() as u64 {
+        return Err(format!(
+            "timestamp column of {ts_len} bytes exceeds the {} bytes left",
+            d.remaining()
+        ));
+    }
+    let ts_end = ts_start + ts_len as usize;
+    if n > 0 && (ts_len == 0 || b.len() - ts_end < 8) {
+        return Err(format!(
+            "{n} samples but timestamp column {ts_len} bytes, value column {} bytes",
+            b.len() - ts_end
+        ));
+    }
+    Ok(Header {
+        num_samples: n,
+        ts_start,
+        ts_end,
+    })
+}
+
+// Delta-of-delta buckets: (prefix ones, payload bits). Prefix of `k` ones
+// followed by a zero, except the last bucket whose 5 ones need no terminator.
+const DOD_BUCKETS: [(u32, u32); 4] = [(1, 4), (2, 8), (3, 14), (4, 24)];
+const DOD_ESCAPE_ONES: u32 = 5;
+
+/// Builder for the open chunk of a series: two bit columns, no per-sample
+/// allocation beyond their amortised growth.
+#[derive(Clone, Debug)]
+pub struct XorBuilder {
+    ts: BitWriter,
+    vals: BitWriter,
+    n: u16,
+    t0: i64,
+    t: i64,
+    delta: i64,
+    v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl Default for XorBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl XorBuilder {
+    pub fn new() -> Self {
+        XorBuilder {
+            ts: BitWriter::new(),
+            vals: BitWriter::new(),
+            n: 0,
+            t0: 0,
+            t: 0,
+            delta: 0,
+            v: 0,
+            // 0xff: no window yet.
+            leading: 0xff,
+            trailing: 0,
+        }
+    }
+
+    /// Caller guarantees `t` > previous `t` and `num_samples() < u16::MAX`.
+    pub fn append(&mut self, t: i64, v: f64) {
+        let vb = v.to_bits();
+        match self.n {
+            0 => {
+                self.ts.write_varint(t);
+                self.vals.write_bits(vb, 64);
+                self.t0 = t;
+            }
+            1 => {
+                let delta = t.wrapping_sub(self.t);
+                self.ts.write_uvarint(delta as u64);
+                self.delta = delta;
+                self.write_value(vb);
+            }
+            _ => {
+                let delta = t.wrapping_sub(self.t);
+                let dod = delta.wrapping_sub(self.delta);
+                self.write_dod(dod);
+                self.delta = delta;
+                self.write_value(vb);
+            }
+        }
+        self.t = t;
+        self.v = vb;
+        self.n += 1;
+    }
+
+    fn write_dod(&mut self, dod: i64) {
+        if dod == 0 {
+            self.ts.write_bit(false);
+            return;
+        }
+        for &(ones, bits) in &DOD_BUCKETS {
+            let lim = 1i64 << (bits - 1);
+            if (-lim..lim).contains(&dod) {
+                // `ones` ones then a zero, as one field.
+                let prefix = ((1u64 << ones) - 1) << 1;
+                self.ts.write_bits(prefix, ones + 1);
+                self.ts.write_bits(dod as u64 & ((1u64 << bits) - 1), bits);
+                return;
+            }
+        }
+        self.ts
+            .write_bits((1 << DOD_ESCAPE_ONES) - 1, DOD_ESCAPE_ONES);
+        self.ts.write_bits(dod as u64, 64);
+    }
+
+    fn write_value(&mut self, vb: u64) {
+        let x = vb ^ self.v;
+        if x == 0 {
+            self.vals.write_bit(false);
+            return;
+        }
+        let lead = (x.leading_zeros() as u8).min(31);
+        let trail = x.trailing_zeros() as u8;
+        if self.leading != 0xff && lead >= self.leading && trail >= self.trailing {
+            self.vals.write_bits(0b10, 2);
+            let m = 64 - self.leading as u32 - self.trailing as u32;
+            self.vals.write_bits(x >> self.trailing, m);
+        } else {
+            let m = 64 - lead as u32 - trail as u32;
+            self.vals.write_bits(0b11, 2);
+            self.vals.write_bits(lead as u64, 5);
+            // 64 meaningful bits is stored as 0 (only possible with lead == 0).
+            self.vals.write_bits((m & 63) as u64, 6);
+            self.vals.write_bits(x >> trail, m);
+            self.leading = lead;
+            self.trailing = trail;
+        }
+    }
+
+    pub fn num_samples(&self) -> usize {
+        self.n as usize
+    }
+    pub fn min_time(&self) -> i64 {
+        self.t0
+    }
+    pub fn max_time(&self) -> i64 {
+        self.t
+    }
+    pub fn last_value(&self) -> f64 {
+        f64::from_bits(self.v)
+    }
+
+    /// The chunk bytes in final layout, readable by `Chunk::iter`.
+    pub fn encode(&self) -> Vec<u8> {
+        let ts = self.ts.bytes();
+        let vals = self.vals.bytes();
+        let mut e = crate::encoding::Encbuf::with_capacity(2 + 3 + ts.len() + vals.len());
+        e.put_u16(self.n);
+        e.put_uvarint(ts.len() as u64);
+        e.put_bytes(ts);
+        e.put_bytes(vals);
+        e.buf
+    }
+
+    /// Heap bytes held (for memory accounting).
+    pub fn heap_bytes(&self) -> usize {
+        self.ts.heap_bytes() + self.vals.heap_bytes()
+    }
+}
+
+/// Iterator over `(t, v)` pairs of one chunk, ascending `t`.
+///
+/// Timestamps and values decode independently: `seek` scans the timestamp
+/// column alone to find its target, then catches the values up.
+pub struct ChunkIter {
+    data: ChunkBytes,
+    n: usize,
+    // Timestamp column state: `ts_i` timestamps decoded, the last is `t`.
+    ts: BitReader,
+    ts_i: usize,
+    t: i64,
+    delta: i64,
+    // Value column state: `val_i` values decoded, the last is `v`.
+    vals: BitReader,
+    val_i: usize,
+    v: u64,
+    leading: u32,
+    trailing: u32,
+    /// Whether the sample at `ts_i - 1` was returned (is "current").
+    has_current: bool,
+    done: bool,
+}
+
+impl ChunkIter {
+    pub(crate) fn new(data: ChunkBytes) -> ChunkIter {
+        let (n, ts, vals, done) = match parse_header(data.as_slice()) {
+            Ok(h) => (
+                h.num_samples,
+                BitReader::new(h.ts_start, h.ts_end),
+                BitReader::new(h.ts_end, data.len()),
+                false,
+            ),
+            Err(_) => (0, BitReader::new(0, 0), BitReader::new(0, 0), true),
+        };
+        ChunkIter {
+            data,
+            n,
+            ts,
+            ts_i: 0,
+            t: 0,
+            delta: 0,
+            vals,
+            val_i: 0,
+            v: 0,
+            leading: 0,
+            trailing: 0,
+            has_current: false,
+            done,
+        }
+    }
+
+    /// Decodes the next timestamp; `None` at the end or on corrupt data.
+    #[inline]
+    fn next_ts(&mut self) -> Option<i64> {
+        if self.ts_i >= self.n {
+            return None;
+        }
+        let buf = self.data.as_slice();
+        let r = &mut self.ts;
+        match self.ts_i {
+            0 => self.t = r.read_varint(buf)?,
+            1 => {
+                self.delta = r.read_uvarint(buf)? as i64;
+                self.t = self.t.wrapping_add(self.delta);
+            }
+            _ => {
+                let ones = r.read_prefix(buf, DOD_ESCAPE_ONES)?;
+                let dod = match ones {
+                    0 => 0,
+                    1..=4 => {
+                        let bits = DOD_BUCKETS[ones as usize - 1].1;
+                        let raw = r.read_bits(buf, bits)?;
+                        // Sign-extend the `bits`-wide two's complement payload.
+                        ((raw << (64 - bits)) as i64) >> (64 - bits)
+                    }
+                    _ => r.read_bits(buf, 64)? as i64,
+                };
+                self.delta = self.delta.wrapping_add(dod);
+                self.t = self.t.wrapping_add(self.delta);
+            }
+        }
+        self.ts_i += 1;
+        Some(self.t)
+    }
+
+    /// Decodes the next value; `None` on corrupt data.
+    #[inline]
+    fn next_val(&mut self) -> Option<u64> {
+        let buf = self.data.as_slice();
+        let r = &mut self.vals;
+        if self.val_i == 0 {
+            self.v = r.read_bits(buf, 64)?;
+        } else if r.read_bit(buf)? {
+            if r.read_bit(buf)? {
+                let lead = r.read_bits(buf, 5)? as u32;
+                let mut m = r.read_bits(buf, 6)? as u32;
+                if m == 0 {
+                    m = 64;
+                }
+                if lead + m > 64 {
+                    return None; // corrupt
+                }
+                self.leading = lead;
+                self.trailing = 64 - lead - m;
+            }
+            let m = 64 - self.leading - self.trailing;
+            let bits = r.read_bits(buf, m)?;
+            self.v ^= bits << self.trailing;
+        }
+        self.val_i += 1;
+        Some(self.v)
+    }
+
+    /// Advances to the first sample with timestamp >= `t` (never moves
+    /// backwards; if the current sample already has ts >= `t` it is returned
+    /// again). Returns it, or `None` if exhausted.
+    pub fn seek(&mut self, t: i64) -> Option<(i64, f64)> {
+        if self.done {
+            return None;
+        }
+        if self.has_current && self.t >= t {
+            return Some((self.t, f64::from_bits(self.v)));
+        }
+        loop {
+            match self.next_ts() {
+                Some(ts) if ts >= t => break,
+                Some(_) => {}
+                None => {
+                    self.done = true;
+                    return None;
+                }
+            }
+        }
+        while self.val_i < self.ts_i {
+            if self.next_val().is_none() {
+                self.done = true;
+                return None;
+            }
+        }
+        self.has_current = true;
+        Some((self.t, f64::from_bits(self.v)))
+    }
+}
+
+impl Iterator for ChunkIter {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if self.done {
+            return None;
+        }
+        let item = self.next_ts().and_then(|t| {
+            // Values may lag only after a seek, which always catches them up.
+            self.next_val().map(|v| (t, f64::from_bits(v)))
+        });
+        match item {
+            Some(_) => self.has_current = true,
+            None => self.done = true,
+        }
+        item
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.done {
+            (0, Some(0))
+        } else {
+            (0, Some(self.n - self.ts_i))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Chunk, Encoding};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn build(samples: &[(i64, f64)]) -> Chunk {
+        let mut b = XorBuilder::new();
+        for &(t, v) in samples {
+            b.append(t, v);
+        }
+        assert_eq!(b.num_samples(), samples.len());
+        if let (Some(f), Some(l)) = (samples.first(), samples.last()) {
+            assert_eq!(b.min_time(), f.0);
+            assert_eq!(b.max_time(), l.0);
+            assert_eq!(b.last_value().to_bits(), l.1.to_bits());
+        }
+        Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode()))
+    }
+
+    fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
+        s.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+    }
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            Just(f64::NAN),
+            Just(crate::stale_nan()),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+            Just(-0.0),
+            (0u64..1_000_000).prop_map(|c| c as f64),
+            any::<u64>().prop_map(f64::from_bits),
+            any::<f64>(),
+        ]
+    }
+
+    fn delta() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            4 => (-3i64..=3).prop_map(|j| 15_000 + j),
+            1 => 1i64..100,
+            1 => 1i64..10_000_000,
+            1 => 1i64..(1 << 40),
+            1 => 1i64..(i64::MAX / 4),
+        ]
+    }
+
+    /// Strictly increasing timestamps starting anywhere, with irregular and
+    /// huge deltas; values from a mix including NaNs and counters.
+    fn samples() -> impl Strategy<Value = Vec<(i64, f64)>> {
+        (
+            (i64::MIN / 2)..(i64::MAX / 2),
+            proptest::collection::vec((delta(), value()), 0..200),
+            value(),
+        )
+            .prop_map(|(start, rest, v0)| {
+                let mut t = start;
+                let mut out = vec![(t, v0)];
+                for (d, v) in rest {
+                    match t.checked_add(d) {
+                        Some(n) => t = n,
+                        None => break,
+                    }
+                    out.push((t, v));
+                }
+                out
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip(s in samples()) {
+            let c = build(&s);
+            prop_assert!(c.validate().is_ok());
+            prop_assert_eq!(c.num_samples(), s.len());
+            let got: Vec<(i64, f64)> = c.iter().collect();
+            prop_assert_eq!(bits(&got), bits(&s));
+        }
+
+        #[test]
+        fn seek_matches_scan(s in samples(), targets in proptest::collection::vec(any::<prop::sample::Index>(), 1..6), off in -2i64..3) {
+            let c = build(&s);
+            // Ascending targets drawn around sample timestamps.
+            let mut ts: Vec<i64> = targets.iter().map(|i| s[i.index(s.len())].0.saturating_add(off)).collect();
+            ts.sort();
+            let mut it = c.iter();
+            let mut floor = i64::MIN; // the iterator never moves backwards
+            let mut exhausted = false;
+            for t in ts {
+                let got = it.seek(t);
+                let want = s.iter().find(|&&(st, _)| st >= t.max(floor)).copied();
+                prop_assert_eq!(got.map(|(t, v)| (t, v.to_bits())), want.map(|(t, v)| (t, v.to_bits())));
+                match got {
+                    Some((gt, _)) => floor = gt,
+                    None => {
+                        exhausted = true;
+                        break;
+                    }
+                }
+            }
+            // After seeking, plain iteration continues from the next sample.
+            let rest: Vec<(i64, f64)> = it.collect();
+            let want: Vec<(i64, f64)> = if exhausted {
+                vec![]
+            } else {
+                s.iter().filter(|&&(st, _)| st > floor).copied().collect()
+            };
+            prop_assert_eq!(bits(&rest), bits(&want));
+        }
+
+        #[test]
+        fn mutated_never_panics(s in samples(), flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
+            let mut b = XorBuilder::new();
+            for &(t, v) in &s {
+                b.append(t, v);
+            }
+            let mut data = b.encode();
+            for (i, x) in flips {
+                let i = i.index(data.len());
+                data[i] ^= x;
+            }
+            let keep = cut.index(data.len() + 1);
+            for d in [data.clone(), data[..keep].to_vec()] {
+                let c = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(d));
+                let _ = c.validate();
+                let _ = c.num_samples();
+                let n = c.iter().count();
+                prop_assert!(n <= c.num_samples());
+                let mut it = c.iter();
+                let _ = it.seek(s[0].0);
+                let _ = it.seek(i64::MAX);
+            }
+        }
+
+        #[test]
+        fn random_bytes_never_panic(d in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let c = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(d));
+            let _ = c.validate();
+            let _ = c.iter().count();
+            let _ = c.iter().seek(0);
+        }
+    }
+
+    #[test]
+    fn special_values_bit_exact() {
+        let vals = [
+            f64::NAN,
+            crate::stale_nan(),
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            1.0,
+            crate::stale_nan(),
+            crate::stale_nan(),
+        ];
+        let s: Vec<(i64, f64)> = vals
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i64::MIN / 2 + i as i64 * (i64::MAX / 16), v))
+            .collect();
+        let got: Vec<_> = build(&s).iter().collect();
+        assert_eq!(bits(&got), bits(&s));
+        assert!(crate::is_stale_nan(got[1].1));
+    }
+
+    #[test]
+    fn extreme_timestamps() {
+        let s = vec![
+            (i64::MIN, 1.0),
+            (-1, 2.0),
+            (0, 3.0),
+            (i64::MAX - 1, 4.0),
+            (i64::MAX, 5.0),
+        ];
+        let got: Vec<_> = build(&s).iter().collect();
+        assert_eq!(bits(&got), bits(&s));
+    }
+
+    #[test]
+    fn empty_chunk() {
+        let c = build(&[]);
+        assert!(c.validate().is_ok());
+        assert_eq!(c.num_samples(), 0);
+        assert_eq!(c.iter().next(), None);
+        assert_eq!(c.iter().seek(0), None);
+    }
+
+    #[test]
+    fn seek_returns_current_again() {
+        let s: Vec<(i64, f64)> = (0..10).map(|i| (i * 10, i as f64)).collect();
+        let c = build(&s);
+        let mut it = c.iter();
+        assert_eq!(it.seek(25), Some((30, 3.0)));
+        assert_eq!(it.seek(25), Some((30, 3.0)));
+        assert_eq!(it.seek(0), Some((30, 3.0)));
+        assert_eq!(it.next(), Some((40, 4.0)));
+        assert_eq!(it.seek(95), None);
+        assert_eq!(it.next(), None);
+    }
+
+    /// 120 samples of a counter every 15 s with ±2 ms jitter, increasing by
+    /// `inc(i, random)` per scrape.
+    fn jittered_counter(inc: impl Fn(u64) -> f64) -> Vec<(i64, f64)> {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut v = 1000.0;
+        (0..120)
+            .map(|i| {
+                let jitter = (next() % 5) as i64 - 2;
+                v += inc(next());
+                (1_700_000_000_000 + i * 15_000 + jitter, v)
+            })
+            .collect()
+    }
+
+    fn size_per_sample(s: &[(i64, f64)]) -> f64 {
+        let c = build(s);
+        let got: Vec<_> = c.iter().collect();
+        assert_eq!(bits(&got), bits(s));
+        c.data.len() as f64 / s.len() as f64
+    }
+
+    #[test]
+    fn size_of_jittered_counter() {
+        // Steady rate (15 per scrape): only the timestamp jitter costs much.
+        let steady = size_per_sample(&jittered_counter(|_| 15.0));
+        // Irregular increments 0..=7 per scrape: every value pays for its
+        // XOR window too.
+        let irregular = size_per_sample(&jittered_counter(|r| (r % 8) as f64));
+        eprintln!("jittered counter: steady {steady:.3}, irregular {irregular:.3} bytes/sample");
+        // Measured: steady 2.375 (values ~1.59, timestamps ~0.78), irregular
+        // 2.267. Gorilla XOR pays ~13 bits per value for counters whose
+        // low mantissa bits change every scrape; ±2 ms jitter costs ~6 bits
+        // per timestamp.
+        assert!(steady < 2.45, "{steady} bytes/sample");
+        assert!(irregular < 2.35, "{irregular} bytes/sample");
+        // Without jitter and with a repeating value almost only the headers
+        // and first sample remain.
+        let flat: Vec<(i64, f64)> = (0..120).map(|i| (i * 15_000, 1.0)).collect();
+        let flat = size_per_sample(&flat);
+        assert!(flat < 0.4, "{flat} bytes/sample");
+    }
+
+    #[test]
+    fn heap_bytes_small() {
+        let mut b = XorBuilder::new();
+        for (t, v) in jittered_counter(|r| (r % 8) as f64) {
+            b.append(t, v);
+        }
+        assert!(b.heap_bytes() < 512, "{}", b.heap_bytes());
+    }
+}
