@@ -21,7 +21,10 @@ fn synthetic() -> Vec<(i64, f64)> {
             rng ^= rng >> 7;
             rng ^= rng << 17;
             v += (rng % 16) as f64;
-            (1_700_000_000_000 + i * 15_000 + (rng >> 20) as i64 % 5 - 2, v)
+            (
+                1_700_000_000_000 + i * 15_000 + (rng >> 20) as i64 % 5 - 2,
+                v,
+            )
         })
         .collect()
 }
@@ -46,8 +49,12 @@ fn load_dataset(path: &Path) -> std::io::Result<Vec<Vec<(i64, f64)>>> {
             continue;
         }
         // series = everything before the last two space-separated fields.
-        let Some((rest, ts)) = line.rsplit_once(' ') else { continue };
-        let Some((name, val)) = rest.rsplit_once(' ') else { continue };
+        let Some((rest, ts)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some((name, val)) = rest.rsplit_once(' ') else {
+            continue;
+        };
         let (Ok(ts), Ok(v)) = (ts.parse::<f64>(), parse_value(val)) else {
             continue;
         };
@@ -92,7 +99,10 @@ fn dataset_size(series: &[Vec<(i64, f64)>]) -> (usize, usize, usize) {
 fn report_dataset() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DATASET);
     if !path.exists() {
-        println!("dataset {} missing: skipping the size measurement", path.display());
+        println!(
+            "dataset {} missing: skipping the size measurement",
+            path.display()
+        );
         return;
     }
     match load_dataset(&path) {
@@ -104,7 +114,10 @@ fn report_dataset() {
                 bytes as f64 / samples as f64
             );
         }
-        Err(e) => println!("dataset {}: {e}: skipping the size measurement", path.display()),
+        Err(e) => println!(
+            "dataset {}: {e}: skipping the size measurement",
+            path.display()
+        ),
     }
 }
 
