@@ -159,6 +159,18 @@ impl BitReader {
     /// fewer than `max` ones were read. Returns the count of ones.
     #[inline]
     pub(crate) fn read_prefix(&mut self, buf: &[u8], max: u32) -> Option<u32> {
+        debug_assert!(max < 32);
+        if self.nbits <= max {
+            self.refill(buf);
+        }
+        if self.nbits > max {
+            // Fast path: the whole prefix is buffered.
+            let ones = self.acc.leading_ones().min(max);
+            let used = if ones < max { ones + 1 } else { ones };
+            self.acc <<= used;
+            self.nbits -= used;
+            return Some(ones);
+        }
         let mut n = 0;
         while n < max {
             if !self.read_bit(buf)? {

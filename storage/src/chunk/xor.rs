@@ -282,8 +282,13 @@ impl ChunkIter {
         let r = &mut self.vals;
         if self.val_i == 0 {
             self.v = r.read_bits(buf, 64)?;
-        } else if r.read_bit(buf)? {
-            if r.read_bit(buf)? {
+        } else {
+            let ones = r.read_prefix(buf, 2)?;
+            if ones == 0 {
+                self.val_i += 1;
+                return Some(self.v);
+            }
+            if ones == 2 {
                 let lead = r.read_bits(buf, 5)? as u32;
                 let mut m = r.read_bits(buf, 6)? as u32;
                 if m == 0 {
