@@ -11,7 +11,8 @@ use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::{write_block, Block, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
-use crate::compact::{blocks_to_delete, exponential_ranges, max_block_range_ms, plan};
+use crate::compact::plan::max_block_range_ms;
+use crate::compact::{blocks_to_delete, exponential_ranges, plan};
 use crate::error::{Error, Result};
 use crate::head::{Appender, Head, HeadOptions, HeadQuerier};
 use crate::labels::Matcher;
@@ -280,8 +281,11 @@ impl Inner {
     /// more than 1.5 block ranges.
     fn compact_head(&self) -> Result<()> {
         let range = self.opts.block_range;
+        // Bounded by the head's extent at the start, so a head that grows
+        // as fast as it is written out cannot starve block compaction.
+        let hi = self.head.max_time();
         loop {
-            let (lo, hi) = (self.head.min_time(), self.head.max_time());
+            let lo = self.head.min_time();
             if lo == i64::MAX || hi.saturating_sub(lo) <= range / 2 * 3 {
                 return Ok(());
             }

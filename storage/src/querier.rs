@@ -88,9 +88,9 @@ impl Series {
             spans: self.spans.clone(),
             next_span: 0,
             active: Vec::new(),
-            mint: self.mint,
             maxt: self.maxt,
             next_min: self.mint,
+            done: false,
         }
     }
 }
@@ -106,10 +106,11 @@ pub struct SeriesIter {
     spans: Vec<ChunkSpan>,
     next_span: usize,
     active: Vec<Active>,
-    mint: i64,
     maxt: i64,
     /// Smallest timestamp not yet returned.
     next_min: i64,
+    /// Set once `i64::MAX` was returned, as `next_min` cannot go past it.
+    done: bool,
 }
 
 impl SeriesIter {
@@ -124,6 +125,9 @@ impl SeriesIter {
     }
 
     fn advance(&mut self) -> Option<(i64, f64)> {
+        if self.done {
+            return None;
+        }
         loop {
             let target = self.next_min;
             if target > self.maxt {
@@ -177,7 +181,10 @@ impl SeriesIter {
                 .deleted
                 .as_ref()
                 .is_some_and(|d| d.contains(t));
-            self.next_min = t + 1;
+            match t.checked_add(1) {
+                Some(n) => self.next_min = n,
+                None => self.done = true,
+            }
             if !deleted {
                 return Some((t, v));
             }
@@ -194,9 +201,6 @@ impl SeriesIter {
 impl Iterator for SeriesIter {
     type Item = (i64, f64);
     fn next(&mut self) -> Option<(i64, f64)> {
-        if self.next_min == i64::MAX {
-            return None;
-        }
         self.advance()
     }
 }

@@ -92,6 +92,8 @@ fn acknowledged_samples_survive_sigkill() {
     let mut acked: Vec<i64> = Vec::new();
     let mut next_start = 0i64;
     let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let (mut blocks_seen, mut levels_seen) = (0usize, 0u32);
+    let mut last_blocks = Vec::new();
     for cycle in 0..cycles {
         rng ^= rng << 13;
         rng ^= rng >> 7;
@@ -113,8 +115,10 @@ fn acknowledged_samples_survive_sigkill() {
                 }
             }
         });
-        // Kill after a random number of acknowledgements (5..=60) or time.
-        let want = 5 + (rng % 56) as usize;
+        // Kill after a random number of acknowledgements (20..2020): from a
+        // few ms to ~2s in, so kills land in appends, WAL cuts, head
+        // compactions and block merges alike.
+        let want = 20 + (rng % 2000) as usize;
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut got = 0;
         while got < want && Instant::now() < deadline {
@@ -152,6 +156,12 @@ fn acknowledged_samples_survive_sigkill() {
             }
         }
         next_start = data.keys().map(|(_, t)| *t).max().unwrap_or(0) + STEP;
+        blocks_seen = blocks_seen.max(db.blocks().len());
+        last_blocks = db.blocks().iter().map(|m| (m.min_time, m.max_time, m.compaction.level)).collect::<Vec<_>>();
+        levels_seen = levels_seen.max(db.blocks().iter().map(|m| m.compaction.level).max().unwrap_or(0));
         db.close().unwrap();
     }
+    // The kills must have hit a database that was really compacting.
+    assert!(blocks_seen > 0, "no head compaction happened");
+    assert!(levels_seen > 1, "no block compaction happened: {last_blocks:?}");
 }

@@ -186,18 +186,20 @@ fn block_ranges(db: &Db) -> Vec<(i64, i64)> {
 fn head_compacts_into_blocks_and_blocks_merge() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
-    // 8h of data: the head cuts 2h blocks while it spans > 3h.
-    fill(&db, "c", 20, 0, 8 * H);
+    // 10h of data: the head cuts 2h blocks while it spans > 3h; a window is
+    // merged once a newer block exists after it.
+    fill(&db, "c", 20, 0, 10 * H);
     db.compact().unwrap();
     let blocks = block_ranges(&db);
     assert!(!blocks.is_empty());
     // The first 6h window is merged into one 6h block.
     assert_eq!(blocks[0], (0, 6 * H), "{blocks:?}");
-    assert!(db.head().min_time() >= 6 * H);
+    assert_eq!(blocks[1..], [(6 * H, 8 * H)], "{blocks:?}");
+    assert!(db.head().min_time() >= 8 * H);
     let got = samples(&db, &name_is("c"), 0, i64::MAX);
     assert_eq!(got.len(), 20);
     for (l, s) in &got {
-        assert_eq!(s.len() as i64, 8 * H / 15_000, "{l}");
+        assert_eq!(s.len() as i64, 10 * H / 15_000, "{l}");
         assert!(s.windows(2).all(|w| w[1].0 - w[0].0 == 15_000));
     }
     // Reopen serves the same data from blocks + WAL.
@@ -205,7 +207,7 @@ fn head_compacts_into_blocks_and_blocks_merge() {
     db.close().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
     let got = samples(&db, &name_is("c"), 0, i64::MAX);
-    assert!(got.iter().all(|(_, s)| s.len() as i64 == 8 * H / 15_000));
+    assert!(got.iter().all(|(_, s)| s.len() as i64 == 10 * H / 15_000));
     // No leftovers of temporary dirs.
     for e in std::fs::read_dir(dir.path()).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
@@ -292,4 +294,24 @@ fn unknown_dirs_and_leftovers_are_handled_at_open() {
     let db = Db::open(dir.path(), opts()).unwrap();
     assert!(!Path::new(&dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation")).exists());
     assert_eq!(db.stats().blocks, 0);
+}
+
+#[test]
+fn small_block_ranges_compact_through_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), Options { block_range: 1_000, retention: None, ..opts() }).unwrap();
+    let mut t = 0;
+    while t < 30_000 {
+        let mut app = db.appender();
+        app.append(&series("s", 0), t, t as f64).unwrap();
+        app.commit().unwrap();
+        t += 50;
+        if t % 1000 == 0 {
+            db.compact().unwrap();
+        }
+    }
+    let levels: Vec<(i64, i64, u32)> =
+        db.blocks().iter().map(|m| (m.min_time, m.max_time, m.compaction.level)).collect();
+    assert!(levels.iter().any(|l| l.2 > 1), "{levels:?}");
+    assert_eq!(samples(&db, &name_is("s"), 0, i64::MAX)[0].1.len(), 600);
 }

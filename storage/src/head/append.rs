@@ -70,7 +70,7 @@ impl<'h> Appender<'h> {
             Entry::Occupied(mut e) => {
                 let (lt, lb) = *e.get();
                 let r = check_after(lt, lb, true, t, v);
-                if r == Ok(Appended::New) {
+                if matches!(r, Ok(Appended::New)) {
                     e.insert((t, v.to_bits()));
                 }
                 r

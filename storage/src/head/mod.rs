@@ -331,6 +331,7 @@ impl Head {
         self.lower_bound.fetch_max(mint, Ordering::AcqRel);
         let mut removed = RoaringBitmap::new();
         let mut new_min = i64::MAX;
+        let mut min_segment = self.chunks.current_segment();
         for shard in self.shards.iter() {
             let mut shard = shard.lock();
             let mut dead = Vec::new();
@@ -339,6 +340,11 @@ impl Head {
                     dead.push(id);
                 } else if let Some((lo, _)) = s.bounds() {
                     new_min = new_min.min(lo);
+                }
+                for c in &s.closed {
+                    if let series::ClosedChunk::Mapped { chunk_ref, .. } = c {
+                        min_segment = min_segment.min(HeadChunkFile::ref_segment(*chunk_ref));
+                    }
                 }
             }
             for id in dead {
@@ -367,7 +373,8 @@ impl Head {
         if new_min == i64::MAX {
             self.max_time.store(i64::MIN, Ordering::Release);
         }
-        self.chunks.truncate_before(mint)?;
+        // Head-chunk segments no remaining chunk points into are deleted.
+        self.chunks.truncate_before(min_segment)?;
         // Everything logged so far is either in the block just written or
         // still in memory: keep only what memory still needs.
         let last = self.wal.cut()?;
