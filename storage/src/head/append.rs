@@ -153,10 +153,17 @@ impl<'h> Appender<'h> {
                 Record::Samples(samples) => {
                     for s in samples {
                         let id = s.series_ref as u32;
+                        // The series' last sample in this batch also ends
+                        // this appender's hold on it (saves a second lock).
+                        let last = self.pending.get(&id).is_some_and(|p| p.0 == s.t);
                         let mut shard = head.shard(id).lock();
                         let Some(series) = shard.series.get_mut(&id) else {
                             continue;
                         };
+                        if last {
+                            series.pending = series.pending.saturating_sub(1);
+                            self.pending.remove(&id);
+                        }
                         let cut_before = series.closed.len();
                         match series.append(id, s.t, s.v, head.opts.block_range, &head.chunks) {
                             Ok(Appended::New) => {

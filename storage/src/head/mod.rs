@@ -199,17 +199,21 @@ impl Head {
     }
 
     fn labels_of(&self, syms: &[u32]) -> Labels {
-        Labels::from_sorted(
-            syms.chunks_exact(2)
-                .map(|p| Label::new(&*self.symbols.get(p[0]), &*self.symbols.get(p[1])))
-                .collect(),
-        )
+        self.symbols.with(|r| {
+            Labels::from_sorted(
+                syms.chunks_exact(2)
+                    .map(|p| Label::new(r.get(p[0]), r.get(p[1])))
+                    .collect(),
+            )
+        })
     }
 
     fn same_labels(&self, syms: &[u32], labels: &Labels) -> bool {
         syms.len() == labels.len() * 2
-            && syms.chunks_exact(2).zip(labels.iter()).all(|(p, l)| {
-                *self.symbols.get(p[0]) == *l.name && *self.symbols.get(p[1]) == *l.value
+            && self.symbols.with(|r| {
+                syms.chunks_exact(2)
+                    .zip(labels.iter())
+                    .all(|(p, l)| r.get(p[0]) == l.name && r.get(p[1]) == l.value)
             })
     }
 

@@ -12,6 +12,16 @@ struct Inner {
     bytes: usize,
 }
 
+/// Id → string lookups inside [`SymbolTable::with`].
+pub struct Resolver<'a>(&'a [Arc<str>]);
+
+impl Resolver<'_> {
+    /// The string with id `id`. Panics on an id the table never returned.
+    pub fn get(&self, id: u32) -> &str {
+        &self.0[id as usize]
+    }
+}
+
 /// Interns label strings for the head: each distinct string stored once; ids
 /// are stable u32s assigned in first-seen order.
 ///
@@ -47,6 +57,14 @@ impl SymbolTable {
     /// The string with id `id`. Panics on an id this table never returned.
     pub fn get(&self, id: u32) -> Arc<str> {
         self.inner.read().strings[id as usize].clone()
+    }
+
+    /// Runs `f` with a resolver that maps ids to strings under one read lock
+    /// and without refcount traffic: the cheap way to compare or copy a
+    /// whole label set.
+    pub fn with<R>(&self, f: impl FnOnce(&Resolver<'_>) -> R) -> R {
+        let g = self.inner.read();
+        f(&Resolver(&g.strings))
     }
 
     /// Number of distinct strings.
