@@ -554,3 +554,171 @@ fn tombstones_still_apply_when_intact() {
     assert_eq!(got[0].1.first().unwrap().0, 10 * 60_000 + 15_000);
     assert_eq!(samples(&db, &host(0), 0, 8 * H)[0].1.len(), (8 * H / 15_000) as usize);
 }
+
+// ---------------------------------------------------------------- more WAL damage
+
+fn assert_moved_aside(dir: &Path) {
+    let n = std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let e = e.as_ref().unwrap();
+            e.file_name().to_string_lossy().starts_with("wal.corrupt-") && e.path().is_dir()
+        })
+        .count();
+    assert_eq!(n, 1, "corrupt WAL moved aside");
+}
+
+#[test]
+fn wal_middle_segment_bad_magic_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    wal_db(dir.path());
+    let segs = nonempty_segments(dir.path());
+    let want = timestamps_before(&segs, 1, 0);
+    flip(&segs[1], 0);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let msg = db.stats().wal_corruption.expect("reported");
+    assert!(msg.contains(&segs[1].display().to_string()), "{msg}");
+    assert_served(&db, "m", WAL_SERIES, &want);
+    assert_moved_aside(dir.path());
+    append_reopen_keeps(dir.path(), db, want);
+}
+
+#[test]
+fn wal_missing_middle_segment_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    wal_db(dir.path());
+    let segs = nonempty_segments(dir.path());
+    let want = timestamps_before(&segs, 1, 0);
+    std::fs::remove_file(&segs[1]).unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let msg = db.stats().wal_corruption.expect("reported");
+    assert!(msg.contains(&segs[1].display().to_string()), "{msg}");
+    assert_served(&db, "m", WAL_SERIES, &want);
+    assert_moved_aside(dir.path());
+    append_reopen_keeps(dir.path(), db, want);
+}
+
+#[test]
+fn wal_unknown_segment_version_fails_open_naming_the_file_and_repairs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    wal_db(dir.path());
+    let segs = nonempty_segments(dir.path());
+    for seg in [1, segs.len() - 1] {
+        flip(&segs[seg], 4);
+        let before = std::fs::read(&segs[seg]).unwrap();
+        let err = Db::open(dir.path(), opts()).err().expect("refuses to guess at another format");
+        assert!(err.to_string().contains(&segs[seg].display().to_string()), "{err}");
+        assert_eq!(std::fs::read(&segs[seg]).unwrap(), before, "file left alone");
+        flip(&segs[seg], 4);
+    }
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.stats().wal_corruption, None);
+    assert_served(&db, "m", WAL_SERIES, &range(0, WAL_STEPS * 15_000));
+}
+
+#[test]
+fn wal_rewrite_after_mid_log_corruption_keeps_head_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    fill(&db, "m", WAL_SERIES, 0, 20 * 15_000);
+    db.delete(&host(1), 0, 5 * 15_000).unwrap();
+    fill(&db, "m", WAL_SERIES, 20 * 15_000, WAL_STEPS * 15_000);
+    db.close().unwrap();
+    let segs = nonempty_segments(dir.path());
+    assert!(segs.len() >= 3);
+    let seg = segs.len() - 2;
+    let want = timestamps_before(&segs, seg, 0);
+    flip(&segs[seg], 10);
+
+    let check = |db: &Db, want: &BTreeSet<i64>| {
+        let got = samples(db, &[Matcher::equal("__name__", "m")], 0, i64::MAX);
+        assert_eq!(got.len(), WAL_SERIES);
+        for (i, (l, s)) in got.iter().enumerate() {
+            let ts: BTreeSet<i64> = s.iter().map(|p| p.0).collect();
+            let mut w = want.clone();
+            if i == 1 {
+                w.retain(|t| *t > 5 * 15_000);
+            }
+            assert_eq!(ts, w, "{l}");
+        }
+    };
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert!(db.stats().wal_corruption.is_some());
+    check(&db, &want);
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.stats().wal_corruption, None);
+    check(&db, &want);
+}
+
+#[test]
+fn wal_corrupt_checkpoint_is_reported_and_blocks_still_served() {
+    let dir = tempfile::tempdir().unwrap();
+    block_db(dir.path());
+    let wal = dir.path().join("wal");
+    let cp = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("checkpoint."))
+        .expect("head compaction checkpointed the WAL");
+    let seg = cp.join("00000000");
+    let fr = frames(&seg);
+    let k = fr.len() - 1;
+    let kept: usize = fr[..k].iter().map(|f| f.ts.len()).sum();
+    flip(&seg, fr[k].start + 10 + fr[k].len.saturating_sub(10) / 2);
+
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let msg = db.stats().wal_corruption.expect("reported");
+    assert!(msg.contains(&seg.display().to_string()), "{msg}");
+    assert_eq!(db.stats().blocks, 3);
+    let in_blocks = samples(&db, &[Matcher::equal("__name__", "a")], 0, 6 * H - 1);
+    for (i, (_, s)) in in_blocks.iter().enumerate() {
+        assert_eq!(s.iter().map(|p| p.0).collect::<BTreeSet<_>>(), range(0, 6 * H));
+        assert!(s.iter().all(|&(t, v)| v == value(t, i)));
+    }
+    let head = samples(&db, &[Matcher::equal("__name__", "a")], 6 * H, i64::MAX);
+    let served: usize = head.iter().map(|(_, s)| s.len()).sum();
+    assert_eq!(served, kept, "head serves exactly the checkpoint records before the damage");
+    assert_moved_aside(dir.path());
+    db.close().unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.stats().wal_corruption, None);
+    let head = samples(&db, &[Matcher::equal("__name__", "a")], 6 * H, i64::MAX);
+    assert_eq!(head.iter().map(|(_, s)| s.len()).sum::<usize>(), kept);
+    assert_eq!(db.stats().blocks, 3);
+}
+
+#[test]
+fn truncated_block_chunk_file_keeps_earlier_chunks_readable() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = block_db(dir.path());
+    let chunk_file = blocks[0].join("chunks").join("000001");
+    let len = std::fs::metadata(&chunk_file).unwrap().len();
+    // Cut inside the last record: the last series' (host-2) last chunk.
+    truncate(&chunk_file, len - 3);
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let err = try_samples(&db, &host(2), 0, 8 * H).expect_err("last chunk is gone");
+    assert!(err.to_string().contains(&chunk_file.display().to_string()), "{err}");
+    // Its earlier chunks (120 samples = 30 min each) are intact.
+    let got = samples(&db, &host(2), 0, 90 * 60_000 - 1);
+    assert_eq!(got[0].1.len(), (90 * 60_000 / 15_000) as usize);
+    assert_eq!(samples(&db, &host(2), 2 * H, 8 * H)[0].1.len(), (6 * H / 15_000) as usize);
+    for i in 0..2 {
+        let got = samples(&db, &host(i), 0, 8 * H);
+        assert_eq!(got[0].1.len(), (8 * H / 15_000) as usize, "host-{i}");
+    }
+}
+
+#[test]
+fn missing_block_chunk_file_fails_queries_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = block_db(dir.path());
+    let chunks = blocks[0].join("chunks");
+    std::fs::remove_file(chunks.join("000001")).unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    let err = try_samples(&db, &host(0), 0, 8 * H).expect_err("chunks are gone");
+    let msg = err.to_string();
+    assert!(msg.contains(&chunks.display().to_string()) && msg.contains("000001"), "{msg}");
+    // Other blocks and the head.
+    assert_eq!(samples(&db, &host(0), 2 * H, 8 * H)[0].1.len(), (6 * H / 15_000) as usize);
+}
