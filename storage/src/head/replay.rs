@@ -9,11 +9,67 @@ use crate::wal::{self, Record};
 
 /// Replays checkpoint and segments into `head`. Series keep their WAL refs
 /// so later records (and tombstones) resolve to them.
+///
+/// Reading (CRC, snappy, record decoding) and applying run on two threads
+/// joined by a bounded channel, so replay uses both cores; one consumer keeps
+/// the records in log order.
 pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
-    let mut skipped = 0u64;
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    let mut applied = 0u64;
-    let stats = wal::replay(wal_dir, |rec| {
+    let h: &Head = head;
+    let (stats, applied) = std::thread::scope(|scope| {
+        let (tx, rx) = crossbeam::channel::bounded::<Record>(256);
+        let applier = scope.spawn(move || {
+            let mut a = Applied::default();
+            for rec in rx {
+                a.apply(h, rec);
+            }
+            a
+        });
+        let stats = wal::replay(wal_dir, |rec| {
+            // The applier only stops early by panicking, which join reports.
+            let _ = tx.send(rec);
+            Ok(())
+        });
+        drop(tx);
+        let applied = applier.join().expect("WAL replay applier panicked");
+        (stats, applied)
+    });
+    let stats = stats?;
+    if applied.samples > 0 {
+        head.note_time(applied.lo);
+        head.note_time(applied.hi);
+    }
+    if let Some(err) = &stats.corruption {
+        tracing::error!(error = %err, "WAL corruption: replay stopped there; earlier data kept");
+    }
+    if applied.skipped > 0 {
+        tracing::warn!(skipped = applied.skipped, "WAL samples could not be applied during replay");
+    }
+    Ok(OpenReport {
+        replay: stats,
+        samples_skipped: applied.skipped,
+    })
+}
+
+struct Applied {
+    samples: u64,
+    skipped: u64,
+    lo: i64,
+    hi: i64,
+}
+
+impl Default for Applied {
+    fn default() -> Self {
+        Applied {
+            samples: 0,
+            skipped: 0,
+            lo: i64::MAX,
+            hi: i64::MIN,
+        }
+    }
+}
+
+impl Applied {
+    fn apply(&mut self, head: &Head, rec: Record) {
         match rec {
             Record::Series(series) => {
                 for s in series {
@@ -39,11 +95,11 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
                             .is_ok()
                     });
                     if ok {
-                        applied += 1;
-                        lo = lo.min(s.t);
-                        hi = hi.max(s.t);
+                        self.samples += 1;
+                        self.lo = self.lo.min(s.t);
+                        self.hi = self.hi.max(s.t);
                     } else {
-                        skipped += 1;
+                        self.skipped += 1;
                     }
                 }
             }
@@ -60,22 +116,7 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
                 }
             }
         }
-        Ok(())
-    })?;
-    if applied > 0 {
-        head.note_time(lo);
-        head.note_time(hi);
     }
-    if let Some(err) = &stats.corruption {
-        tracing::error!(error = %err, "WAL corruption: replay stopped there; earlier data kept");
-    }
-    if skipped > 0 {
-        tracing::warn!(skipped, "WAL samples could not be applied during replay");
-    }
-    Ok(OpenReport {
-        replay: stats,
-        samples_skipped: skipped,
-    })
 }
 
 /// After mid-log corruption the WAL cannot be appended to (replay would
