@@ -26,16 +26,26 @@ fn opts(sync: SyncPolicy) -> Options {
 fn node_labels(i: usize) -> Labels {
     Labels::from_pairs([
         ("__name__", format!("node_metric_{}", i % 200)),
-        ("instance", format!("10.0.{}.{}:9100", (i / 200) / 250, (i / 200) % 250)),
+        (
+            "instance",
+            format!("10.0.{}.{}:9100", (i / 200) / 250, (i / 200) % 250),
+        ),
         ("job", "node".to_string()),
         ("cpu", (i % 8).to_string()),
-        ("mode", ["user", "system", "idle", "iowait"][i % 4].to_string()),
+        (
+            "mode",
+            ["user", "system", "idle", "iowait"][i % 4].to_string(),
+        ),
     ])
 }
 
 fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = s.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let pages: u64 = s
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     pages * 4096
 }
 
@@ -116,7 +126,8 @@ fn report_replay() {
         for step in 0..STEPS {
             let mut app = db.appender();
             for (i, l) in labels.iter().enumerate() {
-                app.append(l, step * 15_000, (step + i as i64) as f64).unwrap();
+                app.append(l, step * 15_000, (step + i as i64) as f64)
+                    .unwrap();
             }
             app.commit().unwrap();
         }

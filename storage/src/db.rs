@@ -19,7 +19,6 @@ use crate::labels::Matcher;
 use crate::querier::{MergeQuerier, Querier, Queryable};
 use crate::wal::WalOptions;
 
-
 /// Database options. `Default` gives Prometheus's defaults.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -110,7 +109,7 @@ impl Db {
         let blocks = open_blocks(dir, &mut counters)?;
         let head_opts = HeadOptions {
             block_range: opts.block_range,
-            wal: opts.wal.clone(),
+            wal: opts.wal,
         };
         let (head, report) = Head::open(dir, head_opts)?;
         counters.wal_corruption = report.replay.corruption.as_ref().map(|e| e.to_string());
@@ -163,7 +162,12 @@ impl Db {
 
     /// Metas of the blocks currently served, oldest first.
     pub fn blocks(&self) -> Vec<BlockMeta> {
-        self.inner.blocks.read().iter().map(|b| b.meta().clone()).collect()
+        self.inner
+            .blocks
+            .read()
+            .iter()
+            .map(|b| b.meta().clone())
+            .collect()
     }
 
     /// Deletes the matching series' samples in `[mint, maxt]`: tombstones in
@@ -308,14 +312,23 @@ impl Inner {
     }
 
     fn ranges(&self) -> Vec<i64> {
-        exponential_ranges(self.opts.block_range, 10, max_block_range_ms(self.opts.retention))
+        exponential_ranges(
+            self.opts.block_range,
+            10,
+            max_block_range_ms(self.opts.retention),
+        )
     }
 
     /// Merges blocks as the planner says, until it has nothing to do.
     fn compact_blocks(&self) -> Result<()> {
         let ranges = self.ranges();
         loop {
-            let metas: Vec<BlockMeta> = self.blocks.read().iter().map(|b| b.meta().clone()).collect();
+            let metas: Vec<BlockMeta> = self
+                .blocks
+                .read()
+                .iter()
+                .map(|b| b.meta().clone())
+                .collect();
             let group = plan(&metas, &ranges);
             if group.is_empty() {
                 return Ok(());
@@ -358,7 +371,12 @@ impl Inner {
             .iter()
             .map(|b| (b.meta().clone(), b.size_bytes()))
             .collect();
-        let head_max = self.head.max_time().max(list.iter().map(|(m, _)| m.max_time).max().unwrap_or(i64::MIN));
+        let head_max = self.head.max_time().max(
+            list.iter()
+                .map(|(m, _)| m.max_time)
+                .max()
+                .unwrap_or(i64::MIN),
+        );
         let doomed = blocks_to_delete(
             &list,
             head_max,

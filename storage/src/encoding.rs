@@ -212,6 +212,9 @@ mod tests {
         let b = [0xffu8; 11];
         assert_eq!(Decbuf::new(&b).uvarint(), Err(DecodeError::BadVarint));
         assert_eq!(Decbuf::new(&[0x80]).uvarint(), Err(DecodeError::Short));
-        assert_eq!(Decbuf::new(&[5, 1]).uvarint_bytes(), Err(DecodeError::Short));
+        assert_eq!(
+            Decbuf::new(&[5, 1]).uvarint_bytes(),
+            Err(DecodeError::Short)
+        );
     }
 }

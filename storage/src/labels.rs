@@ -105,7 +105,13 @@ impl Labels {
     pub fn stable_hash(&self) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for l in &self.0 {
-            for b in l.name.bytes().chain([0xff]).chain(l.value.bytes()).chain([0xfe]) {
+            for b in l
+                .name
+                .bytes()
+                .chain([0xff])
+                .chain(l.value.bytes())
+                .chain([0xfe])
+            {
                 h ^= b as u64;
                 h = h.wrapping_mul(0x0000_0100_0000_01b3);
             }
@@ -203,7 +209,12 @@ impl Matcher {
             ),
             _ => None,
         };
-        Ok(Matcher { name, op, value, re })
+        Ok(Matcher {
+            name,
+            op,
+            value,
+            re,
+        })
     }
 
     /// Shorthand for an equality matcher, which cannot fail.
@@ -279,10 +290,18 @@ mod tests {
     #[test]
     fn empty_matching() {
         assert!(Matcher::equal("a", "").matches_empty());
-        assert!(Matcher::new(MatchOp::RegexMatch, "a", ".*").unwrap().matches_empty());
-        assert!(!Matcher::new(MatchOp::RegexMatch, "a", ".+").unwrap().matches_empty());
-        assert!(Matcher::new(MatchOp::NotEqual, "a", "x").unwrap().matches_empty());
-        assert!(!Matcher::new(MatchOp::RegexNoMatch, "a", "").unwrap().matches_empty());
+        assert!(Matcher::new(MatchOp::RegexMatch, "a", ".*")
+            .unwrap()
+            .matches_empty());
+        assert!(!Matcher::new(MatchOp::RegexMatch, "a", ".+")
+            .unwrap()
+            .matches_empty());
+        assert!(Matcher::new(MatchOp::NotEqual, "a", "x")
+            .unwrap()
+            .matches_empty());
+        assert!(!Matcher::new(MatchOp::RegexNoMatch, "a", "")
+            .unwrap()
+            .matches_empty());
     }
 
     #[test]

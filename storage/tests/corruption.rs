@@ -54,7 +54,7 @@ fn samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Got {
 }
 
 fn host(i: usize) -> Vec<Matcher> {
-    vec![Matcher::equal("instance", &format!("host-{i}"))]
+    vec![Matcher::equal("instance", format!("host-{i}"))]
 }
 
 /// Appends `n` series of `name` every 15s over [from, to), one commit per step.

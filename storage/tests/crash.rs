@@ -31,7 +31,10 @@ fn opts() -> Options {
 }
 
 fn labels(s: u64) -> Labels {
-    Labels::from_pairs([("__name__", "crash_metric".to_string()), ("series", s.to_string())])
+    Labels::from_pairs([
+        ("__name__", "crash_metric".to_string()),
+        ("series", s.to_string()),
+    ])
 }
 
 /// The value stored for series `s` at `t`: derivable, so the parent can
@@ -48,7 +51,10 @@ fn crash_child() {
     let Ok(dir) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let start: i64 = std::env::var("FERROPROM_CRASH_START").unwrap().parse().unwrap();
+    let start: i64 = std::env::var("FERROPROM_CRASH_START")
+        .unwrap()
+        .parse()
+        .unwrap();
     let db = Db::open(Path::new(&dir), opts()).expect("child open");
     let mut t = start;
     loop {
@@ -65,13 +71,22 @@ fn crash_child() {
 fn read_all(db: &Db) -> BTreeMap<(String, i64), f64> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
     let mut out = BTreeMap::new();
-    for s in q.select(&[storage::Matcher::equal("__name__", "crash_metric")]).unwrap() {
+    for s in q
+        .select(&[storage::Matcher::equal("__name__", "crash_metric")])
+        .unwrap()
+    {
         let name = s.labels.get("series").to_string();
         let mut last = i64::MIN;
         for (t, v) in s.iter() {
-            assert!(t > last, "series {name}: timestamp {t} not strictly increasing");
+            assert!(
+                t > last,
+                "series {name}: timestamp {t} not strictly increasing"
+            );
             last = t;
-            assert!(out.insert((name.clone(), t), v).is_none(), "duplicate sample {name}@{t}");
+            assert!(
+                out.insert((name.clone(), t), v).is_none(),
+                "duplicate sample {name}@{t}"
+            );
         }
     }
     out
@@ -136,15 +151,29 @@ fn acknowledged_samples_survive_sigkill() {
         acked.extend(rx.try_iter());
         assert!(got > 0, "cycle {cycle}: child acknowledged nothing");
 
-        let db = Db::open(&dir, Options { compaction_interval: None, ..opts() })
-            .unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
-        assert!(db.stats().wal_corruption.is_none(), "cycle {cycle}: {:?}", db.stats().wal_corruption);
+        let db = Db::open(
+            &dir,
+            Options {
+                compaction_interval: None,
+                ..opts()
+            },
+        )
+        .unwrap_or_else(|e| panic!("cycle {cycle}: reopen failed: {e}"));
+        assert!(
+            db.stats().wal_corruption.is_none(),
+            "cycle {cycle}: {:?}",
+            db.stats().wal_corruption
+        );
         assert_eq!(db.stats().blocks_corrupt, 0, "cycle {cycle}");
         let data = read_all(&db);
         let mut per_series: HashMap<String, usize> = HashMap::new();
         for ((s, t), v) in &data {
             let sid: u64 = s.parse().unwrap();
-            assert_eq!(v.to_bits(), value(sid, *t).to_bits(), "cycle {cycle}: wrong value {s}@{t}");
+            assert_eq!(
+                v.to_bits(),
+                value(sid, *t).to_bits(),
+                "cycle {cycle}: wrong value {s}@{t}"
+            );
             *per_series.entry(s.clone()).or_default() += 1;
         }
         for &t in &acked {
@@ -157,11 +186,24 @@ fn acknowledged_samples_survive_sigkill() {
         }
         next_start = data.keys().map(|(_, t)| *t).max().unwrap_or(0) + STEP;
         blocks_seen = blocks_seen.max(db.blocks().len());
-        last_blocks = db.blocks().iter().map(|m| (m.min_time, m.max_time, m.compaction.level)).collect::<Vec<_>>();
-        levels_seen = levels_seen.max(db.blocks().iter().map(|m| m.compaction.level).max().unwrap_or(0));
+        last_blocks = db
+            .blocks()
+            .iter()
+            .map(|m| (m.min_time, m.max_time, m.compaction.level))
+            .collect::<Vec<_>>();
+        levels_seen = levels_seen.max(
+            db.blocks()
+                .iter()
+                .map(|m| m.compaction.level)
+                .max()
+                .unwrap_or(0),
+        );
         db.close().unwrap();
     }
     // The kills must have hit a database that was really compacting.
     assert!(blocks_seen > 0, "no head compaction happened");
-    assert!(levels_seen > 1, "no block compaction happened: {last_blocks:?}");
+    assert!(
+        levels_seen > 1,
+        "no block compaction happened: {last_blocks:?}"
+    );
 }

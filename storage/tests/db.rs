@@ -50,7 +50,8 @@ fn fill(db: &Db, name: &str, n: usize, from: i64, to: i64) {
     while t < to {
         let mut app = db.appender();
         for i in 0..n {
-            app.append(&series(name, i), t, (t / 1000) as f64 + i as f64).unwrap();
+            app.append(&series(name, i), t, (t / 1000) as f64 + i as f64)
+                .unwrap();
         }
         app.commit().unwrap();
         t += 15_000;
@@ -71,9 +72,15 @@ fn append_and_query_sorted() {
     }
     // Range restriction is inclusive at both ends.
     let got = samples(&db, &name_is("up"), 15_000, 45_000);
-    assert_eq!(got[0].1.iter().map(|s| s.0).collect::<Vec<_>>(), vec![15_000, 30_000, 45_000]);
+    assert_eq!(
+        got[0].1.iter().map(|s| s.0).collect::<Vec<_>>(),
+        vec![15_000, 30_000, 45_000]
+    );
     let q = db.querier(0, i64::MAX).unwrap();
-    assert_eq!(q.label_names(&[]).unwrap(), vec!["__name__", "instance", "job"]);
+    assert_eq!(
+        q.label_names(&[]).unwrap(),
+        vec!["__name__", "instance", "job"]
+    );
     assert_eq!(q.label_values("instance", &name_is("up")).unwrap().len(), 5);
 }
 
@@ -85,16 +92,28 @@ fn rejections_are_typed_and_counted() {
     let mut app = db.appender();
     app.append(&l, 10_000, 1.0).unwrap();
     app.append(&l, 10_000, 1.0).unwrap(); // identical duplicate: ignored
-    assert!(matches!(app.append(&l, 10_000, 2.0), Err(Error::DuplicateSample)));
-    assert!(matches!(app.append(&l, 5_000, 2.0), Err(Error::OutOfOrderSample)));
+    assert!(matches!(
+        app.append(&l, 10_000, 2.0),
+        Err(Error::DuplicateSample)
+    ));
+    assert!(matches!(
+        app.append(&l, 5_000, 2.0),
+        Err(Error::OutOfOrderSample)
+    ));
     app.commit().unwrap();
     let mut app = db.appender();
-    assert!(matches!(app.append(&l, 9_000, 2.0), Err(Error::OutOfOrderSample)));
+    assert!(matches!(
+        app.append(&l, 9_000, 2.0),
+        Err(Error::OutOfOrderSample)
+    ));
     app.append(&l, 3 * H, 1.0).unwrap();
     app.commit().unwrap();
     // More than half a block range behind the newest sample is out of bounds.
     let mut app = db.appender();
-    assert!(matches!(app.append(&series("m", 1), 1_000, 1.0), Err(Error::OutOfBounds)));
+    assert!(matches!(
+        app.append(&series("m", 1), 1_000, 1.0),
+        Err(Error::OutOfBounds)
+    ));
     drop(app);
     let st = db.stats();
     assert_eq!(st.rejected_duplicate, 1);
@@ -152,7 +171,10 @@ fn restart_replays_wal_and_keeps_refs() {
     assert!(got.iter().all(|(_, s)| s.len() == 240));
     // Appending continues after the replayed data and OOO is still detected.
     let mut app = db.appender();
-    assert!(matches!(app.append(&series("a", 0), 0, 1.0), Err(Error::OutOfOrderSample)));
+    assert!(matches!(
+        app.append(&series("a", 0), 0, 1.0),
+        Err(Error::OutOfOrderSample)
+    ));
     app.append(&series("a", 0), 60 * 60_000, 1.0).unwrap();
     app.commit().unwrap();
     assert_eq!(db.stats().head_series, 50);
@@ -163,9 +185,16 @@ fn matchers_follow_prometheus_semantics() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
     let mut app = db.appender();
-    app.append(&Labels::from_pairs([("__name__", "m"), ("a", "1")]), 0, 1.0).unwrap();
-    app.append(&Labels::from_pairs([("__name__", "m"), ("a", "2"), ("b", "x")]), 0, 1.0).unwrap();
-    app.append(&Labels::from_pairs([("__name__", "m")]), 0, 1.0).unwrap();
+    app.append(&Labels::from_pairs([("__name__", "m"), ("a", "1")]), 0, 1.0)
+        .unwrap();
+    app.append(
+        &Labels::from_pairs([("__name__", "m"), ("a", "2"), ("b", "x")]),
+        0,
+        1.0,
+    )
+    .unwrap();
+    app.append(&Labels::from_pairs([("__name__", "m")]), 0, 1.0)
+        .unwrap();
     app.commit().unwrap();
     let count = |ms: Vec<Matcher>| samples(&db, &ms, 0, 10).len();
     let m = |op, n: &str, v: &str| Matcher::new(op, n, v).unwrap();
@@ -174,12 +203,27 @@ fn matchers_follow_prometheus_semantics() {
     assert_eq!(count(vec![m(MatchOp::RegexMatch, "a", "1|2")]), 2);
     assert_eq!(count(vec![m(MatchOp::RegexMatch, "a", "|1")]), 2);
     assert_eq!(count(vec![m(MatchOp::RegexNoMatch, "a", "1")]), 2);
-    assert_eq!(count(vec![Matcher::equal("__name__", "m"), m(MatchOp::RegexMatch, "a", ".*")]), 3);
-    assert_eq!(count(vec![Matcher::equal("__name__", "m"), m(MatchOp::RegexMatch, "a", ".+")]), 2);
+    assert_eq!(
+        count(vec![
+            Matcher::equal("__name__", "m"),
+            m(MatchOp::RegexMatch, "a", ".*")
+        ]),
+        3
+    );
+    assert_eq!(
+        count(vec![
+            Matcher::equal("__name__", "m"),
+            m(MatchOp::RegexMatch, "a", ".+")
+        ]),
+        2
+    );
 }
 
 fn block_ranges(db: &Db) -> Vec<(i64, i64)> {
-    db.blocks().iter().map(|m| (m.min_time, m.max_time)).collect()
+    db.blocks()
+        .iter()
+        .map(|m| (m.min_time, m.max_time))
+        .collect()
 }
 
 #[test]
@@ -230,10 +274,16 @@ fn retention_by_time_drops_whole_blocks() {
     db.compact().unwrap();
     let blocks = block_ranges(&db);
     let newest = db.head().max_time();
-    assert!(blocks.iter().all(|b| b.1 > newest - 5 * H), "{blocks:?} newest {newest}");
+    assert!(
+        blocks.iter().all(|b| b.1 > newest - 5 * H),
+        "{blocks:?} newest {newest}"
+    );
     let got = samples(&db, &name_is("r"), 0, i64::MAX);
     let first = got[0].1[0].0;
-    assert!(first >= newest - 7 * H, "oldest sample {first} kept too long");
+    assert!(
+        first >= newest - 7 * H,
+        "oldest sample {first} kept too long"
+    );
     assert!(first > 0);
 }
 
@@ -268,17 +318,24 @@ fn delete_hides_at_once_and_survives_restart_and_compaction() {
             Matcher::equal("instance", "host-1"),
         ];
         // Delete one hour that spans the block and the head.
-        db.delete(&target, H + 30 * 60_000, 2 * H + 30 * 60_000).unwrap();
+        db.delete(&target, H + 30 * 60_000, 2 * H + 30 * 60_000)
+            .unwrap();
         let got = samples(&db, &target, 0, i64::MAX);
         assert_eq!(got[0].1.len() as i64, 4 * H / 15_000 - 240 - 1);
-        assert!(got[0].1.iter().all(|s| s.0 < H + 30 * 60_000 || s.0 > 2 * H + 30 * 60_000));
+        assert!(got[0]
+            .1
+            .iter()
+            .all(|s| s.0 < H + 30 * 60_000 || s.0 > 2 * H + 30 * 60_000));
         let other = samples(&db, &name_is("d"), 0, i64::MAX);
         assert_eq!(other[0].1.len() as i64, 4 * H / 15_000);
         db.close().unwrap();
     }
     let db = Db::open(dir.path(), opts()).unwrap();
     let target = vec![Matcher::equal("instance", "host-1")];
-    assert_eq!(samples(&db, &target, 0, i64::MAX)[0].1.len() as i64, 4 * H / 15_000 - 241);
+    assert_eq!(
+        samples(&db, &target, 0, i64::MAX)[0].1.len() as i64,
+        4 * H / 15_000 - 241
+    );
     // Compaction purges deleted samples physically.
     fill(&db, "d", 3, 4 * H, 12 * H);
     db.compact().unwrap();
@@ -289,17 +346,33 @@ fn delete_hides_at_once_and_survives_restart_and_compaction() {
 #[test]
 fn unknown_dirs_and_leftovers_are_handled_at_open() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation/chunks")).unwrap();
+    std::fs::create_dir_all(
+        dir.path()
+            .join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation/chunks"),
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("lost+found")).unwrap();
     let db = Db::open(dir.path(), opts()).unwrap();
-    assert!(!Path::new(&dir.path().join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation")).exists());
+    assert!(!Path::new(
+        &dir.path()
+            .join("01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation")
+    )
+    .exists());
     assert_eq!(db.stats().blocks, 0);
 }
 
 #[test]
 fn small_block_ranges_compact_through_levels() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), Options { block_range: 1_000, retention: None, ..opts() }).unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            block_range: 1_000,
+            retention: None,
+            ..opts()
+        },
+    )
+    .unwrap();
     let mut t = 0;
     while t < 30_000 {
         let mut app = db.appender();
@@ -310,8 +383,11 @@ fn small_block_ranges_compact_through_levels() {
             db.compact().unwrap();
         }
     }
-    let levels: Vec<(i64, i64, u32)> =
-        db.blocks().iter().map(|m| (m.min_time, m.max_time, m.compaction.level)).collect();
+    let levels: Vec<(i64, i64, u32)> = db
+        .blocks()
+        .iter()
+        .map(|m| (m.min_time, m.max_time, m.compaction.level))
+        .collect();
     assert!(levels.iter().any(|l| l.2 > 1), "{levels:?}");
     assert_eq!(samples(&db, &name_is("s"), 0, i64::MAX)[0].1.len(), 600);
 }

@@ -15,7 +15,6 @@ use crate::labels::Matcher;
 use crate::querier::{ChunkSpan, Querier, Series};
 use crate::tombstones::{Interval, Tombstones};
 
-
 /// An open block. Cheap to share behind an `Arc`; the mmaps stay valid after
 /// the directory is deleted, so queries in flight finish safely.
 pub struct Block {

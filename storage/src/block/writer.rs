@@ -3,16 +3,17 @@
 use std::path::Path;
 
 use super::meta::{BlockMeta, BlockStats};
-use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TMP_CREATION_SUFFIX};
 use super::ulid::Ulid;
-use crate::chunk::{Chunk, ChunkBytes, ChunkFileWriter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK};
+use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TMP_CREATION_SUFFIX};
+use crate::chunk::{
+    Chunk, ChunkBytes, ChunkFileWriter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK,
+};
 use crate::error::Result;
 use crate::index::{ChunkMeta, IndexWriter};
 use crate::querier::Series;
 
 /// Chunk segment files in blocks are cut at this size.
 const SEGMENT_BYTES: u64 = 512 << 20;
-
 
 /// Writes `series` (sorted by labels, restricted to `[mint, maxt)`) as a new
 /// block under `parent`. Chunks are copied as they are when they fit the
@@ -95,10 +96,15 @@ fn write_into(
 /// The chunks to store for `s` within `[mint, maxt]`.
 fn chunks_in_range(s: &Series, mint: i64, maxt: i64) -> Vec<(i64, i64, Chunk)> {
     let spans = s.spans();
-    let clean = spans.iter().all(|c| c.mint >= mint && c.maxt <= maxt && c.deleted.is_none())
+    let clean = spans
+        .iter()
+        .all(|c| c.mint >= mint && c.maxt <= maxt && c.deleted.is_none())
         && spans.windows(2).all(|w| w[0].maxt < w[1].mint);
     if clean {
-        return spans.iter().map(|c| (c.mint, c.maxt, c.chunk.clone())).collect();
+        return spans
+            .iter()
+            .map(|c| (c.mint, c.maxt, c.chunk.clone()))
+            .collect();
     }
     let mut out = Vec::new();
     let mut b = XorBuilder::new();

@@ -43,7 +43,10 @@ impl<'h> Appender<'h> {
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<u64> {
         labels.validate()?;
         if t < self.min_valid {
-            self.head.stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            self.head
+                .stats
+                .out_of_bounds
+                .fetch_add(1, Ordering::Relaxed);
             return Err(Error::OutOfBounds);
         }
         let (id, _) = self.head.get_or_create(labels, None);
@@ -56,7 +59,10 @@ impl<'h> Appender<'h> {
     /// collected); the caller then appends by labels.
     pub fn append_ref(&mut self, series_ref: u64, t: i64, v: f64) -> Result<()> {
         if t < self.min_valid {
-            self.head.stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            self.head
+                .stats
+                .out_of_bounds
+                .fetch_add(1, Ordering::Relaxed);
             return Err(Error::OutOfBounds);
         }
         let id = u32::try_from(series_ref)

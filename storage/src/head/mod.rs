@@ -133,7 +133,7 @@ impl Head {
             tombstones: RwLock::new(Tombstones::default()),
             chunks,
             // Opened for real after replay, which must see the old segments.
-            wal: Wal::open(&wal_dir, opts.wal.clone())?,
+            wal: Wal::open(&wal_dir, opts.wal)?,
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
             lower_bound: AtomicI64::new(i64::MIN),
@@ -257,7 +257,10 @@ impl Head {
 
     /// Number of series held.
     pub fn num_series(&self) -> u64 {
-        self.shards.iter().map(|s| s.lock().series.len() as u64).sum()
+        self.shards
+            .iter()
+            .map(|s| s.lock().series.len() as u64)
+            .sum()
     }
 
     /// Number of chunks held (closed and open).
@@ -281,7 +284,10 @@ impl Head {
             .iter()
             .map(|s| {
                 let s = s.lock();
-                s.series.values().map(|m| m.heap_bytes() + 16).sum::<usize>()
+                s.series
+                    .values()
+                    .map(|m| m.heap_bytes() + 16)
+                    .sum::<usize>()
                     + s.by_hash.capacity() * 40
             })
             .sum();
@@ -370,9 +376,9 @@ impl Head {
                 .series_removed
                 .fetch_add(removed.len(), Ordering::Relaxed);
         }
-        self.tombstones.write().retain(|r, iv| {
-            !removed.contains(r as u32) && iv.iter().any(|i| i.maxt >= mint)
-        });
+        self.tombstones
+            .write()
+            .retain(|r, iv| !removed.contains(r as u32) && iv.iter().any(|i| i.maxt >= mint));
         self.min_time.store(new_min, Ordering::Release);
         if new_min == i64::MAX {
             self.max_time.store(i64::MIN, Ordering::Release);

@@ -65,7 +65,9 @@ impl Querier for HeadQuerier<'_> {
                         continue;
                     }
                     pending.push(match c {
-                        ClosedChunk::Mapped { chunk_ref, .. } => Pending::Mapped(*chunk_ref, lo, hi),
+                        ClosedChunk::Mapped { chunk_ref, .. } => {
+                            Pending::Mapped(*chunk_ref, lo, hi)
+                        }
                         ClosedChunk::Memory { chunk, .. } => Pending::Ready(ChunkSpan {
                             mint: lo,
                             maxt: hi,

@@ -42,7 +42,10 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
         tracing::error!(error = %err, "WAL corruption: replay stopped there; earlier data kept");
     }
     if applied.skipped > 0 {
-        tracing::warn!(skipped = applied.skipped, "WAL samples could not be applied during replay");
+        tracing::warn!(
+            skipped = applied.skipped,
+            "WAL samples could not be applied during replay"
+        );
     }
     Ok(OpenReport {
         replay: stats,
@@ -136,7 +139,7 @@ pub(super) fn rewrite_wal(head: &mut Head, dir: &Path) -> Result<()> {
     let aside = dir.join(format!("wal.corrupt-{ms}"));
     std::fs::rename(&wal_dir, &aside).map_err(|e| Error::io(&wal_dir, e))?;
     tracing::error!(moved_to = %aside.display(), "corrupt WAL moved aside; rewriting WAL from memory");
-    head.wal = Wal::open(&wal_dir, head.opts.wal.clone())?;
+    head.wal = Wal::open(&wal_dir, head.opts.wal)?;
 
     const BATCH: usize = 10_000;
     let mut samples = Vec::with_capacity(BATCH);
@@ -151,12 +154,17 @@ pub(super) fn rewrite_wal(head: &mut Head, dir: &Path) -> Result<()> {
             let mut chunks = Vec::new();
             for c in &s.closed {
                 chunks.push(match c {
-                    super::series::ClosedChunk::Mapped { chunk_ref, .. } => head.chunks.chunk(*chunk_ref)?,
+                    super::series::ClosedChunk::Mapped { chunk_ref, .. } => {
+                        head.chunks.chunk(*chunk_ref)?
+                    }
                     super::series::ClosedChunk::Memory { chunk, .. } => chunk.clone(),
                 });
             }
             if let Some(open) = &s.open {
-                chunks.push(Chunk::new(Encoding::Xor, ChunkBytes::from_vec(open.encode())));
+                chunks.push(Chunk::new(
+                    Encoding::Xor,
+                    ChunkBytes::from_vec(open.encode()),
+                ));
             }
             for c in &chunks {
                 for (t, v) in c.iter() {
@@ -166,7 +174,8 @@ pub(super) fn rewrite_wal(head: &mut Head, dir: &Path) -> Result<()> {
                         v,
                     });
                     if samples.len() == BATCH {
-                        head.wal.log(&[Record::Samples(std::mem::take(&mut samples))])?;
+                        head.wal
+                            .log(&[Record::Samples(std::mem::take(&mut samples))])?;
                     }
                 }
             }

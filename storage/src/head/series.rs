@@ -1,14 +1,20 @@
 //! One in-memory series: its interned labels, the refs of its full chunks
 //! (which live in the head-chunks file, not on the heap) and its open chunk.
 
-use crate::chunk::{Chunk, ChunkBytes, ChunkRef, Encoding, HeadChunkFile, HeadChunkMeta, XorBuilder};
 use crate::chunk::MAX_SAMPLES_PER_CHUNK;
+use crate::chunk::{
+    Chunk, ChunkBytes, ChunkRef, Encoding, HeadChunkFile, HeadChunkMeta, XorBuilder,
+};
 use crate::error::{Error, Result};
 
 /// A full chunk that has left the open state.
 pub(crate) enum ClosedChunk {
     /// Written to the head-chunks file; only the reference stays in memory.
-    Mapped { chunk_ref: ChunkRef, mint: i64, maxt: i64 },
+    Mapped {
+        chunk_ref: ChunkRef,
+        mint: i64,
+        maxt: i64,
+    },
     /// Kept on the heap because writing it out failed (e.g. disk full); it is
     /// still served and still recoverable from the WAL.
     Memory { chunk: Chunk, mint: i64, maxt: i64 },
@@ -90,9 +96,10 @@ impl MemSeries {
         if self.check(t, v)? == Appended::Duplicate {
             return Ok(Appended::Duplicate);
         }
-        let full = self.open.as_ref().is_some_and(|o| {
-            o.num_samples() >= MAX_SAMPLES_PER_CHUNK || t >= self.open_end
-        });
+        let full = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.num_samples() >= MAX_SAMPLES_PER_CHUNK || t >= self.open_end);
         if full {
             self.cut(id, file);
         }
@@ -168,7 +175,13 @@ impl MemSeries {
 /// Sample validation shared by the live series and an appender's pending
 /// batch: timestamps must increase; an equal timestamp is accepted only with
 /// a bit-identical value (and then ignored).
-pub(crate) fn check_after(last_t: i64, last_bits: u64, has: bool, t: i64, v: f64) -> Result<Appended> {
+pub(crate) fn check_after(
+    last_t: i64,
+    last_bits: u64,
+    has: bool,
+    t: i64,
+    v: f64,
+) -> Result<Appended> {
     if !has || t > last_t {
         return Ok(Appended::New);
     }
