@@ -32,7 +32,7 @@ pub(crate) fn parse_header(b: &[u8]) -> Result<Header, String> {
         ));
     }
     let ts_end = ts_start + ts_len as usize;
-    if n > 0 && (ts_len == 0 || b.len() - ts_end < 8) {
+    if n > 0 && (ts_len == 0 || b.len() == ts_end) {
         return Err(format!(
             "{n} samples but timestamp column {ts_len} bytes, value column {} bytes",
             b.len() - ts_end
@@ -93,7 +93,14 @@ impl XorBuilder {
         match self.n {
             0 => {
                 self.ts.write_varint(t);
-                self.vals.write_bits(vb, 64);
+                // The first value is XORed against 0.0 like any other, so
+                // integers and short decimals cost ~20-40 bits, not 64.
+                // The window it opens is dropped: it says nothing about
+                // the deltas that follow.
+                self.v = 0;
+                self.write_value(vb);
+                self.leading = 0xff;
+                self.trailing = 0;
                 self.t0 = t;
             }
             1 => {
@@ -280,13 +287,14 @@ impl ChunkIter {
     fn next_val(&mut self) -> Option<u64> {
         let buf = self.data.as_slice();
         let r = &mut self.vals;
-        if self.val_i == 0 {
-            self.v = r.read_bits(buf, 64)?;
-        } else {
+        {
             let ones = r.read_prefix(buf, 2)?;
             if ones == 0 {
                 self.val_i += 1;
                 return Some(self.v);
+            }
+            if ones == 1 && self.val_i == 0 {
+                return None; // corrupt: no window to reuse yet
             }
             if ones == 2 {
                 let lead = r.read_bits(buf, 5)? as u32;
