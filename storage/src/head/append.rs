@@ -42,13 +42,7 @@ impl<'h> Appender<'h> {
     /// later samples of the same series.
     pub fn append(&mut self, labels: &Labels, t: i64, v: f64) -> Result<u64> {
         labels.validate()?;
-        if t < self.min_valid {
-            self.head
-                .stats
-                .out_of_bounds
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(Error::OutOfBounds);
-        }
+        self.check_bounds(t)?;
         let (id, _) = self.head.get_or_create(labels, None);
         self.add(id, Some(labels), t, v)?;
         Ok(id as u64)
@@ -58,16 +52,19 @@ impl<'h> Appender<'h> {
     /// `InvalidLabels` when the ref is unknown (e.g. the series was garbage
     /// collected); the caller then appends by labels.
     pub fn append_ref(&mut self, series_ref: u64, t: i64, v: f64) -> Result<()> {
-        if t < self.min_valid {
-            self.head
-                .stats
-                .out_of_bounds
-                .fetch_add(1, Ordering::Relaxed);
-            return Err(Error::OutOfBounds);
-        }
+        self.check_bounds(t)?;
         let id = u32::try_from(series_ref)
             .map_err(|_| Error::InvalidLabels(format!("unknown series ref {series_ref}")))?;
         self.add(id, None, t, v)
+    }
+
+    fn check_bounds(&self, t: i64) -> Result<()> {
+        if t < self.min_valid {
+            let stats = &self.head.stats;
+            stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::OutOfBounds);
+        }
+        Ok(())
     }
 
     fn add(&mut self, id: u32, labels: Option<&Labels>, t: i64, v: f64) -> Result<()> {

@@ -22,11 +22,7 @@ pub fn checkpoint_name(n: u32) -> String {
 }
 
 fn parse_checkpoint_name(name: &str) -> Option<u32> {
-    let digits = name.strip_prefix(PREFIX)?;
-    if digits.len() < 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    super::segment::parse_segment_name(name.strip_prefix(PREFIX)?)
 }
 
 /// Published checkpoints in `dir`, sorted by number.
