@@ -391,3 +391,58 @@ fn small_block_ranges_compact_through_levels() {
     assert!(levels.iter().any(|l| l.2 > 1), "{levels:?}");
     assert_eq!(samples(&db, &name_is("s"), 0, i64::MAX)[0].1.len(), 600);
 }
+
+/// Builds a one-chunk series with samples every 15s over [from, to).
+fn chunk_series(l: &Labels, from: i64, to: i64, offset: f64) -> storage::querier::Series {
+    use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
+    let mut b = XorBuilder::new();
+    let mut t = from;
+    while t < to {
+        b.append(t, t as f64 + offset);
+        t += 15_000;
+    }
+    let span = storage::querier::ChunkSpan {
+        mint: b.min_time(),
+        maxt: b.max_time(),
+        chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
+        deleted: None,
+    };
+    storage::querier::Series::new(l.clone(), vec![span], from, to - 1)
+}
+
+#[test]
+fn overlapping_blocks_are_merged_deduplicated() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = series("o", 0);
+    // Two blocks over [0, 30m) and [15m, 45m): the shared 15 minutes carry
+    // the same samples, as after a re-import.
+    let m = 60_000;
+    storage::block::write_block(
+        dir.path(),
+        0,
+        30 * m,
+        &[],
+        [chunk_series(&l, 0, 30 * m, 0.0)],
+    )
+    .unwrap()
+    .unwrap();
+    storage::block::write_block(
+        dir.path(),
+        15 * m,
+        45 * m,
+        &[],
+        [chunk_series(&l, 15 * m, 45 * m, 0.0)],
+    )
+    .unwrap()
+    .unwrap();
+    let db = Db::open(dir.path(), opts()).unwrap();
+    assert_eq!(db.blocks().len(), 2);
+    let before = samples(&db, &name_is("o"), 0, i64::MAX);
+    assert_eq!(before[0].1.len(), 180, "overlap deduplicated at query time");
+    db.compact().unwrap();
+    let blocks = block_ranges(&db);
+    assert_eq!(blocks, vec![(0, 45 * m)]);
+    assert_eq!(db.blocks()[0].stats.num_samples, 180);
+    let after = samples(&db, &name_is("o"), 0, i64::MAX);
+    assert_eq!(before, after);
+}
