@@ -132,7 +132,7 @@ impl Head {
             postings: RwLock::new(MemPostings::default()),
             tombstones: RwLock::new(Tombstones::default()),
             chunks,
-            // Opened for real after replay, which must see the old segments.
+            // Opening starts a fresh segment; replay below reads the older ones.
             wal: Wal::open(&wal_dir, opts.wal)?,
             min_time: AtomicI64::new(i64::MAX),
             max_time: AtomicI64::new(i64::MIN),
