@@ -8,66 +8,14 @@ use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use storage::querier::Queryable;
-use storage::wal::{Record, SyncPolicy, WalOptions, WalReader};
-use storage::{Db, Error, Labels, Matcher, Options};
+use storage::wal::{Record, WalReader};
+use storage::{Db, Error, Matcher, Options};
 
-const H: i64 = 3600 * 1000;
+mod common;
+use common::*;
 
 fn opts() -> Options {
-    Options {
-        compaction_interval: None,
-        wal: WalOptions {
-            segment_size: 16 * 1024,
-            sync: SyncPolicy::Never,
-        },
-        ..Options::default()
-    }
-}
-
-fn series(name: &str, i: usize) -> Labels {
-    Labels::from_pairs([
-        ("__name__", name.to_string()),
-        ("instance", format!("host-{i}")),
-        ("job", "node".to_string()),
-    ])
-}
-
-fn value(t: i64, i: usize) -> f64 {
-    (t / 1000) as f64 + i as f64
-}
-
-type Got = Vec<(Labels, Vec<(i64, f64)>)>;
-
-fn try_samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Got, Error> {
-    let q = db.querier(mint, maxt)?;
-    Ok(q.select(matchers)?
-        .into_iter()
-        .map(|s| {
-            let v = s.iter().collect();
-            (s.labels, v)
-        })
-        .collect())
-}
-
-fn samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Got {
-    try_samples(db, matchers, mint, maxt).unwrap()
-}
-
-fn host(i: usize) -> Vec<Matcher> {
-    vec![Matcher::equal("instance", format!("host-{i}"))]
-}
-
-/// Appends `n` series of `name` every 15s over [from, to), one commit per step.
-fn fill(db: &Db, name: &str, n: usize, from: i64, to: i64) {
-    let mut t = from;
-    while t < to {
-        let mut app = db.appender();
-        for i in 0..n {
-            app.append(&series(name, i), t, value(t, i)).unwrap();
-        }
-        app.commit().unwrap();
-        t += 15_000;
-    }
+    opts_with_segments(16 * 1024)
 }
 
 /// Every series holds exactly the timestamps `want`, with the values `fill` wrote.

@@ -4,58 +4,13 @@
 use std::path::Path;
 
 use storage::querier::Queryable;
-use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Error, Labels, MatchOp, Matcher, Options};
 
-const H: i64 = 3600 * 1000;
+mod common;
+use common::*;
 
 fn opts() -> Options {
-    Options {
-        compaction_interval: None,
-        wal: WalOptions {
-            segment_size: 64 * 1024,
-            sync: SyncPolicy::Never,
-        },
-        ..Options::default()
-    }
-}
-
-fn series(name: &str, i: usize) -> Labels {
-    Labels::from_pairs([
-        ("__name__", name.to_string()),
-        ("instance", format!("host-{i}")),
-        ("job", "node".to_string()),
-    ])
-}
-
-fn samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Vec<(Labels, Vec<(i64, f64)>)> {
-    let q = db.querier(mint, maxt).unwrap();
-    q.select(matchers)
-        .unwrap()
-        .into_iter()
-        .map(|s| {
-            let v = s.iter().collect();
-            (s.labels, v)
-        })
-        .collect()
-}
-
-fn name_is(n: &str) -> Vec<Matcher> {
-    vec![Matcher::equal("__name__", n)]
-}
-
-/// Appends `n` series of `name` every 15s over [from, to).
-fn fill(db: &Db, name: &str, n: usize, from: i64, to: i64) {
-    let mut t = from;
-    while t < to {
-        let mut app = db.appender();
-        for i in 0..n {
-            app.append(&series(name, i), t, (t / 1000) as f64 + i as f64)
-                .unwrap();
-        }
-        app.commit().unwrap();
-        t += 15_000;
-    }
+    opts_with_segments(64 * 1024)
 }
 
 #[test]
