@@ -267,32 +267,10 @@ fn wal_flipped_byte_in_middle_segment_is_reported_moved_aside_and_rewritten() {
         fr[k].start + 10 + fr[k].len.saturating_sub(10) / 2,
     );
     assert!(!want.is_empty());
-
-    let db = Db::open(dir.path(), opts()).unwrap();
-    let msg = db
-        .stats()
-        .wal_corruption
-        .expect("mid-log corruption is reported");
-    let seg_path = segs[seg].display().to_string();
-    assert!(msg.contains(&seg_path), "{msg:?} should name {seg_path}");
-    assert_served(&db, "m", WAL_SERIES, &want);
-
-    let aside: Vec<PathBuf> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("wal.corrupt-")
-        })
-        .collect();
-    assert_eq!(aside.len(), 1, "corrupt WAL moved aside");
-    assert!(aside[0].is_dir());
-    // The damaged segment is kept for inspection, byte for byte.
-    let kept = aside[0].join(segs[seg].file_name().unwrap());
+    let aside = assert_reported_and_rewritten(dir.path(), &segs[seg], want);
+    // The damaged segment is kept for inspection.
+    let kept = aside.join(segs[seg].file_name().unwrap());
     assert!(kept.exists(), "{} kept", kept.display());
-    append_reopen_keeps(dir.path(), db, want);
 }
 
 #[test]
@@ -553,15 +531,38 @@ fn tombstones_still_apply_when_intact() {
 
 // ---------------------------------------------------------------- more WAL damage
 
-fn assert_moved_aside(dir: &Path) {
-    let n = std::fs::read_dir(dir)
+/// The one `wal.corrupt-*` dir the damaged WAL was moved to.
+fn assert_moved_aside(dir: &Path) -> PathBuf {
+    let aside: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
-        .filter(|e| {
-            let e = e.as_ref().unwrap();
-            e.file_name().to_string_lossy().starts_with("wal.corrupt-") && e.path().is_dir()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("wal.corrupt-")
         })
-        .count();
-    assert_eq!(n, 1, "corrupt WAL moved aside");
+        .collect();
+    assert_eq!(aside.len(), 1, "corrupt WAL moved aside");
+    assert!(aside[0].is_dir());
+    aside[0].clone()
+}
+
+/// Opens a db whose WAL has mid-log damage in `bad_seg`: the damage is
+/// reported naming the file, exactly `want` is served, the WAL was moved
+/// aside (returned) and rewritten so appends survive later reopens.
+fn assert_reported_and_rewritten(dir: &Path, bad_seg: &Path, want: BTreeSet<i64>) -> PathBuf {
+    let db = Db::open(dir, opts()).unwrap();
+    let msg = db
+        .stats()
+        .wal_corruption
+        .expect("mid-log corruption is reported");
+    let seg_path = bad_seg.display().to_string();
+    assert!(msg.contains(&seg_path), "{msg:?} should name {seg_path}");
+    assert_served(&db, "m", WAL_SERIES, &want);
+    let aside = assert_moved_aside(dir);
+    append_reopen_keeps(dir, db, want);
+    aside
 }
 
 #[test]
@@ -571,12 +572,7 @@ fn wal_middle_segment_bad_magic_is_reported() {
     let segs = nonempty_segments(dir.path());
     let want = timestamps_before(&segs, 1, 0);
     flip(&segs[1], 0);
-    let db = Db::open(dir.path(), opts()).unwrap();
-    let msg = db.stats().wal_corruption.expect("reported");
-    assert!(msg.contains(&segs[1].display().to_string()), "{msg}");
-    assert_served(&db, "m", WAL_SERIES, &want);
-    assert_moved_aside(dir.path());
-    append_reopen_keeps(dir.path(), db, want);
+    assert_reported_and_rewritten(dir.path(), &segs[1], want);
 }
 
 #[test]
@@ -586,12 +582,7 @@ fn wal_missing_middle_segment_is_reported() {
     let segs = nonempty_segments(dir.path());
     let want = timestamps_before(&segs, 1, 0);
     std::fs::remove_file(&segs[1]).unwrap();
-    let db = Db::open(dir.path(), opts()).unwrap();
-    let msg = db.stats().wal_corruption.expect("reported");
-    assert!(msg.contains(&segs[1].display().to_string()), "{msg}");
-    assert_served(&db, "m", WAL_SERIES, &want);
-    assert_moved_aside(dir.path());
-    append_reopen_keeps(dir.path(), db, want);
+    assert_reported_and_rewritten(dir.path(), &segs[1], want);
 }
 
 #[test]
