@@ -27,23 +27,7 @@ fn parse_checkpoint_name(name: &str) -> Option<u32> {
 
 /// Published checkpoints in `dir`, sorted by number.
 pub fn list_checkpoints(dir: &Path) -> Result<Vec<(u32, PathBuf)>> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    let mut out = Vec::new();
-    for ent in rd {
-        let ent = ent.map_err(|e| Error::io(dir, e))?;
-        let Some(n) = ent.file_name().to_str().and_then(parse_checkpoint_name) else {
-            continue;
-        };
-        if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-            out.push((n, ent.path()));
-        }
-    }
-    out.sort_unstable_by_key(|(n, _)| *n);
-    Ok(out)
+    super::segment::list_numbered(dir, parse_checkpoint_name, true)
 }
 
 /// The newest published checkpoint in `dir`.

@@ -42,6 +42,17 @@ pub fn parse_segment_name(name: &str) -> Option<u32> {
 
 /// The segment files in `dir`, sorted by number. A missing dir has none.
 pub fn list_segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>> {
+    list_numbered(dir, parse_segment_name, false)
+}
+
+/// Entries of `dir` whose names `parse` to a number and that are
+/// directories (`dirs`) or files (`!dirs`), sorted by number. A missing dir
+/// has none.
+pub(crate) fn list_numbered(
+    dir: &Path,
+    parse: fn(&str) -> Option<u32>,
+    dirs: bool,
+) -> Result<Vec<(u32, PathBuf)>> {
     let rd = match fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -50,11 +61,14 @@ pub fn list_segments(dir: &Path) -> Result<Vec<(u32, PathBuf)>> {
     let mut out = Vec::new();
     for ent in rd {
         let ent = ent.map_err(|e| Error::io(dir, e))?;
-        let name = ent.file_name();
-        let Some(n) = name.to_str().and_then(parse_segment_name) else {
+        let Some(n) = ent.file_name().to_str().and_then(parse) else {
             continue;
         };
-        if ent.file_type().map(|t| t.is_file()).unwrap_or(false) {
+        let kind_ok = ent
+            .file_type()
+            .map(|t| if dirs { t.is_dir() } else { t.is_file() })
+            .unwrap_or(false);
+        if kind_ok {
             out.push((n, ent.path()));
         }
     }
