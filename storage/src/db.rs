@@ -323,32 +323,25 @@ impl Inner {
     fn compact_blocks(&self) -> Result<()> {
         let ranges = self.ranges();
         loop {
-            let metas: Vec<BlockMeta> = self
-                .blocks
-                .read()
-                .iter()
-                .map(|b| b.meta().clone())
-                .collect();
+            let snapshot: Vec<Arc<Block>> = self.blocks.read().clone();
+            let metas: Vec<BlockMeta> = snapshot.iter().map(|b| b.meta().clone()).collect();
             let group = plan(&metas, &ranges);
             if group.is_empty() {
                 return Ok(());
             }
-            let parts: Vec<Arc<Block>> = self
-                .blocks
-                .read()
-                .iter()
-                .filter(|b| group.contains(&b.meta().ulid))
-                .cloned()
-                .collect();
-            let mint = parts.iter().map(|b| b.meta().min_time).min().unwrap_or(0);
-            let maxt = parts.iter().map(|b| b.meta().max_time).max().unwrap_or(0);
+            let (parts, parents): (Vec<Arc<Block>>, Vec<BlockMeta>) = snapshot
+                .into_iter()
+                .zip(metas)
+                .filter(|(_, m)| group.contains(&m.ulid))
+                .unzip();
+            let mint = parents.iter().map(|m| m.min_time).min().unwrap_or(0);
+            let maxt = parents.iter().map(|m| m.max_time).max().unwrap_or(0);
             let queriers: Vec<Box<dyn Querier>> = parts
                 .iter()
                 .map(|b| Box::new(b.querier(mint, maxt - 1)) as Box<dyn Querier>)
                 .collect();
             let series = MergeQuerier::new(queriers).select(&[])?;
-            let metas: Vec<BlockMeta> = parts.iter().map(|b| b.meta().clone()).collect();
-            let new = write_block(&self.dir, mint, maxt, &metas, series)?;
+            let new = write_block(&self.dir, mint, maxt, &parents, series)?;
             let mut blocks = self.blocks.write();
             if let Some(meta) = new {
                 let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;

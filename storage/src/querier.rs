@@ -205,6 +205,30 @@ impl Iterator for SeriesIter {
     }
 }
 
+/// Sorted, deduplicated label names of `sets`: how queriers answer
+/// `label_names` with matchers.
+pub(crate) fn label_names_of(sets: impl IntoIterator<Item = Labels>) -> Vec<String> {
+    let mut names: Vec<String> = sets
+        .into_iter()
+        .flat_map(|l| l.into_vec().into_iter().map(|l| l.name))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
+/// Sorted, deduplicated non-empty values of label `name` in `sets`.
+pub(crate) fn label_values_of(sets: impl IntoIterator<Item = Labels>, name: &str) -> Vec<String> {
+    let mut values: Vec<String> = sets
+        .into_iter()
+        .map(|l| l.get(name).to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
 /// A querier over several sources (blocks and the head) whose results are
 /// merged: series with equal labels are combined and overlapping samples
 /// deduplicated.

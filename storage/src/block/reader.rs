@@ -11,8 +11,9 @@ use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TOMBSTONES_FILENAME};
 use crate::chunk::ChunkFileReader;
 use crate::error::Result;
 use crate::index::{postings_for_matchers, IndexReader, PostingsSource};
+use crate::labels::Labels;
 use crate::labels::Matcher;
-use crate::querier::{ChunkSpan, Querier, Series};
+use crate::querier::{label_names_of, label_values_of, ChunkSpan, Querier, Series};
 use crate::tombstones::{Interval, Tombstones};
 
 /// An open block. Cheap to share behind an `Arc`; the mmaps stay valid after
@@ -106,6 +107,14 @@ pub struct BlockQuerier {
 }
 
 impl BlockQuerier {
+    /// Label sets of the series matching `matchers`.
+    fn matching(&self, matchers: &[Matcher]) -> Result<Vec<Labels>> {
+        self.ids(matchers)?
+            .iter()
+            .map(|id| self.block.index.series(id).map(|(l, _)| l))
+            .collect()
+    }
+
     fn ids(&self, matchers: &[Matcher]) -> Result<roaring::RoaringBitmap> {
         if matchers.is_empty() {
             return self.block.index.all_postings();
@@ -146,30 +155,13 @@ impl Querier for BlockQuerier {
         if matchers.is_empty() {
             return self.block.index.label_names();
         }
-        let mut names = Vec::new();
-        for id in self.ids(matchers)?.iter() {
-            let (labels, _) = self.block.index.series(id)?;
-            names.extend(labels.into_vec().into_iter().map(|l| l.name));
-        }
-        names.sort_unstable();
-        names.dedup();
-        Ok(names)
+        Ok(label_names_of(self.matching(matchers)?))
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
         if matchers.is_empty() {
             return self.block.index.label_values(name);
         }
-        let mut values = Vec::new();
-        for id in self.ids(matchers)?.iter() {
-            let (labels, _) = self.block.index.series(id)?;
-            let v = labels.get(name);
-            if !v.is_empty() {
-                values.push(v.to_string());
-            }
-        }
-        values.sort_unstable();
-        values.dedup();
-        Ok(values)
+        Ok(label_values_of(self.matching(matchers)?, name))
     }
 }

@@ -7,7 +7,7 @@ use super::Head;
 use crate::chunk::{Chunk, ChunkBytes, Encoding};
 use crate::error::Result;
 use crate::labels::{Labels, Matcher};
-use crate::querier::{ChunkSpan, Querier, Queryable, Series};
+use crate::querier::{label_names_of, label_values_of, ChunkSpan, Querier, Queryable, Series};
 
 /// A querier over the head for `[mint, maxt]`.
 pub struct HeadQuerier<'h> {
@@ -53,7 +53,7 @@ impl Querier for HeadQuerier<'_> {
         let mut pending = Vec::new();
         for id in ids.iter() {
             pending.clear();
-            let labels = {
+            let (labels, deleted) = {
                 let shard = self.head.shard(id).lock();
                 let Some(s) = shard.series.get(&id) else {
                     continue;
@@ -92,10 +92,8 @@ impl Querier for HeadQuerier<'_> {
                 if pending.is_empty() {
                     continue;
                 }
-                let deleted = deleted.clone();
                 (self.head.labels_of(&s.labels), deleted)
             };
-            let (labels, deleted) = labels;
             let mut spans = Vec::with_capacity(pending.len());
             // Mapped chunks are read outside the shard lock.
             for p in pending.drain(..) {
@@ -119,28 +117,13 @@ impl Querier for HeadQuerier<'_> {
         if matchers.is_empty() {
             return Ok(self.head.postings.read().label_names());
         }
-        let mut names: Vec<String> = self
-            .matching(matchers)?
-            .into_iter()
-            .flat_map(|l| l.into_vec().into_iter().map(|l| l.name))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        Ok(names)
+        Ok(label_names_of(self.matching(matchers)?))
     }
 
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
         if matchers.is_empty() {
             return Ok(self.head.postings.read().label_values(name));
         }
-        let mut values: Vec<String> = self
-            .matching(matchers)?
-            .iter()
-            .map(|l| l.get(name).to_string())
-            .filter(|v| !v.is_empty())
-            .collect();
-        values.sort_unstable();
-        values.dedup();
-        Ok(values)
+        Ok(label_values_of(self.matching(matchers)?, name))
     }
 }
