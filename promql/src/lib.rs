@@ -1,5 +1,12 @@
-//! ferroprom's PromQL parser and evaluator (issue 3). It reaches data only
-//! through the storage crate's query interface, re-exported here so callers
-//! need one import path for labels and matchers.
+//! ferroprom's PromQL: a hand-written parser ([`parse`]) producing the
+//! syntax tree in [`ast`], and an evaluator ([`Engine`]) that reads data only
+//! through the storage crate's query interface.
 
+pub mod ast;
+mod error;
+pub mod functions;
+mod value;
+
+pub use error::{Error, ParseError, Result};
 pub use storage::{Label, Labels, MatchOp, Matcher};
+pub use value::{QueryResult, Sample, Series, Value};
