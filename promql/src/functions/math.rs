@@ -93,15 +93,16 @@ pub fn clamp(v: f64, min: f64, max: f64) -> Option<f64> {
     Some(go_max(min, go_min(max, v)))
 }
 
-/// `clamp_max(v, max)`: `clamp(v, -Inf, max)`; `None` only for `max = -Inf`
-/// never (−Inf ≤ anything), so always a value except as [`clamp`] says.
-pub fn clamp_max(v: f64, max: f64) -> Option<f64> {
-    clamp(v, f64::NEG_INFINITY, max)
+/// `clamp_max(v, max)`, computed as Prometheus does: `clamp(v, -Inf, max)`
+/// (which never drops the sample).
+pub fn clamp_max(v: f64, max: f64) -> f64 {
+    go_max(f64::NEG_INFINITY, go_min(max, v))
 }
 
-/// `clamp_min(v, min)`: `clamp(v, min, +Inf)`.
-pub fn clamp_min(v: f64, min: f64) -> Option<f64> {
-    clamp(v, min, f64::INFINITY)
+/// `clamp_min(v, min)`, computed as Prometheus does: `clamp(v, min, +Inf)`
+/// (which never drops the sample).
+pub fn clamp_min(v: f64, min: f64) -> f64 {
+    go_max(min, go_min(f64::INFINITY, v))
 }
 
 #[cfg(test)]
@@ -166,12 +167,14 @@ mod tests {
         assert_eq!(clamp(2.0, 1.0, 1.0), Some(1.0));
         assert!(clamp(f64::NAN, 0.0, 1.0).unwrap().is_nan());
         assert!(clamp(0.5, f64::NAN, 1.0).unwrap().is_nan());
-        assert_eq!(clamp_max(5.0, 3.0), Some(3.0));
-        assert_eq!(clamp_min(-5.0, 3.0), Some(3.0));
-        assert_eq!(clamp_min(5.0, 3.0), Some(5.0));
-        assert!(clamp_max(f64::NAN, 3.0).unwrap().is_nan());
-        assert!(clamp_max(1.0, f64::NAN).unwrap().is_nan());
-        assert_eq!(clamp_min(1.0, f64::INFINITY), Some(f64::INFINITY));
+        assert_eq!(clamp_max(5.0, 3.0), 3.0);
+        assert_eq!(clamp_min(-5.0, 3.0), 3.0);
+        assert_eq!(clamp_min(5.0, 3.0), 5.0);
+        assert!(clamp_max(f64::NAN, 3.0).is_nan());
+        assert!(clamp_max(1.0, f64::NAN).is_nan());
+        assert!(clamp_min(1.0, f64::NAN).is_nan());
+        assert_eq!(clamp_min(1.0, f64::INFINITY), f64::INFINITY);
+        assert_eq!(clamp_max(-1.0, f64::NEG_INFINITY), f64::NEG_INFINITY);
         assert!(go_max(0.0, -0.0).is_sign_positive());
         assert!(go_min(0.0, -0.0).is_sign_negative());
     }
