@@ -89,28 +89,35 @@ pub fn parse_number(s: &str) -> Option<f64> {
 }
 
 /// Undoes Go-style escapes in the body of a quoted string (without the
-/// quotes). Backtick strings are raw and are returned unchanged.
+/// quotes). Backtick strings are raw and are returned unchanged. `\x` and
+/// octal escapes give bytes, which together must form valid UTF-8.
 pub fn unquote(body: &str, quote: char) -> Result<String, String> {
-    if quote == '`' {
+    if quote == '`' || !body.contains('\\') {
         return Ok(body.to_string());
     }
-    let mut out = String::with_capacity(body.len());
-    let mut chars = body.chars().peekable();
+    let mut out: Vec<u8> = Vec::with_capacity(body.len());
+    let push = |out: &mut Vec<u8>, c: char| {
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
+    let mut chars = body.chars();
     while let Some(c) = chars.next() {
         if c != '\\' {
-            out.push(c);
+            push(&mut out, c);
             continue;
         }
         let e = chars.next().ok_or("invalid syntax")?;
         match e {
-            'a' => out.push('\x07'),
-            'b' => out.push('\x08'),
-            'f' => out.push('\x0c'),
-            'n' => out.push('\n'),
-            'r' => out.push('\r'),
-            't' => out.push('\t'),
-            'v' => out.push('\x0b'),
-            '\\' | '\'' | '"' => out.push(e),
+            'a' => out.push(0x07),
+            'b' => out.push(0x08),
+            'f' => out.push(0x0c),
+            'n' => out.push(b'\n'),
+            'r' => out.push(b'\r'),
+            't' => out.push(b'\t'),
+            'v' => out.push(0x0b),
+            '\\' => out.push(b'\\'),
+            // Like Go, a quote may be escaped only inside its own kind.
+            '\'' | '"' if e == quote => out.push(e as u8),
             'x' | 'u' | 'U' => {
                 let n = match e {
                     'x' => 2,
@@ -123,13 +130,9 @@ pub fn unquote(body: &str, quote: char) -> Result<String, String> {
                     v = v * 16 + d;
                 }
                 if e == 'x' {
-                    // A single byte; only ASCII yields valid UTF-8 on its own.
-                    if v > 0x7f {
-                        return Err("invalid UTF-8 in \\x escape".into());
-                    }
-                    out.push(v as u8 as char);
+                    out.push(v as u8);
                 } else {
-                    out.push(char::from_u32(v).ok_or("invalid Unicode code point")?);
+                    push(&mut out, char::from_u32(v).ok_or("invalid Unicode code point")?);
                 }
             }
             '0'..='7' => {
@@ -138,15 +141,15 @@ pub fn unquote(body: &str, quote: char) -> Result<String, String> {
                     let d = chars.next().and_then(|c| c.to_digit(8)).ok_or("invalid syntax")?;
                     v = v * 8 + d;
                 }
-                if v > 0x7f {
-                    return Err("invalid UTF-8 in octal escape".into());
+                if v > 0xff {
+                    return Err("invalid syntax".into());
                 }
-                out.push(v as u8 as char);
+                out.push(v as u8);
             }
             _ => return Err(format!("unknown escape sequence: '\\{e}'")),
         }
     }
-    Ok(out)
+    String::from_utf8(out).map_err(|_| "invalid UTF-8".to_string())
 }
 
 /// Double-quotes a string with Go's `strconv.Quote` escapes.
@@ -300,11 +303,15 @@ mod tests {
 
     #[test]
     fn strings() {
-        assert_eq!(unquote(r#"a\n\t\\\"\'"#, '"').unwrap(), "a\n\t\\\"'");
+        assert_eq!(unquote(r#"a\n\t\\\""#, '"').unwrap(), "a\n\t\\\"");
+        assert_eq!(unquote(r"\'", '\'').unwrap(), "'");
+        assert!(unquote(r"\'", '"').is_err());
         assert_eq!(unquote(r"\x41\u00e9\U0001F600\101", '\'').unwrap(), "Aé😀A");
         assert_eq!(unquote(r"\n", '`').unwrap(), "\\n");
         assert!(unquote(r"\q", '"').is_err());
         assert!(unquote(r"\x4", '"').is_err());
+        assert_eq!(unquote(r"\xc3\xa9\303\251", '"').unwrap(), "éé");
+        assert!(unquote(r"a\xc5z", '"').is_err());
         assert_eq!(quote("a\"b\\c\n\x01é"), r#""a\"b\\c\n\x01é""#);
     }
 }
