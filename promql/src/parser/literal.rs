@@ -198,7 +198,7 @@ pub fn format_duration(ms: i64) -> String {
     for (unit, len) in UNITS {
         let len = *len as u64;
         let exact_only = *unit == "y" || *unit == "w";
-        if exact_only && rest % len != 0 {
+        if exact_only && !rest.is_multiple_of(len) {
             continue;
         }
         let v = rest / len;

@@ -320,3 +320,179 @@ proptest! {
         }
     }
 }
+
+/// Wraps `e` in parentheses when, as an operand of `op` on the given side,
+/// the parser would otherwise group it differently.
+fn operand(e: Expr, op: BinOp, left: bool) -> Expr {
+    let needs = match &e {
+        Expr::Binary(b) => {
+            let (p, q) = (b.op.precedence(), op.precedence());
+            p < q || (p == q && (left == op.right_assoc()))
+        }
+        // `-a ^ b` reads as `-(a ^ b)`.
+        Expr::Unary(..) => left && op == BinOp::Pow,
+        _ => false,
+    };
+    if needs {
+        Expr::Paren(Box::new(e))
+    } else {
+        e
+    }
+}
+
+/// Parenthesizes anything a postfix `[…]` or unary sign cannot attach to
+/// directly.
+fn atom(e: Expr) -> Expr {
+    match e {
+        Expr::Binary(_) | Expr::Unary(..) => Expr::Paren(Box::new(e)),
+        e => e,
+    }
+}
+
+fn label() -> impl Strategy<Value = String> {
+    prop_oneof!["[a-z_][a-z0-9_]{0,4}", "[a-z.é ]{1,4}", Just("by".to_string())]
+}
+
+fn selector() -> impl Strategy<Value = VectorSelector> {
+    let at = prop_oneof![
+        Just(None),
+        Just(Some(At::Start)),
+        Just(Some(At::End)),
+        (-100_000_000i64..100_000_000).prop_map(|t| Some(At::Timestamp(t))),
+    ];
+    (
+        prop_oneof!["[a-z_:][a-z0-9_:]{0,6}", Just("sum".to_string()), Just("a.b".to_string())],
+        prop::collection::vec((label(), 0..4u8, "[a-z\"\\\\\n]{0,3}"), 0..3),
+        prop_oneof![Just(0i64), -10_000_000i64..10_000_000],
+        at,
+        any::<bool>(),
+    )
+        .prop_map(|(name, ms, offset, at, named)| {
+            let mut matchers = vec![Matcher::equal("__name__", name.clone())];
+            for (l, op, v) in ms {
+                let op = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::RegexMatch, MatchOp::RegexNoMatch]
+                    [op as usize];
+                let v = if matches!(op, MatchOp::RegexMatch | MatchOp::RegexNoMatch) {
+                    v.replace('\\', "")
+                } else {
+                    v
+                };
+                matchers.push(Matcher::new(op, l, v).unwrap());
+            }
+            // Only plain identifiers can be written before the braces.
+            let plain = !name.contains('.') && name != "sum";
+            VectorSelector {
+                name: (named && plain).then_some(name),
+                matchers,
+                offset,
+                at,
+            }
+        })
+}
+
+fn number() -> impl Strategy<Value = Expr> {
+    prop_oneof![
+        (0.0f64..1e9).prop_map(Expr::Number),
+        (0u32..1000).prop_map(|n| Expr::Number(n as f64)),
+        Just(Expr::Number(f64::INFINITY)),
+        Just(Expr::Number(1e-7)),
+    ]
+}
+
+/// Instant-vector expressions as the parser builds them.
+fn vector_expr() -> impl Strategy<Value = Expr> {
+    let leaf = selector().prop_map(Expr::Vector);
+    leaf.prop_recursive(4, 32, 3, |inner| {
+        let funcs = ["abs", "rate", "round", "label_join", "sort_by_label"];
+        prop_oneof![
+            inner.clone().prop_map(|e| Expr::Paren(Box::new(e))),
+            (any::<bool>(), inner.clone()).prop_map(|(neg, e)| {
+                Expr::Unary(if neg { UnaryOp::Neg } else { UnaryOp::Pos }, Box::new(atom(e)))
+            }),
+            (0..16usize, inner.clone(), prop_oneof![inner.clone(), number()], any::<bool>(), any::<bool>(),
+                prop::collection::vec(label(), 0..2), 0..3u8)
+                .prop_map(|(op, l, r, swap, on, labels, group)| {
+                    let op = [
+                        BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Mod, BinOp::Pow,
+                        BinOp::Atan2, BinOp::Eql, BinOp::Neq, BinOp::Gtr, BinOp::Lss, BinOp::Gte,
+                        BinOp::Lte, BinOp::And, BinOp::Or, BinOp::Unless,
+                    ][op];
+                    let (l, r) = if swap && !op.is_set() { (r, l) } else { (l, r) };
+                    let (l, r) = if op.is_set() && r.value_type() != ValueType::Vector {
+                        (l.clone(), l)
+                    } else {
+                        (l, r)
+                    };
+                    let both = l.value_type() == ValueType::Vector && r.value_type() == ValueType::Vector;
+                    let card = match (op.is_set(), group) {
+                        (true, _) => Cardinality::ManyToMany,
+                        (false, 1) => Cardinality::ManyToOne,
+                        (false, 2) => Cardinality::OneToMany,
+                        _ => Cardinality::OneToOne,
+                    };
+                    let include = if card == Cardinality::ManyToOne { vec!["x".to_string()] } else { vec![] };
+                    let labels = if on { labels.into_iter().filter(|l| l != "x").collect() } else { labels };
+                    Expr::Binary(BinaryExpr {
+                        op,
+                        lhs: Box::new(operand(l, op, true)),
+                        rhs: Box::new(operand(r, op, false)),
+                        matching: both.then_some(VectorMatching { card, labels, on, include }),
+                        return_bool: op.is_comparison() && swap,
+                    })
+                }),
+            (0..14usize, inner.clone(), number(), prop::collection::vec(label(), 0..3), any::<bool>())
+                .prop_map(|(op, e, p, grouping, without)| {
+                    let op = [
+                        AggOp::Sum, AggOp::Min, AggOp::Max, AggOp::Avg, AggOp::Group, AggOp::Stddev,
+                        AggOp::Stdvar, AggOp::Count, AggOp::CountValues, AggOp::Bottomk, AggOp::Topk,
+                        AggOp::Quantile, AggOp::Limitk, AggOp::LimitRatio,
+                    ][op];
+                    let param = match op {
+                        AggOp::CountValues => Some(Box::new(Expr::String("v".into()))),
+                        _ if op.has_param() => Some(Box::new(p)),
+                        _ => None,
+                    };
+                    let grouping = if grouping.is_empty() && !without { vec![] } else { grouping };
+                    Expr::Aggregate(AggregateExpr { op, expr: Box::new(e), param, grouping, without })
+                }),
+            (0..funcs.len(), inner.clone(), selector(), 1i64..100_000_000)
+                .prop_map(move |(f, e, sel, range)| {
+                    let func = crate::functions::lookup(funcs[f]).unwrap();
+                    let args = match func.name {
+                        "rate" => vec![Expr::Matrix(MatrixSelector { vector: sel, range })],
+                        "round" => vec![e, Expr::Number(0.5)],
+                        "label_join" => vec![e, Expr::String("a".into()), Expr::String(",".into())],
+                        "sort_by_label" => vec![e, Expr::String("a".into()), Expr::String("b".into())],
+                        _ => vec![e],
+                    };
+                    Expr::Call(Call { func, args })
+                }),
+            (inner, 1i64..100_000_000, prop::option::of(1i64..1_000_000), -1_000_000i64..1_000_000, any::<bool>())
+                .prop_map(|(e, range, step, offset, at)| {
+                    let sq = Expr::Subquery(SubqueryExpr {
+                        expr: Box::new(atom(e)),
+                        range,
+                        step,
+                        offset,
+                        at: at.then_some(At::End),
+                    });
+                    let func = crate::functions::lookup("max_over_time").unwrap();
+                    Expr::Call(Call { func, args: vec![sq] })
+                }),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Printing any tree the parser could build and parsing it again gives
+    /// the same tree.
+    #[test]
+    fn generated_trees_round_trip(e in vector_expr()) {
+        let printed = e.to_string();
+        if std::env::var_os("SHOW_GENERATED").is_some() { eprintln!("{printed}"); }
+        let again = parse(&printed);
+        prop_assert!(again.as_ref().is_ok_and(|a| same(a, &e)), "{:?}\nprinted as {}\nparsed as {:?}", e, printed, again);
+    }
+}
