@@ -101,6 +101,26 @@ fn write_selector(f: &mut Formatter<'_>, v: &VectorSelector) -> fmt::Result {
     write!(f, "{{{}}}", rest.join(", "))
 }
 
+/// ` <op>[ bool][ on (…)][ group_left (…)] <rhs>`.
+fn write_binary_tail(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
+    write!(f, " {}", b.op.as_str())?;
+    if b.return_bool {
+        f.write_str(" bool")?;
+    }
+    if let Some(m) = &b.matching {
+        let grouped = matches!(m.card, Cardinality::ManyToOne | Cardinality::OneToMany);
+        if m.on || !m.labels.is_empty() || grouped {
+            let kw = if m.on { "on" } else { "ignoring" };
+            write!(f, " {kw} ({})", label_list(&m.labels))?;
+        }
+        if grouped {
+            let side = if m.card == Cardinality::ManyToOne { "left" } else { "right" };
+            write!(f, " group_{side} ({})", label_list(&m.include))?;
+        }
+    }
+    write!(f, " {}", b.rhs)
+}
+
 impl Display for Expr {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
@@ -134,29 +154,18 @@ impl Display for Expr {
                 };
                 write!(f, "{sign}{e}")
             }
-            Expr::Binary(BinaryExpr {
-                op,
-                lhs,
-                rhs,
-                matching,
-                return_bool,
-            }) => {
-                write!(f, "{lhs} {}", op.as_str())?;
-                if *return_bool {
-                    f.write_str(" bool")?;
+            Expr::Binary(b) => {
+                // Walk the left spine iteratively: long `a + b + c + …`
+                // chains are deep on the left and would exhaust the stack.
+                let mut spine = vec![b];
+                while let Expr::Binary(inner) = spine.last().map_or(self, |b| &*b.lhs) {
+                    spine.push(inner);
                 }
-                if let Some(m) = matching {
-                    let grouped = matches!(m.card, Cardinality::ManyToOne | Cardinality::OneToMany);
-                    if m.on || !m.labels.is_empty() || grouped {
-                        let kw = if m.on { "on" } else { "ignoring" };
-                        write!(f, " {kw} ({})", label_list(&m.labels))?;
-                    }
-                    if grouped {
-                        let side = if m.card == Cardinality::ManyToOne { "left" } else { "right" };
-                        write!(f, " group_{side} ({})", label_list(&m.include))?;
-                    }
+                write!(f, "{}", spine.last().map_or(self, |b| &*b.lhs))?;
+                for b in spine.iter().rev() {
+                    write_binary_tail(f, b)?;
                 }
-                write!(f, " {rhs}")
+                Ok(())
             }
             Expr::Aggregate(AggregateExpr {
                 op,

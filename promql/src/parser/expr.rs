@@ -98,9 +98,7 @@ impl Parser<'_> {
             }
             Tok::LParen => {
                 let open = self.next().span;
-                self.enter()?;
                 let e = self.parse_expr(0)?;
-                self.leave();
                 match self.peek() {
                     Tok::RParen => {
                         self.next();
@@ -269,11 +267,9 @@ impl Parser<'_> {
     /// Arguments after `(` up to and including `)`; a trailing comma is fine.
     fn parse_args(&mut self, context: &str) -> PResult<Vec<Expr>> {
         let open = self.expect(Tok::LParen, context)?.span;
-        self.enter()?;
         let mut args = Vec::new();
         if *self.peek() == Tok::RParen {
             self.next();
-            self.leave();
             return Ok(args);
         }
         loop {
@@ -296,7 +292,6 @@ impl Parser<'_> {
                 }
             }
         }
-        self.leave();
         Ok(args)
     }
 

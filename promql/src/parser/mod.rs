@@ -13,10 +13,13 @@ use crate::ast::Expr;
 use crate::ParseError;
 use lexer::{Tok, Token, KEYWORDS};
 
-/// Deepest nesting of parentheses, calls and unary operators accepted.
-const MAX_DEPTH: usize = 200;
+/// Deepest nesting of subexpressions (parentheses, call arguments, unary
+/// operands, right operands of `^`) accepted; keeps the recursion well
+/// inside a 2 MiB thread stack even in debug builds (the evaluator
+/// recurses over the same tree).
+const MAX_DEPTH: usize = 128;
 /// Most binary operators in one query (bounds the tree depth).
-const MAX_BINARY_OPS: usize = 2000;
+const MAX_BINARY_OPS: usize = 1000;
 
 /// Parses a PromQL query into its syntax tree.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {

@@ -217,6 +217,19 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(parse(&q).is_err());
     let q = vec!["1"; 100_000].join(" ^ ");
     assert!(parse(&q).is_err());
+    // Just under the limits: parses, prints, compares and drops without
+    // overflowing a test thread's stack, in debug builds too.
+    for q in [
+        format!("{}foo{}", "(".repeat(120), ")".repeat(120)),
+        format!("{}foo{}", "abs(".repeat(120), ")".repeat(120)),
+        format!("{}foo", "-".repeat(120)),
+        vec!["foo"; 1000].join(" + "),
+        vec!["foo"; 120].join(" ^ "),
+    ] {
+        let e = parse(&q).unwrap_or_else(|e| panic!("{e}"));
+        // Not assert_eq!: a failure would print the deep tree recursively.
+        assert!(parse(&e.to_string()).unwrap() == e);
+    }
 }
 
 /// Every query in the shared conformance suite: how many parse, and that
