@@ -176,9 +176,11 @@ impl Parser<'_> {
                     self.next();
                     return Ok(labels);
                 }
-                Tok::Ident(w) if !w.contains(':') => labels.push(w),
                 Tok::Str(s) => labels.push(s),
-                _ => return Err(self.unexpected(&format!("{context}, expected label"))),
+                _ => match self.label_word() {
+                    Some(w) => labels.push(w),
+                    None => return Err(self.unexpected(&format!("{context}, expected label"))),
+                },
             }
             self.next();
             match self.peek() {

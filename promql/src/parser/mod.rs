@@ -91,6 +91,18 @@ impl Parser<'_> {
         matches!(self.peek(), Tok::Ident(w) if w.eq_ignore_ascii_case(kw))
     }
 
+    /// The current token as a plain label name: any identifier without `:`,
+    /// including keywords and the words `inf`, `nan` and `atan2`, which the
+    /// lexer turns into other tokens.
+    fn label_word(&self) -> Option<String> {
+        let t = &self.toks[self.pos];
+        let text = &self.q[t.span.clone()];
+        let word = matches!(t.tok, Tok::Ident(_) | Tok::Number(_) | Tok::Op(_))
+            && text.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        word.then(|| text.to_string())
+    }
+
     fn err(&self, span: Range<usize>, msg: impl Into<String>) -> ParseError {
         ParseError::new(self.q, span, msg)
     }

@@ -35,10 +35,12 @@ impl Parser<'_> {
                         self.next();
                         break;
                     }
-                    Tok::Ident(w) if !w.contains(':') => w,
                     Tok::Str(s) => s,
                     Tok::Eof => return Err(self.err(label_span, "unexpected end of input inside braces")),
-                    _ => return Err(self.unexpected("label matching, expected label")),
+                    _ => match self.label_word() {
+                        Some(w) => w,
+                        None => return Err(self.unexpected("label matching, expected label")),
+                    },
                 };
                 self.next();
                 let op = match self.peek() {

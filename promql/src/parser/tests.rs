@@ -116,7 +116,9 @@ fn selectors() {
     assert_eq!(v.matchers[0], Matcher::equal("__name__", "my.metric"));
     assert_eq!(v.matchers[1], Matcher::equal("a.b", "x"));
     p("{__name__=\"foo\"}");
-    p("{on=\"x\", by=\"y\", offset=\"z\"}");
+    p("{on=\"x\", by=\"y\", offset=\"z\", inf=\"a\", NaN=\"b\", atan2=\"c\"}");
+    let Expr::Aggregate(a) = p("sum by (inf, atan2, bool) (x)") else { panic!() };
+    assert_eq!(a.grouping, ["inf", "atan2", "bool"]);
     let Expr::Vector(v) = p("foo offset 5m @ 100") else { panic!() };
     assert_eq!((v.offset, v.at), (300_000, Some(At::Timestamp(100_000))));
     let Expr::Vector(v) = p("foo @ start() offset -1h") else { panic!() };
@@ -363,7 +365,13 @@ fn atom(e: Expr) -> Expr {
 }
 
 fn label() -> impl Strategy<Value = String> {
-    prop_oneof!["[a-z_][a-z0-9_]{0,4}", "[a-z.é ]{1,4}", Just("by".to_string())]
+    prop_oneof![
+        "[a-z_][a-z0-9_]{0,4}",
+        "[a-z.é ]{1,4}",
+        Just("by".to_string()),
+        Just("Inf".to_string()),
+        Just("atan2".to_string()),
+    ]
 }
 
 fn selector() -> impl Strategy<Value = VectorSelector> {
