@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use super::lexer::Tok;
 use super::{PResult, Parser};
-use crate::ast::{At, Expr, MatrixSelector, SubqueryExpr, ValueType, VectorSelector};
+use crate::ast::{At, BinOp, Expr, MatrixSelector, SubqueryExpr, ValueType, VectorSelector};
 use storage::{MatchOp, Matcher};
 
 const NAME_LABEL: &str = "__name__";
@@ -45,7 +45,7 @@ impl Parser<'_> {
                 self.next();
                 let op = match self.peek() {
                     Tok::Assign => Some(MatchOp::Equal),
-                    Tok::Op(crate::ast::BinOp::Neq) => Some(MatchOp::NotEqual),
+                    Tok::Op(BinOp::Neq) => Some(MatchOp::NotEqual),
                     Tok::EqlRegex => Some(MatchOp::RegexMatch),
                     Tok::NeqRegex => Some(MatchOp::RegexNoMatch),
                     _ => None,
@@ -151,17 +151,17 @@ impl Parser<'_> {
                 _ if self.at_keyword("offset") => {
                     let kw = self.next().span;
                     let neg = match self.peek() {
-                        Tok::Op(crate::ast::BinOp::Sub) => {
+                        Tok::Op(BinOp::Sub) => {
                             self.next();
                             true
                         }
-                        Tok::Op(crate::ast::BinOp::Add) => {
+                        Tok::Op(BinOp::Add) => {
                             self.next();
                             false
                         }
                         _ => false,
                     };
-                    let d = self.parse_duration("offset")?;
+                    let d = self.parse_offset_duration()?;
                     let d = if neg { -d } else { d };
                     let span = kw.start..self.prev_end();
                     if !matches!(e, Expr::Vector(_) | Expr::Matrix(_) | Expr::Subquery(_)) {
@@ -246,20 +246,101 @@ impl Parser<'_> {
         }
     }
 
-    /// A duration, or a plain number of seconds (Prometheus 3), in ms.
+    /// A duration in ms inside `[…]`: a duration, a number of seconds, or
+    /// (Prometheus 3 duration expressions) constant arithmetic over them
+    /// with `+ - * / % ^` and parentheses, e.g. `[1h/2]`, `[2m*(10+5)]`.
     fn parse_duration(&mut self, context: &str) -> PResult<i64> {
+        let start = self.start();
+        let secs = self.duration_arith(0, context)?;
+        self.seconds_to_ms(start, secs, context)
+    }
+
+    /// The duration after `offset` (without its sign): a literal or a
+    /// parenthesized duration expression. `offset 2 ^ 2` is `(… offset 2) ^ 2`.
+    fn parse_offset_duration(&mut self) -> PResult<i64> {
+        if *self.peek() != Tok::LParen {
+            return match *self.peek() {
+                Tok::Duration(ms) => {
+                    self.next();
+                    Ok(ms)
+                }
+                Tok::Number(_) => self.parse_duration("offset"),
+                _ => Err(self.unexpected("offset, expected duration")),
+            };
+        }
+        let start = self.start();
+        let secs = self.duration_primary("offset")?;
+        self.seconds_to_ms(start, secs, "offset")
+    }
+
+    fn seconds_to_ms(&self, start: usize, secs: f64, context: &str) -> PResult<i64> {
+        let ms = (secs * 1000.0).round();
+        if !ms.is_finite() || ms.abs() > 2f64.powi(62) {
+            return Err(self.err(start..self.prev_end(), format!("invalid duration in {context}")));
+        }
+        Ok(ms as i64)
+    }
+
+    /// Constant duration arithmetic in seconds, by precedence climbing.
+    fn duration_arith(&mut self, min_prec: u8, context: &str) -> PResult<f64> {
+        self.enter()?;
+        let mut lhs = match self.peek() {
+            Tok::Op(op @ (BinOp::Sub | BinOp::Add)) => {
+                let neg = *op == BinOp::Sub;
+                self.next();
+                let v = self.duration_arith(BinOp::Pow.precedence(), context)?;
+                if neg {
+                    -v
+                } else {
+                    v
+                }
+            }
+            _ => self.duration_primary(context)?,
+        };
+        loop {
+            let op = match self.peek() {
+                Tok::Op(
+                    op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow),
+                ) => *op,
+                _ => break,
+            };
+            let prec = op.precedence();
+            if prec < min_prec {
+                break;
+            }
+            let op_span = self.next().span;
+            let rhs = self.duration_arith(if op.right_assoc() { prec } else { prec + 1 }, context)?;
+            lhs = match op {
+                BinOp::Add => lhs + rhs,
+                BinOp::Sub => lhs - rhs,
+                BinOp::Mul => lhs * rhs,
+                BinOp::Div | BinOp::Mod if rhs == 0.0 => {
+                    return Err(self.err(op_span, "division by zero in duration expression"))
+                }
+                BinOp::Div => lhs / rhs,
+                BinOp::Mod => lhs % rhs,
+                _ => lhs.powf(rhs),
+            };
+        }
+        self.leave();
+        Ok(lhs)
+    }
+
+    fn duration_primary(&mut self, context: &str) -> PResult<f64> {
         match *self.peek() {
             Tok::Duration(ms) => {
                 self.next();
-                Ok(ms)
+                Ok(ms as f64 / 1000.0)
             }
             Tok::Number(f) => {
-                let span = self.next().span;
-                let ms = (f * 1000.0).round();
-                if !ms.is_finite() || ms < 0.0 || ms > 2f64.powi(62) {
-                    return Err(self.err(span, format!("invalid duration in {context}")));
-                }
-                Ok(ms as i64)
+                self.next();
+                Ok(f)
+            }
+            Tok::LParen => {
+                self.next();
+                let v = self.duration_arith(0, context)?;
+                self.expect(Tok::RParen, &format!("{context}, expected \")\""))?;
+                Ok(v)
             }
             _ => Err(self.unexpected(&format!("{context}, expected duration"))),
         }
@@ -269,11 +350,11 @@ impl Parser<'_> {
     /// (`@ 100s`), `start()` or `end()`.
     fn parse_at_value(&mut self) -> PResult<At> {
         let neg = match self.peek() {
-            Tok::Op(crate::ast::BinOp::Sub) => {
+            Tok::Op(BinOp::Sub) => {
                 self.next();
                 true
             }
-            Tok::Op(crate::ast::BinOp::Add) => {
+            Tok::Op(BinOp::Add) => {
                 self.next();
                 false
             }

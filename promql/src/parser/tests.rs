@@ -132,6 +132,27 @@ fn selectors() {
     let Expr::Subquery(s) = p("(a + b)[5m:]") else { panic!() };
     assert_eq!(s.step, None);
     p("foo # comment\n + bar");
+    for (q, ms) in [
+        ("foo[26m+4m]", 1_800_000),
+        ("foo[60*30]", 1_800_000),
+        ("foo[2m*(10+5)]", 1_800_000),
+        ("foo[-5m+35m]", 1_800_000),
+        ("foo[1h/2]", 1_800_000),
+        ("foo[1h30m % 1h]", 1_800_000),
+        ("foo[30m1s-30m1s % 1m]", 1_800_000),
+        ("foo[24m+((1.5*2m)+2m)]", 1_740_000),
+        ("foo[2^3]", 8000),
+    ] {
+        let Expr::Matrix(m) = p(q) else { panic!("{q}") };
+        assert_eq!(m.range, ms, "{q}");
+    }
+    let Expr::Vector(v) = p("foo offset -(2 * (1m + 1))") else { panic!() };
+    assert_eq!(v.offset, -122_000);
+    // Without parentheses an offset takes one literal.
+    let Expr::Binary(b) = p("foo offset -2 ^ 2") else { panic!() };
+    assert_eq!(b.op, BinOp::Pow);
+    let Expr::Subquery(s) = p("foo[29s+1s:20*500ms]") else { panic!() };
+    assert_eq!((s.range, s.step), (30_000, Some(10_000)));
     let Expr::Vector(v) = p("foo @ 1m40s") else { panic!() };
     assert_eq!(v.at, Some(At::Timestamp(100_000)));
     let Expr::Call(c) = p("predict_linear(foo[1h], 30m)") else { panic!() };
@@ -191,6 +212,9 @@ fn errors() {
         ("foo @ 1 @ 2", "@ <timestamp> may not be set multiple times"),
         ("sum(foo) @ 1", "@ modifier must be preceded by"),
         ("foo[0s]", "range must be greater than 0"),
+        ("foo[1m-2m]", "range must be greater than 0"),
+        ("foo[1m/0]", "division by zero in duration expression"),
+        ("foo[(1m]", "unexpected \"]\" in range, expected \")\""),
         ("(foo", "unclosed left parenthesis"),
         ("foo)", "unexpected \")\""),
         ("foo +", "unexpected end of input"),
