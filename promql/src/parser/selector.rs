@@ -264,7 +264,13 @@ impl Parser<'_> {
                     self.next();
                     Ok(ms)
                 }
-                Tok::Number(_) => self.parse_duration("offset"),
+                Tok::Number(f) => {
+                    let start = self.next().span.start;
+                    if f < 0.0 {
+                        return Err(self.err(start..self.prev_end(), "invalid duration in offset"));
+                    }
+                    self.seconds_to_ms(start, f, "offset")
+                }
                 _ => Err(self.unexpected("offset, expected duration")),
             };
         }
