@@ -194,16 +194,16 @@ impl Parser<'_> {
         has_offset: bool,
         has_at: bool,
     ) -> PResult<Expr> {
-        self.next();
+        let open = self.next().span.start;
+        let range_start = self.start();
         let range = self.parse_duration("range")?;
-        let range_end = self.prev_end();
         if range <= 0 {
-            return Err(self.err(start..range_end, "range must be greater than 0"));
+            return Err(self.err(range_start..self.prev_end(), "duration must be greater than 0"));
         }
         match self.peek() {
             Tok::RBracket => {
                 self.next();
-                let span = start..self.prev_end();
+                let span = open..self.prev_end();
                 let Expr::Vector(vector) = e else {
                     return Err(self.err(span, "ranges only allowed for vector selectors"));
                 };
@@ -220,9 +220,13 @@ impl Parser<'_> {
                 let step = if *self.peek() == Tok::RBracket {
                     None
                 } else {
+                    let step_start = self.start();
                     let s = self.parse_duration("subquery step")?;
                     if s <= 0 {
-                        return Err(self.err(start..self.prev_end(), "step must be greater than 0"));
+                        return Err(self.err(
+                            step_start..self.prev_end(),
+                            "duration must be greater than 0",
+                        ));
                     }
                     Some(s)
                 };
@@ -231,7 +235,7 @@ impl Parser<'_> {
                 if t != ValueType::Vector {
                     return Err(self.err(
                         start..self.prev_end(),
-                        format!("subquery is only allowed on instant vector, got {}", t.name()),
+                        format!("subquery is only allowed on instant vector, got {} instead", go_type_name(t)),
                     ));
                 }
                 Ok(Expr::Subquery(SubqueryExpr {
@@ -271,7 +275,7 @@ impl Parser<'_> {
                     }
                     self.seconds_to_ms(start, f, "offset")
                 }
-                _ => Err(self.unexpected("offset, expected duration")),
+                _ => Err(self.unexpected("offset, expected number or duration")),
             };
         }
         let start = self.start();
@@ -348,7 +352,7 @@ impl Parser<'_> {
                 self.expect(Tok::RParen, &format!("{context}, expected \")\""))?;
                 Ok(v)
             }
-            _ => Err(self.unexpected(&format!("{context}, expected duration"))),
+            _ => Err(self.unexpected(&format!("{context}, expected number or duration"))),
         }
     }
 
@@ -390,15 +394,26 @@ impl Parser<'_> {
                     && (w.eq_ignore_ascii_case("start") || w.eq_ignore_ascii_case("end")) =>
             {
                 self.next();
-                self.expect(Tok::LParen, "@ modifier, expected \"(\"")?;
-                self.expect(Tok::RParen, "@ modifier, expected \")\"")?;
+                self.expect(Tok::LParen, "@, expected \"(\"")?;
+                self.expect(Tok::RParen, "@, expected \")\"")?;
                 Ok(if w.eq_ignore_ascii_case("start") {
                     At::Start
                 } else {
                     At::End
                 })
             }
-            _ => Err(self.unexpected("@ modifier, expected timestamp")),
+            _ => Err(self.unexpected("@, expected timestamp")),
         }
+    }
+}
+
+/// A value type as Prometheus's `ValueType` prints itself (`matrix`, not
+/// `range vector`), used in the subquery error.
+fn go_type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Scalar => "scalar",
+        ValueType::Vector => "vector",
+        ValueType::Matrix => "matrix",
+        ValueType::String => "string",
     }
 }

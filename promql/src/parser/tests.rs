@@ -206,13 +206,16 @@ fn errors() {
         ("rate(foo)", "expected type range vector in call to function \"rate\", got instant vector"),
         ("(foo)[5m]", "ranges only allowed for vector selectors"),
         ("foo offset 5m[5m]", "no offset modifiers allowed before range"),
-        ("foo[5m][5m:]", "subquery is only allowed on instant vector, got range vector"),
+        ("foo[5m][5m:]", "subquery is only allowed on instant vector, got matrix instead"),
         ("1 offset 5m", "offset modifier must be preceded by an instant vector selector"),
         ("foo offset 1m offset 2m", "offset may not be set multiple times"),
         ("foo @ 1 @ 2", "@ <timestamp> may not be set multiple times"),
         ("sum(foo) @ 1", "@ modifier must be preceded by"),
-        ("foo[0s]", "range must be greater than 0"),
-        ("foo[1m-2m]", "range must be greater than 0"),
+        ("foo[0s]", "duration must be greater than 0"),
+        ("foo[1m-2m]", "duration must be greater than 0"),
+        ("foo[5m:0s]", "duration must be greater than 0"),
+        ("foo @", "unexpected end of input in @, expected timestamp"),
+        ("foo offset", "unexpected end of input in offset, expected number or duration"),
         ("foo[1m/0]", "division by zero in duration expression"),
         ("foo[(1m]", "unexpected \"]\" in range, expected \")\""),
         ("(foo", "unclosed left parenthesis"),
@@ -229,6 +232,10 @@ fn errors() {
     ] {
         fails(q, msg);
     }
+    let e = parse("(foo + bar)[5m]").unwrap_err();
+    assert_eq!(e.to_string(), "1:12: parse error: ranges only allowed for vector selectors");
+    let e = parse("some_metric OFFSET 1m[5m]").unwrap_err();
+    assert_eq!(e.to_string(), "1:22: parse error: no offset modifiers allowed before range");
     let e = parse("foo +\n  bar baz").unwrap_err();
     assert_eq!(e.to_string(), "2:7: parse error: unexpected identifier \"baz\"");
 }
