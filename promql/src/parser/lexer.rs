@@ -276,6 +276,7 @@ mod tests {
             ]
         );
         assert_eq!(kinds("0x1F")[0], Tok::Number(31.0));
+        assert_eq!(kinds("1_000")[0], Tok::Number(1000.0));
         assert_eq!(kinds("INF")[0], Tok::Number(f64::INFINITY));
         assert_eq!(kinds("`a\\n`")[0], Tok::Str("a\\n".into()));
         assert_eq!(kinds("1h30m")[0], Tok::Duration(5_400_000));
@@ -286,6 +287,8 @@ mod tests {
         for (q, msg) in [
             ("\"abc", "unterminated quoted string"),
             ("5x", "bad number or duration syntax: \"5x\""),
+            ("1__0", "bad number or duration syntax: \"1__0\""),
+            ("1_", "bad number or duration syntax: \"1_\""),
             ("a ! b", "unexpected character after '!': ' '"),
             ("a $ b", "unexpected character: '$'"),
             ("1m1h", "not a valid duration string: \"1m1h\""),

@@ -3,9 +3,9 @@
 
 use nom::branch::alt;
 use nom::bytes::complete::tag;
-use nom::character::complete::{char, digit0, digit1, hex_digit1, one_of};
+use nom::character::complete::{char, digit1, hex_digit1, one_of};
 use nom::combinator::{opt, recognize};
-use nom::multi::many1;
+use nom::multi::{many0, many1};
 use nom::sequence::{pair, tuple};
 use nom::IResult;
 
@@ -28,17 +28,29 @@ pub fn duration_text(i: &str) -> IResult<&str, &str> {
     )))(i)
 }
 
-/// Recognizes the text of a number: hex `0x1f` or decimal `1`, `1.5`, `.5`,
-/// `5.`, with an optional exponent.
+/// Digits with single underscores between them: `1_000`.
+fn digits(i: &str) -> IResult<&str, &str> {
+    recognize(pair(digit1, many0(pair(char('_'), digit1))))(i)
+}
+
+/// Recognizes the text of a number: hex `0x1f` (also `0x_1f`) or decimal
+/// `1`, `1.5`, `.5`, `5.` with an optional exponent; underscores may separate
+/// digits, as in Prometheus 3.
 pub fn number_text(i: &str) -> IResult<&str, &str> {
     alt((
-        recognize(tuple((char('0'), one_of("xX"), hex_digit1))),
+        recognize(tuple((
+            char('0'),
+            one_of("xX"),
+            opt(char('_')),
+            hex_digit1,
+            many0(pair(char('_'), hex_digit1)),
+        ))),
         recognize(pair(
             alt((
-                recognize(pair(digit1, opt(pair(char('.'), digit0)))),
-                recognize(pair(char('.'), digit1)),
+                recognize(pair(digits, opt(pair(char('.'), opt(digits))))),
+                recognize(pair(char('.'), digits)),
             )),
-            opt(tuple((one_of("eE"), opt(one_of("+-")), digit1))),
+            opt(tuple((one_of("eE"), opt(one_of("+-")), digits))),
         )),
     ))(i)
 }
@@ -71,21 +83,30 @@ pub fn parse_duration(s: &str) -> Option<i64> {
 }
 
 /// Parses number text (as recognized by [`number_text`], or `Inf`/`NaN` in
-/// any case).
+/// any case) like Prometheus: as a Go integer literal first (so a leading
+/// `0` means octal: `010` is 8), else as a float.
 pub fn parse_number(s: &str) -> Option<f64> {
-    let lower = s.to_ascii_lowercase();
+    let lower = s.to_ascii_lowercase().replace('_', "");
     match lower.as_str() {
         "inf" => return Some(f64::INFINITY),
         "nan" => return Some(f64::NAN),
         _ => {}
     }
     if let Some(hex) = lower.strip_prefix("0x") {
-        // Digits beyond u64 still give a float, like Go's ParseFloat.
+        if let Ok(v) = i64::from_str_radix(hex, 16) {
+            return Some(v as f64);
+        }
+        // Beyond 64 bits: still the nearest float.
         return Some(hex.chars().fold(0f64, |acc, c| {
             acc * 16.0 + c.to_digit(16).unwrap_or(0) as f64
         }));
     }
-    s.parse::<f64>().ok()
+    if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(v) = i64::from_str_radix(&lower[1..], 8) {
+            return Some(v as f64);
+        }
+    }
+    lower.parse::<f64>().ok()
 }
 
 /// Undoes Go-style escapes in the body of a quoted string (without the
@@ -281,6 +302,16 @@ mod tests {
         assert_eq!(parse_number("1e3"), Some(1000.0));
         assert_eq!(parse_number(".5"), Some(0.5));
         assert_eq!(parse_number("5."), Some(5.0));
+        assert_eq!(parse_number("1_000"), Some(1000.0));
+        assert_eq!(parse_number("0x_1_f"), Some(31.0));
+        assert_eq!(parse_number("1_0.2_5e1_0"), Some(10.25e10));
+        assert_eq!(parse_number("010"), Some(8.0));
+        assert_eq!(parse_number("09"), Some(9.0));
+        assert_eq!(parse_number("0.5"), Some(0.5));
+        for t in ["1_000", "0x_1f", "1_0.2_5e1_0", "1.", "1e+5"] {
+            assert_eq!(number_text(t), Ok(("", t)));
+        }
+        assert_eq!(number_text("1__0"), Ok(("__0", "1")));
         assert_eq!(parse_number("iNf"), Some(f64::INFINITY));
         assert!(parse_number("NaN").unwrap().is_nan());
         for (f, s) in [
