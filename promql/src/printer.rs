@@ -4,7 +4,7 @@
 use std::fmt::{self, Display, Formatter, Write};
 
 use crate::ast::{
-    At, AggregateExpr, BinaryExpr, Cardinality, Expr, MatrixSelector, SubqueryExpr, VectorSelector,
+    AggregateExpr, At, BinaryExpr, Cardinality, Expr, MatrixSelector, SubqueryExpr, VectorSelector,
 };
 use crate::parser::literal::{format_duration, format_float, quote};
 use storage::{MatchOp, Matcher};
@@ -15,8 +15,20 @@ fn is_reserved(word: &str) -> bool {
     let w = word.to_ascii_lowercase();
     matches!(
         w.as_str(),
-        "and" | "or" | "unless" | "atan2" | "by" | "without" | "on" | "ignoring" | "group_left"
-            | "group_right" | "bool" | "offset" | "inf" | "nan"
+        "and"
+            | "or"
+            | "unless"
+            | "atan2"
+            | "by"
+            | "without"
+            | "on"
+            | "ignoring"
+            | "group_left"
+            | "group_right"
+            | "bool"
+            | "offset"
+            | "inf"
+            | "nan"
     ) || crate::ast::AggOp::from_name(&w).is_some()
 }
 
@@ -49,7 +61,11 @@ fn label_name(s: &str) -> String {
 }
 
 fn label_list(labels: &[String]) -> String {
-    labels.iter().map(|l| label_name(l)).collect::<Vec<_>>().join(", ")
+    labels
+        .iter()
+        .map(|l| label_name(l))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn matcher(m: &Matcher) -> String {
@@ -84,7 +100,8 @@ fn write_selector(f: &mut Formatter<'_>, v: &VectorSelector) -> fmt::Result {
             skipped_name = true;
             continue;
         }
-        if is_name && Some(m.value.as_str()) == v.name.as_deref() && bare.is_none() && !skipped_name {
+        if is_name && Some(m.value.as_str()) == v.name.as_deref() && bare.is_none() && !skipped_name
+        {
             // A name that cannot be written bare goes first, quoted alone.
             skipped_name = true;
             rest.insert(0, quote(&m.value));
@@ -114,7 +131,11 @@ fn write_binary_tail(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
             write!(f, " {kw} ({})", label_list(&m.labels))?;
         }
         if grouped {
-            let side = if m.card == Cardinality::ManyToOne { "left" } else { "right" };
+            let side = if m.card == Cardinality::ManyToOne {
+                "left"
+            } else {
+                "right"
+            };
             write!(f, " group_{side} ({})", label_list(&m.include))?;
         }
     }
@@ -213,15 +234,27 @@ mod tests {
 
     #[test]
     fn canonical_forms() {
-        canon("sum(rate(foo{a='b'}[5m])) by (job)", "sum by (job) (rate(foo{a=\"b\"}[5m]))");
+        canon(
+            "sum(rate(foo{a='b'}[5m])) by (job)",
+            "sum by (job) (rate(foo{a=\"b\"}[5m]))",
+        );
         canon("a+on(x)group_left(y)b", "a + on (x) group_left (y) b");
         canon("a > bool ignoring(x) b", "a > bool ignoring (x) b");
         canon("a and on() b", "a and on () b");
-        canon("foo[90m] offset 1h30m @ 10", "foo[1h30m] @ 10.000 offset 1h30m");
+        canon(
+            "foo[90m] offset 1h30m @ 10",
+            "foo[1h30m] @ 10.000 offset 1h30m",
+        );
         canon("foo offset -5m", "foo offset -5m");
-        canon("rate(foo[5m])[30m:1m] @ end()", "rate(foo[5m])[30m:1m] @ end()");
+        canon(
+            "rate(foo[5m])[30m:1m] @ end()",
+            "rate(foo[5m])[30m:1m] @ end()",
+        );
         canon("foo[5m:]", "foo[5m:]");
-        canon("{\"my.metric\", \"a.b\"=\"x\"}", "{__name__=\"my.metric\", \"a.b\"=\"x\"}");
+        canon(
+            "{\"my.metric\", \"a.b\"=\"x\"}",
+            "{__name__=\"my.metric\", \"a.b\"=\"x\"}",
+        );
         canon("topk(3, foo) without (a)", "topk without (a) (3, foo)");
         canon("-2^2", "-2 ^ 2");
         canon("1e3 + Inf - inf", "1000 + Inf - Inf");

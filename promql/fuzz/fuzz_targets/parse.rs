@@ -13,6 +13,10 @@ fuzz_target!(|data: &[u8]| {
         let again = promql::parse(&printed)
             .unwrap_or_else(|e| panic!("{query:?} printed as {printed:?}, which fails: {e}"));
         // NaN literals are never equal to themselves; compare their Debug form.
-        assert_eq!(format!("{again:?}"), format!("{expr:?}"), "{query:?} printed as {printed:?}");
+        assert_eq!(
+            format!("{again:?}"),
+            format!("{expr:?}"),
+            "{query:?} printed as {printed:?}"
+        );
     }
 });

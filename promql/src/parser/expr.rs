@@ -138,7 +138,10 @@ impl Parser<'_> {
         if self.at_keyword("bool") {
             let span = self.next().span;
             if !op.is_comparison() {
-                return Err(self.err(span, "bool modifier can only be used on comparison operators"));
+                return Err(self.err(
+                    span,
+                    "bool modifier can only be used on comparison operators",
+                ));
             }
             m.return_bool = true;
         }
@@ -188,9 +191,7 @@ impl Parser<'_> {
                     self.next();
                 }
                 Tok::RParen => {}
-                _ => {
-                    return Err(self.unexpected(&format!("{context}, expected \",\" or \")\"")))
-                }
+                _ => return Err(self.unexpected(&format!("{context}, expected \",\" or \")\""))),
             }
         }
     }
@@ -205,7 +206,10 @@ impl Parser<'_> {
     ) -> PResult<Expr> {
         let span = start..self.prev_end();
         let (lt, rt) = (lhs.value_type(), rhs.value_type());
-        if op.is_comparison() && !mods.return_bool && lt == ValueType::Scalar && rt == ValueType::Scalar
+        if op.is_comparison()
+            && !mods.return_bool
+            && lt == ValueType::Scalar
+            && rt == ValueType::Scalar
         {
             return Err(self.err(span, "comparisons between scalars must use BOOL modifier"));
         }
@@ -252,7 +256,10 @@ impl Parser<'_> {
             if op.is_set() {
                 return Err(self.err(
                     span,
-                    format!("set operator {:?} not allowed in binary scalar expression", op.as_str()),
+                    format!(
+                        "set operator {:?} not allowed in binary scalar expression",
+                        op.as_str()
+                    ),
                 ));
             }
             None
@@ -289,9 +296,7 @@ impl Parser<'_> {
                     break;
                 }
                 Tok::Eof => return Err(self.err(open, "unclosed left parenthesis")),
-                _ => {
-                    return Err(self.unexpected(&format!("{context}, expected \",\" or \")\"")))
-                }
+                _ => return Err(self.unexpected(&format!("{context}, expected \",\" or \")\""))),
             }
         }
         Ok(args)
@@ -334,7 +339,10 @@ impl Parser<'_> {
         if t != ValueType::Vector {
             return Err(self.err(
                 span,
-                format!("expected type instant vector in aggregation expression, got {}", t.name()),
+                format!(
+                    "expected type instant vector in aggregation expression, got {}",
+                    t.name()
+                ),
             ));
         }
         if let Some(p) = &param {
@@ -377,13 +385,19 @@ impl Parser<'_> {
             if n != func.min_args {
                 return Err(self.err(
                     span,
-                    format!("expected {} argument(s) in call to {name:?}, got {n}", func.min_args),
+                    format!(
+                        "expected {} argument(s) in call to {name:?}, got {n}",
+                        func.min_args
+                    ),
                 ));
             }
         } else if n < func.min_args {
             return Err(self.err(
                 span,
-                format!("expected at least {} argument(s) in call to {name:?}, got {n}", func.min_args),
+                format!(
+                    "expected at least {} argument(s) in call to {name:?}, got {n}",
+                    func.min_args
+                ),
             ));
         } else if let Some(max) = func.max_args.filter(|m| n > *m) {
             return Err(self.err(

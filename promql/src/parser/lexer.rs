@@ -81,15 +81,50 @@ fn is_word_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
 }
 
-/// Tokenizes the whole query; the last token is always [`Tok::Eof`].
-pub fn lex(q: &str) -> Result<Vec<Token>, ParseError> {
+/// The tokens of a query and, when lexing stopped early, the error found
+/// where the token list ends. The parser reports that error only once it
+/// reaches that point, as Prometheus's parser pulls tokens lazily: an
+/// earlier syntax error wins.
+pub struct Lexed {
+    /// Always ends with [`Tok::Eof`] (at the error position, if any).
+    pub toks: Vec<Token>,
+    pub error: Option<ParseError>,
+}
+
+/// Tokenizes the query, tracking parentheses, brackets and braces the way
+/// Prometheus's lexer does for its errors.
+pub fn lex(q: &str) -> Lexed {
     let mut toks = Vec::new();
+    let error = lex_into(q, &mut toks).err();
+    let end = error.as_ref().map_or(q.len(), |e| e.span.start);
+    toks.push(Token {
+        tok: Tok::Eof,
+        span: end..end,
+    });
+    Lexed { toks, error }
+}
+
+fn lex_into(q: &str, toks: &mut Vec<Token>) -> Result<(), ParseError> {
     let mut pos = 0;
+    let mut paren_depth = 0usize;
     let mut bracket_open = false;
+    let mut brace_open = false;
     let err = |span: Range<usize>, msg: String| Err(ParseError::new(q, span, msg));
-    while pos < q.len() {
+    loop {
+        let Some(c) = q[pos..].chars().next() else {
+            let end = q.len()..q.len();
+            if brace_open {
+                return err(end, "unexpected end of input inside braces".into());
+            }
+            if paren_depth > 0 {
+                return err(end, "unclosed left parenthesis".into());
+            }
+            if bracket_open {
+                return err(end, "unclosed left bracket".into());
+            }
+            return Ok(());
+        };
         let rest = &q[pos..];
-        let c = rest.chars().next().unwrap_or(' ');
         if c.is_whitespace() {
             pos += c.len_utf8();
             continue;
@@ -99,79 +134,106 @@ pub fn lex(q: &str) -> Result<Vec<Token>, ParseError> {
             continue;
         }
         let start = pos;
-        let two = rest.get(..2).unwrap_or("");
-        let (tok, len) = match two {
-            "==" => (Tok::Op(BinOp::Eql), 2),
-            "!=" => (Tok::Op(BinOp::Neq), 2),
-            ">=" => (Tok::Op(BinOp::Gte), 2),
-            "<=" => (Tok::Op(BinOp::Lte), 2),
-            "=~" => (Tok::EqlRegex, 2),
-            "!~" => (Tok::NeqRegex, 2),
-            _ => match c {
-                '(' => (Tok::LParen, 1),
-                ')' => (Tok::RParen, 1),
-                '{' => (Tok::LBrace, 1),
-                '}' => (Tok::RBrace, 1),
-                '[' => {
-                    bracket_open = true;
-                    (Tok::LBracket, 1)
-                }
-                ']' => {
-                    bracket_open = false;
-                    (Tok::RBracket, 1)
-                }
-                ',' => (Tok::Comma, 1),
-                '@' => (Tok::At, 1),
-                '=' => (Tok::Assign, 1),
-                '+' => (Tok::Op(BinOp::Add), 1),
-                '-' => (Tok::Op(BinOp::Sub), 1),
-                '*' => (Tok::Op(BinOp::Mul), 1),
-                '/' => (Tok::Op(BinOp::Div), 1),
-                '%' => (Tok::Op(BinOp::Mod), 1),
-                '^' => (Tok::Op(BinOp::Pow), 1),
-                '>' => (Tok::Op(BinOp::Gtr), 1),
-                '<' => (Tok::Op(BinOp::Lss), 1),
-                ':' if bracket_open => (Tok::Colon, 1),
-                '!' => {
-                    let next = rest[1..].chars().next();
-                    return match next {
-                        Some(n) => err(
-                            start..start + 1 + n.len_utf8(),
-                            format!("unexpected character after '!': {n:?}"),
-                        ),
-                        None => err(start..start + 1, "unexpected end of input after '!'".into()),
-                    };
-                }
-                '"' | '\'' | '`' => {
-                    let (s, len) = lex_string(q, start, c)?;
-                    (Tok::Str(s), len)
-                }
-                c if c.is_ascii_digit()
-                    || (c == '.' && rest[1..].starts_with(|d: char| d.is_ascii_digit())) =>
-                {
-                    lex_number(q, start)?
-                }
-                c if c.is_ascii_alphabetic() || c == '_' || c == ':' => {
-                    let lexer = if bracket_open { label_ident } else { ident };
-                    let Ok((_, word)) = lexer(rest) else {
-                        return err(start..start + 1, format!("unexpected character: {c:?}"));
-                    };
-                    let lower = word.to_ascii_lowercase();
-                    match lower.as_str() {
-                        "atan2" => (Tok::Op(BinOp::Atan2), word.len()),
-                        "inf" | "nan" => {
-                            (Tok::Number(literal::parse_number(word).unwrap_or(0.0)), word.len())
-                        }
-                        _ => (Tok::Ident(word.to_string()), word.len()),
-                    }
-                }
-                c => {
+        let char_span = start..start + c.len_utf8();
+        let next = rest[c.len_utf8()..].chars().next();
+        let (tok, len) = match c {
+            '"' | '\'' | '`' => {
+                let (s, len) = lex_string(q, start, c)?;
+                (Tok::Str(s), len)
+            }
+            ',' => (Tok::Comma, 1),
+            '=' if next == Some('~') && brace_open => (Tok::EqlRegex, 2),
+            '=' if next == Some('~') => {
+                return err(
+                    start..start + 2,
+                    "unexpected character after '=': '~'".into(),
+                )
+            }
+            '=' if next == Some('=') && !brace_open => (Tok::Op(BinOp::Eql), 2),
+            '=' => (Tok::Assign, 1),
+            '!' => match next {
+                Some('=') => (Tok::Op(BinOp::Neq), 2),
+                Some('~') if brace_open => (Tok::NeqRegex, 2),
+                Some(n) if brace_open => {
                     return err(
-                        start..start + c.len_utf8(),
-                        format!("unexpected character: {c:?}"),
+                        char_span,
+                        format!("unexpected character after '!' inside braces: {n:?}"),
                     )
                 }
+                Some(n) => return err(char_span, format!("unexpected character after '!': {n:?}")),
+                None => return err(char_span, "unexpected end of input after '!'".into()),
             },
+            '{' if brace_open => return err(char_span, "unexpected left brace '{'".into()),
+            '{' => {
+                brace_open = true;
+                (Tok::LBrace, 1)
+            }
+            '}' if brace_open => {
+                brace_open = false;
+                (Tok::RBrace, 1)
+            }
+            c if brace_open && (c.is_ascii_alphabetic() || c == '_') => {
+                let word = label_ident(rest).map_or(&rest[..1], |(_, w)| w);
+                (Tok::Ident(word.to_string()), word.len())
+            }
+            c if brace_open => {
+                return err(
+                    char_span,
+                    format!("unexpected character inside braces: {c:?}"),
+                )
+            }
+            '(' => {
+                paren_depth += 1;
+                (Tok::LParen, 1)
+            }
+            ')' if paren_depth == 0 => {
+                return err(char_span, "unexpected right parenthesis ')'".into())
+            }
+            ')' => {
+                paren_depth -= 1;
+                (Tok::RParen, 1)
+            }
+            '[' if bracket_open => return err(char_span, "unexpected left bracket '['".into()),
+            '[' => {
+                bracket_open = true;
+                (Tok::LBracket, 1)
+            }
+            ']' if !bracket_open => return err(char_span, "unexpected right bracket ']'".into()),
+            ']' => {
+                bracket_open = false;
+                (Tok::RBracket, 1)
+            }
+            '@' => (Tok::At, 1),
+            '+' => (Tok::Op(BinOp::Add), 1),
+            '-' => (Tok::Op(BinOp::Sub), 1),
+            '*' => (Tok::Op(BinOp::Mul), 1),
+            '/' => (Tok::Op(BinOp::Div), 1),
+            '%' => (Tok::Op(BinOp::Mod), 1),
+            '^' => (Tok::Op(BinOp::Pow), 1),
+            '>' if next == Some('=') => (Tok::Op(BinOp::Gte), 2),
+            '>' => (Tok::Op(BinOp::Gtr), 1),
+            '<' if next == Some('=') => (Tok::Op(BinOp::Lte), 2),
+            '<' => (Tok::Op(BinOp::Lss), 1),
+            ':' if bracket_open => (Tok::Colon, 1),
+            c if c.is_ascii_digit() || (c == '.' && next.is_some_and(|d| d.is_ascii_digit())) => {
+                lex_number(q, start)?
+            }
+            c if c.is_ascii_alphabetic() || c == '_' || c == ':' => {
+                let lexer = if bracket_open { label_ident } else { ident };
+                let Ok((_, word)) = lexer(rest) else {
+                    return err(char_span, format!("unexpected character: {c:?}"));
+                };
+                let lower = word.to_ascii_lowercase();
+                match lower.as_str() {
+                    "atan2" => (Tok::Op(BinOp::Atan2), word.len()),
+                    "inf" | "nan" => (
+                        Tok::Number(literal::parse_number(word).unwrap_or(0.0)),
+                        word.len(),
+                    ),
+                    _ => (Tok::Ident(word.to_string()), word.len()),
+                }
+            }
+            c => return err(char_span, format!("unexpected character: {c:?}")),
         };
         pos += len;
         toks.push(Token {
@@ -179,11 +241,6 @@ pub fn lex(q: &str) -> Result<Vec<Token>, ParseError> {
             span: start..pos,
         });
     }
-    toks.push(Token {
-        tok: Tok::Eof,
-        span: q.len()..q.len(),
-    });
-    Ok(toks)
 }
 
 /// Reads a quoted string starting at `start` (the opening quote). Returns
@@ -195,7 +252,15 @@ fn lex_string(q: &str, start: usize, quote: char) -> Result<(String, usize), Par
         if c == quote {
             let body = &q[body_start..body_start + i];
             let s = literal::unquote(body, quote).map_err(|e| {
-                ParseError::new(q, start..body_start + i + 1, format!("error unquoting string {}: {e}", &q[start..body_start + i + 1]))
+                let span = start..body_start + i + 1;
+                match e {
+                    literal::UnquoteError::Escape(msg) => ParseError::new(q, span, msg),
+                    literal::UnquoteError::Utf8 => ParseError::new(
+                        q,
+                        span.clone(),
+                        format!("error unquoting string {:?}: invalid UTF-8", &q[span]),
+                    ),
+                }
             })?;
             return Ok((s, i + 2));
         }
@@ -207,7 +272,12 @@ fn lex_string(q: &str, start: usize, quote: char) -> Result<(String, usize), Par
             }
         }
     }
-    Err(ParseError::new(q, start..q.len(), "unterminated quoted string"))
+    let msg = if quote == '`' {
+        "unterminated raw string"
+    } else {
+        "unterminated quoted string"
+    };
+    Err(ParseError::new(q, start..q.len(), msg))
 }
 
 /// Reads a duration (`1h30m`) or a number (`1.5e3`, `0x1f`) at `start`.
@@ -251,7 +321,13 @@ mod tests {
     use super::*;
 
     fn kinds(q: &str) -> Vec<Tok> {
-        lex(q).unwrap().into_iter().map(|t| t.tok).collect()
+        let l = lex(q);
+        assert!(l.error.is_none(), "{q}: {:?}", l.error);
+        l.toks.into_iter().map(|t| t.tok).collect()
+    }
+
+    fn lex_err(q: &str) -> String {
+        lex(q).error.unwrap_or_else(|| panic!("{q} lexed")).msg
     }
 
     #[test]
@@ -286,15 +362,63 @@ mod tests {
     fn errors() {
         for (q, msg) in [
             ("\"abc", "unterminated quoted string"),
+            ("`abc", "unterminated raw string"),
+            ("'a\nb'", "unterminated quoted string"),
             ("5x", "bad number or duration syntax: \"5x\""),
-            ("1__0", "bad number or duration syntax: \"1__0\""),
-            ("1_", "bad number or duration syntax: \"1_\""),
             ("a ! b", "unexpected character after '!': ' '"),
+            ("a =~ b", "unexpected character after '=': '~'"),
+            (
+                "{a !x}",
+                "unexpected character after '!' inside braces: 'x'",
+            ),
+            ("{a $}", "unexpected character inside braces: '$'"),
+            ("{a {", "unexpected left brace '{'"),
+            ("{a=\"b\"", "unexpected end of input inside braces"),
             ("a $ b", "unexpected character: '$'"),
             ("1m1h", "not a valid duration string: \"1m1h\""),
+            ("(a", "unclosed left parenthesis"),
+            ("a)", "unexpected right parenthesis ')'"),
+            ("a[5m", "unclosed left bracket"),
+            ("a]", "unexpected right bracket ']'"),
+            ("a[[", "unexpected left bracket '['"),
+            ("\"\\q\"", "unknown escape sequence U+0071 'q'"),
+            (
+                "\"\\x4g\"",
+                "illegal character U+0067 'g' in escape sequence",
+            ),
+            (
+                "\"\\ud800\"",
+                "escape sequence is an invalid Unicode code point",
+            ),
+            (
+                "\"\\xc5\"",
+                "error unquoting string \"\\\"\\\\xc5\\\"\": invalid UTF-8",
+            ),
         ] {
-            assert_eq!(lex(q).unwrap_err().msg, msg, "{q}");
+            assert_eq!(lex_err(q), msg, "{q}");
         }
-        assert_eq!(lex("'a\nb'").unwrap_err().msg, "unterminated quoted string");
+        // Lexing stops at the error; the tokens before it are kept.
+        let l = lex("foo + )");
+        assert_eq!(l.toks.len(), 3);
+        assert_eq!(l.toks[2].span, 6..6);
+    }
+
+    #[test]
+    fn inside_braces_words_are_plain() {
+        assert_eq!(
+            kinds("{inf=\"a\", by!~\"b\"}"),
+            vec![
+                Tok::LBrace,
+                Tok::Ident("inf".into()),
+                Tok::Assign,
+                Tok::Str("a".into()),
+                Tok::Comma,
+                Tok::Ident("by".into()),
+                Tok::NeqRegex,
+                Tok::Str("b".into()),
+                Tok::RBrace,
+                Tok::Eof
+            ]
+        );
     }
 }

@@ -24,7 +24,15 @@ const UNITS: &[(&str, i64)] = &[
 pub fn duration_text(i: &str) -> IResult<&str, &str> {
     recognize(many1(pair(
         digit1,
-        alt((tag("ms"), tag("s"), tag("m"), tag("h"), tag("d"), tag("w"), tag("y"))),
+        alt((
+            tag("ms"),
+            tag("s"),
+            tag("m"),
+            tag("h"),
+            tag("d"),
+            tag("w"),
+            tag("y"),
+        )),
     )))(i)
 }
 
@@ -109,13 +117,29 @@ pub fn parse_number(s: &str) -> Option<f64> {
     lower.parse::<f64>().ok()
 }
 
+/// Why a quoted string could not be read.
+#[derive(Debug, PartialEq)]
+pub enum UnquoteError {
+    /// A bad escape sequence, worded like Prometheus's lexer.
+    Escape(String),
+    /// Byte escapes that do not form UTF-8 (Go strings could hold them; ours
+    /// cannot).
+    Utf8,
+}
+
+/// Go's `%#U`: `U+0071 'q'`.
+fn go_rune(c: char) -> String {
+    format!("U+{:04X} '{c}'", c as u32)
+}
+
 /// Undoes Go-style escapes in the body of a quoted string (without the
 /// quotes). Backtick strings are raw and are returned unchanged. `\x` and
 /// octal escapes give bytes, which together must form valid UTF-8.
-pub fn unquote(body: &str, quote: char) -> Result<String, String> {
+pub fn unquote(body: &str, quote: char) -> Result<String, UnquoteError> {
     if quote == '`' || !body.contains('\\') {
         return Ok(body.to_string());
     }
+    let esc = |m: &str| UnquoteError::Escape(m.to_string());
     let mut out: Vec<u8> = Vec::with_capacity(body.len());
     let push = |out: &mut Vec<u8>, c: char| {
         let mut buf = [0u8; 4];
@@ -127,50 +151,85 @@ pub fn unquote(body: &str, quote: char) -> Result<String, String> {
             push(&mut out, c);
             continue;
         }
-        let e = chars.next().ok_or("invalid syntax")?;
-        match e {
-            'a' => out.push(0x07),
-            'b' => out.push(0x08),
-            'f' => out.push(0x0c),
-            'n' => out.push(b'\n'),
-            'r' => out.push(b'\r'),
-            't' => out.push(b'\t'),
-            'v' => out.push(0x0b),
-            '\\' => out.push(b'\\'),
+        let e = chars
+            .next()
+            .ok_or_else(|| esc("escape sequence not terminated"))?;
+        let (n, base, max) = match e {
+            'a' => {
+                out.push(0x07);
+                continue;
+            }
+            'b' => {
+                out.push(0x08);
+                continue;
+            }
+            'f' => {
+                out.push(0x0c);
+                continue;
+            }
+            'n' => {
+                out.push(b'\n');
+                continue;
+            }
+            'r' => {
+                out.push(b'\r');
+                continue;
+            }
+            't' => {
+                out.push(b'\t');
+                continue;
+            }
+            'v' => {
+                out.push(0x0b);
+                continue;
+            }
+            '\\' => {
+                out.push(b'\\');
+                continue;
+            }
             // Like Go, a quote may be escaped only inside its own kind.
-            '\'' | '"' if e == quote => out.push(e as u8),
-            'x' | 'u' | 'U' => {
-                let n = match e {
-                    'x' => 2,
-                    'u' => 4,
-                    _ => 8,
-                };
-                let mut v: u32 = 0;
-                for _ in 0..n {
-                    let d = chars.next().and_then(|c| c.to_digit(16)).ok_or("invalid syntax")?;
-                    v = v * 16 + d;
-                }
-                if e == 'x' {
-                    out.push(v as u8);
-                } else {
-                    push(&mut out, char::from_u32(v).ok_or("invalid Unicode code point")?);
-                }
+            '\'' | '"' if e == quote => {
+                out.push(e as u8);
+                continue;
             }
-            '0'..='7' => {
-                let mut v = e.to_digit(8).unwrap_or(0);
-                for _ in 0..2 {
-                    let d = chars.next().and_then(|c| c.to_digit(8)).ok_or("invalid syntax")?;
-                    v = v * 8 + d;
-                }
-                if v > 0xff {
-                    return Err("invalid syntax".into());
-                }
-                out.push(v as u8);
+            '0'..='7' => (3, 8, 255),
+            'x' => (2, 16, 255),
+            'u' => (4, 16, 0x10ffff),
+            'U' => (8, 16, 0x10ffff),
+            _ => {
+                return Err(UnquoteError::Escape(format!(
+                    "unknown escape sequence {}",
+                    go_rune(e)
+                )))
             }
-            _ => return Err(format!("unknown escape sequence: '\\{e}'")),
+        };
+        let mut v: u32 = 0;
+        let mut first = matches!(e, '0'..='7').then_some(e);
+        for _ in 0..n {
+            // Running out of body means the closing quote came next.
+            let d = first.take().or_else(|| chars.next()).unwrap_or(quote);
+            let Some(x) = d.to_digit(base) else {
+                return Err(UnquoteError::Escape(format!(
+                    "illegal character {} in escape sequence",
+                    go_rune(d)
+                )));
+            };
+            v = v * base + x;
+        }
+        if v > max || (0xd800..0xe000).contains(&v) {
+            return Err(esc("escape sequence is an invalid Unicode code point"));
+        }
+        if matches!(e, 'u' | 'U') {
+            push(
+                &mut out,
+                char::from_u32(v)
+                    .ok_or_else(|| esc("escape sequence is an invalid Unicode code point"))?,
+            );
+        } else {
+            out.push(v as u8);
         }
     }
-    String::from_utf8(out).map_err(|_| "invalid UTF-8".to_string())
+    String::from_utf8(out).map_err(|_| UnquoteError::Utf8)
 }
 
 /// Double-quotes a string with Go's `strconv.Quote` escapes.
@@ -244,7 +303,11 @@ pub fn format_float(f: f64) -> String {
         return if f > 0.0 { "Inf".into() } else { "-Inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // `{:e}` gives the shortest digits that round-trip: `d.ddddde<exp>`.
     let sci = format!("{:e}", f.abs());

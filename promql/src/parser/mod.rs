@@ -23,10 +23,11 @@ const MAX_BINARY_OPS: usize = 1000;
 
 /// Parses a PromQL query into its syntax tree.
 pub fn parse(query: &str) -> Result<Expr, ParseError> {
-    let toks = lexer::lex(query)?;
+    let lexed = lexer::lex(query);
     let mut p = Parser {
         q: query,
-        toks,
+        toks: lexed.toks,
+        lex_error: lexed.error,
         pos: 0,
         depth: 0,
         binary_ops: 0,
@@ -38,7 +39,10 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
     if p.peek() != &Tok::Eof {
         return Err(p.unexpected(""));
     }
-    Ok(e)
+    match p.lex_error {
+        Some(e) => Err(e),
+        None => Ok(e),
+    }
 }
 
 type PResult<T> = Result<T, ParseError>;
@@ -46,6 +50,8 @@ type PResult<T> = Result<T, ParseError>;
 pub(crate) struct Parser<'a> {
     q: &'a str,
     toks: Vec<Token>,
+    /// Where lexing stopped early, reported once parsing gets there.
+    lex_error: Option<ParseError>,
     pos: usize,
     depth: usize,
     binary_ops: usize,
@@ -103,8 +109,13 @@ impl Parser<'_> {
         word.then(|| text.to_string())
     }
 
+    /// An error at `span`; once the parser has reached the point where
+    /// lexing failed, the lexer's error instead.
     fn err(&self, span: Range<usize>, msg: impl Into<String>) -> ParseError {
-        ParseError::new(self.q, span, msg)
+        match &self.lex_error {
+            Some(e) if self.pos == self.toks.len() - 1 => e.clone(),
+            _ => ParseError::new(self.q, span, msg),
+        }
     }
 
     /// Describes the current token as Prometheus does in errors.

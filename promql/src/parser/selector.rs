@@ -36,7 +36,9 @@ impl Parser<'_> {
                         break;
                     }
                     Tok::Str(s) => s,
-                    Tok::Eof => return Err(self.err(label_span, "unexpected end of input inside braces")),
+                    Tok::Eof => {
+                        return Err(self.err(label_span, "unexpected end of input inside braces"))
+                    }
                     _ => match self.label_word() {
                         Some(w) => w,
                         None => return Err(self.unexpected("label matching, expected label")),
@@ -59,7 +61,11 @@ impl Parser<'_> {
                         };
                         let vspan = self.next().span;
                         if label == NAME_LABEL && name_set {
-                            return Err(self.name_twice(label_span.start..vspan.end, &name, &value));
+                            return Err(self.name_twice(
+                                label_span.start..vspan.end,
+                                &name,
+                                &value,
+                            ));
                         }
                         Matcher::new(op, label, value)
                             .map_err(|e| self.err(label_span.start..vspan.end, e.to_string()))?
@@ -73,9 +79,9 @@ impl Parser<'_> {
                         Matcher::equal(NAME_LABEL, label)
                     }
                     None => {
-                        return Err(self.unexpected(
-                            "label matching, expected label matching operator",
-                        ))
+                        return Err(
+                            self.unexpected("label matching, expected label matching operator")
+                        )
                     }
                 };
                 matchers.push(matcher);
@@ -84,10 +90,10 @@ impl Parser<'_> {
                         self.next();
                     }
                     Tok::RBrace => {}
-                    Tok::Eof => return Err(self.err(self.span(), "unexpected end of input inside braces")),
-                    _ => {
-                        return Err(self.unexpected("label matching, expected \",\" or \"}\""))
+                    Tok::Eof => {
+                        return Err(self.err(self.span(), "unexpected end of input inside braces"))
                     }
+                    _ => return Err(self.unexpected("label matching, expected \",\" or \"}\"")),
                 }
             }
         }
@@ -112,7 +118,10 @@ impl Parser<'_> {
         other: &str,
     ) -> super::ParseError {
         let first = name.as_ref().map_or("", |(n, _)| n.as_str());
-        self.err(span, format!("metric name must not be set twice: {first:?} or {other:?}"))
+        self.err(
+            span,
+            format!("metric name must not be set twice: {first:?} or {other:?}"),
+        )
     }
 
     /// A primary expression followed by any number of `[…]`, `offset` and
@@ -198,7 +207,10 @@ impl Parser<'_> {
         let range_start = self.start();
         let range = self.parse_duration("range")?;
         if range <= 0 {
-            return Err(self.err(range_start..self.prev_end(), "duration must be greater than 0"));
+            return Err(self.err(
+                range_start..self.prev_end(),
+                "duration must be greater than 0",
+            ));
         }
         match self.peek() {
             Tok::RBracket => {
@@ -235,7 +247,10 @@ impl Parser<'_> {
                 if t != ValueType::Vector {
                     return Err(self.err(
                         start..self.prev_end(),
-                        format!("subquery is only allowed on instant vector, got {} instead", go_type_name(t)),
+                        format!(
+                            "subquery is only allowed on instant vector, got {} instead",
+                            go_type_name(t)
+                        ),
                     ));
                 }
                 Ok(Expr::Subquery(SubqueryExpr {
@@ -286,7 +301,10 @@ impl Parser<'_> {
     fn seconds_to_ms(&self, start: usize, secs: f64, context: &str) -> PResult<i64> {
         let ms = (secs * 1000.0).round();
         if !ms.is_finite() || ms.abs() > 2f64.powi(62) {
-            return Err(self.err(start..self.prev_end(), format!("invalid duration in {context}")));
+            return Err(self.err(
+                start..self.prev_end(),
+                format!("invalid duration in {context}"),
+            ));
         }
         Ok(ms as i64)
     }
@@ -307,19 +325,17 @@ impl Parser<'_> {
             }
             _ => self.duration_primary(context)?,
         };
-        loop {
-            let op = match self.peek() {
-                Tok::Op(
-                    op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow),
-                ) => *op,
-                _ => break,
-            };
+        while let Tok::Op(
+            op @ (BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod | BinOp::Pow),
+        ) = *self.peek()
+        {
             let prec = op.precedence();
             if prec < min_prec {
                 break;
             }
             let op_span = self.next().span;
-            let rhs = self.duration_arith(if op.right_assoc() { prec } else { prec + 1 }, context)?;
+            let rhs =
+                self.duration_arith(if op.right_assoc() { prec } else { prec + 1 }, context)?;
             lhs = match op {
                 BinOp::Add => lhs + rhs,
                 BinOp::Sub => lhs - rhs,
@@ -382,16 +398,14 @@ impl Parser<'_> {
                 let f = if neg { -f } else { f };
                 let ms = (f * 1000.0).round();
                 if !ms.is_finite() || ms.abs() > 2f64.powi(62) {
-                    return Err(self.err(
-                        span,
-                        format!("timestamp out of bounds for @ modifier: {f}"),
-                    ));
+                    return Err(
+                        self.err(span, format!("timestamp out of bounds for @ modifier: {f}"))
+                    );
                 }
                 Ok(At::Timestamp(ms as i64))
             }
             Tok::Ident(w)
-                if !neg
-                    && (w.eq_ignore_ascii_case("start") || w.eq_ignore_ascii_case("end")) =>
+                if !neg && (w.eq_ignore_ascii_case("start") || w.eq_ignore_ascii_case("end")) =>
             {
                 self.next();
                 self.expect(Tok::LParen, "@, expected \"(\"")?;

@@ -32,7 +32,11 @@ fn bin(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
         lhs: Box::new(lhs),
         rhs: Box::new(rhs),
         matching: both_vec.then(|| VectorMatching {
-            card: if op.is_set() { Cardinality::ManyToMany } else { Cardinality::OneToOne },
+            card: if op.is_set() {
+                Cardinality::ManyToMany
+            } else {
+                Cardinality::OneToOne
+            },
             labels: vec![],
             on: false,
             include: vec![],
@@ -62,7 +66,11 @@ fn precedence() {
     );
     assert_eq!(
         p("-a * b"),
-        bin(BinOp::Mul, Expr::Unary(UnaryOp::Neg, Box::new(sel("a"))), sel("b"))
+        bin(
+            BinOp::Mul,
+            Expr::Unary(UnaryOp::Neg, Box::new(sel("a"))),
+            sel("b")
+        )
     );
     assert_eq!(
         p("a or b and c unless d"),
@@ -85,7 +93,9 @@ fn precedence() {
 
 #[test]
 fn vector_matching() {
-    let Expr::Binary(b) = p("a * ON(x, \"y.z\",) GROUP_LEFT(w) b") else { panic!() };
+    let Expr::Binary(b) = p("a * ON(x, \"y.z\",) GROUP_LEFT(w) b") else {
+        panic!()
+    };
     assert_eq!(
         b.matching,
         Some(VectorMatching {
@@ -95,41 +105,73 @@ fn vector_matching() {
             include: vec!["w".into()],
         })
     );
-    let Expr::Binary(b) = p("a / ignoring(x) group_right b") else { panic!() };
+    let Expr::Binary(b) = p("a / ignoring(x) group_right b") else {
+        panic!()
+    };
     assert_eq!(b.matching.unwrap().card, Cardinality::OneToMany);
-    let Expr::Binary(b) = p("a unless on(x) b") else { panic!() };
+    let Expr::Binary(b) = p("a unless on(x) b") else {
+        panic!()
+    };
     assert_eq!(b.matching.unwrap().card, Cardinality::ManyToMany);
-    let Expr::Binary(b) = p("a + 1") else { panic!() };
+    let Expr::Binary(b) = p("a + 1") else {
+        panic!()
+    };
     assert_eq!(b.matching, None);
-    let Expr::Binary(b) = p("a >= bool b") else { panic!() };
+    let Expr::Binary(b) = p("a >= bool b") else {
+        panic!()
+    };
     assert!(b.return_bool);
 }
 
 #[test]
 fn selectors() {
-    let Expr::Vector(v) = p("foo:bar{a=\"b\", c!='d', e=~`f.*`, g!~\"h\",}") else { panic!() };
+    let Expr::Vector(v) = p("foo:bar{a=\"b\", c!='d', e=~`f.*`, g!~\"h\",}") else {
+        panic!()
+    };
     assert_eq!(v.name.as_deref(), Some("foo:bar"));
     assert_eq!(v.matchers.len(), 5);
-    assert_eq!(v.matchers[3], Matcher::new(MatchOp::RegexMatch, "e", "f.*").unwrap());
-    let Expr::Vector(v) = p("{\"my.metric\", \"a.b\"=\"x\"}") else { panic!() };
+    assert_eq!(
+        v.matchers[3],
+        Matcher::new(MatchOp::RegexMatch, "e", "f.*").unwrap()
+    );
+    let Expr::Vector(v) = p("{\"my.metric\", \"a.b\"=\"x\"}") else {
+        panic!()
+    };
     assert_eq!(v.name, None);
     assert_eq!(v.matchers[0], Matcher::equal("__name__", "my.metric"));
     assert_eq!(v.matchers[1], Matcher::equal("a.b", "x"));
     p("{__name__=\"foo\"}");
     p("{on=\"x\", by=\"y\", offset=\"z\", inf=\"a\", NaN=\"b\", atan2=\"c\"}");
-    let Expr::Aggregate(a) = p("sum by (inf, atan2, bool) (x)") else { panic!() };
+    let Expr::Aggregate(a) = p("sum by (inf, atan2, bool) (x)") else {
+        panic!()
+    };
     assert_eq!(a.grouping, ["inf", "atan2", "bool"]);
-    let Expr::Vector(v) = p("foo offset 5m @ 100") else { panic!() };
+    let Expr::Vector(v) = p("foo offset 5m @ 100") else {
+        panic!()
+    };
     assert_eq!((v.offset, v.at), (300_000, Some(At::Timestamp(100_000))));
-    let Expr::Vector(v) = p("foo @ start() offset -1h") else { panic!() };
+    let Expr::Vector(v) = p("foo @ start() offset -1h") else {
+        panic!()
+    };
     assert_eq!((v.offset, v.at), (-3_600_000, Some(At::Start)));
-    let Expr::Matrix(m) = p("foo[1h30m] offset 0s") else { panic!() };
+    let Expr::Matrix(m) = p("foo[1h30m] offset 0s") else {
+        panic!()
+    };
     assert_eq!(m.range, 5_400_000);
-    let Expr::Matrix(m) = p("foo[5]") else { panic!() };
+    let Expr::Matrix(m) = p("foo[5]") else {
+        panic!()
+    };
     assert_eq!(m.range, 5000);
-    let Expr::Subquery(s) = p("rate(foo[5m])[1h:1m] @ end() offset 10m") else { panic!() };
-    assert_eq!((s.range, s.step, s.offset, s.at), (3_600_000, Some(60_000), 600_000, Some(At::End)));
-    let Expr::Subquery(s) = p("(a + b)[5m:]") else { panic!() };
+    let Expr::Subquery(s) = p("rate(foo[5m])[1h:1m] @ end() offset 10m") else {
+        panic!()
+    };
+    assert_eq!(
+        (s.range, s.step, s.offset, s.at),
+        (3_600_000, Some(60_000), 600_000, Some(At::End))
+    );
+    let Expr::Subquery(s) = p("(a + b)[5m:]") else {
+        panic!()
+    };
     assert_eq!(s.step, None);
     p("foo # comment\n + bar");
     for (q, ms) in [
@@ -146,26 +188,42 @@ fn selectors() {
         let Expr::Matrix(m) = p(q) else { panic!("{q}") };
         assert_eq!(m.range, ms, "{q}");
     }
-    let Expr::Vector(v) = p("foo offset -(2 * (1m + 1))") else { panic!() };
+    let Expr::Vector(v) = p("foo offset -(2 * (1m + 1))") else {
+        panic!()
+    };
     assert_eq!(v.offset, -122_000);
     // Without parentheses an offset takes one literal.
-    let Expr::Binary(b) = p("foo offset -2 ^ 2") else { panic!() };
+    let Expr::Binary(b) = p("foo offset -2 ^ 2") else {
+        panic!()
+    };
     assert_eq!(b.op, BinOp::Pow);
-    let Expr::Subquery(s) = p("foo[29s+1s:20*500ms]") else { panic!() };
+    let Expr::Subquery(s) = p("foo[29s+1s:20*500ms]") else {
+        panic!()
+    };
     assert_eq!((s.range, s.step), (30_000, Some(10_000)));
-    let Expr::Vector(v) = p("foo @ 1m40s") else { panic!() };
+    let Expr::Vector(v) = p("foo @ 1m40s") else {
+        panic!()
+    };
     assert_eq!(v.at, Some(At::Timestamp(100_000)));
-    let Expr::Call(c) = p("predict_linear(foo[1h], 30m)") else { panic!() };
+    let Expr::Call(c) = p("predict_linear(foo[1h], 30m)") else {
+        panic!()
+    };
     assert_eq!(c.args[1], Expr::Number(1800.0));
 }
 
 #[test]
 fn aggregations_and_calls() {
-    let Expr::Aggregate(a) = p("sum by (job, \"a.b\",) (x)") else { panic!() };
+    let Expr::Aggregate(a) = p("sum by (job, \"a.b\",) (x)") else {
+        panic!()
+    };
     assert_eq!(a.grouping, vec!["job".to_string(), "a.b".to_string()]);
-    let Expr::Aggregate(a) = p("SUM(x) WITHOUT (a)") else { panic!() };
+    let Expr::Aggregate(a) = p("SUM(x) WITHOUT (a)") else {
+        panic!()
+    };
     assert!(a.without);
-    let Expr::Aggregate(a) = p("topk(3, x)") else { panic!() };
+    let Expr::Aggregate(a) = p("topk(3, x)") else {
+        panic!()
+    };
     assert_eq!(a.param.as_deref(), Some(&Expr::Number(3.0)));
     p("count_values(\"l\", x)");
     p("quantile(0.9, x)");
@@ -184,47 +242,120 @@ fn aggregations_and_calls() {
 fn errors() {
     for (q, msg) in [
         ("", "no expression found in input"),
-        ("{}", "vector selector must contain at least one non-empty matcher"),
-        ("{a=\"\"}", "vector selector must contain at least one non-empty matcher"),
+        (
+            "{}",
+            "vector selector must contain at least one non-empty matcher",
+        ),
+        (
+            "{a=\"\"}",
+            "vector selector must contain at least one non-empty matcher",
+        ),
         ("foo{__name__=\"bar\"}", "metric name must not be set twice"),
         ("foo{a=~\"(\"}", "(\""),
-        ("1 > 2", "comparisons between scalars must use BOOL modifier"),
-        ("1 and foo", "set operator \"and\" not allowed in binary scalar expression"),
-        ("a + bool b", "bool modifier can only be used on comparison operators"),
-        ("a and on(x) group_left b", "no grouping allowed for \"and\" operation"),
-        ("1 + on(x) a", "vector matching only allowed between instant vectors"),
-        ("a + on(x) group_left(x) b", "label \"x\" must not occur in ON and GROUP clause at once"),
-        ("foo[5m] + 1", "binary expression must contain only scalar and instant vector types"),
-        ("sum(foo[5m])", "expected type instant vector in aggregation expression, got range vector"),
-        ("topk(\"a\", foo)", "expected type scalar in aggregation parameter, got string"),
-        ("count_values(1, foo)", "expected type string in aggregation parameter, got scalar"),
-        ("topk(foo)", "wrong number of arguments for aggregate expression provided, expected 2, got 1"),
+        (
+            "1 > 2",
+            "comparisons between scalars must use BOOL modifier",
+        ),
+        (
+            "1 and foo",
+            "set operator \"and\" not allowed in binary scalar expression",
+        ),
+        (
+            "a + bool b",
+            "bool modifier can only be used on comparison operators",
+        ),
+        (
+            "a and on(x) group_left b",
+            "no grouping allowed for \"and\" operation",
+        ),
+        (
+            "1 + on(x) a",
+            "vector matching only allowed between instant vectors",
+        ),
+        (
+            "a + on(x) group_left(x) b",
+            "label \"x\" must not occur in ON and GROUP clause at once",
+        ),
+        (
+            "foo[5m] + 1",
+            "binary expression must contain only scalar and instant vector types",
+        ),
+        (
+            "sum(foo[5m])",
+            "expected type instant vector in aggregation expression, got range vector",
+        ),
+        (
+            "topk(\"a\", foo)",
+            "expected type scalar in aggregation parameter, got string",
+        ),
+        (
+            "count_values(1, foo)",
+            "expected type string in aggregation parameter, got scalar",
+        ),
+        (
+            "topk(foo)",
+            "wrong number of arguments for aggregate expression provided, expected 2, got 1",
+        ),
         ("foo(x)", "unknown function with name \"foo\""),
-        ("rate(a[5m], b)", "expected 1 argument(s) in call to \"rate\", got 2"),
-        ("round()", "expected at least 1 argument(s) in call to \"round\", got 0"),
-        ("round(a, 1, 2)", "expected at most 2 argument(s) in call to \"round\", got 3"),
-        ("rate(foo)", "expected type range vector in call to function \"rate\", got instant vector"),
+        (
+            "rate(a[5m], b)",
+            "expected 1 argument(s) in call to \"rate\", got 2",
+        ),
+        (
+            "round()",
+            "expected at least 1 argument(s) in call to \"round\", got 0",
+        ),
+        (
+            "round(a, 1, 2)",
+            "expected at most 2 argument(s) in call to \"round\", got 3",
+        ),
+        (
+            "rate(foo)",
+            "expected type range vector in call to function \"rate\", got instant vector",
+        ),
         ("(foo)[5m]", "ranges only allowed for vector selectors"),
-        ("foo offset 5m[5m]", "no offset modifiers allowed before range"),
-        ("foo[5m][5m:]", "subquery is only allowed on instant vector, got matrix instead"),
-        ("1 offset 5m", "offset modifier must be preceded by an instant vector selector"),
-        ("foo offset 1m offset 2m", "offset may not be set multiple times"),
+        (
+            "foo offset 5m[5m]",
+            "no offset modifiers allowed before range",
+        ),
+        (
+            "foo[5m][5m:]",
+            "subquery is only allowed on instant vector, got matrix instead",
+        ),
+        (
+            "1 offset 5m",
+            "offset modifier must be preceded by an instant vector selector",
+        ),
+        (
+            "foo offset 1m offset 2m",
+            "offset may not be set multiple times",
+        ),
         ("foo @ 1 @ 2", "@ <timestamp> may not be set multiple times"),
         ("sum(foo) @ 1", "@ modifier must be preceded by"),
         ("foo[0s]", "duration must be greater than 0"),
         ("foo[1m-2m]", "duration must be greater than 0"),
         ("foo[5m:0s]", "duration must be greater than 0"),
         ("foo @", "unexpected end of input in @, expected timestamp"),
-        ("foo offset", "unexpected end of input in offset, expected number or duration"),
+        (
+            "foo offset",
+            "unexpected end of input in offset, expected number or duration",
+        ),
         ("foo[1m/0]", "division by zero in duration expression"),
         ("foo[(1m]", "unexpected \"]\" in range, expected \")\""),
         ("(foo", "unclosed left parenthesis"),
-        ("foo)", "unexpected \")\""),
+        ("foo)", "unexpected right parenthesis ')'"),
+        ("foo bar )", "unexpected identifier \"bar\""),
+        ("sum(rate(foo[5m]", "unclosed left parenthesis"),
+        ("{a=\"b\"} $", "unexpected character: '$'"),
+        (")", "unexpected right parenthesis ')'"),
         ("foo +", "unexpected end of input"),
         ("foo bar", "unexpected identifier \"bar\""),
         ("foo by (a)", "unexpected <by>"),
         ("a * on(x) group_left (y)", "unexpected end of input"),
-        ("-foo[5m]", "unary expression only allowed on expressions of type scalar or instant vector"),
+        (
+            "-foo[5m]",
+            "unary expression only allowed on expressions of type scalar or instant vector",
+        ),
         ("foo{a=\"b\"", "unexpected end of input inside braces"),
         ("foo{a}", "expected label matching operator"),
         ("foo @ start", "unexpected end of input"),
@@ -233,11 +364,20 @@ fn errors() {
         fails(q, msg);
     }
     let e = parse("(foo + bar)[5m]").unwrap_err();
-    assert_eq!(e.to_string(), "1:12: parse error: ranges only allowed for vector selectors");
+    assert_eq!(
+        e.to_string(),
+        "1:12: parse error: ranges only allowed for vector selectors"
+    );
     let e = parse("some_metric OFFSET 1m[5m]").unwrap_err();
-    assert_eq!(e.to_string(), "1:22: parse error: no offset modifiers allowed before range");
+    assert_eq!(
+        e.to_string(),
+        "1:22: parse error: no offset modifiers allowed before range"
+    );
     let e = parse("foo +\n  bar baz").unwrap_err();
-    assert_eq!(e.to_string(), "2:7: parse error: unexpected identifier \"baz\"");
+    assert_eq!(
+        e.to_string(),
+        "2:7: parse error: unexpected identifier \"baz\""
+    );
 }
 
 #[test]
@@ -269,7 +409,8 @@ fn deep_nesting_is_an_error_not_a_crash() {
 /// each that does prints back to a query parsing to the same tree.
 #[test]
 fn conformance_queries() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("skipping: {} not found", dir.display());
         return;
@@ -278,11 +419,16 @@ fn conformance_queries() {
     paths.sort();
     let (mut total, mut ok) = (0, 0);
     let mut failures = Vec::new();
-    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "test")) {
+    for path in paths
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "test"))
+    {
         let text = std::fs::read_to_string(path).unwrap();
         let mut lines = text.lines().peekable();
         while let Some(line) = lines.next() {
-            let Some(query) = eval_query(line) else { continue };
+            let Some(query) = eval_query(line) else {
+                continue;
+            };
             // An `eval_fail` whose expected error is a parse error may be
             // meant not to parse.
             let mut expects_fail = line.starts_with("eval_fail");
@@ -339,12 +485,67 @@ fn same(a: &Expr, b: &Expr) -> bool {
 
 fn token_soup() -> impl Strategy<Value = String> {
     let tokens = prop::sample::select(vec![
-        "foo", "bar:baz", "{", "}", "(", ")", "[", "]", ":", ",", "=", "!=", "=~", "!~", "\"a\"",
-        "'b'", "`c`", "5m", "1h30m", "1", "0x1f", ".5", "Inf", "NaN", "+", "-", "*", "/", "%",
-        "^", "==", ">", "<=", "and", "or", "unless", "atan2", "bool", "on", "ignoring",
-        "group_left", "group_right", "by", "without", "sum", "topk", "count_values", "rate",
-        "round", "time", "label_join", "offset", "@", "start", "end", "#", "\n", "__name__",
-        "\"a.b\"", "é", "\\",
+        "foo",
+        "bar:baz",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        ":",
+        ",",
+        "=",
+        "!=",
+        "=~",
+        "!~",
+        "\"a\"",
+        "'b'",
+        "`c`",
+        "5m",
+        "1h30m",
+        "1",
+        "0x1f",
+        ".5",
+        "Inf",
+        "NaN",
+        "+",
+        "-",
+        "*",
+        "/",
+        "%",
+        "^",
+        "==",
+        ">",
+        "<=",
+        "and",
+        "or",
+        "unless",
+        "atan2",
+        "bool",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "by",
+        "without",
+        "sum",
+        "topk",
+        "count_values",
+        "rate",
+        "round",
+        "time",
+        "label_join",
+        "offset",
+        "@",
+        "start",
+        "end",
+        "#",
+        "\n",
+        "__name__",
+        "\"a.b\"",
+        "é",
+        "\\",
     ]);
     prop::collection::vec(tokens, 0..30).prop_map(|t| t.join(" "))
 }
@@ -413,7 +614,11 @@ fn selector() -> impl Strategy<Value = VectorSelector> {
         (-100_000_000i64..100_000_000).prop_map(|t| Some(At::Timestamp(t))),
     ];
     (
-        prop_oneof!["[a-z_:][a-z0-9_:]{0,6}", Just("sum".to_string()), Just("a.b".to_string())],
+        prop_oneof![
+            "[a-z_:][a-z0-9_:]{0,6}",
+            Just("sum".to_string()),
+            Just("a.b".to_string())
+        ],
         prop::collection::vec((label(), 0..4u8, "[a-z\"\\\\\n]{0,3}"), 0..3),
         prop_oneof![Just(0i64), -10_000_000i64..10_000_000],
         at,
@@ -422,8 +627,12 @@ fn selector() -> impl Strategy<Value = VectorSelector> {
         .prop_map(|(name, ms, offset, at, named)| {
             let mut matchers = vec![Matcher::equal("__name__", name.clone())];
             for (l, op, v) in ms {
-                let op = [MatchOp::Equal, MatchOp::NotEqual, MatchOp::RegexMatch, MatchOp::RegexNoMatch]
-                    [op as usize];
+                let op = [
+                    MatchOp::Equal,
+                    MatchOp::NotEqual,
+                    MatchOp::RegexMatch,
+                    MatchOp::RegexNoMatch,
+                ][op as usize];
                 let v = if matches!(op, MatchOp::RegexMatch | MatchOp::RegexNoMatch) {
                     v.replace('\\', "")
                 } else {
@@ -459,15 +668,38 @@ fn vector_expr() -> impl Strategy<Value = Expr> {
         prop_oneof![
             inner.clone().prop_map(|e| Expr::Paren(Box::new(e))),
             (any::<bool>(), inner.clone()).prop_map(|(neg, e)| {
-                Expr::Unary(if neg { UnaryOp::Neg } else { UnaryOp::Pos }, Box::new(atom(e)))
+                Expr::Unary(
+                    if neg { UnaryOp::Neg } else { UnaryOp::Pos },
+                    Box::new(atom(e)),
+                )
             }),
-            (0..16usize, inner.clone(), prop_oneof![inner.clone(), number()], any::<bool>(), any::<bool>(),
-                prop::collection::vec(label(), 0..2), 0..3u8)
+            (
+                0..16usize,
+                inner.clone(),
+                prop_oneof![inner.clone(), number()],
+                any::<bool>(),
+                any::<bool>(),
+                prop::collection::vec(label(), 0..2),
+                0..3u8
+            )
                 .prop_map(|(op, l, r, swap, on, labels, group)| {
                     let op = [
-                        BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div, BinOp::Mod, BinOp::Pow,
-                        BinOp::Atan2, BinOp::Eql, BinOp::Neq, BinOp::Gtr, BinOp::Lss, BinOp::Gte,
-                        BinOp::Lte, BinOp::And, BinOp::Or, BinOp::Unless,
+                        BinOp::Add,
+                        BinOp::Sub,
+                        BinOp::Mul,
+                        BinOp::Div,
+                        BinOp::Mod,
+                        BinOp::Pow,
+                        BinOp::Atan2,
+                        BinOp::Eql,
+                        BinOp::Neq,
+                        BinOp::Gtr,
+                        BinOp::Lss,
+                        BinOp::Gte,
+                        BinOp::Lte,
+                        BinOp::And,
+                        BinOp::Or,
+                        BinOp::Unless,
                     ][op];
                     let (l, r) = if swap && !op.is_set() { (r, l) } else { (l, r) };
                     let (l, r) = if op.is_set() && r.value_type() != ValueType::Vector {
@@ -475,51 +707,101 @@ fn vector_expr() -> impl Strategy<Value = Expr> {
                     } else {
                         (l, r)
                     };
-                    let both = l.value_type() == ValueType::Vector && r.value_type() == ValueType::Vector;
+                    let both =
+                        l.value_type() == ValueType::Vector && r.value_type() == ValueType::Vector;
                     let card = match (op.is_set(), group) {
                         (true, _) => Cardinality::ManyToMany,
                         (false, 1) => Cardinality::ManyToOne,
                         (false, 2) => Cardinality::OneToMany,
                         _ => Cardinality::OneToOne,
                     };
-                    let include = if card == Cardinality::ManyToOne { vec!["x".to_string()] } else { vec![] };
-                    let labels = if on { labels.into_iter().filter(|l| l != "x").collect() } else { labels };
+                    let include = if card == Cardinality::ManyToOne {
+                        vec!["x".to_string()]
+                    } else {
+                        vec![]
+                    };
+                    let labels = if on {
+                        labels.into_iter().filter(|l| l != "x").collect()
+                    } else {
+                        labels
+                    };
                     Expr::Binary(BinaryExpr {
                         op,
                         lhs: Box::new(operand(l, op, true)),
                         rhs: Box::new(operand(r, op, false)),
-                        matching: both.then_some(VectorMatching { card, labels, on, include }),
+                        matching: both.then_some(VectorMatching {
+                            card,
+                            labels,
+                            on,
+                            include,
+                        }),
                         return_bool: op.is_comparison() && swap,
                     })
                 }),
-            (0..14usize, inner.clone(), number(), prop::collection::vec(label(), 0..3), any::<bool>())
+            (
+                0..14usize,
+                inner.clone(),
+                number(),
+                prop::collection::vec(label(), 0..3),
+                any::<bool>()
+            )
                 .prop_map(|(op, e, p, grouping, without)| {
                     let op = [
-                        AggOp::Sum, AggOp::Min, AggOp::Max, AggOp::Avg, AggOp::Group, AggOp::Stddev,
-                        AggOp::Stdvar, AggOp::Count, AggOp::CountValues, AggOp::Bottomk, AggOp::Topk,
-                        AggOp::Quantile, AggOp::Limitk, AggOp::LimitRatio,
+                        AggOp::Sum,
+                        AggOp::Min,
+                        AggOp::Max,
+                        AggOp::Avg,
+                        AggOp::Group,
+                        AggOp::Stddev,
+                        AggOp::Stdvar,
+                        AggOp::Count,
+                        AggOp::CountValues,
+                        AggOp::Bottomk,
+                        AggOp::Topk,
+                        AggOp::Quantile,
+                        AggOp::Limitk,
+                        AggOp::LimitRatio,
                     ][op];
                     let param = match op {
                         AggOp::CountValues => Some(Box::new(Expr::String("v".into()))),
                         _ if op.has_param() => Some(Box::new(p)),
                         _ => None,
                     };
-                    let grouping = if grouping.is_empty() && !without { vec![] } else { grouping };
-                    Expr::Aggregate(AggregateExpr { op, expr: Box::new(e), param, grouping, without })
+                    let grouping = if grouping.is_empty() && !without {
+                        vec![]
+                    } else {
+                        grouping
+                    };
+                    Expr::Aggregate(AggregateExpr {
+                        op,
+                        expr: Box::new(e),
+                        param,
+                        grouping,
+                        without,
+                    })
                 }),
-            (0..funcs.len(), inner.clone(), selector(), 1i64..100_000_000)
-                .prop_map(move |(f, e, sel, range)| {
+            (0..funcs.len(), inner.clone(), selector(), 1i64..100_000_000).prop_map(
+                move |(f, e, sel, range)| {
                     let func = crate::functions::lookup(funcs[f]).unwrap();
                     let args = match func.name {
                         "rate" => vec![Expr::Matrix(MatrixSelector { vector: sel, range })],
                         "round" => vec![e, Expr::Number(0.5)],
                         "label_join" => vec![e, Expr::String("a".into()), Expr::String(",".into())],
-                        "sort_by_label" => vec![e, Expr::String("a".into()), Expr::String("b".into())],
+                        "sort_by_label" => {
+                            vec![e, Expr::String("a".into()), Expr::String("b".into())]
+                        }
                         _ => vec![e],
                     };
                     Expr::Call(Call { func, args })
-                }),
-            (inner, 1i64..100_000_000, prop::option::of(1i64..1_000_000), -1_000_000i64..1_000_000, any::<bool>())
+                }
+            ),
+            (
+                inner,
+                1i64..100_000_000,
+                prop::option::of(1i64..1_000_000),
+                -1_000_000i64..1_000_000,
+                any::<bool>()
+            )
                 .prop_map(|(e, range, step, offset, at)| {
                     let sq = Expr::Subquery(SubqueryExpr {
                         expr: Box::new(atom(e)),
@@ -529,7 +811,10 @@ fn vector_expr() -> impl Strategy<Value = Expr> {
                         at: at.then_some(At::End),
                     });
                     let func = crate::functions::lookup("max_over_time").unwrap();
-                    Expr::Call(Call { func, args: vec![sq] })
+                    Expr::Call(Call {
+                        func,
+                        args: vec![sq],
+                    })
                 }),
         ]
     })
