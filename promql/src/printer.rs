@@ -9,27 +9,14 @@ use crate::ast::{
 use crate::parser::literal::{format_duration, format_float, quote};
 use storage::{MatchOp, Matcher};
 
-/// Words the lexer or parser gives a meaning of their own, so a metric
-/// with such a name must be written as `{"name"}`.
+/// Words that cannot be written bare as a metric name: keywords the parser
+/// never reads as one, and words the lexer turns into other tokens.
 fn is_reserved(word: &str) -> bool {
     let w = word.to_ascii_lowercase();
     matches!(
         w.as_str(),
-        "and"
-            | "or"
-            | "unless"
-            | "atan2"
-            | "by"
-            | "without"
-            | "on"
-            | "ignoring"
-            | "group_left"
-            | "group_right"
-            | "bool"
-            | "offset"
-            | "inf"
-            | "nan"
-    ) || crate::ast::AggOp::from_name(&w).is_some()
+        "on" | "ignoring" | "group_left" | "group_right" | "bool" | "atan2" | "inf" | "nan"
+    )
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*` and not a keyword.

@@ -2,7 +2,7 @@
 //! parentheses, aggregations and function calls, with Prometheus's type
 //! checks.
 
-use super::lexer::{Tok, KEYWORDS};
+use super::lexer::{Tok, NOT_METRIC_NAMES};
 use super::{PResult, Parser, MAX_BINARY_OPS};
 use crate::ast::{
     AggOp, AggregateExpr, BinOp, BinaryExpr, Call, Cardinality, Expr, UnaryOp, ValueType,
@@ -122,7 +122,9 @@ impl Parser<'_> {
                 if *self.peek_at(1) == Tok::LParen {
                     return self.parse_call(&name);
                 }
-                if KEYWORDS.contains(&lower.as_str()) || AggOp::from_name(&lower).is_some() {
+                // Like Prometheus, most keywords (`by`, `offset`, `and`, `sum`,
+                // …) may name a metric where no other reading fits; these may not.
+                if NOT_METRIC_NAMES.contains(&lower.as_str()) {
                     return Err(self.unexpected(""));
                 }
                 let span = self.next().span;

@@ -63,6 +63,10 @@ pub const KEYWORDS: &[&str] = &[
     "offset",
 ];
 
+/// Keywords that can never be a metric name, unlike `by`, `offset`, `and`,
+/// `sum` and the like (Prometheus's `metric_identifier` rule).
+pub const NOT_METRIC_NAMES: &[&str] = &["on", "ignoring", "group_left", "group_right", "bool"];
+
 fn ident(i: &str) -> IResult<&str, &str> {
     recognize(pair(
         take_while1(|c: char| c.is_ascii_alphabetic() || c == '_' || c == ':'),

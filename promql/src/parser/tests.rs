@@ -141,6 +141,25 @@ fn selectors() {
     assert_eq!(v.matchers[0], Matcher::equal("__name__", "my.metric"));
     assert_eq!(v.matchers[1], Matcher::equal("a.b", "x"));
     p("{__name__=\"foo\"}");
+    // Keywords name metrics where nothing else fits, as in Prometheus.
+    for (q, name) in [
+        ("sum", "sum"),
+        ("by", "by"),
+        ("foo + offset", "offset"),
+        ("and{a=\"b\"}", "and"),
+    ] {
+        let e = p(q);
+        let v = match &e {
+            Expr::Vector(v) => v,
+            Expr::Binary(b) => match &*b.rhs {
+                Expr::Vector(v) => v,
+                _ => panic!("{q}"),
+            },
+            _ => panic!("{q}"),
+        };
+        assert_eq!(v.name.as_deref(), Some(name), "{q}");
+        assert_eq!(parse(&e.to_string()).unwrap(), e);
+    }
     p("{on=\"x\", by=\"y\", offset=\"z\", inf=\"a\", NaN=\"b\", atan2=\"c\"}");
     let Expr::Aggregate(a) = p("sum by (inf, atan2, bool) (x)") else {
         panic!()
@@ -351,6 +370,8 @@ fn errors() {
         ("foo +", "unexpected end of input"),
         ("foo bar", "unexpected identifier \"bar\""),
         ("foo by (a)", "unexpected <by>"),
+        ("on + foo", "unexpected <on>"),
+        ("bool", "unexpected <bool>"),
         ("a * on(x) group_left (y)", "unexpected end of input"),
         (
             "-foo[5m]",
@@ -641,7 +662,7 @@ fn selector() -> impl Strategy<Value = VectorSelector> {
                 matchers.push(Matcher::new(op, l, v).unwrap());
             }
             // Only plain identifiers can be written before the braces.
-            let plain = !name.contains('.') && name != "sum";
+            let plain = !name.contains('.') && name != "on" && name != "inf";
             VectorSelector {
                 name: (named && plain).then_some(name),
                 matchers,
