@@ -130,7 +130,6 @@ impl Parser<'_> {
                 let span = self.next().span;
                 self.parse_vector_selector(Some((name, span)))
             }
-            Tok::Eof => Err(self.unexpected("")),
             _ => Err(self.unexpected("")),
         }
     }
