@@ -3,10 +3,12 @@
 //! through the storage crate's query interface.
 
 pub mod ast;
+mod engine;
 mod error;
 pub mod functions;
 mod value;
 
+pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ParseError, Result};
 pub use storage::{Label, Labels, MatchOp, Matcher};
 pub use value::{QueryResult, Sample, Series, Value};
