@@ -321,3 +321,32 @@ mod tests {
         assert!(hf(0.0, 1.0, &[(1.0, 5.0)]).is_nan());
     }
 }
+
+#[cfg(test)]
+mod more_fraction_tests {
+    use super::*;
+
+    fn hf(lo: f64, up: f64, v: &[(f64, f64)]) -> f64 {
+        let mut b: Vec<Bucket> = v.iter().map(|&(upper, count)| Bucket { upper, count }).collect();
+        bucket_fraction(lo, up, &mut b)
+    }
+
+    const INF: f64 = f64::INFINITY;
+
+    #[test]
+    fn boundaries_and_outside_ranges() {
+        let pos = [(1.0, 1.0), (2.0, 3.0), (3.0, 6.0), (INF, 100.0)];
+        assert_eq!(hf(1.0, 3.0, &pos), 0.05);
+        assert_eq!(hf(0.1, 0.75, &[(0.5, 2.5), (1.0, 7.5), (INF, 100.0)]), 0.045);
+        let cross = [(-2.0, 5.0), (-1.0, 10.0), (0.0, 15.0), (1.0, 20.0), (INF, 100.0)];
+        assert_eq!(hf(-1.0, 1.0, &cross), 0.1);
+        let small = [(1.0, 1.0), (2.0, 3.0), (INF, 10.0)];
+        assert_eq!(hf(-10.0, -5.0, &small), 0.0);
+        assert_eq!(hf(5.0, 10.0, &small), 0.0);
+        // testhistogram3 at 50m.
+        let p3 = [(0.0, 0.0), (0.1, 50.0), (0.2, 70.0), (1.0, 110.0), (INF, 110.0)];
+        assert_eq!(hf(0.0, 0.2, &p3), 0.6363636363636364);
+        let n3 = [(-0.25, 0.0), (-0.2, 10.0), (-0.1, 20.0), (0.3, 20.0), (INF, 20.0)];
+        assert_eq!(hf(0.0, 0.2, &n3), 0.0);
+    }
+}

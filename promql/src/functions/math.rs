@@ -93,14 +93,16 @@ pub fn clamp(v: f64, min: f64, max: f64) -> Option<f64> {
     Some(go_max(min, go_min(max, v)))
 }
 
-/// `clamp_max(v, max)`.
+/// `clamp_max(v, max)`, computed as Prometheus does: `clamp(v, -Inf, max)`
+/// (which never drops the sample).
 pub fn clamp_max(v: f64, max: f64) -> f64 {
-    go_min(v, max)
+    go_max(f64::NEG_INFINITY, go_min(max, v))
 }
 
-/// `clamp_min(v, min)`.
+/// `clamp_min(v, min)`, computed as Prometheus does: `clamp(v, min, +Inf)`
+/// (which never drops the sample).
 pub fn clamp_min(v: f64, min: f64) -> f64 {
-    go_max(v, min)
+    go_max(min, go_min(f64::INFINITY, v))
 }
 
 #[cfg(test)]
@@ -167,7 +169,12 @@ mod tests {
         assert!(clamp(0.5, f64::NAN, 1.0).unwrap().is_nan());
         assert_eq!(clamp_max(5.0, 3.0), 3.0);
         assert_eq!(clamp_min(-5.0, 3.0), 3.0);
+        assert_eq!(clamp_min(5.0, 3.0), 5.0);
         assert!(clamp_max(f64::NAN, 3.0).is_nan());
+        assert!(clamp_max(1.0, f64::NAN).is_nan());
+        assert!(clamp_min(1.0, f64::NAN).is_nan());
+        assert_eq!(clamp_min(1.0, f64::INFINITY), f64::INFINITY);
+        assert_eq!(clamp_max(-1.0, f64::NEG_INFINITY), f64::NEG_INFINITY);
         assert!(go_max(0.0, -0.0).is_sign_positive());
         assert!(go_min(0.0, -0.0).is_sign_negative());
     }

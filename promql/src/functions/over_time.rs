@@ -79,6 +79,16 @@ fn max_index(s: &[(i64, f64)]) -> usize {
     pick(s, |v, cur| v > cur)
 }
 
+/// Like [`min_index`] but the last of equal minima wins.
+fn last_min_index(s: &[(i64, f64)]) -> usize {
+    pick(s, |v, cur| v <= cur)
+}
+
+/// Like [`max_index`] but the last of equal maxima wins.
+fn last_max_index(s: &[(i64, f64)]) -> usize {
+    pick(s, |v, cur| v >= cur)
+}
+
 /// Smallest value; NaN values are ignored unless all values are NaN.
 pub fn min_over_time(s: &[(i64, f64)]) -> f64 {
     s[min_index(s)].1
@@ -125,8 +135,11 @@ pub fn stddev_over_time(s: &[(i64, f64)]) -> f64 {
 }
 
 /// Median absolute deviation: the median of the absolute differences from
-/// the median.
+/// the median. Any NaN value makes the result NaN.
 pub fn mad_over_time(s: &[(i64, f64)]) -> f64 {
+    if s.iter().any(|&(_, v)| v.is_nan()) {
+        return f64::NAN;
+    }
     let mut values: Vec<f64> = s.iter().map(|&(_, v)| v).collect();
     let median = quantile(0.5, &mut values);
     let mut dev: Vec<f64> = s.iter().map(|&(_, v)| (v - median).abs()).collect();
@@ -261,16 +274,16 @@ fn seconds(t_ms: i64) -> f64 {
     t_ms as f64 / 1000.0
 }
 
-/// Time in seconds of the smallest value (the earliest one on ties; NaN
-/// values ignored unless all are NaN).
+/// Time in seconds of the smallest value (the latest one on ties; NaN
+/// values ignored unless all are NaN, then the last sample's).
 pub fn ts_of_min_over_time(s: &[(i64, f64)]) -> f64 {
-    seconds(s[min_index(s)].0)
+    seconds(s[last_min_index(s)].0)
 }
 
-/// Time in seconds of the largest value (the earliest one on ties; NaN
-/// values ignored unless all are NaN).
+/// Time in seconds of the largest value (the latest one on ties; NaN
+/// values ignored unless all are NaN, then the last sample's).
 pub fn ts_of_max_over_time(s: &[(i64, f64)]) -> f64 {
-    seconds(s[max_index(s)].0)
+    seconds(s[last_max_index(s)].0)
 }
 
 /// Time in seconds of the last sample.
@@ -327,8 +340,11 @@ mod tests {
         assert_eq!(min_over_time(&vals(&[-INF, 0.0])), -INF);
         assert_eq!(ts_of_min_over_time(&s), 30.0);
         assert_eq!(ts_of_max_over_time(&s), 40.0);
-        // Ties: the earliest sample.
-        assert_eq!(ts_of_max_over_time(&vals(&[2.0, 2.0, 1.0])), 0.0);
+        // Ties: the latest sample.
+        assert_eq!(ts_of_max_over_time(&vals(&[2.0, 2.0, 1.0])), 10.0);
+        assert_eq!(ts_of_min_over_time(&vals(&[1.0, 3.0, 1.0, 2.0])), 20.0);
+        assert_eq!(ts_of_min_over_time(&vals(&[NAN, NAN])), 10.0);
+        assert_eq!(ts_of_max_over_time(&vals(&[NAN, 4.0, NAN])), 10.0);
     }
 
     #[test]
@@ -407,5 +423,191 @@ mod tests {
             "invalid trend factor. Expected: 0 < tf < 1, got: 0.000000"
         );
         assert!(validate_smoothing(NAN, 0.5).is_ok());
+    }
+}
+
+/// Cases from the PromQL conformance suite (functions.test).
+#[cfg(test)]
+mod conformance {
+    use super::*;
+
+    const INF: f64 = f64::INFINITY;
+
+    fn s(v: &[f64]) -> Vec<(i64, f64)> {
+        v.iter().enumerate().map(|(i, &x)| (i as i64 * 5_000, x)).collect()
+    }
+
+    /// promqltest's comparison: relative tolerance 1e-6, NaN equals NaN.
+    fn close(a: f64, b: f64) -> bool {
+        (a.is_nan() && b.is_nan()) || a == b || (a - b).abs() / a.abs().max(b.abs()) < 1e-6
+    }
+
+    #[test]
+    fn avg_infinities() {
+        let cases: &[(&[f64], f64)] = &[
+            (&[1.0, 2.0, 3.0, 4.0, 5.0], 3.0),
+            (&[1.0, 2.0, 3.0, 4.0, INF], INF),
+            (&[1.0, 2.0, 3.0, 4.0, -INF], -INF),
+            (&[1.0, 2.0, 3.0, INF, -INF], f64::NAN),
+            (&[INF, 0.0, INF], INF),
+            (&[INF, INF, INF, -INF], f64::NAN),
+            (&[1.0, 2.0, 3.0, -INF, -INF], -INF),
+            (&[-INF, 0.0, -INF], -INF),
+            (&[-INF, -INF, -INF, INF], f64::NAN),
+            (&[1.0, 2.0, -INF, -INF, INF], f64::NAN),
+            (&[9.988465674311579e+307, 9.988465674311579e+307], 9.988465674311579e+307),
+            (&[-9.988465674311579e+307; 3], -9.988465674311579e+307),
+            (&[-9.988465674311579e+307, 9.988465674311579e+307], 0.0),
+            (&[1.0, 2.0, 3.0, f64::NAN, f64::NAN], f64::NAN),
+            (&[1.0, 2.0, 3.0], 2.0),
+        ];
+        for (v, e) in cases {
+            let a = avg_over_time(&s(v));
+            assert!(close(a, *e), "{v:?}: {a}");
+            // sum/count agrees except where the sum overflows.
+        }
+        assert_eq!(sum_over_time(&s(&[9.988465674311579e+307; 2])) / 2.0, INF);
+    }
+
+    #[test]
+    fn avg_extreme_magnitudes() {
+        let cases: &[(&[f64], f64)] = &[
+            (&[1e10, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6], 1.6666666666666675e+09),
+            (
+                &[5.30921651659898, 0.961118537914768, 1.62091361305318, 0.865089463758091, 0.323055185914577, 0.951811357687154],
+                1.67186744582113,
+            ),
+            (&[1.78264e50, 0.76342771, 1.9592258, 7.69805412, 458.90154], 3.56528E+49),
+            (&[0.76342771, 1.9592258, 7.69805412, 1.78264e50, 458.90154], 3.56528E+49),
+            (&[1.78264E+50, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, 458.90154], 3.76333333333333E+219),
+            (&[-1.78264E+50, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, -458.90154], 3.76333333333333E+219),
+            (&[-1.78264E+50, 0.76342771, 1.9592258, -2.258E+220, 7.69805412, -458.90154], -3.76333333333333E+219),
+            (&[-1.78264E+215, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, -458.90154], 3.76330362266667E+219),
+            (
+                &[-1.78264E+215, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, 1.78264E+215, -458.90154],
+                3.225714285714286e+219,
+            ),
+            (
+                &[-1.78264E+219, 0.76342771, 1.9592258, 2.3757689E+217, -2.3757689E+217, 2.258E+220, 7.69805412, 1.78264E+219, -458.90154],
+                2.5088888888888888e+219,
+            ),
+            (
+                &[
+                    -2.258E+220, -1.78264E+219, 0.76342771, 1.9592258, 2.3757689E+217, -2.3757689E+217, 2.258E+220,
+                    7.69805412, 1.78264E+219, -458.90154,
+                ],
+                0.0,
+            ),
+            (&[1.0, 1e100, 1.0, -1e100], 0.5),
+        ];
+        for (v, e) in cases {
+            let a = avg_over_time(&s(v));
+            assert!(close(a, *e), "{v:?}: {a}");
+        }
+        assert_eq!(avg_over_time(&s(&[1e10, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6])), 1.6666666666666675e+09);
+    }
+
+    #[test]
+    fn avg_exact_for_constant_series() {
+        for n in 1..=200 {
+            assert_eq!(avg_over_time(&s(&vec![52.0; n])), 52.0, "n={n}");
+        }
+    }
+
+    #[test]
+    fn dense_sums() {
+        for n in [1000, 1001, 1002, 1003, 2000, 3003] {
+            assert_eq!(sum_over_time(&s(&vec![1.0; n])), n as f64);
+        }
+    }
+
+    #[test]
+    fn variance_cases() {
+        let v = s(&[0.0, 8.0, 8.0, 2.0, 3.0]);
+        assert!(close(stdvar_over_time(&v), 10.56));
+        assert!(close(stddev_over_time(&v), 3.249615));
+        assert_eq!(stdvar_over_time(&s(&[1.5990505637277868; 3])), 0.0);
+        assert_eq!(stddev_over_time(&s(&[1.5990505637277868; 3])), 0.0);
+    }
+
+    #[test]
+    fn mad_cases() {
+        assert_eq!(mad_over_time(&s(&[4.0, 6.0, 2.0, 1.0, 999.0, 1.0, 2.0])), 1.0);
+        assert_eq!(mad_over_time(&s(&[1.0, 2.0, 3.0, 4.0, 5.0])), 1.0);
+        assert_eq!(mad_over_time(&s(&[7.0; 5])), 0.0);
+        assert_eq!(mad_over_time(&s(&[5.0])), 0.0);
+        assert!(mad_over_time(&s(&[1.0, 2.0, f64::NAN, 4.0])).is_nan());
+    }
+
+    #[test]
+    fn quantile_cases() {
+        let two = s(&[0.0, 1.0]);
+        let three = s(&[0.0, 1.0, 2.0]);
+        let uneven = s(&[0.0, 1.0, 4.0]);
+        for (q, e) in [(0.0, [0.0, 0.0, 0.0]), (0.5, [0.5, 1.0, 1.0]), (0.75, [0.75, 1.5, 2.5]), (0.8, [0.8, 1.6, 2.8]), (1.0, [1.0, 2.0, 4.0])] {
+            for (v, e) in [&two, &three, &uneven].iter().zip(e) {
+                assert!(close(quantile_over_time(q, v), e), "q={q} {v:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn ts_of_min_max() {
+        // load 10s53ms: metric 1 2 3 0 5 6 2 1 4, window (0, 90s].
+        let v: Vec<_> = [1.0, 2.0, 3.0, 0.0, 5.0, 6.0, 2.0, 1.0, 4.0]
+            .iter()
+            .enumerate()
+            .map(|(i, &x)| (i as i64 * 10_053, x))
+            .filter(|&(t, _)| t > 0)
+            .collect();
+        assert_eq!(ts_of_min_over_time(&v), 30.159);
+        assert_eq!(ts_of_max_over_time(&v), 50.265);
+    }
+
+    #[test]
+    fn deriv_predict_cases() {
+        let m = 60_000;
+        // 0+80x10 every 5m; window (0, 50m].
+        let total: Vec<_> = (1..=10).map(|i| (i * 5 * m, 80.0 * i as f64)).collect();
+        assert!(close(deriv(&total).unwrap(), 0.26666666666666666));
+        // predict_linear emulated with deriv: exact.
+        let p = predict_linear(&total, 3600.0, 50 * m).unwrap();
+        assert!((p - (800.0 + deriv(&total).unwrap() * 3600.0)).abs() < 1e-9, "{p}");
+        // testcounter_reset_middle_total: 0+10x4 0+10x5 at 0..50m.
+        let y = [0.0, 10.0, 20.0, 30.0, 40.0, 0.0, 10.0, 20.0, 30.0, 40.0, 50.0];
+        let all: Vec<_> = y.iter().enumerate().map(|(i, &v)| (i as i64 * 5 * m, v)).collect();
+        assert!(close(deriv(&all).unwrap(), 0.010606060606060607));
+        let last50: Vec<_> = all[1..].to_vec();
+        assert!(close(predict_linear(&last50, 3600.0, 50 * m).unwrap(), 70.0));
+        assert!(close(predict_linear(&all, 3600.0, 50 * m).unwrap(), 76.81818181818181));
+        assert!(close(predict_linear(&all, 3600.0, 10 * m).unwrap(), 51.36363636363637));
+        assert!(close(predict_linear(&all, 3600.0, 70 * m).unwrap(), 89.54545454545455));
+        // -Inf 0+80x10 Inf at 0..55m... window (0, 100m] holds 0..800 and Inf.
+        let mut inf: Vec<_> = (1..=11).map(|i| (i * 5 * m, 80.0 * (i - 1) as f64)).collect();
+        inf.push((60 * m, INF));
+        assert!(deriv(&inf).unwrap().is_nan());
+        assert!(predict_linear(&inf, 6000.0, 100 * m).unwrap().is_nan());
+    }
+
+    #[test]
+    fn smoothing_cases() {
+        // 0+10x1000 100+30x1000 at 10s; at 8000s over [1m]: (7940s, 8000s].
+        let mk = |f: &dyn Fn(i64) -> f64| -> Vec<(i64, f64)> {
+            (795..=800).map(|i| (i * 10_000, f(i))).collect()
+        };
+        let cases: [(&dyn Fn(i64) -> f64, f64); 8] = [
+            (&|i| 10.0 * i as f64, 8000.0),
+            (&|i| 20.0 * i as f64, 16000.0),
+            (&|i| 30.0 * i as f64, 24000.0),
+            (&|i| 40.0 * i as f64, 32000.0),
+            (&|i| 8000.0 - 10.0 * i as f64, 0.0),
+            (&|i| -20.0 * i as f64, -16000.0),
+            (&|i| 30.0 * i as f64, 24000.0),
+            (&|i| -40.0 * i as f64, -32000.0),
+        ];
+        for (f, e) in cases {
+            let v = double_exponential_smoothing(&mk(f), 0.01, 0.1).unwrap();
+            assert!((v - e).abs() < 1e-6 * e.abs().max(1.0), "{v} vs {e}");
+        }
     }
 }

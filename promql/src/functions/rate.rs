@@ -183,3 +183,102 @@ mod tests {
         assert_eq!(duration_seconds(123), 0.123);
     }
 }
+
+/// Cases from the PromQL conformance suite (functions.test), evaluated by
+/// hand: window `(t - range, t]`, series loaded as `start+step×n` at a
+/// fixed interval from time 0.
+#[cfg(test)]
+mod conformance {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    /// Loads `vals` at `interval_ms` from time 0 and selects `(t-range, t]`.
+    fn window(vals: &[f64], interval_ms: i64, t: i64, range: i64) -> Vec<(i64, f64)> {
+        vals.iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * interval_ms, v))
+            .filter(|&(ts, _)| ts > t - range && ts <= t)
+            .collect()
+    }
+
+    fn series(start: f64, step: f64, n: usize) -> Vec<f64> {
+        (0..=n).map(|i| start + step * i as f64).collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        a == b || (a - b).abs() / a.abs().max(b.abs()) < 1e-12
+    }
+
+    fn increase(v: &[f64], interval: i64, t: i64, range: i64) -> f64 {
+        extrapolated_rate(&window(v, interval, t, range), t - range, t, true, false).unwrap()
+    }
+
+    fn rate(v: &[f64], interval: i64, t: i64, range: i64) -> f64 {
+        extrapolated_rate(&window(v, interval, t, range), t - range, t, true, true).unwrap()
+    }
+
+    #[test]
+    fn increase_cases() {
+        let foo = series(0.0, 10.0, 10);
+        let mut bar = series(0.0, 18.0, 5);
+        bar.extend(series(0.0, 18.0, 5));
+        let dings = series(10.0, 10.0, 10);
+        let bumms = series(1.0, 10.0, 10);
+        for (s, e50, e100) in [(&foo, 100.0, 100.0), (&bar, 160.0, 162.0), (&dings, 100.0, 105.0), (&bumms, 100.0, 101.0)] {
+            assert!(close(increase(s, 5 * MIN, 50 * MIN, 50 * MIN), e50), "{s:?}");
+            assert!(close(increase(s, 5 * MIN, 50 * MIN, 100 * MIN), e100), "{s:?}");
+        }
+        let reset = [0.0, 1.0, 2.0, 3.0, 2.0, 3.0, 4.0];
+        assert!(close(increase(&reset, 5 * MIN, 30 * MIN, 30 * MIN), 7.0));
+    }
+
+    #[test]
+    fn rate_cases() {
+        let mut middle = series(0.0, 27.0, 4);
+        middle.extend(series(0.0, 27.0, 5));
+        assert!(close(rate(&middle, 5 * MIN, 50 * MIN, 50 * MIN), 0.08));
+        let mut end = series(0.0, 10.0, 9);
+        end.extend([0.0, 10.0]);
+        assert!(extrapolated_rate(&window(&end, 5 * MIN, 50 * MIN, 5 * MIN), 45 * MIN, 50 * MIN, true, true).is_none());
+        assert_eq!(rate(&end, 5 * MIN, 50 * MIN, 6 * MIN), 0.0);
+        let w = series(0.0, 80.0, 10);
+        assert!(close(rate(&w, 5 * MIN, 50 * MIN, 50 * MIN), 0.26666666666666666));
+        // offset 5m: evaluation at 45m.
+        assert!(close(rate(&series(0.0, 10.0, 10), 5 * MIN, 45 * MIN, 10 * MIN), 0.03333333333333333));
+        assert!(close(rate(&series(0.0, 20.0, 10), 5 * MIN, 45 * MIN, 10 * MIN), 0.06666666666666667));
+    }
+
+    #[test]
+    fn zero_cutoff() {
+        let expect10 = [0.5, 0.55, 0.6, 0.6, 0.6, 0.6];
+        for (i, e) in expect10.iter().enumerate() {
+            let s = series(60.0 * i as f64, 240.0, 10);
+            assert!(close(rate(&s, 4 * MIN, 10 * MIN, 20 * MIN), *e), "start {i}m");
+            assert!(close(rate(&s, 4 * MIN, 50 * MIN, 20 * MIN), 0.6), "start {i}m");
+        }
+    }
+
+    #[test]
+    fn irate_and_delta_cases() {
+        let foo = series(0.0, 10.0, 10);
+        let mut bar = series(0.0, 10.0, 5);
+        bar.extend(series(0.0, 10.0, 5));
+        let irate = |v: &[f64], t, r| instant_value(&window(v, 5 * MIN, t, r), true).unwrap();
+        assert!(close(irate(&foo, 50 * MIN, 50 * MIN), 1.0 / 30.0));
+        assert!(close(irate(&bar, 50 * MIN, 50 * MIN), 1.0 / 30.0));
+        assert!(close(irate(&foo, 30 * MIN, 50 * MIN), 1.0 / 30.0));
+        assert_eq!(irate(&bar, 30 * MIN, 50 * MIN), 0.0);
+        let nan = [1.0, f64::NAN, f64::NAN, 5.0, 11.0];
+        let r = 15 * MIN + 1000;
+        assert!(irate(&nan, 5 * MIN, r).is_nan());
+        assert!(irate(&nan, 10 * MIN, r).is_nan());
+        assert!(irate(&nan, 15 * MIN, r).is_nan());
+        assert!(close(irate(&nan, 20 * MIN, r), 0.02));
+        let delta = |v: &[f64]| {
+            extrapolated_rate(&window(v, 5 * MIN, 20 * MIN, 20 * MIN), 0, 20 * MIN, false, false).unwrap()
+        };
+        assert_eq!(delta(&[0.0, 50.0, 100.0, 150.0, 200.0]), 200.0);
+        assert_eq!(delta(&[200.0, 150.0, 100.0, 50.0, 0.0]), -200.0);
+    }
+}
