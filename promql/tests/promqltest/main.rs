@@ -19,6 +19,7 @@ mod script;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -467,12 +468,14 @@ fn collect_selectors(e: &Expr, out: &mut Vec<Vec<Matcher>>) {
 /// this case.
 fn run_case_isolated(env: &Env, ev: Eval, timeout: Duration) -> Result<(), String> {
     let db = Arc::clone(&env.db);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let cancel2 = Arc::clone(&cancel);
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name(format!("case-{}", ev.line))
         .stack_size(64 << 20)
         .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(&db, &ev)));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(&db, &ev, &cancel2)));
             let r = r.unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&*p))));
             let _ = tx.send(r);
         });
@@ -481,12 +484,16 @@ fn run_case_isolated(env: &Env, ev: Eval, timeout: Duration) -> Result<(), Strin
     }
     match rx.recv_timeout(timeout) {
         Ok(r) => r,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!("timed out after {timeout:?}")),
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            // Ask the engine to stop; the thread is abandoned either way.
+            cancel.store(true, Ordering::Relaxed);
+            Err(format!("timed out after {timeout:?}"))
+        }
         Err(mpsc::RecvTimeoutError::Disconnected) => Err("case thread died".into()),
     }
 }
 
-fn run_case(db: &Db, ev: &Eval) -> Result<(), String> {
+fn run_case(db: &Db, ev: &Eval, cancel: &AtomicBool) -> Result<(), String> {
     if let Some(e) = &ev.error {
         return Err(format!("malformed eval: {e}"));
     }
@@ -494,7 +501,7 @@ fn run_case(db: &Db, ev: &Eval) -> Result<(), String> {
     let x = &ev.expect;
     match ev.kind {
         EvalKind::Range { start, end, step } => {
-            let r = glue::range(db, &expr, start, end, step);
+            let r = glue::range(db, &expr, start, end, step, cancel);
             check_outcome(ev, r, Grid { start, end, step }).map(|_| ())
         }
         EvalKind::Instant { at } => {
@@ -520,7 +527,7 @@ fn run_case(db: &Db, ev: &Eval) -> Result<(), String> {
                 } else {
                     format!(" [with @ {}s, evaluated at {}s]", eval_t as f64 / 1000.0, *t as f64 / 1000.0)
                 };
-                let r = glue::instant(db, q, *t);
+                let r = glue::instant(db, q, *t, cancel);
                 let value = match check_outcome(ev, r, grid).map_err(|e| format!("{e}{label}"))? {
                     Some(v) => v,
                     None => continue, // failed as expected
@@ -529,7 +536,7 @@ fn run_case(db: &Db, ev: &Eval) -> Result<(), String> {
                     continue;
                 }
                 // The same query as a range query must agree at its middle step.
-                let rr = glue::range(db, q, t - MINUTE, t + MINUTE, MINUTE)
+                let rr = glue::range(db, q, t - MINUTE, t + MINUTE, MINUTE, cancel)
                     .map_err(|e| format!("range mode: {e}{label}"))?;
                 if x.ordered {
                     continue;
