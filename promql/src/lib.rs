@@ -5,8 +5,11 @@
 pub mod ast;
 mod error;
 pub mod functions;
+mod parser;
+mod printer;
 mod value;
 
 pub use error::{Error, ParseError, Result};
+pub use parser::parse;
 pub use storage::{Label, Labels, MatchOp, Matcher};
 pub use value::{QueryResult, Sample, Series, Value};

@@ -1,6 +1,14 @@
 //! The function table: one entry per PromQL function with its signature,
 //! checked by the parser. The evaluator dispatches on [`Function::name`].
 
+pub mod histogram;
+pub mod kahan;
+pub mod math;
+pub mod over_time;
+pub mod quantile;
+pub mod rate;
+pub mod time;
+
 use crate::ast::ValueType;
 use ValueType::{Matrix as M, Scalar as S, String as Str, Vector as V};
 

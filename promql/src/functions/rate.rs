@@ -1,0 +1,284 @@
+//! `rate`, `increase`, `delta`, `irate` and `idelta` over float samples.
+
+/// Seconds in a millisecond duration, computed as Go's `time.Duration.Seconds`
+/// does (whole seconds plus the fractional part), so results match bit for bit.
+pub(crate) fn duration_seconds(ms: i64) -> f64 {
+    (ms / 1000) as f64 + (ms % 1000) as f64 / 1000.0
+}
+
+/// `rate` (`is_counter && is_rate`), `increase` (`is_counter`) and `delta`
+/// (neither) with Prometheus 3 extrapolation.
+///
+/// `samples` are the float samples in the left-open window
+/// `(range_start, range_end]`, in ascending time order. The difference
+/// between last and first value (plus, for counters, the value before each
+/// reset) is extrapolated towards the window edges: all the way when the
+/// first/last sample lies within 1.1 average sample intervals of the edge,
+/// otherwise by half an average interval. Counters are never extrapolated
+/// below zero. `rate` then divides by the window length in seconds.
+///
+/// Returns `None` for fewer than two samples.
+pub fn extrapolated_rate(
+    samples: &[(i64, f64)],
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let (first_t, first_v) = samples[0];
+    let (last_t, last_v) = samples[samples.len() - 1];
+    let intervals = (samples.len() - 1) as f64;
+
+    let mut result = last_v - first_v;
+    if is_counter {
+        let mut prev = first_v;
+        for &(_, v) in &samples[1..] {
+            if v < prev {
+                result += prev;
+            }
+            prev = v;
+        }
+    }
+
+    let mut to_start = (first_t - range_start) as f64 / 1000.0;
+    let mut to_end = (range_end - last_t) as f64 / 1000.0;
+    let sampled = (last_t - first_t) as f64 / 1000.0;
+    let avg_interval = sampled / intervals;
+    let threshold = avg_interval * 1.1;
+
+    if to_start >= threshold {
+        to_start = avg_interval / 2.0;
+    }
+    if is_counter && result > 0.0 && first_v >= 0.0 {
+        // Where a straight line through the samples would reach zero: do not
+        // extrapolate the counter back beyond that point.
+        let to_zero = sampled * (first_v / result);
+        if to_zero < to_start {
+            to_start = to_zero;
+        }
+    }
+    if to_end >= threshold {
+        to_end = avg_interval / 2.0;
+    }
+    let extrapolate_to = sampled + to_start + to_end;
+
+    let mut factor = extrapolate_to / sampled;
+    if is_rate {
+        factor /= duration_seconds(range_end - range_start);
+    }
+    Some(result * factor)
+}
+
+/// `irate` (`is_rate`) and `idelta` over the last two samples. `irate` treats
+/// a decrease as a counter reset (the result is the last value) and divides
+/// by the seconds between the two samples. `None` for fewer than two samples
+/// or two samples at the same time.
+pub fn instant_value(samples: &[(i64, f64)], is_rate: bool) -> Option<f64> {
+    if samples.len() < 2 {
+        return None;
+    }
+    let (prev_t, prev_v) = samples[samples.len() - 2];
+    let (last_t, last_v) = samples[samples.len() - 1];
+    let mut result = if is_rate && last_v < prev_v {
+        last_v
+    } else {
+        last_v - prev_v
+    };
+    let interval = last_t - prev_t;
+    if interval == 0 {
+        return None;
+    }
+    if is_rate {
+        result /= interval as f64 / 1000.0;
+    }
+    Some(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(start: i64, step: i64, vals: &[f64]) -> Vec<(i64, f64)> {
+        vals.iter().enumerate().map(|(i, &v)| (start + i as i64 * step, v)).collect()
+    }
+
+    #[test]
+    fn too_few_samples() {
+        assert_eq!(extrapolated_rate(&[(1000, 1.0)], 0, 60_000, true, true), None);
+        assert_eq!(extrapolated_rate(&[], 0, 60_000, false, false), None);
+        assert_eq!(instant_value(&[(1000, 1.0)], true), None);
+    }
+
+    #[test]
+    fn full_window_extrapolates_to_edges() {
+        // Samples at 10s..60s every 10s, window (0, 60s]: 10s to start, 0 to end.
+        let s = series(10_000, 10_000, &[10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        // Increase 50 over 50s, extrapolated to 60s: but the zero point is
+        // 10s before the first sample, equal to the start distance.
+        assert_eq!(extrapolated_rate(&s, 0, 60_000, true, false), Some(60.0));
+        assert_eq!(extrapolated_rate(&s, 0, 60_000, true, true), Some(1.0));
+        assert_eq!(extrapolated_rate(&s, 0, 60_000, false, false), Some(60.0));
+    }
+
+    #[test]
+    fn counter_not_extrapolated_below_zero() {
+        // First value 1 after an increase of 50 over 50s: zero is 1s before.
+        let s = series(10_000, 10_000, &[1.0, 11.0, 21.0, 31.0, 41.0, 51.0]);
+        let inc = extrapolated_rate(&s, 0, 60_000, true, false).unwrap();
+        assert_eq!(inc, 50.0 * (51.0 / 50.0));
+        // delta (not a counter) extrapolates the whole way.
+        assert_eq!(extrapolated_rate(&s, 0, 60_000, false, false), Some(60.0));
+    }
+
+    #[test]
+    fn extrapolation_limited_to_half_interval() {
+        // Samples at 30s and 40s in window (0, 60s]: gaps of 30s and 20s are
+        // beyond 1.1 × 10s, so extend by 5s each side.
+        let s = vec![(30_000, 100.0), (40_000, 110.0)];
+        assert_eq!(extrapolated_rate(&s, 0, 60_000, false, false), Some(20.0));
+        assert_eq!(extrapolated_rate(&s, 0, 60_000, true, true), Some(20.0 / 60.0));
+        // Within threshold: 10.5s is below 11s, extrapolate fully.
+        let s = vec![(10_500, 0.0), (20_500, 10.0), (30_500, 20.0), (40_500, 30.0), (49_500, 40.0)];
+        let d = extrapolated_rate(&s, 0, 60_000, false, false).unwrap();
+        assert_eq!(d, 40.0 * (60.0 / 39.0));
+    }
+
+    #[test]
+    fn counter_resets() {
+        // 0 10 20 | 5 15: increase = 15 - 0 + 20 = 35 over 40s.
+        let s = series(10_000, 10_000, &[0.0, 10.0, 20.0, 5.0, 15.0]);
+        let r = extrapolated_rate(&s, 0, 50_000, true, false).unwrap();
+        // Zero point coincides with the first sample, so no start extension.
+        assert_eq!(r, 35.0 * (50.0 - 10.0) / 40.0);
+        // delta ignores resets.
+        assert_eq!(extrapolated_rate(&s, 0, 50_000, false, false), Some(15.0 * 50.0 / 40.0));
+    }
+
+    #[test]
+    fn functions_test_rate_values() {
+        // functions.test: http_requests 0+10x10 at 5m steps; rate over [50m] at 50m.
+        let s: Vec<_> = (1..=10).map(|i| (i * 300_000, i as f64 * 10.0)).collect();
+        let r = extrapolated_rate(&s, 0, 3_000_000, true, true).unwrap();
+        assert!((r - 100.0 / 3000.0).abs() < 1e-15, "{r}");
+    }
+
+    #[test]
+    fn irate_idelta() {
+        let s = vec![(0, 5.0), (10_000, 10.0), (20_000, 30.0)];
+        assert_eq!(instant_value(&s, true), Some(2.0));
+        assert_eq!(instant_value(&s, false), Some(20.0));
+        let reset = vec![(0, 50.0), (10_000, 10.0)];
+        assert_eq!(instant_value(&reset, true), Some(1.0));
+        assert_eq!(instant_value(&reset, false), Some(-40.0));
+        assert_eq!(instant_value(&[(5, 1.0), (5, 2.0)], false), None);
+    }
+
+    #[test]
+    fn go_duration_seconds() {
+        assert_eq!(duration_seconds(60_000), 60.0);
+        assert_eq!(duration_seconds(1_500), 1.5);
+        assert_eq!(duration_seconds(123), 0.123);
+    }
+}
+
+/// Cases from the PromQL conformance suite (functions.test), evaluated by
+/// hand: window `(t - range, t]`, series loaded as `start+step×n` at a
+/// fixed interval from time 0.
+#[cfg(test)]
+mod conformance {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+
+    /// Loads `vals` at `interval_ms` from time 0 and selects `(t-range, t]`.
+    fn window(vals: &[f64], interval_ms: i64, t: i64, range: i64) -> Vec<(i64, f64)> {
+        vals.iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * interval_ms, v))
+            .filter(|&(ts, _)| ts > t - range && ts <= t)
+            .collect()
+    }
+
+    fn series(start: f64, step: f64, n: usize) -> Vec<f64> {
+        (0..=n).map(|i| start + step * i as f64).collect()
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        a == b || (a - b).abs() / a.abs().max(b.abs()) < 1e-12
+    }
+
+    fn increase(v: &[f64], interval: i64, t: i64, range: i64) -> f64 {
+        extrapolated_rate(&window(v, interval, t, range), t - range, t, true, false).unwrap()
+    }
+
+    fn rate(v: &[f64], interval: i64, t: i64, range: i64) -> f64 {
+        extrapolated_rate(&window(v, interval, t, range), t - range, t, true, true).unwrap()
+    }
+
+    #[test]
+    fn increase_cases() {
+        let foo = series(0.0, 10.0, 10);
+        let mut bar = series(0.0, 18.0, 5);
+        bar.extend(series(0.0, 18.0, 5));
+        let dings = series(10.0, 10.0, 10);
+        let bumms = series(1.0, 10.0, 10);
+        for (s, e50, e100) in [(&foo, 100.0, 100.0), (&bar, 160.0, 162.0), (&dings, 100.0, 105.0), (&bumms, 100.0, 101.0)] {
+            assert!(close(increase(s, 5 * MIN, 50 * MIN, 50 * MIN), e50), "{s:?}");
+            assert!(close(increase(s, 5 * MIN, 50 * MIN, 100 * MIN), e100), "{s:?}");
+        }
+        let reset = [0.0, 1.0, 2.0, 3.0, 2.0, 3.0, 4.0];
+        assert!(close(increase(&reset, 5 * MIN, 30 * MIN, 30 * MIN), 7.0));
+    }
+
+    #[test]
+    fn rate_cases() {
+        let mut middle = series(0.0, 27.0, 4);
+        middle.extend(series(0.0, 27.0, 5));
+        assert!(close(rate(&middle, 5 * MIN, 50 * MIN, 50 * MIN), 0.08));
+        let mut end = series(0.0, 10.0, 9);
+        end.extend([0.0, 10.0]);
+        assert!(extrapolated_rate(&window(&end, 5 * MIN, 50 * MIN, 5 * MIN), 45 * MIN, 50 * MIN, true, true).is_none());
+        assert_eq!(rate(&end, 5 * MIN, 50 * MIN, 6 * MIN), 0.0);
+        let w = series(0.0, 80.0, 10);
+        assert!(close(rate(&w, 5 * MIN, 50 * MIN, 50 * MIN), 0.26666666666666666));
+        // offset 5m: evaluation at 45m.
+        assert!(close(rate(&series(0.0, 10.0, 10), 5 * MIN, 45 * MIN, 10 * MIN), 0.03333333333333333));
+        assert!(close(rate(&series(0.0, 20.0, 10), 5 * MIN, 45 * MIN, 10 * MIN), 0.06666666666666667));
+    }
+
+    #[test]
+    fn zero_cutoff() {
+        let expect10 = [0.5, 0.55, 0.6, 0.6, 0.6, 0.6];
+        for (i, e) in expect10.iter().enumerate() {
+            let s = series(60.0 * i as f64, 240.0, 10);
+            assert!(close(rate(&s, 4 * MIN, 10 * MIN, 20 * MIN), *e), "start {i}m");
+            assert!(close(rate(&s, 4 * MIN, 50 * MIN, 20 * MIN), 0.6), "start {i}m");
+        }
+    }
+
+    #[test]
+    fn irate_and_delta_cases() {
+        let foo = series(0.0, 10.0, 10);
+        let mut bar = series(0.0, 10.0, 5);
+        bar.extend(series(0.0, 10.0, 5));
+        let irate = |v: &[f64], t, r| instant_value(&window(v, 5 * MIN, t, r), true).unwrap();
+        assert!(close(irate(&foo, 50 * MIN, 50 * MIN), 1.0 / 30.0));
+        assert!(close(irate(&bar, 50 * MIN, 50 * MIN), 1.0 / 30.0));
+        assert!(close(irate(&foo, 30 * MIN, 50 * MIN), 1.0 / 30.0));
+        assert_eq!(irate(&bar, 30 * MIN, 50 * MIN), 0.0);
+        let nan = [1.0, f64::NAN, f64::NAN, 5.0, 11.0];
+        let r = 15 * MIN + 1000;
+        assert!(irate(&nan, 5 * MIN, r).is_nan());
+        assert!(irate(&nan, 10 * MIN, r).is_nan());
+        assert!(irate(&nan, 15 * MIN, r).is_nan());
+        assert!(close(irate(&nan, 20 * MIN, r), 0.02));
+        let delta = |v: &[f64]| {
+            extrapolated_rate(&window(v, 5 * MIN, 20 * MIN, 20 * MIN), 0, 20 * MIN, false, false).unwrap()
+        };
+        assert_eq!(delta(&[0.0, 50.0, 100.0, 150.0, 200.0]), 200.0);
+        assert_eq!(delta(&[200.0, 150.0, 100.0, 50.0, 0.0]), -200.0);
+    }
+}

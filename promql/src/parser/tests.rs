@@ -1,0 +1,318 @@
+use proptest::prelude::*;
+
+use super::parse;
+use crate::ast::*;
+use storage::{MatchOp, Matcher};
+
+fn p(q: &str) -> Expr {
+    parse(q).unwrap_or_else(|e| panic!("{q}: {e}"))
+}
+
+#[track_caller]
+fn fails(q: &str, msg: &str) {
+    match parse(q) {
+        Ok(e) => panic!("{q} parsed as {e:?}"),
+        Err(e) => assert!(e.msg.contains(msg), "{q}: got {:?}, want {msg:?}", e.msg),
+    }
+}
+
+fn sel(name: &str) -> Expr {
+    Expr::Vector(VectorSelector {
+        name: Some(name.into()),
+        matchers: vec![Matcher::equal("__name__", name)],
+        offset: 0,
+        at: None,
+    })
+}
+
+fn bin(op: BinOp, lhs: Expr, rhs: Expr) -> Expr {
+    let both_vec = lhs.value_type() == ValueType::Vector && rhs.value_type() == ValueType::Vector;
+    Expr::Binary(BinaryExpr {
+        op,
+        lhs: Box::new(lhs),
+        rhs: Box::new(rhs),
+        matching: both_vec.then(|| VectorMatching {
+            card: if op.is_set() { Cardinality::ManyToMany } else { Cardinality::OneToOne },
+            labels: vec![],
+            on: false,
+            include: vec![],
+        }),
+        return_bool: false,
+    })
+}
+
+#[test]
+fn precedence() {
+    let n = Expr::Number;
+    assert_eq!(
+        p("1 + 2 * 3"),
+        bin(BinOp::Add, n(1.0), bin(BinOp::Mul, n(2.0), n(3.0)))
+    );
+    assert_eq!(
+        p("2 ^ 3 ^ 2"),
+        bin(BinOp::Pow, n(2.0), bin(BinOp::Pow, n(3.0), n(2.0)))
+    );
+    assert_eq!(
+        p("1 - 2 - 3"),
+        bin(BinOp::Sub, bin(BinOp::Sub, n(1.0), n(2.0)), n(3.0))
+    );
+    assert_eq!(
+        p("-2 ^ 2"),
+        Expr::Unary(UnaryOp::Neg, Box::new(bin(BinOp::Pow, n(2.0), n(2.0))))
+    );
+    assert_eq!(
+        p("-a * b"),
+        bin(BinOp::Mul, Expr::Unary(UnaryOp::Neg, Box::new(sel("a"))), sel("b"))
+    );
+    assert_eq!(
+        p("a or b and c unless d"),
+        bin(
+            BinOp::Or,
+            sel("a"),
+            bin(BinOp::Unless, bin(BinOp::And, sel("b"), sel("c")), sel("d"))
+        )
+    );
+    assert_eq!(
+        p("a > b + c atan2 d"),
+        bin(
+            BinOp::Gtr,
+            sel("a"),
+            bin(BinOp::Add, sel("b"), bin(BinOp::Atan2, sel("c"), sel("d")))
+        )
+    );
+    assert_eq!(p("1 == bool 2").value_type(), ValueType::Scalar);
+}
+
+#[test]
+fn vector_matching() {
+    let Expr::Binary(b) = p("a * ON(x, \"y.z\",) GROUP_LEFT(w) b") else { panic!() };
+    assert_eq!(
+        b.matching,
+        Some(VectorMatching {
+            card: Cardinality::ManyToOne,
+            labels: vec!["x".into(), "y.z".into()],
+            on: true,
+            include: vec!["w".into()],
+        })
+    );
+    let Expr::Binary(b) = p("a / ignoring(x) group_right b") else { panic!() };
+    assert_eq!(b.matching.unwrap().card, Cardinality::OneToMany);
+    let Expr::Binary(b) = p("a unless on(x) b") else { panic!() };
+    assert_eq!(b.matching.unwrap().card, Cardinality::ManyToMany);
+    let Expr::Binary(b) = p("a + 1") else { panic!() };
+    assert_eq!(b.matching, None);
+    let Expr::Binary(b) = p("a >= bool b") else { panic!() };
+    assert!(b.return_bool);
+}
+
+#[test]
+fn selectors() {
+    let Expr::Vector(v) = p("foo:bar{a=\"b\", c!='d', e=~`f.*`, g!~\"h\",}") else { panic!() };
+    assert_eq!(v.name.as_deref(), Some("foo:bar"));
+    assert_eq!(v.matchers.len(), 5);
+    assert_eq!(v.matchers[3], Matcher::new(MatchOp::RegexMatch, "e", "f.*").unwrap());
+    let Expr::Vector(v) = p("{\"my.metric\", \"a.b\"=\"x\"}") else { panic!() };
+    assert_eq!(v.name, None);
+    assert_eq!(v.matchers[0], Matcher::equal("__name__", "my.metric"));
+    assert_eq!(v.matchers[1], Matcher::equal("a.b", "x"));
+    p("{__name__=\"foo\"}");
+    p("{on=\"x\", by=\"y\", offset=\"z\"}");
+    let Expr::Vector(v) = p("foo offset 5m @ 100") else { panic!() };
+    assert_eq!((v.offset, v.at), (300_000, Some(At::Timestamp(100_000))));
+    let Expr::Vector(v) = p("foo @ start() offset -1h") else { panic!() };
+    assert_eq!((v.offset, v.at), (-3_600_000, Some(At::Start)));
+    let Expr::Matrix(m) = p("foo[1h30m] offset 0s") else { panic!() };
+    assert_eq!(m.range, 5_400_000);
+    let Expr::Matrix(m) = p("foo[5]") else { panic!() };
+    assert_eq!(m.range, 5000);
+    let Expr::Subquery(s) = p("rate(foo[5m])[1h:1m] @ end() offset 10m") else { panic!() };
+    assert_eq!((s.range, s.step, s.offset, s.at), (3_600_000, Some(60_000), 600_000, Some(At::End)));
+    let Expr::Subquery(s) = p("(a + b)[5m:]") else { panic!() };
+    assert_eq!(s.step, None);
+    p("foo # comment\n + bar");
+}
+
+#[test]
+fn aggregations_and_calls() {
+    let Expr::Aggregate(a) = p("sum by (job, \"a.b\",) (x)") else { panic!() };
+    assert_eq!(a.grouping, vec!["job".to_string(), "a.b".to_string()]);
+    let Expr::Aggregate(a) = p("SUM(x) WITHOUT (a)") else { panic!() };
+    assert!(a.without);
+    let Expr::Aggregate(a) = p("topk(3, x)") else { panic!() };
+    assert_eq!(a.param.as_deref(), Some(&Expr::Number(3.0)));
+    p("count_values(\"l\", x)");
+    p("quantile(0.9, x)");
+    p("limitk(2, x)");
+    p("limit_ratio(0.5, x)");
+    p("sum by () (x)");
+    p("label_join(x, \"a\", \",\", \"b\", \"c\")");
+    p("round(x)");
+    p("round(x, 5)");
+    p("time()");
+    p("hour()");
+    p("rate(x[5m],)");
+}
+
+#[test]
+fn errors() {
+    for (q, msg) in [
+        ("", "no expression found in input"),
+        ("{}", "vector selector must contain at least one non-empty matcher"),
+        ("{a=\"\"}", "vector selector must contain at least one non-empty matcher"),
+        ("foo{__name__=\"bar\"}", "metric name must not be set twice"),
+        ("foo{a=~\"(\"}", "(\""),
+        ("1 > 2", "comparisons between scalars must use BOOL modifier"),
+        ("1 and foo", "set operator \"and\" not allowed in binary scalar expression"),
+        ("a + bool b", "bool modifier can only be used on comparison operators"),
+        ("a and on(x) group_left b", "no grouping allowed for \"and\" operation"),
+        ("1 + on(x) a", "vector matching only allowed between instant vectors"),
+        ("a + on(x) group_left(x) b", "label \"x\" must not occur in ON and GROUP clause at once"),
+        ("foo[5m] + 1", "binary expression must contain only scalar and instant vector types"),
+        ("sum(foo[5m])", "expected type instant vector in aggregation expression, got range vector"),
+        ("topk(\"a\", foo)", "expected type scalar in aggregation parameter, got string"),
+        ("count_values(1, foo)", "expected type string in aggregation parameter, got scalar"),
+        ("topk(foo)", "wrong number of arguments for aggregate expression provided, expected 2, got 1"),
+        ("foo(x)", "unknown function with name \"foo\""),
+        ("rate(a[5m], b)", "expected 1 argument(s) in call to \"rate\", got 2"),
+        ("round()", "expected at least 1 argument(s) in call to \"round\", got 0"),
+        ("round(a, 1, 2)", "expected at most 2 argument(s) in call to \"round\", got 3"),
+        ("rate(foo)", "expected type range vector in call to function \"rate\", got instant vector"),
+        ("(foo)[5m]", "ranges only allowed for vector selectors"),
+        ("foo offset 5m[5m]", "no offset modifiers allowed before range"),
+        ("foo[5m][5m:]", "subquery is only allowed on instant vector, got range vector"),
+        ("1 offset 5m", "offset modifier must be preceded by an instant vector selector"),
+        ("foo offset 1m offset 2m", "offset may not be set multiple times"),
+        ("foo @ 1 @ 2", "@ <timestamp> may not be set multiple times"),
+        ("sum(foo) @ 1", "@ modifier must be preceded by"),
+        ("foo[0s]", "range must be greater than 0"),
+        ("(foo", "unclosed left parenthesis"),
+        ("foo)", "unexpected \")\""),
+        ("foo +", "unexpected end of input"),
+        ("foo bar", "unexpected identifier \"bar\""),
+        ("foo by (a)", "unexpected <by>"),
+        ("a * on(x) group_left (y)", "unexpected end of input"),
+        ("-foo[5m]", "unary expression only allowed on expressions of type scalar or instant vector"),
+        ("foo{a=\"b\"", "unexpected end of input inside braces"),
+        ("foo{a}", "expected label matching operator"),
+        ("foo @ start", "unexpected end of input"),
+        ("foo $", "unexpected character: '$'"),
+    ] {
+        fails(q, msg);
+    }
+    let e = parse("foo +\n  bar baz").unwrap_err();
+    assert_eq!(e.to_string(), "2:7: parse error: unexpected identifier \"baz\"");
+}
+
+#[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let q = "(".repeat(100_000);
+    assert!(parse(&q).is_err());
+    let q = "-".repeat(100_000) + "1";
+    assert!(parse(&q).is_err());
+    let q = vec!["1"; 100_000].join(" + ");
+    assert!(parse(&q).is_err());
+    let q = vec!["1"; 100_000].join(" ^ ");
+    assert!(parse(&q).is_err());
+}
+
+/// Every query in the shared conformance suite: how many parse, and that
+/// each that does prints back to a query parsing to the same tree.
+#[test]
+fn conformance_queries() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/conformance/promql");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        eprintln!("skipping: {} not found", dir.display());
+        return;
+    };
+    let mut paths: Vec<_> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    paths.sort();
+    let (mut total, mut ok) = (0, 0);
+    let mut failures = Vec::new();
+    for path in paths.iter().filter(|p| p.extension().is_some_and(|e| e == "test")) {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines().peekable();
+        while let Some(line) = lines.next() {
+            let Some(query) = eval_query(line) else { continue };
+            // An `eval_fail` whose expected error is a parse error may be
+            // meant not to parse.
+            let mut expects_fail = line.starts_with("eval_fail");
+            while let Some(next) = lines.peek() {
+                if next.trim_start().starts_with("expect fail") {
+                    expects_fail = true;
+                }
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            total += 1;
+            match parse(query) {
+                Ok(e) => {
+                    ok += 1;
+                    let printed = e.to_string();
+                    let again = parse(&printed)
+                        .unwrap_or_else(|err| panic!("{query} printed as {printed}: {err}"));
+                    assert!(same(&again, &e), "{query} printed as {printed}");
+                }
+                Err(err) => failures.push(format!(
+                    "{}{}: {query}: {err}",
+                    path.file_name().unwrap().to_string_lossy(),
+                    if expects_fail { " (expects fail)" } else { "" }
+                )),
+            }
+        }
+    }
+    eprintln!("conformance: {ok} of {total} queries parse");
+    for f in &failures {
+        eprintln!("  {f}");
+    }
+}
+
+/// The query of an `eval…` line of the test script format.
+fn eval_query(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix("eval")?;
+    let (_, rest) = rest.split_once(' ')?;
+    let rest = rest.trim_start();
+    if let Some(r) = rest.strip_prefix("instant at ") {
+        return Some(r.trim_start().split_once(' ')?.1.trim());
+    }
+    let r = rest.strip_prefix("range from ")?;
+    let (_, r) = r.split_once(" step ")?;
+    Some(r.trim_start().split_once(' ')?.1.trim())
+}
+
+/// Tree equality where NaN equals NaN.
+fn same(a: &Expr, b: &Expr) -> bool {
+    a == b || format!("{a:?}") == format!("{b:?}")
+}
+
+fn token_soup() -> impl Strategy<Value = String> {
+    let tokens = prop::sample::select(vec![
+        "foo", "bar:baz", "{", "}", "(", ")", "[", "]", ":", ",", "=", "!=", "=~", "!~", "\"a\"",
+        "'b'", "`c`", "5m", "1h30m", "1", "0x1f", ".5", "Inf", "NaN", "+", "-", "*", "/", "%",
+        "^", "==", ">", "<=", "and", "or", "unless", "atan2", "bool", "on", "ignoring",
+        "group_left", "group_right", "by", "without", "sum", "topk", "count_values", "rate",
+        "round", "time", "label_join", "offset", "@", "start", "end", "#", "\n", "__name__",
+        "\"a.b\"", "é", "\\",
+    ]);
+    prop::collection::vec(tokens, 0..30).prop_map(|t| t.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_strings_do_not_panic(s in "\\PC{0,40}") {
+        let _ = parse(&s);
+    }
+
+    #[test]
+    fn token_soups_do_not_panic_and_round_trip(s in token_soup()) {
+        if let Ok(e) = parse(&s) {
+            let printed = e.to_string();
+            let again = parse(&printed);
+            prop_assert!(again.as_ref().is_ok_and(|a| same(a, &e)), "{} printed as {}", s, printed);
+        }
+    }
+}
