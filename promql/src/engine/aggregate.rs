@@ -145,6 +145,21 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
             num_param = Some(ev.eval_scalar(p, grid)?);
         }
     }
+    if let Some(ps) = &num_param {
+        match a.op {
+            AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
+                if ps.iter().any(|p| p.is_nan()) {
+                    return Err(Error::Eval("Parameter value is NaN".into()));
+                }
+            }
+            AggOp::LimitRatio => {
+                if ps.iter().any(|p| p.is_nan()) {
+                    return Err(Error::Eval("Ratio value is NaN".into()));
+                }
+            }
+            _ => {}
+        }
+    }
     let input = ev.eval_vector(&a.expr, grid)?;
 
     // Group of every input series.
@@ -338,7 +353,7 @@ fn select_series(
         };
         if a.op == AggOp::LimitRatio {
             if p.is_nan() {
-                return Err(Error::Eval(format!("Ratio value is NaN")));
+                return Err(Error::Eval("Ratio value is NaN".into()));
             }
             let mut r = p;
             if !(-1.0..=1.0).contains(&r) {

@@ -303,12 +303,6 @@ fn vector_vector(
             }
             let (_, j, ov) = slot[sig];
             let (fl, fr) = if swap { (ov, v) } else { (v, ov) };
-            let (mut value, keep) = scalar_op(b.op, fl, fr);
-            if b.return_bool {
-                value = if keep { 1.0 } else { 0.0 };
-            } else if !keep {
-                continue;
-            }
             if m.card == Cardinality::OneToOne {
                 if matched[sig] == mark {
                     return Err(Error::Eval(
@@ -316,6 +310,12 @@ fn vector_vector(
                     ));
                 }
                 matched[sig] = mark;
+            }
+            let (mut value, keep) = scalar_op(b.op, fl, fr);
+            if b.return_bool {
+                value = if keep { 1.0 } else { 0.0 };
+            } else if !keep {
+                continue;
             }
             let oi = match pair_out.get(&(i, j)) {
                 Some(&oi) => oi,

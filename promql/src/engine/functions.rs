@@ -232,8 +232,8 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         "histogram_quantile" => {
             let q = ev.eval_scalar(&c.args[0], grid)?;
             let v = ev.eval_vector(&c.args[1], grid)?;
-            for (k, &qk) in q.iter().enumerate() {
-                if !(0.0..=1.0).contains(&qk) && v.iter().any(|s| s.points.iter().any(|p| grid.idx(p.0) == k)) {
+            for &qk in q.iter() {
+                if !(0.0..=1.0).contains(&qk) {
                     ev.warn(format!(
                         "PromQL warning: quantile value should be between 0 and 1, got {}",
                         format_float(qk)
@@ -304,19 +304,21 @@ fn absent_labels(arg: &Expr) -> Labels {
         Expr::Matrix(ms) => &ms.vector.matchers,
         _ => return Labels::default(),
     };
+    // As Prometheus: an equality matcher sets its label unless it was seen
+    // before; any other matcher on the label (or a repeat) removes it.
     let mut pairs: Vec<Label> = Vec::new();
-    let mut dups: Vec<&str> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
     for m in matchers {
-        if m.name == METRIC_NAME || m.op != MatchOp::Equal {
+        if m.name == METRIC_NAME {
             continue;
         }
-        if pairs.iter().any(|l| l.name == m.name) {
-            dups.push(&m.name);
-        } else {
+        if m.op == MatchOp::Equal && !seen.contains(&m.name.as_str()) {
             pairs.push(Label::new(m.name.clone(), m.value.clone()));
+        } else {
+            pairs.retain(|l| l.name != m.name);
         }
+        seen.push(&m.name);
     }
-    pairs.retain(|l| !dups.contains(&l.name.as_str()));
     Labels::new(pairs)
 }
 
@@ -415,6 +417,13 @@ fn classic_histogram(
             }
             if buckets.is_empty() {
                 continue;
+            }
+            if buckets.len() > 1 {
+                let mut uppers: Vec<f64> = buckets.iter().map(|b| b.upper).collect();
+                uppers.sort_by(|a, b| a.total_cmp(b));
+                if uppers.windows(2).any(|w| w[0] == w[1]) {
+                    return Err(Error::Eval(super::eval::DUPLICATE_LABELSET.into()));
+                }
             }
             points.push((t, f(ev, k, &mut buckets, &metric)));
         }
