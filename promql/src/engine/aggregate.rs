@@ -61,7 +61,7 @@ impl Acc {
             incremental: false,
         };
         if matches!(op, AggOp::Stddev | AggOp::Stdvar) {
-            self.value = 0.0;
+            self.value = if v.is_finite() { 0.0 } else { f64::NAN };
         }
     }
 
@@ -107,6 +107,10 @@ impl Acc {
                 }
             }
             AggOp::Stddev | AggOp::Stdvar => {
+                if !f.is_finite() {
+                    self.value = f64::NAN;
+                    return;
+                }
                 self.count += 1.0;
                 let delta = f - self.mean;
                 self.mean += delta / self.count;

@@ -290,8 +290,8 @@ fn vector_vector(
                     "found duplicate series for the match group {} on the {} hand-side of the operation: [{}, {}];many-to-many matching not allowed: matching labels must be unique on one side",
                     match_labels(cur, m),
                     if swap { "left" } else { "right" },
-                    cur,
-                    dup
+                    dup,
+                    cur
                 )));
             }
             slot[sig] = (mark, j, v);

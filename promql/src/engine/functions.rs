@@ -382,7 +382,7 @@ fn classic_histogram(
         let key = Labels::from_sorted(
             s.labels
                 .iter()
-                .filter(|l| l.name != "le" && l.name != METRIC_NAME)
+                .filter(|l| l.name != "le")
                 .cloned()
                 .collect(),
         );
@@ -418,20 +418,16 @@ fn classic_histogram(
             if buckets.is_empty() {
                 continue;
             }
-            if buckets.len() > 1 {
-                let mut uppers: Vec<f64> = buckets.iter().map(|b| b.upper).collect();
-                uppers.sort_by(|a, b| a.total_cmp(b));
-                if uppers.windows(2).any(|w| w[0] == w[1]) {
-                    return Err(Error::Eval(super::eval::DUPLICATE_LABELSET.into()));
-                }
-            }
             points.push((t, f(ev, k, &mut buckets, &metric)));
         }
         if !points.is_empty() {
-            out.push(SeriesOut { labels, points });
+            out.push(SeriesOut {
+                labels: drop_name(&labels),
+                points,
+            });
         }
     }
-    Ok(Val::Vector(out))
+    Ok(Val::Vector(merge_same_labels(out)?))
 }
 
 /// Functions over a range vector argument (matrix selector or subquery).
