@@ -258,3 +258,38 @@ fn cancel_and_sample_limit() {
     let err = e.instant_with_cancel(&t.db, &vs("http_requests_total"), 0, &flag).unwrap_err();
     assert!(matches!(err, Error::Canceled(_)));
 }
+
+/// `cargo test --release -p ferroprom-promql perf_rate -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn perf_rate_2000_series_1000_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        compaction_interval: None,
+        retention: None,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let labels: Vec<Labels> = (0..2000)
+        .map(|i| Labels::from_pairs([("__name__", "a_total".to_string()), ("i", i.to_string())]))
+        .collect();
+    for k in 0..1000i64 {
+        let mut app = db.appender();
+        for l in &labels {
+            app.append(l, k * 15_000, k as f64).unwrap();
+        }
+        app.commit().unwrap();
+    }
+    let e = Engine::new(EngineOptions::default());
+    let expr = call("rate", vec![ms("a_total", M)]);
+    for _ in 0..3 {
+        let t0 = std::time::Instant::now();
+        let r = e.range(&db, &expr, 60_000, 60_000 + 999 * 15_000, 15_000).unwrap();
+        let el = t0.elapsed();
+        match r.value {
+            Value::Matrix(m) => assert_eq!(m.len(), 2000),
+            _ => unreachable!(),
+        }
+        eprintln!("rate over 2000 series x 1000 steps: {el:?}");
+    }
+}
