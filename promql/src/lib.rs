@@ -3,12 +3,14 @@
 //! through the storage crate's query interface.
 
 pub mod ast;
+mod engine;
 mod error;
 pub mod functions;
 mod parser;
 mod printer;
 mod value;
 
+pub use engine::{Engine, EngineOptions};
 pub use error::{Error, ParseError, Result};
 pub use parser::parse;
 pub use storage::{Label, Labels, MatchOp, Matcher};

@@ -97,6 +97,96 @@ pub fn instant_value(samples: &[(i64, f64)], is_rate: bool) -> Option<f64> {
     Some(result)
 }
 
+/// Linear interpolation between `p1` and `p2` at time `t`. For counters a
+/// decrease between the two is a reset: at the left window edge the first
+/// value counts as 0, at the right edge the second value is raised by the
+/// first.
+fn interpolate(p1: (i64, f64), p2: (i64, f64), t: i64, is_counter: bool, left_edge: bool) -> f64 {
+    let (mut y1, mut y2) = (p1.1, p2.1);
+    if is_counter && y2 < y1 {
+        if left_edge {
+            y1 = 0.0;
+        } else {
+            y2 += y1;
+        }
+    }
+    y1 + (y2 - y1) * (t - p1.0) as f64 / (p2.0 - p1.0) as f64
+}
+
+/// `rate` / `increase` / `delta` over an `anchored` or `smoothed` range
+/// selector (Prometheus's experimental extended range selectors); an
+/// addition to the API, used instead of [`extrapolated_rate`] for them.
+///
+/// `samples` are ascending and hold the window's samples `(range_start,
+/// range_end]` plus, before them, samples at or before `range_start` (only
+/// the last of these is used: the value at the window start) and, only when
+/// `smoothed`, samples after `range_end` (only the first is used).
+///
+/// Anchored: the result is the last value minus the value at or before the
+/// window start (or the first in-window value if there is none). Smoothed:
+/// both edge values are linearly interpolated at `range_start` and
+/// `range_end` from the neighbouring samples (for counters, a reset between
+/// them makes the left edge interpolate up from 0 and the right edge
+/// continue from the value before the reset). For counters, each decrease
+/// between the edge values and the samples strictly inside the window adds
+/// the value before it. `rate` divides by the window length in seconds. No
+/// extrapolation. `None` without samples or when the last used sample is at
+/// or before `range_start`.
+pub fn extended_rate(
+    samples: &[(i64, f64)],
+    range_start: i64,
+    range_end: i64,
+    is_counter: bool,
+    is_rate: bool,
+    smoothed: bool,
+) -> Option<f64> {
+    if samples.is_empty() {
+        return None;
+    }
+    let f = samples;
+    let mut last = f.len() - 1;
+    let mut first = f[..last].partition_point(|p| p.0 <= range_start).saturating_sub(1);
+    if smoothed {
+        last = f[..last].partition_point(|p| p.0 < range_end);
+    }
+    if f[last].0 <= range_start {
+        return None;
+    }
+    let left = if smoothed && f[first].0 < range_start {
+        interpolate(f[first], f[first + 1], range_start, is_counter, true)
+    } else {
+        f[first].1
+    };
+    let right = if smoothed && last > 0 && f[last].0 > range_end {
+        interpolate(f[last - 1], f[last], range_end, is_counter, false)
+    } else {
+        f[last].1
+    };
+    let mut result = right - left;
+    if is_counter {
+        // Resets strictly inside the window; the edges were handled above.
+        if f[first].0 <= range_start {
+            first += 1;
+        }
+        let end = if f[last].0 >= range_end { last } else { last + 1 };
+        let inner = if first < end { &f[first..end] } else { &[][..] };
+        let mut prev = left;
+        for &(_, v) in inner {
+            if v < prev {
+                result += prev;
+            }
+            prev = v;
+        }
+        if right < prev {
+            result += prev;
+        }
+    }
+    if is_rate {
+        result /= duration_seconds(range_end - range_start);
+    }
+    Some(result)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,5 +370,79 @@ mod conformance {
         };
         assert_eq!(delta(&[0.0, 50.0, 100.0, 150.0, 200.0]), 200.0);
         assert_eq!(delta(&[200.0, 150.0, 100.0, 50.0, 0.0]), -200.0);
+    }
+}
+
+/// Cases from extended_vectors.test (anchored / smoothed selectors).
+#[cfg(test)]
+mod extended {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6
+    }
+
+    /// Samples `vals` (None = gap) every `step_s` seconds from 0; selects what
+    /// the engine would pass for a window `(t - range, t]`: in-window
+    /// samples, the last one at or before the start and, if smoothed, the
+    /// first one after the end.
+    fn inc(vals: &[Option<f64>], step_s: i64, t_s: i64, range_s: i64, smoothed: bool) -> Option<f64> {
+        let all: Vec<(i64, f64)> =
+            vals.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as i64 * step_s * 1000, v))).collect();
+        let (start, end) = ((t_s - range_s) * 1000, t_s * 1000);
+        let mut sel: Vec<(i64, f64)> = Vec::new();
+        if let Some(p) = all.iter().filter(|p| p.0 <= start).last() {
+            sel.push(*p);
+        }
+        sel.extend(all.iter().filter(|p| p.0 > start && p.0 <= end));
+        if smoothed {
+            if let Some(p) = all.iter().find(|p| p.0 > end) {
+                sel.push(*p);
+            }
+        }
+        extended_rate(&sel, start, end, true, false, smoothed)
+    }
+
+    fn complete() -> Vec<Option<f64>> {
+        // metric 1+1x4 9+1x4
+        [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 10.0, 11.0, 12.0, 13.0].iter().map(|&v| Some(v)).collect()
+    }
+
+    fn partial() -> Vec<Option<f64>> {
+        // metric 1+1x2 _ _ 9+1x4
+        vec![Some(1.0), Some(2.0), Some(3.0), None, None, Some(9.0), Some(10.0), Some(11.0), Some(12.0), Some(13.0)]
+    }
+
+    #[test]
+    fn anchored_and_smoothed_increase() {
+        let ts = [5, 20, 35, 50, 65, 80, 95, 110, 125];
+        let cases: [(Vec<Option<f64>>, bool, [f64; 9]); 4] = [
+            (complete(), false, [0.0, 1.0, 2.0, 3.0, 4.0, 7.0, 7.0, 7.0, 7.0]),
+            (complete(), true, [1.0 / 3.0, 4.0 / 3.0, 7.0 / 3.0, 10.0 / 3.0, 5.0, 7.0, 7.0, 7.0, 6.0]),
+            (partial(), false, [0.0, 1.0, 2.0, 2.0, 2.0, 7.0, 7.0, 8.0, 9.0]),
+            (partial(), true, [1.0 / 3.0, 4.0 / 3.0, 8.0 / 3.0, 14.0 / 3.0, 19.0 / 3.0, 7.0, 20.0 / 3.0, 17.0 / 3.0, 14.0 / 3.0]),
+        ];
+        for (vals, smoothed, expect) in cases {
+            for (t, e) in ts.iter().zip(expect) {
+                let got = inc(&vals, 15, *t, 60, smoothed).unwrap();
+                assert!(close(got, e), "smoothed={smoothed} t={t}: {got} vs {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn left_open_and_resets() {
+        let v = vec![Some(1.0), Some(2.0), None, Some(4.0), Some(5.0)];
+        assert_eq!(inc(&v, 60, 120, 60, true), Some(1.0));
+        assert_eq!(inc(&v, 60, 120, 60, false), None);
+        // metric{id="2"} 3 2+2x9 at 1m: increase over [1m] at 1m30s is 2.
+        let mut v = vec![Some(3.0)];
+        v.extend((0..=9).map(|i| Some(2.0 + 2.0 * i as f64)));
+        assert!(close(inc(&v, 60, 90, 60, true).unwrap(), 2.0));
+        assert!(close(inc(&v, 60, 90, 60, false).unwrap(), 2.0));
+        // rate divides by the range.
+        let s = [(0, 1.0), (30_000, 4.0)];
+        assert_eq!(extended_rate(&s, 0, 60_000, true, true, false), Some(3.0 / 60.0));
+        assert_eq!(extended_rate(&[], 0, 60_000, true, true, false), None);
     }
 }

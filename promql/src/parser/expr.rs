@@ -86,6 +86,12 @@ impl Parser<'_> {
                 self.next();
                 Ok(Expr::Number(f))
             }
+            // Prometheus 3 reads a duration where a number is expected as
+            // its length in seconds (`predict_linear(x[1h], 30m)`).
+            Tok::Duration(ms) => {
+                self.next();
+                Ok(Expr::Number(ms as f64 / 1000.0))
+            }
             Tok::Str(s) => {
                 self.next();
                 Ok(Expr::String(s))

@@ -263,7 +263,8 @@ impl Parser<'_> {
         }
     }
 
-    /// After `@`: `<number>`, `-<number>`, `start()` or `end()`.
+    /// After `@`: `<number>`, `-<number>`, a duration since the epoch
+    /// (`@ 100s`), `start()` or `end()`.
     fn parse_at_value(&mut self) -> PResult<At> {
         let neg = match self.peek() {
             Tok::Op(crate::ast::BinOp::Sub) => {
@@ -276,9 +277,15 @@ impl Parser<'_> {
             }
             _ => false,
         };
+        let seconds = match *self.peek() {
+            Tok::Duration(ms) => Some(ms as f64 / 1000.0),
+            Tok::Number(f) => Some(f),
+            _ => None,
+        };
         match self.peek().clone() {
-            Tok::Number(f) => {
+            _ if seconds.is_some() => {
                 let span = self.next().span;
+                let f = seconds.unwrap_or_default();
                 let f = if neg { -f } else { f };
                 let ms = (f * 1000.0).round();
                 if !ms.is_finite() || ms.abs() > 2f64.powi(62) {

@@ -130,6 +130,10 @@ fn selectors() {
     let Expr::Subquery(s) = p("(a + b)[5m:]") else { panic!() };
     assert_eq!(s.step, None);
     p("foo # comment\n + bar");
+    let Expr::Vector(v) = p("foo @ 1m40s") else { panic!() };
+    assert_eq!(v.at, Some(At::Timestamp(100_000)));
+    let Expr::Call(c) = p("predict_linear(foo[1h], 30m)") else { panic!() };
+    assert_eq!(c.args[1], Expr::Number(1800.0));
 }
 
 #[test]

@@ -1,0 +1,280 @@
+//! The tree walk: every node is evaluated once over a step grid.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use storage::querier::Queryable;
+use storage::Labels;
+
+use super::EngineOptions;
+use crate::ast::{At, Expr, UnaryOp};
+use crate::error::{Error, Result};
+use crate::value::{QueryResult, Value};
+
+/// Evaluation timestamps `start, start+step, …, <= end` (ms).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Grid {
+    pub start: i64,
+    pub end: i64,
+    pub step: i64,
+}
+
+impl Grid {
+    pub fn new(start: i64, end: i64, step: i64) -> Grid {
+        let step = step.max(1);
+        let n = (end - start).max(0) / step;
+        Grid {
+            start,
+            end: start + n * step,
+            step,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        ((self.end - self.start) / self.step + 1) as usize
+    }
+
+    pub fn t(&self, i: usize) -> i64 {
+        self.start + i as i64 * self.step
+    }
+
+    /// Step index of a grid timestamp.
+    pub fn idx(&self, t: i64) -> usize {
+        ((t - self.start) / self.step) as usize
+    }
+
+    pub fn times(&self) -> impl Iterator<Item = i64> {
+        let g = *self;
+        (0..g.len()).map(move |i| g.t(i))
+    }
+}
+
+/// A series of an intermediate result: at most one point per step for
+/// instant vectors, raw samples for range vectors.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct SeriesOut {
+    pub labels: Labels,
+    pub points: Vec<(i64, f64)>,
+}
+
+/// An intermediate value over a grid.
+#[derive(Debug)]
+pub(crate) enum Val {
+    /// One value per step.
+    Scalar(Vec<f64>),
+    Str(String),
+    Vector(Vec<SeriesOut>),
+    /// Only produced for single-step grids (an instant query of a range
+    /// vector expression).
+    Matrix(Vec<SeriesOut>),
+}
+
+pub(crate) struct Evaluator<'a> {
+    pub q: &'a dyn Queryable,
+    pub opts: &'a EngineOptions,
+    /// Query start/end: the values of `@ start()` / `@ end()`.
+    pub qstart: i64,
+    pub qend: i64,
+    cancel: &'a AtomicBool,
+    deadline: Instant,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
+
+impl<'a> Evaluator<'a> {
+    pub fn new(
+        q: &'a dyn Queryable,
+        opts: &'a EngineOptions,
+        qstart: i64,
+        qend: i64,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        Evaluator {
+            q,
+            opts,
+            qstart,
+            qend,
+            cancel,
+            deadline: Instant::now() + opts.timeout,
+            warnings: Vec::new(),
+            infos: Vec::new(),
+        }
+    }
+
+    /// Fails when the query was canceled or ran out of time.
+    pub fn check(&self, stage: &'static str) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Canceled(stage));
+        }
+        if Instant::now() > self.deadline {
+            return Err(Error::Timeout(stage));
+        }
+        Ok(())
+    }
+
+    /// Fails when `n` samples held at once exceed the limit.
+    pub fn check_samples(&self, n: usize) -> Result<()> {
+        if n > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
+    pub fn warn(&mut self, msg: String) {
+        if !self.warnings.contains(&msg) {
+            self.warnings.push(msg);
+        }
+    }
+
+    pub fn info(&mut self, msg: String) {
+        if !self.infos.contains(&msg) {
+            self.infos.push(msg);
+        }
+    }
+
+    pub fn finish(self, value: Value) -> QueryResult {
+        QueryResult {
+            value,
+            warnings: self.warnings,
+            infos: self.infos,
+        }
+    }
+
+    /// The fixed evaluation time of an `@` modifier.
+    pub fn resolve_at(&self, at: Option<At>) -> Option<i64> {
+        at.map(|a| match a {
+            At::Timestamp(t) => t,
+            At::Start => self.qstart,
+            At::End => self.qend,
+        })
+    }
+
+    pub fn eval(&mut self, expr: &Expr, grid: Grid) -> Result<Val> {
+        self.check("query evaluation")?;
+        match expr {
+            Expr::Number(v) => Ok(Val::Scalar(vec![*v; grid.len()])),
+            Expr::String(s) => Ok(Val::Str(s.clone())),
+            Expr::Paren(e) => self.eval(e, grid),
+            Expr::Unary(op, e) => {
+                let v = self.eval(e, grid)?;
+                match (op, v) {
+                    (UnaryOp::Pos, v) => Ok(v),
+                    (UnaryOp::Neg, Val::Scalar(mut v)) => {
+                        v.iter_mut().for_each(|x| *x = -*x);
+                        Ok(Val::Scalar(v))
+                    }
+                    (UnaryOp::Neg, Val::Vector(mut ss)) => {
+                        for s in &mut ss {
+                            s.labels = drop_name(&s.labels);
+                            s.points.iter_mut().for_each(|p| p.1 = -p.1);
+                        }
+                        Ok(Val::Vector(merge_same_labels(ss)?))
+                    }
+                    (_, _) => Err(Error::Eval("unary operator on unsupported type".into())),
+                }
+            }
+            Expr::Vector(vs) => Ok(Val::Vector(super::selector::eval_vector(self, vs, grid, false)?)),
+            Expr::Matrix(ms) => {
+                let rd = super::selector::load_range(self, ms, grid)?;
+                Ok(Val::Matrix(rd.windows_at(grid.start)))
+            }
+            Expr::Subquery(sq) => {
+                let rd = super::subquery::eval_subquery(self, sq, grid)?;
+                Ok(Val::Matrix(rd.windows_at(grid.start)))
+            }
+            Expr::Binary(b) => super::binary::eval_binary(self, b, grid),
+            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a, grid),
+            Expr::Call(c) => super::functions::eval_call(self, c, grid),
+        }
+    }
+
+    /// Evaluates an expression that must give a scalar.
+    pub fn eval_scalar(&mut self, expr: &Expr, grid: Grid) -> Result<Vec<f64>> {
+        match self.eval(expr, grid)? {
+            Val::Scalar(v) => Ok(v),
+            _ => Err(Error::Eval("expected scalar".into())),
+        }
+    }
+
+    pub fn eval_vector(&mut self, expr: &Expr, grid: Grid) -> Result<Vec<SeriesOut>> {
+        match self.eval(expr, grid)? {
+            Val::Vector(v) => Ok(v),
+            _ => Err(Error::Eval("expected instant vector".into())),
+        }
+    }
+
+    pub fn eval_string(&mut self, expr: &Expr, grid: Grid) -> Result<String> {
+        match self.eval(expr, grid)? {
+            Val::Str(s) => Ok(s),
+            _ => Err(Error::Eval("expected string".into())),
+        }
+    }
+}
+
+/// `labels` without `__name__`.
+pub(crate) fn drop_name(labels: &Labels) -> Labels {
+    if labels.get(storage::METRIC_NAME).is_empty() {
+        return labels.clone();
+    }
+    Labels::from_sorted(
+        labels
+            .iter()
+            .filter(|l| l.name != storage::METRIC_NAME)
+            .cloned()
+            .collect(),
+    )
+}
+
+pub(crate) const DUPLICATE_LABELSET: &str = "vector cannot contain metrics with the same labelset";
+
+/// Merges series with equal label sets (e.g. after `__name__` was dropped);
+/// two points at the same step are Prometheus's duplicate-labelset error.
+/// Keeps the order of first appearance.
+pub(crate) fn merge_same_labels(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>> {
+    ss.retain(|s| !s.points.is_empty());
+    if ss.len() < 2 {
+        return Ok(ss);
+    }
+    let mut idx: std::collections::HashMap<&Labels, usize> =
+        std::collections::HashMap::with_capacity(ss.len());
+    let mut dup = false;
+    for (i, s) in ss.iter().enumerate() {
+        if idx.insert(&s.labels, i).is_some() {
+            dup = true;
+            break;
+        }
+    }
+    if !dup {
+        return Ok(ss);
+    }
+    drop(idx);
+    let mut out: Vec<SeriesOut> = Vec::with_capacity(ss.len());
+    let mut pos: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    for s in ss {
+        match pos.get(&s.labels) {
+            Some(&i) => {
+                let target = &mut out[i];
+                let mut merged = Vec::with_capacity(target.points.len() + s.points.len());
+                let (a, b) = (&target.points, &s.points);
+                let (mut i, mut j) = (0, 0);
+                while i < a.len() || j < b.len() {
+                    if j == b.len() || (i < a.len() && a[i].0 < b[j].0) {
+                        merged.push(a[i]);
+                        i += 1;
+                    } else if i == a.len() || b[j].0 < a[i].0 {
+                        merged.push(b[j]);
+                        j += 1;
+                    } else {
+                        return Err(Error::Eval(DUPLICATE_LABELSET.into()));
+                    }
+                }
+                target.points = merged;
+            }
+            None => {
+                pos.insert(s.labels.clone(), out.len());
+                out.push(s);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,561 @@
+//! Function calls: dispatch to the numeric library in `crate::functions`,
+//! plus the functions that work on labels, ordering or whole vectors.
+
+use std::collections::HashMap;
+
+use regex::Regex;
+use storage::{Label, Labels, MatchOp, METRIC_NAME};
+
+use super::aggregate::format_float;
+use super::eval::{drop_name, merge_same_labels, Evaluator, Grid, SeriesOut, Val};
+use super::selector::{self, RangeData};
+use crate::ast::{Call, Expr, ValueType};
+use crate::error::{Error, Result};
+use crate::functions::{histogram, math, over_time as ot, rate, time};
+
+fn unwrap_parens(mut e: &Expr) -> &Expr {
+    while let Expr::Paren(inner) = e {
+        e = inner;
+    }
+    e
+}
+
+pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val> {
+    let name = c.func.name;
+    if let Some(mi) = (0..c.args.len()).find(|&i| c.func.arg_type(i) == ValueType::Matrix) {
+        return range_call(ev, c, mi, grid);
+    }
+    if let Some(f) = math::simple_math(name) {
+        let v = ev.eval_vector(&c.args[0], grid)?;
+        return map_values(v, grid, true, |x, _| Some(f(x)));
+    }
+    match name {
+        "time" => Ok(Val::Scalar(grid.times().map(|t| t as f64 / 1000.0).collect())),
+        "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; grid.len()])),
+        "vector" => {
+            let s = ev.eval_scalar(&c.args[0], grid)?;
+            Ok(Val::Vector(vec![SeriesOut {
+                labels: Labels::default(),
+                points: s.into_iter().enumerate().map(|(i, v)| (grid.t(i), v)).collect(),
+            }]))
+        }
+        "scalar" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let mut out = vec![f64::NAN; grid.len()];
+            let mut count = vec![0u32; grid.len()];
+            for s in &v {
+                for &(t, x) in &s.points {
+                    let k = grid.idx(t);
+                    count[k] += 1;
+                    out[k] = x;
+                }
+            }
+            for (o, n) in out.iter_mut().zip(count) {
+                if n != 1 {
+                    *o = f64::NAN;
+                }
+            }
+            Ok(Val::Scalar(out))
+        }
+        "round" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let to = match c.args.get(1) {
+                Some(e) => ev.eval_scalar(e, grid)?,
+                None => vec![1.0; grid.len()],
+            };
+            map_values(v, grid, true, |x, k| Some(math::round(x, to[k])))
+        }
+        "clamp" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let lo = ev.eval_scalar(&c.args[1], grid)?;
+            let hi = ev.eval_scalar(&c.args[2], grid)?;
+            map_values(v, grid, true, |x, k| math::clamp(x, lo[k], hi[k]))
+        }
+        "clamp_min" | "clamp_max" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let b = ev.eval_scalar(&c.args[1], grid)?;
+            let min = name == "clamp_min";
+            map_values(v, grid, true, |x, k| {
+                Some(if min {
+                    math::clamp_min(x, b[k])
+                } else {
+                    math::clamp_max(x, b[k])
+                })
+            })
+        }
+        "timestamp" => {
+            let v = match unwrap_parens(&c.args[0]) {
+                Expr::Vector(vs) => selector::eval_vector(ev, vs, grid, true)?,
+                other => {
+                    let mut v = ev.eval_vector(other, grid)?;
+                    for s in &mut v {
+                        s.points.iter_mut().for_each(|p| p.1 = p.0 as f64 / 1000.0);
+                    }
+                    v
+                }
+            };
+            map_values(v, grid, true, |x, _| Some(x))
+        }
+        "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
+        | "month" | "year" => {
+            let v = match c.args.first() {
+                Some(e) => ev.eval_vector(e, grid)?,
+                None => vec![SeriesOut {
+                    labels: Labels::default(),
+                    points: grid.times().map(|t| (t, t as f64 / 1000.0)).collect(),
+                }],
+            };
+            map_values(v, grid, true, |x, _| time::date_part(name, x))
+        }
+        "absent" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let mut present = vec![false; grid.len()];
+            for s in &v {
+                for &(t, _) in &s.points {
+                    present[grid.idx(t)] = true;
+                }
+            }
+            let labels = absent_labels(&c.args[0]);
+            let points: Vec<(i64, f64)> = present
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| !**p)
+                .map(|(k, _)| (grid.t(k), 1.0))
+                .collect();
+            Ok(Val::Vector(if points.is_empty() {
+                Vec::new()
+            } else {
+                vec![SeriesOut { labels, points }]
+            }))
+        }
+        "sort" | "sort_desc" => {
+            let mut v = ev.eval_vector(&c.args[0], grid)?;
+            if grid.len() > 1 {
+                ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+                return Ok(Val::Vector(v));
+            }
+            let desc = name == "sort_desc";
+            v.sort_by(|a, b| {
+                let (x, y) = (a.points[0].1, b.points[0].1);
+                match (x.is_nan(), y.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ => {
+                        let o = x.partial_cmp(&y).unwrap();
+                        if desc {
+                            o.reverse()
+                        } else {
+                            o
+                        }
+                    }
+                }
+            });
+            Ok(Val::Vector(v))
+        }
+        "sort_by_label" | "sort_by_label_desc" => {
+            let mut v = ev.eval_vector(&c.args[0], grid)?;
+            let mut names = Vec::new();
+            for a in &c.args[1..] {
+                names.push(ev.eval_string(a, grid)?);
+            }
+            if grid.len() > 1 {
+                ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+                return Ok(Val::Vector(v));
+            }
+            let desc = name == "sort_by_label_desc";
+            v.sort_by(|a, b| {
+                let mut o = std::cmp::Ordering::Equal;
+                for n in &names {
+                    o = natural_cmp(a.labels.get(n), b.labels.get(n));
+                    if o.is_ne() {
+                        break;
+                    }
+                }
+                if o.is_eq() {
+                    o = a.labels.cmp(&b.labels);
+                }
+                if desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            });
+            Ok(Val::Vector(v))
+        }
+        "label_replace" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let dst = ev.eval_string(&c.args[1], grid)?;
+            let repl = ev.eval_string(&c.args[2], grid)?;
+            let src = ev.eval_string(&c.args[3], grid)?;
+            let re_str = ev.eval_string(&c.args[4], grid)?;
+            let re = Regex::new(&format!("^(?s:{re_str})$")).map_err(|e| {
+                Error::Eval(format!("invalid regular expression in label_replace(): {e}"))
+            })?;
+            if dst.is_empty() {
+                return Err(Error::Eval(format!(
+                    "invalid destination label name in label_replace(): {dst}"
+                )));
+            }
+            let mut out = v;
+            for s in &mut out {
+                if let Some(caps) = re.captures(s.labels.get(&src)) {
+                    let mut res = String::new();
+                    caps.expand(&repl, &mut res);
+                    s.labels = set_label(&s.labels, &dst, &res);
+                }
+            }
+            Ok(Val::Vector(merge_same_labels(out)?))
+        }
+        "label_join" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let dst = ev.eval_string(&c.args[1], grid)?;
+            let sep = ev.eval_string(&c.args[2], grid)?;
+            let mut srcs = Vec::new();
+            for a in &c.args[3..] {
+                srcs.push(ev.eval_string(a, grid)?);
+            }
+            if dst.is_empty() {
+                return Err(Error::Eval(format!("invalid destination label name in label_join(): {dst}")));
+            }
+            let mut out = v;
+            for s in &mut out {
+                let joined = srcs
+                    .iter()
+                    .map(|n| s.labels.get(n))
+                    .collect::<Vec<_>>()
+                    .join(&sep);
+                s.labels = set_label(&s.labels, &dst, &joined);
+            }
+            Ok(Val::Vector(merge_same_labels(out)?))
+        }
+        "histogram_quantile" => {
+            let q = ev.eval_scalar(&c.args[0], grid)?;
+            let v = ev.eval_vector(&c.args[1], grid)?;
+            for (k, &qk) in q.iter().enumerate() {
+                if !(0.0..=1.0).contains(&qk) && v.iter().any(|s| s.points.iter().any(|p| grid.idx(p.0) == k)) {
+                    ev.warn(format!(
+                        "PromQL warning: quantile value should be between 0 and 1, got {}",
+                        format_float(qk)
+                    ));
+                }
+            }
+            classic_histogram(ev, v, grid, "histogram_quantile", |ev, k, b, metric| {
+                let r = histogram::bucket_quantile(q[k], b);
+                if r.forced_monotonic {
+                    ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?}"));
+                }
+                r.value
+            })
+        }
+        "histogram_fraction" => {
+            let lo = ev.eval_scalar(&c.args[0], grid)?;
+            let hi = ev.eval_scalar(&c.args[1], grid)?;
+            let v = ev.eval_vector(&c.args[2], grid)?;
+            classic_histogram(ev, v, grid, "histogram_fraction", |_, k, b, _| {
+                histogram::bucket_fraction(lo[k], hi[k], b)
+            })
+        }
+        // Native-histogram functions ignore float samples.
+        "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev"
+        | "histogram_stdvar" => {
+            ev.eval_vector(&c.args[0], grid)?;
+            Ok(Val::Vector(Vec::new()))
+        }
+        other => Err(Error::Eval(format!("function {other}() is not supported"))),
+    }
+}
+
+/// Applies `f(value, step index)` to every point; `None` drops the point.
+fn map_values(
+    mut v: Vec<SeriesOut>,
+    grid: Grid,
+    drop: bool,
+    f: impl Fn(f64, usize) -> Option<f64>,
+) -> Result<Val> {
+    for s in &mut v {
+        if drop {
+            s.labels = drop_name(&s.labels);
+        }
+        s.points.retain_mut(|p| match f(p.1, grid.idx(p.0)) {
+            Some(x) => {
+                p.1 = x;
+                true
+            }
+            None => false,
+        });
+    }
+    Ok(Val::Vector(if drop { merge_same_labels(v)? } else { v }))
+}
+
+fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
+    let mut pairs: Vec<Label> = labels.iter().filter(|l| l.name != name).cloned().collect();
+    if !value.is_empty() {
+        pairs.push(Label::new(name, value));
+    }
+    Labels::new(pairs)
+}
+
+/// Labels of `absent()`'s output: the equality matchers of a selector
+/// argument (a label matched twice is left out).
+fn absent_labels(arg: &Expr) -> Labels {
+    let matchers = match unwrap_parens(arg) {
+        Expr::Vector(vs) => &vs.matchers,
+        Expr::Matrix(ms) => &ms.vector.matchers,
+        _ => return Labels::default(),
+    };
+    let mut pairs: Vec<Label> = Vec::new();
+    let mut dups: Vec<&str> = Vec::new();
+    for m in matchers {
+        if m.name == METRIC_NAME || m.op != MatchOp::Equal {
+            continue;
+        }
+        if pairs.iter().any(|l| l.name == m.name) {
+            dups.push(&m.name);
+        } else {
+            pairs.push(Label::new(m.name.clone(), m.value.clone()));
+        }
+    }
+    pairs.retain(|l| !dups.contains(&l.name.as_str()));
+    Labels::new(pairs)
+}
+
+/// Compares strings with digit runs compared numerically.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ab, bb) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < ab.len() && j < bb.len() {
+        if ab[i].is_ascii_digit() && bb[j].is_ascii_digit() {
+            let si = i;
+            while i < ab.len() && ab[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < bb.len() && bb[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = a[si..i].trim_start_matches('0');
+            let nb = b[sj..j].trim_start_matches('0');
+            let o = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if o.is_ne() {
+                return o;
+            }
+        } else {
+            let o = ab[i].cmp(&bb[j]);
+            if o.is_ne() {
+                return o;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (ab.len() - i).cmp(&(bb.len() - j))
+}
+
+/// Classic histogram functions: series grouped by their labels without `le`
+/// (and without `__name__`), per step a list of buckets.
+fn classic_histogram(
+    ev: &mut Evaluator,
+    v: Vec<SeriesOut>,
+    grid: Grid,
+    _fname: &str,
+    mut f: impl FnMut(&mut Evaluator, usize, &mut Vec<histogram::Bucket>, &str) -> f64,
+) -> Result<Val> {
+    let mut groups: HashMap<Labels, usize> = HashMap::new();
+    let mut glabels: Vec<(Labels, String)> = Vec::new();
+    let mut members: Vec<Vec<(f64, &SeriesOut)>> = Vec::new();
+    for s in &v {
+        let le = s.labels.get("le");
+        let upper = match le.parse::<f64>() {
+            Ok(u) if !le.is_empty() => u,
+            _ => {
+                ev.warn(format!(
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                    le,
+                    s.labels.get(METRIC_NAME)
+                ));
+                continue;
+            }
+        };
+        let key = Labels::from_sorted(
+            s.labels
+                .iter()
+                .filter(|l| l.name != "le" && l.name != METRIC_NAME)
+                .cloned()
+                .collect(),
+        );
+        let g = *groups.entry(key.clone()).or_insert_with(|| {
+            glabels.push((key, s.labels.get(METRIC_NAME).to_string()));
+            members.push(Vec::new());
+            glabels.len() - 1
+        });
+        members[g].push((upper, s));
+    }
+    let mut out = Vec::new();
+    let mut buckets: Vec<histogram::Bucket> = Vec::new();
+    let mut cursors: Vec<usize> = Vec::new();
+    for (g, (labels, metric)) in glabels.into_iter().enumerate() {
+        let ms = &members[g];
+        cursors.clear();
+        cursors.resize(ms.len(), 0);
+        let mut points = Vec::new();
+        for (k, t) in grid.times().enumerate() {
+            buckets.clear();
+            for (m, (upper, s)) in ms.iter().enumerate() {
+                let c = &mut cursors[m];
+                while *c < s.points.len() && s.points[*c].0 < t {
+                    *c += 1;
+                }
+                if *c < s.points.len() && s.points[*c].0 == t {
+                    buckets.push(histogram::Bucket {
+                        upper: *upper,
+                        count: s.points[*c].1,
+                    });
+                }
+            }
+            if buckets.is_empty() {
+                continue;
+            }
+            points.push((t, f(ev, k, &mut buckets, &metric)));
+        }
+        if !points.is_empty() {
+            out.push(SeriesOut { labels, points });
+        }
+    }
+    Ok(Val::Vector(out))
+}
+
+/// Functions over a range vector argument (matrix selector or subquery).
+fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val> {
+    let name = c.func.name;
+    let mut scalars: Vec<Vec<f64>> = Vec::new();
+    for (i, a) in c.args.iter().enumerate() {
+        if i != mi {
+            scalars.push(ev.eval_scalar(a, grid)?);
+        }
+    }
+    let rd: RangeData = match unwrap_parens(&c.args[mi]) {
+        Expr::Matrix(ms) => selector::load_range(ev, ms, grid)?,
+        Expr::Subquery(sq) => super::subquery::eval_subquery(ev, sq, grid)?,
+        _ => return Err(Error::Eval(format!("expected range vector in call to {name}()"))),
+    };
+
+    if name == "absent_over_time" {
+        let mut present = vec![false; grid.len()];
+        rd.for_each_window(ev, grid, |_, k, _, _, _| present[k] = true)?;
+        let points: Vec<(i64, f64)> = present
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !**p)
+            .map(|(k, _)| (grid.t(k), 1.0))
+            .collect();
+        return Ok(Val::Vector(if points.is_empty() {
+            Vec::new()
+        } else {
+            vec![SeriesOut {
+                labels: absent_labels(&c.args[mi]),
+                points,
+            }]
+        }));
+    }
+
+    if name == "double_exponential_smoothing" {
+        for k in 0..grid.len() {
+            if let Err(e) = ot::validate_smoothing(scalars[0][k], scalars[1][k]) {
+                return Err(Error::Eval(e));
+            }
+        }
+    }
+    if name == "quantile_over_time" {
+        for &q in &scalars[0] {
+            if !(0.0..=1.0).contains(&q) && !rd.series.is_empty() {
+                ev.warn(format!(
+                    "PromQL warning: quantile value should be between 0 and 1, got {}",
+                    format_float(q)
+                ));
+            }
+        }
+    }
+
+    type Simple = fn(&[(i64, f64)]) -> f64;
+    let simple: Option<Simple> = match name {
+        "avg_over_time" => Some(ot::avg_over_time),
+        "sum_over_time" => Some(ot::sum_over_time),
+        "count_over_time" => Some(ot::count_over_time),
+        "min_over_time" => Some(ot::min_over_time),
+        "max_over_time" => Some(ot::max_over_time),
+        "last_over_time" => Some(ot::last_over_time),
+        "first_over_time" => Some(ot::first_over_time),
+        "present_over_time" => Some(ot::present_over_time),
+        "stddev_over_time" => Some(ot::stddev_over_time),
+        "stdvar_over_time" => Some(ot::stdvar_over_time),
+        "mad_over_time" => Some(ot::mad_over_time),
+        "changes" => Some(ot::changes),
+        "resets" => Some(ot::resets),
+        "ts_of_min_over_time" => Some(ot::ts_of_min_over_time),
+        "ts_of_max_over_time" => Some(ot::ts_of_max_over_time),
+        "ts_of_last_over_time" => Some(ot::ts_of_last_over_time),
+        "ts_of_first_over_time" => Some(ot::ts_of_first_over_time),
+        _ => None,
+    };
+    let range = rd.range;
+    let mut outs: Vec<Vec<(i64, f64)>> = vec![Vec::new(); rd.series.len()];
+    let mut non_counter: Vec<bool> = vec![false; rd.series.len()];
+    let mut unknown = false;
+    rd.for_each_window(ev, grid, |si, k, t, te, w| {
+        let v = match simple {
+            Some(f) => Some(f(w)),
+            None => match name {
+                "rate" | "increase" | "delta" => {
+                    let counter = name != "delta";
+                    if counter {
+                        non_counter[si] = true;
+                    }
+                    rate::extrapolated_rate(w, te - range, te, counter, name == "rate")
+                }
+                "irate" => rate::instant_value(w, true),
+                "idelta" => rate::instant_value(w, false),
+                "deriv" => ot::deriv(w),
+                "predict_linear" => ot::predict_linear(w, scalars[0][k], t),
+                "quantile_over_time" => Some(ot::quantile_over_time(scalars[0][k], w)),
+                "double_exponential_smoothing" => {
+                    ot::double_exponential_smoothing(w, scalars[0][k], scalars[1][k])
+                }
+                _ => {
+                    unknown = true;
+                    None
+                }
+            },
+        };
+        if let Some(v) = v {
+            outs[si].push((t, v));
+        }
+    })?;
+    if unknown {
+        return Err(Error::Eval(format!("function {name}() is not supported")));
+    }
+    let keep_name = matches!(name, "last_over_time" | "first_over_time");
+    let mut result = Vec::with_capacity(rd.series.len());
+    for ((s, points), nc) in rd.series.into_iter().zip(outs).zip(non_counter) {
+        if nc {
+            let metric = s.labels.get(METRIC_NAME);
+            if !metric.is_empty()
+                && !["_total", "_sum", "_count", "_bucket"]
+                    .iter()
+                    .any(|suf| metric.ends_with(suf))
+            {
+                ev.info(format!(
+                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                ));
+            }
+        }
+        if points.is_empty() {
+            continue;
+        }
+        result.push(SeriesOut {
+            labels: if keep_name { s.labels } else { drop_name(&s.labels) },
+            points,
+        });
+    }
+    Ok(Val::Vector(merge_same_labels(result)?))
+}

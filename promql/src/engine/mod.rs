@@ -1,0 +1,171 @@
+//! The PromQL evaluator.
+//!
+//! Every node is evaluated once over the whole step grid of the query and
+//! yields series-oriented results (one point per step at most), so selectors
+//! read each series from storage once per query.
+
+mod aggregate;
+mod binary;
+mod eval;
+mod functions;
+mod selector;
+mod subquery;
+
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use storage::querier::Queryable;
+
+use crate::ast::{Expr, ValueType};
+use crate::error::{Error, Result};
+use crate::value::{QueryResult, Sample, Series, Value};
+
+use eval::{Evaluator, Grid, Val};
+
+/// Limits and defaults of the engine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// How far back an instant selector looks for a sample (ms).
+    pub lookback_delta: i64,
+    /// Most samples a query may hold at once.
+    pub max_samples: usize,
+    /// Wall-clock limit of one query.
+    pub timeout: Duration,
+    /// Step of subqueries written without one (`[5m:]`), in ms.
+    pub default_subquery_step: i64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            lookback_delta: 300_000,
+            max_samples: 50_000_000,
+            timeout: Duration::from_secs(120),
+            default_subquery_step: 60_000,
+        }
+    }
+}
+
+/// The query evaluator. Stateless apart from its options.
+pub struct Engine {
+    opts: EngineOptions,
+}
+
+impl Engine {
+    pub fn new(opts: EngineOptions) -> Engine {
+        Engine { opts }
+    }
+
+    pub fn options(&self) -> &EngineOptions {
+        &self.opts
+    }
+
+    /// Instant query at `t` (ms).
+    pub fn instant(&self, q: &dyn Queryable, expr: &Expr, t: i64) -> Result<QueryResult> {
+        self.instant_with_cancel(q, expr, t, &AtomicBool::new(false))
+    }
+
+    /// Range query over `[start, end]` every `step` ms; always a matrix.
+    pub fn range(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> Result<QueryResult> {
+        self.range_with_cancel(q, expr, start, end, step, &AtomicBool::new(false))
+    }
+
+    /// [`Engine::instant`] that stops with `Error::Canceled` once `cancel` is set.
+    pub fn instant_with_cancel(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        t: i64,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult> {
+        let mut ev = Evaluator::new(q, &self.opts, t, t, cancel);
+        let grid = Grid::new(t, t, 1);
+        let value = match ev.eval(expr, grid)? {
+            Val::Scalar(v) => Value::Scalar { t, v: v[0] },
+            Val::Str(s) => Value::String { t, s },
+            Val::Vector(series) => Value::Vector(
+                series
+                    .into_iter()
+                    .filter_map(|s| {
+                        s.points.first().map(|&(_, v)| Sample {
+                            metric: s.labels,
+                            t,
+                            v,
+                        })
+                    })
+                    .collect(),
+            ),
+            Val::Matrix(series) => Value::Matrix(
+                series
+                    .into_iter()
+                    .filter(|s| !s.points.is_empty())
+                    .map(|s| Series {
+                        metric: s.labels,
+                        points: s.points,
+                    })
+                    .collect(),
+            ),
+        };
+        Ok(ev.finish(value))
+    }
+
+    /// [`Engine::range`] that stops with `Error::Canceled` once `cancel` is set.
+    pub fn range_with_cancel(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult> {
+        if step <= 0 {
+            return Err(Error::Eval(
+                "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
+            ));
+        }
+        if end < start {
+            return Err(Error::Eval("end timestamp must not be before start time".into()));
+        }
+        match expr.value_type() {
+            ValueType::Scalar | ValueType::Vector => {}
+            other => {
+                return Err(Error::Eval(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    other.name()
+                )))
+            }
+        }
+        let mut ev = Evaluator::new(q, &self.opts, start, end, cancel);
+        let grid = Grid::new(start, end, step);
+        let mut out: Vec<Series> = match ev.eval(expr, grid)? {
+            Val::Scalar(v) => vec![Series {
+                metric: Default::default(),
+                points: v.into_iter().enumerate().map(|(i, v)| (grid.t(i), v)).collect(),
+            }],
+            Val::Vector(series) => series
+                .into_iter()
+                .filter(|s| !s.points.is_empty())
+                .map(|s| Series {
+                    metric: s.labels,
+                    points: s.points,
+                })
+                .collect(),
+            Val::Str(_) | Val::Matrix(_) => {
+                return Err(Error::Eval("invalid expression type for range query".into()))
+            }
+        };
+        out.sort_by(|a, b| a.metric.cmp(&b.metric));
+        Ok(ev.finish(Value::Matrix(out)))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! Selectors: each one reads its series from storage once for the whole
+//! grid, then walks the steps with a moving cursor / window.
+
+use storage::is_stale_nan;
+
+use super::eval::{Evaluator, Grid, SeriesOut};
+use crate::ast::{MatrixSelector, VectorSelector};
+use crate::error::Result;
+
+/// Evaluation time of a selector at step `t`.
+#[inline]
+fn eval_time(at: Option<i64>, offset: i64, t: i64) -> i64 {
+    at.unwrap_or(t) - offset
+}
+
+/// `[min, max]` of the evaluation times over the grid.
+fn eval_time_bounds(at: Option<i64>, offset: i64, grid: Grid) -> (i64, i64) {
+    (eval_time(at, offset, grid.start), eval_time(at, offset, grid.end))
+}
+
+/// Instant vector selector over the grid: the latest sample in
+/// `(te - lookback, te]` unless it is a staleness marker. With `want_ts`
+/// the value is the sample's timestamp in seconds (for `timestamp()`).
+pub(crate) fn eval_vector(
+    ev: &mut Evaluator,
+    vs: &VectorSelector,
+    grid: Grid,
+    want_ts: bool,
+) -> Result<Vec<SeriesOut>> {
+    let at = ev.resolve_at(vs.at);
+    let lookback = ev.opts.lookback_delta;
+    let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
+    let querier = ev.q.querier(min_te.saturating_sub(lookback).saturating_add(1), max_te)?;
+    let series = querier.select(&vs.matchers)?;
+    let mut out = Vec::with_capacity(series.len());
+    let mut buf: Vec<(i64, f64)> = Vec::new();
+    let mut per_step = vec![0usize; grid.len()];
+    for s in series {
+        ev.check("query evaluation")?;
+        buf.clear();
+        buf.extend(s.iter());
+        let mut points = Vec::new();
+        let mut i = 0usize; // first sample after te
+        for (k, t) in grid.times().enumerate() {
+            let te = eval_time(at, vs.offset, t);
+            while i < buf.len() && buf[i].0 <= te {
+                i += 1;
+            }
+            if i == 0 {
+                continue;
+            }
+            let (st, sv) = buf[i - 1];
+            if st <= te - lookback || is_stale_nan(sv) {
+                continue;
+            }
+            per_step[k] += 1;
+            points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
+        }
+        if !points.is_empty() {
+            out.push(SeriesOut {
+                labels: s.labels,
+                points,
+            });
+        }
+    }
+    ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
+    Ok(out)
+}
+
+/// A range vector source: whole series (stale markers removed) plus how to
+/// cut the window of each step: `(te - range, te]` with
+/// `te = (at or t) - offset`.
+pub(crate) struct RangeData {
+    pub series: Vec<SeriesOut>,
+    pub range: i64,
+    pub offset: i64,
+    pub at: Option<i64>,
+}
+
+impl RangeData {
+    pub fn eval_time(&self, t: i64) -> i64 {
+        eval_time(self.at, self.offset, t)
+    }
+
+    /// The raw windows at one step (an instant query's range vector).
+    pub fn windows_at(self, t: i64) -> Vec<SeriesOut> {
+        let te = self.eval_time(t);
+        let lo = te - self.range;
+        self.series
+            .into_iter()
+            .filter_map(|s| {
+                let points: Vec<(i64, f64)> =
+                    s.points.into_iter().filter(|p| p.0 > lo && p.0 <= te).collect();
+                (!points.is_empty()).then_some(SeriesOut {
+                    labels: s.labels,
+                    points,
+                })
+            })
+            .collect()
+    }
+
+    /// Calls `f(series index, step index, t, te, window)` for every step
+    /// with a non-empty window, in series order then step order.
+    pub fn for_each_window(
+        &self,
+        ev: &Evaluator,
+        grid: Grid,
+        mut f: impl FnMut(usize, usize, i64, i64, &[(i64, f64)]),
+    ) -> Result<()> {
+        let mut per_step = vec![0usize; grid.len()];
+        for (si, s) in self.series.iter().enumerate() {
+            ev.check("query evaluation")?;
+            let p = &s.points;
+            let (mut lo, mut hi) = (0usize, 0usize);
+            for (k, t) in grid.times().enumerate() {
+                let te = self.eval_time(t);
+                let start = te - self.range;
+                while hi < p.len() && p[hi].0 <= te {
+                    hi += 1;
+                }
+                while lo < hi && p[lo].0 <= start {
+                    lo += 1;
+                }
+                if lo < hi {
+                    per_step[k] += hi - lo;
+                    f(si, k, t, te, &p[lo..hi]);
+                }
+            }
+        }
+        ev.check_samples(per_step.iter().copied().max().unwrap_or(0))
+    }
+}
+
+/// Loads the samples a matrix selector needs over the whole grid.
+pub(crate) fn load_range(ev: &mut Evaluator, ms: &MatrixSelector, grid: Grid) -> Result<RangeData> {
+    let vs = &ms.vector;
+    let at = ev.resolve_at(vs.at);
+    let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
+    let querier = ev
+        .q
+        .querier(min_te.saturating_sub(ms.range).saturating_add(1), max_te)?;
+    let series = querier.select(&vs.matchers)?;
+    let mut out = Vec::with_capacity(series.len());
+    for s in series {
+        ev.check("query evaluation")?;
+        let points: Vec<(i64, f64)> = s.iter().filter(|p| !is_stale_nan(p.1)).collect();
+        if !points.is_empty() {
+            out.push(SeriesOut {
+                labels: s.labels,
+                points,
+            });
+        }
+    }
+    Ok(RangeData {
+        series: out,
+        range: ms.range,
+        offset: vs.offset,
+        at,
+    })
+}

@@ -1,0 +1,260 @@
+//! Engine tests over a real database in a temporary directory, with syntax
+//! trees built by hand.
+
+use storage::{Db, Labels, MatchOp, Matcher, Options};
+
+use super::*;
+use crate::ast::*;
+
+pub(crate) struct TestDb {
+    _dir: tempfile::TempDir,
+    pub db: Db,
+}
+
+/// Loads series given as (labels, [(t ms, v)]).
+pub(crate) fn load(series: &[(&[(&str, &str)], Vec<(i64, f64)>)]) -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        compaction_interval: None,
+        retention: None,
+        ..Options::default()
+    };
+    let db = Db::open(dir.path(), opts).unwrap();
+    let mut app = db.appender();
+    for (l, pts) in series {
+        let labels = Labels::from_pairs(l.iter().copied());
+        for &(t, v) in pts {
+            app.append(&labels, t, v).unwrap();
+        }
+    }
+    app.commit().unwrap();
+    TestDb { _dir: dir, db }
+}
+
+/// `start + i*step` values `v0 + i*dv` for i in 0..=n, every `interval` ms.
+pub(crate) fn ramp(v0: f64, dv: f64, n: usize, interval: i64) -> Vec<(i64, f64)> {
+    (0..=n).map(|i| (i as i64 * interval, v0 + dv * i as f64)).collect()
+}
+
+fn sel(name: &str, extra: &[(&str, &str)]) -> VectorSelector {
+    let mut matchers = vec![Matcher::equal("__name__", name)];
+    for (n, v) in extra {
+        matchers.push(Matcher::new(MatchOp::Equal, *n, *v).unwrap());
+    }
+    VectorSelector {
+        name: Some(name.into()),
+        matchers,
+        offset: 0,
+        at: None,
+    }
+}
+
+fn vs(name: &str) -> Expr {
+    Expr::Vector(sel(name, &[]))
+}
+
+fn ms(name: &str, range: i64) -> Expr {
+    Expr::Matrix(MatrixSelector {
+        vector: sel(name, &[]),
+        range,
+    })
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::Call(Call {
+        func: crate::functions::lookup(name).unwrap(),
+        args,
+    })
+}
+
+fn agg(op: AggOp, e: Expr, by: &[&str]) -> Expr {
+    Expr::Aggregate(AggregateExpr {
+        op,
+        expr: Box::new(e),
+        param: None,
+        grouping: by.iter().map(|s| s.to_string()).collect(),
+        without: false,
+    })
+}
+
+fn bin(op: BinOp, l: Expr, r: Expr) -> Expr {
+    let vv = l.value_type() == ValueType::Vector && r.value_type() == ValueType::Vector;
+    Expr::Binary(BinaryExpr {
+        op,
+        lhs: Box::new(l),
+        rhs: Box::new(r),
+        matching: vv.then(|| VectorMatching {
+            card: if op.is_set() {
+                Cardinality::ManyToMany
+            } else {
+                Cardinality::OneToOne
+            },
+            labels: vec![],
+            on: false,
+            include: vec![],
+        }),
+        return_bool: false,
+    })
+}
+
+fn vector(r: QueryResult) -> Vec<(String, f64)> {
+    match r.value {
+        Value::Vector(v) => {
+            let mut out: Vec<(String, f64)> = v.into_iter().map(|s| (s.metric.to_string(), s.v)).collect();
+            out.sort_by(|a, b| a.0.cmp(&b.0));
+            out
+        }
+        other => panic!("not a vector: {other:?}"),
+    }
+}
+
+const M: i64 = 60_000;
+
+fn http_db() -> TestDb {
+    load(&[
+        (
+            &[("__name__", "http_requests_total"), ("job", "api"), ("instance", "0")],
+            ramp(0.0, 10.0, 10, M),
+        ),
+        (
+            &[("__name__", "http_requests_total"), ("job", "api"), ("instance", "1")],
+            ramp(0.0, 20.0, 10, M),
+        ),
+        (
+            &[("__name__", "http_requests_total"), ("job", "db"), ("instance", "0")],
+            ramp(0.0, 30.0, 10, M),
+        ),
+    ])
+}
+
+#[test]
+fn instant_selector_lookback_and_staleness() {
+    let t = load(&[
+        (&[("__name__", "a")], vec![(0, 1.0), (60_000, 2.0)]),
+        (&[("__name__", "b")], vec![(0, 1.0), (60_000, storage::stale_nan())]),
+    ]);
+    let e = Engine::new(EngineOptions::default());
+    assert_eq!(vector(e.instant(&t.db, &vs("a"), 60_000).unwrap()), vec![("{__name__=\"a\"}".into(), 2.0)]);
+    assert_eq!(vector(e.instant(&t.db, &vs("b"), 30_000).unwrap()).len(), 1);
+    assert!(vector(e.instant(&t.db, &vs("b"), 60_000).unwrap()).is_empty());
+    // Lookback is left-open: a sample exactly 5m old is not seen.
+    assert_eq!(vector(e.instant(&t.db, &vs("a"), 359_999).unwrap()).len(), 1);
+    assert!(vector(e.instant(&t.db, &vs("a"), 360_000).unwrap()).is_empty());
+}
+
+#[test]
+fn rate_sum_and_binary() {
+    let t = http_db();
+    let e = Engine::new(EngineOptions::default());
+    let r = e
+        .instant(&t.db, &agg(AggOp::Sum, call("rate", vec![ms("http_requests_total", 5 * M)]), &["job"]), 10 * M)
+        .unwrap();
+    let v = vector(r);
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0].0, "{job=\"api\"}");
+    assert!((v[0].1 - 0.5).abs() < 1e-9, "{v:?}");
+    assert!((v[1].1 - 0.5).abs() < 1e-9, "{v:?}");
+
+    let r = e
+        .instant(&t.db, &bin(BinOp::Mul, vs("http_requests_total"), Expr::Number(2.0)), 10 * M)
+        .unwrap();
+    let v = vector(r);
+    assert_eq!(v[0], ("{instance=\"0\", job=\"api\"}".into(), 200.0));
+
+    let r = e
+        .instant(&t.db, &bin(BinOp::Gtr, vs("http_requests_total"), Expr::Number(150.0)), 10 * M)
+        .unwrap();
+    assert_eq!(vector(r).len(), 2);
+
+    // Vector/vector one-to-one.
+    let r = e
+        .instant(&t.db, &bin(BinOp::Sub, vs("http_requests_total"), vs("http_requests_total")), 10 * M)
+        .unwrap();
+    assert!(vector(r).iter().all(|s| s.1 == 0.0));
+}
+
+#[test]
+fn range_query_matrix_sorted() {
+    let t = http_db();
+    let e = Engine::new(EngineOptions::default());
+    let r = e
+        .range(&t.db, &agg(AggOp::Count, vs("http_requests_total"), &[]), 0, 20 * M, 5 * M)
+        .unwrap();
+    match r.value {
+        Value::Matrix(m) => {
+            assert_eq!(m.len(), 1);
+            // Samples end at 10m, lookback 5m: present at 0, 5m, 10m, (15m excluded).
+            assert_eq!(m[0].points, vec![(0, 3.0), (5 * M, 3.0), (10 * M, 3.0)]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let r = e.range(&t.db, &Expr::Number(1.0), 0, 2 * M, M).unwrap();
+    assert_eq!(
+        r.value,
+        Value::Matrix(vec![crate::Series {
+            metric: Labels::default(),
+            points: vec![(0, 1.0), (M, 1.0), (2 * M, 1.0)]
+        }])
+    );
+}
+
+#[test]
+fn duplicate_labelset_and_many_to_many_errors() {
+    let t = load(&[
+        (&[("__name__", "a"), ("x", "1")], ramp(1.0, 0.0, 2, M)),
+        (&[("__name__", "b"), ("x", "1")], ramp(1.0, 0.0, 2, M)),
+    ]);
+    let e = Engine::new(EngineOptions::default());
+    let any = Expr::Vector(VectorSelector {
+        name: None,
+        matchers: vec![Matcher::equal("x", "1")],
+        offset: 0,
+        at: None,
+    });
+    let err = e.instant(&t.db, &call("abs", vec![any.clone()]), M).unwrap_err();
+    assert_eq!(err.to_string(), "vector cannot contain metrics with the same labelset");
+    let mut b = bin(BinOp::Add, vs("a"), any);
+    if let Expr::Binary(be) = &mut b {
+        be.matching.as_mut().unwrap().on = true;
+        be.matching.as_mut().unwrap().labels = vec![];
+    }
+    let err = e.instant(&t.db, &b, M).unwrap_err().to_string();
+    assert!(err.starts_with("found duplicate series for the match group {} on the right hand-side"), "{err}");
+}
+
+#[test]
+fn subquery_and_over_time() {
+    let t = http_db();
+    let e = Engine::new(EngineOptions::default());
+    let sq = Expr::Subquery(SubqueryExpr {
+        expr: Box::new(vs("http_requests_total")),
+        range: 5 * M,
+        step: Some(M),
+        offset: 0,
+        at: None,
+    });
+    let r = e.instant(&t.db, &call("count_over_time", vec![sq.clone()]), 10 * M).unwrap();
+    assert!(vector(r).iter().all(|s| s.1 == 5.0));
+    let r = e.instant(&t.db, &sq, 10 * M).unwrap();
+    match r.value {
+        Value::Matrix(m) => assert_eq!(m[0].points.len(), 5),
+        other => panic!("{other:?}"),
+    }
+    let r = e.instant(&t.db, &call("last_over_time", vec![ms("http_requests_total", 5 * M)]), 10 * M).unwrap();
+    assert!(vector(r)[0].0.contains("__name__"));
+}
+
+#[test]
+fn cancel_and_sample_limit() {
+    let t = http_db();
+    let e = Engine::new(EngineOptions {
+        max_samples: 2,
+        ..EngineOptions::default()
+    });
+    let err = e.instant(&t.db, &vs("http_requests_total"), 10 * M).unwrap_err();
+    assert!(matches!(err, Error::TooManySamples(_)));
+    let e = Engine::new(EngineOptions::default());
+    let flag = std::sync::atomic::AtomicBool::new(true);
+    let err = e.instant_with_cancel(&t.db, &vs("http_requests_total"), 0, &flag).unwrap_err();
+    assert!(matches!(err, Error::Canceled(_)));
+}
