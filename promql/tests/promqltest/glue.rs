@@ -1,6 +1,6 @@
 //! The runner's only contact with the PromQL parser and engine.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -9,6 +9,9 @@ use promql::{Engine, EngineOptions, QueryResult};
 use storage::Db;
 
 pub const AVAILABLE: bool = true;
+
+/// Instant and range queries executed so far (all cases, all variants).
+pub static QUERIES: AtomicUsize = AtomicUsize::new(0);
 
 /// The engine as upstream's test engine is configured: default lookback,
 /// 1m step for subqueries without one.
@@ -28,6 +31,7 @@ pub fn parse(q: &str) -> Result<Expr, String> {
 }
 
 pub fn instant(db: &Db, e: &Expr, t: i64, cancel: &AtomicBool) -> Result<QueryResult, String> {
+    QUERIES.fetch_add(1, Ordering::Relaxed);
     engine()
         .instant_with_cancel(db, e, t, cancel)
         .map_err(|e| e.to_string())
@@ -41,6 +45,7 @@ pub fn range(
     step: i64,
     cancel: &AtomicBool,
 ) -> Result<QueryResult, String> {
+    QUERIES.fetch_add(1, Ordering::Relaxed);
     engine()
         .range_with_cancel(db, e, start, end, step, cancel)
         .map_err(|e| e.to_string())

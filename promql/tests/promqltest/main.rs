@@ -275,9 +275,10 @@ fn main() {
         println!("cases whose query does not parse: {parse_failures}");
     }
     println!(
-        "total: {}/{} (native-histogram unsupported: {nat_p}/{nat_t}) in {:.1}s",
+        "total: {}/{} (native-histogram unsupported: {nat_p}/{nat_t}); {} queries in {:.1}s",
         all_p - nat_p,
         all_t - nat_t,
+        glue::QUERIES.load(std::sync::atomic::Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     );
 
