@@ -1,31 +1,52 @@
 //! The runner's only contact with the PromQL parser and engine.
-//!
-//! Until the parser and engine exist, every query fails with "not
-//! available", so the runner builds and reports 0 passing cases.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use promql::ast::Expr;
-use promql::QueryResult;
+use promql::{Engine, EngineOptions, QueryResult};
 use storage::Db;
 
-pub const AVAILABLE: bool = false;
+pub const AVAILABLE: bool = true;
 
-pub fn parse(_q: &str) -> Result<Expr, String> {
-    Err("PromQL parser not available yet".into())
+/// Instant and range queries executed so far (all cases, all variants).
+pub static QUERIES: AtomicUsize = AtomicUsize::new(0);
+
+/// The engine as upstream's test engine is configured: default lookback,
+/// 1m step for subqueries without one.
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::new(EngineOptions {
+            timeout: Duration::from_secs(30),
+            default_subquery_step: 60_000,
+            ..EngineOptions::default()
+        })
+    })
 }
 
-pub fn instant(_db: &Db, _e: &Expr, _t: i64, _cancel: &AtomicBool) -> Result<QueryResult, String> {
-    Err("PromQL engine not available yet".into())
+pub fn parse(q: &str) -> Result<Expr, String> {
+    promql::parse(q).map_err(|e| e.to_string())
+}
+
+pub fn instant(db: &Db, e: &Expr, t: i64, cancel: &AtomicBool) -> Result<QueryResult, String> {
+    QUERIES.fetch_add(1, Ordering::Relaxed);
+    engine()
+        .instant_with_cancel(db, e, t, cancel)
+        .map_err(|e| e.to_string())
 }
 
 pub fn range(
-    _db: &Db,
-    _e: &Expr,
-    _start: i64,
-    _end: i64,
-    _step: i64,
-    _cancel: &AtomicBool,
+    db: &Db,
+    e: &Expr,
+    start: i64,
+    end: i64,
+    step: i64,
+    cancel: &AtomicBool,
 ) -> Result<QueryResult, String> {
-    Err("PromQL engine not available yet".into())
+    QUERIES.fetch_add(1, Ordering::Relaxed);
+    engine()
+        .range_with_cancel(db, e, start, end, step, cancel)
+        .map_err(|e| e.to_string())
 }

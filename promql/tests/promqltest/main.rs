@@ -266,10 +266,19 @@ fn main() {
             println!("{key}: {p}/{t}");
         }
     }
+    let parse_failures = results
+        .iter()
+        .flat_map(|(_, _, cs)| cs.iter())
+        .filter(|c| c.outcome.as_ref().is_err_and(|e| e.starts_with("parse error")))
+        .count();
+    if parse_failures > 0 {
+        println!("cases whose query does not parse: {parse_failures}");
+    }
     println!(
-        "total: {}/{} (native-histogram unsupported: {nat_p}/{nat_t}) in {:.1}s",
+        "total: {}/{} (native-histogram unsupported: {nat_p}/{nat_t}); {} queries in {:.1}s",
         all_p - nat_p,
         all_t - nat_t,
+        glue::QUERIES.load(std::sync::atomic::Ordering::Relaxed),
         started.elapsed().as_secs_f64()
     );
 
@@ -438,8 +447,18 @@ fn is_native_case(ev: &Eval, env: &Env) -> bool {
                     .any(|l| ms.iter().all(|m| m.matches_labels(l)))
             })
         }
-        // Without a syntax tree, any histogram data makes the case suspect.
-        Err(_) => true,
+        // Without a syntax tree, look for the series' metric names among
+        // the query's words.
+        Err(_) => {
+            let words: BTreeSet<&str> = ev
+                .expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .collect();
+            env.histogram_series.iter().any(|l| {
+                let name = l.get("__name__");
+                name.is_empty() || words.contains(name)
+            })
+        }
     }
 }
 
@@ -498,6 +517,9 @@ fn run_case(db: &Db, ev: &Eval, cancel: &AtomicBool) -> Result<(), String> {
         return Err(format!("malformed eval: {e}"));
     }
     let expr = glue::parse(&ev.expr).map_err(|e| format!("parse error: {e}"))?;
+    if !glue::AVAILABLE {
+        return Err("PromQL engine not available".into());
+    }
     let x = &ev.expect;
     match ev.kind {
         EvalKind::Range { start, end, step } => {
