@@ -306,7 +306,9 @@ impl Expr {
             Expr::Matrix(_) | Expr::Subquery(_) => ValueType::Matrix,
             Expr::Paren(e) | Expr::Unary(_, e) => e.value_type(),
             Expr::Binary(b) => {
-                if b.lhs.value_type() == ValueType::Scalar && b.rhs.value_type() == ValueType::Scalar {
+                if b.lhs.value_type() == ValueType::Scalar
+                    && b.rhs.value_type() == ValueType::Scalar
+                {
                     ValueType::Scalar
                 } else {
                     ValueType::Vector

@@ -15,7 +15,7 @@ fn group_labels(labels: &Labels, a: &AggregateExpr) -> Labels {
         labels
             .iter()
             .filter(|l| {
-                let listed = a.grouping.iter().any(|n| *n == l.name);
+                let listed = a.grouping.contains(&l.name);
                 if a.without {
                     !listed && l.name != METRIC_NAME
                 } else {
@@ -96,15 +96,11 @@ impl Acc {
             }
             AggOp::Count => self.count += 1.0,
             AggOp::Group => {}
-            AggOp::Max => {
-                if self.value < f || self.value.is_nan() {
-                    self.value = f;
-                }
+            AggOp::Max if (self.value < f || self.value.is_nan()) => {
+                self.value = f;
             }
-            AggOp::Min => {
-                if self.value > f || self.value.is_nan() {
-                    self.value = f;
-                }
+            AggOp::Min if (self.value > f || self.value.is_nan()) => {
+                self.value = f;
             }
             AggOp::Stddev | AggOp::Stdvar => {
                 if !f.is_finite() {
@@ -151,15 +147,11 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
     }
     if let Some(ps) = &num_param {
         match a.op {
-            AggOp::Topk | AggOp::Bottomk | AggOp::Limitk => {
-                if ps.iter().any(|p| p.is_nan()) {
-                    return Err(Error::Eval("Parameter value is NaN".into()));
-                }
+            AggOp::Topk | AggOp::Bottomk | AggOp::Limitk if ps.iter().any(|p| p.is_nan()) => {
+                return Err(Error::Eval("Parameter value is NaN".into()));
             }
-            AggOp::LimitRatio => {
-                if ps.iter().any(|p| p.is_nan()) {
-                    return Err(Error::Eval("Ratio value is NaN".into()));
-                }
+            AggOp::LimitRatio if ps.iter().any(|p| p.is_nan()) => {
+                return Err(Error::Eval("Ratio value is NaN".into()));
             }
             _ => {}
         }
@@ -190,9 +182,16 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
     }
 
     match a.op {
-        AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio => {
-            select_series(ev, a, &input, &series_group, groups.len(), &steps, num_param.unwrap_or_default(), grid)
-        }
+        AggOp::Topk | AggOp::Bottomk | AggOp::Limitk | AggOp::LimitRatio => select_series(
+            ev,
+            a,
+            &input,
+            &series_group,
+            groups.len(),
+            &steps,
+            num_param.unwrap_or_default(),
+            grid,
+        ),
         AggOp::Quantile => {
             let qs = num_param.unwrap_or_default();
             let mut vals: Vec<Vec<f64>> = vec![Vec::new(); groups.len()];
@@ -260,7 +259,10 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                     pairs.push(Label::new(name.clone(), key.1.clone()));
                     let labels = Labels::new(pairs);
                     let oi = *index.entry(labels.clone()).or_insert_with(|| {
-                        out.push(SeriesOut { labels, points: Vec::new() });
+                        out.push(SeriesOut {
+                            labels,
+                            points: Vec::new(),
+                        });
                         out.len() - 1
                     });
                     out[oi].points.push((grid.t(k), counts[key]));
@@ -384,7 +386,10 @@ fn select_series(
             return Err(Error::Eval("Parameter value is NaN".into()));
         }
         if p >= 9.223372036854776e18 {
-            return Err(Error::Eval(format!("Scalar value {} overflows int64", format_float(p))));
+            return Err(Error::Eval(format!(
+                "Scalar value {} overflows int64",
+                format_float(p)
+            )));
         }
         let kk = if p < 1.0 { 0 } else { p as usize };
         for g in group_order {

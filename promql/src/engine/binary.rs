@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use storage::{Label, Labels, METRIC_NAME};
 
-use super::eval::{drop_name, merge_same_labels, Evaluator, Grid, SeriesOut, Val, DUPLICATE_LABELSET};
+use super::eval::{
+    drop_name, merge_same_labels, Evaluator, Grid, SeriesOut, Val, DUPLICATE_LABELSET,
+};
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
 use crate::error::{Error, Result};
 
@@ -121,7 +123,11 @@ fn vector_scalar(
             keep
         });
     }
-    Ok(Val::Vector(if drop { merge_same_labels(vec)? } else { vec }))
+    Ok(Val::Vector(if drop {
+        merge_same_labels(vec)?
+    } else {
+        vec
+    }))
 }
 
 /// The labels a matching signature is computed from.
@@ -131,9 +137,9 @@ fn match_labels(labels: &Labels, m: &VectorMatching) -> Labels {
             .iter()
             .filter(|l| {
                 if m.on {
-                    m.labels.iter().any(|n| *n == l.name)
+                    m.labels.contains(&l.name)
                 } else {
-                    l.name != METRIC_NAME && !m.labels.iter().any(|n| *n == l.name)
+                    l.name != METRIC_NAME && !m.labels.contains(&l.name)
                 }
             })
             .cloned()
@@ -212,10 +218,16 @@ fn set_op(
     }
     let mut out: Vec<SeriesOut> = Vec::with_capacity(l.len() + r.len());
     for (s, p) in l.into_iter().zip(lout) {
-        out.push(SeriesOut { labels: s.labels, points: p });
+        out.push(SeriesOut {
+            labels: s.labels,
+            points: p,
+        });
     }
     for (s, p) in r.into_iter().zip(rout) {
-        out.push(SeriesOut { labels: s.labels, points: p });
+        out.push(SeriesOut {
+            labels: s.labels,
+            points: p,
+        });
     }
     Ok(Val::Vector(merge_same_labels(out)?))
 }
@@ -232,12 +244,12 @@ fn result_metric(many: &Labels, one: &Labels, b: &BinaryExpr, m: &VectorMatching
                 return false;
             }
             if m.card == Cardinality::OneToOne {
-                let listed = m.labels.iter().any(|n| *n == l.name);
+                let listed = m.labels.contains(&l.name);
                 if m.on != listed {
                     return false;
                 }
             }
-            !m.include.iter().any(|n| *n == l.name)
+            !m.include.contains(&l.name)
         })
         .cloned()
         .collect();
@@ -320,12 +332,16 @@ fn vector_vector(
             let oi = match pair_out.get(&(i, j)) {
                 Some(&oi) => oi,
                 None => {
-                    let labels = result_metric(&many[i as usize].labels, &one[j as usize].labels, b, m);
+                    let labels =
+                        result_metric(&many[i as usize].labels, &one[j as usize].labels, b, m);
                     let oi = match label_out.get(&labels) {
                         Some(&oi) => oi,
                         None => {
                             label_out.insert(labels.clone(), out.len());
-                            out.push(SeriesOut { labels, points: Vec::new() });
+                            out.push(SeriesOut {
+                                labels,
+                                points: Vec::new(),
+                            });
                             out.len() - 1
                         }
                     };

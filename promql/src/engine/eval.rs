@@ -173,7 +173,9 @@ impl<'a> Evaluator<'a> {
                     (_, _) => Err(Error::Eval("unary operator on unsupported type".into())),
                 }
             }
-            Expr::Vector(vs) => Ok(Val::Vector(super::selector::eval_vector(self, vs, grid, false)?)),
+            Expr::Vector(vs) => Ok(Val::Vector(super::selector::eval_vector(
+                self, vs, grid, false,
+            )?)),
             Expr::Matrix(ms) => {
                 let rd = super::selector::load_range(self, ms, grid)?;
                 Ok(Val::Matrix(rd.windows_at(grid.start)))

@@ -30,13 +30,19 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         return map_values(v, grid, true, |x, _| Some(f(x)));
     }
     match name {
-        "time" => Ok(Val::Scalar(grid.times().map(|t| t as f64 / 1000.0).collect())),
+        "time" => Ok(Val::Scalar(
+            grid.times().map(|t| t as f64 / 1000.0).collect(),
+        )),
         "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; grid.len()])),
         "vector" => {
             let s = ev.eval_scalar(&c.args[0], grid)?;
             Ok(Val::Vector(vec![SeriesOut {
                 labels: Labels::default(),
-                points: s.into_iter().enumerate().map(|(i, v)| (grid.t(i), v)).collect(),
+                points: s
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (grid.t(i), v))
+                    .collect(),
             }]))
         }
         "scalar" => {
@@ -190,7 +196,9 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             let src = ev.eval_string(&c.args[3], grid)?;
             let re_str = ev.eval_string(&c.args[4], grid)?;
             let re = Regex::new(&format!("^(?s:{re_str})$")).map_err(|e| {
-                Error::Eval(format!("invalid regular expression in label_replace(): {e}"))
+                Error::Eval(format!(
+                    "invalid regular expression in label_replace(): {e}"
+                ))
             })?;
             if dst.is_empty() {
                 return Err(Error::Eval(format!(
@@ -216,7 +224,9 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                 srcs.push(ev.eval_string(a, grid)?);
             }
             if dst.is_empty() {
-                return Err(Error::Eval(format!("invalid destination label name in label_join(): {dst}")));
+                return Err(Error::Eval(format!(
+                    "invalid destination label name in label_join(): {dst}"
+                )));
             }
             let mut out = v;
             for s in &mut out {
@@ -442,7 +452,11 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let rd: RangeData = match unwrap_parens(&c.args[mi]) {
         Expr::Matrix(ms) => selector::load_range(ev, ms, grid)?,
         Expr::Subquery(sq) => super::subquery::eval_subquery(ev, sq, grid)?,
-        _ => return Err(Error::Eval(format!("expected range vector in call to {name}()"))),
+        _ => {
+            return Err(Error::Eval(format!(
+                "expected range vector in call to {name}()"
+            )))
+        }
     };
 
     if name == "absent_over_time" {
@@ -558,7 +572,11 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
             continue;
         }
         result.push(SeriesOut {
-            labels: if keep_name { s.labels } else { drop_name(&s.labels) },
+            labels: if keep_name {
+                s.labels
+            } else {
+                drop_name(&s.labels)
+            },
             points,
         });
     }

@@ -132,15 +132,17 @@ impl Engine {
             ));
         }
         if end < start {
-            return Err(Error::Eval("end timestamp must not be before start time".into()));
+            return Err(Error::Eval(
+                "end timestamp must not be before start time".into(),
+            ));
         }
         match expr.value_type() {
             ValueType::Scalar | ValueType::Vector => {}
             other => {
                 return Err(Error::Eval(format!(
-                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                    other.name()
-                )))
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                other.name()
+            )))
             }
         }
         let mut ev = Evaluator::new(q, &self.opts, start, end, cancel);
@@ -148,7 +150,11 @@ impl Engine {
         let mut out: Vec<Series> = match ev.eval(expr, grid)? {
             Val::Scalar(v) => vec![Series {
                 metric: Default::default(),
-                points: v.into_iter().enumerate().map(|(i, v)| (grid.t(i), v)).collect(),
+                points: v
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (grid.t(i), v))
+                    .collect(),
             }],
             Val::Vector(series) => series
                 .into_iter()
@@ -159,7 +165,9 @@ impl Engine {
                 })
                 .collect(),
             Val::Str(_) | Val::Matrix(_) => {
-                return Err(Error::Eval("invalid expression type for range query".into()))
+                return Err(Error::Eval(
+                    "invalid expression type for range query".into(),
+                ))
             }
         };
         out.sort_by(|a, b| a.metric.cmp(&b.metric));

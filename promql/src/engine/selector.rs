@@ -15,7 +15,10 @@ fn eval_time(at: Option<i64>, offset: i64, t: i64) -> i64 {
 
 /// `[min, max]` of the evaluation times over the grid.
 fn eval_time_bounds(at: Option<i64>, offset: i64, grid: Grid) -> (i64, i64) {
-    (eval_time(at, offset, grid.start), eval_time(at, offset, grid.end))
+    (
+        eval_time(at, offset, grid.start),
+        eval_time(at, offset, grid.end),
+    )
 }
 
 /// Instant vector selector over the grid: the latest sample in
@@ -30,7 +33,8 @@ pub(crate) fn eval_vector(
     let at = ev.resolve_at(vs.at);
     let lookback = ev.opts.lookback_delta;
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
-    let querier = ev.q.querier(min_te.saturating_sub(lookback).saturating_add(1), max_te)?;
+    let querier =
+        ev.q.querier(min_te.saturating_sub(lookback).saturating_add(1), max_te)?;
     let series = querier.select(&vs.matchers)?;
     let mut out = Vec::with_capacity(series.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
@@ -89,8 +93,11 @@ impl RangeData {
         self.series
             .into_iter()
             .filter_map(|s| {
-                let points: Vec<(i64, f64)> =
-                    s.points.into_iter().filter(|p| p.0 > lo && p.0 <= te).collect();
+                let points: Vec<(i64, f64)> = s
+                    .points
+                    .into_iter()
+                    .filter(|p| p.0 > lo && p.0 <= te)
+                    .collect();
                 (!points.is_empty()).then_some(SeriesOut {
                     labels: s.labels,
                     points,
@@ -136,9 +143,8 @@ pub(crate) fn load_range(ev: &mut Evaluator, ms: &MatrixSelector, grid: Grid) ->
     let vs = &ms.vector;
     let at = ev.resolve_at(vs.at);
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
-    let querier = ev
-        .q
-        .querier(min_te.saturating_sub(ms.range).saturating_add(1), max_te)?;
+    let querier =
+        ev.q.querier(min_te.saturating_sub(ms.range).saturating_add(1), max_te)?;
     let series = querier.select(&vs.matchers)?;
     let mut out = Vec::with_capacity(series.len());
     for s in series {

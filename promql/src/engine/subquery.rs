@@ -6,7 +6,11 @@ use super::selector::RangeData;
 use crate::ast::SubqueryExpr;
 use crate::error::{Error, Result};
 
-pub(crate) fn eval_subquery(ev: &mut Evaluator, sq: &SubqueryExpr, grid: Grid) -> Result<RangeData> {
+pub(crate) fn eval_subquery(
+    ev: &mut Evaluator,
+    sq: &SubqueryExpr,
+    grid: Grid,
+) -> Result<RangeData> {
     let at = ev.resolve_at(sq.at);
     let step = sq.step.unwrap_or(ev.opts.default_subquery_step).max(1);
     let te_first = at.unwrap_or(grid.start) - sq.offset;
@@ -26,9 +30,17 @@ pub(crate) fn eval_subquery(ev: &mut Evaluator, sq: &SubqueryExpr, grid: Grid) -
             Val::Vector(v) => v,
             Val::Scalar(v) => vec![SeriesOut {
                 labels: Default::default(),
-                points: v.into_iter().enumerate().map(|(i, v)| (inner.t(i), v)).collect(),
+                points: v
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| (inner.t(i), v))
+                    .collect(),
             }],
-            _ => return Err(Error::Eval("subquery is only allowed on instant vector".into())),
+            _ => {
+                return Err(Error::Eval(
+                    "subquery is only allowed on instant vector".into(),
+                ))
+            }
         }
     };
     Ok(RangeData {

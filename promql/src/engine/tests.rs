@@ -33,7 +33,9 @@ pub(crate) fn load(series: &[(&[(&str, &str)], Vec<(i64, f64)>)]) -> TestDb {
 
 /// `start + i*step` values `v0 + i*dv` for i in 0..=n, every `interval` ms.
 pub(crate) fn ramp(v0: f64, dv: f64, n: usize, interval: i64) -> Vec<(i64, f64)> {
-    (0..=n).map(|i| (i as i64 * interval, v0 + dv * i as f64)).collect()
+    (0..=n)
+        .map(|i| (i as i64 * interval, v0 + dv * i as f64))
+        .collect()
 }
 
 fn sel(name: &str, extra: &[(&str, &str)]) -> VectorSelector {
@@ -100,7 +102,8 @@ fn bin(op: BinOp, l: Expr, r: Expr) -> Expr {
 fn vector(r: QueryResult) -> Vec<(String, f64)> {
     match r.value {
         Value::Vector(v) => {
-            let mut out: Vec<(String, f64)> = v.into_iter().map(|s| (s.metric.to_string(), s.v)).collect();
+            let mut out: Vec<(String, f64)> =
+                v.into_iter().map(|s| (s.metric.to_string(), s.v)).collect();
             out.sort_by(|a, b| a.0.cmp(&b.0));
             out
         }
@@ -113,15 +116,27 @@ const M: i64 = 60_000;
 fn http_db() -> TestDb {
     load(&[
         (
-            &[("__name__", "http_requests_total"), ("job", "api"), ("instance", "0")],
+            &[
+                ("__name__", "http_requests_total"),
+                ("job", "api"),
+                ("instance", "0"),
+            ],
             ramp(0.0, 10.0, 10, M),
         ),
         (
-            &[("__name__", "http_requests_total"), ("job", "api"), ("instance", "1")],
+            &[
+                ("__name__", "http_requests_total"),
+                ("job", "api"),
+                ("instance", "1"),
+            ],
             ramp(0.0, 20.0, 10, M),
         ),
         (
-            &[("__name__", "http_requests_total"), ("job", "db"), ("instance", "0")],
+            &[
+                ("__name__", "http_requests_total"),
+                ("job", "db"),
+                ("instance", "0"),
+            ],
             ramp(0.0, 30.0, 10, M),
         ),
     ])
@@ -131,14 +146,23 @@ fn http_db() -> TestDb {
 fn instant_selector_lookback_and_staleness() {
     let t = load(&[
         (&[("__name__", "a")], vec![(0, 1.0), (60_000, 2.0)]),
-        (&[("__name__", "b")], vec![(0, 1.0), (60_000, storage::stale_nan())]),
+        (
+            &[("__name__", "b")],
+            vec![(0, 1.0), (60_000, storage::stale_nan())],
+        ),
     ]);
     let e = Engine::new(EngineOptions::default());
-    assert_eq!(vector(e.instant(&t.db, &vs("a"), 60_000).unwrap()), vec![("{__name__=\"a\"}".into(), 2.0)]);
+    assert_eq!(
+        vector(e.instant(&t.db, &vs("a"), 60_000).unwrap()),
+        vec![("{__name__=\"a\"}".into(), 2.0)]
+    );
     assert_eq!(vector(e.instant(&t.db, &vs("b"), 30_000).unwrap()).len(), 1);
     assert!(vector(e.instant(&t.db, &vs("b"), 60_000).unwrap()).is_empty());
     // Lookback is left-open: a sample exactly 5m old is not seen.
-    assert_eq!(vector(e.instant(&t.db, &vs("a"), 359_999).unwrap()).len(), 1);
+    assert_eq!(
+        vector(e.instant(&t.db, &vs("a"), 359_999).unwrap()).len(),
+        1
+    );
     assert!(vector(e.instant(&t.db, &vs("a"), 360_000).unwrap()).is_empty());
 }
 
@@ -147,7 +171,15 @@ fn rate_sum_and_binary() {
     let t = http_db();
     let e = Engine::new(EngineOptions::default());
     let r = e
-        .instant(&t.db, &agg(AggOp::Sum, call("rate", vec![ms("http_requests_total", 5 * M)]), &["job"]), 10 * M)
+        .instant(
+            &t.db,
+            &agg(
+                AggOp::Sum,
+                call("rate", vec![ms("http_requests_total", 5 * M)]),
+                &["job"],
+            ),
+            10 * M,
+        )
         .unwrap();
     let v = vector(r);
     assert_eq!(v.len(), 2);
@@ -156,19 +188,35 @@ fn rate_sum_and_binary() {
     assert!((v[1].1 - 0.5).abs() < 1e-9, "{v:?}");
 
     let r = e
-        .instant(&t.db, &bin(BinOp::Mul, vs("http_requests_total"), Expr::Number(2.0)), 10 * M)
+        .instant(
+            &t.db,
+            &bin(BinOp::Mul, vs("http_requests_total"), Expr::Number(2.0)),
+            10 * M,
+        )
         .unwrap();
     let v = vector(r);
     assert_eq!(v[0], ("{instance=\"0\", job=\"api\"}".into(), 200.0));
 
     let r = e
-        .instant(&t.db, &bin(BinOp::Gtr, vs("http_requests_total"), Expr::Number(150.0)), 10 * M)
+        .instant(
+            &t.db,
+            &bin(BinOp::Gtr, vs("http_requests_total"), Expr::Number(150.0)),
+            10 * M,
+        )
         .unwrap();
     assert_eq!(vector(r).len(), 2);
 
     // Vector/vector one-to-one.
     let r = e
-        .instant(&t.db, &bin(BinOp::Sub, vs("http_requests_total"), vs("http_requests_total")), 10 * M)
+        .instant(
+            &t.db,
+            &bin(
+                BinOp::Sub,
+                vs("http_requests_total"),
+                vs("http_requests_total"),
+            ),
+            10 * M,
+        )
         .unwrap();
     assert!(vector(r).iter().all(|s| s.1 == 0.0));
 }
@@ -178,7 +226,13 @@ fn range_query_matrix_sorted() {
     let t = http_db();
     let e = Engine::new(EngineOptions::default());
     let r = e
-        .range(&t.db, &agg(AggOp::Count, vs("http_requests_total"), &[]), 0, 20 * M, 5 * M)
+        .range(
+            &t.db,
+            &agg(AggOp::Count, vs("http_requests_total"), &[]),
+            0,
+            20 * M,
+            5 * M,
+        )
         .unwrap();
     match r.value {
         Value::Matrix(m) => {
@@ -211,15 +265,23 @@ fn duplicate_labelset_and_many_to_many_errors() {
         offset: 0,
         at: None,
     });
-    let err = e.instant(&t.db, &call("abs", vec![any.clone()]), M).unwrap_err();
-    assert_eq!(err.to_string(), "vector cannot contain metrics with the same labelset");
+    let err = e
+        .instant(&t.db, &call("abs", vec![any.clone()]), M)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "vector cannot contain metrics with the same labelset"
+    );
     let mut b = bin(BinOp::Add, vs("a"), any);
     if let Expr::Binary(be) = &mut b {
         be.matching.as_mut().unwrap().on = true;
         be.matching.as_mut().unwrap().labels = vec![];
     }
     let err = e.instant(&t.db, &b, M).unwrap_err().to_string();
-    assert!(err.starts_with("found duplicate series for the match group {} on the right hand-side"), "{err}");
+    assert!(
+        err.starts_with("found duplicate series for the match group {} on the right hand-side"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -233,14 +295,22 @@ fn subquery_and_over_time() {
         offset: 0,
         at: None,
     });
-    let r = e.instant(&t.db, &call("count_over_time", vec![sq.clone()]), 10 * M).unwrap();
+    let r = e
+        .instant(&t.db, &call("count_over_time", vec![sq.clone()]), 10 * M)
+        .unwrap();
     assert!(vector(r).iter().all(|s| s.1 == 5.0));
     let r = e.instant(&t.db, &sq, 10 * M).unwrap();
     match r.value {
         Value::Matrix(m) => assert_eq!(m[0].points.len(), 5),
         other => panic!("{other:?}"),
     }
-    let r = e.instant(&t.db, &call("last_over_time", vec![ms("http_requests_total", 5 * M)]), 10 * M).unwrap();
+    let r = e
+        .instant(
+            &t.db,
+            &call("last_over_time", vec![ms("http_requests_total", 5 * M)]),
+            10 * M,
+        )
+        .unwrap();
     assert!(vector(r)[0].0.contains("__name__"));
 }
 
@@ -251,11 +321,15 @@ fn cancel_and_sample_limit() {
         max_samples: 2,
         ..EngineOptions::default()
     });
-    let err = e.instant(&t.db, &vs("http_requests_total"), 10 * M).unwrap_err();
+    let err = e
+        .instant(&t.db, &vs("http_requests_total"), 10 * M)
+        .unwrap_err();
     assert!(matches!(err, Error::TooManySamples(_)));
     let e = Engine::new(EngineOptions::default());
     let flag = std::sync::atomic::AtomicBool::new(true);
-    let err = e.instant_with_cancel(&t.db, &vs("http_requests_total"), 0, &flag).unwrap_err();
+    let err = e
+        .instant_with_cancel(&t.db, &vs("http_requests_total"), 0, &flag)
+        .unwrap_err();
     assert!(matches!(err, Error::Canceled(_)));
 }
 
@@ -284,7 +358,9 @@ fn perf_rate_2000_series_1000_steps() {
     let expr = call("rate", vec![ms("a_total", M)]);
     for _ in 0..3 {
         let t0 = std::time::Instant::now();
-        let r = e.range(&db, &expr, 60_000, 60_000 + 999 * 15_000, 15_000).unwrap();
+        let r = e
+            .range(&db, &expr, 60_000, 60_000 + 999 * 15_000, 15_000)
+            .unwrap();
         let el = t0.elapsed();
         match r.value {
             Value::Matrix(m) => assert_eq!(m.len(), 2000),

@@ -48,7 +48,11 @@ fn almost_equal(a: f64, b: f64, epsilon: f64) -> bool {
 /// their counts. Returns false (leaving the buckets sorted) when there is no
 /// +Inf bucket.
 fn sort_and_coalesce(buckets: &mut Vec<Bucket>) -> bool {
-    buckets.sort_by(|a, b| a.upper.partial_cmp(&b.upper).unwrap_or(std::cmp::Ordering::Equal));
+    buckets.sort_by(|a, b| {
+        a.upper
+            .partial_cmp(&b.upper)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     match buckets.last() {
         Some(b) if b.upper == f64::INFINITY => {}
         _ => return false,
@@ -104,7 +108,11 @@ fn ensure_monotonic(buckets: &mut [Bucket]) -> (bool, bool) {
 /// bucket's lower bound is 0 if its upper bound is positive, otherwise the
 /// quantile is that upper bound.
 pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> QuantileResult {
-    let plain = |value| QuantileResult { value, forced_monotonic: false, fixed_precision: false };
+    let plain = |value| QuantileResult {
+        value,
+        forced_monotonic: false,
+        fixed_precision: false,
+    };
     if q.is_nan() {
         return plain(f64::NAN);
     }
@@ -118,7 +126,11 @@ pub fn bucket_quantile(q: f64, buckets: &mut Vec<Bucket>) -> QuantileResult {
         return plain(f64::NAN);
     }
     let (forced_monotonic, fixed_precision) = ensure_monotonic(buckets);
-    let result = |value| QuantileResult { value, forced_monotonic, fixed_precision };
+    let result = |value| QuantileResult {
+        value,
+        forced_monotonic,
+        fixed_precision,
+    };
     let n = buckets.len();
     if n < 2 {
         return plain(f64::NAN);
@@ -204,7 +216,9 @@ mod tests {
     use super::*;
 
     fn bk(v: &[(f64, f64)]) -> Vec<Bucket> {
-        v.iter().map(|&(upper, count)| Bucket { upper, count }).collect()
+        v.iter()
+            .map(|&(upper, count)| Bucket { upper, count })
+            .collect()
     }
 
     const INF: f64 = f64::INFINITY;
@@ -216,7 +230,13 @@ mod tests {
     #[test]
     fn quantile_basic() {
         // histograms.test testhistogram2 at 50m: 0:0 2:10 4:20 6:30 +Inf:30.
-        let h = [(0.0, 0.0), (2.0, 10.0), (4.0, 20.0), (6.0, 30.0), (INF, 30.0)];
+        let h = [
+            (0.0, 0.0),
+            (2.0, 10.0),
+            (4.0, 20.0),
+            (6.0, 30.0),
+            (INF, 30.0),
+        ];
         assert_eq!(hq(1.0 / 6.0, &h), 1.0);
         assert_eq!(hq(0.5, &h), 3.0);
         assert_eq!(hq(5.0 / 6.0, &h), 5.0);
@@ -261,7 +281,13 @@ mod tests {
     #[test]
     fn duplicates_coalesced() {
         // mixed_bucket ins1: 0.1:10, 0.2 ×3 (10 each → 30), +Inf 40.
-        let mut b = bk(&[(0.1, 10.0), (0.2, 10.0), (0.2, 10.0), (0.2, 10.0), (INF, 40.0)]);
+        let mut b = bk(&[
+            (0.1, 10.0),
+            (0.2, 10.0),
+            (0.2, 10.0),
+            (0.2, 10.0),
+            (INF, 40.0),
+        ]);
         let r = bucket_quantile(0.5, &mut b);
         assert_eq!(b.len(), 3);
         assert!((r.value - 0.15).abs() < 1e-15, "{}", r.value);
@@ -271,7 +297,14 @@ mod tests {
     #[test]
     fn non_monotonic() {
         // histograms.test nonmonotonic_bucket at 50m.
-        let h = [(0.1, 20.0), (1.0, 10.0), (10.0, 50.0), (100.0, 40.0), (1000.0, 90.0), (INF, 80.0)];
+        let h = [
+            (0.1, 20.0),
+            (1.0, 10.0),
+            (10.0, 50.0),
+            (100.0, 40.0),
+            (1000.0, 90.0),
+            (INF, 80.0),
+        ];
         let r = bucket_quantile(0.01, &mut bk(&h));
         assert!(r.forced_monotonic && !r.fixed_precision);
         assert_eq!(r.value, 0.0045);
@@ -283,7 +316,12 @@ mod tests {
 
     #[test]
     fn tiny_deltas_ignored() {
-        let h = [(1.0, 10.0), (2.0, 10.000000000000002), (3.0, 10.0), (INF, 10.0)];
+        let h = [
+            (1.0, 10.0),
+            (2.0, 10.000000000000002),
+            (3.0, 10.0),
+            (INF, 10.0),
+        ];
         let r = bucket_quantile(1.0, &mut bk(&h));
         assert!(r.fixed_precision && !r.forced_monotonic);
         assert_eq!(r.value, 1.0);
@@ -295,7 +333,13 @@ mod tests {
 
     #[test]
     fn fraction_histograms_test() {
-        let h2 = [(0.0, 0.0), (2.0, 10.0), (4.0, 20.0), (6.0, 30.0), (INF, 30.0)];
+        let h2 = [
+            (0.0, 0.0),
+            (2.0, 10.0),
+            (4.0, 20.0),
+            (6.0, 30.0),
+            (INF, 30.0),
+        ];
         assert_eq!(hf(0.0, 4.0, &h2), 0.6666666666666666);
         assert_eq!(hf(0.0, 6.0, &h2), 1.0);
         assert_eq!(hf(0.0, 3.5, &h2), 0.5833333333333334);
@@ -327,7 +371,10 @@ mod more_fraction_tests {
     use super::*;
 
     fn hf(lo: f64, up: f64, v: &[(f64, f64)]) -> f64 {
-        let mut b: Vec<Bucket> = v.iter().map(|&(upper, count)| Bucket { upper, count }).collect();
+        let mut b: Vec<Bucket> = v
+            .iter()
+            .map(|&(upper, count)| Bucket { upper, count })
+            .collect();
         bucket_fraction(lo, up, &mut b)
     }
 
@@ -337,16 +384,37 @@ mod more_fraction_tests {
     fn boundaries_and_outside_ranges() {
         let pos = [(1.0, 1.0), (2.0, 3.0), (3.0, 6.0), (INF, 100.0)];
         assert_eq!(hf(1.0, 3.0, &pos), 0.05);
-        assert_eq!(hf(0.1, 0.75, &[(0.5, 2.5), (1.0, 7.5), (INF, 100.0)]), 0.045);
-        let cross = [(-2.0, 5.0), (-1.0, 10.0), (0.0, 15.0), (1.0, 20.0), (INF, 100.0)];
+        assert_eq!(
+            hf(0.1, 0.75, &[(0.5, 2.5), (1.0, 7.5), (INF, 100.0)]),
+            0.045
+        );
+        let cross = [
+            (-2.0, 5.0),
+            (-1.0, 10.0),
+            (0.0, 15.0),
+            (1.0, 20.0),
+            (INF, 100.0),
+        ];
         assert_eq!(hf(-1.0, 1.0, &cross), 0.1);
         let small = [(1.0, 1.0), (2.0, 3.0), (INF, 10.0)];
         assert_eq!(hf(-10.0, -5.0, &small), 0.0);
         assert_eq!(hf(5.0, 10.0, &small), 0.0);
         // testhistogram3 at 50m.
-        let p3 = [(0.0, 0.0), (0.1, 50.0), (0.2, 70.0), (1.0, 110.0), (INF, 110.0)];
+        let p3 = [
+            (0.0, 0.0),
+            (0.1, 50.0),
+            (0.2, 70.0),
+            (1.0, 110.0),
+            (INF, 110.0),
+        ];
         assert_eq!(hf(0.0, 0.2, &p3), 0.6363636363636364);
-        let n3 = [(-0.25, 0.0), (-0.2, 10.0), (-0.1, 20.0), (0.3, 20.0), (INF, 20.0)];
+        let n3 = [
+            (-0.25, 0.0),
+            (-0.2, 10.0),
+            (-0.1, 20.0),
+            (0.3, 20.0),
+            (INF, 20.0),
+        ];
         assert_eq!(hf(0.0, 0.2, &n3), 0.0);
     }
 }

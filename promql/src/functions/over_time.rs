@@ -242,10 +242,16 @@ fn go_f(v: f64) -> String {
 /// is Prometheus's.
 pub fn validate_smoothing(sf: f64, tf: f64) -> Result<(), String> {
     if sf <= 0.0 || sf >= 1.0 {
-        return Err(format!("invalid smoothing factor. Expected: 0 < sf < 1, got: {}", go_f(sf)));
+        return Err(format!(
+            "invalid smoothing factor. Expected: 0 < sf < 1, got: {}",
+            go_f(sf)
+        ));
     }
     if tf <= 0.0 || tf >= 1.0 {
-        return Err(format!("invalid trend factor. Expected: 0 < tf < 1, got: {}", go_f(tf)));
+        return Err(format!(
+            "invalid trend factor. Expected: 0 < tf < 1, got: {}",
+            go_f(tf)
+        ));
     }
     Ok(())
 }
@@ -301,7 +307,10 @@ mod tests {
     use super::*;
 
     fn vals(v: &[f64]) -> Vec<(i64, f64)> {
-        v.iter().enumerate().map(|(i, &x)| (i as i64 * 10_000, x)).collect()
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| (i as i64 * 10_000, x))
+            .collect()
     }
 
     const NAN: f64 = f64::NAN;
@@ -362,8 +371,14 @@ mod tests {
     fn variance() {
         assert_eq!(stddev_over_time(&vals(&[5.0; 10])), 0.0);
         assert_eq!(stdvar_over_time(&vals(&[0.1; 7])), 0.0);
-        assert_eq!(stdvar_over_time(&vals(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])), 4.0);
-        assert_eq!(stddev_over_time(&vals(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])), 2.0);
+        assert_eq!(
+            stdvar_over_time(&vals(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])),
+            4.0
+        );
+        assert_eq!(
+            stddev_over_time(&vals(&[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0])),
+            2.0
+        );
         assert_eq!(stdvar_over_time(&vals(&[3.0])), 0.0);
         assert!(stddev_over_time(&vals(&[1.0, NAN])).is_nan());
     }
@@ -371,7 +386,10 @@ mod tests {
     #[test]
     fn mad_and_quantile() {
         // Median 2, deviations 1 1 0 0 2 4 7 → median 1.
-        assert_eq!(mad_over_time(&vals(&[1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0])), 1.0);
+        assert_eq!(
+            mad_over_time(&vals(&[1.0, 1.0, 2.0, 2.0, 4.0, 6.0, 9.0])),
+            1.0
+        );
         let s = vals(&[0.0, 10.0, 20.0, 30.0]);
         assert_eq!(quantile_over_time(0.5, &s), 15.0);
         assert_eq!(quantile_over_time(-1.0, &s), -INF);
@@ -434,7 +452,10 @@ mod conformance {
     const INF: f64 = f64::INFINITY;
 
     fn s(v: &[f64]) -> Vec<(i64, f64)> {
-        v.iter().enumerate().map(|(i, &x)| (i as i64 * 5_000, x)).collect()
+        v.iter()
+            .enumerate()
+            .map(|(i, &x)| (i as i64 * 5_000, x))
+            .collect()
     }
 
     /// promqltest's comparison: relative tolerance 1e-6, NaN equals NaN.
@@ -455,9 +476,12 @@ mod conformance {
             (&[-INF, 0.0, -INF], -INF),
             (&[-INF, -INF, -INF, INF], f64::NAN),
             (&[1.0, 2.0, -INF, -INF, INF], f64::NAN),
-            (&[9.988465674311579e+307, 9.988465674311579e+307], 9.988465674311579e+307),
-            (&[-9.988465674311579e+307; 3], -9.988465674311579e+307),
-            (&[-9.988465674311579e+307, 9.988465674311579e+307], 0.0),
+            (
+                &[9.988_465_674_311_58e307, 9.988_465_674_311_58e307],
+                9.988_465_674_311_58e307,
+            ),
+            (&[-9.988_465_674_311_58e307; 3], -9.988_465_674_311_58e307),
+            (&[-9.988_465_674_311_58e307, 9.988_465_674_311_58e307], 0.0),
             (&[1.0, 2.0, 3.0, f64::NAN, f64::NAN], f64::NAN),
             (&[1.0, 2.0, 3.0], 2.0),
         ];
@@ -466,35 +490,117 @@ mod conformance {
             assert!(close(a, *e), "{v:?}: {a}");
             // sum/count agrees except where the sum overflows.
         }
-        assert_eq!(sum_over_time(&s(&[9.988465674311579e+307; 2])) / 2.0, INF);
+        assert_eq!(sum_over_time(&s(&[9.988_465_674_311_58e307; 2])) / 2.0, INF);
     }
 
     #[test]
     fn avg_extreme_magnitudes() {
         let cases: &[(&[f64], f64)] = &[
-            (&[1e10, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6], 1.6666666666666675e+09),
             (
-                &[5.30921651659898, 0.961118537914768, 1.62091361305318, 0.865089463758091, 0.323055185914577, 0.951811357687154],
+                &[1e10, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6],
+                1.6666666666666675e+09,
+            ),
+            (
+                &[
+                    5.30921651659898,
+                    0.961118537914768,
+                    1.62091361305318,
+                    0.865089463758091,
+                    0.323055185914577,
+                    0.951811357687154,
+                ],
                 1.67186744582113,
             ),
-            (&[1.78264e50, 0.76342771, 1.9592258, 7.69805412, 458.90154], 3.56528E+49),
-            (&[0.76342771, 1.9592258, 7.69805412, 1.78264e50, 458.90154], 3.56528E+49),
-            (&[1.78264E+50, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, 458.90154], 3.76333333333333E+219),
-            (&[-1.78264E+50, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, -458.90154], 3.76333333333333E+219),
-            (&[-1.78264E+50, 0.76342771, 1.9592258, -2.258E+220, 7.69805412, -458.90154], -3.76333333333333E+219),
-            (&[-1.78264E+215, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, -458.90154], 3.76330362266667E+219),
             (
-                &[-1.78264E+215, 0.76342771, 1.9592258, 2.258E+220, 7.69805412, 1.78264E+215, -458.90154],
+                &[1.78264e50, 0.76342771, 1.9592258, 7.69805412, 458.90154],
+                3.56528E+49,
+            ),
+            (
+                &[0.76342771, 1.9592258, 7.69805412, 1.78264e50, 458.90154],
+                3.56528E+49,
+            ),
+            (
+                &[
+                    1.78264E+50,
+                    0.76342771,
+                    1.9592258,
+                    2.258E+220,
+                    7.69805412,
+                    458.90154,
+                ],
+                3.76333333333333E+219,
+            ),
+            (
+                &[
+                    -1.78264E+50,
+                    0.76342771,
+                    1.9592258,
+                    2.258E+220,
+                    7.69805412,
+                    -458.90154,
+                ],
+                3.76333333333333E+219,
+            ),
+            (
+                &[
+                    -1.78264E+50,
+                    0.76342771,
+                    1.9592258,
+                    -2.258E+220,
+                    7.69805412,
+                    -458.90154,
+                ],
+                -3.76333333333333E+219,
+            ),
+            (
+                &[
+                    -1.78264E+215,
+                    0.76342771,
+                    1.9592258,
+                    2.258E+220,
+                    7.69805412,
+                    -458.90154,
+                ],
+                3.76330362266667E+219,
+            ),
+            (
+                &[
+                    -1.78264E+215,
+                    0.76342771,
+                    1.9592258,
+                    2.258E+220,
+                    7.69805412,
+                    1.78264E+215,
+                    -458.90154,
+                ],
                 3.225714285714286e+219,
             ),
             (
-                &[-1.78264E+219, 0.76342771, 1.9592258, 2.3757689E+217, -2.3757689E+217, 2.258E+220, 7.69805412, 1.78264E+219, -458.90154],
+                &[
+                    -1.78264E+219,
+                    0.76342771,
+                    1.9592258,
+                    2.3757689E+217,
+                    -2.3757689E+217,
+                    2.258E+220,
+                    7.69805412,
+                    1.78264E+219,
+                    -458.90154,
+                ],
                 2.5088888888888888e+219,
             ),
             (
                 &[
-                    -2.258E+220, -1.78264E+219, 0.76342771, 1.9592258, 2.3757689E+217, -2.3757689E+217, 2.258E+220,
-                    7.69805412, 1.78264E+219, -458.90154,
+                    -2.258E+220,
+                    -1.78264E+219,
+                    0.76342771,
+                    1.9592258,
+                    2.3757689E+217,
+                    -2.3757689E+217,
+                    2.258E+220,
+                    7.69805412,
+                    1.78264E+219,
+                    -458.90154,
                 ],
                 0.0,
             ),
@@ -504,7 +610,10 @@ mod conformance {
             let a = avg_over_time(&s(v));
             assert!(close(a, *e), "{v:?}: {a}");
         }
-        assert_eq!(avg_over_time(&s(&[1e10, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6])), 1.6666666666666675e+09);
+        assert_eq!(
+            avg_over_time(&s(&[1e10, 1e-6, 1e-6, 1e-6, 1e-6, 1e-6])),
+            1.6666666666666675e+09
+        );
     }
 
     #[test]
@@ -532,7 +641,10 @@ mod conformance {
 
     #[test]
     fn mad_cases() {
-        assert_eq!(mad_over_time(&s(&[4.0, 6.0, 2.0, 1.0, 999.0, 1.0, 2.0])), 1.0);
+        assert_eq!(
+            mad_over_time(&s(&[4.0, 6.0, 2.0, 1.0, 999.0, 1.0, 2.0])),
+            1.0
+        );
         assert_eq!(mad_over_time(&s(&[1.0, 2.0, 3.0, 4.0, 5.0])), 1.0);
         assert_eq!(mad_over_time(&s(&[7.0; 5])), 0.0);
         assert_eq!(mad_over_time(&s(&[5.0])), 0.0);
@@ -544,7 +656,13 @@ mod conformance {
         let two = s(&[0.0, 1.0]);
         let three = s(&[0.0, 1.0, 2.0]);
         let uneven = s(&[0.0, 1.0, 4.0]);
-        for (q, e) in [(0.0, [0.0, 0.0, 0.0]), (0.5, [0.5, 1.0, 1.0]), (0.75, [0.75, 1.5, 2.5]), (0.8, [0.8, 1.6, 2.8]), (1.0, [1.0, 2.0, 4.0])] {
+        for (q, e) in [
+            (0.0, [0.0, 0.0, 0.0]),
+            (0.5, [0.5, 1.0, 1.0]),
+            (0.75, [0.75, 1.5, 2.5]),
+            (0.8, [0.8, 1.6, 2.8]),
+            (1.0, [1.0, 2.0, 4.0]),
+        ] {
             for (v, e) in [&two, &three, &uneven].iter().zip(e) {
                 assert!(close(quantile_over_time(q, v), e), "q={q} {v:?}");
             }
@@ -572,18 +690,41 @@ mod conformance {
         assert!(close(deriv(&total).unwrap(), 0.26666666666666666));
         // predict_linear emulated with deriv: exact.
         let p = predict_linear(&total, 3600.0, 50 * m).unwrap();
-        assert!((p - (800.0 + deriv(&total).unwrap() * 3600.0)).abs() < 1e-9, "{p}");
+        assert!(
+            (p - (800.0 + deriv(&total).unwrap() * 3600.0)).abs() < 1e-9,
+            "{p}"
+        );
         // testcounter_reset_middle_total: 0+10x4 0+10x5 at 0..50m.
-        let y = [0.0, 10.0, 20.0, 30.0, 40.0, 0.0, 10.0, 20.0, 30.0, 40.0, 50.0];
-        let all: Vec<_> = y.iter().enumerate().map(|(i, &v)| (i as i64 * 5 * m, v)).collect();
+        let y = [
+            0.0, 10.0, 20.0, 30.0, 40.0, 0.0, 10.0, 20.0, 30.0, 40.0, 50.0,
+        ];
+        let all: Vec<_> = y
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as i64 * 5 * m, v))
+            .collect();
         assert!(close(deriv(&all).unwrap(), 0.010606060606060607));
         let last50: Vec<_> = all[1..].to_vec();
-        assert!(close(predict_linear(&last50, 3600.0, 50 * m).unwrap(), 70.0));
-        assert!(close(predict_linear(&all, 3600.0, 50 * m).unwrap(), 76.81818181818181));
-        assert!(close(predict_linear(&all, 3600.0, 10 * m).unwrap(), 51.36363636363637));
-        assert!(close(predict_linear(&all, 3600.0, 70 * m).unwrap(), 89.54545454545455));
+        assert!(close(
+            predict_linear(&last50, 3600.0, 50 * m).unwrap(),
+            70.0
+        ));
+        assert!(close(
+            predict_linear(&all, 3600.0, 50 * m).unwrap(),
+            76.81818181818181
+        ));
+        assert!(close(
+            predict_linear(&all, 3600.0, 10 * m).unwrap(),
+            51.36363636363637
+        ));
+        assert!(close(
+            predict_linear(&all, 3600.0, 70 * m).unwrap(),
+            89.54545454545455
+        ));
         // -Inf 0+80x10 Inf at 0..55m... window (0, 100m] holds 0..800 and Inf.
-        let mut inf: Vec<_> = (1..=11).map(|i| (i * 5 * m, 80.0 * (i - 1) as f64)).collect();
+        let mut inf: Vec<_> = (1..=11)
+            .map(|i| (i * 5 * m, 80.0 * (i - 1) as f64))
+            .collect();
         inf.push((60 * m, INF));
         assert!(deriv(&inf).unwrap().is_nan());
         assert!(predict_linear(&inf, 6000.0, 100 * m).unwrap().is_nan());

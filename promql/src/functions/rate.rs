@@ -145,7 +145,9 @@ pub fn extended_rate(
     }
     let f = samples;
     let mut last = f.len() - 1;
-    let mut first = f[..last].partition_point(|p| p.0 <= range_start).saturating_sub(1);
+    let mut first = f[..last]
+        .partition_point(|p| p.0 <= range_start)
+        .saturating_sub(1);
     if smoothed {
         last = f[..last].partition_point(|p| p.0 < range_end);
     }
@@ -168,7 +170,11 @@ pub fn extended_rate(
         if f[first].0 <= range_start {
             first += 1;
         }
-        let end = if f[last].0 >= range_end { last } else { last + 1 };
+        let end = if f[last].0 >= range_end {
+            last
+        } else {
+            last + 1
+        };
         let inner = if first < end { &f[first..end] } else { &[][..] };
         let mut prev = left;
         for &(_, v) in inner {
@@ -192,12 +198,18 @@ mod tests {
     use super::*;
 
     fn series(start: i64, step: i64, vals: &[f64]) -> Vec<(i64, f64)> {
-        vals.iter().enumerate().map(|(i, &v)| (start + i as i64 * step, v)).collect()
+        vals.iter()
+            .enumerate()
+            .map(|(i, &v)| (start + i as i64 * step, v))
+            .collect()
     }
 
     #[test]
     fn too_few_samples() {
-        assert_eq!(extrapolated_rate(&[(1000, 1.0)], 0, 60_000, true, true), None);
+        assert_eq!(
+            extrapolated_rate(&[(1000, 1.0)], 0, 60_000, true, true),
+            None
+        );
         assert_eq!(extrapolated_rate(&[], 0, 60_000, false, false), None);
         assert_eq!(instant_value(&[(1000, 1.0)], true), None);
     }
@@ -229,9 +241,18 @@ mod tests {
         // beyond 1.1 × 10s, so extend by 5s each side.
         let s = vec![(30_000, 100.0), (40_000, 110.0)];
         assert_eq!(extrapolated_rate(&s, 0, 60_000, false, false), Some(20.0));
-        assert_eq!(extrapolated_rate(&s, 0, 60_000, true, true), Some(20.0 / 60.0));
+        assert_eq!(
+            extrapolated_rate(&s, 0, 60_000, true, true),
+            Some(20.0 / 60.0)
+        );
         // Within threshold: 10.5s is below 11s, extrapolate fully.
-        let s = vec![(10_500, 0.0), (20_500, 10.0), (30_500, 20.0), (40_500, 30.0), (49_500, 40.0)];
+        let s = vec![
+            (10_500, 0.0),
+            (20_500, 10.0),
+            (30_500, 20.0),
+            (40_500, 30.0),
+            (49_500, 40.0),
+        ];
         let d = extrapolated_rate(&s, 0, 60_000, false, false).unwrap();
         assert_eq!(d, 40.0 * (60.0 / 39.0));
     }
@@ -244,7 +265,10 @@ mod tests {
         // Zero point coincides with the first sample, so no start extension.
         assert_eq!(r, 35.0 * (50.0 - 10.0) / 40.0);
         // delta ignores resets.
-        assert_eq!(extrapolated_rate(&s, 0, 50_000, false, false), Some(15.0 * 50.0 / 40.0));
+        assert_eq!(
+            extrapolated_rate(&s, 0, 50_000, false, false),
+            Some(15.0 * 50.0 / 40.0)
+        );
     }
 
     #[test]
@@ -315,9 +339,20 @@ mod conformance {
         bar.extend(series(0.0, 18.0, 5));
         let dings = series(10.0, 10.0, 10);
         let bumms = series(1.0, 10.0, 10);
-        for (s, e50, e100) in [(&foo, 100.0, 100.0), (&bar, 160.0, 162.0), (&dings, 100.0, 105.0), (&bumms, 100.0, 101.0)] {
-            assert!(close(increase(s, 5 * MIN, 50 * MIN, 50 * MIN), e50), "{s:?}");
-            assert!(close(increase(s, 5 * MIN, 50 * MIN, 100 * MIN), e100), "{s:?}");
+        for (s, e50, e100) in [
+            (&foo, 100.0, 100.0),
+            (&bar, 160.0, 162.0),
+            (&dings, 100.0, 105.0),
+            (&bumms, 100.0, 101.0),
+        ] {
+            assert!(
+                close(increase(s, 5 * MIN, 50 * MIN, 50 * MIN), e50),
+                "{s:?}"
+            );
+            assert!(
+                close(increase(s, 5 * MIN, 50 * MIN, 100 * MIN), e100),
+                "{s:?}"
+            );
         }
         let reset = [0.0, 1.0, 2.0, 3.0, 2.0, 3.0, 4.0];
         assert!(close(increase(&reset, 5 * MIN, 30 * MIN, 30 * MIN), 7.0));
@@ -330,13 +365,29 @@ mod conformance {
         assert!(close(rate(&middle, 5 * MIN, 50 * MIN, 50 * MIN), 0.08));
         let mut end = series(0.0, 10.0, 9);
         end.extend([0.0, 10.0]);
-        assert!(extrapolated_rate(&window(&end, 5 * MIN, 50 * MIN, 5 * MIN), 45 * MIN, 50 * MIN, true, true).is_none());
+        assert!(extrapolated_rate(
+            &window(&end, 5 * MIN, 50 * MIN, 5 * MIN),
+            45 * MIN,
+            50 * MIN,
+            true,
+            true
+        )
+        .is_none());
         assert_eq!(rate(&end, 5 * MIN, 50 * MIN, 6 * MIN), 0.0);
         let w = series(0.0, 80.0, 10);
-        assert!(close(rate(&w, 5 * MIN, 50 * MIN, 50 * MIN), 0.26666666666666666));
+        assert!(close(
+            rate(&w, 5 * MIN, 50 * MIN, 50 * MIN),
+            0.26666666666666666
+        ));
         // offset 5m: evaluation at 45m.
-        assert!(close(rate(&series(0.0, 10.0, 10), 5 * MIN, 45 * MIN, 10 * MIN), 0.03333333333333333));
-        assert!(close(rate(&series(0.0, 20.0, 10), 5 * MIN, 45 * MIN, 10 * MIN), 0.06666666666666667));
+        assert!(close(
+            rate(&series(0.0, 10.0, 10), 5 * MIN, 45 * MIN, 10 * MIN),
+            0.03333333333333333
+        ));
+        assert!(close(
+            rate(&series(0.0, 20.0, 10), 5 * MIN, 45 * MIN, 10 * MIN),
+            0.06666666666666667
+        ));
     }
 
     #[test]
@@ -344,8 +395,14 @@ mod conformance {
         let expect10 = [0.5, 0.55, 0.6, 0.6, 0.6, 0.6];
         for (i, e) in expect10.iter().enumerate() {
             let s = series(60.0 * i as f64, 240.0, 10);
-            assert!(close(rate(&s, 4 * MIN, 10 * MIN, 20 * MIN), *e), "start {i}m");
-            assert!(close(rate(&s, 4 * MIN, 50 * MIN, 20 * MIN), 0.6), "start {i}m");
+            assert!(
+                close(rate(&s, 4 * MIN, 10 * MIN, 20 * MIN), *e),
+                "start {i}m"
+            );
+            assert!(
+                close(rate(&s, 4 * MIN, 50 * MIN, 20 * MIN), 0.6),
+                "start {i}m"
+            );
         }
     }
 
@@ -366,7 +423,14 @@ mod conformance {
         assert!(irate(&nan, 15 * MIN, r).is_nan());
         assert!(close(irate(&nan, 20 * MIN, r), 0.02));
         let delta = |v: &[f64]| {
-            extrapolated_rate(&window(v, 5 * MIN, 20 * MIN, 20 * MIN), 0, 20 * MIN, false, false).unwrap()
+            extrapolated_rate(
+                &window(v, 5 * MIN, 20 * MIN, 20 * MIN),
+                0,
+                20 * MIN,
+                false,
+                false,
+            )
+            .unwrap()
         };
         assert_eq!(delta(&[0.0, 50.0, 100.0, 150.0, 200.0]), 200.0);
         assert_eq!(delta(&[200.0, 150.0, 100.0, 50.0, 0.0]), -200.0);
@@ -386,12 +450,21 @@ mod extended {
     /// the engine would pass for a window `(t - range, t]`: in-window
     /// samples, the last one at or before the start and, if smoothed, the
     /// first one after the end.
-    fn inc(vals: &[Option<f64>], step_s: i64, t_s: i64, range_s: i64, smoothed: bool) -> Option<f64> {
-        let all: Vec<(i64, f64)> =
-            vals.iter().enumerate().filter_map(|(i, v)| v.map(|v| (i as i64 * step_s * 1000, v))).collect();
+    fn inc(
+        vals: &[Option<f64>],
+        step_s: i64,
+        t_s: i64,
+        range_s: i64,
+        smoothed: bool,
+    ) -> Option<f64> {
+        let all: Vec<(i64, f64)> = vals
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i as i64 * step_s * 1000, v)))
+            .collect();
         let (start, end) = ((t_s - range_s) * 1000, t_s * 1000);
         let mut sel: Vec<(i64, f64)> = Vec::new();
-        if let Some(p) = all.iter().filter(|p| p.0 <= start).last() {
+        if let Some(p) = all.iter().filter(|p| p.0 <= start).next_back() {
             sel.push(*p);
         }
         sel.extend(all.iter().filter(|p| p.0 > start && p.0 <= end));
@@ -405,22 +478,72 @@ mod extended {
 
     fn complete() -> Vec<Option<f64>> {
         // metric 1+1x4 9+1x4
-        [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 10.0, 11.0, 12.0, 13.0].iter().map(|&v| Some(v)).collect()
+        [1.0, 2.0, 3.0, 4.0, 5.0, 9.0, 10.0, 11.0, 12.0, 13.0]
+            .iter()
+            .map(|&v| Some(v))
+            .collect()
     }
 
     fn partial() -> Vec<Option<f64>> {
         // metric 1+1x2 _ _ 9+1x4
-        vec![Some(1.0), Some(2.0), Some(3.0), None, None, Some(9.0), Some(10.0), Some(11.0), Some(12.0), Some(13.0)]
+        vec![
+            Some(1.0),
+            Some(2.0),
+            Some(3.0),
+            None,
+            None,
+            Some(9.0),
+            Some(10.0),
+            Some(11.0),
+            Some(12.0),
+            Some(13.0),
+        ]
     }
 
     #[test]
     fn anchored_and_smoothed_increase() {
         let ts = [5, 20, 35, 50, 65, 80, 95, 110, 125];
         let cases: [(Vec<Option<f64>>, bool, [f64; 9]); 4] = [
-            (complete(), false, [0.0, 1.0, 2.0, 3.0, 4.0, 7.0, 7.0, 7.0, 7.0]),
-            (complete(), true, [1.0 / 3.0, 4.0 / 3.0, 7.0 / 3.0, 10.0 / 3.0, 5.0, 7.0, 7.0, 7.0, 6.0]),
-            (partial(), false, [0.0, 1.0, 2.0, 2.0, 2.0, 7.0, 7.0, 8.0, 9.0]),
-            (partial(), true, [1.0 / 3.0, 4.0 / 3.0, 8.0 / 3.0, 14.0 / 3.0, 19.0 / 3.0, 7.0, 20.0 / 3.0, 17.0 / 3.0, 14.0 / 3.0]),
+            (
+                complete(),
+                false,
+                [0.0, 1.0, 2.0, 3.0, 4.0, 7.0, 7.0, 7.0, 7.0],
+            ),
+            (
+                complete(),
+                true,
+                [
+                    1.0 / 3.0,
+                    4.0 / 3.0,
+                    7.0 / 3.0,
+                    10.0 / 3.0,
+                    5.0,
+                    7.0,
+                    7.0,
+                    7.0,
+                    6.0,
+                ],
+            ),
+            (
+                partial(),
+                false,
+                [0.0, 1.0, 2.0, 2.0, 2.0, 7.0, 7.0, 8.0, 9.0],
+            ),
+            (
+                partial(),
+                true,
+                [
+                    1.0 / 3.0,
+                    4.0 / 3.0,
+                    8.0 / 3.0,
+                    14.0 / 3.0,
+                    19.0 / 3.0,
+                    7.0,
+                    20.0 / 3.0,
+                    17.0 / 3.0,
+                    14.0 / 3.0,
+                ],
+            ),
         ];
         for (vals, smoothed, expect) in cases {
             for (t, e) in ts.iter().zip(expect) {
@@ -442,7 +565,10 @@ mod extended {
         assert!(close(inc(&v, 60, 90, 60, false).unwrap(), 2.0));
         // rate divides by the range.
         let s = [(0, 1.0), (30_000, 4.0)];
-        assert_eq!(extended_rate(&s, 0, 60_000, true, true, false), Some(3.0 / 60.0));
+        assert_eq!(
+            extended_rate(&s, 0, 60_000, true, true, false),
+            Some(3.0 / 60.0)
+        );
         assert_eq!(extended_rate(&[], 0, 60_000, true, true, false), None);
     }
 }

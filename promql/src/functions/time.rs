@@ -39,7 +39,14 @@ fn day_of_year(year: i64, month: u32, day: u32) -> u32 {
 pub fn date_part(name: &str, t_seconds: f64) -> Option<f64> {
     let known = matches!(
         name,
-        "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute" | "month" | "year"
+        "day_of_month"
+            | "day_of_week"
+            | "day_of_year"
+            | "days_in_month"
+            | "hour"
+            | "minute"
+            | "month"
+            | "year"
     );
     if !known {
         return None;
@@ -101,13 +108,19 @@ mod tests {
     fn leap_years() {
         // 2000-02-29 12:00:00 (divisible by 400: leap).
         let t = 951_825_600.0;
-        assert_eq!((p("year", t), p("month", t), p("day_of_month", t)), (2000.0, 2.0, 29.0));
+        assert_eq!(
+            (p("year", t), p("month", t), p("day_of_month", t)),
+            (2000.0, 2.0, 29.0)
+        );
         assert_eq!(p("days_in_month", t), 29.0);
         assert_eq!(p("day_of_year", t), 60.0);
         assert_eq!(p("day_of_week", t), 2.0); // Tuesday
-        // 1900-02-01 (divisible by 100 only: not leap).
+                                              // 1900-02-01 (divisible by 100 only: not leap).
         let t = -2_206_310_400.0;
-        assert_eq!((p("year", t), p("month", t), p("day_of_month", t)), (1900.0, 2.0, 1.0));
+        assert_eq!(
+            (p("year", t), p("month", t), p("day_of_month", t)),
+            (1900.0, 2.0, 1.0)
+        );
         assert_eq!(p("days_in_month", t), 28.0);
         // 2000-12-31: day 366.
         assert_eq!(p("day_of_year", 978_220_800.0), 366.0);

@@ -179,7 +179,9 @@ pub fn compare_value(x: &Expectations, v: &Value, grid: Grid) -> Result<(), Stri
         Value::Vector(samples) => compare_vector(x, samples),
         Value::Scalar { v, .. } => {
             let Some(want) = x.scalar else {
-                return Err(format!("expected vector or matrix result, but got scalar {v}"));
+                return Err(format!(
+                    "expected vector or matrix result, but got scalar {v}"
+                ));
             };
             if !almost_equal(want, *v) {
                 return Err(format!("expected scalar {want} but got {v}"));
@@ -205,12 +207,18 @@ fn missing(x: &Expectations, seen: &[bool]) -> Result<(), String> {
 
 pub fn compare_vector(x: &Expectations, samples: &[Sample]) -> Result<(), String> {
     if x.scalar.is_some() {
-        return Err(format!("expected scalar result, but got a vector of {}", samples.len()));
+        return Err(format!(
+            "expected scalar result, but got a vector of {}",
+            samples.len()
+        ));
     }
     let mut seen = vec![false; x.series.len()];
     for (i, s) in samples.iter().enumerate() {
         let Some((pos, exp)) = expected_for(x, &s.metric) else {
-            return Err(format!("unexpected metric {} in result, has value {}", s.metric, s.v));
+            return Err(format!(
+                "unexpected metric {} in result, has value {}",
+                s.metric, s.v
+            ));
         };
         if x.ordered && pos != i + 1 {
             return Err(format!(
@@ -263,7 +271,12 @@ mod tests {
         Expectations {
             series: series
                 .iter()
-                .map(|(n, v)| (Labels::from_pairs([("__name__", *n)]), vec![Point::Float(*v)]))
+                .map(|(n, v)| {
+                    (
+                        Labels::from_pairs([("__name__", *n)]),
+                        vec![Point::Float(*v)],
+                    )
+                })
                 .collect(),
             ..Default::default()
         }
@@ -283,7 +296,9 @@ mod tests {
         assert!(compare_vector(&x, &[sample("b", 2.0), sample("a", 1.0)]).is_ok());
         assert!(compare_vector(&x, &[sample("a", 1.0)]).is_err());
         assert!(compare_vector(&x, &[sample("a", 1.0), sample("b", 2.5)]).is_err());
-        assert!(compare_vector(&x, &[sample("a", 1.0), sample("b", 2.0), sample("c", 1.0)]).is_err());
+        assert!(
+            compare_vector(&x, &[sample("a", 1.0), sample("b", 2.0), sample("c", 1.0)]).is_err()
+        );
         x.ordered = true;
         assert!(compare_vector(&x, &[sample("b", 2.0), sample("a", 1.0)]).is_err());
         assert!(compare_vector(&x, &[sample("a", 1.0), sample("b", 2.0)]).is_ok());
@@ -293,17 +308,31 @@ mod tests {
     fn matrices() {
         let l = Labels::from_pairs([("__name__", "a")]);
         let x = Expectations {
-            series: vec![(l.clone(), vec![Point::Float(1.0), Point::Omitted, Point::Float(3.0)])],
+            series: vec![(
+                l.clone(),
+                vec![Point::Float(1.0), Point::Omitted, Point::Float(3.0)],
+            )],
             ..Default::default()
         };
-        let grid = Grid { start: 0, end: 20, step: 10 };
+        let grid = Grid {
+            start: 0,
+            end: 20,
+            step: 10,
+        };
         let m = |pts: Vec<(i64, f64)>| {
-            Value::Matrix(vec![promql::Series { metric: l.clone(), points: pts }])
+            Value::Matrix(vec![promql::Series {
+                metric: l.clone(),
+                points: pts,
+            }])
         };
         assert!(compare_value(&x, &m(vec![(0, 1.0), (20, 3.0)]), grid).is_ok());
         assert!(compare_value(&x, &m(vec![(0, 1.0), (10, 3.0)]), grid).is_err());
         assert!(compare_value(&x, &m(vec![(0, 1.0), (10, 2.0), (20, 3.0)]), grid).is_err());
-        let short = Grid { start: 0, end: 10, step: 10 };
+        let short = Grid {
+            start: 0,
+            end: 10,
+            step: 10,
+        };
         assert!(compare_value(&x, &m(vec![(0, 1.0), (20, 3.0)]), short).is_err());
         assert!(compare_value(&x, &Value::Matrix(vec![]), grid).is_err());
     }

@@ -137,9 +137,13 @@ impl Env {
                 rejected += 1;
             }
         }
-        app.commit().map_err(|e| format!("commit of load at line {}: {e}", ld.line))?;
+        app.commit()
+            .map_err(|e| format!("commit of load at line {}: {e}", ld.line))?;
         if rejected > 0 {
-            return Err(format!("load at line {}: {rejected} samples rejected", ld.line));
+            return Err(format!(
+                "load at line {}: {rejected} samples rejected",
+                ld.line
+            ));
         }
         Ok(())
     }
@@ -269,7 +273,11 @@ fn main() {
     let parse_failures = results
         .iter()
         .flat_map(|(_, _, cs)| cs.iter())
-        .filter(|c| c.outcome.as_ref().is_err_and(|e| e.starts_with("parse error")))
+        .filter(|c| {
+            c.outcome
+                .as_ref()
+                .is_err_and(|e| e.starts_with("parse error"))
+        })
         .count();
     if parse_failures > 0 {
         println!("cases whose query does not parse: {parse_failures}");
@@ -300,11 +308,9 @@ fn main() {
         }
         match all_results.get(entry) {
             Some(c) if c.outcome.is_ok() => {}
-            Some(c) => regressions.push(format!(
-                "{}: {}",
-                c.key,
-                c.outcome.as_ref().err().unwrap()
-            )),
+            Some(c) => {
+                regressions.push(format!("{}: {}", c.key, c.outcome.as_ref().err().unwrap()))
+            }
             None => regressions.push(format!("{}:{}: no such eval case", entry.0, entry.1)),
         }
     }
@@ -412,7 +418,11 @@ fn run_file(key: &str, src: &str, timeout: Duration, verbose: bool) -> Vec<CaseR
                 };
                 if verbose {
                     if let Err(e) = &outcome {
-                        println!("FAIL {case_key}{}: {}\n    {e}", if native { " [nh]" } else { "" }, ev.expr);
+                        println!(
+                            "FAIL {case_key}{}: {}\n    {e}",
+                            if native { " [nh]" } else { "" },
+                            ev.expr
+                        );
                     }
                 }
                 out.push(CaseResult {
@@ -494,7 +504,9 @@ fn run_case_isolated(env: &Env, ev: Eval, timeout: Duration) -> Result<(), Strin
         .name(format!("case-{}", ev.line))
         .stack_size(64 << 20)
         .spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(&db, &ev, &cancel2)));
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_case(&db, &ev, &cancel2)
+            }));
             let r = r.unwrap_or_else(|p| Err(format!("panicked: {}", panic_message(&*p))));
             let _ = tx.send(r);
         });
@@ -529,7 +541,14 @@ fn run_case(db: &Db, ev: &Eval, cancel: &AtomicBool) -> Result<(), String> {
         EvalKind::Instant { at } => {
             let (eval_t, grid) = match x.range_vector {
                 Some((start, end, step)) => (end, Grid { start, end, step }),
-                None => (at, Grid { start: at, end: i64::MIN, step: 0 }),
+                None => (
+                    at,
+                    Grid {
+                        start: at,
+                        end: i64::MIN,
+                        step: 0,
+                    },
+                ),
             };
             let mut queries = vec![(expr.clone(), eval_t)];
             if let Some(with_at) = with_at_modifiers(&expr, eval_t) {
@@ -547,7 +566,11 @@ fn run_case(db: &Db, ev: &Eval, cancel: &AtomicBool) -> Result<(), String> {
                 let label = if i == 0 {
                     String::new()
                 } else {
-                    format!(" [with @ {}s, evaluated at {}s]", eval_t as f64 / 1000.0, *t as f64 / 1000.0)
+                    format!(
+                        " [with @ {}s, evaluated at {}s]",
+                        eval_t as f64 / 1000.0,
+                        *t as f64 / 1000.0
+                    )
                 };
                 let r = glue::instant(db, q, *t, cancel);
                 let value = match check_outcome(ev, r, grid).map_err(|e| format!("{e}{label}"))? {
@@ -579,7 +602,9 @@ fn run_case(db: &Db, ev: &Eval, cancel: &AtomicBool) -> Result<(), String> {
                     .collect();
                 let res = if let Value::Scalar { .. } = value {
                     match vec.first() {
-                        Some(s) => compare::compare_value(x, &Value::Scalar { t: *t, v: s.v }, grid),
+                        Some(s) => {
+                            compare::compare_value(x, &Value::Scalar { t: *t, v: s.v }, grid)
+                        }
                         None => Err("scalar missing".into()),
                     }
                 } else {
@@ -594,7 +619,11 @@ fn run_case(db: &Db, ev: &Eval, cancel: &AtomicBool) -> Result<(), String> {
 
 /// Checks one query's outcome. `Ok(None)` when it failed as expected,
 /// `Ok(Some(value))` when it succeeded as expected.
-fn check_outcome(ev: &Eval, r: Result<QueryResult, String>, grid: Grid) -> Result<Option<Value>, String> {
+fn check_outcome(
+    ev: &Eval,
+    r: Result<QueryResult, String>,
+    grid: Grid,
+) -> Result<Option<Value>, String> {
     let x = &ev.expect;
     match (r, &x.fail) {
         (Err(e), Some(f)) => compare::check_failure(f, &e).map(|_| None),
@@ -611,7 +640,9 @@ fn check_outcome(ev: &Eval, r: Result<QueryResult, String>, grid: Grid) -> Resul
 /// `start()`, `end()`, `range()` or `step()` calls: upstream skips the
 /// range-mode check for queries using them.
 fn uses_query_context(q: &str) -> bool {
-    ["start()", "end()", "range()", "step()"].iter().any(|f| q.contains(f))
+    ["start()", "end()", "range()", "step()"]
+        .iter()
+        .any(|f| q.contains(f))
 }
 
 /// The query with `@ t` on every selector and subquery lacking one (but not

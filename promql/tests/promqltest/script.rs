@@ -26,7 +26,7 @@ pub struct SeriesDef {
 
 impl SeriesDef {
     pub fn has_histogram(&self) -> bool {
-        self.points.iter().any(|p| *p == Point::Histogram)
+        self.points.contains(&Point::Histogram)
     }
 }
 
@@ -101,7 +101,9 @@ pub struct Expectations {
 
 impl Expectations {
     pub fn has_histogram(&self) -> bool {
-        self.series.iter().any(|(_, p)| p.contains(&Point::Histogram))
+        self.series
+            .iter()
+            .any(|(_, p)| p.contains(&Point::Histogram))
     }
     /// Upstream skips the range-mode re-check for these.
     pub fn exclude_from_range_query(&self) -> bool {
@@ -170,7 +172,11 @@ pub fn parse_script(input: &str) -> (Vec<Cmd>, Vec<ScriptError>) {
             i += 1;
             continue;
         }
-        let word = l.split([' ', '\t']).next().unwrap_or("").to_ascii_lowercase();
+        let word = l
+            .split([' ', '\t'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         // The body extends to the next blank line.
         let mut end = i + 1;
         while end < lines.len() && !lines[end].is_empty() {
@@ -208,7 +214,10 @@ fn re(cell: &'static OnceLock<Regex>, pat: &str) -> &'static Regex {
 fn parse_load(line: usize, head: &str, body: &[(usize, &str)]) -> Result<Load, ScriptError> {
     static LOAD: OnceLock<Regex> = OnceLock::new();
     let Some(c) = re(&LOAD, r"^load(?:_(with_nhcb))?\s+(.+?)$").captures(head) else {
-        return err(line, "invalid load command (load[_with_nhcb] <step:duration>)");
+        return err(
+            line,
+            "invalid load command (load[_with_nhcb] <step:duration>)",
+        );
     };
     let nhcb = c.get(1).is_some();
     let interval_ms = parse_duration(&c[2]).map_err(|m| ScriptError { line, msg: m })?;
@@ -294,7 +303,10 @@ fn fill_eval(ev: &mut Eval, head: &str, body: &[(usize, &str)]) -> Result<(), Sc
     for &(ln, text) in body {
         if x.fail.is_some() {
             if let Some(m) = text.strip_prefix("expected_fail_message") {
-                x.fail.as_mut().unwrap().push(MsgMatch::Exact(m.trim().to_string()));
+                x.fail
+                    .as_mut()
+                    .unwrap()
+                    .push(MsgMatch::Exact(m.trim().to_string()));
                 break;
             }
             if let Some(p) = text.strip_prefix("expected_fail_regexp") {
@@ -371,7 +383,10 @@ fn fill_eval(ev: &mut Eval, head: &str, body: &[(usize, &str)]) -> Result<(), Sc
         }
         let (labels, points) = parse_series(text).map_err(|m| ScriptError { line: ln, msg: m })?;
         if points.len() > 1 && is_instant && x.range_vector.is_none() {
-            return err(ln, "expecting multiple values in instant evaluation not allowed");
+            return err(
+                ln,
+                "expecting multiple values in instant evaluation not allowed",
+            );
         }
         x.scalar = None;
         x.series.retain(|(l, _)| *l != labels);
@@ -397,7 +412,11 @@ pub fn parse_number(s: &str) -> Option<f64> {
         "nan" => return Some(f64::NAN),
         _ => {}
     }
-    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b)) {
+    if body.is_empty()
+        || !body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"._eE+-".contains(&b))
+    {
         return None;
     }
     body.replace('_', "").parse::<f64>().ok().map(|v| sign * v)
@@ -429,7 +448,9 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         if start == i {
             return Err(format!("invalid duration {s:?}"));
         }
-        let n: i64 = body[start..i].parse().map_err(|_| format!("invalid duration {s:?}"))?;
+        let n: i64 = body[start..i]
+            .parse()
+            .map_err(|_| format!("invalid duration {s:?}"))?;
         let ustart = i;
         while i < b.len() && b[i].is_ascii_alphabetic() {
             i += 1;
@@ -532,7 +553,9 @@ fn take_quoted(s: &str) -> Result<(String, &str), String> {
 fn take_ident(s: &str) -> (&str, &str) {
     let end = s
         .char_indices()
-        .find(|&(i, c)| !(c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())))
+        .find(|&(i, c)| {
+            !(c == '_' || c == ':' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+        })
         .map_or(s.len(), |(i, _)| i);
     (&s[..end], &s[end..])
 }
@@ -621,7 +644,9 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
             if rest.starts_with(['+', '-']) && rest[1..].starts_with("{{") {
                 let c2 = rest.find("}}").ok_or("unterminated histogram")?;
                 rest = &rest[c2 + 2..];
-                let r = rest.strip_prefix('x').ok_or("expected 'x' after histogram increment")?;
+                let r = rest
+                    .strip_prefix('x')
+                    .ok_or("expected 'x' after histogram increment")?;
                 let (d, r2) = split_digits(r);
                 n = d.parse().map_err(|_| "invalid histogram repeat count")?;
                 rest = r2;
@@ -651,7 +676,9 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
             out.extend((0..n).map(|_| Point::Omitted));
             continue;
         }
-        let c = item.captures(tok).ok_or_else(|| format!("invalid point {tok:?}"))?;
+        let c = item
+            .captures(tok)
+            .ok_or_else(|| format!("invalid point {tok:?}"))?;
         let base = if &c[1] == "stale" {
             storage::stale_nan()
         } else {
@@ -660,12 +687,16 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
         match c.get(3) {
             None => out.push(Point::Float(base)),
             Some(n) => {
-                let n: u64 = n.as_str().parse().map_err(|_| format!("invalid count in {tok:?}"))?;
+                let n: u64 = n
+                    .as_str()
+                    .parse()
+                    .map_err(|_| format!("invalid count in {tok:?}"))?;
                 if n > 1_000_000 {
                     return Err(format!("repeat count too large in {tok:?}"));
                 }
                 let inc = match c.get(2) {
-                    Some(d) => parse_number(d.as_str()).ok_or_else(|| format!("invalid step in {tok:?}"))?,
+                    Some(d) => parse_number(d.as_str())
+                        .ok_or_else(|| format!("invalid step in {tok:?}"))?,
                     None => 0.0,
                 };
                 let mut v = base;
@@ -715,10 +746,19 @@ mod tests {
     #[test]
     fn points() {
         assert_eq!(floats(&parse_points("1 2 3").unwrap()), vec![1.0, 2.0, 3.0]);
-        assert_eq!(floats(&parse_points("0+10x3").unwrap()), vec![0.0, 10.0, 20.0, 30.0]);
-        assert_eq!(floats(&parse_points("1-2x2").unwrap()), vec![1.0, -1.0, -3.0]);
+        assert_eq!(
+            floats(&parse_points("0+10x3").unwrap()),
+            vec![0.0, 10.0, 20.0, 30.0]
+        );
+        assert_eq!(
+            floats(&parse_points("1-2x2").unwrap()),
+            vec![1.0, -1.0, -3.0]
+        );
         assert_eq!(floats(&parse_points("5x2").unwrap()), vec![5.0, 5.0, 5.0]);
-        assert_eq!(floats(&parse_points("_ _x2 1").unwrap()), vec![-999.0, -999.0, -999.0, 1.0]);
+        assert_eq!(
+            floats(&parse_points("_ _x2 1").unwrap()),
+            vec![-999.0, -999.0, -999.0, 1.0]
+        );
         assert_eq!(floats(&parse_points("-1+1x1").unwrap()), vec![-1.0, 0.0]);
         let p = parse_points("stale Inf -Inf NaN 1e3").unwrap();
         assert!(matches!(p[0], Point::Float(v) if storage::is_stale_nan(v)));
@@ -726,8 +766,14 @@ mod tests {
         assert_eq!(p[2], Point::Float(f64::NEG_INFINITY));
         assert!(matches!(p[3], Point::Float(v) if v.is_nan() && !storage::is_stale_nan(v)));
         assert_eq!(p[4], Point::Float(1000.0));
-        let h = parse_points("{{schema:1 sum:3 count:22 buckets:[5 10 7]}} 1 {{count:1}}+{{count:2}}x2 {{sum:1}}x1").unwrap();
-        assert_eq!(floats(&h), vec![-888.0, 1.0, -888.0, -888.0, -888.0, -888.0, -888.0]);
+        let h = parse_points(
+            "{{schema:1 sum:3 count:22 buckets:[5 10 7]}} 1 {{count:1}}+{{count:2}}x2 {{sum:1}}x1",
+        )
+        .unwrap();
+        assert_eq!(
+            floats(&h),
+            vec![-888.0, 1.0, -888.0, -888.0, -888.0, -888.0, -888.0]
+        );
         assert!(parse_points("1 +").is_err());
         assert!(parse_points("abc").is_err());
     }
@@ -737,7 +783,11 @@ mod tests {
         let (l, p) = parse_series(r#"http_requests{job="api", instance="0"}	0+10x2 100"#).unwrap();
         assert_eq!(
             l,
-            Labels::from_pairs([("__name__", "http_requests"), ("job", "api"), ("instance", "0")])
+            Labels::from_pairs([
+                ("__name__", "http_requests"),
+                ("job", "api"),
+                ("instance", "0")
+            ])
         );
         assert_eq!(floats(&p), vec![0.0, 10.0, 20.0, 100.0]);
         let (l, _) = parse_series(r#"{"my.metric", "a.b"="c\"d", x='y'} 1"#).unwrap();
@@ -818,9 +868,18 @@ bogus line
         assert!(e.expect.no_warn);
         assert_eq!(e.expect.series.len(), 1);
         let Cmd::Eval(e) = &cmds[2] else { panic!() };
-        assert_eq!(e.kind, EvalKind::Range { start: 0, end: 600_000, step: 300_000 });
+        assert_eq!(
+            e.kind,
+            EvalKind::Range {
+                start: 0,
+                end: 600_000,
+                step: 300_000
+            }
+        );
         assert_eq!(e.expr, "sum(a)");
-        assert!(e.expect.warn[0].matches("something") && !e.expect.warn[0].matches("something else"));
+        assert!(
+            e.expect.warn[0].matches("something") && !e.expect.warn[0].matches("something else")
+        );
         assert!(e.expect.info[0].matches("something else"));
         assert_eq!(floats(&e.expect.series[0].1), vec![9.0, -999.0, 9.0]);
         let Cmd::Eval(e) = &cmds[3] else { panic!() };
