@@ -257,6 +257,44 @@ impl AggOp {
     }
 }
 
+/// Where a node starts in the query: 1-based line and byte column, as
+/// Prometheus prints them after annotations (`… (1:25)`). Positions are not
+/// part of what a tree means, so they never affect equality: a printed and
+/// re-parsed tree equals the original.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Pos {
+    /// The position of byte `offset` in `query`.
+    pub fn at(query: &str, offset: usize) -> Pos {
+        let before = &query.as_bytes()[..offset.min(query.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Pos {
+            line,
+            col: (before.len() - line_start) as u32 + 1,
+        }
+    }
+}
+
+impl PartialEq for Pos {
+    fn eq(&self, _: &Pos) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Display for Pos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct AggregateExpr {
     pub op: AggOp,
@@ -267,12 +305,32 @@ pub struct AggregateExpr {
     pub grouping: Vec<String>,
     /// `true` for `without`.
     pub without: bool,
+    /// Where the parameter starts (for annotations about it).
+    pub param_pos: Pos,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Call {
     pub func: &'static Function,
     pub args: Vec<Expr>,
+    /// Where the call starts.
+    pub pos: Pos,
+    /// Where each argument starts.
+    pub arg_pos: Vec<Pos>,
+}
+
+/// Positions are left out, as for [`Pos`].
+impl PartialEq for Call {
+    fn eq(&self, other: &Call) -> bool {
+        self.func == other.func && self.args == other.args
+    }
+}
+
+impl Call {
+    /// Where argument `i` starts (the call's position if unknown).
+    pub fn arg_pos(&self, i: usize) -> Pos {
+        self.arg_pos.get(i).copied().unwrap_or(self.pos)
+    }
 }
 
 /// The type an expression evaluates to.

@@ -181,6 +181,7 @@ impl Display for Expr {
                 param,
                 grouping,
                 without,
+                ..
             }) => {
                 f.write_str(op.as_str())?;
                 if *without {

@@ -203,8 +203,9 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                 let q = qs[k];
                 if !(0.0..=1.0).contains(&q) {
                     ev.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
-                        format_float(q)
+                        "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
+                        format_float(q),
+                        a.param_pos
                     ));
                 }
                 let mut touched = Vec::new();
@@ -365,9 +366,10 @@ fn select_series(
             if !(-1.0..=1.0).contains(&r) {
                 let capped = r.clamp(-1.0, 1.0);
                 ev.warn(format!(
-                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {}",
+                    "PromQL warning: ratio value should be between -1 and 1, got {}, capping to {} ({})",
                     format_float(r),
-                    format_float(capped)
+                    format_float(capped),
+                    a.param_pos
                 ));
                 r = capped;
             }

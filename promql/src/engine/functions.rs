@@ -9,7 +9,7 @@ use storage::{Label, Labels, MatchOp, METRIC_NAME};
 use super::aggregate::format_float;
 use super::eval::{drop_name, merge_same_labels, Evaluator, Grid, SeriesOut, Val};
 use super::selector::{self, RangeData};
-use crate::ast::{Call, Expr, ValueType};
+use crate::ast::{Call, Expr, Pos, ValueType};
 use crate::error::{Error, Result};
 use crate::functions::{histogram, math, over_time as ot, rate, time};
 
@@ -137,7 +137,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(&c.args[0], grid)?;
             if grid.len() > 1 {
-                ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+                ev.warn(format!("PromQL warning: sort is ineffective for range queries since results are always ordered by labels ({})", c.pos));
                 return Ok(Val::Vector(v));
             }
             let desc = name == "sort_desc";
@@ -166,7 +166,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                 names.push(ev.eval_string(a, grid)?);
             }
             if grid.len() > 1 {
-                ev.warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels".into());
+                ev.warn(format!("PromQL warning: sort is ineffective for range queries since results are always ordered by labels ({})", c.pos));
                 return Ok(Val::Vector(v));
             }
             let desc = name == "sort_by_label_desc";
@@ -245,15 +245,17 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             for &qk in q.iter() {
                 if !(0.0..=1.0).contains(&qk) {
                     ev.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {}",
-                        format_float(qk)
+                        "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
+                        format_float(qk),
+                        c.arg_pos(0)
                     ));
                 }
             }
-            classic_histogram(ev, v, grid, "histogram_quantile", |ev, k, b, metric| {
+            let pos = c.arg_pos(1);
+            classic_histogram(ev, v, grid, pos, |ev, k, b, metric| {
                 let r = histogram::bucket_quantile(q[k], b);
                 if r.forced_monotonic {
-                    ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?}"));
+                    ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?} ({pos})"));
                 }
                 r.value
             })
@@ -262,7 +264,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             let lo = ev.eval_scalar(&c.args[0], grid)?;
             let hi = ev.eval_scalar(&c.args[1], grid)?;
             let v = ev.eval_vector(&c.args[2], grid)?;
-            classic_histogram(ev, v, grid, "histogram_fraction", |_, k, b, _| {
+            classic_histogram(ev, v, grid, c.arg_pos(2), |_, k, b, _| {
                 histogram::bucket_fraction(lo[k], hi[k], b)
             })
         }
@@ -370,7 +372,7 @@ fn classic_histogram(
     ev: &mut Evaluator,
     v: Vec<SeriesOut>,
     grid: Grid,
-    _fname: &str,
+    pos: Pos,
     mut f: impl FnMut(&mut Evaluator, usize, &mut Vec<histogram::Bucket>, &str) -> f64,
 ) -> Result<Val> {
     let mut groups: HashMap<Labels, usize> = HashMap::new();
@@ -382,7 +384,7 @@ fn classic_histogram(
             Ok(u) if !le.is_empty() => u,
             _ => {
                 ev.warn(format!(
-                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?}",
+                    "PromQL warning: bucket label \"le\" is missing or has a malformed value of {:?} for metric name {:?} ({pos})",
                     le,
                     s.labels.get(METRIC_NAME)
                 ));
@@ -489,8 +491,9 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         for &q in &scalars[0] {
             if !(0.0..=1.0).contains(&q) && !rd.series.is_empty() {
                 ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {}",
-                    format_float(q)
+                    "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
+                    format_float(q),
+                    c.arg_pos(0)
                 ));
             }
         }
@@ -564,7 +567,8 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
                     .any(|suf| metric.ends_with(suf))
             {
                 ev.info(format!(
-                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?}"
+                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?} ({})",
+                    c.arg_pos(0)
                 ));
             }
         }

@@ -66,6 +66,8 @@ fn call(name: &str, args: Vec<Expr>) -> Expr {
     Expr::Call(Call {
         func: crate::functions::lookup(name).unwrap(),
         args,
+        pos: Default::default(),
+        arg_pos: Vec::new(),
     })
 }
 
@@ -76,6 +78,7 @@ fn agg(op: AggOp, e: Expr, by: &[&str]) -> Expr {
         param: None,
         grouping: by.iter().map(|s| s.to_string()).collect(),
         without: false,
+        param_pos: Default::default(),
     })
 }
 

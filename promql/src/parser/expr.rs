@@ -5,7 +5,7 @@
 use super::lexer::{Tok, NOT_METRIC_NAMES};
 use super::{PResult, Parser, MAX_BINARY_OPS};
 use crate::ast::{
-    AggOp, AggregateExpr, BinOp, BinaryExpr, Call, Cardinality, Expr, UnaryOp, ValueType,
+    AggOp, AggregateExpr, BinOp, BinaryExpr, Call, Cardinality, Expr, Pos, UnaryOp, ValueType,
     VectorMatching,
 };
 use crate::functions;
@@ -275,14 +275,17 @@ impl Parser<'_> {
     }
 
     /// Arguments after `(` up to and including `)`; a trailing comma is fine.
-    fn parse_args(&mut self, context: &str) -> PResult<Vec<Expr>> {
+    /// Parses `( arg, … )`; returns the arguments and where each starts.
+    fn parse_args(&mut self, context: &str) -> PResult<(Vec<Expr>, Vec<Pos>)> {
         let open = self.expect(Tok::LParen, context)?.span;
         let mut args = Vec::new();
+        let mut starts = Vec::new();
         if *self.peek() == Tok::RParen {
             self.next();
-            return Ok(args);
+            return Ok((args, starts));
         }
         loop {
+            starts.push(Pos::at(self.q, self.start()));
             args.push(self.parse_expr(0)?);
             match self.peek() {
                 Tok::Comma => {
@@ -300,7 +303,7 @@ impl Parser<'_> {
                 _ => return Err(self.unexpected(&format!("{context}, expected \",\" or \")\""))),
             }
         }
-        Ok(args)
+        Ok((args, starts))
     }
 
     fn grouping_clause(&mut self) -> PResult<Option<(bool, Vec<String>)>> {
@@ -315,7 +318,7 @@ impl Parser<'_> {
     fn parse_aggregate(&mut self, op: AggOp) -> PResult<Expr> {
         let start = self.next().span.start;
         let mut grouping = self.grouping_clause()?;
-        let args = self.parse_args("aggregation")?;
+        let (args, starts) = self.parse_args("aggregation")?;
         if grouping.is_none() {
             grouping = self.grouping_clause()?;
         }
@@ -369,6 +372,7 @@ impl Parser<'_> {
             op,
             expr: Box::new(expr),
             param: param.map(Box::new),
+            param_pos: starts.first().copied().unwrap_or_default(),
             grouping,
             without,
         }))
@@ -379,7 +383,7 @@ impl Parser<'_> {
         let Some(func) = functions::lookup(name) else {
             return Err(self.err(name_span, format!("unknown function with name {name:?}")));
         };
-        let args = self.parse_args("function call args")?;
+        let (args, arg_pos) = self.parse_args("function call args")?;
         let span = name_span.start..self.prev_end();
         let n = args.len();
         if func.max_args == Some(func.min_args) {
@@ -419,6 +423,11 @@ impl Parser<'_> {
                 ));
             }
         }
-        Ok(Expr::Call(Call { func, args }))
+        Ok(Expr::Call(Call {
+            func,
+            args,
+            pos: Pos::at(self.q, name_span.start),
+            arg_pos,
+        }))
     }
 }
