@@ -75,6 +75,8 @@ pub(crate) struct Evaluator<'a> {
     /// Query start/end: the values of `@ start()` / `@ end()`.
     pub qstart: i64,
     pub qend: i64,
+    /// Query step (0 for an instant query): the value of `step()`.
+    pub qstep: i64,
     cancel: &'a AtomicBool,
     deadline: Instant,
     pub warnings: Vec<String>,
@@ -87,6 +89,7 @@ impl<'a> Evaluator<'a> {
         opts: &'a EngineOptions,
         qstart: i64,
         qend: i64,
+        qstep: i64,
         cancel: &'a AtomicBool,
     ) -> Self {
         Evaluator {
@@ -94,6 +97,7 @@ impl<'a> Evaluator<'a> {
             opts,
             qstart,
             qend,
+            qstep,
             cancel,
             deadline: Instant::now() + opts.timeout,
             warnings: Vec::new(),

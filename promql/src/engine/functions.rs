@@ -34,6 +34,22 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             grid.times().map(|t| t as f64 / 1000.0).collect(),
         )),
         "pi" => Ok(Val::Scalar(vec![std::f64::consts::PI; grid.len()])),
+        // Query-wide constants, in seconds.
+        "step" | "range" | "start" | "end" => {
+            let ms = match name {
+                "step" => ev.qstep,
+                "range" => ev.qend - ev.qstart,
+                "start" => ev.qstart,
+                _ => ev.qend,
+            };
+            Ok(Val::Scalar(vec![ms as f64 / 1000.0; grid.len()]))
+        }
+        "min_of" | "max_of" => {
+            let a = ev.eval_scalar(&c.args[0], grid)?;
+            let b = ev.eval_scalar(&c.args[1], grid)?;
+            let f = if name == "min_of" { math::go_min } else { math::go_max };
+            Ok(Val::Scalar(a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect()))
+        }
         "vector" => {
             let s = ev.eval_scalar(&c.args[0], grid)?;
             Ok(Val::Vector(vec![SeriesOut {
@@ -260,6 +276,39 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                 r.value
             })
         }
+        "histogram_quantiles" => {
+            let v = ev.eval_vector(&c.args[0], grid)?;
+            let label = ev.eval_string(&c.args[1], grid)?;
+            let pos = c.arg_pos(0);
+            let mut out = Vec::new();
+            for (i, qe) in c.args.iter().enumerate().skip(2) {
+                let q = ev.eval_scalar(qe, grid)?;
+                for &qk in q.iter() {
+                    if !(0.0..=1.0).contains(&qk) {
+                        ev.warn(format!(
+                            "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
+                            format_float(qk),
+                            c.arg_pos(i)
+                        ));
+                    }
+                }
+                let value = quantile_label(q[0]);
+                let res = classic_histogram(ev, v.clone(), grid, pos, |ev, k, b, metric| {
+                    let r = histogram::bucket_quantile(q[k], b);
+                    if r.forced_monotonic {
+                        ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?} ({pos})"));
+                    }
+                    r.value
+                })?;
+                if let Val::Vector(ss) = res {
+                    out.extend(ss.into_iter().map(|mut s| {
+                        s.labels = set_label(&s.labels, &label, &value);
+                        s
+                    }));
+                }
+            }
+            Ok(Val::Vector(merge_same_labels(out)?))
+        }
         "histogram_fraction" => {
             let lo = ev.eval_scalar(&c.args[0], grid)?;
             let hi = ev.eval_scalar(&c.args[1], grid)?;
@@ -275,6 +324,17 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             Ok(Val::Vector(Vec::new()))
         }
         other => Err(Error::Eval(format!("function {other}() is not supported"))),
+    }
+}
+
+/// The label value `histogram_quantiles` gives a quantile: the shortest
+/// float form, always with a decimal point (`0.0`, `0.25`, `1.0`).
+fn quantile_label(q: f64) -> String {
+    let s = format_float(q);
+    if q.is_finite() && !s.contains(['.', 'e']) {
+        format!("{s}.0")
+    } else {
+        s
     }
 }
 

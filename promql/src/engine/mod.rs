@@ -85,7 +85,7 @@ impl Engine {
         t: i64,
         cancel: &AtomicBool,
     ) -> Result<QueryResult> {
-        let mut ev = Evaluator::new(q, &self.opts, t, t, cancel);
+        let mut ev = Evaluator::new(q, &self.opts, t, t, 0, cancel);
         let grid = Grid::new(t, t, 1);
         let value = match ev.eval(expr, grid)? {
             Val::Scalar(v) => Value::Scalar { t, v: v[0] },
@@ -145,7 +145,7 @@ impl Engine {
             )))
             }
         }
-        let mut ev = Evaluator::new(q, &self.opts, start, end, cancel);
+        let mut ev = Evaluator::new(q, &self.opts, start, end, step, cancel);
         let grid = Grid::new(start, end, step);
         let mut out: Vec<Series> = match ev.eval(expr, grid)? {
             Val::Scalar(v) => vec![Series {
