@@ -233,8 +233,11 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
         }
         AggOp::CountValues => {
             let name = str_param.unwrap_or_default();
-            if name.is_empty() {
-                return Err(Error::Eval(format!("invalid label name {name:?}")));
+            if !super::functions::valid_label_name(&name) {
+                return Err(Error::Eval(format!(
+                    "invalid label name {}",
+                    crate::parser::literal::quote(&name)
+                )));
             }
             let mut out: Vec<SeriesOut> = Vec::new();
             let mut index: HashMap<Labels, usize> = HashMap::new();

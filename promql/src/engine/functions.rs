@@ -47,8 +47,14 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         "min_of" | "max_of" => {
             let a = ev.eval_scalar(&c.args[0], grid)?;
             let b = ev.eval_scalar(&c.args[1], grid)?;
-            let f = if name == "min_of" { math::go_min } else { math::go_max };
-            Ok(Val::Scalar(a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect()))
+            let f = if name == "min_of" {
+                math::go_min
+            } else {
+                math::go_max
+            };
+            Ok(Val::Scalar(
+                a.iter().zip(&b).map(|(&x, &y)| f(x, y)).collect(),
+            ))
         }
         "vector" => {
             let s = ev.eval_scalar(&c.args[0], grid)?;
@@ -216,7 +222,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     "invalid regular expression in label_replace(): {e}"
                 ))
             })?;
-            if dst.is_empty() {
+            if !valid_label_name(&dst) {
                 return Err(Error::Eval(format!(
                     "invalid destination label name in label_replace(): {dst}"
                 )));
@@ -239,7 +245,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             for a in &c.args[3..] {
                 srcs.push(ev.eval_string(a, grid)?);
             }
-            if dst.is_empty() {
+            if !valid_label_name(&dst) {
                 return Err(Error::Eval(format!(
                     "invalid destination label name in label_join(): {dst}"
                 )));
@@ -325,6 +331,12 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         }
         other => Err(Error::Eval(format!("function {other}() is not supported"))),
     }
+}
+
+/// Prometheus 3 accepts any non-empty UTF-8 label name; strings holding
+/// non-UTF-8 bytes are not.
+pub(crate) fn valid_label_name(name: &str) -> bool {
+    !name.is_empty() && !crate::parser::literal::has_raw_bytes(name)
 }
 
 /// The label value `histogram_quantiles` gives a quantile: the shortest

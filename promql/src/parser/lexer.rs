@@ -257,14 +257,8 @@ fn lex_string(q: &str, start: usize, quote: char) -> Result<(String, usize), Par
             let body = &q[body_start..body_start + i];
             let s = literal::unquote(body, quote).map_err(|e| {
                 let span = start..body_start + i + 1;
-                match e {
-                    literal::UnquoteError::Escape(msg) => ParseError::new(q, span, msg),
-                    literal::UnquoteError::Utf8 => ParseError::new(
-                        q,
-                        span.clone(),
-                        format!("error unquoting string {:?}: invalid UTF-8", &q[span]),
-                    ),
-                }
+                let literal::UnquoteError::Escape(msg) = e;
+                ParseError::new(q, span, msg)
             })?;
             return Ok((s, i + 2));
         }
@@ -394,13 +388,12 @@ mod tests {
                 "\"\\ud800\"",
                 "escape sequence is an invalid Unicode code point",
             ),
-            (
-                "\"\\xc5\"",
-                "error unquoting string \"\\\"\\\\xc5\\\"\": invalid UTF-8",
-            ),
         ] {
             assert_eq!(lex_err(q), msg, "{q}");
         }
+        // Bytes that are not UTF-8 lex; they are rejected where they are
+        // used (e.g. as a label name), as in Prometheus.
+        assert!(lex("\"\\xc5\"").error.is_none());
         // Lexing stops at the error; the tokens before it are kept.
         let l = lex("foo + )");
         assert_eq!(l.toks.len(), 3);

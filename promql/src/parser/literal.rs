@@ -122,9 +122,6 @@ pub fn parse_number(s: &str) -> Option<f64> {
 pub enum UnquoteError {
     /// A bad escape sequence, worded like Prometheus's lexer.
     Escape(String),
-    /// Byte escapes that do not form UTF-8 (Go strings could hold them; ours
-    /// cannot).
-    Utf8,
 }
 
 /// Go's `%#U`: `U+0071 'q'`.
@@ -229,7 +226,52 @@ pub fn unquote(body: &str, quote: char) -> Result<String, UnquoteError> {
             out.push(v as u8);
         }
     }
-    String::from_utf8(out).map_err(|_| UnquoteError::Utf8)
+    Ok(decode_bytes(&out))
+}
+
+/// First of 256 private-use code points that stand for bytes which are not
+/// valid UTF-8 (`"\xff"`): PromQL strings, like Go's, may hold any bytes,
+/// and such a string must survive printing and fail where Prometheus fails
+/// (an invalid label name), not at parse time.
+const RAW_BYTE_BASE: u32 = 0x10_ff00;
+
+/// Decodes bytes as UTF-8, keeping each invalid byte as a raw-byte char.
+fn decode_bytes(mut b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    loop {
+        match std::str::from_utf8(b) {
+            Ok(s) => {
+                out.push_str(s);
+                return out;
+            }
+            Err(e) => {
+                let (good, rest) = b.split_at(e.valid_up_to());
+                out.push_str(std::str::from_utf8(good).expect("checked valid"));
+                let n = e.error_len().unwrap_or(rest.len());
+                for &byte in &rest[..n] {
+                    out.push(raw_byte_char(byte));
+                }
+                b = &rest[n..];
+            }
+        }
+    }
+}
+
+fn raw_byte_char(b: u8) -> char {
+    char::from_u32(RAW_BYTE_BASE + b as u32).expect("plane 16 private use is valid")
+}
+
+/// The byte a raw-byte char stands for.
+fn raw_byte(c: char) -> Option<u8> {
+    let v = c as u32;
+    (RAW_BYTE_BASE..RAW_BYTE_BASE + 256)
+        .contains(&v)
+        .then(|| (v - RAW_BYTE_BASE) as u8)
+}
+
+/// Whether `s` holds bytes that are not valid UTF-8 (see [`RAW_BYTE_BASE`]).
+pub(crate) fn has_raw_bytes(s: &str) -> bool {
+    s.chars().any(|c| raw_byte(c).is_some())
 }
 
 /// Double-quotes a string with Go's `strconv.Quote` escapes.
@@ -247,6 +289,9 @@ pub fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\x0b' => out.push_str("\\v"),
+            c if raw_byte(c).is_some() => {
+                out.push_str(&format!("\\x{:02x}", raw_byte(c).unwrap_or(0)))
+            }
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 out.push_str(&format!("\\x{:02x}", c as u32))
             }
@@ -405,7 +450,9 @@ mod tests {
         assert!(unquote(r"\q", '"').is_err());
         assert!(unquote(r"\x4", '"').is_err());
         assert_eq!(unquote(r"\xc3\xa9\303\251", '"').unwrap(), "éé");
-        assert!(unquote(r"a\xc5z", '"').is_err());
+        let raw = unquote(r"a\xc5z", '"').unwrap();
+        assert!(has_raw_bytes(&raw));
+        assert_eq!(quote(&raw), r#""a\xc5z""#);
         assert_eq!(quote("a\"b\\c\n\x01é"), r#""a\"b\\c\n\x01é""#);
     }
 }

@@ -62,6 +62,11 @@ const AT_UNSAFE_FUNCTIONS: &[&str] = &[
     "predict_linear",
     "time",
     "timestamp",
+    // Query-wide constants: an instant query's start/end is its time.
+    "start",
+    "end",
+    "step",
+    "range",
 ];
 
 const MINUTE: i64 = 60_000;
