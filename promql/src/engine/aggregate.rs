@@ -172,6 +172,13 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
         })
         .collect();
 
+    // With delayed name removal: a group's result is marked for name
+    // removal when any of its input series is.
+    let mut group_marks = vec![false; groups.len()];
+    for (s, &g) in input.iter().zip(&series_group) {
+        group_marks[g] |= s.drop_name;
+    }
+
     // Points bucketed by step, in input order.
     let n = grid.len();
     let mut steps: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
@@ -226,7 +233,12 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                 groups
                     .into_iter()
                     .zip(out)
-                    .map(|(labels, points)| SeriesOut { labels, points })
+                    .zip(&group_marks)
+                    .map(|((labels, points), &drop_name)| SeriesOut {
+                        labels,
+                        points,
+                        drop_name,
+                    })
                     .filter(|s| !s.points.is_empty())
                     .collect(),
             ))
@@ -266,6 +278,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                         out.push(SeriesOut {
                             labels,
                             points: Vec::new(),
+                            drop_name: group_marks[key.0],
                         });
                         out.len() - 1
                     });
@@ -298,7 +311,12 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                 groups
                     .into_iter()
                     .zip(out)
-                    .map(|(labels, points)| SeriesOut { labels, points })
+                    .zip(&group_marks)
+                    .map(|((labels, points), &drop_name)| SeriesOut {
+                        labels,
+                        points,
+                        drop_name,
+                    })
                     .filter(|s| !s.points.is_empty())
                     .collect(),
             ))
@@ -416,6 +434,7 @@ fn select_series(
         result.push(SeriesOut {
             labels: input[i].labels.clone(),
             points,
+            drop_name: input[i].drop_name,
         });
     }
     Ok(Val::Vector(result))

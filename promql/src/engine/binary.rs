@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use storage::{Label, Labels, METRIC_NAME};
 
 use super::eval::{
-    drop_name, merge_same_labels, Evaluator, Grid, SeriesOut, Val, DUPLICATE_LABELSET,
+    merge_after_name_removal, merge_same_labels, remove_name, Evaluator, Grid, SeriesOut, Val,
+    DUPLICATE_LABELSET,
 };
 use crate::ast::{BinOp, BinaryExpr, Cardinality, VectorMatching};
 use crate::error::{Error, Result};
@@ -61,8 +62,8 @@ pub(crate) fn eval_binary(ev: &mut Evaluator, b: &BinaryExpr, grid: Grid) -> Res
                 })
                 .collect(),
         )),
-        (Val::Vector(l), Val::Scalar(r)) => vector_scalar(b, l, &r, false, grid),
-        (Val::Scalar(l), Val::Vector(r)) => vector_scalar(b, r, &l, true, grid),
+        (Val::Vector(l), Val::Scalar(r)) => vector_scalar(ev, b, l, &r, false, grid),
+        (Val::Scalar(l), Val::Vector(r)) => vector_scalar(ev, b, r, &l, true, grid),
         (Val::Vector(l), Val::Vector(r)) => {
             let default = VectorMatching {
                 card: if b.op.is_set() {
@@ -89,6 +90,7 @@ pub(crate) fn eval_binary(ev: &mut Evaluator, b: &BinaryExpr, grid: Grid) -> Res
 }
 
 fn vector_scalar(
+    ev: &Evaluator,
     b: &BinaryExpr,
     mut vec: Vec<SeriesOut>,
     scalar: &[f64],
@@ -102,9 +104,10 @@ fn vector_scalar(
         )));
     }
     let drop = drops_name(b.op) || b.return_bool;
+    let delayed = ev.opts.delayed_name_removal;
     for s in &mut vec {
         if drop {
-            s.labels = drop_name(&s.labels);
+            remove_name(s, delayed);
         }
         s.points.retain_mut(|p| {
             let sv = scalar[grid.idx(p.0)];
@@ -124,7 +127,7 @@ fn vector_scalar(
         });
     }
     Ok(Val::Vector(if drop {
-        merge_same_labels(vec)?
+        merge_after_name_removal(vec, delayed)?
     } else {
         vec
     }))
@@ -217,30 +220,30 @@ fn set_op(
         }
     }
     let mut out: Vec<SeriesOut> = Vec::with_capacity(l.len() + r.len());
-    for (s, p) in l.into_iter().zip(lout) {
+    for (s, p) in l.into_iter().zip(lout).chain(r.into_iter().zip(rout)) {
         out.push(SeriesOut {
             labels: s.labels,
             points: p,
-        });
-    }
-    for (s, p) in r.into_iter().zip(rout) {
-        out.push(SeriesOut {
-            labels: s.labels,
-            points: p,
+            drop_name: s.drop_name,
         });
     }
     Ok(Val::Vector(merge_same_labels(out)?))
 }
 
 /// Prometheus's result metric of a matched pair (`one` is the "one" side).
-fn result_metric(many: &Labels, one: &Labels, b: &BinaryExpr, m: &VectorMatching) -> Labels {
+/// With `keep_name` (delayed name removal) `__name__` is not dropped here.
+fn result_metric(
+    many: &Labels,
+    one: &Labels,
+    b: &BinaryExpr,
+    m: &VectorMatching,
+    keep_name: bool,
+) -> Labels {
+    let drop = !keep_name && (drops_name(b.op) || b.return_bool);
     let mut pairs: Vec<Label> = many
         .iter()
         .filter(|l| {
-            if drops_name(b.op) && l.name == METRIC_NAME {
-                return false;
-            }
-            if b.return_bool && l.name == METRIC_NAME {
+            if drop && l.name == METRIC_NAME {
                 return false;
             }
             if m.card == Cardinality::OneToOne {
@@ -284,7 +287,12 @@ fn vector_vector(
     let mut slot: Vec<(usize, u32, f64)> = vec![(0, 0, 0.0); nsig];
     let mut matched = vec![0usize; nsig];
     let mut pair_out: HashMap<(u32, u32), usize> = HashMap::new();
-    let mut label_out: HashMap<Labels, usize> = HashMap::new();
+    let delayed = ev.opts.delayed_name_removal;
+    // With delayed name removal every result is marked unless the operator
+    // keeps the metric name (a filtering comparison keeps the mark of the
+    // series it passes through).
+    let mark_all = delayed && (drops_name(b.op) || b.return_bool);
+    let mut label_out: HashMap<(Labels, bool), usize> = HashMap::new();
     let mut out: Vec<SeriesOut> = Vec::new();
     for k in 0..grid.len() {
         ev.check("query evaluation")?;
@@ -332,15 +340,19 @@ fn vector_vector(
             let oi = match pair_out.get(&(i, j)) {
                 Some(&oi) => oi,
                 None => {
-                    let labels =
-                        result_metric(&many[i as usize].labels, &one[j as usize].labels, b, m);
-                    let oi = match label_out.get(&labels) {
+                    let ms = &many[i as usize];
+                    let labels = result_metric(&ms.labels, &one[j as usize].labels, b, m, delayed);
+                    let drop_name = mark_all || ms.drop_name;
+                    let key = (labels, drop_name);
+                    let oi = match label_out.get(&key) {
                         Some(&oi) => oi,
                         None => {
-                            label_out.insert(labels.clone(), out.len());
+                            let (labels, drop_name) = key.clone();
+                            label_out.insert(key, out.len());
                             out.push(SeriesOut {
                                 labels,
                                 points: Vec::new(),
+                                drop_name,
                             });
                             out.len() - 1
                         }

@@ -55,6 +55,20 @@ impl Grid {
 pub(crate) struct SeriesOut {
     pub labels: Labels,
     pub points: Vec<(i64, f64)>,
+    /// With delayed name removal: `__name__` is still present but must be
+    /// removed when the query finishes. Always `false` otherwise.
+    pub drop_name: bool,
+}
+
+impl SeriesOut {
+    /// A series not marked for name removal.
+    pub fn new(labels: Labels, points: Vec<(i64, f64)>) -> SeriesOut {
+        SeriesOut {
+            labels,
+            points,
+            drop_name: false,
+        }
+    }
 }
 
 /// An intermediate value over a grid.
@@ -168,11 +182,12 @@ impl<'a> Evaluator<'a> {
                         Ok(Val::Scalar(v))
                     }
                     (UnaryOp::Neg, Val::Vector(mut ss)) => {
+                        let delayed = self.opts.delayed_name_removal;
                         for s in &mut ss {
-                            s.labels = drop_name(&s.labels);
+                            remove_name(s, delayed);
                             s.points.iter_mut().for_each(|p| p.1 = -p.1);
                         }
-                        Ok(Val::Vector(merge_same_labels(ss)?))
+                        Ok(Val::Vector(merge_after_name_removal(ss, delayed)?))
                     }
                     (_, _) => Err(Error::Eval("unary operator on unsupported type".into())),
                 }
@@ -231,21 +246,62 @@ pub(crate) fn drop_name(labels: &Labels) -> Labels {
     )
 }
 
+/// Removes `__name__` from a series: right away, or with delayed name
+/// removal by marking it so that [`finish_name_removal`] drops the name
+/// when the query finishes.
+pub(crate) fn remove_name(s: &mut SeriesOut, delayed: bool) {
+    if delayed {
+        s.drop_name = true;
+    } else {
+        s.labels = drop_name(&s.labels);
+    }
+}
+
+/// After names were removed with [`remove_name`]: merges series that now
+/// share a label set (eager removal), or only drops empty series (delayed
+/// removal, where label sets are checked at the end of the query).
+pub(crate) fn merge_after_name_removal(
+    mut ss: Vec<SeriesOut>,
+    delayed: bool,
+) -> Result<Vec<SeriesOut>> {
+    if delayed {
+        ss.retain(|s| !s.points.is_empty());
+        Ok(ss)
+    } else {
+        merge_same_labels(ss)
+    }
+}
+
+/// The end of a query with delayed name removal: drops `__name__` from the
+/// marked series, then merges series with equal label sets, failing when
+/// two of them have a point at the same timestamp.
+pub(crate) fn finish_name_removal(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>> {
+    for s in &mut ss {
+        if s.drop_name {
+            s.labels = drop_name(&s.labels);
+            s.drop_name = false;
+        }
+    }
+    merge_same_labels(ss)
+}
+
 pub(crate) const DUPLICATE_LABELSET: &str = "vector cannot contain metrics with the same labelset";
 
 /// Merges series with equal label sets (e.g. after `__name__` was dropped);
 /// two points at the same step are Prometheus's duplicate-labelset error.
-/// Keeps the order of first appearance.
+/// Series that differ in their name-removal mark are kept apart (their
+/// label sets differ once the query finishes). Keeps the order of first
+/// appearance.
 pub(crate) fn merge_same_labels(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>> {
     ss.retain(|s| !s.points.is_empty());
     if ss.len() < 2 {
         return Ok(ss);
     }
-    let mut idx: std::collections::HashMap<&Labels, usize> =
+    let mut idx: std::collections::HashMap<(&Labels, bool), usize> =
         std::collections::HashMap::with_capacity(ss.len());
     let mut dup = false;
     for (i, s) in ss.iter().enumerate() {
-        if idx.insert(&s.labels, i).is_some() {
+        if idx.insert((&s.labels, s.drop_name), i).is_some() {
             dup = true;
             break;
         }
@@ -255,9 +311,10 @@ pub(crate) fn merge_same_labels(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>
     }
     drop(idx);
     let mut out: Vec<SeriesOut> = Vec::with_capacity(ss.len());
-    let mut pos: std::collections::HashMap<Labels, usize> = std::collections::HashMap::new();
+    let mut pos: std::collections::HashMap<(Labels, bool), usize> =
+        std::collections::HashMap::new();
     for s in ss {
-        match pos.get(&s.labels) {
+        match pos.get(&(s.labels.clone(), s.drop_name)) {
             Some(&i) => {
                 let target = &mut out[i];
                 let mut merged = Vec::with_capacity(target.points.len() + s.points.len());
@@ -277,7 +334,7 @@ pub(crate) fn merge_same_labels(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>
                 target.points = merged;
             }
             None => {
-                pos.insert(s.labels.clone(), out.len());
+                pos.insert((s.labels.clone(), s.drop_name), out.len());
                 out.push(s);
             }
         }

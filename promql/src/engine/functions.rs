@@ -7,7 +7,9 @@ use regex::Regex;
 use storage::{Label, Labels, MatchOp, METRIC_NAME};
 
 use super::aggregate::format_float;
-use super::eval::{drop_name, merge_same_labels, Evaluator, Grid, SeriesOut, Val};
+use super::eval::{
+    merge_after_name_removal, merge_same_labels, remove_name, Evaluator, Grid, SeriesOut, Val,
+};
 use super::selector::{self, RangeData};
 use crate::ast::{Call, Expr, Pos, ValueType};
 use crate::error::{Error, Result};
@@ -27,7 +29,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
     }
     if let Some(f) = math::simple_math(name) {
         let v = ev.eval_vector(&c.args[0], grid)?;
-        return map_values(v, grid, true, |x, _| Some(f(x)));
+        return map_values(v, grid, ev.opts.delayed_name_removal, |x, _| Some(f(x)));
     }
     match name {
         "time" => Ok(Val::Scalar(
@@ -58,14 +60,13 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         }
         "vector" => {
             let s = ev.eval_scalar(&c.args[0], grid)?;
-            Ok(Val::Vector(vec![SeriesOut {
-                labels: Labels::default(),
-                points: s
-                    .into_iter()
+            Ok(Val::Vector(vec![SeriesOut::new(
+                Labels::default(),
+                s.into_iter()
                     .enumerate()
                     .map(|(i, v)| (grid.t(i), v))
                     .collect(),
-            }]))
+            )]))
         }
         "scalar" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
@@ -91,19 +92,23 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                 Some(e) => ev.eval_scalar(e, grid)?,
                 None => vec![1.0; grid.len()],
             };
-            map_values(v, grid, true, |x, k| Some(math::round(x, to[k])))
+            map_values(v, grid, ev.opts.delayed_name_removal, |x, k| {
+                Some(math::round(x, to[k]))
+            })
         }
         "clamp" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
             let lo = ev.eval_scalar(&c.args[1], grid)?;
             let hi = ev.eval_scalar(&c.args[2], grid)?;
-            map_values(v, grid, true, |x, k| math::clamp(x, lo[k], hi[k]))
+            map_values(v, grid, ev.opts.delayed_name_removal, |x, k| {
+                math::clamp(x, lo[k], hi[k])
+            })
         }
         "clamp_min" | "clamp_max" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
             let b = ev.eval_scalar(&c.args[1], grid)?;
             let min = name == "clamp_min";
-            map_values(v, grid, true, |x, k| {
+            map_values(v, grid, ev.opts.delayed_name_removal, |x, k| {
                 Some(if min {
                     math::clamp_min(x, b[k])
                 } else {
@@ -122,18 +127,20 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     v
                 }
             };
-            map_values(v, grid, true, |x, _| Some(x))
+            map_values(v, grid, ev.opts.delayed_name_removal, |x, _| Some(x))
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
         | "month" | "year" => {
             let v = match c.args.first() {
                 Some(e) => ev.eval_vector(e, grid)?,
-                None => vec![SeriesOut {
-                    labels: Labels::default(),
-                    points: grid.times().map(|t| (t, t as f64 / 1000.0)).collect(),
-                }],
+                None => vec![SeriesOut::new(
+                    Labels::default(),
+                    grid.times().map(|t| (t, t as f64 / 1000.0)).collect(),
+                )],
             };
-            map_values(v, grid, true, |x, _| time::date_part(name, x))
+            map_values(v, grid, ev.opts.delayed_name_removal, |x, _| {
+                time::date_part(name, x)
+            })
         }
         "absent" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
@@ -153,7 +160,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             Ok(Val::Vector(if points.is_empty() {
                 Vec::new()
             } else {
-                vec![SeriesOut { labels, points }]
+                vec![SeriesOut::new(labels, points)]
             }))
         }
         "sort" | "sort_desc" => {
@@ -233,6 +240,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     let mut res = String::new();
                     caps.expand(&repl, &mut res);
                     s.labels = set_label(&s.labels, &dst, &res);
+                    if dst == METRIC_NAME {
+                        // The name was set explicitly: it stays.
+                        s.drop_name = false;
+                    }
                 }
             }
             Ok(Val::Vector(merge_same_labels(out)?))
@@ -258,6 +269,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     .collect::<Vec<_>>()
                     .join(&sep);
                 s.labels = set_label(&s.labels, &dst, &joined);
+                if dst == METRIC_NAME {
+                    // The name was set explicitly: it stays.
+                    s.drop_name = false;
+                }
             }
             Ok(Val::Vector(merge_same_labels(out)?))
         }
@@ -351,16 +366,15 @@ fn quantile_label(q: f64) -> String {
 }
 
 /// Applies `f(value, step index)` to every point; `None` drops the point.
+/// Removes `__name__` (at once, or with `delayed` by marking the series).
 fn map_values(
     mut v: Vec<SeriesOut>,
     grid: Grid,
-    drop: bool,
+    delayed: bool,
     f: impl Fn(f64, usize) -> Option<f64>,
 ) -> Result<Val> {
     for s in &mut v {
-        if drop {
-            s.labels = drop_name(&s.labels);
-        }
+        remove_name(s, delayed);
         s.points.retain_mut(|p| match f(p.1, grid.idx(p.0)) {
             Some(x) => {
                 p.1 = x;
@@ -369,7 +383,7 @@ fn map_values(
             None => false,
         });
     }
-    Ok(Val::Vector(if drop { merge_same_labels(v)? } else { v }))
+    Ok(Val::Vector(merge_after_name_removal(v, delayed)?))
 }
 
 fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
@@ -477,6 +491,7 @@ fn classic_histogram(
         });
         members[g].push((upper, s));
     }
+    let delayed = ev.opts.delayed_name_removal;
     let mut out = Vec::new();
     let mut buckets: Vec<histogram::Bucket> = Vec::new();
     let mut cursors: Vec<usize> = Vec::new();
@@ -505,13 +520,12 @@ fn classic_histogram(
             points.push((t, f(ev, k, &mut buckets, &metric)));
         }
         if !points.is_empty() {
-            out.push(SeriesOut {
-                labels: drop_name(&labels),
-                points,
-            });
+            let mut s = SeriesOut::new(labels, points);
+            remove_name(&mut s, delayed);
+            out.push(s);
         }
     }
-    Ok(Val::Vector(merge_same_labels(out)?))
+    Ok(Val::Vector(merge_after_name_removal(out, delayed)?))
 }
 
 /// Functions over a range vector argument (matrix selector or subquery).
@@ -545,10 +559,7 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         return Ok(Val::Vector(if points.is_empty() {
             Vec::new()
         } else {
-            vec![SeriesOut {
-                labels: absent_labels(&c.args[mi]),
-                points,
-            }]
+            vec![SeriesOut::new(absent_labels(&c.args[mi]), points)]
         }));
     }
 
@@ -629,6 +640,7 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         return Err(Error::Eval(format!("function {name}() is not supported")));
     }
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
+    let delayed = ev.opts.delayed_name_removal;
     let mut result = Vec::with_capacity(rd.series.len());
     for ((s, points), nc) in rd.series.into_iter().zip(outs).zip(non_counter) {
         if nc {
@@ -647,14 +659,17 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         if points.is_empty() {
             continue;
         }
-        result.push(SeriesOut {
-            labels: if keep_name {
-                s.labels
-            } else {
-                drop_name(&s.labels)
-            },
+        // The functions that keep the name also keep a removal mark that
+        // came through a subquery.
+        let mut out = SeriesOut {
+            labels: s.labels,
             points,
-        });
+            drop_name: s.drop_name,
+        };
+        if !keep_name {
+            remove_name(&mut out, delayed);
+        }
+        result.push(out);
     }
-    Ok(Val::Vector(merge_same_labels(result)?))
+    Ok(Val::Vector(merge_after_name_removal(result, delayed)?))
 }

@@ -33,6 +33,21 @@ pub struct EngineOptions {
     pub timeout: Duration,
     /// Step of subqueries written without one (`[5m:]`), in ms.
     pub default_subquery_step: i64,
+    /// Delayed `__name__` removal (Prometheus's `EnableDelayedNameRemoval`,
+    /// the `promql-delayed-name-removal` feature). Off by default, as in
+    /// Prometheus.
+    ///
+    /// When off, operations that make a metric name meaningless (unary
+    /// minus, arithmetic operators, comparisons with `bool`, most functions)
+    /// drop `__name__` from their results at once. When on, they only mark
+    /// the series and keep the label, so that later `label_replace` /
+    /// `label_join` can still read it (setting `__name__` as destination
+    /// clears the mark) and aggregations `by (__name__)` still see it; an
+    /// aggregated series is marked when any of its inputs was. The marked
+    /// names are removed when the query finishes, which then fails with
+    /// "vector cannot contain metrics with the same labelset" if two series
+    /// end up with the same labels at the same timestamp.
+    pub delayed_name_removal: bool,
 }
 
 impl Default for EngineOptions {
@@ -42,6 +57,7 @@ impl Default for EngineOptions {
             max_samples: 50_000_000,
             timeout: Duration::from_secs(120),
             default_subquery_step: 60_000,
+            delayed_name_removal: false,
         }
     }
 }
@@ -77,6 +93,19 @@ impl Engine {
         self.range_with_cancel(q, expr, start, end, step, &AtomicBool::new(false))
     }
 
+    /// With delayed name removal, removes the marked `__name__` labels from
+    /// a query's final value.
+    fn finish_names(&self, v: Val) -> Result<Val> {
+        if !self.opts.delayed_name_removal {
+            return Ok(v);
+        }
+        Ok(match v {
+            Val::Vector(ss) => Val::Vector(eval::finish_name_removal(ss)?),
+            Val::Matrix(ss) => Val::Matrix(eval::finish_name_removal(ss)?),
+            other => other,
+        })
+    }
+
     /// [`Engine::instant`] that stops with `Error::Canceled` once `cancel` is set.
     pub fn instant_with_cancel(
         &self,
@@ -87,7 +116,7 @@ impl Engine {
     ) -> Result<QueryResult> {
         let mut ev = Evaluator::new(q, &self.opts, t, t, 0, cancel);
         let grid = Grid::new(t, t, 1);
-        let value = match ev.eval(expr, grid)? {
+        let value = match self.finish_names(ev.eval(expr, grid)?)? {
             Val::Scalar(v) => Value::Scalar { t, v: v[0] },
             Val::Str(s) => Value::String { t, s },
             Val::Vector(series) => Value::Vector(
@@ -147,7 +176,7 @@ impl Engine {
         }
         let mut ev = Evaluator::new(q, &self.opts, start, end, step, cancel);
         let grid = Grid::new(start, end, step);
-        let mut out: Vec<Series> = match ev.eval(expr, grid)? {
+        let mut out: Vec<Series> = match self.finish_names(ev.eval(expr, grid)?)? {
             Val::Scalar(v) => vec![Series {
                 metric: Default::default(),
                 points: v

@@ -61,10 +61,7 @@ pub(crate) fn eval_vector(
             points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
         }
         if !points.is_empty() {
-            out.push(SeriesOut {
-                labels: s.labels,
-                points,
-            });
+            out.push(SeriesOut::new(s.labels, points));
         }
     }
     ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
@@ -101,6 +98,7 @@ impl RangeData {
                 (!points.is_empty()).then_some(SeriesOut {
                     labels: s.labels,
                     points,
+                    drop_name: s.drop_name,
                 })
             })
             .collect()
@@ -151,10 +149,7 @@ pub(crate) fn load_range(ev: &mut Evaluator, ms: &MatrixSelector, grid: Grid) ->
         ev.check("query evaluation")?;
         let points: Vec<(i64, f64)> = s.iter().filter(|p| !is_stale_nan(p.1)).collect();
         if !points.is_empty() {
-            out.push(SeriesOut {
-                labels: s.labels,
-                points,
-            });
+            out.push(SeriesOut::new(s.labels, points));
         }
     }
     Ok(RangeData {

@@ -27,15 +27,15 @@ pub(crate) fn eval_subquery(
     } else {
         let inner = Grid::new(start, te_last, step);
         match ev.eval(&sq.expr, inner)? {
+            // Keeps the name-removal marks of the inner series.
             Val::Vector(v) => v,
-            Val::Scalar(v) => vec![SeriesOut {
-                labels: Default::default(),
-                points: v
-                    .into_iter()
+            Val::Scalar(v) => vec![SeriesOut::new(
+                Default::default(),
+                v.into_iter()
                     .enumerate()
                     .map(|(i, v)| (inner.t(i), v))
                     .collect(),
-            }],
+            )],
             _ => {
                 return Err(Error::Eval(
                     "subquery is only allowed on instant vector".into(),

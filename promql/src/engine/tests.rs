@@ -372,3 +372,162 @@ fn perf_rate_2000_series_1000_steps() {
         eprintln!("rate over 2000 series x 1000 steps: {el:?}");
     }
 }
+
+fn q(s: &str) -> Expr {
+    crate::parser::parse(s).unwrap()
+}
+
+/// Two metrics with the same labels apart from the name; `b` only has
+/// samples from 5m on.
+fn two_metrics_db() -> TestDb {
+    load(&[
+        (&[("__name__", "a"), ("x", "1")], ramp(0.0, 1.0, 10, M)),
+        (
+            &[("__name__", "b"), ("x", "1")],
+            ramp(0.0, 2.0, 5, M)
+                .into_iter()
+                .map(|(t, v)| (t + 5 * M, v))
+                .collect(),
+        ),
+    ])
+}
+
+fn delayed_engine() -> Engine {
+    Engine::new(EngineOptions {
+        delayed_name_removal: true,
+        ..EngineOptions::default()
+    })
+}
+
+fn one(r: QueryResult) -> (String, f64) {
+    let v = vector(r);
+    assert_eq!(v.len(), 1, "{v:?}");
+    v.into_iter().next().unwrap()
+}
+
+#[test]
+fn eager_name_removal_by_default() {
+    let t = two_metrics_db();
+    let e = Engine::new(EngineOptions::default());
+    assert!(!e.options().delayed_name_removal);
+    let at = 4 * M;
+    // The name is gone before label_replace / the aggregation see it.
+    assert_eq!(
+        one(e
+            .instant(
+                &t.db,
+                &q(r#"label_replace(rate(a[5m]), "n", "x$1", "__name__", "(.*)")"#),
+                at
+            )
+            .unwrap()),
+        (r#"{n="x", x="1"}"#.into(), 4.0 / 300.0)
+    );
+    assert_eq!(
+        one(e.instant(&t.db, &q("sum by (__name__) (-a)"), at).unwrap()),
+        ("{}".into(), -4.0)
+    );
+    // Two metrics collide as soon as the name is dropped.
+    let err = e
+        .instant(&t.db, &q(r#"sum by (x) (-{x="1"})"#), 6 * M)
+        .unwrap_err();
+    assert_eq!(err.to_string(), eval::DUPLICATE_LABELSET);
+}
+
+#[test]
+fn delayed_name_removal_marks_and_removes_at_the_end() {
+    let t = two_metrics_db();
+    let e = delayed_engine();
+    let at = 4 * M;
+    let run = |s: &str, at: i64| e.instant(&t.db, &q(s), at);
+    for (query, want) in [
+        ("-a", (r#"{x="1"}"#, -4.0)),
+        ("a * 2", (r#"{x="1"}"#, 8.0)),
+        ("a + a", (r#"{x="1"}"#, 8.0)),
+        ("a > 1", (r#"{__name__="a", x="1"}"#, 4.0)),
+        ("a > bool 1", (r#"{x="1"}"#, 1.0)),
+        ("abs(a)", (r#"{x="1"}"#, 4.0)),
+        ("last_over_time(a[5m])", (r#"{__name__="a", x="1"}"#, 4.0)),
+        ("last_over_time(abs(a)[5m:])", (r#"{x="1"}"#, 4.0)),
+        ("sum by (__name__) (a)", (r#"{__name__="a"}"#, 4.0)),
+        ("sum by (__name__) (-a)", ("{}", -4.0)),
+        ("sum by (__name__) (a or -a)", (r#"{__name__="a"}"#, 4.0)),
+        ("topk(1, -a)", (r#"{x="1"}"#, -4.0)),
+        ("sum without (x) (a)", ("{}", 4.0)),
+        (
+            r#"label_replace(rate(a[5m]), "n", "x$1", "__name__", "(.*)")"#,
+            (r#"{n="xa", x="1"}"#, 4.0 / 300.0),
+        ),
+        (
+            r#"label_replace(-a, "__name__", "neg_$1", "__name__", "(.*)")"#,
+            (r#"{__name__="neg_a", x="1"}"#, -4.0),
+        ),
+        (
+            r#"label_join(-a, "__name__", "_", "__name__", "x")"#,
+            (r#"{__name__="a_1", x="1"}"#, -4.0),
+        ),
+        // A label_replace that does not match keeps the mark.
+        (
+            r#"label_replace(-a, "__name__", "z", "x", "nomatch")"#,
+            (r#"{x="1"}"#, -4.0),
+        ),
+    ] {
+        assert_eq!(
+            one(run(query, at).unwrap()),
+            (want.0.to_string(), want.1),
+            "{query}"
+        );
+    }
+    // Aggregating two to-be-renamed metrics is fine ...
+    assert_eq!(
+        one(run(r#"sum by (x) (-{x="1"})"#, 6 * M).unwrap()),
+        (r#"{x="1"}"#.into(), -8.0)
+    );
+    // ... but keeping them apart until the end is not.
+    for query in [r#"-{x="1"}"#, r#"sum by (__name__) (-{x="1"})"#] {
+        let err = run(query, 6 * M).unwrap_err();
+        assert_eq!(err.to_string(), eval::DUPLICATE_LABELSET, "{query}");
+    }
+    // Before `b` has samples there is no collision.
+    assert_eq!(
+        one(run(r#"-{x="1"}"#, at).unwrap()),
+        (r#"{x="1"}"#.into(), -4.0)
+    );
+}
+
+#[test]
+fn delayed_name_removal_range_query_merges_series() {
+    let t = two_metrics_db();
+    let e = delayed_engine();
+    // `a` until 4m, `b` from 5m: one series once the names are gone.
+    let r = e.range(&t.db, &q("-(a < 5) or -b"), 0, 10 * M, M).unwrap();
+    let Value::Matrix(m) = r.value else {
+        panic!("not a matrix")
+    };
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert_eq!(m[0].metric.to_string(), r#"{x="1"}"#);
+    let want: Vec<(i64, f64)> = (0..=10)
+        .map(|i| {
+            (
+                i * M,
+                if i < 5 {
+                    -(i as f64)
+                } else {
+                    -2.0 * (i - 5) as f64
+                },
+            )
+        })
+        .collect();
+    assert_eq!(m[0].points, want);
+    // Overlapping steps are an error.
+    let err = e.range(&t.db, &q(r#"-{x="1"}"#), 0, 10 * M, M).unwrap_err();
+    assert_eq!(err.to_string(), eval::DUPLICATE_LABELSET);
+    // Without delayed removal the same query merges eagerly.
+    let eager = Engine::new(EngineOptions::default());
+    let r = eager
+        .range(&t.db, &q("-(a < 5) or -b"), 0, 10 * M, M)
+        .unwrap();
+    let Value::Matrix(m2) = r.value else {
+        panic!("not a matrix")
+    };
+    assert_eq!(m2, m);
+}

@@ -21,6 +21,8 @@ fn engine() -> &'static Engine {
         Engine::new(EngineOptions {
             timeout: Duration::from_secs(30),
             default_subquery_step: 60_000,
+            // As upstream's test engine.
+            delayed_name_removal: true,
             ..EngineOptions::default()
         })
     })
