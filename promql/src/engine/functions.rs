@@ -631,6 +631,8 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let mut outs: Vec<Vec<(i64, f64)>> = vec![Vec::new(); rd.series.len()];
     let mut non_counter: Vec<bool> = vec![false; rd.series.len()];
     let mut unknown = false;
+    let mut scratch: Vec<(i64, f64)> = Vec::new();
+    let mut cur = 0usize;
     rd.for_each_window(ev, grid, |si, k, t, te, w| {
         let v = match kind {
             Kind::Simple(f) => Some(f(w)),
@@ -652,9 +654,21 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
             }
         };
         if let Some(v) = v {
-            outs[si].push((t, v));
+            if si != cur {
+                // A new series: the previous one's points move out at their
+                // exact size, the buffer is reused.
+                if !scratch.is_empty() {
+                    outs[cur] = scratch.as_slice().to_vec();
+                    scratch.clear();
+                }
+                cur = si;
+            }
+            scratch.push((t, v));
         }
     })?;
+    if !scratch.is_empty() {
+        outs[cur] = scratch;
+    }
     if unknown {
         return Err(Error::Eval(format!("function {name}() is not supported")));
     }
