@@ -571,8 +571,9 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         }
     }
     if name == "quantile_over_time" {
+        let mut has_samples = None;
         for &q in &scalars[0] {
-            if !(0.0..=1.0).contains(&q) && !rd.series.is_empty() {
+            if !(0.0..=1.0).contains(&q) && *has_samples.get_or_insert_with(|| rd.has_samples()) {
                 ev.warn(format!(
                     "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
                     format_float(q),
@@ -583,59 +584,91 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     }
 
     type Simple = fn(&[(i64, f64)]) -> f64;
-    let simple: Option<Simple> = match name {
-        "avg_over_time" => Some(ot::avg_over_time),
-        "sum_over_time" => Some(ot::sum_over_time),
-        "count_over_time" => Some(ot::count_over_time),
-        "min_over_time" => Some(ot::min_over_time),
-        "max_over_time" => Some(ot::max_over_time),
-        "last_over_time" => Some(ot::last_over_time),
-        "first_over_time" => Some(ot::first_over_time),
-        "present_over_time" => Some(ot::present_over_time),
-        "stddev_over_time" => Some(ot::stddev_over_time),
-        "stdvar_over_time" => Some(ot::stdvar_over_time),
-        "mad_over_time" => Some(ot::mad_over_time),
-        "changes" => Some(ot::changes),
-        "resets" => Some(ot::resets),
-        "ts_of_min_over_time" => Some(ot::ts_of_min_over_time),
-        "ts_of_max_over_time" => Some(ot::ts_of_max_over_time),
-        "ts_of_last_over_time" => Some(ot::ts_of_last_over_time),
-        "ts_of_first_over_time" => Some(ot::ts_of_first_over_time),
-        _ => None,
+    /// What to compute per window, resolved once rather than per window.
+    enum Kind {
+        Simple(Simple),
+        /// `rate`, `increase` (counters) and `delta`.
+        Extrapolated { counter: bool, is_rate: bool },
+        Irate,
+        Idelta,
+        Deriv,
+        PredictLinear,
+        Quantile,
+        Smoothing,
+        Unknown,
+    }
+    let kind = match name {
+        "avg_over_time" => Kind::Simple(ot::avg_over_time),
+        "sum_over_time" => Kind::Simple(ot::sum_over_time),
+        "count_over_time" => Kind::Simple(ot::count_over_time),
+        "min_over_time" => Kind::Simple(ot::min_over_time),
+        "max_over_time" => Kind::Simple(ot::max_over_time),
+        "last_over_time" => Kind::Simple(ot::last_over_time),
+        "first_over_time" => Kind::Simple(ot::first_over_time),
+        "present_over_time" => Kind::Simple(ot::present_over_time),
+        "stddev_over_time" => Kind::Simple(ot::stddev_over_time),
+        "stdvar_over_time" => Kind::Simple(ot::stdvar_over_time),
+        "mad_over_time" => Kind::Simple(ot::mad_over_time),
+        "changes" => Kind::Simple(ot::changes),
+        "resets" => Kind::Simple(ot::resets),
+        "ts_of_min_over_time" => Kind::Simple(ot::ts_of_min_over_time),
+        "ts_of_max_over_time" => Kind::Simple(ot::ts_of_max_over_time),
+        "ts_of_last_over_time" => Kind::Simple(ot::ts_of_last_over_time),
+        "ts_of_first_over_time" => Kind::Simple(ot::ts_of_first_over_time),
+        "rate" | "increase" | "delta" => Kind::Extrapolated {
+            counter: name != "delta",
+            is_rate: name == "rate",
+        },
+        "irate" => Kind::Irate,
+        "idelta" => Kind::Idelta,
+        "deriv" => Kind::Deriv,
+        "predict_linear" => Kind::PredictLinear,
+        "quantile_over_time" => Kind::Quantile,
+        "double_exponential_smoothing" => Kind::Smoothing,
+        _ => Kind::Unknown,
     };
     let range = rd.range;
     let mut outs: Vec<Vec<(i64, f64)>> = vec![Vec::new(); rd.series.len()];
     let mut non_counter: Vec<bool> = vec![false; rd.series.len()];
     let mut unknown = false;
+    let mut scratch: Vec<(i64, f64)> = Vec::new();
+    let mut cur = 0usize;
     rd.for_each_window(ev, grid, |si, k, t, te, w| {
-        let v = match simple {
-            Some(f) => Some(f(w)),
-            None => match name {
-                "rate" | "increase" | "delta" => {
-                    let counter = name != "delta";
-                    if counter {
-                        non_counter[si] = true;
-                    }
-                    rate::extrapolated_rate(w, te - range, te, counter, name == "rate")
+        let v = match kind {
+            Kind::Simple(f) => Some(f(w)),
+            Kind::Extrapolated { counter, is_rate } => {
+                if counter {
+                    non_counter[si] = true;
                 }
-                "irate" => rate::instant_value(w, true),
-                "idelta" => rate::instant_value(w, false),
-                "deriv" => ot::deriv(w),
-                "predict_linear" => ot::predict_linear(w, scalars[0][k], t),
-                "quantile_over_time" => Some(ot::quantile_over_time(scalars[0][k], w)),
-                "double_exponential_smoothing" => {
-                    ot::double_exponential_smoothing(w, scalars[0][k], scalars[1][k])
-                }
-                _ => {
-                    unknown = true;
-                    None
-                }
-            },
+                rate::extrapolated_rate(w, te - range, te, counter, is_rate)
+            }
+            Kind::Irate => rate::instant_value(w, true),
+            Kind::Idelta => rate::instant_value(w, false),
+            Kind::Deriv => ot::deriv(w),
+            Kind::PredictLinear => ot::predict_linear(w, scalars[0][k], t),
+            Kind::Quantile => Some(ot::quantile_over_time(scalars[0][k], w)),
+            Kind::Smoothing => ot::double_exponential_smoothing(w, scalars[0][k], scalars[1][k]),
+            Kind::Unknown => {
+                unknown = true;
+                None
+            }
         };
         if let Some(v) = v {
-            outs[si].push((t, v));
+            if si != cur {
+                // A new series: the previous one's points move out at their
+                // exact size, the buffer is reused.
+                if !scratch.is_empty() {
+                    outs[cur] = scratch.as_slice().to_vec();
+                    scratch.clear();
+                }
+                cur = si;
+            }
+            scratch.push((t, v));
         }
     })?;
+    if !scratch.is_empty() {
+        outs[cur] = scratch;
+    }
     if unknown {
         return Err(Error::Eval(format!("function {name}() is not supported")));
     }

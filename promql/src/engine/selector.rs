@@ -42,7 +42,7 @@ pub(crate) fn eval_vector(
     for s in series {
         ev.check("query evaluation")?;
         buf.clear();
-        buf.extend(s.iter());
+        s.read_into(&mut buf);
         let mut points = Vec::new();
         let mut i = 0usize; // first sample after te
         for (k, t) in grid.times().enumerate() {
@@ -72,19 +72,78 @@ pub(crate) fn eval_vector(
 /// cut the window of each step: `(te - range, te]` with
 /// `te = (at or t) - offset`.
 pub(crate) struct RangeData {
+    /// The series. When `raw` is set, their `points` are empty and the
+    /// samples are read from storage, one series at a time, when windows
+    /// are cut.
     pub series: Vec<SeriesOut>,
+    raw: Option<Vec<storage::querier::Series>>,
     pub range: i64,
     pub offset: i64,
     pub at: Option<i64>,
 }
 
+/// Appends the samples of a storage series, staleness markers skipped.
+fn read_samples(s: &storage::querier::Series, buf: &mut Vec<(i64, f64)>) {
+    let from = buf.len();
+    s.read_into(buf);
+    if buf[from..].iter().any(|p| is_stale_nan(p.1)) {
+        let mut i = from;
+        for j in from..buf.len() {
+            if !is_stale_nan(buf[j].1) {
+                buf[i] = buf[j];
+                i += 1;
+            }
+        }
+        buf.truncate(i);
+    }
+}
+
 impl RangeData {
+    /// Samples already in memory (subquery results).
+    pub fn loaded(series: Vec<SeriesOut>, range: i64, offset: i64, at: Option<i64>) -> RangeData {
+        RangeData {
+            series,
+            raw: None,
+            range,
+            offset,
+            at,
+        }
+    }
+
     pub fn eval_time(&self, t: i64) -> i64 {
         eval_time(self.at, self.offset, t)
     }
 
+    /// Whether any series has a sample.
+    pub fn has_samples(&self) -> bool {
+        match &self.raw {
+            None => !self.series.is_empty(),
+            Some(raw) => raw
+                .iter()
+                .any(|s| s.iter().any(|p| !is_stale_nan(p.1))),
+        }
+    }
+
+    /// Reads the samples of lazily loaded series into memory, dropping
+    /// series without any.
+    fn materialize(&mut self) {
+        let Some(raw) = self.raw.take() else {
+            return;
+        };
+        let series = std::mem::take(&mut self.series);
+        self.series = series
+            .into_iter()
+            .zip(raw)
+            .filter_map(|(mut so, s)| {
+                read_samples(&s, &mut so.points);
+                (!so.points.is_empty()).then_some(so)
+            })
+            .collect();
+    }
+
     /// The raw windows at one step (an instant query's range vector).
-    pub fn windows_at(self, t: i64) -> Vec<SeriesOut> {
+    pub fn windows_at(mut self, t: i64) -> Vec<SeriesOut> {
+        self.materialize();
         let te = self.eval_time(t);
         let lo = te - self.range;
         self.series
@@ -113,9 +172,17 @@ impl RangeData {
         mut f: impl FnMut(usize, usize, i64, i64, &[(i64, f64)]),
     ) -> Result<()> {
         let mut per_step = vec![0usize; grid.len()];
+        let mut buf: Vec<(i64, f64)> = Vec::new();
         for (si, s) in self.series.iter().enumerate() {
             ev.check("query evaluation")?;
-            let p = &s.points;
+            let p: &[(i64, f64)] = match &self.raw {
+                None => &s.points,
+                Some(raw) => {
+                    buf.clear();
+                    read_samples(&raw[si], &mut buf);
+                    &buf
+                }
+            };
             let (mut lo, mut hi) = (0usize, 0usize);
             for (k, t) in grid.times().enumerate() {
                 let te = self.eval_time(t);
@@ -143,17 +210,15 @@ pub(crate) fn load_range(ev: &mut Evaluator, ms: &MatrixSelector, grid: Grid) ->
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
     let querier =
         ev.q.querier(min_te.saturating_sub(ms.range).saturating_add(1), max_te)?;
-    let series = querier.select(&vs.matchers)?;
-    let mut out = Vec::with_capacity(series.len());
-    for s in series {
-        ev.check("query evaluation")?;
-        let points: Vec<(i64, f64)> = s.iter().filter(|p| !is_stale_nan(p.1)).collect();
-        if !points.is_empty() {
-            out.push(SeriesOut::new(s.labels, points));
-        }
-    }
+    let mut series = querier.select(&vs.matchers)?;
+    // Samples are read when windows are cut, one series at a time.
+    let out = series
+        .iter_mut()
+        .map(|s| SeriesOut::new(std::mem::take(&mut s.labels), Vec::new()))
+        .collect();
     Ok(RangeData {
         series: out,
+        raw: Some(series),
         range: ms.range,
         offset: vs.offset,
         at,

@@ -43,10 +43,5 @@ pub(crate) fn eval_subquery(
             }
         }
     };
-    Ok(RangeData {
-        series,
-        range: sq.range,
-        offset: sq.offset,
-        at,
-    })
+    Ok(RangeData::loaded(series, sq.range, sq.offset, at))
 }

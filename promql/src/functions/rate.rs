@@ -2,6 +2,7 @@
 
 /// Seconds in a millisecond duration, computed as Go's `time.Duration.Seconds`
 /// does (whole seconds plus the fractional part), so results match bit for bit.
+#[inline]
 pub(crate) fn duration_seconds(ms: i64) -> f64 {
     (ms / 1000) as f64 + (ms % 1000) as f64 / 1000.0
 }
@@ -18,6 +19,7 @@ pub(crate) fn duration_seconds(ms: i64) -> f64 {
 /// below zero. `rate` then divides by the window length in seconds.
 ///
 /// Returns `None` for fewer than two samples.
+#[inline]
 pub fn extrapolated_rate(
     samples: &[(i64, f64)],
     range_start: i64,

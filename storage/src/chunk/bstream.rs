@@ -91,7 +91,7 @@ impl BitReader {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn refill(&mut self, buf: &[u8]) {
         let end = self.end.min(buf.len());
         if self.pos + 8 <= end {
@@ -121,7 +121,7 @@ impl BitReader {
     }
 
     /// Reads `n <= 64` bits as the low bits of the result.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_bits(&mut self, buf: &[u8], n: u32) -> Option<u64> {
         debug_assert!(n <= 64);
         if n == 0 {
@@ -140,6 +140,14 @@ impl BitReader {
             self.nbits -= n;
             return Some(v);
         }
+        self.read_bits_split(buf, n)
+    }
+
+    /// [`BitReader::read_bits`] when the accumulator could not hold all of
+    /// `n` bits after a refill.
+    #[cold]
+    #[inline(never)]
+    fn read_bits_split(&mut self, buf: &[u8], n: u32) -> Option<u64> {
         if self.pos >= self.end.min(buf.len()) || n <= 32 {
             return None; // the stream ran out
         }
@@ -157,7 +165,7 @@ impl BitReader {
 
     /// Reads consecutive 1 bits, at most `max`, consuming the terminating 0 if
     /// fewer than `max` ones were read. Returns the count of ones.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_prefix(&mut self, buf: &[u8], max: u32) -> Option<u32> {
         debug_assert!(max < 32);
         if self.nbits <= max {

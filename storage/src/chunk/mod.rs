@@ -66,6 +66,13 @@ impl Chunk {
 
     /// Iterates the samples; owns a clone of the bytes. Yields nothing for a
     /// chunk that fails [`Chunk::validate`], and stops early on corrupt data.
+    /// Appends the samples with `mint <= t <= maxt` to `out`.
+    pub fn read_into(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        match self.encoding {
+            Encoding::Xor => ChunkIter::new(self.data.clone()).read_into(mint, maxt, out),
+        }
+    }
+
     pub fn iter(&self) -> ChunkIter {
         match self.encoding {
             Encoding::Xor => ChunkIter::new(self.data.clone()),

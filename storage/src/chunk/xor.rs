@@ -316,6 +316,93 @@ impl ChunkIter {
         Some(self.v)
     }
 
+    /// Appends the samples with `mint <= t <= maxt` of a fresh iterator to
+    /// `out`, in one pass over the bytes (the same decoding as `next`,
+    /// without a call per sample). Stops at `maxt`, at the end of the chunk
+    /// or at corrupt data, as iteration does.
+    pub(crate) fn read_into(mut self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+        debug_assert!(self.ts_i == 0 && self.val_i == 0);
+        if self.done {
+            return;
+        }
+        let buf = self.data.as_slice();
+        out.reserve(self.n);
+        while self.ts_i < self.n {
+            let r = &mut self.ts;
+            match self.ts_i {
+                0 => match r.read_varint(buf) {
+                    Some(t) => self.t = t,
+                    None => return,
+                },
+                1 => match r.read_uvarint(buf) {
+                    Some(d) => {
+                        self.delta = d as i64;
+                        self.t = self.t.wrapping_add(self.delta);
+                    }
+                    None => return,
+                },
+                _ => {
+                    let Some(ones) = r.read_prefix(buf, DOD_ESCAPE_ONES) else {
+                        return;
+                    };
+                    let dod = match ones {
+                        0 => 0,
+                        1..=4 => {
+                            let bits = DOD_BUCKETS[ones as usize - 1].1;
+                            let Some(raw) = r.read_bits(buf, bits) else {
+                                return;
+                            };
+                            ((raw << (64 - bits)) as i64) >> (64 - bits)
+                        }
+                        _ => match r.read_bits(buf, 64) {
+                            Some(b) => b as i64,
+                            None => return,
+                        },
+                    };
+                    self.delta = self.delta.wrapping_add(dod);
+                    self.t = self.t.wrapping_add(self.delta);
+                }
+            }
+            self.ts_i += 1;
+            // The value, as `next_val`.
+            let r = &mut self.vals;
+            let Some(ones) = r.read_prefix(buf, 2) else {
+                return;
+            };
+            if ones != 0 {
+                if ones == 1 && self.val_i == 0 {
+                    return;
+                }
+                if ones == 2 {
+                    let (Some(lead), Some(m)) = (r.read_bits(buf, 5), r.read_bits(buf, 6)) else {
+                        return;
+                    };
+                    let (lead, mut m) = (lead as u32, m as u32);
+                    if m == 0 {
+                        m = 64;
+                    }
+                    if lead + m > 64 {
+                        return;
+                    }
+                    self.leading = lead;
+                    self.trailing = 64 - lead - m;
+                }
+                let m = 64 - self.leading - self.trailing;
+                let Some(bits) = r.read_bits(buf, m) else {
+                    return;
+                };
+                self.v ^= bits << self.trailing;
+            }
+            self.val_i += 1;
+            if self.t > maxt {
+                return;
+            }
+            if self.t >= mint {
+                out.push((self.t, f64::from_bits(self.v)));
+            }
+        }
+    }
+
     /// Advances to the first sample with timestamp >= `t` (never moves
     /// backwards; if the current sample already has ts >= `t` it is returned
     /// again). Returns it, or `None` if exhausted.
