@@ -47,10 +47,7 @@ fn fill(db: &Db) {
         for m in ["a", "b"] {
             for i in 0..n {
                 series.push((
-                    Labels::from_pairs([
-                        ("__name__", format!("{m}_{name}")),
-                        ("l", i.to_string()),
-                    ]),
+                    Labels::from_pairs([("__name__", format!("{m}_{name}")), ("l", i.to_string())]),
                     (i % 10 + 1) as f64,
                 ));
             }
@@ -90,7 +87,10 @@ fn queries(name: &str) -> Vec<(&'static str, String)> {
         ("sum_by", format!("sum by (l) (a_{name})")),
         ("avg_over_time", format!("avg_over_time(a_{name}[1m])")),
         ("max_over_time", format!("max_over_time(a_{name}[1m])")),
-        ("group_left", format!("a_{name} * on(l) group_left b_{name}")),
+        (
+            "group_left",
+            format!("a_{name} * on(l) group_left b_{name}"),
+        ),
         ("topk", format!("topk(5, a_{name})")),
         ("quantile", format!("quantile(0.9, a_{name})")),
         (

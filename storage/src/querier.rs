@@ -238,8 +238,7 @@ impl SeriesIter {
                             break span;
                         }
                     };
-                    self.cur
-                        .insert((span.chunk.iter(), span.deleted.clone()))
+                    self.cur.insert((span.chunk.iter(), span.deleted.clone()))
                 }
             };
             let Some((t, v)) = it.seek(target) else {
@@ -385,11 +384,34 @@ mod tests {
         del.add(Interval::new(120, 180));
         let del = Some(Arc::new(del));
         let cases: Vec<(Vec<ChunkSpan>, i64, i64)> = vec![
-            (vec![span(&samples(0, 30), None), span(&samples(30, 50), None)], 0, 1000),
-            (vec![span(&samples(0, 30), None), span(&samples(30, 50), None)], 95, 305),
-            (vec![span(&samples(0, 30), del.clone()), span(&samples(30, 50), del.clone())], 0, 1000),
-            (vec![span(&samples(0, 30), None), span(&samples(20, 50), None)], 55, 405),
-            (vec![span(&samples(20, 50), None), span(&samples(0, 30), del)], 0, 1000),
+            (
+                vec![span(&samples(0, 30), None), span(&samples(30, 50), None)],
+                0,
+                1000,
+            ),
+            (
+                vec![span(&samples(0, 30), None), span(&samples(30, 50), None)],
+                95,
+                305,
+            ),
+            (
+                vec![
+                    span(&samples(0, 30), del.clone()),
+                    span(&samples(30, 50), del.clone()),
+                ],
+                0,
+                1000,
+            ),
+            (
+                vec![span(&samples(0, 30), None), span(&samples(20, 50), None)],
+                55,
+                405,
+            ),
+            (
+                vec![span(&samples(20, 50), None), span(&samples(0, 30), del)],
+                0,
+                1000,
+            ),
         ];
         for (spans, mint, maxt) in cases {
             let s = Series::new(Labels::default(), spans.clone(), mint, maxt);
@@ -410,7 +432,11 @@ mod tests {
             let mut it = s.iter();
             let first = it.seek(mint + 95);
             let rest: Vec<_> = first.into_iter().chain(it).collect();
-            let want_rest: Vec<_> = want.iter().copied().filter(|&(t, _)| t >= mint + 95).collect();
+            let want_rest: Vec<_> = want
+                .iter()
+                .copied()
+                .filter(|&(t, _)| t >= mint + 95)
+                .collect();
             assert_eq!(rest, want_rest);
         }
     }

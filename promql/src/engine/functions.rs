@@ -588,7 +588,10 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     enum Kind {
         Simple(Simple),
         /// `rate`, `increase` (counters) and `delta`.
-        Extrapolated { counter: bool, is_rate: bool },
+        Extrapolated {
+            counter: bool,
+            is_rate: bool,
+        },
         Irate,
         Idelta,
         Deriv,

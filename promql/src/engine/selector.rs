@@ -118,9 +118,7 @@ impl RangeData {
     pub fn has_samples(&self) -> bool {
         match &self.raw {
             None => !self.series.is_empty(),
-            Some(raw) => raw
-                .iter()
-                .any(|s| s.iter().any(|p| !is_stale_nan(p.1))),
+            Some(raw) => raw.iter().any(|s| s.iter().any(|p| !is_stale_nan(p.1))),
         }
     }
 
