@@ -208,13 +208,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                     continue;
                 }
                 let q = qs[k];
-                if !(0.0..=1.0).contains(&q) {
-                    ev.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
-                        format_float(q),
-                        a.param_pos
-                    ));
-                }
+                ev.check_quantile(q, a.param_pos);
                 let mut touched = Vec::new();
                 for &(i, v) in step {
                     let g = series_group[i as usize];

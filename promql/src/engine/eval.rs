@@ -144,6 +144,17 @@ impl<'a> Evaluator<'a> {
         }
     }
 
+    /// Prometheus's warning for a quantile outside `[0, 1]` (`pos`: where
+    /// the quantile is written).
+    pub fn check_quantile(&mut self, q: f64, pos: crate::ast::Pos) {
+        if !(0.0..=1.0).contains(&q) {
+            self.warn(format!(
+                "PromQL warning: quantile value should be between 0 and 1, got {} ({pos})",
+                super::aggregate::format_float(q)
+            ));
+        }
+    }
+
     pub fn info(&mut self, msg: String) {
         if !self.infos.contains(&msg) {
             self.infos.push(msg);

@@ -279,23 +279,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         "histogram_quantile" => {
             let q = ev.eval_scalar(&c.args[0], grid)?;
             let v = ev.eval_vector(&c.args[1], grid)?;
-            for &qk in q.iter() {
-                if !(0.0..=1.0).contains(&qk) {
-                    ev.warn(format!(
-                        "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
-                        format_float(qk),
-                        c.arg_pos(0)
-                    ));
-                }
+            for &qk in &q {
+                ev.check_quantile(qk, c.arg_pos(0));
             }
-            let pos = c.arg_pos(1);
-            classic_histogram(ev, v, grid, pos, |ev, k, b, metric| {
-                let r = histogram::bucket_quantile(q[k], b);
-                if r.forced_monotonic {
-                    ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?} ({pos})"));
-                }
-                r.value
-            })
+            classic_quantile(ev, v, grid, &q, c.arg_pos(1))
         }
         "histogram_quantiles" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
@@ -304,23 +291,11 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
             let mut out = Vec::new();
             for (i, qe) in c.args.iter().enumerate().skip(2) {
                 let q = ev.eval_scalar(qe, grid)?;
-                for &qk in q.iter() {
-                    if !(0.0..=1.0).contains(&qk) {
-                        ev.warn(format!(
-                            "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
-                            format_float(qk),
-                            c.arg_pos(i)
-                        ));
-                    }
+                for &qk in &q {
+                    ev.check_quantile(qk, c.arg_pos(i));
                 }
                 let value = quantile_label(q[0]);
-                let res = classic_histogram(ev, v.clone(), grid, pos, |ev, k, b, metric| {
-                    let r = histogram::bucket_quantile(q[k], b);
-                    if r.forced_monotonic {
-                        ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?} ({pos})"));
-                    }
-                    r.value
-                })?;
+                let res = classic_quantile(ev, v.clone(), grid, &q, pos)?;
                 if let Val::Vector(ss) = res {
                     out.extend(ss.into_iter().map(|mut s| {
                         s.labels = set_label(&s.labels, &label, &value);
@@ -346,6 +321,24 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
         }
         other => Err(Error::Eval(format!("function {other}() is not supported"))),
     }
+}
+
+/// `histogram_quantile` over classic buckets, one quantile per step; `pos`
+/// is where the bucket vector is written (for annotations).
+fn classic_quantile(
+    ev: &mut Evaluator,
+    v: Vec<SeriesOut>,
+    grid: Grid,
+    q: &[f64],
+    pos: Pos,
+) -> Result<Val> {
+    classic_histogram(ev, v, grid, pos, |ev, k, b, metric| {
+        let r = histogram::bucket_quantile(q[k], b);
+        if r.forced_monotonic {
+            ev.info(format!("PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {metric:?} ({pos})"));
+        }
+        r.value
+    })
 }
 
 /// Prometheus 3 accepts any non-empty UTF-8 label name; strings holding
@@ -574,11 +567,7 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         let mut has_samples = None;
         for &q in &scalars[0] {
             if !(0.0..=1.0).contains(&q) && *has_samples.get_or_insert_with(|| rd.has_samples()) {
-                ev.warn(format!(
-                    "PromQL warning: quantile value should be between 0 and 1, got {} ({})",
-                    format_float(q),
-                    c.arg_pos(0)
-                ));
+                ev.check_quantile(q, c.arg_pos(0));
             }
         }
     }
