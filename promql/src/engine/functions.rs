@@ -557,10 +557,8 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     }
 
     if name == "double_exponential_smoothing" {
-        for k in 0..grid.len() {
-            if let Err(e) = ot::validate_smoothing(scalars[0][k], scalars[1][k]) {
-                return Err(Error::Eval(e));
-            }
+        for (&sf, &tf) in scalars[0].iter().zip(&scalars[1]) {
+            ot::validate_smoothing(sf, tf).map_err(Error::Eval)?;
         }
     }
     if name == "quantile_over_time" {

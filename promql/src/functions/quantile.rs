@@ -17,7 +17,7 @@ pub(crate) fn nan_first(a: &f64, b: &f64) -> Ordering {
 /// closest ranks (rank `q·(n−1)`). NaN for no values or a NaN `q`; −Inf for
 /// `q < 0`; +Inf for `q > 1`. NaN values sort below all others. `values` is
 /// left sorted.
-pub fn quantile(q: f64, values: &mut Vec<f64>) -> f64 {
+pub fn quantile(q: f64, values: &mut [f64]) -> f64 {
     if values.is_empty() || q.is_nan() {
         return f64::NAN;
     }

@@ -466,7 +466,7 @@ mod extended {
             .collect();
         let (start, end) = ((t_s - range_s) * 1000, t_s * 1000);
         let mut sel: Vec<(i64, f64)> = Vec::new();
-        if let Some(p) = all.iter().filter(|p| p.0 <= start).next_back() {
+        if let Some(p) = all.iter().rfind(|p| p.0 <= start) {
             sel.push(*p);
         }
         sel.extend(all.iter().filter(|p| p.0 > start && p.0 <= end));

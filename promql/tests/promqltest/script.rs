@@ -301,12 +301,9 @@ fn fill_eval(ev: &mut Eval, head: &str, body: &[(usize, &str)]) -> Result<(), Sc
     }
     let is_instant = matches!(ev.kind, EvalKind::Instant { .. });
     for &(ln, text) in body {
-        if x.fail.is_some() {
+        if let Some(fail) = x.fail.as_mut() {
             if let Some(m) = text.strip_prefix("expected_fail_message") {
-                x.fail
-                    .as_mut()
-                    .unwrap()
-                    .push(MsgMatch::Exact(m.trim().to_string()));
+                fail.push(MsgMatch::Exact(m.trim().to_string()));
                 break;
             }
             if let Some(p) = text.strip_prefix("expected_fail_regexp") {
@@ -314,7 +311,7 @@ fn fill_eval(ev: &mut Eval, head: &str, body: &[(usize, &str)]) -> Result<(), Sc
                     line: ln,
                     msg: format!("invalid regexp: {e}"),
                 })?;
-                x.fail.as_mut().unwrap().push(MsgMatch::Regex(r));
+                fail.push(MsgMatch::Regex(r));
                 break;
             }
         }
@@ -330,8 +327,8 @@ fn fill_eval(ev: &mut Eval, head: &str, body: &[(usize, &str)]) -> Result<(), Sc
             x.range_vector = Some((d(&c[1])?, d(&c[2])?, d(&c[3])?));
             continue;
         }
-        if text.starts_with("expect string") {
-            let rest = text["expect string".len()..].trim();
+        if let Some(rest) = text.strip_prefix("expect string") {
+            let rest = rest.trim();
             let s = unquote(rest).ok_or_else(|| ScriptError {
                 line: ln,
                 msg: "expected string literal not valid".into(),
