@@ -1,0 +1,4 @@
+//! The ferroprom server as a library: the binary in `main.rs` wires these
+//! together, and benches and end-to-end tests reach the pieces directly.
+
+pub mod config;
