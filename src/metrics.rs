@@ -1,0 +1,437 @@
+//! ferroprom's own metrics, served at `/metrics` in the Prometheus text
+//! format: a small registry of counter, gauge and histogram families with
+//! labels, plus collectors that read numbers kept elsewhere (storage stats)
+//! at render time.
+//!
+//! Handles ([`Counter`], [`Gauge`], [`Histogram`]) are `Arc`s that callers
+//! keep, so the hot path is one atomic operation and no lookup.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+/// A float that can be added to atomically.
+#[derive(Default, Debug)]
+struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    fn add(&self, d: f64) {
+        let mut cur = self.0.load(Ordering::Relaxed);
+        loop {
+            let new = (f64::from_bits(cur) + d).to_bits();
+            match self
+                .0
+                .compare_exchange_weak(cur, new, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(v) => cur = v,
+            }
+        }
+    }
+
+    fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), Ordering::Relaxed)
+    }
+
+    fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// A monotonically increasing value.
+#[derive(Default, Debug)]
+pub struct Counter(AtomicF64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.0.add(1.0)
+    }
+
+    /// Adds `d`; negative amounts are ignored, as counters only go up.
+    pub fn add(&self, d: f64) {
+        if d > 0.0 {
+            self.0.add(d)
+        }
+    }
+
+    pub fn get(&self) -> f64 {
+        self.0.get()
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Default, Debug)]
+pub struct Gauge(AtomicF64);
+
+impl Gauge {
+    pub fn set(&self, v: f64) {
+        self.0.set(v)
+    }
+
+    pub fn add(&self, d: f64) {
+        self.0.add(d)
+    }
+
+    pub fn get(&self) -> f64 {
+        self.0.get()
+    }
+}
+
+/// Observations counted into fixed cumulative buckets.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: Arc<[f64]>,
+    counts: Box<[AtomicU64]>,
+    sum: AtomicF64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: Arc<[f64]>) -> Self {
+        Histogram {
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            bounds,
+            sum: AtomicF64::default(),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    pub fn observe(&self, v: f64) {
+        if let Some(i) = self.bounds.iter().position(|&b| v <= b) {
+            self.counts[i].fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum.add(v);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+}
+
+/// Prometheus's default buckets, in seconds.
+pub const DEFAULT_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+enum Kind {
+    Counter(Mutex<BTreeMap<Vec<String>, Arc<Counter>>>),
+    Gauge(Mutex<BTreeMap<Vec<String>, Arc<Gauge>>>),
+    Histogram(Arc<[f64]>, Mutex<BTreeMap<Vec<String>, Arc<Histogram>>>),
+}
+
+struct Family {
+    name: String,
+    help: String,
+    label_names: Vec<String>,
+    kind: Kind,
+}
+
+/// A family of counters with the same name and label names.
+#[derive(Clone)]
+pub struct CounterVec(Arc<Family>);
+/// A family of gauges.
+#[derive(Clone)]
+pub struct GaugeVec(Arc<Family>);
+/// A family of histograms.
+#[derive(Clone)]
+pub struct HistogramVec(Arc<Family>);
+
+fn key(family: &Family, values: &[&str]) -> Vec<String> {
+    assert_eq!(
+        values.len(),
+        family.label_names.len(),
+        "metric {} takes labels {:?}",
+        family.name,
+        family.label_names
+    );
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+impl CounterVec {
+    /// The counter for these label values (in label-name order), created at
+    /// zero on first use.
+    pub fn with(&self, values: &[&str]) -> Arc<Counter> {
+        let Kind::Counter(m) = &self.0.kind else {
+            unreachable!()
+        };
+        Arc::clone(m.lock().entry(key(&self.0, values)).or_default())
+    }
+}
+
+impl GaugeVec {
+    pub fn with(&self, values: &[&str]) -> Arc<Gauge> {
+        let Kind::Gauge(m) = &self.0.kind else {
+            unreachable!()
+        };
+        Arc::clone(m.lock().entry(key(&self.0, values)).or_default())
+    }
+
+    /// Drops the child with these label values (e.g. a removed target).
+    pub fn remove(&self, values: &[&str]) {
+        let Kind::Gauge(m) = &self.0.kind else {
+            unreachable!()
+        };
+        m.lock().remove(&key(&self.0, values));
+    }
+}
+
+impl HistogramVec {
+    pub fn with(&self, values: &[&str]) -> Arc<Histogram> {
+        let Kind::Histogram(bounds, m) = &self.0.kind else {
+            unreachable!()
+        };
+        let k = key(&self.0, values);
+        Arc::clone(
+            m.lock()
+                .entry(k)
+                .or_insert_with(|| Arc::new(Histogram::new(Arc::clone(bounds)))),
+        )
+    }
+}
+
+/// A value computed at render time: `(name, help, type, samples)` where a
+/// sample is `(labels, value)`.
+pub struct Collected {
+    pub name: String,
+    pub help: String,
+    /// `counter` or `gauge`.
+    pub kind: &'static str,
+    pub samples: Vec<(Vec<(String, String)>, f64)>,
+}
+
+type Collector = Box<dyn Fn() -> Vec<Collected> + Send + Sync>;
+
+/// All of the process's metric families.
+#[derive(Default)]
+pub struct Registry {
+    families: Mutex<Vec<Arc<Family>>>,
+    collectors: Mutex<Vec<Collector>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn add(&self, name: &str, help: &str, labels: &[&str], kind: Kind) -> Arc<Family> {
+        let f = Arc::new(Family {
+            name: name.to_string(),
+            help: help.to_string(),
+            label_names: labels.iter().map(|l| l.to_string()).collect(),
+            kind,
+        });
+        self.families.lock().push(Arc::clone(&f));
+        f
+    }
+
+    pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> CounterVec {
+        CounterVec(self.add(name, help, labels, Kind::Counter(Mutex::default())))
+    }
+
+    /// A counter without labels.
+    pub fn counter(&self, name: &str, help: &str) -> Arc<Counter> {
+        self.counter_vec(name, help, &[]).with(&[])
+    }
+
+    pub fn gauge_vec(&self, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+        GaugeVec(self.add(name, help, labels, Kind::Gauge(Mutex::default())))
+    }
+
+    pub fn gauge(&self, name: &str, help: &str) -> Arc<Gauge> {
+        self.gauge_vec(name, help, &[]).with(&[])
+    }
+
+    pub fn histogram_vec(
+        &self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        buckets: &[f64],
+    ) -> HistogramVec {
+        let bounds: Arc<[f64]> = buckets.into();
+        HistogramVec(self.add(
+            name,
+            help,
+            labels,
+            Kind::Histogram(bounds, Mutex::default()),
+        ))
+    }
+
+    /// Registers a function called at every render, for numbers that live
+    /// elsewhere (storage statistics, build info).
+    pub fn collector(&self, f: impl Fn() -> Vec<Collected> + Send + Sync + 'static) {
+        self.collectors.lock().push(Box::new(f));
+    }
+
+    /// Renders every family in the text exposition format 0.0.4.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        for f in self.families.lock().iter() {
+            render_family(&mut out, f);
+        }
+        for c in self.collectors.lock().iter() {
+            for fam in c() {
+                header(&mut out, &fam.name, &fam.help, fam.kind);
+                for (labels, v) in &fam.samples {
+                    let pairs: Vec<(&str, &str)> = labels
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_str()))
+                        .collect();
+                    line(&mut out, &fam.name, &pairs, v);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn line(out: &mut String, name: &str, labels: &[(&str, &str)], v: &f64) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        out.push('{');
+        for (i, (n, val)) in labels.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(n);
+            out.push_str("=\"");
+            for c in val.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\n' => out.push_str("\\n"),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        out.push('}');
+    }
+    out.push(' ');
+    out.push_str(&format_value(*v));
+    out.push('\n');
+}
+
+/// A sample value as the text format spells it.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == f64::INFINITY {
+        "+Inf".into()
+    } else if v == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{v}")
+    }
+}
+
+fn pairs<'a>(names: &'a [String], values: &'a [String]) -> Vec<(&'a str, &'a str)> {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
+fn render_family(out: &mut String, f: &Family) {
+    match &f.kind {
+        Kind::Counter(m) => {
+            header(out, &f.name, &f.help, "counter");
+            for (vals, c) in m.lock().iter() {
+                line(out, &f.name, &pairs(&f.label_names, vals), &c.get());
+            }
+        }
+        Kind::Gauge(m) => {
+            header(out, &f.name, &f.help, "gauge");
+            for (vals, g) in m.lock().iter() {
+                line(out, &f.name, &pairs(&f.label_names, vals), &g.get());
+            }
+        }
+        Kind::Histogram(bounds, m) => {
+            header(out, &f.name, &f.help, "histogram");
+            let bucket = format!("{}_bucket", f.name);
+            for (vals, h) in m.lock().iter() {
+                let base = pairs(&f.label_names, vals);
+                let mut cum = 0u64;
+                for (i, b) in bounds.iter().enumerate() {
+                    cum += h.counts[i].load(Ordering::Relaxed);
+                    let le = format_value(*b);
+                    let mut ls = base.clone();
+                    ls.push(("le", &le));
+                    line(out, &bucket, &ls, &(cum as f64));
+                }
+                let total = h.count() as f64;
+                let mut ls = base.clone();
+                ls.push(("le", "+Inf"));
+                line(out, &bucket, &ls, &total);
+                line(out, &format!("{}_sum", f.name), &base, &h.sum.get());
+                line(out, &format!("{}_count", f.name), &base, &total);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_all_kinds_in_text_format() {
+        let r = Registry::new();
+        let c = r.counter_vec("reqs_total", "Requests.", &["handler", "code"]);
+        c.with(&["/api/v1/query", "200"]).inc();
+        c.with(&["/api/v1/query", "200"]).add(2.0);
+        c.with(&["/a\"b", "400"]).inc();
+        r.gauge("up_things", "Things.\nTwo lines.").set(f64::NAN);
+        let h = r.histogram_vec("dur_seconds", "Durations.", &["h"], &[0.1, 1.0]);
+        h.with(&["x"]).observe(0.05);
+        h.with(&["x"]).observe(0.5);
+        h.with(&["x"]).observe(5.0);
+        r.collector(|| {
+            vec![Collected {
+                name: "head_series".into(),
+                help: "Series.".into(),
+                kind: "gauge",
+                samples: vec![(vec![], 42.0)],
+            }]
+        });
+        let text = r.render();
+        let expected = "\
+# HELP reqs_total Requests.
+# TYPE reqs_total counter
+reqs_total{handler=\"/a\\\"b\",code=\"400\"} 1
+reqs_total{handler=\"/api/v1/query\",code=\"200\"} 3
+# HELP up_things Things.\\nTwo lines.
+# TYPE up_things gauge
+up_things NaN
+# HELP dur_seconds Durations.
+# TYPE dur_seconds histogram
+dur_seconds_bucket{h=\"x\",le=\"0.1\"} 1
+dur_seconds_bucket{h=\"x\",le=\"1\"} 2
+dur_seconds_bucket{h=\"x\",le=\"+Inf\"} 3
+dur_seconds_sum{h=\"x\"} 5.55
+dur_seconds_count{h=\"x\"} 3
+# HELP head_series Series.
+# TYPE head_series gauge
+head_series 42
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn counters_ignore_negative_adds() {
+        let c = Counter::default();
+        c.add(-5.0);
+        c.inc();
+        assert_eq!(c.get(), 1.0);
+    }
+}
