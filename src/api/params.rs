@@ -1,0 +1,195 @@
+//! Request parameters as Prometheus reads them: URL query string and, for
+//! POST, the form body, merged (Go's `r.Form`); times as RFC 3339 or unix
+//! seconds; durations as `15s` or float seconds; `match[]` selectors.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, Method};
+
+use super::response::ApiError;
+
+/// Largest form body accepted on POST (Prometheus's Go default is 10 MiB).
+pub const MAX_FORM_BYTES: usize = 10 << 20;
+
+/// All parameters of a request, in order; keys may repeat.
+#[derive(Clone, Debug, Default)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Parses an `application/x-www-form-urlencoded` string.
+    pub fn parse(q: &str) -> Params {
+        Params(
+            form_urlencoded::parse(q.as_bytes())
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// First value of `key`; as in Go, body values come before URL values.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key` (e.g. `match[]`).
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let query = req.uri().query().unwrap_or("").to_string();
+        let is_form = req.method() == Method::POST
+            && req
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| {
+                    ct.trim_start()
+                        .to_ascii_lowercase()
+                        .starts_with("application/x-www-form-urlencoded")
+                });
+        let mut params = Params::default();
+        if is_form {
+            let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
+                .await
+                .map_err(|e| ApiError::bad_data(format!("error parsing form values: {e}")))?;
+            params = Params::parse(std::str::from_utf8(&body).map_err(|_| {
+                ApiError::bad_data("error parsing form values: invalid UTF-8 in body")
+            })?);
+        } else {
+            // Drain nothing: GET bodies are ignored, as in Go.
+            let _ = Bytes::from_request(req, state).await;
+        }
+        params.0.extend(Params::parse(&query).0);
+        Ok(params)
+    }
+}
+
+/// Earliest time a query may name when `start` is absent (ms).
+pub const MIN_TIME: i64 = i64::MIN / 4;
+/// Latest time a query may name when `end` is absent (ms).
+pub const MAX_TIME: i64 = i64::MAX / 4;
+
+/// Parses a time parameter: unix seconds with optional fraction, or RFC 3339.
+/// Returns milliseconds. Errors read like Prometheus's
+/// (`cannot parse "x" to a valid timestamp`).
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        {
+            let ms = (f * 1000.0).round();
+            if ms.abs() < 9.2e18 {
+                return Ok(ms as i64);
+            }
+        }
+    }
+    // Prometheus's own clients spell "no bound" as its minTime/maxTime,
+    // which are outside chrono's range.
+    match s {
+        "-292273086-05-16T16:47:06Z" => return Ok(MIN_TIME),
+        "292277025-08-18T07:12:54.999999999Z" => return Ok(MAX_TIME),
+        _ => {}
+    }
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
+}
+
+/// Parses a duration parameter: float seconds or a Prometheus duration.
+/// Returns milliseconds.
+pub fn parse_duration(s: &str) -> Result<i64, String> {
+    if let Ok(f) = s.parse::<f64>() {
+        if f.is_finite()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+        {
+            let ms = (f * 1000.0).round();
+            if ms.abs() >= 9.2e18 {
+                return Err(format!(
+                    "cannot parse {s:?} to a valid duration. It overflows int64"
+                ));
+            }
+            return Ok(ms as i64);
+        }
+    }
+    storage::compact::parse_duration_ms(s)
+        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
+}
+
+/// Parses each `match[]` value into matchers, as Prometheus's
+/// `parseMatchersParam`: every selector must have at least one matcher that
+/// does not match the empty string.
+pub fn parse_matchers(values: &[&str]) -> Result<Vec<Vec<storage::Matcher>>, ApiError> {
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let expr = promql::parse(v).map_err(|e| ApiError::bad_data(e.to_string()))?;
+        let matchers = match expr {
+            promql::ast::Expr::Vector(sel) => sel.matchers,
+            _ => return Err(ApiError::bad_data(format!(
+                "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got {}",
+                v
+            ))),
+        };
+        if matchers.iter().all(|m| m.matches_empty()) {
+            return Err(ApiError::bad_data(
+                "match[] must contain at least one non-empty matcher",
+            ));
+        }
+        out.push(matchers);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        assert_eq!(parse_time("4"), Ok(4000));
+        assert_eq!(parse_time("1795635893.785"), Ok(1_795_635_893_785));
+        assert_eq!(parse_time("1795634093785"), Ok(1_795_634_093_785_000));
+        assert_eq!(
+            parse_time("2015-07-01T20:10:51.781Z"),
+            Ok(1_435_781_451_781)
+        );
+        assert_eq!(
+            parse_time("2015-07-01T22:10:51+02:00"),
+            Ok(1_435_781_451_000)
+        );
+        assert!(parse_time("abc").is_err());
+        assert!(parse_time("").is_err());
+        assert!(parse_time("NaN").is_err());
+        assert!(parse_time("Inf").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15"), Ok(15_000));
+        assert_eq!(parse_duration("0.5"), Ok(500));
+        assert_eq!(parse_duration("1m0s"), Ok(60_000));
+        assert_eq!(parse_duration("5m"), Ok(300_000));
+        assert!(parse_duration("x").is_err());
+        assert!(parse_duration("1e30").is_err());
+    }
+
+    #[test]
+    fn form_and_query_merge_body_first() {
+        let mut p = Params::parse("query=up&time=4");
+        p.0.extend(Params::parse("time=5&match[]=a&match[]=b").0);
+        assert_eq!(p.get("time"), Some("4"));
+        assert_eq!(p.all("match[]"), vec!["a", "b"]);
+    }
+}
