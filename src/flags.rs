@@ -1,0 +1,245 @@
+//! Command-line flags, named and defaulted as Prometheus's.
+
+use std::collections::BTreeMap;
+
+use clap::{Parser, ValueEnum};
+
+/// Log verbosity (`--log.level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// ferroprom: a Prometheus-compatible time-series database server.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "ferroprom", version, about, long_about = None)]
+pub struct Flags {
+    /// Prometheus configuration file path. When the file does not exist, a
+    /// built-in configuration that scrapes ferroprom itself every 15s is used.
+    #[arg(long = "config.file", default_value = "prometheus.yml")]
+    pub config_file: String,
+
+    /// Base path for metrics storage.
+    #[arg(long = "storage.tsdb.path", default_value = "./data")]
+    pub storage_path: String,
+
+    /// How long to retain samples in storage. When neither this nor
+    /// retention.size is set, defaults to 15d. Units: y, w, d, h, m, s, ms.
+    #[arg(long = "storage.tsdb.retention.time")]
+    pub retention_time: Option<String>,
+
+    /// Maximum number of bytes that can be stored for blocks. Units: B, KB,
+    /// MB, GB, TB, PB, EB. 0 disables.
+    #[arg(long = "storage.tsdb.retention.size", default_value = "0")]
+    pub retention_size: String,
+
+    /// Address to listen on for the web interface and API.
+    #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
+    pub listen_address: String,
+
+    /// Enable shutdown and reload via HTTP request (/-/quit, /-/reload).
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+
+    /// Enable API endpoints for admin control actions.
+    #[arg(long = "web.enable-admin-api")]
+    pub enable_admin_api: bool,
+
+    /// Enable the API endpoint accepting remote write requests.
+    #[arg(long = "web.enable-remote-write-receiver")]
+    pub enable_remote_write_receiver: bool,
+
+    /// The maximum lookback duration for retrieving metrics during
+    /// expression evaluations and federation.
+    #[arg(long = "query.lookback-delta", default_value = "5m")]
+    pub lookback_delta: String,
+
+    /// Maximum time a query may take before being aborted.
+    #[arg(long = "query.timeout", default_value = "2m")]
+    pub query_timeout: String,
+
+    /// Maximum number of samples a single query can load into memory.
+    #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
+    pub query_max_samples: usize,
+
+    /// Maximum number of queries executed concurrently.
+    #[arg(long = "query.max-concurrency", default_value_t = 20)]
+    pub query_max_concurrency: usize,
+
+    /// Only log messages with the given severity or above.
+    #[arg(long = "log.level", value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+}
+
+/// Validated values of the flags that take durations and sizes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parsed {
+    pub retention_ms: Option<i64>,
+    pub retention_bytes: Option<u64>,
+    pub lookback_delta_ms: i64,
+    pub query_timeout: std::time::Duration,
+}
+
+/// A flag with a value that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value for --{flag}: {msg}")]
+pub struct FlagError {
+    pub flag: &'static str,
+    pub msg: String,
+}
+
+const DEFAULT_RETENTION_MS: i64 = 15 * 24 * 3600 * 1000;
+
+impl Flags {
+    /// Parses the duration and size flags.
+    pub fn parse_values(&self) -> Result<Parsed, FlagError> {
+        use storage::compact::{parse_duration_ms, parse_size_bytes};
+        let err = |flag, msg| FlagError { flag, msg };
+        let retention_bytes = match parse_size_bytes(&self.retention_size)
+            .map_err(|m| err("storage.tsdb.retention.size", m))?
+        {
+            0 => None,
+            n => Some(n),
+        };
+        let retention_ms = match &self.retention_time {
+            Some(s) => match parse_duration_ms(s).map_err(|m| err("storage.tsdb.retention.time", m))? {
+                0 => None,
+                n => Some(n),
+            },
+            None if retention_bytes.is_some() => None,
+            None => Some(DEFAULT_RETENTION_MS),
+        };
+        let lookback_delta_ms = parse_duration_ms(&self.lookback_delta)
+            .map_err(|m| err("query.lookback-delta", m))?;
+        if lookback_delta_ms <= 0 {
+            return Err(err("query.lookback-delta", "must be positive".into()));
+        }
+        let timeout_ms =
+            parse_duration_ms(&self.query_timeout).map_err(|m| err("query.timeout", m))?;
+        if self.query_max_concurrency == 0 {
+            return Err(err("query.max-concurrency", "must be at least 1".into()));
+        }
+        Ok(Parsed {
+            retention_ms,
+            retention_bytes,
+            lookback_delta_ms,
+            query_timeout: std::time::Duration::from_millis(timeout_ms as u64),
+        })
+    }
+
+    /// Every flag and its value, for `/api/v1/status/flags`.
+    pub fn as_map(&self) -> BTreeMap<String, String> {
+        let b = |v: bool| v.to_string();
+        BTreeMap::from([
+            ("config.file".into(), self.config_file.clone()),
+            ("storage.tsdb.path".into(), self.storage_path.clone()),
+            (
+                "storage.tsdb.retention.time".into(),
+                self.retention_time.clone().unwrap_or_else(|| "0s".into()),
+            ),
+            (
+                "storage.tsdb.retention.size".into(),
+                self.retention_size.clone(),
+            ),
+            ("web.listen-address".into(), self.listen_address.clone()),
+            ("web.enable-lifecycle".into(), b(self.enable_lifecycle)),
+            ("web.enable-admin-api".into(), b(self.enable_admin_api)),
+            (
+                "web.enable-remote-write-receiver".into(),
+                b(self.enable_remote_write_receiver),
+            ),
+            ("query.lookback-delta".into(), self.lookback_delta.clone()),
+            ("query.timeout".into(), self.query_timeout.clone()),
+            (
+                "query.max-samples".into(),
+                self.query_max_samples.to_string(),
+            ),
+            (
+                "query.max-concurrency".into(),
+                self.query_max_concurrency.to_string(),
+            ),
+            ("log.level".into(), self.log_level.as_str().into()),
+        ])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Flags {
+        Flags::try_parse_from(std::iter::once("ferroprom").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults_are_prometheus_defaults() {
+        let f = parse(&[]);
+        assert_eq!(f.config_file, "prometheus.yml");
+        assert_eq!(f.storage_path, "./data");
+        assert_eq!(f.listen_address, "0.0.0.0:9090");
+        let p = f.parse_values().unwrap();
+        assert_eq!(p.retention_ms, Some(DEFAULT_RETENTION_MS));
+        assert_eq!(p.retention_bytes, None);
+        assert_eq!(p.lookback_delta_ms, 300_000);
+        assert_eq!(p.query_timeout.as_secs(), 120);
+        assert_eq!(f.query_max_samples, 50_000_000);
+        assert_eq!(f.query_max_concurrency, 20);
+    }
+
+    #[test]
+    fn dotted_names_with_and_without_equals() {
+        let f = parse(&[
+            "--config.file=/etc/p.yml",
+            "--storage.tsdb.retention.time",
+            "30d",
+            "--storage.tsdb.retention.size=10GB",
+            "--web.enable-lifecycle",
+            "--log.level=debug",
+        ]);
+        assert_eq!(f.config_file, "/etc/p.yml");
+        assert!(f.enable_lifecycle && !f.enable_admin_api);
+        let p = f.parse_values().unwrap();
+        assert_eq!(p.retention_ms, Some(30 * 24 * 3600 * 1000));
+        assert_eq!(p.retention_bytes, Some(10 << 30));
+        assert_eq!(f.as_map()["log.level"], "debug");
+    }
+
+    #[test]
+    fn size_alone_disables_time_retention() {
+        let p = parse(&["--storage.tsdb.retention.size=1GB"])
+            .parse_values()
+            .unwrap();
+        assert_eq!(p.retention_ms, None);
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        for (args, flag) in [
+            (&["--storage.tsdb.retention.time=15x"][..], "storage.tsdb.retention.time"),
+            (&["--storage.tsdb.retention.size=lots"][..], "storage.tsdb.retention.size"),
+            (&["--query.lookback-delta=0s"][..], "query.lookback-delta"),
+            (&["--query.timeout=soon"][..], "query.timeout"),
+            (&["--query.max-concurrency=0"][..], "query.max-concurrency"),
+        ] {
+            let e = parse(args).parse_values().unwrap_err();
+            assert_eq!(e.flag, flag);
+            assert!(e.to_string().starts_with(&format!("invalid value for --{flag}")));
+        }
+        assert!(Flags::try_parse_from(["ferroprom", "--log.level=loud"]).is_err());
+        assert!(Flags::try_parse_from(["ferroprom", "--no.such-flag"]).is_err());
+    }
+}

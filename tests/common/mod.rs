@@ -1,0 +1,188 @@
+//! End-to-end test support: runs the real `ferroprom` binary on a loopback
+//! port in a temp dir, a tiny test exporter, and a blocking HTTP client.
+#![allow(dead_code)]
+
+pub mod exporter;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A free loopback port (bound then released; the binary rebinds it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running ferroprom process. Killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub client: reqwest::blocking::Client,
+}
+
+impl Server {
+    /// Starts ferroprom with `config` (YAML text; `None` = no config file,
+    /// so the built-in one) and extra flags, and waits until `/-/ready`.
+    pub fn start(config: Option<&str>, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, config, extra)
+    }
+
+    /// Like [`Server::start`] in an existing directory (restarts).
+    pub fn start_in(dir: tempfile::TempDir, config: Option<&str>, extra: &[&str]) -> Server {
+        let port = free_port();
+        let cfg_path = dir.path().join("prometheus.yml");
+        if let Some(c) = config {
+            std::fs::write(&cfg_path, c).unwrap();
+        }
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferroprom"));
+        cmd.arg(format!("--config.file={}", cfg_path.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let child = cmd.spawn().expect("start ferroprom");
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut s = Server {
+            child,
+            port,
+            dir,
+            client,
+        };
+        s.wait_ready();
+        s
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("prometheus.yml")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut err = String::new();
+                if let Some(e) = self.child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("ferroprom exited with {status} before ready:\n{err}");
+            }
+            if let Ok(r) = self.client.get(self.url("/-/ready")).send() {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("ferroprom not ready within 30s");
+    }
+
+    /// GET `path` with query params; returns (status, body).
+    pub fn get(&self, path: &str, params: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .client
+            .get(self.url(path))
+            .query(params)
+            .send()
+            .unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
+    /// POST a form to `path`; returns (status, body).
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = self.client.post(self.url(path)).form(form).send().unwrap();
+        (r.status().as_u16(), r.text().unwrap())
+    }
+
+    /// GET a JSON API endpoint, asserting success; returns `data`.
+    pub fn api(&self, path: &str, params: &[(&str, &str)]) -> Value {
+        let (code, body) = self.get(path, params);
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path}: non-JSON body ({e}): {body}"));
+        assert_eq!(code, 200, "{path} {params:?}: {body}");
+        assert_eq!(v["status"], "success", "{path}: {body}");
+        v["data"].clone()
+    }
+
+    /// Instant query at now; returns the result array.
+    pub fn query(&self, q: &str) -> Vec<Value> {
+        let d = self.api("/api/v1/query", &[("query", q)]);
+        d["result"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls `query` until `pred` holds on its result, or panics after `secs`.
+    pub fn wait_for(&self, q: &str, secs: u64, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let r = self.query(q);
+            if pred(&r) {
+                return r;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting on {q}: last result {r:?}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends a signal to the process.
+    pub fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// SIGTERM and wait for exit; returns stderr and the exit status.
+    pub fn stop(mut self) -> (tempfile::TempDir, std::process::ExitStatus, String) {
+        self.signal(libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "ferroprom did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        if let Some(e) = self.child.stderr.as_mut() {
+            let _ = e.read_to_string(&mut err);
+        }
+        // Leave the TempDir alive for the caller; disarm Drop's kill.
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        (dir, status, err)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads a file relative to the workspace root.
+pub fn workspace_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
