@@ -74,6 +74,11 @@ impl Exporter {
         *self.shared.reply.lock().unwrap() = r;
     }
 
+    /// A second handle that can change the reply from another thread.
+    pub fn clone_handle(&self) -> ExporterHandle {
+        ExporterHandle(Arc::clone(&self.shared))
+    }
+
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::Relaxed)
     }
@@ -133,5 +138,17 @@ fn serve(conn: TcpStream, s: &Shared) {
         if ok.is_err() {
             return;
         }
+    }
+}
+
+/// Changes an exporter's body from another thread.
+pub struct ExporterHandle(Arc<Shared>);
+
+impl ExporterHandle {
+    pub fn set_body(&self, body: &str) {
+        *self.0.reply.lock().unwrap() = Reply::Ok {
+            body: body.to_string(),
+            content_type: "text/plain; version=0.0.4".into(),
+        };
     }
 }
