@@ -76,6 +76,58 @@ impl<'de> Visitor<'de> for Here {
     }
 }
 
+/// Reads a mapping key, failing (so the error carries the key's position)
+/// when it is the one sought.
+struct KeyProbe<'p>(&'p str);
+
+impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyProbe<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping key")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<(), E> {
+        if s == self.0 {
+            Err(E::custom("found"))
+        } else {
+            Ok(())
+        }
+    }
+
+    // Non-string keys (numbers, booleans...) are never the one sought.
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+}
+
 impl<'de> DeserializeSeed<'de> for Probe<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -98,6 +150,14 @@ impl<'de> Visitor<'de> for Probe<'_> {
         let Some(Seg::Key(want)) = self.path.first() else {
             return Err(A::Error::custom("path mismatch"));
         };
+        if self.path.len() == 1 {
+            // The last key: report the key's own line, which for a block
+            // mapping or list value is above the value's first line.
+            while map.next_key_seed(KeyProbe(want))?.is_some() {
+                map.next_value::<IgnoredAny>()?;
+            }
+            return Err(A::Error::custom("key not found"));
+        }
         while let Some(key) = map.next_key::<serde_yaml_ng::Value>()? {
             if key.as_str() == Some(want.as_str()) {
                 return map.next_value_seed(Probe {
@@ -160,9 +220,9 @@ scrape_configs:
     #[test]
     fn finds_lines_of_nodes() {
         for (p, line) in [
-            (&["global"][..], 2),
+            (&["global"][..], 1),
             (&["global", "scrape_interval"], 2),
-            (&["scrape_configs"], 4),
+            (&["scrape_configs"], 3),
             (&["scrape_configs", "0"], 4),
             (&["scrape_configs", "1", "job_name"], 8),
             (

@@ -33,15 +33,25 @@ impl NameValidationScheme {
 
 impl<'de> Deserialize<'de> for NameValidationScheme {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.as_str() {
-            // Prometheus treats an empty value as "unset", i.e. the default.
-            "utf8" | "" => Ok(NameValidationScheme::Utf8),
-            "legacy" => Ok(NameValidationScheme::Legacy),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown name validation method specified, must be either '', 'legacy' or 'utf8', got {other:?}"
-            ))),
+        // Checked inside the visitor so errors carry the key's own line.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NameValidationScheme;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("'utf8' or 'legacy'")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                match s {
+                    // Prometheus treats an empty value as "unset".
+                    "utf8" | "" => Ok(NameValidationScheme::Utf8),
+                    "legacy" => Ok(NameValidationScheme::Legacy),
+                    other => Err(E::custom(format!(
+                        "unknown name validation method specified, must be either '', 'legacy' or 'utf8', got {other:?}"
+                    ))),
+                }
+            }
         }
+        d.deserialize_str(V)
     }
 }
 

@@ -64,11 +64,21 @@ impl fmt::Display for RelabelAction {
 
 impl<'de> Deserialize<'de> for RelabelAction {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        ACTIONS
-            .into_iter()
-            .find(|a| a.as_str().eq_ignore_ascii_case(&s))
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown relabel action {s:?}")))
+        // Checked inside the visitor so errors carry the key's own line.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = RelabelAction;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a relabel action")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<RelabelAction, E> {
+                ACTIONS
+                    .into_iter()
+                    .find(|a| a.as_str().eq_ignore_ascii_case(s))
+                    .ok_or_else(|| E::custom(format!("unknown relabel action {s:?}")))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

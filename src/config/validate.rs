@@ -381,13 +381,13 @@ impl HttpClient<'_> {
             clear_empty(&mut ba.password_file);
             if !ba.username.is_empty() && ba.username_file.is_some() {
                 return Err(problem(
-                    ba_path,
+                    ba_path.key("username_file"),
                     "at most one of basic_auth username & username_file must be configured",
                 ));
             }
             if ba.password.is_some() && ba.password_file.is_some() {
                 return Err(problem(
-                    ba_path,
+                    ba_path.key("password_file"),
                     "at most one of basic_auth password & password_file must be configured",
                 ));
             }
@@ -410,7 +410,7 @@ impl HttpClient<'_> {
             clear_empty(&mut auth.credentials_file);
             if auth.credentials.is_some() && auth.credentials_file.is_some() {
                 return Err(problem(
-                    auth_path,
+                    auth_path.key("credentials_file"),
                     "at most one of authorization credentials & credentials_file must be configured",
                 ));
             }
