@@ -87,8 +87,21 @@ struct Publisher {
 }
 
 impl Publisher {
-    fn publish(&self, groups: Vec<TargetGroup>) {
+    /// Records `groups` as the job's last report and sends them, unless
+    /// they equal the last report and `force` is false. Locks `current`
+    /// before `last`, the order [`Discovery::update`] uses too.
+    fn publish(
+        &self,
+        last: &Mutex<Option<Vec<TargetGroup>>>,
+        groups: Vec<TargetGroup>,
+        force: bool,
+    ) {
         let current = self.current.lock();
+        let mut last = last.lock();
+        if !force && last.as_ref() == Some(&groups) {
+            return;
+        }
+        *last = Some(groups.clone());
         if current.get(&self.job) == Some(&self.generation) {
             let _ = self.tx.send(DiscoveryUpdate {
                 job: self.job.clone(),
@@ -261,14 +274,6 @@ async fn aggregate(
         all.extend(latest.iter().flatten().flatten().cloned());
         all
     };
-    let emit = |groups: Vec<TargetGroup>| {
-        let mut l = last.lock();
-        if l.as_ref() != Some(&groups) {
-            *l = Some(groups.clone());
-            publisher.publish(groups);
-        }
-    };
-
     // Initial report: wait for every source or for the deadline.
     let deadline = tokio::time::Instant::now() + initial_wait;
     while latest.iter().any(Option::is_none) {
@@ -278,12 +283,171 @@ async fn aggregate(
         }
     }
     // Always report once, even an empty list, so the job is known.
-    let first = combine(&latest);
-    *last.lock() = Some(first.clone());
-    publisher.publish(first);
+    publisher.publish(&last, combine(&latest), true);
 
     while let Some((i, groups)) = rx.recv().await {
         latest[i] = Some(groups);
-        emit(combine(&latest));
+        publisher.publish(&last, combine(&latest), false);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::parse_str;
+
+    fn options() -> DiscoveryOptions {
+        DiscoveryOptions {
+            file_poll_interval: Duration::from_millis(20),
+            initial_wait: Duration::from_secs(5),
+        }
+    }
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<DiscoveryUpdate>) -> DiscoveryUpdate {
+        tokio::time::timeout(Duration::from_secs(5), rx.recv())
+            .await
+            .expect("an update within 5s")
+            .expect("channel open")
+    }
+
+    fn addresses(u: &DiscoveryUpdate) -> Vec<&str> {
+        u.groups
+            .iter()
+            .flat_map(|g| g.targets.iter().map(|t| t["__address__"].as_str()))
+            .collect()
+    }
+
+    fn config(file: &Path, extra_job: &str) -> Config {
+        parse_str(&format!(
+            "
+scrape_configs:
+  - job_name: mixed
+    static_configs:
+      - targets: ['127.0.0.1:1']
+        labels: {{kind: static}}
+    file_sd_configs:
+      - files: ['{}']
+{extra_job}",
+            file.display()
+        ))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn reports_static_and_file_groups_and_follows_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.json");
+        std::fs::write(&f, r#"[{"targets": ["127.0.0.1:2"]}]"#).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _d = Discovery::with_options(&config(&f, ""), tx, options());
+        let u = next(&mut rx).await;
+        assert_eq!(u.job, "mixed");
+        assert_eq!(addresses(&u), ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(u.groups[0].source, "0");
+        assert_eq!(u.groups[0].labels["kind"], "static");
+        assert_eq!(u.groups[1].labels["__meta_filepath"], f.to_string_lossy());
+
+        std::fs::write(&f, r#"[{"targets": ["127.0.0.1:2", "127.0.0.1:3"]}]"#).unwrap();
+        let u = next(&mut rx).await;
+        assert_eq!(addresses(&u), ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]);
+    }
+
+    #[tokio::test]
+    async fn reload_adds_removes_restarts_and_resends() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.yml");
+        std::fs::write(&f, "- targets: ['127.0.0.1:2']\n").unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let extra = "  - job_name: other\n    static_configs: [{targets: ['127.0.0.1:7']}]\n";
+        let mut d = Discovery::with_options(&config(&f, extra), tx, options());
+        let mut first = [next(&mut rx).await, next(&mut rx).await];
+        first.sort_by(|a, b| a.job.cmp(&b.job));
+        assert_eq!(first[0].job, "mixed");
+        assert_eq!(addresses(&first[1]), ["127.0.0.1:7"]);
+
+        // Same settings for "mixed", "other" removed, "new" added.
+        let extra = "  - job_name: new\n    static_configs: [{targets: ['127.0.0.1:8']}]\n";
+        d.update(&config(&f, extra));
+        let mut updates = [
+            next(&mut rx).await,
+            next(&mut rx).await,
+            next(&mut rx).await,
+        ];
+        updates.sort_by(|a, b| a.job.cmp(&b.job));
+        assert_eq!(updates[0].job, "mixed");
+        assert_eq!(updates[0], first[0], "unchanged job re-reports its groups");
+        assert_eq!(updates[1].job, "new");
+        assert_eq!(addresses(&updates[1]), ["127.0.0.1:8"]);
+        assert_eq!(updates[2].job, "other");
+        assert!(
+            updates[2].groups.is_empty(),
+            "removed job reports no groups"
+        );
+        let mut jobs: Vec<&str> = d.jobs().collect();
+        jobs.sort();
+        assert_eq!(jobs, ["mixed", "new"]);
+
+        // Changed settings restart the job; the old tasks fall silent.
+        let changed = parse_str(&format!(
+            "scrape_configs:\n  - job_name: mixed\n    file_sd_configs: [{{files: ['{}']}}]\n",
+            f.display()
+        ))
+        .unwrap();
+        d.update(&changed);
+        let mut updates = [next(&mut rx).await, next(&mut rx).await];
+        updates.sort_by(|a, b| a.job.cmp(&b.job));
+        assert_eq!(addresses(&updates[0]), ["127.0.0.1:2"]);
+        assert!(updates[1].job == "new" && updates[1].groups.is_empty());
+        std::fs::write(&f, "- targets: ['127.0.0.1:5']\n").unwrap();
+        let u = next(&mut rx).await;
+        assert_eq!(
+            (u.job.as_str(), addresses(&u)),
+            ("mixed", vec!["127.0.0.1:5"])
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), rx.recv())
+                .await
+                .is_err(),
+            "exactly one update per change"
+        );
+    }
+
+    #[tokio::test]
+    async fn slow_sources_do_not_hold_up_the_first_report_forever() {
+        // Nothing listens on this port: the http_sd source never answers.
+        let cfg = parse_str(
+            "
+scrape_configs:
+  - job_name: j
+    static_configs: [{targets: ['127.0.0.1:1']}]
+    http_sd_configs: [{url: 'http://127.0.0.1:9/sd', refresh_interval: 1h}]
+",
+        )
+        .unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let opts = DiscoveryOptions {
+            initial_wait: Duration::from_millis(100),
+            ..options()
+        };
+        let _d = Discovery::with_options(&cfg, tx, opts);
+        let u = next(&mut rx).await;
+        assert_eq!(addresses(&u), ["127.0.0.1:1"]);
+    }
+
+    #[tokio::test]
+    async fn dropping_discovery_stops_its_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t.json");
+        std::fs::write(&f, r#"[{"targets": ["127.0.0.1:2"]}]"#).unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let d = Discovery::with_options(&config(&f, ""), tx, options());
+        next(&mut rx).await;
+        drop(d);
+        std::fs::write(&f, r#"[{"targets": ["127.0.0.1:3"]}]"#).unwrap();
+        // All senders are gone once the tasks are aborted.
+        let end = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await;
+        assert_eq!(end.unwrap(), None);
     }
 }

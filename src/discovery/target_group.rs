@@ -73,7 +73,8 @@ pub(crate) fn parse_groups(
     source_prefix: &str,
     meta: (&str, &str),
 ) -> Result<Vec<TargetGroup>, String> {
-    let raw: Vec<(Option<Vec<String>>, Option<BTreeMap<String, String>>)> = match format {
+    type Raw = (Option<Vec<String>>, Option<BTreeMap<String, String>>);
+    let raw: Vec<Raw> = match format {
         Format::Json => serde_json::from_str::<Vec<Option<RawGroup>>>(text)
             .map_err(|e| e.to_string())?
             .into_iter()
