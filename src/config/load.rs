@@ -4,9 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::HashSet;
+
+use serde::de::DeserializeOwned;
+
+use super::glob;
 use super::locate::{line_of, KeyPath};
-use super::validate::{validate, Explicit, Problem};
-use super::Config;
+use super::validate::{validate, validate_jobs, Explicit, Problem};
+use super::{Config, ScrapeConfig};
 
 /// The configuration used when `--config.file` does not exist.
 pub const DEFAULT_CONFIG: &str = include_str!("default.yml");
@@ -68,8 +73,54 @@ fn parse(text: &str, dir: Option<&Path>) -> Result<Config, ConfigError> {
         global_scrape_timeout: has_global_timeout(text),
     };
     validate(&mut cfg, dir, &explicit).map_err(|p| located(text, p))?;
+    load_scrape_config_files(&mut cfg)?;
     cfg.source = text.to_string();
     Ok(cfg)
+}
+
+/// The form of a `scrape_config_files` file.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScrapeConfigFile {
+    #[serde(default)]
+    scrape_configs: Vec<ScrapeConfig>,
+}
+
+/// Appends the jobs of `cfg.scrape_config_files` (already resolved) to
+/// `cfg.scrape_configs`; errors name the file and the line in it.
+fn load_scrape_config_files(cfg: &mut Config) -> Result<(), ConfigError> {
+    let mut taken: HashSet<String> = cfg
+        .scrape_configs
+        .iter()
+        .map(|j| j.job_name.clone())
+        .collect();
+    for pattern in cfg.scrape_config_files.clone() {
+        for file in glob::expand(&pattern) {
+            let in_file = |msg: String| ConfigError::Invalid(format!("{}: {msg}", file.display()));
+            let text = std::fs::read_to_string(&file).map_err(|e| in_file(e.to_string()))?;
+            let mut sf: ScrapeConfigFile = if is_empty_document(&text) {
+                ScrapeConfigFile::default()
+            } else {
+                deserialize(&text).map_err(|e| in_file(e.to_string()))?
+            };
+            let mut warnings = Vec::new();
+            validate_jobs(
+                &mut sf.scrape_configs,
+                &cfg.global,
+                file.parent(),
+                &mut taken,
+                &mut warnings,
+            )
+            .map_err(|p| in_file(located(&text, p).to_string()))?;
+            cfg.warnings.extend(
+                warnings
+                    .into_iter()
+                    .map(|w| format!("{}: {w}", file.display())),
+            );
+            cfg.scrape_configs.append(&mut sf.scrape_configs);
+        }
+    }
+    Ok(())
 }
 
 /// Deserialises the text, expanding YAML merge keys (`<<: *anchor`) first
@@ -77,7 +128,7 @@ fn parse(text: &str, dir: Option<&Path>) -> Result<Config, ConfigError> {
 /// serde_yaml_ng's typed deserialiser does not. The merged document is
 /// re-emitted and parsed; its errors are mapped back to lines of the
 /// original text through their key paths.
-fn deserialize(text: &str) -> Result<Config, ConfigError> {
+fn deserialize<T: DeserializeOwned>(text: &str) -> Result<T, ConfigError> {
     let merged = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
         Ok(mut v) if has_merge_keys(&v) => {
             v.apply_merge()
@@ -784,6 +835,71 @@ scrape_configs:
     }
 
     #[test]
+    fn scrape_config_files_add_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let jobs = dir.path().join("jobs");
+        std::fs::create_dir(&jobs).unwrap();
+        std::fs::write(
+            jobs.join("a.yml"),
+            "scrape_configs:\n  - job_name: from-a\n    bearer_token_file: tok\n",
+        )
+        .unwrap();
+        std::fs::write(jobs.join("b.yml"), "# no jobs yet\n").unwrap();
+        let main = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &main,
+            "global: {scrape_interval: 7s}\nscrape_config_files: [jobs/*.yml]\nscrape_configs: [{job_name: main}]\n",
+        )
+        .unwrap();
+        let cfg = load_file(&main).unwrap();
+        let names: Vec<&str> = cfg
+            .scrape_configs
+            .iter()
+            .map(|j| j.job_name.as_str())
+            .collect();
+        assert_eq!(names, ["main", "from-a"]);
+        let a = &cfg.scrape_configs[1];
+        assert_eq!(a.scrape_interval, Some(PromDuration::from_secs(7)));
+        let cred = a
+            .authorization
+            .as_ref()
+            .unwrap()
+            .credentials_file
+            .clone()
+            .unwrap();
+        assert_eq!(
+            Path::new(&cred),
+            std::path::absolute(&jobs).unwrap().join("tok")
+        );
+
+        // A job name used twice across files; the error names file and line.
+        std::fs::write(
+            jobs.join("b.yml"),
+            "scrape_configs:\n  - job_name: ok\n  - job_name: main\n",
+        )
+        .unwrap();
+        let e = load_file(&main).unwrap_err().to_string();
+        assert!(e.contains("b.yml: scrape_configs[1].job_name: found multiple scrape configs with job name \"main\" (line 3)"), "{e}");
+        std::fs::write(
+            jobs.join("b.yml"),
+            "scrape_configs:\n  - job_name: x\n    scrape_interval: 1\n",
+        )
+        .unwrap();
+        let e = load_file(&main).unwrap_err().to_string();
+        assert!(
+            e.contains("b.yml: scrape_configs[0].scrape_interval: invalid duration")
+                && e.contains("(line 3)"),
+            "{e}"
+        );
+        assert_err(
+            "scrape_config_files: ['a/*/x.yml']\n",
+            "scrape_config_files[0]",
+            "invalid scrape config file path",
+            1,
+        );
+    }
+
+    #[test]
     fn external_labels_drop_empty_values() {
         let cfg = parse_str("global:\n  external_labels: {a: x, b: ''}\n").unwrap();
         assert_eq!(cfg.global.external_labels.len(), 1);
@@ -828,12 +944,18 @@ mod testdata {
                 "secure-app",
                 "token-api",
                 "authorized",
-                "http-discovered"
+                "http-discovered",
+                "blackbox"
             ]
         );
-        let [ferroprom, node, secure, token, authorized, http_sd] = &cfg.scrape_configs[..] else {
+        let [ferroprom, node, secure, token, authorized, http_sd, blackbox] =
+            &cfg.scrape_configs[..]
+        else {
             panic!()
         };
+        // From scrape_config_files, with the main file's global defaults.
+        assert_eq!(blackbox.params["module"], ["http_2xx"]);
+        assert_eq!(blackbox.scrape_interval, Some(PromDuration::from_secs(15)));
         assert_eq!(ferroprom.scrape_interval, Some(PromDuration::from_secs(15)));
         assert_eq!(ferroprom.sample_limit, Some(50_000));
         assert_eq!(ferroprom.body_size_limit_bytes, 50 << 20);

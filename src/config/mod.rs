@@ -21,6 +21,7 @@
 
 pub mod body_size;
 pub mod duration;
+pub(crate) mod glob;
 pub mod load;
 mod locate;
 pub mod names;
@@ -49,6 +50,12 @@ pub struct Config {
     pub global: GlobalConfig,
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Files (wildcards allowed in the last path element) holding more
+    /// `scrape_configs:`; the loader appends their jobs to
+    /// `scrape_configs`, with relative paths in each resolved against that
+    /// file's directory.
+    #[serde(default)]
+    pub scrape_config_files: Vec<String>,
     /// Accepted so existing configs load; rules are not evaluated (yet).
     /// Relative paths are resolved against the config file's directory.
     #[serde(default)]

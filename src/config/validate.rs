@@ -3,7 +3,7 @@
 //! inherited from `global:`, relative paths). Each problem is reported with
 //! the path of the key it is about; the loader turns that into a line.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -12,7 +12,7 @@ use regex::Regex;
 use super::body_size::parse_size;
 use super::locate::KeyPath;
 use super::scrape::{Authorization, BasicAuth, HttpSdConfig, TlsConfig};
-use super::{Config, NameValidationScheme, ScrapeConfig};
+use super::{Config, GlobalConfig, NameValidationScheme, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
 
 /// A problem with the config, at `path`.
@@ -45,7 +45,7 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
     validate_global(cfg, dir, explicit, &mut warnings)?;
     let root = KeyPath::default();
     for (i, pattern) in cfg.rule_files.iter_mut().enumerate() {
-        if !is_valid_glob(pattern) {
+        if !is_valid_pattern(pattern) {
             return Err(problem(
                 root.key("rule_files").index(i),
                 format!("invalid rule file path {pattern:?}"),
@@ -53,13 +53,42 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         }
         resolve(pattern, dir);
     }
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for i in 0..cfg.scrape_configs.len() {
-        let path = root.key("scrape_configs").index(i);
-        let global = &cfg.global;
-        let job = &mut cfg.scrape_configs[i];
-        validate_job(job, global, &path, dir, &mut warnings)?;
-        if seen.insert(job.job_name.clone(), i).is_some() {
+    for (i, pattern) in cfg.scrape_config_files.iter_mut().enumerate() {
+        if !is_valid_pattern(pattern) {
+            return Err(problem(
+                root.key("scrape_config_files").index(i),
+                format!("invalid scrape config file path {pattern:?}"),
+            ));
+        }
+        resolve(pattern, dir);
+    }
+    let mut taken = HashSet::new();
+    validate_jobs(
+        &mut cfg.scrape_configs,
+        &cfg.global,
+        dir,
+        &mut taken,
+        &mut warnings,
+    )?;
+    top_level_warnings(cfg, &mut warnings);
+    cfg.warnings = warnings;
+    Ok(())
+}
+
+/// Validates and defaults `jobs` (a config's `scrape_configs`, or those of
+/// one of its `scrape_config_files`), rejecting job names already in
+/// `taken` and adding theirs.
+pub(crate) fn validate_jobs(
+    jobs: &mut [ScrapeConfig],
+    global: &GlobalConfig,
+    dir: Option<&Path>,
+    taken: &mut HashSet<String>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    for (i, job) in jobs.iter_mut().enumerate() {
+        let path = KeyPath::default().key("scrape_configs").index(i);
+        validate_job(job, global, &path, dir, warnings)?;
+        if !taken.insert(job.job_name.clone()) {
             return Err(problem(
                 path.key("job_name"),
                 format!(
@@ -69,8 +98,6 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
             ));
         }
     }
-    top_level_warnings(cfg, &mut warnings);
-    cfg.warnings = warnings;
     Ok(())
 }
 
@@ -143,7 +170,7 @@ fn validate_global(
 
 fn validate_job(
     job: &mut ScrapeConfig,
-    global: &super::GlobalConfig,
+    global: &GlobalConfig,
     path: &KeyPath,
     dir: Option<&Path>,
     warnings: &mut Vec<String>,
@@ -554,6 +581,15 @@ fn file_sd_pattern() -> &'static Regex {
     RE.get_or_init(|| {
         Regex::new(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$").expect("static regex")
     })
+}
+
+/// Prometheus's rule for rule and scrape config file patterns: wildcards
+/// only in the last path element, and a well-formed glob.
+fn is_valid_pattern(pattern: &str) -> bool {
+    let star_in_dir = pattern
+        .find('*')
+        .is_some_and(|i| pattern[i..].contains('/'));
+    !star_in_dir && is_valid_glob(pattern)
 }
 
 /// Whether a glob pattern is well formed (every `[` closed, no trailing

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::target_group::{parse_groups, Format};
 use super::TargetGroup;
-use crate::config::FileSdConfig;
+use crate::config::{glob, FileSdConfig};
 
 const FILEPATH_LABEL: &str = "__meta_filepath";
 
@@ -46,7 +46,8 @@ impl FileSd {
     /// Re-reads files that changed (all of them when `force`), drops files
     /// that disappeared; true when the groups changed.
     pub(crate) fn poll(&mut self, force: bool) -> bool {
-        let mut present: Vec<PathBuf> = self.patterns.iter().flat_map(|p| expand(p)).collect();
+        let mut present: Vec<PathBuf> =
+            self.patterns.iter().flat_map(|p| glob::expand(p)).collect();
         present.sort();
         present.dedup();
         let before = self.files.len();
@@ -106,61 +107,6 @@ fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, String> {
     parse_groups(&text, format, &name, (FILEPATH_LABEL, &name))
 }
 
-/// The existing files a pattern names.
-fn expand(pattern: &str) -> Vec<PathBuf> {
-    let path = Path::new(pattern);
-    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
-        return Vec::new();
-    };
-    if !name.contains(['*', '?']) {
-        return if path.is_file() {
-            vec![path.to_path_buf()]
-        } else {
-            Vec::new()
-        };
-    }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut out: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| !t.is_dir()))
-        .filter(|e| e.file_name().to_str().is_some_and(|n| wildcard(name, n)))
-        .map(|e| dir.join(e.file_name()))
-        .collect();
-    out.sort();
-    out
-}
-
-/// `*` matches any run of characters, `?` any one character.
-fn wildcard(pattern: &str, name: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let n: Vec<char> = name.chars().collect();
-    // Greedy match with backtracking to the last `*`: linear for one star.
-    let (mut pi, mut ni) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ni < n.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
-            pi += 1;
-            ni += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ni));
-            pi += 1;
-        } else if let Some((sp, sn)) = star {
-            pi = sp + 1;
-            ni = sn + 1;
-            star = Some((sp, sn + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|c| *c == '*')
-}
-
 /// Polls `cfg`'s files every `poll` and re-reads all of them every
 /// `refresh_interval`, sending the full group list whenever it changes (and
 /// once at start).
@@ -195,25 +141,6 @@ pub(crate) async fn run(cfg: FileSdConfig, poll: Duration, tx: mpsc::Sender<Vec<
 mod tests {
     use super::*;
     use crate::config::PromDuration;
-
-    #[test]
-    fn wildcards() {
-        for (p, n, want) in [
-            ("*.json", "a.json", true),
-            ("*.json", ".json", true),
-            ("*.json", "a.yml", false),
-            ("t-*.yml", "t-1.yml", true),
-            ("t-*.yml", "x-1.yml", false),
-            ("a?.json", "ab.json", true),
-            ("a?.json", "a.json", false),
-            ("*", "anything", true),
-            ("a*b*c", "axxbyyc", true),
-            ("a*b*c", "axxbyy", false),
-            ("exact.json", "exact.json", true),
-        ] {
-            assert_eq!(wildcard(p, n), want, "{p} {n}");
-        }
-    }
 
     fn cfg(files: Vec<String>) -> FileSdConfig {
         FileSdConfig {
