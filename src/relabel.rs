@@ -759,4 +759,34 @@ mod tests {
         assert!(process(&rs, &mut ls));
         assert_eq!(ls, labels(&[("x", "a.b")]));
     }
+
+    proptest::proptest! {
+        /// Whatever the rules do, a kept set comes back sorted by name,
+        /// with unique names and no empty values.
+        #[test]
+        fn output_is_always_a_valid_label_set(
+            input in proptest::collection::btree_map("[a-c_]{1,3}", "[a-c]{0,2}", 0..6),
+            picks in proptest::collection::vec(0usize..10, 0..6),
+        ) {
+            const RULES: [&str; 10] = [
+                "{source_labels: [a], target_label: b}",
+                "{source_labels: [a, b], regex: '(.*);(.*)', target_label: '${2}x', replacement: '$1'}",
+                "{regex: '(.)(.*)', replacement: 'm_$2', action: labelmap}",
+                "{regex: 'a.*', action: labeldrop}",
+                "{regex: '[bc_].*', action: labelkeep}",
+                "{source_labels: [c], target_label: h, modulus: 3, action: hashmod}",
+                "{source_labels: [a], target_label: a, action: uppercase}",
+                "{source_labels: [missing], target_label: c}",
+                "{source_labels: [b], regex: 'c+', action: drop}",
+                "{target_label: z, replacement: ''}",
+            ];
+            let yaml: String = picks.iter().map(|&i| format!("- {}\n", RULES[i])).collect();
+            let rules = if yaml.is_empty() { Vec::new() } else { rules(&yaml) };
+            let mut ls: Vec<Label> = input.iter().rev().map(|(n, v)| Label::new(n.clone(), v.clone())).collect();
+            if process(&rules, &mut ls) {
+                proptest::prop_assert!(ls.windows(2).all(|w| w[0].name < w[1].name), "{:?}", ls);
+                proptest::prop_assert!(ls.iter().all(|l| !l.value.is_empty() && !l.name.is_empty()), "{:?}", ls);
+            }
+        }
+    }
 }

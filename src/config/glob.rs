@@ -92,7 +92,7 @@ mod tests {
         let got = expand(&pattern.to_string_lossy());
         assert_eq!(got, [dir.path().join("a.yml"), dir.path().join("b.yml")]);
         let exact = dir.path().join("c.json");
-        assert_eq!(expand(&exact.to_string_lossy()), [exact.clone()]);
+        assert_eq!(expand(&exact.to_string_lossy()), [exact]);
         assert!(expand(&dir.path().join("none.json").to_string_lossy()).is_empty());
     }
 }

@@ -45,34 +45,39 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
         }
     });
     let dir = dir.map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()));
-    parse(&text, dir.as_deref()).map_err(|e| match e {
-        ConfigError::Invalid(msg) => ConfigError::Invalid(format!("{}: {msg}", path.display())),
-        other => other,
-    })
+    parse(&text, dir.as_deref(), Some(path))
 }
 
 /// Parses and validates configuration text; relative paths stay relative
 /// (to the working directory).
 pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
-    parse(text, None)
+    parse(text, None, None)
 }
 
 /// Parses and validates configuration text as if it were a file in `dir`:
 /// relative paths in it are resolved against `dir`.
 pub fn parse_str_in_dir(text: &str, dir: &Path) -> Result<Config, ConfigError> {
-    parse(text, Some(dir))
+    parse(text, Some(dir), None)
 }
 
-fn parse(text: &str, dir: Option<&Path>) -> Result<Config, ConfigError> {
+/// `name` is the file the text came from, to prefix its errors with.
+fn parse(text: &str, dir: Option<&Path>, name: Option<&Path>) -> Result<Config, ConfigError> {
+    let in_main = |e: ConfigError| match (e, name) {
+        (ConfigError::Invalid(msg), Some(name)) => {
+            ConfigError::Invalid(format!("{}: {msg}", name.display()))
+        }
+        (e, _) => e,
+    };
     let mut cfg: Config = if is_empty_document(text) {
         Config::default()
     } else {
-        deserialize(text)?
+        deserialize(text).map_err(in_main)?
     };
     let explicit = Explicit {
         global_scrape_timeout: has_global_timeout(text),
     };
-    validate(&mut cfg, dir, &explicit).map_err(|p| located(text, p))?;
+    validate(&mut cfg, dir, &explicit).map_err(|p| in_main(located(text, p)))?;
+    // Errors from these files name their own file.
     load_scrape_config_files(&mut cfg)?;
     cfg.source = text.to_string();
     Ok(cfg)
@@ -879,6 +884,10 @@ scrape_configs:
         )
         .unwrap();
         let e = load_file(&main).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&jobs.join("b.yml").display().to_string()),
+            "{e}"
+        );
         assert!(e.contains("b.yml: scrape_configs[1].job_name: found multiple scrape configs with job name \"main\" (line 3)"), "{e}");
         std::fs::write(
             jobs.join("b.yml"),
