@@ -1022,6 +1022,10 @@ mod testdata {
             .warnings
             .iter()
             .any(|w| w.starts_with("scrape_configs[5].scrape_protocols")));
+        assert!(cfg
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("scrape_configs[2].tls_config.server_name")));
         assert_eq!(cfg.source, std::fs::read_to_string(&path).unwrap());
     }
 

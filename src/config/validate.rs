@@ -238,7 +238,7 @@ fn validate_job(
         bearer_token_file: &mut job.bearer_token_file,
         tls_config: &mut job.tls_config,
     }
-    .validate(path, dir)?;
+    .validate(path, dir, warnings)?;
 
     for (i, sc) in job.static_configs.iter().enumerate() {
         let sc_path = path.key("static_configs").index(i);
@@ -275,7 +275,7 @@ fn validate_job(
         }
     }
     for (i, hsd) in job.http_sd_configs.iter_mut().enumerate() {
-        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir)?;
+        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
     }
     for key in ["relabel_configs", "metric_relabel_configs"] {
         let rules = if key == "relabel_configs" {
@@ -347,7 +347,12 @@ fn validate_job(
     Ok(())
 }
 
-fn validate_http_sd(hsd: &mut HttpSdConfig, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
+fn validate_http_sd(
+    hsd: &mut HttpSdConfig,
+    path: &KeyPath,
+    dir: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let url_path = path.key("url");
     let url = reqwest::Url::parse(&hsd.url)
         .map_err(|e| problem(url_path.clone(), format!("invalid URL {:?}: {e}", hsd.url)))?;
@@ -370,7 +375,18 @@ fn validate_http_sd(hsd: &mut HttpSdConfig, path: &KeyPath, dir: Option<&Path>) 
         bearer_token_file: &mut hsd.bearer_token_file,
         tls_config: &mut hsd.tls_config,
     }
-    .validate(path, dir)
+    .validate(path, dir, warnings)?;
+    let ignored = [
+        ("proxy_url", hsd.proxy_url.is_some()),
+        ("no_proxy", hsd.no_proxy.is_some()),
+        (
+            "proxy_from_environment",
+            hsd.proxy_from_environment.is_some(),
+        ),
+        ("http_headers", hsd.http_headers.is_some()),
+    ];
+    warn_ignored(path, &ignored, warnings);
+    Ok(())
 }
 
 /// The HTTP client settings scrape jobs and http_sd share, checked as
@@ -384,7 +400,12 @@ struct HttpClient<'a> {
 }
 
 impl HttpClient<'_> {
-    fn validate(self, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
+    fn validate(
+        self,
+        path: &KeyPath,
+        dir: Option<&Path>,
+        warnings: &mut Vec<String>,
+    ) -> Result<()> {
         // Go checks lengths, so an empty string counts as unset.
         clear_empty(self.bearer_token);
         clear_empty(self.bearer_token_file);
@@ -473,7 +494,15 @@ impl HttpClient<'_> {
             });
         }
         if let Some(tls) = self.tls_config.as_mut() {
-            validate_tls(tls, &path.key("tls_config"), dir)?;
+            let tls_path = path.key("tls_config");
+            validate_tls(tls, &tls_path, dir)?;
+            // The TLS stack verifies against the target's host name; an
+            // override cannot be honoured.
+            warn_ignored(
+                &tls_path,
+                &[("server_name", tls.server_name.is_some())],
+                warnings,
+            );
         }
         Ok(())
     }
