@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod config;
-pub mod metrics;
-pub mod scrape;
+pub mod discovery;
 pub mod flags;
+pub mod metrics;
+pub mod relabel;
+pub mod scrape;
