@@ -4,8 +4,12 @@
 //! [`params::Params`] (URL query merged with the POST form body) and answers
 //! go out through [`response`] in Prometheus's envelope.
 
+pub mod ast_json;
+pub mod encode;
 pub mod params;
+pub mod query;
 pub mod response;
+pub mod series;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
