@@ -10,7 +10,6 @@ use std::time::{Duration, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use http_body_util::BodyExt;
 use parking_lot::RwLock;
 use serde_json::{json, Value};
 use storage::querier::Queryable;
@@ -272,7 +271,9 @@ impl Harness {
         let resp = self.app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap();
         Resp {
             status,
             headers,
@@ -737,7 +738,7 @@ async fn delete_series_removes_data() {
             "bad_data",
             "invalid parameter \"end\": invalid time value for 'end': cannot parse \"x\" to a valid timestamp",
         );
-    for bad in ["up%7B", "rate(up%5B5m%5D)", "%7B%7D"] {
+    for bad in ["up%7B", "rate(up%5B5m%5D)", "up%20offset%205m"] {
         let r = h
             .post(
                 "/api/v1/admin/tsdb/delete_series",
@@ -750,6 +751,18 @@ async fn delete_series_removes_data() {
     }
     // Nothing was deleted by the failed calls, not even the valid selector.
     assert_eq!(h.count_samples(&name_is("other")), 40);
+    // An empty selector is valid and selects nothing (as in Prometheus).
+    h.post("/api/v1/admin/tsdb/delete_series", "match[]=%7B%7D")
+        .await
+        .text(204, "");
+    assert_eq!(h.count_samples(&name_is("other")), 40);
+    assert_eq!(h.count_samples(&name_is("up")), 80);
+    let counted = |r: Resp| r.data()["result"].clone();
+    let q = "/api/v1/query?query=count_over_time(other%5B20m%5D)&time=600";
+    assert_eq!(
+        counted(h.get(q).await),
+        json!([{"metric":{"instance":"host-0","job":"node"},"value":[600,"40"]}])
+    );
     h.get("/api/v1/admin/tsdb/delete_series?match[]=up")
         .await
         .text(405, "Method Not Allowed\n");
@@ -778,6 +791,11 @@ async fn delete_series_removes_data() {
     .text(204, "");
     assert_eq!(h.count_samples(&name_is("other")), 0);
     assert_eq!(h.count_samples(&name_is("up")), 72);
+    // Queries no longer see the deleted data.
+    assert_eq!(counted(h.get(q).await), json!([]));
+    let q0 =
+        "/api/v1/query?query=count_over_time(up%7Binstance%3D%22host-0%22%7D%5B10m%5D)&time=600";
+    assert_eq!(counted(h.get(q0).await)[0]["value"], json!([600, "32"]));
 }
 
 #[tokio::test]
@@ -884,6 +902,9 @@ async fn health_and_readiness() {
     h.get("/api/v1/targets")
         .await
         .text(503, "Service Unavailable");
+    h.post("/api/v1/query", "query=1")
+        .await
+        .text(503, "Service Unavailable");
     h.post("/api/v1/admin/tsdb/snapshot", "")
         .await
         .text(503, "Service Unavailable");
@@ -898,6 +919,7 @@ async fn health_and_readiness() {
         .await
         .text(200, "Prometheus Server is Ready.\n");
     h.get("/api/v1/status/buildinfo").await.data();
+    h.post("/api/v1/query", "query=1").await.data();
 }
 
 #[tokio::test]
@@ -977,6 +999,9 @@ async fn metrics_endpoint_and_request_instrumentation() {
     h.get("/api/v1/status/buildinfo").await.data();
     h.get("/api/v1/status/tsdb?limit=0").await;
     h.get("/no/such/path").await;
+    h.get("/api/v1/label/job/values").await.data();
+    h.get("/api/v1/label/instance/values").await.data();
+    h.post("/api/v1/query", "query=up&time=30").await.data();
     let r = h.get("/metrics").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(
@@ -989,6 +1014,9 @@ async fn metrics_endpoint_and_request_instrumentation() {
         "prometheus_http_requests_total{handler=\"/api/v1/status/tsdb\",code=\"400\"} 1\n",
         "prometheus_http_request_duration_seconds_bucket{handler=\"/api/v1/status/buildinfo\",le=\"0.1\"} 2\n",
         "prometheus_http_request_duration_seconds_count{handler=\"/api/v1/status/tsdb\"} 1\n",
+        // One label per route pattern, however many label names were asked.
+        "prometheus_http_requests_total{handler=\"/api/v1/label/:name/values\",code=\"200\"} 2\n",
+        "prometheus_http_requests_total{handler=\"/api/v1/query\",code=\"200\"} 1\n",
         "prometheus_tsdb_head_series 2\n",
         "prometheus_tsdb_head_samples_appended_total{type=\"float\"} 8\n",
         "# TYPE process_cpu_seconds_total counter\n",

@@ -7,11 +7,13 @@ mod engine;
 mod error;
 pub mod functions;
 mod parser;
+mod pretty;
 mod printer;
 mod value;
 
-pub use engine::{Engine, EngineOptions};
+pub use engine::{Engine, EngineOptions, QueryOptions};
 pub use error::{Error, ParseError, Result};
-pub use parser::parse;
+pub use parser::{parse, parse_metric_selector};
+pub use pretty::pretty;
 pub use storage::{Label, Labels, MatchOp, Matcher};
-pub use value::{QueryResult, Sample, Series, Value};
+pub use value::{QueryResult, QueryStats, Sample, Series, Value};

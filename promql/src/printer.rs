@@ -105,17 +105,18 @@ fn write_selector(f: &mut Formatter<'_>, v: &VectorSelector) -> fmt::Result {
     write!(f, "{{{}}}", rest.join(", "))
 }
 
-/// ` <op>[ bool][ on (…)][ group_left (…)] <rhs>`.
-fn write_binary_tail(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
-    write!(f, " {}", b.op.as_str())?;
+/// `<op>[ bool][ on (…)][ group_left (…)]`: a binary operator with its
+/// modifiers.
+pub(crate) fn binary_operator(b: &BinaryExpr) -> String {
+    let mut s = String::from(b.op.as_str());
     if b.return_bool {
-        f.write_str(" bool")?;
+        s.push_str(" bool");
     }
     if let Some(m) = &b.matching {
         let grouped = matches!(m.card, Cardinality::ManyToOne | Cardinality::OneToMany);
         if m.on || !m.labels.is_empty() || grouped {
             let kw = if m.on { "on" } else { "ignoring" };
-            write!(f, " {kw} ({})", label_list(&m.labels))?;
+            let _ = write!(s, " {kw} ({})", label_list(&m.labels));
         }
         if grouped {
             let side = if m.card == Cardinality::ManyToOne {
@@ -123,10 +124,37 @@ fn write_binary_tail(f: &mut Formatter<'_>, b: &BinaryExpr) -> fmt::Result {
             } else {
                 "right"
             };
-            write!(f, " group_{side} ({})", label_list(&m.include))?;
+            let _ = write!(s, " group_{side} ({})", label_list(&m.include));
         }
     }
-    write!(f, " {}", b.rhs)
+    s
+}
+
+/// `sum`, `sum by (a) ` or `sum without (a) `: what precedes the
+/// parenthesised arguments of an aggregation.
+pub(crate) fn aggregate_prefix(a: &AggregateExpr) -> String {
+    let mut s = String::from(a.op.as_str());
+    if a.without {
+        let _ = write!(s, " without ({}) ", label_list(&a.grouping));
+    } else if !a.grouping.is_empty() {
+        let _ = write!(s, " by ({}) ", label_list(&a.grouping));
+    }
+    s
+}
+
+/// `[range:step]` with `@` and `offset`: what follows a subquery's
+/// expression.
+pub(crate) fn subquery_suffix(sq: &SubqueryExpr) -> String {
+    struct Suffix<'a>(&'a SubqueryExpr);
+    impl Display for Suffix<'_> {
+        fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+            let sq = self.0;
+            let step = sq.step.map(format_duration).unwrap_or_default();
+            write!(f, "[{}:{step}]", format_duration(sq.range))?;
+            write_modifiers(f, sq.offset, sq.at)
+        }
+    }
+    Suffix(sq).to_string()
 }
 
 impl Display for Expr {
@@ -143,17 +171,7 @@ impl Display for Expr {
                 write!(f, "[{}]", format_duration(*range))?;
                 write_modifiers(f, vector.offset, vector.at)
             }
-            Expr::Subquery(SubqueryExpr {
-                expr,
-                range,
-                step,
-                offset,
-                at,
-            }) => {
-                let step = step.map(format_duration).unwrap_or_default();
-                write!(f, "{expr}[{}:{step}]", format_duration(*range))?;
-                write_modifiers(f, *offset, *at)
-            }
+            Expr::Subquery(sq) => write!(f, "{}{}", sq.expr, subquery_suffix(sq)),
             Expr::Paren(e) => write!(f, "({e})"),
             Expr::Unary(op, e) => {
                 let sign = match op {
@@ -171,29 +189,16 @@ impl Display for Expr {
                 }
                 write!(f, "{}", spine.last().map_or(self, |b| &*b.lhs))?;
                 for b in spine.iter().rev() {
-                    write_binary_tail(f, b)?;
+                    write!(f, " {} {}", binary_operator(b), b.rhs)?;
                 }
                 Ok(())
             }
-            Expr::Aggregate(AggregateExpr {
-                op,
-                expr,
-                param,
-                grouping,
-                without,
-                ..
-            }) => {
-                f.write_str(op.as_str())?;
-                if *without {
-                    write!(f, " without ({}) ", label_list(grouping))?;
-                } else if !grouping.is_empty() {
-                    write!(f, " by ({}) ", label_list(grouping))?;
-                }
-                f.write_char('(')?;
-                if let Some(p) = param {
+            Expr::Aggregate(a) => {
+                write!(f, "{}(", aggregate_prefix(a))?;
+                if let Some(p) = &a.param {
                     write!(f, "{p}, ")?;
                 }
-                write!(f, "{expr})")
+                write!(f, "{})", a.expr)
             }
             Expr::Call(c) => {
                 write!(f, "{}(", c.func.name)?;

@@ -14,9 +14,9 @@ use serde::Serialize;
 use storage::Matcher;
 
 use super::json::success;
-use super::params::{parse_time, Params, MAX_TIME, MIN_TIME};
+use super::params::{invalid_param, time_param, Params, MAX_TIME, MIN_TIME};
 use super::response::{ApiError, ErrorType};
-use super::{parse_go_bool, parse_metric_selector, ApiState};
+use super::{parse_go_bool, ApiState};
 
 pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new()
@@ -53,20 +53,11 @@ async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)
 }
 
-fn time_param(params: &Params, key: &str, default: i64) -> Result<i64, ApiError> {
-    match params.get(key) {
-        None | Some("") => Ok(default),
-        Some(s) => parse_time(s).map_err(|e| {
-            ApiError::bad_data(format!(
-                "invalid parameter \"{key}\": invalid time value for '{key}': {e}"
-            ))
-        }),
-    }
-}
-
 /// Deletes the samples of every series matching any `match[]` selector in
 /// `[start, end]` (default: all time). All selectors are checked before
-/// anything is deleted.
+/// anything is deleted. As in Prometheus a selector may consist of matchers
+/// that all match the empty string (`{job=""}` selects every series without
+/// a job); an empty one (`{}`) selects nothing.
 async fn delete_series(State(state): State<Arc<ApiState>>, params: Params) -> Response {
     if !state.admin_enabled {
         return disabled();
@@ -86,14 +77,12 @@ async fn delete(state: &ApiState, params: &Params) -> Result<(), ApiError> {
     let end = time_param(params, "end", MAX_TIME)?;
     let sets: Vec<Vec<Matcher>> = selectors
         .iter()
-        .map(|s| {
-            parse_metric_selector(s)
-                .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match[]\": {e}")))
-        })
+        .map(|s| promql::parse_metric_selector(s).map_err(|e| invalid_param("match[]", e)))
         .collect::<Result<_, _>>()?;
     let db = Arc::clone(&state.db);
     blocking(move || {
-        for m in &sets {
+        // To storage no matchers means every series.
+        for m in sets.iter().filter(|m| !m.is_empty()) {
             db.delete(m, start, end).map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -128,10 +117,8 @@ async fn snapshot(State(state): State<Arc<ApiState>>, params: Params) -> Respons
         Some(s) => match parse_go_bool(s) {
             Ok(b) => b,
             Err(e) => {
-                return ApiError::bad_data(format!(
-                    "invalid parameter \"skip_head\": unable to parse boolean: {e}"
-                ))
-                .into_response()
+                return invalid_param("skip_head", format!("unable to parse boolean: {e}"))
+                    .into_response()
             }
         },
     };

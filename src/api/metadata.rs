@@ -11,8 +11,7 @@ use serde::Serialize;
 use storage::Matcher;
 
 use super::json::{success, LabelMap};
-use super::params::Params;
-use super::parse_metric_selector;
+use super::params::{invalid_param, Params};
 use super::response::{ApiError, Success};
 use super::ApiState;
 
@@ -106,8 +105,9 @@ async fn target_metadata(
     let limit = int_param(&params, "limit")?;
     let matchers: Vec<Matcher> = match params.get("match_target") {
         None | Some("") => Vec::new(),
-        Some(s) => parse_metric_selector(s)
-            .map_err(|e| ApiError::bad_data(format!("invalid parameter \"match_target\": {e}")))?,
+        Some(s) => {
+            promql::parse_metric_selector(s).map_err(|e| invalid_param("match_target", e))?
+        }
     };
     let metric = params.get("metric").unwrap_or("");
     let all = state.scrape.metadata();

@@ -5,14 +5,18 @@
 //! go out through [`response`] in Prometheus's envelope.
 
 mod admin;
+pub mod ast_json;
+pub mod encode;
 pub mod instrument;
 mod json;
 mod lifecycle;
 mod metadata;
 mod middleware;
 pub mod params;
+pub mod query;
 pub mod response;
 mod rules;
+pub mod series;
 mod status;
 mod targets;
 
@@ -77,8 +81,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(metadata::routes())
         .merge(rules::routes())
         .merge(admin::routes())
-        // TODO(admin): merge query::routes() and series::routes() from
-        // branch `api` once they exist.
+        .merge(query::routes())
+        .merge(series::routes())
         .merge(lifecycle::routes())
         .route("/metrics", get(instrument::metrics))
         .fallback(middleware::not_found)
@@ -88,39 +92,21 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .with_state(state)
 }
 
-/// Parses a series selector such as `up{job="x"}` as Prometheus's
-/// `ParseMetricSelector` does: anything but a bare selector is an error.
-fn parse_metric_selector(s: &str) -> Result<Vec<storage::Matcher>, String> {
-    match promql::parse(s).map_err(|e| e.to_string())? {
-        promql::ast::Expr::Vector(sel) if sel.offset == 0 && sel.at.is_none() => Ok(sel.matchers),
-        _ => Err(format!(
-            "1:1: parse error: expected a series selector, got {s:?}"
-        )),
-    }
-}
-
 /// Go's `strconv.ParseBool`, with its error text.
 fn parse_go_bool(s: &str) -> Result<bool, String> {
     match s {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
         "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            params::go_quote(s.as_bytes())
+        )),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metric_selectors() {
-        let m = parse_metric_selector(r#"up{job="a"}"#).unwrap();
-        assert_eq!(m.len(), 2);
-        for bad in ["up[5m]", "rate(up[5m])", "up offset 5m", "1", "{}", "up{"] {
-            let e = parse_metric_selector(bad).unwrap_err();
-            assert!(e.contains("parse error"), "{bad}: {e}");
-        }
-    }
 
     #[test]
     fn go_bools() {

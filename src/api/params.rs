@@ -104,7 +104,12 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
     }
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp_millis())
-        .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
+        .map_err(|_| {
+            format!(
+                "cannot parse {} to a valid timestamp",
+                go_quote(s.as_bytes())
+            )
+        })
 }
 
 /// Parses a duration parameter: float seconds or a Prometheus duration.
@@ -118,30 +123,31 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
             let ms = (f * 1000.0).round();
             if ms.abs() >= 9.2e18 {
                 return Err(format!(
-                    "cannot parse {s:?} to a valid duration. It overflows int64"
+                    "cannot parse {} to a valid duration. It overflows int64",
+                    go_quote(s.as_bytes())
                 ));
             }
             return Ok(ms as i64);
         }
     }
-    storage::compact::parse_duration_ms(s)
-        .map_err(|_| format!("cannot parse {s:?} to a valid duration"))
+    storage::compact::parse_duration_ms(s).map_err(|_| {
+        format!(
+            "cannot parse {} to a valid duration",
+            go_quote(s.as_bytes())
+        )
+    })
 }
 
 /// Parses each `match[]` value into matchers, as Prometheus's
 /// `parseMatchersParam`: every selector must have at least one matcher that
-/// does not match the empty string.
+/// does not match the empty string. Errors are `bad_data` with the bare
+/// message, as `/labels` and `/label/…/values` report them; `/series`
+/// prefixes them with [`invalid_param`].
 pub fn parse_matchers(values: &[&str]) -> Result<Vec<Vec<storage::Matcher>>, ApiError> {
     let mut out = Vec::with_capacity(values.len());
     for v in values {
-        let expr = promql::parse(v).map_err(|e| ApiError::bad_data(e.to_string()))?;
-        let matchers = match expr {
-            promql::ast::Expr::Vector(sel) => sel.matchers,
-            _ => return Err(ApiError::bad_data(format!(
-                "invalid parameter \"match[]\": 1:1: parse error: expected vector selector, got {}",
-                v
-            ))),
-        };
+        let matchers =
+            promql::parse_metric_selector(v).map_err(|e| ApiError::bad_data(e.to_string()))?;
         if matchers.iter().all(|m| m.matches_empty()) {
             return Err(ApiError::bad_data(
                 "match[] must contain at least one non-empty matcher",
@@ -150,6 +156,85 @@ pub fn parse_matchers(values: &[&str]) -> Result<Vec<Vec<storage::Matcher>>, Api
         out.push(matchers);
     }
     Ok(out)
+}
+
+/// Prometheus's `invalid parameter "<name>": <reason>` (`bad_data`).
+pub fn invalid_param(name: &str, reason: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_data(format!("invalid parameter {name:?}: {reason}"))
+}
+
+/// An optional time parameter (`start`, `end`, `time`), as Prometheus's
+/// `parseTimeParam`: `default` when absent or empty.
+pub fn time_param(params: &Params, name: &str, default: i64) -> Result<i64, ApiError> {
+    match params.get(name).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => parse_time(v)
+            .map_err(|e| invalid_param(name, format!("invalid time value for '{name}': {e}"))),
+    }
+}
+
+/// The `limit` parameter: `0` (no limit) when absent, as Prometheus's
+/// `parseLimitParam`; errors spelled like Go's `strconv.Atoi`.
+pub fn limit_param(params: &Params) -> Result<usize, ApiError> {
+    let Some(s) = params.get("limit").filter(|v| !v.is_empty()) else {
+        return Ok(0);
+    };
+    match s.parse::<i64>() {
+        Ok(n) if n < 0 => Err(invalid_param("limit", "limit must be non-negative")),
+        Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Err(e) => {
+            let why = match e.kind() {
+                std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                    "value out of range"
+                }
+                _ => "invalid syntax",
+            };
+            Err(invalid_param(
+                "limit",
+                format!("strconv.Atoi: parsing {}: {why}", go_quote(s.as_bytes())),
+            ))
+        }
+    }
+}
+
+/// Quotes bytes as Go's `%q` / `strconv.Quote` does: printable characters
+/// as they are, `\n`-style and `\xNN` / `\uNNNN` escapes otherwise.
+pub fn go_quote(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{7}' => out.push_str("\\a"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '\u{b}' => out.push_str("\\v"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    let _ = write!(out, "\\x{:02x}", c as u32);
+                }
+                // Go's unicode.IsPrint: no controls, and no spaces but ' '.
+                c if c.is_control() || (c.is_whitespace() && c != ' ') => {
+                    if (c as u32) < 0x10000 {
+                        let _ = write!(out, "\\u{:04x}", c as u32);
+                    } else {
+                        let _ = write!(out, "\\U{:08x}", c as u32);
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            let _ = write!(out, "\\x{b:02x}");
+        }
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -183,6 +268,75 @@ mod tests {
         assert_eq!(parse_duration("5m"), Ok(300_000));
         assert!(parse_duration("x").is_err());
         assert!(parse_duration("1e30").is_err());
+    }
+
+    #[test]
+    fn quoting_follows_go() {
+        assert_eq!(go_quote(b"abc"), r#""abc""#);
+        assert_eq!(go_quote(b"a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(go_quote(b"\n\t\x01\x7f"), r#""\n\t\x01\x7f""#);
+        assert_eq!(go_quote("é日\u{a0}".as_bytes()), r#""é日\u00a0""#);
+        assert_eq!(go_quote(b"a\xffb"), r#""a\xffb""#);
+    }
+
+    #[test]
+    fn limits() {
+        let p = |q: &str| limit_param(&Params::parse(q));
+        assert_eq!(p("").unwrap(), 0);
+        assert_eq!(p("limit=").unwrap(), 0);
+        assert_eq!(p("limit=0").unwrap(), 0);
+        assert_eq!(p("limit=40000").unwrap(), 40000);
+        assert_eq!(
+            p("limit=-1").unwrap_err().msg,
+            r#"invalid parameter "limit": limit must be non-negative"#
+        );
+        assert_eq!(
+            p("limit=x").unwrap_err().msg,
+            r#"invalid parameter "limit": strconv.Atoi: parsing "x": invalid syntax"#
+        );
+        assert_eq!(
+            p("limit=99999999999999999999").unwrap_err().msg,
+            r#"invalid parameter "limit": strconv.Atoi: parsing "99999999999999999999": value out of range"#
+        );
+    }
+
+    #[test]
+    fn optional_times() {
+        let p = Params::parse("start=10&end=&bad=x");
+        assert_eq!(time_param(&p, "start", 0).unwrap(), 10_000);
+        assert_eq!(time_param(&p, "end", MAX_TIME).unwrap(), MAX_TIME);
+        assert_eq!(time_param(&p, "time", 7).unwrap(), 7);
+        let e = time_param(&p, "bad", 0).unwrap_err();
+        assert_eq!(e.kind, super::super::response::ErrorType::BadData);
+        assert_eq!(
+            e.msg,
+            r#"invalid parameter "bad": invalid time value for 'bad': cannot parse "x" to a valid timestamp"#
+        );
+    }
+
+    #[test]
+    fn matcher_sets() {
+        let sets = parse_matchers(&["up", r#"{__name__=~".*word.*"}"#, "up{}"]).unwrap();
+        assert_eq!(sets.len(), 3);
+        assert_eq!(sets[1][0].name, "__name__");
+        for bad in ["{}", r#"{job=""}"#, r#"{job=~".*"}"#] {
+            assert_eq!(
+                parse_matchers(&[bad]).unwrap_err().msg,
+                "match[] must contain at least one non-empty matcher",
+                "{bad}"
+            );
+        }
+        for bad in [
+            "up + 1",
+            "rate(x[5m])",
+            "up[5m]",
+            "up offset 5m",
+            "",
+            "{a=}",
+        ] {
+            let e = parse_matchers(&[bad]).unwrap_err();
+            assert!(e.msg.contains("parse error"), "{bad}: {}", e.msg);
+        }
     }
 
     #[test]

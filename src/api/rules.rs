@@ -10,7 +10,7 @@ use axum::Router;
 use serde::Serialize;
 
 use super::json::success;
-use super::params::Params;
+use super::params::{go_quote, invalid_param, Params};
 use super::parse_go_bool;
 use super::response::{ApiError, Success};
 use super::ApiState;
@@ -30,9 +30,10 @@ struct RuleDiscovery {
 async fn rules(params: Params) -> Result<Success, ApiError> {
     let kind = params.get("type").unwrap_or("").to_ascii_lowercase();
     if !matches!(kind.as_str(), "" | "alert" | "record") {
-        return Err(ApiError::bad_data(format!(
-            "invalid parameter \"type\": not supported value {kind:?}"
-        )));
+        return Err(invalid_param(
+            "type",
+            format!("not supported value {}", go_quote(kind.as_bytes())),
+        ));
     }
     let exclude = params
         .get("exclude_alerts")
@@ -40,9 +41,10 @@ async fn rules(params: Params) -> Result<Success, ApiError> {
         .to_ascii_lowercase();
     if !exclude.is_empty() {
         parse_go_bool(&exclude).map_err(|e| {
-            ApiError::bad_data(format!(
-                "invalid parameter \"exclude_alerts\": error converting exclude_alerts: {e}"
-            ))
+            invalid_param(
+                "exclude_alerts",
+                format!("error converting exclude_alerts: {e}"),
+            )
         })?;
     }
     success(&RuleDiscovery { groups: [] })

@@ -191,7 +191,7 @@ fn set_op(
     // stamp[sig] == k + 1 when the signature is present at step k.
     let mut stamp = vec![0usize; nsig];
     for k in 0..grid.len() {
-        ev.check("query evaluation")?;
+        ev.check("expression evaluation")?;
         let t = grid.t(k);
         let mark = k + 1;
         match op {
@@ -295,7 +295,7 @@ fn vector_vector(
     let mut label_out: HashMap<(Labels, bool), usize> = HashMap::new();
     let mut out: Vec<SeriesOut> = Vec::new();
     for k in 0..grid.len() {
-        ev.check("query evaluation")?;
+        ev.check("expression evaluation")?;
         if msteps[k].is_empty() || osteps[k].is_empty() {
             continue;
         }

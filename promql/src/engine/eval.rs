@@ -1,7 +1,8 @@
 //! The tree walk: every node is evaluated once over a step grid.
 
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use storage::querier::Queryable;
 use storage::Labels;
@@ -9,7 +10,7 @@ use storage::Labels;
 use super::EngineOptions;
 use crate::ast::{At, Expr, UnaryOp};
 use crate::error::{Error, Result};
-use crate::value::{QueryResult, Value};
+use crate::value::{QueryResult, QueryStats, Value};
 
 /// Evaluation timestamps `start, start+step, …, <= end` (ms).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,6 +84,35 @@ pub(crate) enum Val {
     Matrix(Vec<SeriesOut>),
 }
 
+impl Val {
+    /// How many samples the value holds.
+    fn samples(&self) -> u64 {
+        match self {
+            Val::Scalar(v) => v.len() as u64,
+            Val::Str(_) => 0,
+            Val::Vector(ss) | Val::Matrix(ss) => ss.iter().map(|s| s.points.len() as u64).sum(),
+        }
+    }
+}
+
+/// Sample statistics gathered during one evaluation. Interior mutability
+/// because window walks count while the evaluator is borrowed shared.
+#[derive(Default)]
+struct SampleCounter {
+    total: Cell<u64>,
+    /// One slot per step of the query grid; empty when not asked for.
+    per_step: RefCell<Vec<u64>>,
+    peak: Cell<u64>,
+    /// Above zero while a range function's subquery argument is evaluated:
+    /// upstream counts those samples through the function's windows only.
+    muted: Cell<u32>,
+    /// While a subquery outside a range function is evaluated, the query
+    /// step its samples are attributed to (its inner steps are not the
+    /// query's).
+    redirect: Cell<Option<usize>>,
+    prepare: Cell<Duration>,
+}
+
 pub(crate) struct Evaluator<'a> {
     pub q: &'a dyn Queryable,
     pub opts: &'a EngineOptions,
@@ -95,6 +125,7 @@ pub(crate) struct Evaluator<'a> {
     deadline: Instant,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    counter: SampleCounter,
 }
 
 impl<'a> Evaluator<'a> {
@@ -116,7 +147,62 @@ impl<'a> Evaluator<'a> {
             deadline: Instant::now() + opts.timeout,
             warnings: Vec::new(),
             infos: Vec::new(),
+            counter: SampleCounter::default(),
         }
+    }
+
+    /// Counts samples per step of a query grid of `steps` steps.
+    pub fn track_steps(&mut self, steps: usize) {
+        *self.counter.per_step.borrow_mut() = vec![0; steps];
+    }
+
+    /// Counts `n` samples a selector or window handed over at `step` of the
+    /// grid being evaluated.
+    pub fn count_samples(&self, step: usize, n: u64) {
+        let c = &self.counter;
+        if c.muted.get() > 0 || n == 0 {
+            return;
+        }
+        c.total.set(c.total.get() + n);
+        let mut per_step = c.per_step.borrow_mut();
+        let i = c.redirect.get().unwrap_or(step);
+        if let Some(slot) = per_step.get_mut(i) {
+            *slot += n;
+        }
+    }
+
+    /// Records that `n` samples are held at once.
+    fn note_held(&self, n: u64) {
+        if n > self.counter.peak.get() {
+            self.counter.peak.set(n);
+        }
+    }
+
+    /// Adds time spent selecting series from storage.
+    pub fn add_prepare_time(&self, d: Duration) {
+        let c = &self.counter;
+        c.prepare.set(c.prepare.get() + d);
+    }
+
+    /// Evaluates `f` without counting the samples it reads (a range
+    /// function's subquery, counted through the function's windows).
+    pub fn uncounted<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let m = &self.counter.muted;
+        m.set(m.get() + 1);
+        let r = f(self);
+        let m = &self.counter.muted;
+        m.set(m.get() - 1);
+        r
+    }
+
+    /// Evaluates `f` attributing the samples it reads to `step` of the
+    /// current grid (a subquery whose own steps differ from the query's).
+    pub fn counted_at<T>(&mut self, step: usize, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = self.counter.redirect.get();
+        self.counter.redirect.set(Some(outer.unwrap_or(step)));
+        let r = f(self);
+        self.counter.redirect.set(outer);
+        r
     }
 
     /// Fails when the query was canceled or ran out of time.
@@ -124,7 +210,7 @@ impl<'a> Evaluator<'a> {
         if self.cancel.load(Ordering::Relaxed) {
             return Err(Error::Canceled(stage));
         }
-        if Instant::now() > self.deadline {
+        if Instant::now() >= self.deadline {
             return Err(Error::Timeout(stage));
         }
         Ok(())
@@ -132,6 +218,7 @@ impl<'a> Evaluator<'a> {
 
     /// Fails when `n` samples held at once exceed the limit.
     pub fn check_samples(&self, n: usize) -> Result<()> {
+        self.note_held(n as u64);
         if n > self.opts.max_samples {
             return Err(Error::TooManySamples("query execution"));
         }
@@ -162,10 +249,18 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn finish(self, value: Value) -> QueryResult {
+        let c = self.counter;
         QueryResult {
             value,
             warnings: self.warnings,
             infos: self.infos,
+            stats: QueryStats {
+                total_samples: c.total.get(),
+                samples_per_step: c.per_step.into_inner(),
+                peak_samples: c.peak.get(),
+                prepare_time: c.prepare.get(),
+                ..QueryStats::default()
+            },
         }
     }
 
@@ -179,7 +274,13 @@ impl<'a> Evaluator<'a> {
     }
 
     pub fn eval(&mut self, expr: &Expr, grid: Grid) -> Result<Val> {
-        self.check("query evaluation")?;
+        let v = self.eval_node(expr, grid)?;
+        self.note_held(v.samples());
+        Ok(v)
+    }
+
+    fn eval_node(&mut self, expr: &Expr, grid: Grid) -> Result<Val> {
+        self.check("expression evaluation")?;
         match expr {
             Expr::Number(v) => Ok(Val::Scalar(vec![*v; grid.len()])),
             Expr::String(s) => Ok(Val::Str(s.clone())),
@@ -208,10 +309,14 @@ impl<'a> Evaluator<'a> {
             )?)),
             Expr::Matrix(ms) => {
                 let rd = super::selector::load_range(self, ms, grid)?;
-                Ok(Val::Matrix(rd.windows_at(grid.start)))
+                let windows = rd.windows_at(grid.start);
+                let n = windows.iter().map(|s| s.points.len() as u64).sum();
+                self.count_samples(0, n);
+                Ok(Val::Matrix(windows))
             }
             Expr::Subquery(sq) => {
-                let rd = super::subquery::eval_subquery(self, sq, grid)?;
+                // Upstream counts what the subquery read, not its output.
+                let rd = self.counted_at(0, |ev| super::subquery::eval_subquery(ev, sq, grid))?;
                 Ok(Val::Matrix(rd.windows_at(grid.start)))
             }
             Expr::Binary(b) => super::binary::eval_binary(self, b, grid),

@@ -532,7 +532,7 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     }
     let rd: RangeData = match unwrap_parens(&c.args[mi]) {
         Expr::Matrix(ms) => selector::load_range(ev, ms, grid)?,
-        Expr::Subquery(sq) => super::subquery::eval_subquery(ev, sq, grid)?,
+        Expr::Subquery(sq) => ev.uncounted(|ev| super::subquery::eval_subquery(ev, sq, grid))?,
         _ => {
             return Err(Error::Eval(format!(
                 "expected range vector in call to {name}()"

@@ -12,7 +12,7 @@ mod selector;
 mod subquery;
 
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use storage::querier::Queryable;
 
@@ -62,6 +62,19 @@ impl Default for EngineOptions {
     }
 }
 
+/// Settings of one query that override the engine's (the HTTP API's
+/// `timeout`, `lookback_delta` and `stats=all`).
+#[derive(Clone, Debug, Default)]
+pub struct QueryOptions {
+    /// Wall-clock limit; the engine's own timeout applies when shorter.
+    pub timeout: Option<Duration>,
+    /// Lookback delta in ms; the engine's when `None` or not positive, as
+    /// upstream treats `lookback_delta=0`.
+    pub lookback_delta: Option<i64>,
+    /// Fill [`QueryStats::samples_per_step`](crate::QueryStats).
+    pub per_step_stats: bool,
+}
+
 /// The query evaluator. Stateless apart from its options.
 pub struct Engine {
     opts: EngineOptions,
@@ -106,6 +119,18 @@ impl Engine {
         })
     }
 
+    /// The engine's options with a query's overrides applied.
+    fn effective(&self, o: &QueryOptions) -> EngineOptions {
+        let mut opts = self.opts.clone();
+        if let Some(t) = o.timeout {
+            opts.timeout = opts.timeout.min(t);
+        }
+        if let Some(l) = o.lookback_delta.filter(|&l| l > 0) {
+            opts.lookback_delta = l;
+        }
+        opts
+    }
+
     /// [`Engine::instant`] that stops with `Error::Canceled` once `cancel` is set.
     pub fn instant_with_cancel(
         &self,
@@ -114,7 +139,25 @@ impl Engine {
         t: i64,
         cancel: &AtomicBool,
     ) -> Result<QueryResult> {
-        let mut ev = Evaluator::new(q, &self.opts, t, t, 0, cancel);
+        self.instant_with_options(q, expr, t, &QueryOptions::default(), cancel)
+    }
+
+    /// [`Engine::instant_with_cancel`] with per-query settings; the result
+    /// carries the query's statistics.
+    pub fn instant_with_options(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        t: i64,
+        qopts: &QueryOptions,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult> {
+        let started = Instant::now();
+        let opts = self.effective(qopts);
+        let mut ev = Evaluator::new(q, &opts, t, t, 0, cancel);
+        if qopts.per_step_stats {
+            ev.track_steps(1);
+        }
         let grid = Grid::new(t, t, 1);
         let value = match self.finish_names(ev.eval(expr, grid)?)? {
             Val::Scalar(v) => Value::Scalar { t, v: v[0] },
@@ -142,7 +185,9 @@ impl Engine {
                     .collect(),
             ),
         };
-        Ok(ev.finish(value))
+        let mut r = ev.finish(value);
+        r.stats.eval_time = started.elapsed();
+        Ok(r)
     }
 
     /// [`Engine::range`] that stops with `Error::Canceled` once `cancel` is set.
@@ -155,6 +200,24 @@ impl Engine {
         step: i64,
         cancel: &AtomicBool,
     ) -> Result<QueryResult> {
+        let defaults = QueryOptions::default();
+        self.range_with_options(q, expr, start, end, step, &defaults, cancel)
+    }
+
+    /// [`Engine::range_with_cancel`] with per-query settings; the result
+    /// carries the query's statistics.
+    #[allow(clippy::too_many_arguments)]
+    pub fn range_with_options(
+        &self,
+        q: &dyn Queryable,
+        expr: &Expr,
+        start: i64,
+        end: i64,
+        step: i64,
+        qopts: &QueryOptions,
+        cancel: &AtomicBool,
+    ) -> Result<QueryResult> {
+        let started = Instant::now();
         if step <= 0 {
             return Err(Error::Eval(
                 "zero or negative query resolution step widths are not accepted. Try a positive integer".into(),
@@ -174,8 +237,12 @@ impl Engine {
             )))
             }
         }
-        let mut ev = Evaluator::new(q, &self.opts, start, end, step, cancel);
+        let opts = self.effective(qopts);
+        let mut ev = Evaluator::new(q, &opts, start, end, step, cancel);
         let grid = Grid::new(start, end, step);
+        if qopts.per_step_stats {
+            ev.track_steps(grid.len());
+        }
         let mut out: Vec<Series> = match self.finish_names(ev.eval(expr, grid)?)? {
             Val::Scalar(v) => vec![Series {
                 metric: Default::default(),
@@ -199,8 +266,13 @@ impl Engine {
                 ))
             }
         };
+        let sorting = Instant::now();
         out.sort_by(|a, b| a.metric.cmp(&b.metric));
-        Ok(ev.finish(Value::Matrix(out)))
+        let sort_time = sorting.elapsed();
+        let mut r = ev.finish(Value::Matrix(out));
+        r.stats.sort_time = sort_time;
+        r.stats.eval_time = started.elapsed();
+        Ok(r)
     }
 }
 

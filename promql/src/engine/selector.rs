@@ -1,6 +1,8 @@
 //! Selectors: each one reads its series from storage once for the whole
 //! grid, then walks the steps with a moving cursor / window.
 
+use std::time::Instant;
+
 use storage::is_stale_nan;
 
 use super::eval::{Evaluator, Grid, SeriesOut};
@@ -33,14 +35,16 @@ pub(crate) fn eval_vector(
     let at = ev.resolve_at(vs.at);
     let lookback = ev.opts.lookback_delta;
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
+    let started = Instant::now();
     let querier =
         ev.q.querier(min_te.saturating_sub(lookback).saturating_add(1), max_te)?;
     let series = querier.select(&vs.matchers)?;
+    ev.add_prepare_time(started.elapsed());
     let mut out = Vec::with_capacity(series.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
     let mut per_step = vec![0usize; grid.len()];
     for s in series {
-        ev.check("query evaluation")?;
+        ev.check("expression evaluation")?;
         buf.clear();
         s.read_into(&mut buf);
         let mut points = Vec::new();
@@ -63,6 +67,9 @@ pub(crate) fn eval_vector(
         if !points.is_empty() {
             out.push(SeriesOut::new(s.labels, points));
         }
+    }
+    for (k, &n) in per_step.iter().enumerate() {
+        ev.count_samples(k, n as u64);
     }
     ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
     Ok(out)
@@ -172,7 +179,7 @@ impl RangeData {
         let mut per_step = vec![0usize; grid.len()];
         let mut buf: Vec<(i64, f64)> = Vec::new();
         for (si, s) in self.series.iter().enumerate() {
-            ev.check("query evaluation")?;
+            ev.check("expression evaluation")?;
             let p: &[(i64, f64)] = match &self.raw {
                 None => &s.points,
                 Some(raw) => {
@@ -197,6 +204,9 @@ impl RangeData {
                 }
             }
         }
+        for (k, &n) in per_step.iter().enumerate() {
+            ev.count_samples(k, n as u64);
+        }
         ev.check_samples(per_step.iter().copied().max().unwrap_or(0))
     }
 }
@@ -206,9 +216,11 @@ pub(crate) fn load_range(ev: &mut Evaluator, ms: &MatrixSelector, grid: Grid) ->
     let vs = &ms.vector;
     let at = ev.resolve_at(vs.at);
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
+    let started = Instant::now();
     let querier =
         ev.q.querier(min_te.saturating_sub(ms.range).saturating_add(1), max_te)?;
     let mut series = querier.select(&vs.matchers)?;
+    ev.add_prepare_time(started.elapsed());
     // Samples are read when windows are cut, one series at a time.
     let out = series
         .iter_mut()

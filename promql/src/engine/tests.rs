@@ -531,3 +531,251 @@ fn delayed_name_removal_range_query_merges_series() {
     };
     assert_eq!(m2, m);
 }
+
+/// Sample statistics, checked against the numbers of upstream's
+/// `TestQueryStatistics` (float series only).
+#[test]
+fn query_statistics_match_upstream() {
+    let every_10s = ramp(1.0, 1.0, 100, 10_000);
+    let t = load(&[
+        (
+            &[("__name__", "metricWith1SampleEvery10Seconds")],
+            every_10s.clone(),
+        ),
+        (
+            &[
+                ("__name__", "metricWith3SampleEvery10Seconds"),
+                ("a", "1"),
+                ("b", "1"),
+            ],
+            every_10s.clone(),
+        ),
+        (
+            &[
+                ("__name__", "metricWith3SampleEvery10Seconds"),
+                ("a", "2"),
+                ("b", "2"),
+            ],
+            every_10s.clone(),
+        ),
+        (
+            &[
+                ("__name__", "metricWith3SampleEvery10Seconds"),
+                ("a", "3"),
+                ("b", "2"),
+            ],
+            every_10s,
+        ),
+    ]);
+    let e = Engine::new(EngineOptions::default());
+    let opts = QueryOptions {
+        per_step_stats: true,
+        ..QueryOptions::default()
+    };
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let instant = |q: &str, at_s: i64, total: u64| {
+        let expr = crate::parse(q).unwrap();
+        let r = e
+            .instant_with_options(&t.db, &expr, at_s * 1000, &opts, &never)
+            .unwrap();
+        assert_eq!(r.stats.total_samples, total, "{q}");
+        assert_eq!(r.stats.samples_per_step, vec![total], "{q}");
+        r.stats
+    };
+    assert_eq!(instant("1", 21, 0).peak_samples, 1);
+    assert_eq!(
+        instant("metricWith1SampleEvery10Seconds", 21, 1).peak_samples,
+        1
+    );
+    instant("timestamp(metricWith1SampleEvery10Seconds)", 21, 1);
+    instant("metricWith1SampleEvery10Seconds offset 10s", 21, 1);
+    instant(r#"metricWith3SampleEvery10Seconds{a="1"}[20s] @ 19"#, 21, 2);
+    assert_eq!(
+        instant("metricWith3SampleEvery10Seconds", 21, 3).peak_samples,
+        3
+    );
+    assert_eq!(
+        instant("metricWith1SampleEvery10Seconds[60s]", 201, 6).peak_samples,
+        6
+    );
+    instant(
+        "max_over_time(metricWith1SampleEvery10Seconds[60s])[20s:5s]",
+        201,
+        24,
+    );
+    instant(
+        "max_over_time(metricWith1SampleEvery10Seconds[61s])[20s:5s]",
+        201,
+        26,
+    );
+    instant("metricWith1SampleEvery10Seconds[60s] @ 30", 201, 4);
+    instant(
+        "sum(max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30))",
+        201,
+        12,
+    );
+    instant(
+        "max_over_time(metricWith3SampleEvery10Seconds[60s])",
+        201,
+        18,
+    );
+    instant(
+        "absent_over_time(metricWith1SampleEvery10Seconds[60s])",
+        201,
+        6,
+    );
+    assert_eq!(
+        instant("metricWith1SampleEvery10Seconds[60s:5s]", 201, 12).peak_samples,
+        12
+    );
+    instant(
+        "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])",
+        201,
+        36,
+    );
+    instant(
+        "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s]))",
+        201,
+        72,
+    );
+
+    let range = |q: &str, start_s: i64, end_s: i64, step_s: i64, per_step: &[u64]| {
+        let expr = crate::parse(q).unwrap();
+        let r = e
+            .range_with_options(
+                &t.db,
+                &expr,
+                start_s * 1000,
+                end_s * 1000,
+                step_s * 1000,
+                &opts,
+                &never,
+            )
+            .unwrap();
+        assert_eq!(r.stats.samples_per_step, per_step, "{q}");
+        assert_eq!(r.stats.total_samples, per_step.iter().sum::<u64>(), "{q}");
+        r.stats
+    };
+    let s = range(
+        r#"metricWith3SampleEvery10Seconds{a="1"}"#,
+        201,
+        220,
+        5,
+        &[1, 1, 1, 1],
+    );
+    assert_eq!(s.peak_samples, 4);
+    range(
+        r#"metricWith3SampleEvery10Seconds{a="1"}"#,
+        204,
+        223,
+        5,
+        &[1, 1, 1, 1],
+    );
+    range(
+        "timestamp(metricWith1SampleEvery10Seconds)",
+        201,
+        220,
+        5,
+        &[1, 1, 1, 1],
+    );
+    range(
+        r#"max_over_time(metricWith3SampleEvery10Seconds{a="1"}[10s])"#,
+        991,
+        1021,
+        10,
+        &[1, 1, 0, 0],
+    );
+    range(
+        r#"metricWith3SampleEvery10Seconds{a="1"} offset 10s"#,
+        201,
+        220,
+        5,
+        &[1, 1, 1, 1],
+    );
+    range(
+        "max_over_time(metricWith3SampleEvery10Seconds[60s] @ 30)",
+        201,
+        220,
+        5,
+        &[12; 4],
+    );
+    let s = range("metricWith3SampleEvery10Seconds", 201, 220, 5, &[3; 4]);
+    assert_eq!(s.peak_samples, 12);
+    range(
+        "max_over_time(metricWith3SampleEvery10Seconds[60s])",
+        201,
+        220,
+        5,
+        &[18; 4],
+    );
+    range(
+        "max_over_time(metricWith3SampleEvery10Seconds[60s:5s])",
+        201,
+        220,
+        5,
+        &[36; 4],
+    );
+    range(
+        "sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s])) + sum(max_over_time(metricWith3SampleEvery10Seconds[60s:5s]))",
+        201,
+        220,
+        5,
+        &[72; 4],
+    );
+
+    // Without per-step tracking only the totals are kept; timings are set.
+    let r = e
+        .range_with_options(
+            &t.db,
+            &crate::parse("metricWith3SampleEvery10Seconds").unwrap(),
+            201_000,
+            220_000,
+            5_000,
+            &QueryOptions::default(),
+            &never,
+        )
+        .unwrap();
+    assert!(r.stats.samples_per_step.is_empty());
+    assert_eq!(r.stats.total_samples, 12);
+    assert!(r.stats.eval_time >= r.stats.prepare_time + r.stats.sort_time);
+    assert!(r.stats.prepare_time > std::time::Duration::ZERO);
+}
+
+#[test]
+fn per_query_options_override_the_engine() {
+    let t = load(&[(&[("__name__", "m")], vec![(0, 1.0)])]);
+    let e = Engine::new(EngineOptions::default());
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let expr = vs("m");
+    // 7 minutes after the only sample: beyond the default 5m lookback.
+    let at = 7 * 60_000;
+    let default = e
+        .instant_with_options(&t.db, &expr, at, &QueryOptions::default(), &never)
+        .unwrap();
+    assert_eq!(default.value, Value::Vector(vec![]));
+    let longer = QueryOptions {
+        lookback_delta: Some(10 * 60_000),
+        ..QueryOptions::default()
+    };
+    let r = e
+        .instant_with_options(&t.db, &expr, at, &longer, &never)
+        .unwrap();
+    assert!(matches!(r.value, Value::Vector(ref v) if v.len() == 1));
+    // Zero keeps the engine's lookback, as upstream.
+    let zero = QueryOptions {
+        lookback_delta: Some(0),
+        ..QueryOptions::default()
+    };
+    let r = e
+        .instant_with_options(&t.db, &expr, at, &zero, &never)
+        .unwrap();
+    assert_eq!(r.value, Value::Vector(vec![]));
+    let no_time = QueryOptions {
+        timeout: Some(std::time::Duration::ZERO),
+        ..QueryOptions::default()
+    };
+    let err = e
+        .instant_with_options(&t.db, &expr, at, &no_time, &never)
+        .unwrap_err();
+    assert_eq!(err.to_string(), "query timed out in expression evaluation");
+}

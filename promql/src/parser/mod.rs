@@ -45,6 +45,35 @@ pub fn parse(query: &str) -> Result<Expr, ParseError> {
     }
 }
 
+/// Parses a series selector such as a `match[]` parameter (`up`,
+/// `up{job="a"}`, `{__name__=~"x.*"}`), as Prometheus's
+/// `ParseMetricSelector`: nothing but the selector, and unlike in a query
+/// its matchers may all match the empty string (callers decide).
+pub fn parse_metric_selector(input: &str) -> Result<Vec<storage::Matcher>, ParseError> {
+    let lexed = lexer::lex(input);
+    let mut p = Parser {
+        q: input,
+        toks: lexed.toks,
+        lex_error: lexed.error,
+        pos: 0,
+        depth: 0,
+        binary_ops: 0,
+    };
+    let name = match p.peek().clone() {
+        Tok::Ident(w) => Some((w, p.next().span)),
+        Tok::LBrace => None,
+        _ => return Err(p.unexpected("")),
+    };
+    let (_, matchers) = p.parse_matchers(name)?;
+    if p.peek() != &Tok::Eof {
+        return Err(p.unexpected(""));
+    }
+    match p.lex_error {
+        Some(e) => Err(e),
+        None => Ok(matchers),
+    }
+}
+
 type PResult<T> = Result<T, ParseError>;
 
 pub(crate) struct Parser<'a> {

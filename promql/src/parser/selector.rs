@@ -19,6 +19,27 @@ impl Parser<'_> {
         name: Option<(String, Range<usize>)>,
     ) -> PResult<Expr> {
         let start = name.as_ref().map_or(self.start(), |(_, s)| s.start);
+        let (name, matchers) = self.parse_matchers(name)?;
+        if !matchers.iter().any(|m| !m.matches_empty()) {
+            return Err(self.err(
+                start..self.prev_end(),
+                "vector selector must contain at least one non-empty matcher",
+            ));
+        }
+        Ok(Expr::Vector(VectorSelector {
+            name,
+            matchers,
+            offset: 0,
+            at: None,
+        }))
+    }
+
+    /// The matchers of `name`, `name{…}` or `{…}`, which may all match the
+    /// empty string; `name` has already been consumed.
+    pub(super) fn parse_matchers(
+        &mut self,
+        name: Option<(String, Range<usize>)>,
+    ) -> PResult<(Option<String>, Vec<Matcher>)> {
         let mut matchers = Vec::new();
         // Where the metric name came from: outside the braces or a quoted
         // `{"name"}` inside them.
@@ -97,18 +118,7 @@ impl Parser<'_> {
                 }
             }
         }
-        if !matchers.iter().any(|m| !m.matches_empty()) {
-            return Err(self.err(
-                start..self.prev_end(),
-                "vector selector must contain at least one non-empty matcher",
-            ));
-        }
-        Ok(Expr::Vector(VectorSelector {
-            name: name.map(|(n, _)| n),
-            matchers,
-            offset: 0,
-            at: None,
-        }))
+        Ok((name.map(|(n, _)| n), matchers))
     }
 
     fn name_twice(

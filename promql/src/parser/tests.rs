@@ -855,6 +855,34 @@ fn vector_expr() -> impl Strategy<Value = Expr> {
     })
 }
 
+#[test]
+fn metric_selectors_alone() {
+    use super::parse_metric_selector as sel;
+    let ms = sel(r#"up{job="a", i!~"x.*"}"#).unwrap();
+    assert_eq!(ms.len(), 3);
+    assert_eq!(ms[0], Matcher::equal("__name__", "up"));
+    assert_eq!(ms[2].op, MatchOp::RegexNoMatch);
+    // Unlike in a query, matchers may all match the empty string.
+    assert!(sel("{}").unwrap().is_empty());
+    assert_eq!(sel(r#"{job=""}"#).unwrap().len(), 1);
+    assert_eq!(
+        sel(r#"{"my.metric"}"#).unwrap(),
+        vec![Matcher::equal("__name__", "my.metric")]
+    );
+    assert_eq!(sel("sum").unwrap(), vec![Matcher::equal("__name__", "sum")]);
+    for (q, msg) in [
+        ("up + 1", "1:4: parse error: unexpected <op:+>"),
+        ("rate(x[5m])", "1:5: parse error: unexpected \"(\""),
+        ("up[5m]", "1:3: parse error: unexpected \"[\""),
+        ("", "1:1: parse error: unexpected end of input"),
+        ("1", "1:1: parse error: unexpected number \"1\""),
+    ] {
+        assert_eq!(sel(q).unwrap_err().to_string(), msg, "{q}");
+    }
+    assert!(sel("up offset 5m").is_err());
+    assert!(sel(r#"{a="b""#).is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 

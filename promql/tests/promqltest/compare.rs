@@ -343,6 +343,7 @@ mod tests {
             value: Value::Scalar { t: 0, v: 1.0 },
             warnings: vec!["PromQL warning: boom".into()],
             infos: vec![],
+            stats: Default::default(),
         };
         let mut x = Expectations::default();
         assert!(check_annotations(&x, &r).is_ok());
