@@ -919,11 +919,21 @@ async fn methods() {
     assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(a.body, "Method Not Allowed\n");
     assert_eq!(a.headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+    let a = f
+        .send(
+            Request::delete("/api/v1/series?match[]=up")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(a.error(500), ("internal".into(), "not implemented".into()));
     for path in [
         "/api/v1/query",
-        "/api/v1/series",
+        "/api/v1/query_range",
         "/api/v1/labels",
         "/api/v1/query_exemplars",
+        "/api/v1/format_query",
+        "/api/v1/parse_query",
     ] {
         let a = f
             .send(Request::delete(path).body(Body::empty()).unwrap())
@@ -939,6 +949,14 @@ async fn methods() {
             )
             .await;
         assert_eq!(a.status, StatusCode::NO_CONTENT, "{path}");
+    }
+    for path in ["/api/v1/series", "/api/v1/label/job/values"] {
+        let req = Request::builder()
+            .method(Method::OPTIONS)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(f.send(req).await.status, StatusCode::NO_CONTENT, "{path}");
     }
     // A POST without a form body reads the URL only.
     let a = f

@@ -246,7 +246,10 @@ where
     F: FnOnce(Slot) -> Result<T, ApiError> + Send + 'static,
 {
     let queued_at = tokio::time::Instant::now();
-    let deadline = queued_at + timeout;
+    // A timeout too large to add is as good as none.
+    let deadline = queued_at
+        .checked_add(timeout)
+        .unwrap_or_else(|| queued_at + Duration::from_secs(100 * 365 * 86_400));
     let slots = Arc::clone(&state.query_slots);
     let permit = match tokio::time::timeout_at(deadline, slots.acquire_owned()).await {
         Ok(Ok(p)) => p,
@@ -634,6 +637,8 @@ mod tests {
         assert_eq!(st.query_slots.available_permits(), 1);
         let ok = run_in_slot(&st, Duration::from_secs(5), |_| Ok(41 + 1)).await;
         assert_eq!(ok.unwrap(), 42);
+        let ok = run_in_slot(&st, Duration::MAX, |slot| Ok(slot.remaining)).await;
+        assert!(ok.unwrap() > Duration::from_secs(86_400));
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -31,7 +31,11 @@ const TRUNCATED: &str = "results truncated due to limit";
 /// The metadata routes; merge them into the API router.
 pub fn routes() -> Router<Arc<ApiState>> {
     Router::new()
-        .route("/api/v1/series", get_post(series))
+        // Upstream routes DELETE here but never implemented it.
+        .route(
+            "/api/v1/series",
+            get_post(series).delete(|| async { ApiError::internal("not implemented") }),
+        )
         .route("/api/v1/labels", get_post(label_names))
         // GET only, as upstream: POST gets a plain-text 405.
         .route(

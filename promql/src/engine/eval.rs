@@ -144,7 +144,12 @@ impl<'a> Evaluator<'a> {
             qend,
             qstep,
             cancel,
-            deadline: Instant::now() + opts.timeout,
+            deadline: {
+                let now = Instant::now();
+                // A timeout too large to add is as good as none.
+                now.checked_add(opts.timeout)
+                    .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+            },
             warnings: Vec::new(),
             infos: Vec::new(),
             counter: SampleCounter::default(),

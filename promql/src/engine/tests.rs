@@ -778,4 +778,10 @@ fn per_query_options_override_the_engine() {
         .instant_with_options(&t.db, &expr, at, &no_time, &never)
         .unwrap_err();
     assert_eq!(err.to_string(), "query timed out in expression evaluation");
+    // An engine without a practical limit.
+    let unlimited = Engine::new(EngineOptions {
+        timeout: std::time::Duration::MAX,
+        ..EngineOptions::default()
+    });
+    assert!(unlimited.instant(&t.db, &expr, 0).is_ok());
 }
