@@ -4,24 +4,39 @@
 //! [`params::Params`] (URL query merged with the POST form body) and answers
 //! go out through [`response`] in Prometheus's envelope.
 
+mod admin;
 pub mod ast_json;
 pub mod encode;
+pub mod instrument;
+mod json;
+mod lifecycle;
+mod metadata;
+mod middleware;
 pub mod params;
 pub mod query;
 pub mod response;
+mod rules;
 pub mod series;
+mod status;
+mod targets;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::get;
+use axum::Router;
 use parking_lot::RwLock;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use crate::config::Config;
 use crate::metrics::Registry;
 use crate::scrape::status::ScrapeStatus;
+
+pub use instrument::{register_process_metrics, register_storage_metrics};
+pub use status::{BuildInfo, BUILD_INFO};
 
 /// A reload request: the answer channel gets `Err(message)` when the new
 /// configuration was rejected (the old one keeps running).
@@ -50,4 +65,56 @@ pub struct ApiState {
     pub start_time: SystemTime,
     /// `--storage.tsdb.retention.time` / `.size` as given, for runtimeinfo.
     pub storage_retention: String,
+}
+
+/// The whole HTTP surface: every API route, the lifecycle endpoints and
+/// `/metrics`, with Prometheus's behaviour around them (readiness gate and
+/// CORS on `/api/v1`, plain-text 404/405, request metrics per route).
+///
+/// Registers the HTTP request metric families in `state.registry`; build
+/// one router per registry.
+pub fn router(state: Arc<ApiState>) -> Router {
+    let http = Arc::new(instrument::HttpMetrics::new(&state.registry));
+    Router::new()
+        .merge(status::routes())
+        .merge(targets::routes())
+        .merge(metadata::routes())
+        .merge(rules::routes())
+        .merge(admin::routes())
+        .merge(query::routes())
+        .merge(series::routes())
+        .merge(lifecycle::routes())
+        .route("/metrics", get(instrument::metrics))
+        .fallback(middleware::not_found)
+        .layer(from_fn_with_state(Arc::clone(&state), middleware::api_gate))
+        .layer(from_fn(middleware::method_not_allowed_text))
+        .layer(from_fn_with_state(http, instrument::track))
+        .with_state(state)
+}
+
+/// Go's `strconv.ParseBool`, with its error text.
+fn parse_go_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!(
+            "strconv.ParseBool: parsing {}: invalid syntax",
+            params::go_quote(s.as_bytes())
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_bools() {
+        assert_eq!(parse_go_bool("True"), Ok(true));
+        assert_eq!(parse_go_bool("0"), Ok(false));
+        assert_eq!(
+            parse_go_bool("yes"),
+            Err("strconv.ParseBool: parsing \"yes\": invalid syntax".into())
+        );
+    }
 }

@@ -72,6 +72,16 @@ pub struct Stats {
     pub wal_corruption: Option<String>,
 }
 
+/// The WAL segments replayed when the database was opened, as
+/// `/api/v1/status/walreplay` reports them. Opening replays the whole WAL
+/// before it returns, so `current` is always `max` once a [`Db`] exists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WalReplayStatus {
+    pub min: u32,
+    pub max: u32,
+    pub current: u32,
+}
+
 #[derive(Default)]
 struct Counters {
     compactions: u64,
@@ -89,6 +99,7 @@ struct Inner {
     /// Serialises compaction, retention and deletion against each other.
     compact_lock: Mutex<()>,
     counters: Mutex<Counters>,
+    wal_replay: WalReplayStatus,
 }
 
 /// An open database directory.
@@ -113,6 +124,12 @@ impl Db {
         };
         let (head, report) = Head::open(dir, head_opts)?;
         counters.wal_corruption = report.replay.corruption.as_ref().map(|e| e.to_string());
+        let (first, last) = head.wal().segment_range()?.unwrap_or_default();
+        let wal_replay = WalReplayStatus {
+            min: first,
+            max: last,
+            current: last,
+        };
         let inner = Arc::new(Inner {
             dir: dir.to_path_buf(),
             opts,
@@ -120,6 +137,7 @@ impl Db {
             blocks: RwLock::new(blocks),
             compact_lock: Mutex::new(()),
             counters: Mutex::new(counters),
+            wal_replay,
         });
         // Data already in blocks (a crash after writing a block but before
         // truncating the WAL) is dropped from the head.
@@ -186,6 +204,58 @@ impl Db {
     /// retention. The background thread calls this periodically.
     pub fn compact(&self) -> Result<()> {
         self.inner.compact()
+    }
+
+    /// Writes a snapshot of the database into `dir` (created if missing):
+    /// every block hard-linked, plus, with `with_head`, the head's data as
+    /// one more block. `dir` then opens as a database of its own. Deletions
+    /// recorded in tombstones stay recorded; in the head block they are
+    /// already applied.
+    pub fn snapshot(&self, dir: &Path, with_head: bool) -> Result<()> {
+        let invalid = |msg: &str| {
+            Error::io(
+                dir,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, msg.to_string()),
+            )
+        };
+        if dir == self.inner.dir {
+            return Err(invalid("cannot snapshot into base directory"));
+        }
+        let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.parse::<crate::block::Ulid>().is_ok() {
+            // It would be taken for a block when the parent is opened.
+            return Err(invalid("dir must not be a valid ULID"));
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // Compaction, retention and deletion would change the block list
+        // or a block's tombstones halfway through.
+        let _g = self.inner.compact_lock.lock();
+        let blocks: Vec<Arc<Block>> = self.inner.blocks.read().clone();
+        for b in &blocks {
+            crate::snapshot::link_block(b, dir)?;
+        }
+        if with_head {
+            crate::snapshot::write_head_block(&self.inner.head, dir)?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites every block that has tombstones without the deleted data,
+    /// and swaps the new block in for the old one (a block whose data is
+    /// all deleted is just removed). Queries in flight keep reading the old
+    /// block until they finish. Deletions in the head are purged when the
+    /// head is compacted, as in Prometheus.
+    pub fn clean_tombstones(&self) -> Result<()> {
+        let _g = self.inner.compact_lock.lock();
+        let start = Instant::now();
+        let r = self.inner.clean_tombstones();
+        self.inner.counters.lock().seconds += start.elapsed().as_secs_f64();
+        r
+    }
+
+    /// The WAL segments replayed at open.
+    pub fn wal_replay_status(&self) -> WalReplayStatus {
+        self.inner.wal_replay
     }
 
     pub fn stats(&self) -> Stats {
@@ -355,6 +425,41 @@ impl Inner {
             }
             self.counters.lock().compactions += 1;
         }
+    }
+
+    /// See [`Db::clean_tombstones`]; the caller holds `compact_lock`.
+    fn clean_tombstones(&self) -> Result<()> {
+        let dirty: Vec<Arc<Block>> = self
+            .blocks
+            .read()
+            .iter()
+            .filter(|b| b.num_tombstones() > 0)
+            .cloned()
+            .collect();
+        for old in dirty {
+            let meta = old.meta().clone();
+            let series = old.querier(meta.min_time, meta.max_time - 1).select(&[])?;
+            // The old block as parent: a crash before it is deleted below
+            // leaves it to be removed at the next open.
+            let new = write_block(
+                &self.dir,
+                meta.min_time,
+                meta.max_time,
+                std::slice::from_ref(&meta),
+                series,
+            )?;
+            let mut blocks = self.blocks.write();
+            if let Some(m) = new {
+                let block = Block::open(&self.dir.join(m.ulid.to_string()))?;
+                blocks.push(Arc::new(block));
+            }
+            blocks.retain(|b| b.meta().ulid != meta.ulid);
+            blocks.sort_by_key(|b| b.meta().min_time);
+            drop(blocks);
+            tracing::info!(block = %meta.ulid, "tombstones cleaned");
+            delete_block_dir(old.dir())?;
+        }
+        Ok(())
     }
 
     fn apply_retention(&self) -> Result<()> {

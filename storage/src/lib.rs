@@ -20,10 +20,11 @@ pub mod head;
 pub mod index;
 pub mod labels;
 pub mod querier;
+mod snapshot;
 pub mod tombstones;
 pub mod wal;
 
-pub use db::{Db, Options, Stats};
+pub use db::{Db, Options, Stats, WalReplayStatus};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
 

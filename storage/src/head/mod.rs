@@ -8,6 +8,7 @@
 //! the head-chunks file and only their references stay on the heap.
 
 mod append;
+mod cardinality;
 mod read;
 mod replay;
 mod series;
@@ -29,6 +30,7 @@ use crate::tombstones::{Interval, Tombstones};
 use crate::wal::{self, Record, RefTombstone, Wal, WalOptions};
 
 pub use append::Appender;
+pub use cardinality::Cardinality;
 pub use read::HeadQuerier;
 use series::MemSeries;
 

@@ -1,0 +1,330 @@
+//! `/api/v1/status/*`: configuration, flags, build and runtime information,
+//! TSDB cardinality and WAL replay progress.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use serde::Serialize;
+
+use super::json::{go_time, success};
+use super::params::Params;
+use super::response::{ApiError, Success};
+use super::ApiState;
+
+pub(super) fn routes() -> Router<Arc<ApiState>> {
+    Router::new()
+        .route("/api/v1/status/config", get(config))
+        .route("/api/v1/status/flags", get(flags))
+        .route("/api/v1/status/buildinfo", get(buildinfo))
+        .route("/api/v1/status/runtimeinfo", get(runtimeinfo))
+        .route("/api/v1/status/tsdb", get(tsdb))
+        .route("/api/v1/status/walreplay", get(walreplay))
+}
+
+/// Build information as `/api/v1/status/buildinfo` and
+/// `prometheus_build_info` report it.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct BuildInfo {
+    /// The Prometheus version whose HTTP API ferroprom implements. Clients
+    /// pick features by this number: Grafana needs a real Prometheus
+    /// release (it maps the version onto its own list, patch level aside)
+    /// of at least 2.24 to use the `match[]` label APIs. 2.53 is the last
+    /// 2.x long-term release, and its API is the one served here.
+    pub version: &'static str,
+    /// Git revision, from `FERROPROM_REVISION` at build time.
+    pub revision: &'static str,
+    pub branch: &'static str,
+    #[serde(rename = "buildUser")]
+    pub build_user: &'static str,
+    #[serde(rename = "buildDate")]
+    pub build_date: &'static str,
+    /// Prometheus names its toolchain here; ferroprom names itself, so a
+    /// client can tell the implementation apart.
+    #[serde(rename = "goVersion")]
+    pub go_version: &'static str,
+}
+
+const fn or(v: Option<&'static str>, default: &'static str) -> &'static str {
+    match v {
+        Some(s) => s,
+        None => default,
+    }
+}
+
+/// This build. Unset fields read like Prometheus built without version
+/// flags (`unknown` revision, empty strings).
+pub const BUILD_INFO: BuildInfo = BuildInfo {
+    version: "2.53.0",
+    revision: or(option_env!("FERROPROM_REVISION"), "unknown"),
+    branch: or(option_env!("FERROPROM_BRANCH"), ""),
+    build_user: or(option_env!("FERROPROM_BUILD_USER"), ""),
+    build_date: or(option_env!("FERROPROM_BUILD_DATE"), ""),
+    go_version: concat!("ferroprom/", env!("CARGO_PKG_VERSION")),
+};
+
+async fn buildinfo() -> Result<Success, ApiError> {
+    success(&BUILD_INFO)
+}
+
+#[derive(Serialize)]
+struct ConfigYaml {
+    yaml: String,
+}
+
+/// The configuration file as loaded (Prometheus re-marshals its parsed
+/// config; the loaded text keeps the operator's comments and layout).
+/// Secrets are never shown: if any are present, the file is re-marshalled
+/// with them replaced by `<secret>`, as Prometheus prints them.
+async fn config(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
+    let cfg = Arc::clone(&state.config.read());
+    success(&ConfigYaml {
+        yaml: redact_secrets(&cfg.source),
+    })
+}
+
+/// Keys whose values are credentials in `prometheus.yml`.
+const SECRET_KEYS: &[&str] = &[
+    "password",
+    "credentials",
+    "bearer_token",
+    "client_secret",
+    "secret_key",
+];
+
+fn redact_secrets(source: &str) -> String {
+    let Ok(mut doc) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(source) else {
+        // Not YAML (cannot happen for a loaded config): show nothing rather
+        // than risk a secret.
+        return String::new();
+    };
+    if !redact(&mut doc) {
+        return source.to_string();
+    }
+    serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}
+
+/// Replaces secret values in place; returns whether any was found.
+fn redact(v: &mut serde_yaml_ng::Value) -> bool {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::Mapping(m) => {
+            let mut found = false;
+            for (k, val) in m.iter_mut() {
+                let secret = k.as_str().is_some_and(|k| SECRET_KEYS.contains(&k));
+                if secret && !matches!(val, Value::Null) && val.as_str() != Some("") {
+                    *val = Value::String("<secret>".into());
+                    found = true;
+                } else {
+                    found |= redact(val);
+                }
+            }
+            found
+        }
+        Value::Sequence(s) => s.iter_mut().fold(false, |f, x| redact(x) | f),
+        Value::Tagged(t) => redact(&mut t.value),
+        _ => false,
+    }
+}
+
+async fn flags(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
+    success(&state.flags)
+}
+
+/// Prometheus's runtime information, mapped onto a Rust process: tokio
+/// tasks stand in for goroutines and tokio workers for `GOMAXPROCS`; there
+/// is no garbage collector, so `GOGC`/`GODEBUG` are empty and `GOMEMLIMIT`
+/// is Go's "no limit" (`i64::MAX`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RuntimeInfo {
+    start_time: String,
+    #[serde(rename = "CWD")]
+    cwd: String,
+    reload_config_success: bool,
+    last_config_time: String,
+    corruption_count: i64,
+    goroutine_count: usize,
+    #[serde(rename = "GOMAXPROCS")]
+    gomaxprocs: usize,
+    #[serde(rename = "GOMEMLIMIT")]
+    gomemlimit: i64,
+    #[serde(rename = "GOGC")]
+    gogc: &'static str,
+    #[serde(rename = "GODEBUG")]
+    godebug: &'static str,
+    storage_retention: String,
+}
+
+/// Registry metric telling whether the last reload succeeded.
+const RELOAD_OK: &str = "prometheus_config_last_reload_successful";
+/// Registry metric with the unix time of the last successful reload.
+const RELOAD_TIME: &str = "prometheus_config_last_reload_success_timestamp_seconds";
+
+async fn runtimeinfo(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
+    let cwd = std::env::current_dir()
+        .map(|p| p.display().to_string())
+        .map_err(|e| ApiError::internal(format!("error getting working directory: {e}")))?;
+    // Prometheus reads the reload outcome from its own metrics; so does
+    // this. Without them, the configuration in use is the one loaded at
+    // start, successfully.
+    let text = state.registry.render();
+    let reload_ok = metric_value(&text, RELOAD_OK).map(|v| v != 0.0);
+    let reload_time = metric_value(&text, RELOAD_TIME)
+        .map(|secs| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0.0) as u64));
+    let (tasks, workers) = match tokio::runtime::Handle::try_current() {
+        Ok(h) => {
+            let m = h.metrics();
+            (m.num_alive_tasks(), m.num_workers())
+        }
+        Err(_) => (0, 0),
+    };
+    success(&RuntimeInfo {
+        start_time: go_time(state.start_time),
+        cwd,
+        reload_config_success: reload_ok.unwrap_or(true),
+        last_config_time: go_time(reload_time.unwrap_or(state.start_time)),
+        corruption_count: state.db.stats().wal_corruption.is_some() as i64,
+        goroutine_count: tasks,
+        gomaxprocs: workers,
+        gomemlimit: i64::MAX,
+        gogc: "",
+        godebug: "",
+        storage_retention: state.storage_retention.clone(),
+    })
+}
+
+/// The value of an unlabelled sample `name` in text-format `text`.
+fn metric_value(text: &str, name: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        let rest = l.strip_prefix(name)?.strip_prefix(' ')?;
+        rest.trim().parse().ok()
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HeadStats {
+    num_series: u64,
+    num_label_pairs: u64,
+    chunk_count: u64,
+    min_time: i64,
+    max_time: i64,
+}
+
+#[derive(Serialize)]
+struct Stat<'a> {
+    name: &'a str,
+    value: u64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TsdbStatus<'a> {
+    head_stats: HeadStats,
+    series_count_by_metric_name: Vec<Stat<'a>>,
+    label_value_count_by_label_name: Vec<Stat<'a>>,
+    memory_in_bytes_by_label_name: Vec<Stat<'a>>,
+    series_count_by_label_value_pair: Vec<Stat<'a>>,
+}
+
+fn stats(v: &[(String, u64)]) -> Vec<Stat<'_>> {
+    v.iter()
+        .map(|(name, value)| Stat {
+            name,
+            value: *value,
+        })
+        .collect()
+}
+
+async fn tsdb(State(state): State<Arc<ApiState>>, params: Params) -> Result<Success, ApiError> {
+    let limit = match params.get("limit") {
+        None | Some("") => 10,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => return Err(ApiError::bad_data("limit must be a positive number")),
+        },
+    };
+    let db = Arc::clone(&state.db);
+    let (card, chunks) =
+        tokio::task::spawn_blocking(move || (db.head().cardinality(limit), db.head().num_chunks()))
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    success(&TsdbStatus {
+        head_stats: HeadStats {
+            num_series: card.num_series,
+            num_label_pairs: card.num_label_pairs,
+            chunk_count: chunks,
+            min_time: card.min_time,
+            max_time: card.max_time,
+        },
+        series_count_by_metric_name: stats(&card.series_count_by_metric_name),
+        label_value_count_by_label_name: stats(&card.label_value_count_by_label_name),
+        memory_in_bytes_by_label_name: stats(&card.memory_in_bytes_by_label_name),
+        series_count_by_label_value_pair: stats(&card.series_count_by_label_value_pair),
+    })
+}
+
+#[derive(Serialize)]
+struct WalReplay {
+    min: u32,
+    max: u32,
+    current: u32,
+}
+
+async fn walreplay(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
+    let st = state.db.wal_replay_status();
+    success(&WalReplay {
+        min: st.min,
+        max: st.max,
+        current: st.current,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted_and_plain_configs_kept_verbatim() {
+        let plain = "# my config\nglobal:\n  scrape_interval: 15s\n";
+        assert_eq!(redact_secrets(plain), plain);
+        let with = "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: hunter2\n    authorization:\n      credentials: tok\n      credentials_file: /x\n";
+        let out = redact_secrets(with);
+        assert!(!out.contains("hunter2") && !out.contains("tok\n"), "{out}");
+        assert_eq!(out.matches("<secret>").count(), 2, "{out}");
+        assert!(out.contains("credentials_file: /x"), "{out}");
+        assert!(out.contains("username: u"), "{out}");
+        let flow = "scrape_configs: [{job_name: a, bearer_token: abc}]";
+        assert!(!redact_secrets(flow).contains("abc"));
+        assert_eq!(redact_secrets("a: [unclosed"), "");
+    }
+
+    #[test]
+    fn metric_values_from_text() {
+        let text = "# HELP x y\nx_total 3\nx 1.5\nx{a=\"b\"} 7\n";
+        assert_eq!(metric_value(text, "x"), Some(1.5));
+        assert_eq!(metric_value(text, "x_total"), Some(3.0));
+        assert_eq!(metric_value(text, "y"), None);
+    }
+
+    #[test]
+    fn build_info_is_semver_without_features() {
+        let j = serde_json::to_value(BUILD_INFO).unwrap();
+        let keys: Vec<&str> = j.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            keys.len(),
+            6,
+            "version, revision, branch, buildUser, buildDate, goVersion: {keys:?}"
+        );
+        assert!(j.get("features").is_none());
+        let parts: Vec<u64> = BUILD_INFO
+            .version
+            .split('.')
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(parts.len(), 3);
+        assert!(parts[0] > 2 || (parts[0] == 2 && parts[1] >= 24));
+    }
+}
