@@ -34,13 +34,9 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
 /// Where snapshots go, under the data directory.
 const SNAPSHOTS_DIR: &str = "snapshots";
 
-/// The error when the admin API is off. Prometheus sends error type
-/// `unavailable` with status 500 (its status table has no entry for that
-/// type), so the status is set here rather than taken from the type.
+/// The error when the admin API is off (type `unavailable`, status 500).
 fn disabled() -> Response {
-    let mut r = ApiError::new(ErrorType::Unavailable, "admin APIs disabled").into_response();
-    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-    r
+    ApiError::new(ErrorType::Unavailable, "admin APIs disabled").into_response()
 }
 
 /// Runs blocking storage work off the async workers.

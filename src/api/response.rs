@@ -41,7 +41,8 @@ impl ErrorType {
             ErrorType::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ErrorType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorType::NotFound => StatusCode::NOT_FOUND,
-            ErrorType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            // Prometheus's status table has no entry for it: 500.
+            ErrorType::Unavailable => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
