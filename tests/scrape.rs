@@ -125,12 +125,17 @@ struct Env {
 }
 
 async fn env() -> Env {
+    env_with(storage::wal::WalOptions::default()).await
+}
+
+async fn env_with(wal: storage::wal::WalOptions) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(
         Db::open(
             dir.path(),
             storage::Options {
                 compaction_interval: None,
+                wal,
                 ..Default::default()
             },
         )
@@ -784,23 +789,42 @@ async fn groups_sent_before_the_config_are_used() {
     assert!(!is_stale(e.last(&[("__name__", "early")])));
 }
 
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Load check for the record, not for CI: 1,000 targets of 1,000 series
-/// each at a 1s interval for 20s against in-process exporters; prints how
-/// many scrapes ran versus were due, and the ingest rate. Run with
-/// `cargo test --release --test scrape -- --ignored --nocapture load`.
+/// each at a 1s interval for 20s against in-process exporters (the exporter
+/// shares the machine's cores); prints how many scrapes ran versus were
+/// due, the ingest rate and scrape durations. Run with
+/// `cargo test --release --test scrape -- --ignored --nocapture load`;
+/// `LOAD_TARGETS`, `LOAD_SERIES`, `LOAD_INTERVAL_S`, `LOAD_RUN_S` and
+/// `LOAD_WAL_SYNC=always` change the shape.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn load_1000_targets_of_1000_series() {
-    const TARGETS: usize = 1000;
-    const SERIES: usize = 1000;
-    const INTERVAL_S: u64 = 1;
-    const RUN_S: u64 = 20;
-    let e = env().await;
+    let targets_n = env_u64("LOAD_TARGETS", 1000) as usize;
+    let series_n = env_u64("LOAD_SERIES", 1000) as usize;
+    let interval_s = env_u64("LOAD_INTERVAL_S", 1);
+    let run_s = env_u64("LOAD_RUN_S", 20);
+    let sync = match std::env::var("LOAD_WAL_SYNC").as_deref() {
+        Ok("always") => storage::wal::SyncPolicy::Always,
+        _ => storage::wal::SyncPolicy::Interval(Duration::from_secs(1)),
+    };
+    println!("WAL sync policy: {sync:?} (LOAD_WAL_SYNC=always for fsync per commit)");
+    let e = env_with(storage::wal::WalOptions {
+        sync,
+        ..Default::default()
+    })
+    .await;
     let mut paths = Vec::new();
-    for t in 0..TARGETS {
-        let mut body = String::with_capacity(SERIES * 60);
+    for t in 0..targets_n {
+        let mut body = String::with_capacity(series_n * 60);
         body.push_str("# TYPE load_metric gauge\n");
-        for s in 0..SERIES {
+        for s in 0..series_n {
             body.push_str(&format!(
                 "load_metric{{target=\"{t}\",series=\"{s}\",kind=\"k{}\"}} {}\n",
                 s % 7,
@@ -812,12 +836,12 @@ async fn load_1000_targets_of_1000_series() {
         paths.push(p);
     }
     e.configure(&format!(
-        "global: {{scrape_interval: {INTERVAL_S}s}}\nscrape_configs:\n  - job_name: load\n"
+        "global: {{scrape_interval: {interval_s}s}}\nscrape_configs:\n  - job_name: load\n"
     ));
     let refs: Vec<&str> = paths.iter().map(|s| s.as_str()).collect();
     let started = Instant::now();
-    e.targets("load", &refs);
-    tokio::time::sleep(Duration::from_secs(RUN_S)).await;
+    e.targets_apart("load", &refs);
+    tokio::time::sleep(Duration::from_secs(run_s)).await;
     let elapsed = started.elapsed().as_secs_f64();
     e.mgr.stop().await;
 
@@ -839,21 +863,23 @@ async fn load_1000_targets_of_1000_series() {
             .unwrap_or(f64::NAN)
     };
     // Each target's first scrape waits for its offset (up to one
-    // interval), so about RUN_S - INTERVAL/2 scrapes per target are due.
-    let due = TARGETS as f64 * (elapsed / INTERVAL_S as f64 - 0.5);
+    // interval), so about run/interval - 1/2 scrapes per target are due.
+    let due = targets_n as f64 * (elapsed / interval_s as f64 - 0.5);
     println!(
-        "load: {TARGETS} targets x {SERIES} series, interval {INTERVAL_S}s, ran {elapsed:.1}s\n\
+        "load: {targets_n} targets x {series_n} series, interval {interval_s}s, ran {elapsed:.1}s\n\
+         targets scraped at least once: {}\n\
          scrapes: {scrapes} done ({healthy} healthy) of ~{due:.0} due ({:.1}%)\n\
          samples ingested: {:.0}/s\n\
          scrape_duration_seconds p50 {:.3} p90 {:.3} p99 {:.3} max {:.3}\n\
          head series: {}",
+        ups.len(),
         100.0 * scrapes as f64 / due,
-        healthy as f64 * SERIES as f64 / elapsed,
+        healthy as f64 * series_n as f64 / elapsed,
         pct(0.5),
         pct(0.9),
         pct(0.99),
         pct(1.0),
         e.db.stats().head_series,
     );
-    assert_eq!(ups.len(), TARGETS);
+    assert!(healthy > 0, "no scrape succeeded");
 }

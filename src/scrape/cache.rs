@@ -11,6 +11,7 @@
 //! exposed.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -86,8 +87,55 @@ pub(crate) enum Meta<'a> {
     Unit(&'a str),
 }
 
+/// A cache slot: its series text lives in the arena; a free slot has
+/// `len == 0` (no series text is empty).
+struct Slot {
+    off: usize,
+    len: usize,
+    hash: u64,
+    /// Next slot with the same hash.
+    next: u32,
+    entry: Entry,
+}
+
+/// Identity hasher for keys that already are hashes.
+#[derive(Default)]
+struct HashKey(u64);
+
+impl std::hash::Hasher for HashKey {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 pub(crate) struct ScrapeCache {
-    series: HashMap<Box<[u8]>, Entry, SeriesHashBuilder>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Series text hash → first slot of its chain.
+    index: HashMap<u64, u32, BuildHasherDefault<HashKey>>,
+    hasher: SeriesHashBuilder,
+    /// The series texts, one after another in the order they were first
+    /// seen, which is the order the target exposes them: the position check
+    /// in `get` then reads memory sequentially.
+    arena: Vec<u8>,
+    /// Arena bytes of freed slots.
+    garbage: usize,
+    live: usize,
+    /// Slot of every sample position of the last successful attempt.
+    /// Targets expose their series in the same order every time, so the
+    /// slot at the same position is tried first: one comparison instead of
+    /// hashing and a random memory access.
+    order: Vec<u32>,
+    /// This attempt's positions so far (`NO_SLOT` where nothing is cached).
+    next_order: Vec<u32>,
     /// The current ingest attempt (first is 1).
     attempt: u64,
     /// The previous attempt, if it succeeded: its series are the ones a
@@ -101,10 +149,20 @@ pub(crate) struct ScrapeCache {
     metadata: SharedMetadata,
 }
 
+const NO_SLOT: u32 = u32::MAX;
+
 impl ScrapeCache {
     pub(crate) fn new(metadata: SharedMetadata) -> Self {
         ScrapeCache {
-            series: HashMap::with_hasher(SeriesHashBuilder::default()),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::default(),
+            hasher: SeriesHashBuilder::default(),
+            arena: Vec::new(),
+            garbage: 0,
+            live: 0,
+            order: Vec::new(),
+            next_order: Vec::new(),
             attempt: 0,
             last_ok_attempt: 0,
             ok_count: 0,
@@ -120,33 +178,156 @@ impl ScrapeCache {
     /// Starts an ingest attempt.
     pub(crate) fn begin(&mut self) {
         self.attempt += 1;
+        self.next_order.clear();
     }
 
-    /// The entry for `series`, marked as seen in this attempt.
+    #[inline]
+    fn key(&self, s: &Slot) -> &[u8] {
+        &self.arena[s.off..s.off + s.len]
+    }
+
+    fn find(&self, series: &[u8], hash: u64) -> Option<u32> {
+        let mut i = *self.index.get(&hash)?;
+        while i != NO_SLOT {
+            let s = &self.slots[i as usize];
+            if self.key(s) == series {
+                return Some(i);
+            }
+            i = s.next;
+        }
+        None
+    }
+
+    /// The entry for `series`, marked as seen in this attempt. Call it
+    /// once per sample, in payload order: the position predicts the slot.
     #[inline]
     pub(crate) fn get(&mut self, series: &[u8]) -> Option<&mut Entry> {
-        let attempt = self.attempt;
-        let e = self.series.get_mut(series)?;
-        e.seen = attempt;
+        let pos = self.next_order.len();
+        let predicted = self.order.get(pos).copied().filter(|&i| {
+            self.slots
+                .get(i as usize)
+                .is_some_and(|s| s.len != 0 && self.key(s) == series)
+        });
+        let idx = match predicted.or_else(|| self.find(series, self.hasher.hash_one(series))) {
+            Some(i) => i,
+            None => {
+                self.next_order.push(NO_SLOT);
+                return None;
+            }
+        };
+        self.next_order.push(idx);
+        let e = &mut self.slots[idx as usize].entry;
+        e.seen = self.attempt;
         Some(e)
     }
 
+    /// Caches `series` (just missed by [`ScrapeCache::get`]).
     pub(crate) fn insert(&mut self, series: &[u8], resolved: Resolved) -> &mut Entry {
-        let attempt = self.attempt;
-        let e = self.series.entry(series.into()).or_insert(Entry {
-            resolved,
-            seen: attempt,
-            tracked: 0,
-            tracked_before: 0,
-        });
-        e.resolved = resolved;
-        e.seen = attempt;
-        e
+        let hash = self.hasher.hash_one(series);
+        if let Some(old) = self.find(series, hash) {
+            self.free_slot(old);
+        }
+        let slot = Slot {
+            off: self.arena.len(),
+            len: series.len(),
+            hash,
+            next: self.index.get(&hash).copied().unwrap_or(NO_SLOT),
+            entry: Entry {
+                resolved,
+                seen: self.attempt,
+                tracked: 0,
+                tracked_before: 0,
+            },
+        };
+        self.arena.extend_from_slice(series);
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                self.slots.push(slot);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(hash, idx);
+        self.live += 1;
+        if let Some(last) = self.next_order.last_mut() {
+            *last = idx;
+        }
+        &mut self.slots[idx as usize].entry
+    }
+
+    /// Unlinks slot `idx` from its hash chain and frees it.
+    fn free_slot(&mut self, idx: u32) {
+        let (hash, next, len) = {
+            let s = &self.slots[idx as usize];
+            (s.hash, s.next, s.len)
+        };
+        match self.index.get(&hash).copied() {
+            Some(head) if head == idx => {
+                if next == NO_SLOT {
+                    self.index.remove(&hash);
+                } else {
+                    self.index.insert(hash, next);
+                }
+            }
+            Some(mut i) => {
+                while i != NO_SLOT {
+                    let n = self.slots[i as usize].next;
+                    if n == idx {
+                        self.slots[i as usize].next = next;
+                        break;
+                    }
+                    i = n;
+                }
+            }
+            None => {}
+        }
+        let s = &mut self.slots[idx as usize];
+        s.len = 0;
+        s.next = NO_SLOT;
+        self.garbage += len;
+        self.live -= 1;
+        self.free.push(idx);
     }
 
     /// Forgets `series` (its ref went stale in storage).
     pub(crate) fn remove(&mut self, series: &[u8]) {
-        self.series.remove(series);
+        if let Some(i) = self.find(series, self.hasher.hash_one(series)) {
+            self.free_slot(i);
+        }
+    }
+
+    /// Drops the entries `keep` rejects, then compacts the arena once it
+    /// is mostly garbage.
+    fn retain(&mut self, mut keep: impl FnMut(&Entry) -> bool) {
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.len == 0 || keep(&s.entry) {
+                continue;
+            }
+            self.free_slot(i as u32);
+        }
+        if self.garbage > 4096 && self.garbage > self.arena.len() / 2 {
+            self.compact();
+        }
+    }
+
+    /// Rewrites the arena with the live texts only, in slot order.
+    fn compact(&mut self) {
+        let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);
+        for s in self.slots.iter_mut().filter(|s| s.len != 0) {
+            let off = arena.len();
+            arena.extend_from_slice(&self.arena[s.off..s.off + s.len]);
+            s.off = off;
+        }
+        self.arena = arena;
+        self.garbage = 0;
+    }
+
+    fn live(&self) -> impl Iterator<Item = &Entry> {
+        self.slots.iter().filter(|s| s.len != 0).map(|s| &s.entry)
     }
 
     /// Records that this attempt wrote a staleness-tracked sample to `e`.
@@ -169,7 +350,7 @@ impl ScrapeCache {
     pub(crate) fn finish_ok(&mut self, mut stale: impl FnMut(u64)) {
         let (now, prev) = (self.attempt, self.last_ok_attempt);
         let prev = if prev + 1 == now { prev } else { 0 };
-        self.series.retain(|_, e| {
+        self.retain(|e| {
             if let Resolved::Series(r) = e.resolved {
                 if e.tracked_in(prev) && !e.tracked_in(now) {
                     stale(r);
@@ -177,9 +358,10 @@ impl ScrapeCache {
             }
             e.seen == now
         });
+        std::mem::swap(&mut self.order, &mut self.next_order);
         self.last_ok_attempt = now;
         self.ok_count += 1;
-        self.successful_len = self.series.len();
+        self.successful_len = self.live;
         let ok = self.ok_count;
         self.metadata
             .lock()
@@ -192,7 +374,7 @@ impl ScrapeCache {
     pub(crate) fn finish_failed(&mut self, mut stale: impl FnMut(u64)) {
         let (now, prev) = (self.attempt, self.last_ok_attempt);
         if prev != 0 && prev + 1 == now {
-            for e in self.series.values() {
+            for e in self.live() {
                 if let Resolved::Series(r) = e.resolved {
                     if e.tracked_in(prev) {
                         stale(r);
@@ -202,8 +384,8 @@ impl ScrapeCache {
         }
         // A target failing with ever-new series must not grow the cache
         // without bound: flush what this attempt did not see.
-        if self.series.len() > self.successful_len * 2 + 1000 {
-            self.series.retain(|_, e| e.seen == now);
+        if self.live > self.successful_len * 2 + 1000 {
+            self.retain(|e| e.seen == now);
         }
     }
 
@@ -234,7 +416,7 @@ impl ScrapeCache {
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.series.len()
+        self.live
     }
 }
 
@@ -289,6 +471,32 @@ mod tests {
         // Recovery: no markers for series that came back.
         assert!(attempt(&mut c, &[("a", 1)], true).is_empty());
         assert_eq!(attempt(&mut c, &[], true), vec![1]);
+    }
+
+    #[test]
+    fn lookups_survive_reordering_and_removal() {
+        let mut c = cache();
+        attempt(&mut c, &[("a", 1), ("b", 2), ("c", 3)], true);
+        // Another order: positions mispredict, the index answers.
+        c.begin();
+        for (k, r) in [("c", 3), ("a", 1), ("b", 2)] {
+            assert_eq!(c.get(k.as_bytes()).unwrap().resolved, Resolved::Series(r));
+        }
+        c.finish_ok(|_| {});
+        c.remove(b"a");
+        c.begin();
+        assert_eq!(c.get(b"c").unwrap().resolved, Resolved::Series(3));
+        assert!(c.get(b"a").is_none());
+        // The freed slot is reused for a new series.
+        c.insert(b"d", Resolved::Series(4));
+        assert_eq!(c.get(b"b").unwrap().resolved, Resolved::Series(2));
+        c.finish_ok(|_| {});
+        assert_eq!(c.slots.len(), 3);
+        c.begin();
+        for (k, r) in [("c", 3), ("d", 4), ("b", 2)] {
+            assert_eq!(c.get(k.as_bytes()).unwrap().resolved, Resolved::Series(r));
+        }
+        assert!(c.get(b"a").is_none());
     }
 
     #[test]

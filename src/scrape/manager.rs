@@ -41,6 +41,7 @@ pub struct ScrapeManager {
     metrics: Arc<ScrapeMetrics>,
     runtime: Option<tokio::runtime::Handle>,
     shutdown: watch::Sender<bool>,
+    ingest_slots: Arc<tokio::sync::Semaphore>,
     state: Mutex<State>,
 }
 
@@ -69,6 +70,9 @@ impl ScrapeManager {
             metrics: Arc::new(ScrapeMetrics::new(registry)),
             runtime: tokio::runtime::Handle::try_current().ok(),
             shutdown,
+            ingest_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             state: Mutex::new(State::default()),
         })
     }
@@ -105,6 +109,7 @@ impl ScrapeManager {
             metrics: &self.metrics,
             seed: st.seed,
             shutdown: &shutdown,
+            ingest_slots: &self.ingest_slots,
             retiring: &mut st.retiring,
         };
         let removed: Vec<String> = st
@@ -177,6 +182,7 @@ impl ScrapeManager {
                 metrics: &self.metrics,
                 seed: st.seed,
                 shutdown: &shutdown,
+                ingest_slots: &self.ingest_slots,
                 retiring: &mut st.retiring,
             };
             p.sync(&st.groups[job], &mut ctx);

@@ -31,6 +31,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) metrics: &'a Arc<ScrapeMetrics>,
     pub(crate) seed: u64,
     pub(crate) shutdown: &'a watch::Receiver<bool>,
+    pub(crate) ingest_slots: &'a Arc<tokio::sync::Semaphore>,
     /// Loops told to stop, still finishing (end-of-run staleness); the
     /// manager waits for them on shutdown.
     pub(crate) retiring: &'a mut Vec<JoinHandle<Option<Ingester>>>,
@@ -281,6 +282,7 @@ impl Pool {
             db: Arc::clone(ctx.db),
             metrics: Arc::clone(ctx.metrics),
             forced: Arc::clone(&self.forced),
+            ingest_slots: Arc::clone(ctx.ingest_slots),
         };
         scrape_loop::spawn(ctx.rt, spec, start, ctx.shutdown.clone())
     }

@@ -60,6 +60,10 @@ pub(crate) struct LoopSpec {
     /// The pool's forced error (target_limit exceeded): while set, every
     /// scrape fails with it without contacting the target.
     pub(crate) forced: Arc<Mutex<Option<ScrapeError>>>,
+    /// Bounds how many loops store at once to the number of cores: a
+    /// thousand blocking threads fighting over storage locks finish later
+    /// than the same work done a few at a time.
+    pub(crate) ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// Where a new loop's ingester comes from.
@@ -181,8 +185,13 @@ async fn run(
         let fetch_secs = started.elapsed().as_secs_f64();
         let fetch_ok = fetched.is_ok();
         let db = Arc::clone(&spec.db);
+        let permit = tokio::select! {
+            p = Arc::clone(&spec.ingest_slots).acquire_owned() => p.ok(),
+            _ = shutdown.wait_for(|s| *s) => break Exit::Shutdown,
+        };
         let stored = tokio::task::spawn_blocking(move || {
             let out = ing.finish(&db, fetched.map(|f| (&body[..], f)), ts, started);
+            drop(permit);
             (ing, body, out)
         })
         .await;
@@ -276,7 +285,12 @@ async fn end_of_run(
         _ = shutdown.wait_for(|s| *s) => return,
     }
     let db = Arc::clone(&spec.db);
-    let _ = tokio::task::spawn_blocking(move || ing.finish_stopped(&db, ts)).await;
+    let permit = Arc::clone(&spec.ingest_slots).acquire_owned().await.ok();
+    let _ = tokio::task::spawn_blocking(move || {
+        ing.finish_stopped(&db, ts);
+        drop(permit);
+    })
+    .await;
 }
 
 /// The wall time of this scrape and its timestamp in ms: within a small
