@@ -2,3 +2,4 @@
 //! together, and benches and end-to-end tests reach the pieces directly.
 
 pub mod config;
+pub mod exposition;
