@@ -3,5 +3,6 @@
 
 pub mod api;
 pub mod config;
+pub mod exposition;
 pub mod metrics;
 pub mod scrape;
