@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 pub mod exposition;
 pub mod metrics;
+pub mod relabel;
 pub mod scrape;

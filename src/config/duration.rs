@@ -32,8 +32,29 @@ impl std::str::FromStr for PromDuration {
 
 impl<'de> Deserialize<'de> for PromDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
+        // Parsing inside the visitor makes a bad value fail while the YAML
+        // deserialiser still stands on the scalar, so the error carries the
+        // key's own path and line rather than its parent's.
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = PromDuration;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration such as 15s or 1m30s")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<PromDuration, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<PromDuration, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<PromDuration, E> {
+                self.visit_str(&n.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<PromDuration, E> {
+                self.visit_str(&n.to_string())
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 

@@ -3,20 +3,39 @@
 //! The types mirror Prometheus's YAML keys one to one, so a config that
 //! Prometheus accepts and that uses only supported features loads unchanged.
 //! Loading (with errors naming the key and line), defaults and validation
-//! live in [`load`]; durations in [`duration`]; relabeling rules in
+//! live in [`load`] and [`validate`]; durations in [`duration`]; sizes in
+//! [`body_size`]; label-name rules in [`names`]; relabeling rules in
 //! [`relabel`]; scrape jobs in [`scrape`].
+//!
+//! Keys Prometheus knows that ferroprom accepts but does not act on (so
+//! existing files keep loading; each one set is listed in
+//! [`Config::warnings`]):
+//! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
+//!   `remote_write`, `remote_read` (kept raw for a later release),
+//!   `storage`, `tracing`, `runtime`, `otlp`;
+//! - `global:` `scrape_protocols`, `rule_query_offset`,
+//!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
+//!   `keep_dropped_targets`, `always_scrape_classic_histograms`,
+//!   `convert_classic_histograms_to_nhcb`, `query_log_file`;
+//! - per job: see [`scrape::ScrapeConfig`].
 
+pub mod body_size;
 pub mod duration;
+pub(crate) mod glob;
 pub mod load;
+mod locate;
+pub mod names;
 pub mod relabel;
 pub mod scrape;
+mod validate;
 
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
 pub use duration::PromDuration;
-pub use load::{load_file, parse_str, ConfigError, DEFAULT_CONFIG};
+pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
+pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};
 pub use scrape::{
     Authorization, BasicAuth, FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig,
@@ -31,20 +50,46 @@ pub struct Config {
     pub global: GlobalConfig,
     #[serde(default)]
     pub scrape_configs: Vec<ScrapeConfig>,
+    /// Files (wildcards allowed in the last path element) holding more
+    /// `scrape_configs:`; the loader appends their jobs to
+    /// `scrape_configs`, with relative paths in each resolved against that
+    /// file's directory.
+    #[serde(default)]
+    pub scrape_config_files: Vec<String>,
     /// Accepted so existing configs load; rules are not evaluated (yet).
+    /// Relative paths are resolved against the config file's directory.
     #[serde(default)]
     pub rule_files: Vec<String>,
     /// Accepted so existing configs load; ferroprom sends no alerts.
     #[serde(default)]
     pub alerting: Option<serde_yaml_ng::Value>,
+    /// Kept raw for the remote-write implementation; not acted on yet.
+    #[serde(default)]
+    pub remote_write: Vec<serde_yaml_ng::Value>,
+    /// Kept raw for the remote-read implementation; not acted on yet.
+    #[serde(default)]
+    pub remote_read: Vec<serde_yaml_ng::Value>,
+    /// Prometheus sections with no ferroprom counterpart; accepted, ignored.
+    #[serde(default)]
+    pub storage: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    pub tracing: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    pub runtime: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    pub otlp: Option<serde_yaml_ng::Value>,
     /// The file's text as loaded, served by `/api/v1/status/config`.
     #[serde(skip)]
     pub source: String,
+    /// One line per setting that was accepted but is not acted on, for the
+    /// server to log after a (re)load.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// The `global:` section. Fields left out of the file take Prometheus's
-/// defaults when loaded (scrape_interval 1m, scrape_timeout 10s,
-/// evaluation_interval 1m).
+/// defaults when loaded (scrape_interval 1m, scrape_timeout 10s or the
+/// interval if shorter, evaluation_interval 1m).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct GlobalConfig {
@@ -54,6 +99,8 @@ pub struct GlobalConfig {
     pub scrape_timeout: PromDuration,
     #[serde(default = "duration::one_minute")]
     pub evaluation_interval: PromDuration,
+    /// Labels with an empty value are removed when loaded (Prometheus treats
+    /// `l: ""` as "no label l").
     #[serde(default)]
     pub external_labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -68,8 +115,29 @@ pub struct GlobalConfig {
     pub target_limit: u64,
     #[serde(default)]
     pub body_size_limit: Option<String>,
+    /// `body_size_limit` in bytes, 0 for none; set by the loader.
+    #[serde(skip)]
+    pub body_size_limit_bytes: u64,
     #[serde(default)]
     pub query_log_file: Option<String>,
+    /// Default for jobs that do not set their own.
+    #[serde(default)]
+    pub metric_name_validation_scheme: NameValidationScheme,
+    // Accepted, not acted on (see the module docs).
+    #[serde(default)]
+    pub scrape_protocols: Option<Vec<String>>,
+    #[serde(default)]
+    pub rule_query_offset: Option<PromDuration>,
+    #[serde(default)]
+    pub scrape_failure_log_file: Option<String>,
+    #[serde(default)]
+    pub metric_name_escaping_scheme: Option<String>,
+    #[serde(default)]
+    pub keep_dropped_targets: Option<u64>,
+    #[serde(default)]
+    pub always_scrape_classic_histograms: Option<bool>,
+    #[serde(default)]
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
 }
 
 impl Default for GlobalConfig {
@@ -85,7 +153,16 @@ impl Default for GlobalConfig {
             label_value_length_limit: 0,
             target_limit: 0,
             body_size_limit: None,
+            body_size_limit_bytes: 0,
             query_log_file: None,
+            metric_name_validation_scheme: NameValidationScheme::Utf8,
+            scrape_protocols: None,
+            rule_query_offset: None,
+            scrape_failure_log_file: None,
+            metric_name_escaping_scheme: None,
+            keep_dropped_targets: None,
+            always_scrape_classic_histograms: None,
+            convert_classic_histograms_to_nhcb: None,
         }
     }
 }

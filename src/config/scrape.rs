@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{PromDuration, RelabelConfig};
+use super::{NameValidationScheme, PromDuration, RelabelConfig};
 
 /// `scheme:` of a job.
 #[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
@@ -17,6 +17,7 @@ pub enum Scheme {
 }
 
 impl Scheme {
+    /// The scheme as written in URLs and the `__scheme__` label.
     pub fn as_str(self) -> &'static str {
         match self {
             Scheme::Http => "http",
@@ -26,7 +27,19 @@ impl Scheme {
 }
 
 /// A scrape job. `Option` fields fall back to `global:` when loaded; after
-/// [`super::load`] has run they are always `Some`.
+/// [`super::load`] has run they are always `Some` (a limit of 0 also takes
+/// the global value, as in Prometheus). The loader also moves
+/// `bearer_token`/`bearer_token_file` into `authorization` and makes
+/// relative file paths absolute against the config file's directory.
+///
+/// Accepted but not acted on (listed in [`super::Config::warnings`] when
+/// set): `scrape_protocols`, `fallback_scrape_protocol`,
+/// `scrape_classic_histograms`, `always_scrape_classic_histograms`,
+/// `convert_classic_histograms_to_nhcb`, `track_timestamps_staleness`,
+/// `metric_name_escaping_scheme`, `native_histogram_bucket_limit`,
+/// `native_histogram_min_bucket_factor`, `keep_dropped_targets`,
+/// `scrape_failure_log_file`, `proxy_url`, `no_proxy`,
+/// `proxy_from_environment`, `proxy_connect_header`, `http_headers`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {
@@ -88,6 +101,41 @@ pub struct ScrapeConfig {
     pub body_size_limit_bytes: u64,
     #[serde(default)]
     pub target_limit: Option<u64>,
+    /// Falls back to `global.metric_name_validation_scheme`.
+    #[serde(default)]
+    pub metric_name_validation_scheme: Option<NameValidationScheme>,
+    #[serde(default)]
+    pub scrape_protocols: Option<Vec<String>>,
+    #[serde(default)]
+    pub fallback_scrape_protocol: Option<String>,
+    #[serde(default)]
+    pub scrape_classic_histograms: Option<bool>,
+    #[serde(default)]
+    pub always_scrape_classic_histograms: Option<bool>,
+    #[serde(default)]
+    pub convert_classic_histograms_to_nhcb: Option<bool>,
+    #[serde(default)]
+    pub track_timestamps_staleness: Option<bool>,
+    #[serde(default)]
+    pub metric_name_escaping_scheme: Option<String>,
+    #[serde(default)]
+    pub native_histogram_bucket_limit: Option<u64>,
+    #[serde(default)]
+    pub native_histogram_min_bucket_factor: Option<f64>,
+    #[serde(default)]
+    pub keep_dropped_targets: Option<u64>,
+    #[serde(default)]
+    pub scrape_failure_log_file: Option<String>,
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    #[serde(default)]
+    pub no_proxy: Option<String>,
+    #[serde(default)]
+    pub proxy_from_environment: Option<bool>,
+    #[serde(default)]
+    pub proxy_connect_header: Option<serde_yaml_ng::Value>,
+    #[serde(default)]
+    pub http_headers: Option<serde_yaml_ng::Value>,
 }
 
 fn default_metrics_path() -> String {
@@ -137,19 +185,40 @@ pub struct HttpSdConfig {
     pub follow_redirects: bool,
     #[serde(default = "yes")]
     pub enable_http2: bool,
+    /// Moved into `authorization` by the loader, as for scrape jobs.
+    #[serde(default)]
+    pub bearer_token: Option<String>,
+    #[serde(default)]
+    pub bearer_token_file: Option<String>,
+    // Accepted, not acted on.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    #[serde(default)]
+    pub no_proxy: Option<String>,
+    #[serde(default)]
+    pub proxy_from_environment: Option<bool>,
+    #[serde(default)]
+    pub http_headers: Option<serde_yaml_ng::Value>,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+/// `basic_auth:`. At most one of `password` / `password_file` (and of
+/// `username` / `username_file`); files are read at each request so
+/// rotated secrets take effect.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
+    #[serde(default)]
     pub username: String,
+    #[serde(default)]
+    pub username_file: Option<String>,
     #[serde(default)]
     pub password: Option<String>,
     #[serde(default)]
     pub password_file: Option<String>,
 }
 
-/// `authorization:`; `type` defaults to `Bearer`.
+/// `authorization:`; `type` defaults to `Bearer` and may not be `Basic`.
+/// The header sent is `<type> <credentials>`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Authorization {
@@ -165,9 +234,20 @@ fn bearer() -> String {
     "Bearer".to_string()
 }
 
+/// `tls_config:`. Each of CA, certificate and key may be given inline
+/// (`ca`, `cert`, `key`, PEM text) or as a file, not both. Versions are
+/// `TLS10`..`TLS13`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
+    #[serde(default)]
+    pub ca: Option<String>,
+    #[serde(default)]
+    pub cert: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub max_version: Option<String>,
     #[serde(default)]
     pub ca_file: Option<String>,
     #[serde(default)]

@@ -1,0 +1,648 @@
+//! Prometheus's checks and defaults applied after deserialising: what the
+//! YAML types alone cannot express (cross-field and cross-job rules, values
+//! inherited from `global:`, relative paths). Each problem is reported with
+//! the path of the key it is about; the loader turns that into a line.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::body_size::parse_size;
+use super::locate::KeyPath;
+use super::scrape::{Authorization, BasicAuth, HttpSdConfig, TlsConfig};
+use super::{Config, GlobalConfig, NameValidationScheme, ScrapeConfig};
+use crate::relabel::compile_with_scheme;
+
+/// A problem with the config, at `path`.
+#[derive(Debug)]
+pub(crate) struct Problem {
+    pub(crate) path: KeyPath,
+    pub(crate) message: String,
+}
+
+type Result<T> = std::result::Result<T, Problem>;
+
+fn problem(path: KeyPath, message: impl Into<String>) -> Problem {
+    Problem {
+        path,
+        message: message.into(),
+    }
+}
+
+/// What the loader knows from the text that serde defaults hide.
+pub(crate) struct Explicit {
+    /// `global.scrape_timeout` was written (its default depends on the
+    /// global interval).
+    pub(crate) global_scrape_timeout: bool,
+}
+
+/// Validates `cfg`, fills in defaults and resolves relative paths against
+/// `dir`; collects accepted-but-ignored settings into `cfg.warnings`.
+pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit) -> Result<()> {
+    let mut warnings = Vec::new();
+    validate_global(cfg, dir, explicit, &mut warnings)?;
+    let root = KeyPath::default();
+    for (i, pattern) in cfg.rule_files.iter_mut().enumerate() {
+        if !is_valid_pattern(pattern) {
+            return Err(problem(
+                root.key("rule_files").index(i),
+                format!("invalid rule file path {pattern:?}"),
+            ));
+        }
+        resolve(pattern, dir);
+    }
+    for (i, pattern) in cfg.scrape_config_files.iter_mut().enumerate() {
+        if !is_valid_pattern(pattern) {
+            return Err(problem(
+                root.key("scrape_config_files").index(i),
+                format!("invalid scrape config file path {pattern:?}"),
+            ));
+        }
+        resolve(pattern, dir);
+    }
+    let mut taken = HashSet::new();
+    validate_jobs(
+        &mut cfg.scrape_configs,
+        &cfg.global,
+        dir,
+        &mut taken,
+        &mut warnings,
+    )?;
+    top_level_warnings(cfg, &mut warnings);
+    cfg.warnings = warnings;
+    Ok(())
+}
+
+/// Validates and defaults `jobs` (a config's `scrape_configs`, or those of
+/// one of its `scrape_config_files`), rejecting job names already in
+/// `taken` and adding theirs.
+pub(crate) fn validate_jobs(
+    jobs: &mut [ScrapeConfig],
+    global: &GlobalConfig,
+    dir: Option<&Path>,
+    taken: &mut HashSet<String>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    for (i, job) in jobs.iter_mut().enumerate() {
+        let path = KeyPath::default().key("scrape_configs").index(i);
+        validate_job(job, global, &path, dir, warnings)?;
+        if !taken.insert(job.job_name.clone()) {
+            return Err(problem(
+                path.key("job_name"),
+                format!(
+                    "found multiple scrape configs with job name {:?}",
+                    job.job_name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_global(
+    cfg: &mut Config,
+    dir: Option<&Path>,
+    explicit: &Explicit,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let path = KeyPath::default().key("global");
+    let g = &mut cfg.global;
+    let scheme = g.metric_name_validation_scheme;
+    for name in g.external_labels.keys() {
+        if !scheme.is_valid_label_name(name) {
+            return Err(problem(
+                path.key("external_labels").key(name),
+                format!("{name:?} is not a valid label name"),
+            ));
+        }
+    }
+    g.external_labels.retain(|_, v| !v.is_empty());
+    if g.scrape_interval.ms() == 0 {
+        g.scrape_interval = super::duration::one_minute();
+    }
+    let timeout_set = explicit.global_scrape_timeout && g.scrape_timeout.ms() != 0;
+    if timeout_set && g.scrape_timeout > g.scrape_interval {
+        return Err(problem(
+            path.key("scrape_timeout"),
+            "global scrape timeout greater than scrape interval",
+        ));
+    }
+    if !timeout_set {
+        g.scrape_timeout = std::cmp::min(super::duration::ten_seconds(), g.scrape_interval);
+    }
+    if g.evaluation_interval.ms() == 0 {
+        g.evaluation_interval = super::duration::one_minute();
+    }
+    g.body_size_limit_bytes = body_size(&g.body_size_limit, &path)?;
+    for file in [&mut g.query_log_file, &mut g.scrape_failure_log_file]
+        .into_iter()
+        .flatten()
+    {
+        resolve(file, dir);
+    }
+    let ignored = [
+        ("scrape_protocols", g.scrape_protocols.is_some()),
+        ("rule_query_offset", g.rule_query_offset.is_some()),
+        (
+            "scrape_failure_log_file",
+            g.scrape_failure_log_file.is_some(),
+        ),
+        (
+            "metric_name_escaping_scheme",
+            g.metric_name_escaping_scheme.is_some(),
+        ),
+        ("keep_dropped_targets", g.keep_dropped_targets.is_some()),
+        (
+            "always_scrape_classic_histograms",
+            g.always_scrape_classic_histograms.is_some(),
+        ),
+        (
+            "convert_classic_histograms_to_nhcb",
+            g.convert_classic_histograms_to_nhcb.is_some(),
+        ),
+        ("query_log_file", g.query_log_file.is_some()),
+    ];
+    warn_ignored(&path, &ignored, warnings);
+    Ok(())
+}
+
+fn validate_job(
+    job: &mut ScrapeConfig,
+    global: &GlobalConfig,
+    path: &KeyPath,
+    dir: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    if job.job_name.is_empty() {
+        return Err(problem(path.key("job_name"), "job_name is empty"));
+    }
+    let name = job.job_name.clone();
+
+    // Interval first, then the timeout (explicit or inherited) against it.
+    let interval = match job.scrape_interval {
+        Some(d) if d.ms() != 0 => d,
+        _ => global.scrape_interval,
+    };
+    job.scrape_interval = Some(interval);
+    match job.scrape_timeout {
+        Some(t) if t.ms() != 0 => {
+            if t > interval {
+                return Err(problem(
+                    path.key("scrape_timeout"),
+                    format!(
+                        "scrape timeout greater than scrape interval for scrape config with job name {name:?}"
+                    ),
+                ));
+            }
+        }
+        _ => job.scrape_timeout = Some(std::cmp::min(global.scrape_timeout, interval)),
+    }
+
+    // Limits: 0 (or unset) inherits the global value, as in Prometheus.
+    for (limit, global_value) in [
+        (&mut job.sample_limit, global.sample_limit),
+        (&mut job.label_limit, global.label_limit),
+        (
+            &mut job.label_name_length_limit,
+            global.label_name_length_limit,
+        ),
+        (
+            &mut job.label_value_length_limit,
+            global.label_value_length_limit,
+        ),
+        (&mut job.target_limit, global.target_limit),
+    ] {
+        if limit.unwrap_or(0) == 0 {
+            *limit = Some(global_value);
+        }
+    }
+    job.body_size_limit_bytes = match body_size(&job.body_size_limit, path)? {
+        0 => global.body_size_limit_bytes,
+        n => n,
+    };
+    let scheme = *job
+        .metric_name_validation_scheme
+        .get_or_insert(global.metric_name_validation_scheme);
+
+    // Go's url.URL inserts the slash Prometheus users routinely leave out.
+    if !job.metrics_path.starts_with('/') {
+        job.metrics_path.insert(0, '/');
+    }
+
+    HttpClient {
+        basic_auth: &mut job.basic_auth,
+        authorization: &mut job.authorization,
+        bearer_token: &mut job.bearer_token,
+        bearer_token_file: &mut job.bearer_token_file,
+        tls_config: &mut job.tls_config,
+    }
+    .validate(path, dir)?;
+
+    for (i, sc) in job.static_configs.iter().enumerate() {
+        let sc_path = path.key("static_configs").index(i);
+        // As Prometheus: a URL in targets is a mistake unless relabeling
+        // may rewrite it.
+        if job.relabel_configs.is_empty() {
+            for (j, t) in sc.targets.iter().enumerate() {
+                if t.contains('/') {
+                    return Err(problem(
+                        sc_path.key("targets").index(j),
+                        format!("{t:?} is not a valid hostname"),
+                    ));
+                }
+            }
+        }
+        check_label_names(sc.labels.keys(), scheme, &sc_path.key("labels"))?;
+    }
+    for (i, fsd) in job.file_sd_configs.iter_mut().enumerate() {
+        let fsd_path = path.key("file_sd_configs").index(i);
+        if fsd.files.is_empty() {
+            return Err(problem(
+                fsd_path,
+                "file service discovery config must contain at least one path name",
+            ));
+        }
+        for (j, f) in fsd.files.iter_mut().enumerate() {
+            if !file_sd_pattern().is_match(f) {
+                return Err(problem(
+                    fsd_path.key("files").index(j),
+                    format!("path name {f:?} is not valid for file discovery"),
+                ));
+            }
+            resolve(f, dir);
+        }
+    }
+    for (i, hsd) in job.http_sd_configs.iter_mut().enumerate() {
+        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir)?;
+    }
+    for key in ["relabel_configs", "metric_relabel_configs"] {
+        let rules = if key == "relabel_configs" {
+            &job.relabel_configs
+        } else {
+            &job.metric_relabel_configs
+        };
+        if let Err(e) = compile_with_scheme(rules, scheme) {
+            let mut p = path.key(key).index(e.index);
+            if let Some(field) = e.error.field() {
+                p = p.key(field);
+            }
+            return Err(problem(p, e.error.to_string()));
+        }
+    }
+    if let Some(f) = job.scrape_failure_log_file.as_mut() {
+        resolve(f, dir);
+    }
+
+    let ignored = [
+        ("scrape_protocols", job.scrape_protocols.is_some()),
+        (
+            "fallback_scrape_protocol",
+            job.fallback_scrape_protocol.is_some(),
+        ),
+        (
+            "scrape_classic_histograms",
+            job.scrape_classic_histograms.is_some(),
+        ),
+        (
+            "always_scrape_classic_histograms",
+            job.always_scrape_classic_histograms.is_some(),
+        ),
+        (
+            "convert_classic_histograms_to_nhcb",
+            job.convert_classic_histograms_to_nhcb.is_some(),
+        ),
+        (
+            "track_timestamps_staleness",
+            job.track_timestamps_staleness.is_some(),
+        ),
+        (
+            "metric_name_escaping_scheme",
+            job.metric_name_escaping_scheme.is_some(),
+        ),
+        (
+            "native_histogram_bucket_limit",
+            job.native_histogram_bucket_limit.is_some(),
+        ),
+        (
+            "native_histogram_min_bucket_factor",
+            job.native_histogram_min_bucket_factor.is_some(),
+        ),
+        ("keep_dropped_targets", job.keep_dropped_targets.is_some()),
+        (
+            "scrape_failure_log_file",
+            job.scrape_failure_log_file.is_some(),
+        ),
+        ("proxy_url", job.proxy_url.is_some()),
+        ("no_proxy", job.no_proxy.is_some()),
+        (
+            "proxy_from_environment",
+            job.proxy_from_environment.is_some(),
+        ),
+        ("proxy_connect_header", job.proxy_connect_header.is_some()),
+        ("http_headers", job.http_headers.is_some()),
+    ];
+    warn_ignored(path, &ignored, warnings);
+    Ok(())
+}
+
+fn validate_http_sd(hsd: &mut HttpSdConfig, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
+    let url_path = path.key("url");
+    let url = reqwest::Url::parse(&hsd.url)
+        .map_err(|e| problem(url_path.clone(), format!("invalid URL {:?}: {e}", hsd.url)))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(problem(url_path, "URL scheme must be 'http' or 'https'"));
+    }
+    if url.host_str().unwrap_or("").is_empty() {
+        return Err(problem(url_path, "host is missing in URL"));
+    }
+    if hsd.refresh_interval.ms() == 0 {
+        return Err(problem(
+            path.key("refresh_interval"),
+            "refresh_interval must be greater than 0",
+        ));
+    }
+    HttpClient {
+        basic_auth: &mut hsd.basic_auth,
+        authorization: &mut hsd.authorization,
+        bearer_token: &mut hsd.bearer_token,
+        bearer_token_file: &mut hsd.bearer_token_file,
+        tls_config: &mut hsd.tls_config,
+    }
+    .validate(path, dir)
+}
+
+/// The HTTP client settings scrape jobs and http_sd share, checked as
+/// Prometheus's `HTTPClientConfig.Validate` does.
+struct HttpClient<'a> {
+    basic_auth: &'a mut Option<BasicAuth>,
+    authorization: &'a mut Option<Authorization>,
+    bearer_token: &'a mut Option<String>,
+    bearer_token_file: &'a mut Option<String>,
+    tls_config: &'a mut Option<TlsConfig>,
+}
+
+impl HttpClient<'_> {
+    fn validate(self, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
+        // Go checks lengths, so an empty string counts as unset.
+        clear_empty(self.bearer_token);
+        clear_empty(self.bearer_token_file);
+        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
+        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
+            return Err(problem(
+                path.key("bearer_token_file"),
+                "at most one of bearer_token & bearer_token_file must be configured",
+            ));
+        }
+        if self.basic_auth.is_some() && bearer {
+            return Err(problem(
+                path.key("basic_auth"),
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+            ));
+        }
+        if let Some(ba) = self.basic_auth.as_mut() {
+            let ba_path = path.key("basic_auth");
+            clear_empty(&mut ba.username_file);
+            clear_empty(&mut ba.password);
+            clear_empty(&mut ba.password_file);
+            if !ba.username.is_empty() && ba.username_file.is_some() {
+                return Err(problem(
+                    ba_path.key("username_file"),
+                    "at most one of basic_auth username & username_file must be configured",
+                ));
+            }
+            if ba.password.is_some() && ba.password_file.is_some() {
+                return Err(problem(
+                    ba_path.key("password_file"),
+                    "at most one of basic_auth password & password_file must be configured",
+                ));
+            }
+            for f in [&mut ba.username_file, &mut ba.password_file]
+                .into_iter()
+                .flatten()
+            {
+                resolve(f, dir);
+            }
+        }
+        if let Some(auth) = self.authorization.as_mut() {
+            let auth_path = path.key("authorization");
+            if bearer {
+                return Err(problem(
+                    auth_path,
+                    "authorization is not compatible with bearer_token & bearer_token_file",
+                ));
+            }
+            clear_empty(&mut auth.credentials);
+            clear_empty(&mut auth.credentials_file);
+            if auth.credentials.is_some() && auth.credentials_file.is_some() {
+                return Err(problem(
+                    auth_path.key("credentials_file"),
+                    "at most one of authorization credentials & credentials_file must be configured",
+                ));
+            }
+            auth.kind = auth.kind.trim().to_string();
+            if auth.kind.is_empty() {
+                auth.kind = "Bearer".to_string();
+            }
+            if auth.kind.eq_ignore_ascii_case("basic") {
+                return Err(problem(
+                    auth_path.key("type"),
+                    r#"authorization type cannot be set to "basic", use "basic_auth" instead"#,
+                ));
+            }
+            if self.basic_auth.is_some() {
+                return Err(problem(
+                    auth_path,
+                    "at most one of basic_auth, oauth2 & authorization must be configured",
+                ));
+            }
+            if let Some(f) = auth.credentials_file.as_mut() {
+                resolve(f, dir);
+            }
+        } else if bearer {
+            // Prometheus rewrites the legacy keys into `authorization`.
+            let mut credentials_file = self.bearer_token_file.take();
+            if let Some(f) = credentials_file.as_mut() {
+                resolve(f, dir);
+            }
+            *self.authorization = Some(Authorization {
+                kind: "Bearer".to_string(),
+                credentials: self.bearer_token.take(),
+                credentials_file,
+            });
+        }
+        if let Some(tls) = self.tls_config.as_mut() {
+            validate_tls(tls, &path.key("tls_config"), dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn validate_tls(tls: &mut TlsConfig, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
+    for v in [
+        &mut tls.ca,
+        &mut tls.cert,
+        &mut tls.key,
+        &mut tls.ca_file,
+        &mut tls.cert_file,
+        &mut tls.key_file,
+    ] {
+        clear_empty(v);
+    }
+    for (inline, file, what) in [
+        (&tls.ca, &tls.ca_file, "ca"),
+        (&tls.cert, &tls.cert_file, "cert"),
+        (&tls.key, &tls.key_file, "key"),
+    ] {
+        if inline.is_some() && file.is_some() {
+            return Err(problem(
+                path.key(what),
+                format!("at most one of {what} and {what}_file must be configured"),
+            ));
+        }
+    }
+    let has_cert = tls.cert.is_some() || tls.cert_file.is_some();
+    let has_key = tls.key.is_some() || tls.key_file.is_some();
+    if has_cert && !has_key {
+        return Err(problem(
+            path.clone(),
+            "exactly one of key or key_file must be configured when a client certificate is configured",
+        ));
+    }
+    if has_key && !has_cert {
+        return Err(problem(
+            path.clone(),
+            "exactly one of cert or cert_file must be configured when a client key is configured",
+        ));
+    }
+    for (key, version) in [
+        ("min_version", &tls.min_version),
+        ("max_version", &tls.max_version),
+    ] {
+        if let Some(v) = version {
+            if !matches!(v.as_str(), "TLS10" | "TLS11" | "TLS12" | "TLS13") {
+                return Err(problem(path.key(key), format!("unknown TLS version: {v}")));
+            }
+        }
+    }
+    for f in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file]
+        .into_iter()
+        .flatten()
+    {
+        resolve(f, dir);
+    }
+    Ok(())
+}
+
+fn check_label_names<'a>(
+    names: impl Iterator<Item = &'a String>,
+    scheme: NameValidationScheme,
+    path: &KeyPath,
+) -> Result<()> {
+    for name in names {
+        if !scheme.is_valid_label_name(name) {
+            return Err(problem(
+                path.key(name),
+                format!("{name:?} is not a valid label name"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn body_size(limit: &Option<String>, path: &KeyPath) -> Result<u64> {
+    match limit.as_deref() {
+        None | Some("") => Ok(0),
+        Some(s) => parse_size(s).map_err(|e| problem(path.key("body_size_limit"), e)),
+    }
+}
+
+fn clear_empty(v: &mut Option<String>) {
+    if v.as_deref() == Some("") {
+        *v = None;
+    }
+}
+
+/// Makes a relative path absolute against the config file's directory, as
+/// Prometheus does; absolute paths and unknown directories leave it alone.
+fn resolve(p: &mut String, dir: Option<&Path>) {
+    let Some(dir) = dir else { return };
+    if p.is_empty() || Path::new(p.as_str()).is_absolute() {
+        return;
+    }
+    *p = dir.join(p.as_str()).to_string_lossy().into_owned();
+}
+
+/// File SD patterns as Prometheus allows them: JSON or YAML files, with at
+/// most one `*`, in the last path element.
+fn file_sd_pattern() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$").expect("static regex")
+    })
+}
+
+/// Prometheus's rule for rule and scrape config file patterns: wildcards
+/// only in the last path element, and a well-formed glob.
+fn is_valid_pattern(pattern: &str) -> bool {
+    let star_in_dir = pattern
+        .find('*')
+        .is_some_and(|i| pattern[i..].contains('/'));
+    !star_in_dir && is_valid_glob(pattern)
+}
+
+/// Whether a glob pattern is well formed (every `[` closed, no trailing
+/// escape), the only way Go's `filepath.Match` rejects a pattern.
+fn is_valid_glob(pattern: &str) -> bool {
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.next().is_none() => return false,
+            '[' => {
+                let mut closed = false;
+                let mut first = true;
+                for c in chars.by_ref() {
+                    if c == ']' && !first {
+                        closed = true;
+                        break;
+                    }
+                    first = c == '^' && first;
+                }
+                if !closed {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+    }
+    true
+}
+
+fn warn_ignored(path: &KeyPath, keys: &[(&str, bool)], warnings: &mut Vec<String>) {
+    for (key, set) in keys {
+        if *set {
+            warnings.push(format!(
+                "{}: accepted for compatibility but not supported; ignored",
+                path.key(key)
+            ));
+        }
+    }
+}
+
+fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
+    let root = KeyPath::default();
+    if !cfg.rule_files.is_empty() {
+        warnings.push("rule_files: rules are not evaluated by ferroprom; ignored".to_string());
+    }
+    let ignored = [
+        ("alerting", cfg.alerting.is_some()),
+        ("remote_write", !cfg.remote_write.is_empty()),
+        ("remote_read", !cfg.remote_read.is_empty()),
+        ("storage", cfg.storage.is_some()),
+        ("tracing", cfg.tracing.is_some()),
+        ("runtime", cfg.runtime.is_some()),
+        ("otlp", cfg.otlp.is_some()),
+    ];
+    warn_ignored(&root, &ignored, warnings);
+}

@@ -1,0 +1,15 @@
+//! Service discovery: where a job's targets come from. `static_configs`,
+//! `file_sd_configs` (JSON/YAML files, re-read on change) and
+//! `http_sd_configs` (polled URLs) all produce [`TargetGroup`]s; the
+//! [`Discovery`] runner reports each job's complete list on a channel as
+//! [`DiscoveryUpdate`]s. Turning groups into scrape targets (target labels,
+//! relabeling) is the scrape manager's job.
+
+mod file;
+mod http;
+mod http_client;
+mod manager;
+mod target_group;
+
+pub use manager::{Discovery, DiscoveryOptions, DiscoveryUpdate};
+pub use target_group::{TargetGroup, ADDRESS_LABEL};
