@@ -57,6 +57,49 @@ pub struct ScrapeClient {
     http: reqwest::Client,
     auth: Auth,
     compression: bool,
+    accept: HeaderValue,
+    /// Format of a payload whose Content-Type names no known format.
+    fallback: Format,
+}
+
+/// `Accept` for the job's `scrape_protocols` (preferred first), weighted
+/// as Prometheus weighs them; the protobuf format is left out since it
+/// cannot be parsed here.
+fn accept_header(protocols: Option<&[String]>) -> HeaderValue {
+    let Some(protocols) = protocols else {
+        return HeaderValue::from_static(ACCEPT_HEADER);
+    };
+    let mut parts = Vec::new();
+    let mut weight = 6;
+    for p in protocols {
+        let media = match p.as_str() {
+            "OpenMetricsText1.0.0" => {
+                "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8"
+            }
+            "OpenMetricsText0.0.1" => "application/openmetrics-text;version=0.0.1",
+            "PrometheusText1.0.0" => "text/plain;version=1.0.0;escaping=allow-utf-8",
+            "PrometheusText0.0.4" => "text/plain;version=0.0.4",
+            _ => continue,
+        };
+        parts.push(format!("{media};q=0.{weight}"));
+        weight -= 1;
+    }
+    parts.push(format!("*/*;q=0.{weight}"));
+    HeaderValue::from_str(&parts.join(",")).unwrap_or(HeaderValue::from_static(ACCEPT_HEADER))
+}
+
+/// The payload format for a Content-Type: a known media type decides,
+/// anything else (missing, `application/octet-stream`, ...) gets the
+/// job's fallback, by default the text format.
+fn payload_format(content_type: &str, fallback: Format) -> Format {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if media.eq_ignore_ascii_case("text/plain")
+        || media.eq_ignore_ascii_case("application/openmetrics-text")
+    {
+        Format::from_content_type(content_type)
+    } else {
+        fallback
+    }
 }
 
 impl ScrapeClient {
@@ -72,6 +115,20 @@ impl ScrapeClient {
             .redirect(redirect)
             .gzip(cfg.enable_compression)
             .user_agent(USER_AGENT);
+        // Proxies only when configured: reqwest would otherwise follow
+        // HTTP_PROXY & co., which Prometheus ignores unless
+        // proxy_from_environment is set.
+        if cfg.proxy_from_environment != Some(true) {
+            b = b.no_proxy();
+        }
+        if let Some(url) = &cfg.proxy_url {
+            let mut proxy = reqwest::Proxy::all(url)
+                .map_err(|e| ScrapeError::Client(format!("invalid proxy_url {url:?}: {e}")))?;
+            if let Some(np) = &cfg.no_proxy {
+                proxy = proxy.no_proxy(reqwest::NoProxy::from_string(np));
+            }
+            b = b.proxy(proxy);
+        }
         if let Some(tls) = &cfg.tls_config {
             b = tls_settings(b, tls)?;
         }
@@ -94,10 +151,16 @@ impl ScrapeClient {
         } else {
             Auth::None
         };
+        let fallback = match cfg.fallback_scrape_protocol.as_deref() {
+            Some(p) if p.starts_with("OpenMetricsText") => Format::OpenMetrics,
+            _ => Format::Text,
+        };
         Ok(ScrapeClient {
             http,
             auth,
             compression: cfg.enable_compression,
+            accept: accept_header(cfg.scrape_protocols.as_deref()),
+            fallback,
         })
     }
 
@@ -133,7 +196,7 @@ impl ScrapeClient {
         let mut req = self
             .http
             .get(url)
-            .header(ACCEPT, HeaderValue::from_static(ACCEPT_HEADER))
+            .header(ACCEPT, self.accept.clone())
             .header(
                 "X-Prometheus-Scrape-Timeout-Seconds",
                 timeout.as_secs_f64().to_string(),
@@ -159,11 +222,12 @@ impl ScrapeClient {
         if resp.status() != reqwest::StatusCode::OK {
             return Err(ScrapeError::HttpStatus(resp.status().to_string()));
         }
-        let format = Format::from_content_type(
+        let format = payload_format(
             resp.headers()
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or(""),
+            self.fallback,
         );
         buf.clear();
         while let Some(chunk) = resp.chunk().await.map_err(|e| request_err(chain(&e)))? {
@@ -274,6 +338,45 @@ mod tests {
         assert!(
             err.starts_with("unable to read password file /nonexistent/tok: "),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn accept_header_follows_scrape_protocols() {
+        assert_eq!(accept_header(None), ACCEPT_HEADER);
+        let default: Vec<String> = [
+            "OpenMetricsText1.0.0",
+            "OpenMetricsText0.0.1",
+            "PrometheusText1.0.0",
+            "PrometheusText0.0.4",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(accept_header(Some(&default)), ACCEPT_HEADER);
+        let text = vec![
+            "PrometheusProto".to_string(),
+            "PrometheusText0.0.4".to_string(),
+        ];
+        assert_eq!(
+            accept_header(Some(&text)),
+            "text/plain;version=0.0.4;q=0.6,*/*;q=0.5"
+        );
+    }
+
+    #[test]
+    fn unknown_content_types_use_the_fallback() {
+        let om = "application/openmetrics-text; version=1.0.0";
+        assert_eq!(payload_format(om, Format::Text), Format::OpenMetrics);
+        assert_eq!(
+            payload_format("text/plain", Format::OpenMetrics),
+            Format::Text
+        );
+        assert_eq!(payload_format("", Format::Text), Format::Text);
+        assert_eq!(payload_format("", Format::OpenMetrics), Format::OpenMetrics);
+        assert_eq!(
+            payload_format("application/octet-stream", Format::OpenMetrics),
+            Format::OpenMetrics
         );
     }
 

@@ -18,7 +18,7 @@ use super::error::ScrapeError;
 use super::sample_labels::{
     check_limits, check_valid, duplicate_name, merge_target_labels, LabelLimits,
 };
-use crate::config::ScrapeConfig;
+use crate::config::{NameValidationScheme, ScrapeConfig};
 use crate::exposition::{Entry, Format, Parser};
 use crate::relabel::{self, CompiledRule};
 
@@ -41,6 +41,10 @@ type ReportValues = [f64; 5];
 pub struct IngestOptions {
     pub honor_labels: bool,
     pub honor_timestamps: bool,
+    /// Staleness markers also for series exposed with explicit timestamps.
+    pub track_timestamps_staleness: bool,
+    /// Which metric and label names a scraped series may have.
+    pub name_scheme: NameValidationScheme,
     /// Compiled `metric_relabel_configs`.
     pub metric_relabel: Arc<[CompiledRule]>,
     /// Samples per scrape after metric relabeling; 0 = unlimited.
@@ -56,6 +60,8 @@ impl IngestOptions {
         IngestOptions {
             honor_labels: cfg.honor_labels,
             honor_timestamps: cfg.honor_timestamps,
+            track_timestamps_staleness: cfg.track_timestamps_staleness.unwrap_or(false),
+            name_scheme: cfg.metric_name_validation_scheme.unwrap_or_default(),
             metric_relabel,
             sample_limit: n(cfg.sample_limit),
             label_limits: LabelLimits {
@@ -212,6 +218,7 @@ impl Ingester {
         let attempt = self.cache.attempt();
         let limit = self.opts.sample_limit;
         let honor_ts = self.opts.honor_timestamps;
+        let track_explicit = self.opts.track_timestamps_staleness;
         let mut limit_hit = false;
         loop {
             let entry = parser
@@ -258,7 +265,7 @@ impl Ingester {
                 }
                 match app.append_ref(r, t, value) {
                     Ok(()) => {
-                        if explicit.is_none() {
+                        if explicit.is_none() || track_explicit {
                             ScrapeCache::track(attempt, e);
                         }
                         continue;
@@ -291,7 +298,7 @@ impl Ingester {
                 self.cache.insert(series, Resolved::Dropped);
                 continue;
             }
-            check_valid(&self.scratch)?;
+            check_valid(&self.scratch, self.opts.name_scheme)?;
             check_limits(&self.scratch, &self.opts.label_limits)?;
             rep.samples_post_relabel += 1;
             if limit > 0 && rep.samples_post_relabel > limit {
@@ -306,7 +313,7 @@ impl Ingester {
             match app.append(&labels, t, value) {
                 Ok(r) => {
                     let e = self.cache.insert(series, Resolved::Series(r));
-                    if explicit.is_none() {
+                    if explicit.is_none() || track_explicit {
                         ScrapeCache::track(attempt, e);
                     }
                     rep.series_added += 1;
@@ -471,6 +478,8 @@ mod tests {
         IngestOptions {
             honor_labels: false,
             honor_timestamps: true,
+            track_timestamps_staleness: false,
+            name_scheme: NameValidationScheme::Utf8,
             metric_relabel: Vec::new().into(),
             sample_limit: 0,
             label_limits: LabelLimits::default(),
@@ -633,9 +642,16 @@ mod tests {
         // Same explicit timestamp, other value: a rejected duplicate, counted.
         let out = store(&mut ing, &db, "a 2 1699999995000\n", T0 + 1000);
         assert_eq!((out.error, out.report.duplicates), (None, 1));
-        // Explicit timestamps are not subject to staleness.
+        // Explicit timestamps are not subject to staleness...
         let out = store(&mut ing, &db, "", T0 + 2000);
         assert_eq!(out.report.stale_markers, 0);
+        // ...unless track_timestamps_staleness says so.
+        let (_d3, db3) = super::tests::db();
+        let mut o = opts();
+        o.track_timestamps_staleness = true;
+        let mut ing = Ingester::new(&target(), o);
+        store(&mut ing, &db3, "a 1 1699999995000\n", T0);
+        assert_eq!(store(&mut ing, &db3, "", T0 + 1000).report.stale_markers, 1);
 
         let (_d2, db2) = super::tests::db();
         let mut o = opts();
@@ -694,6 +710,25 @@ mod tests {
             )
             .len(),
             2
+        );
+    }
+
+    #[test]
+    fn legacy_name_validation_rejects_utf8_names() {
+        let (_d, db) = db();
+        let body = "{\"my.metric\"} 1\n";
+        let mut ing = Ingester::new(&target(), opts());
+        assert_eq!(store(&mut ing, &db, body, T0).error, None);
+        let mut o = opts();
+        o.name_scheme = NameValidationScheme::Legacy;
+        let mut ing = Ingester::new(&target(), o);
+        let err = store(&mut ing, &db, body, T0 + 1000)
+            .error
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("invalid metric name or label names: "),
+            "{err}"
         );
     }
 

@@ -178,7 +178,14 @@ impl Pool {
                     TargetOutcome::Active(t) => {
                         wanted.entry(t.hash()).or_insert(t);
                     }
-                    TargetOutcome::Dropped(l) => dropped.push(l),
+                    TargetOutcome::Dropped(l) => {
+                        // keep_dropped_targets bounds the memory the
+                        // API's list of dropped targets takes; 0 = all.
+                        let keep = self.cfg.keep_dropped_targets.unwrap_or(0) as usize;
+                        if keep == 0 || dropped.len() < keep {
+                            dropped.push(l);
+                        }
+                    }
                     TargetOutcome::Failed { index, error } => {
                         failures += 1;
                         tracing::error!(

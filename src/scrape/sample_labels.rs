@@ -5,6 +5,7 @@
 use storage::{Label, METRIC_NAME};
 
 use super::error::{truncate, ScrapeError};
+use crate::config::NameValidationScheme;
 
 const EXPORTED_PREFIX: &str = "exported_";
 
@@ -123,14 +124,23 @@ pub(crate) fn format_labels(set: &[Label]) -> String {
     format!("{{{}}}", inner.join(", "))
 }
 
-/// Checks what storage needs from a series: a metric name and no empty
-/// label names. (Names are Rust strings, hence valid UTF-8, which is all
-/// Prometheus 3 asks of a name.)
-pub(crate) fn check_valid(set: &[Label]) -> Result<(), ScrapeError> {
-    if value(set, METRIC_NAME).is_empty() {
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, the legacy metric name syntax.
+fn is_legacy_metric_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
+/// Checks a series' names: a metric name is required, and names must be
+/// valid under the job's scheme (UTF-8: non-empty, which Rust strings
+/// otherwise guarantee; legacy: the classic character sets).
+pub(crate) fn check_valid(set: &[Label], scheme: NameValidationScheme) -> Result<(), ScrapeError> {
+    let name = value(set, METRIC_NAME);
+    if name.is_empty() {
         return Err(ScrapeError::MissingMetricName);
     }
-    if set.iter().any(|l| l.name.is_empty()) {
+    let legacy_name_ok = scheme != NameValidationScheme::Legacy || is_legacy_metric_name(name);
+    if !legacy_name_ok || set.iter().any(|l| !scheme.is_valid_label_name(&l.name)) {
         return Err(ScrapeError::InvalidLabels(format_labels(set)));
     }
     Ok(())
@@ -208,11 +218,17 @@ mod tests {
 
     #[test]
     fn validity_and_duplicates() {
+        let utf8 = NameValidationScheme::Utf8;
+        let legacy = NameValidationScheme::Legacy;
         assert_eq!(
-            check_valid(&ls(&[("a", "1")])),
+            check_valid(&ls(&[("a", "1")]), utf8),
             Err(ScrapeError::MissingMetricName)
         );
-        assert!(check_valid(&ls(&[("__name__", "x")])).is_ok());
+        assert!(check_valid(&ls(&[("__name__", "x")]), utf8).is_ok());
+        assert!(check_valid(&ls(&[("__name__", "a:b"), ("l.x", "1")]), utf8).is_ok());
+        assert!(check_valid(&ls(&[("__name__", "a:b"), ("l_x", "1")]), legacy).is_ok());
+        assert!(check_valid(&ls(&[("__name__", "a.b")]), legacy).is_err());
+        assert!(check_valid(&ls(&[("__name__", "ab"), ("l.x", "1")]), legacy).is_err());
         assert_eq!(duplicate_name(&ls(&[("a", "1"), ("a", "2")])), Some("a"));
         assert_eq!(duplicate_name(&ls(&[("a", "1"), ("b", "2")])), None);
         assert_eq!(
