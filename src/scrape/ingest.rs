@@ -52,6 +52,22 @@ pub struct IngestOptions {
     pub label_limits: LabelLimits,
 }
 
+impl Default for IngestOptions {
+    /// A job's defaults: target labels win, timestamps honoured, no metric
+    /// relabeling, no limits.
+    fn default() -> Self {
+        IngestOptions {
+            honor_labels: false,
+            honor_timestamps: true,
+            track_timestamps_staleness: false,
+            name_scheme: NameValidationScheme::Utf8,
+            metric_relabel: Vec::new().into(),
+            sample_limit: 0,
+            label_limits: LabelLimits::default(),
+        }
+    }
+}
+
 impl IngestOptions {
     /// The options of job `cfg`, whose `metric_relabel_configs` were
     /// compiled into `metric_relabel`.
@@ -475,15 +491,7 @@ mod tests {
     }
 
     fn opts() -> IngestOptions {
-        IngestOptions {
-            honor_labels: false,
-            honor_timestamps: true,
-            track_timestamps_staleness: false,
-            name_scheme: NameValidationScheme::Utf8,
-            metric_relabel: Vec::new().into(),
-            sample_limit: 0,
-            label_limits: LabelLimits::default(),
-        }
+        IngestOptions::default()
     }
 
     fn target() -> Labels {
