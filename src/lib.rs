@@ -4,6 +4,7 @@
 pub mod api;
 pub mod config;
 pub mod discovery;
+pub mod exposition;
 pub mod flags;
 pub mod metrics;
 pub mod relabel;

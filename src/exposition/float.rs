@@ -1,0 +1,367 @@
+//! Numbers as Prometheus reads them, and the OpenMetrics float spelling.
+//!
+//! Prometheus parses values with Go's `strconv.ParseFloat` after refusing
+//! `p`, `P` and `_`; what remains is `[+-]?` decimal digits with at most one
+//! dot and an optional exponent, or `inf`/`infinity` (any case, optional
+//! sign), or `nan` (any case, no sign). Overflow is an error, underflow is
+//! zero. Short decimals, nearly every value in real payloads, are converted
+//! exactly here; longer ones go through the standard library, which rounds
+//! correctly as Go does.
+
+/// Prometheus's ordinary NaN. Payload NaNs all become this, so a scraped
+/// value can never carry the staleness marker's bit pattern.
+pub(super) const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
+
+/// Why a number was refused, in Go's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum FloatError {
+    Syntax,
+    Range,
+    /// `p`, `P` or `_`, which Prometheus refuses before Go sees them.
+    Unsupported,
+}
+
+impl FloatError {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            FloatError::Syntax => "invalid syntax",
+            FloatError::Range => "value out of range",
+            FloatError::Unsupported => "unsupported character in float",
+        }
+    }
+}
+
+/// Powers of ten that are exact in an f64.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Largest integer below which every integer is exact in an f64.
+const MAX_EXACT: u64 = 1 << 53;
+
+/// Parses a value or OpenMetrics timestamp token.
+pub(super) fn parse_float(s: &[u8]) -> Result<f64, FloatError> {
+    parse(s).map_err(|e| {
+        if s.iter().any(|&c| matches!(c, b'p' | b'P' | b'_')) {
+            FloatError::Unsupported
+        } else {
+            e
+        }
+    })
+}
+
+fn parse(s: &[u8]) -> Result<f64, FloatError> {
+    let n = s.len();
+    let mut i = 0;
+    let neg = match s.first() {
+        Some(b'-') => {
+            i = 1;
+            true
+        }
+        Some(b'+') => {
+            i = 1;
+            false
+        }
+        Some(_) => false,
+        None => return Err(FloatError::Syntax),
+    };
+    if i < n && matches!(s[i], b'i' | b'I' | b'n' | b'N') {
+        return special(&s[i..], i > 0, neg);
+    }
+
+    // Mantissa: up to 19 significant digits fit in a u64; further digits
+    // only move the decimal exponent (and send us to the exact slow path).
+    let mut mant: u64 = 0;
+    let mut digits = 0u32;
+    let mut truncated = false;
+    let mut exp10: i64 = 0;
+    let mut saw_digit = false;
+    let mut saw_dot = false;
+    while i < n {
+        let c = s[i];
+        if c.is_ascii_digit() {
+            saw_digit = true;
+            if mant == 0 && c == b'0' {
+                if saw_dot {
+                    exp10 -= 1;
+                }
+            } else if digits < 19 {
+                mant = mant * 10 + u64::from(c - b'0');
+                digits += 1;
+                if saw_dot {
+                    exp10 -= 1;
+                }
+            } else {
+                truncated = true;
+                if !saw_dot {
+                    exp10 += 1;
+                }
+            }
+        } else if c == b'.' && !saw_dot {
+            saw_dot = true;
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    if !saw_digit {
+        return Err(FloatError::Syntax);
+    }
+    if i < n && (s[i] | 0x20) == b'e' {
+        i += 1;
+        let eneg = match s.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut e: i64 = 0;
+        while i < n && s[i].is_ascii_digit() {
+            // Saturate: anything this large over- or underflows anyway.
+            if e < 1_000_000 {
+                e = e * 10 + i64::from(s[i] - b'0');
+            }
+            i += 1;
+        }
+        if i == start {
+            return Err(FloatError::Syntax);
+        }
+        exp10 += if eneg { -e } else { e };
+    }
+    if i != n {
+        return Err(FloatError::Syntax);
+    }
+
+    if mant == 0 {
+        return Ok(if neg { -0.0 } else { 0.0 });
+    }
+    if !truncated && mant < MAX_EXACT && (-22..=22).contains(&exp10) {
+        // Both operands exact, so the one rounding of mul/div is correct.
+        let m = mant as f64;
+        let v = if exp10 >= 0 {
+            m * POW10[exp10 as usize]
+        } else {
+            m / POW10[(-exp10) as usize]
+        };
+        return Ok(if neg { -v } else { v });
+    }
+    // The grammar above is a subset of what the standard library accepts,
+    // and `s` is ASCII here.
+    let text = std::str::from_utf8(s).map_err(|_| FloatError::Syntax)?;
+    let v: f64 = text.parse().map_err(|_| FloatError::Syntax)?;
+    if v.is_infinite() {
+        return Err(FloatError::Range);
+    }
+    Ok(v)
+}
+
+/// `inf`, `infinity` and `nan` in any case; Go allows a sign only on the
+/// infinities.
+fn special(s: &[u8], signed: bool, neg: bool) -> Result<f64, FloatError> {
+    if s.eq_ignore_ascii_case(b"inf") || s.eq_ignore_ascii_case(b"infinity") {
+        return Ok(if neg {
+            f64::NEG_INFINITY
+        } else {
+            f64::INFINITY
+        });
+    }
+    if !signed && s.eq_ignore_ascii_case(b"nan") {
+        return Ok(f64::from_bits(NORMAL_NAN_BITS));
+    }
+    Err(FloatError::Syntax)
+}
+
+/// The OpenMetrics spelling of a float, as Prometheus normalises `le` and
+/// `quantile` label values: Go's shortest `%g` form, with `.0` added when
+/// that has neither a dot nor an exponent; `NaN`, `+Inf`, `-Inf`.
+pub(super) fn format_openmetrics(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits, as Go's does;
+    // only the layout differs.
+    let sci = format!("{:e}", f.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
+    let mut out = String::with_capacity(digits.len() + 8);
+    if f.is_sign_negative() {
+        out.push('-');
+    }
+    // Go switches to the exponent form below 1e-4 and from 1e6 (its
+    // precision for the shortest %g is 6).
+    if !(-4..6).contains(&exp) {
+        out.push(char::from(digits[0]));
+        if digits.len() > 1 {
+            out.push('.');
+            out.extend(digits[1..].iter().map(|&d| char::from(d)));
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        let e = exp.unsigned_abs();
+        if e < 10 {
+            out.push('0');
+        }
+        out.push_str(&e.to_string());
+    } else {
+        // Fixed form: digits d1 d2 ... with the decimal point after
+        // `exp + 1` of them (zero-padded either side).
+        let point = exp + 1;
+        if point <= 0 {
+            out.push('0');
+        } else {
+            for k in 0..point as usize {
+                out.push(char::from(*digits.get(k).unwrap_or(&b'0')));
+            }
+        }
+        let frac = digits.len() as i32 - point;
+        if frac > 0 {
+            out.push('.');
+            for k in point..digits.len() as i32 {
+                out.push(if k < 0 {
+                    '0'
+                } else {
+                    char::from(digits[k as usize])
+                });
+            }
+        }
+    }
+    if !out.contains(['.', 'e']) {
+        out.push_str(".0");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ok(s: &str) -> f64 {
+        parse_float(s.as_bytes()).unwrap_or_else(|e| panic!("{s}: {e:?}"))
+    }
+
+    fn err(s: &str) -> FloatError {
+        parse_float(s.as_bytes()).expect_err(s)
+    }
+
+    #[test]
+    fn accepts_what_go_accepts() {
+        assert_eq!(ok("0"), 0.0);
+        assert_eq!(ok("190932"), 190932.0);
+        assert_eq!(ok("-1"), -1.0);
+        assert_eq!(ok("+1.5"), 1.5);
+        assert_eq!(ok("1e3"), 1000.0);
+        assert_eq!(ok("1E+3"), 1000.0);
+        assert_eq!(ok("2.5e-3"), 0.0025);
+        assert_eq!(ok(".5"), 0.5);
+        assert_eq!(ok("5."), 5.0);
+        assert_eq!(ok("007"), 7.0);
+        assert_eq!(ok("9.03676723e+08"), 903676723.0);
+        assert_eq!(ok("1.726839813016397e+09"), 1.726839813016397e9);
+        assert_eq!(ok("+Inf"), f64::INFINITY);
+        assert_eq!(ok("-Inf"), f64::NEG_INFINITY);
+        assert_eq!(ok("inf"), f64::INFINITY);
+        assert_eq!(ok("-infinity"), f64::NEG_INFINITY);
+        assert_eq!(ok("INFINITY"), f64::INFINITY);
+        assert!(ok("NaN").is_nan());
+        assert!(ok("Nan").is_nan());
+        assert!(ok("nan").is_nan());
+        assert!(ok("-0").is_sign_negative());
+        assert_eq!(ok("1e-400"), 0.0);
+        assert_eq!(ok("0e999999999999"), 0.0);
+    }
+
+    #[test]
+    fn nan_is_prometheus_normal_nan() {
+        assert_eq!(ok("NaN").to_bits(), NORMAL_NAN_BITS);
+        assert!(!storage::is_stale_nan(ok("nan")));
+    }
+
+    #[test]
+    fn refuses_what_prometheus_refuses() {
+        for s in [
+            "", "-", "+", ".", "e5", "1e", "1e+", "1.2.3", "1,5", "abc", "0x10", "1 ", " 1",
+            "+nan", "-NaN", "infin", "nann", "1f", "--1", "1e5.0",
+        ] {
+            assert_eq!(err(s), FloatError::Syntax, "{s:?}");
+        }
+        for s in ["0x1p-2", "1_000", "1P5"] {
+            assert_eq!(err(s), FloatError::Unsupported, "{s:?}");
+        }
+        assert_eq!(err("1e400"), FloatError::Range);
+        assert_eq!(err("-1e309"), FloatError::Range);
+        assert_eq!(
+            err("179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792"),
+            FloatError::Range
+        );
+    }
+
+    #[test]
+    fn long_mantissas_round_correctly() {
+        for s in [
+            "0.1",
+            "8.999999999999998",
+            "-0.0007899999999999999",
+            "1.7268398142239082e+09",
+            "123456789012345678901234567890",
+            "0.000000000000000000000000000001234",
+            "2.2250738585072011e-308",
+            "4.9406564584124654e-324",
+            "1.7976931348623157e308",
+        ] {
+            assert_eq!(ok(s), s.parse::<f64>().unwrap(), "{s}");
+        }
+    }
+
+    #[test]
+    fn openmetrics_spelling() {
+        for (f, want) in [
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (0.005, "0.005"),
+            (0.25, "0.25"),
+            (10.0, "10.0"),
+            (100000.0, "100000.0"),
+            (1e6, "1e+06"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-0.00099, "-0.00099"),
+            (8.999999999999998, "8.999999999999998"),
+            (1.5e300, "1.5e+300"),
+            (5e-324, "5e-324"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(format_openmetrics(f), want, "{f}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_std_on_decimals(v in any::<f64>().prop_filter("finite", |v| v.is_finite())) {
+            for s in [format!("{v}"), format!("{v:e}"), format!("{v:.3}"), format!("{v:.17e}")] {
+                prop_assert_eq!(ok(&s).to_bits(), s.parse::<f64>().unwrap().to_bits(), "{}", s);
+            }
+        }
+
+        #[test]
+        fn openmetrics_spelling_round_trips(v in any::<f64>().prop_filter("finite", |v| v.is_finite())) {
+            let s = format_openmetrics(v);
+            prop_assert_eq!(ok(&s).to_bits(), v.to_bits(), "{}", s);
+        }
+    }
+}
