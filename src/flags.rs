@@ -116,15 +116,17 @@ impl Flags {
             n => Some(n),
         };
         let retention_ms = match &self.retention_time {
-            Some(s) => match parse_duration_ms(s).map_err(|m| err("storage.tsdb.retention.time", m))? {
-                0 => None,
-                n => Some(n),
-            },
+            Some(s) => {
+                match parse_duration_ms(s).map_err(|m| err("storage.tsdb.retention.time", m))? {
+                    0 => None,
+                    n => Some(n),
+                }
+            }
             None if retention_bytes.is_some() => None,
             None => Some(DEFAULT_RETENTION_MS),
         };
-        let lookback_delta_ms = parse_duration_ms(&self.lookback_delta)
-            .map_err(|m| err("query.lookback-delta", m))?;
+        let lookback_delta_ms =
+            parse_duration_ms(&self.lookback_delta).map_err(|m| err("query.lookback-delta", m))?;
         if lookback_delta_ms <= 0 {
             return Err(err("query.lookback-delta", "must be positive".into()));
         }
@@ -229,15 +231,23 @@ mod tests {
     #[test]
     fn bad_values_name_the_flag() {
         for (args, flag) in [
-            (&["--storage.tsdb.retention.time=15x"][..], "storage.tsdb.retention.time"),
-            (&["--storage.tsdb.retention.size=lots"][..], "storage.tsdb.retention.size"),
+            (
+                &["--storage.tsdb.retention.time=15x"][..],
+                "storage.tsdb.retention.time",
+            ),
+            (
+                &["--storage.tsdb.retention.size=lots"][..],
+                "storage.tsdb.retention.size",
+            ),
             (&["--query.lookback-delta=0s"][..], "query.lookback-delta"),
             (&["--query.timeout=soon"][..], "query.timeout"),
             (&["--query.max-concurrency=0"][..], "query.max-concurrency"),
         ] {
             let e = parse(args).parse_values().unwrap_err();
             assert_eq!(e.flag, flag);
-            assert!(e.to_string().starts_with(&format!("invalid value for --{flag}")));
+            assert!(e
+                .to_string()
+                .starts_with(&format!("invalid value for --{flag}")));
         }
         assert!(Flags::try_parse_from(["ferroprom", "--log.level=loud"]).is_err());
         assert!(Flags::try_parse_from(["ferroprom", "--no.such-flag"]).is_err());

@@ -9,3 +9,4 @@ pub mod flags;
 pub mod metrics;
 pub mod relabel;
 pub mod scrape;
+pub mod server;

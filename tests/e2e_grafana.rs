@@ -48,7 +48,10 @@ fn live_exporter() -> (Exporter, Arc<AtomicBool>) {
 }
 
 fn now_s() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// Sends `params` to `path` with Grafana's configured method: POST puts them
@@ -108,7 +111,12 @@ fn grafana_request_sequence() {
 
     for post in [true, false] {
         // #1 "Save & test": exact body.
-        let (code, v) = send(&srv, post, "/api/v1/query", &[("query", "1+1"), ("time", "4")]);
+        let (code, v) = send(
+            &srv,
+            post,
+            "/api/v1/query",
+            &[("query", "1+1"), ("time", "4")],
+        );
         assert_eq!(code, 200);
         assert_eq!(
             v,
@@ -122,7 +130,10 @@ fn grafana_request_sequence() {
             .take(3)
             .map(|p| p.parse().unwrap())
             .collect();
-        assert!(parts.len() == 3 && (parts[0], parts[1]) >= (2, 24), "{version}");
+        assert!(
+            parts.len() == 3 && (parts[0], parts[1]) >= (2, 24),
+            "{version}"
+        );
         assert!(b.get("features").is_none(), "{b}");
         for k in ["revision", "branch", "buildUser", "buildDate", "goVersion"] {
             assert!(b[k].is_string(), "{k}: {b}");
@@ -176,11 +187,20 @@ fn grafana_request_sequence() {
             &srv,
             post,
             "/api/v1/series",
-            &[("match[]", "{__name__!=\"\"}"), ("start", &s), ("end", &e), ("limit", "40000")],
+            &[
+                ("match[]", "{__name__!=\"\"}"),
+                ("start", &s),
+                ("end", &e),
+                ("limit", "40000"),
+            ],
         );
         let series = series.as_array().unwrap();
-        assert!(series.iter().any(|m| m["__name__"] == "http_requests_total"));
-        assert!(series.iter().all(|m| m.as_object().unwrap().values().all(Value::is_string)));
+        assert!(series
+            .iter()
+            .any(|m| m["__name__"] == "http_requests_total"));
+        assert!(series
+            .iter()
+            .all(|m| m.as_object().unwrap().values().all(Value::is_string)));
 
         // #11 dashboard range queries with $__rate_interval = 1m0s, aligned start/end.
         let step = 15;
@@ -229,17 +249,34 @@ fn grafana_request_sequence() {
         }
         // Unaligned instant time with milliseconds (#12), Explore style.
         let t = format!("{:.3}", now_s());
-        let v = ok_data(&srv, post, "/api/v1/query", &[("query", "up"), ("time", &t)]);
+        let v = ok_data(
+            &srv,
+            post,
+            "/api/v1/query",
+            &[("query", "up"), ("time", &t)],
+        );
         assert_eq!(v["resultType"], "vector");
-        assert_eq!(v["result"][0]["value"][0].as_f64().map(|x| (x * 1000.0).round()), t.parse::<f64>().ok().map(|x| (x * 1000.0).round()));
+        assert_eq!(
+            v["result"][0]["value"][0]
+                .as_f64()
+                .map(|x| (x * 1000.0).round()),
+            t.parse::<f64>().ok().map(|x| (x * 1000.0).round())
+        );
         // #16/#17 label_names with match[].
         let k = strings(&ok_data(
             &srv,
             post,
             "/api/v1/labels",
-            &[("start", &s), ("end", &e), ("match[]", "{__name__=~\".*requests.*\"}")],
+            &[
+                ("start", &s),
+                ("end", &e),
+                ("match[]", "{__name__=~\".*requests.*\"}"),
+            ],
         ));
-        assert!(k.contains(&"handler".to_string()) && !k.contains(&"le".to_string()), "{k:?}");
+        assert!(
+            k.contains(&"handler".to_string()) && !k.contains(&"le".to_string()),
+            "{k:?}"
+        );
         // #18/#19 label_values, chained.
         let jobs = strings(&ok_data(
             &srv,
@@ -252,7 +289,11 @@ fn grafana_request_sequence() {
             &srv,
             false,
             "/api/v1/label/handler/values",
-            &[("start", &s), ("end", &e), ("match[]", "http_requests_total{code=\"500\"}")],
+            &[
+                ("start", &s),
+                ("end", &e),
+                ("match[]", "http_requests_total{code=\"500\"}"),
+            ],
         ));
         assert_eq!(handlers, vec!["/api"]);
         // #20/#26 metrics(<regex>) and autocomplete.
@@ -260,15 +301,26 @@ fn grafana_request_sequence() {
             &srv,
             false,
             "/api/v1/label/__name__/values",
-            &[("limit", "1000"), ("start", &s), ("end", &e), ("match[]", "{__name__=~\".*request.*\"}")],
+            &[
+                ("limit", "1000"),
+                ("start", &s),
+                ("end", &e),
+                ("match[]", "{__name__=~\".*request.*\"}"),
+            ],
         ));
-        assert!(m.contains(&"request_seconds_count".to_string()) && !m.contains(&"up".to_string()), "{m:?}");
+        assert!(
+            m.contains(&"request_seconds_count".to_string()) && !m.contains(&"up".to_string()),
+            "{m:?}"
+        );
         // #21 query_result variable.
         let qr = ok_data(
             &srv,
             post,
             "/api/v1/query",
-            &[("query", "sum by (code) (http_requests_total)"), ("time", &e)],
+            &[
+                ("query", "sum by (code) (http_requests_total)"),
+                ("time", &e),
+            ],
         );
         assert_eq!(qr["resultType"], "vector");
         assert_eq!(qr["result"].as_array().unwrap().len(), 2);
@@ -286,24 +338,60 @@ fn grafana_request_sequence() {
             &srv,
             post,
             "/api/v1/labels",
-            &[("start", &s), ("end", &e), ("match[]", "{__name__=~\"up|request_seconds_bucket\"}")],
+            &[
+                ("start", &s),
+                ("end", &e),
+                ("match[]", "{__name__=~\"up|request_seconds_bucket\"}"),
+            ],
         ));
-        assert!(k.contains(&"le".to_string()) && !k.contains(&"handler".to_string()), "{k:?}");
+        assert!(
+            k.contains(&"le".to_string()) && !k.contains(&"handler".to_string()),
+            "{k:?}"
+        );
 
         // Errors are JSON with the type Grafana shows.
-        let (code, v) = send(&srv, post, "/api/v1/query_range", &[("query", "up"), ("start", "1"), ("end", "0"), ("step", "15")]);
-        assert_eq!((code, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
+        let (code, v) = send(
+            &srv,
+            post,
+            "/api/v1/query_range",
+            &[
+                ("query", "up"),
+                ("start", "1"),
+                ("end", "0"),
+                ("step", "15"),
+            ],
+        );
+        assert_eq!(
+            (code, v["errorType"].as_str()),
+            (400, Some("bad_data")),
+            "{v}"
+        );
         let (code, v) = send(&srv, post, "/api/v1/query", &[("query", "rate(up[")]);
-        assert_eq!((code, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
+        assert_eq!(
+            (code, v["errorType"].as_str()),
+            (400, Some("bad_data")),
+            "{v}"
+        );
         let (code, v) = send(&srv, post, "/api/v1/series", &[("match[]", "{}")]);
-        assert_eq!((code, v["errorType"].as_str()), (400, Some("bad_data")), "{v}");
+        assert_eq!(
+            (code, v["errorType"].as_str()),
+            (400, Some("bad_data")),
+            "{v}"
+        );
         let (code, v) = send(
             &srv,
             post,
             "/api/v1/query",
-            &[("query", "http_requests_total + on(code) group_left request_seconds_bucket")],
+            &[(
+                "query",
+                "http_requests_total + on(code) group_left request_seconds_bucket",
+            )],
         );
-        assert_eq!((code, v["errorType"].as_str()), (422, Some("execution")), "{v}");
+        assert_eq!(
+            (code, v["errorType"].as_str()),
+            (422, Some("execution")),
+            "{v}"
+        );
     }
 
     // Custom query parameters are ignored, also on POST URLs.

@@ -34,7 +34,10 @@ fn scraped_series_carry_target_labels_and_report_series() {
     for (q, want) in [
         ("up{job=\"demo\"}", Some(1.0)),
         ("scrape_samples_scraped{job=\"demo\"}", Some(2.0)),
-        ("scrape_samples_post_metric_relabeling{job=\"demo\"}", Some(2.0)),
+        (
+            "scrape_samples_post_metric_relabeling{job=\"demo\"}",
+            Some(2.0),
+        ),
     ] {
         assert_eq!(value_of(&srv.query(q)), want, "{q}");
     }
@@ -43,14 +46,20 @@ fn scraped_series_carry_target_labels_and_report_series() {
     }
     // The scraper negotiates OpenMetrics first and says so.
     let req = exp.last_request().to_ascii_lowercase();
-    assert!(req.contains("accept: application/openmetrics-text"), "{req}");
+    assert!(
+        req.contains("accept: application/openmetrics-text"),
+        "{req}"
+    );
     // Target and metadata APIs see the target.
     let t = srv.api("/api/v1/targets", &[]);
     let active = t["activeTargets"].as_array().unwrap();
     assert_eq!(active.len(), 1);
     assert_eq!(active[0]["health"], "up");
     assert_eq!(active[0]["labels"]["job"], "demo");
-    assert_eq!(active[0]["scrapeUrl"], format!("http://{}/metrics", exp.addr()));
+    assert_eq!(
+        active[0]["scrapeUrl"],
+        format!("http://{}/metrics", exp.addr())
+    );
     let md = srv.api("/api/v1/metadata", &[("metric", "demo_total")]);
     assert_eq!(md["demo_total"][0]["type"], "counter");
     assert_eq!(md["demo_total"][0]["help"], "A demo.");
@@ -88,11 +97,16 @@ fn relabeling_applies_to_targets_and_metrics() {
     let r = srv.wait_for("wanted", 15, |r| !r.is_empty());
     assert_eq!(r[0]["metric"]["team"], "infra");
     assert_eq!(r[0]["metric"]["stage"], "pre-test");
-    srv.wait_for("scrape_samples_post_metric_relabeling{job=\"rl\"}", 15, |r| {
-        value_of(r) == Some(1.0)
-    });
+    srv.wait_for(
+        "scrape_samples_post_metric_relabeling{job=\"rl\"}",
+        15,
+        |r| value_of(r) == Some(1.0),
+    );
     assert!(srv.query("unwanted").is_empty());
-    assert_eq!(value_of(&srv.query("scrape_samples_scraped{job=\"rl\"}")), Some(2.0));
+    assert_eq!(
+        value_of(&srv.query("scrape_samples_scraped{job=\"rl\"}")),
+        Some(2.0)
+    );
 }
 
 #[test]
@@ -103,7 +117,10 @@ fn file_sd_updates_are_picked_up() {
     let sd = dir.path().join("targets.json");
     std::fs::write(
         &sd,
-        format!("[{{\"targets\":[\"{}\"],\"labels\":{{\"src\":\"file\"}}}}]", a.addr()),
+        format!(
+            "[{{\"targets\":[\"{}\"],\"labels\":{{\"src\":\"file\"}}}}]",
+            a.addr()
+        ),
     )
     .unwrap();
     let cfg = format!(
@@ -193,7 +210,10 @@ fn garbage_and_hanging_targets_fail_their_scrape_only() {
         let err = target["lastError"].as_str().unwrap().to_string();
         match target["labels"]["job"].as_str().unwrap() {
             "garbage" => assert!(err.contains("line 2"), "{err}"),
-            _ => assert!(err.to_lowercase().contains("timeout") || err.contains("deadline"), "{err}"),
+            _ => assert!(
+                err.to_lowercase().contains("timeout") || err.contains("deadline"),
+                "{err}"
+            ),
         }
     }
     // The server keeps answering.
@@ -205,7 +225,10 @@ fn default_config_scrapes_itself_and_data_survives_restart() {
     let srv = Server::start(None, &[]);
     // The built-in config scrapes every 15s; the first scrape comes within one interval.
     let r = srv.wait_for("up{job=\"ferroprom\"}", 40, |r| value_of(r) == Some(1.0));
-    assert_eq!(r[0]["metric"]["instance"], format!("localhost:{}", srv.port));
+    assert_eq!(
+        r[0]["metric"]["instance"],
+        format!("localhost:{}", srv.port)
+    );
     let (dir, status, log) = srv.stop();
     assert!(status.success(), "exit {status}: {log}");
     assert!(log.contains("built-in configuration"), "{log}");

@@ -105,8 +105,9 @@ struct Inner {
 /// An open database directory.
 pub struct Db {
     inner: Arc<Inner>,
-    stop: Option<Sender<()>>,
-    worker: Option<JoinHandle<()>>,
+    /// The background thread and its stop channel; behind a mutex so a
+    /// shared (`Arc`) handle can still be shut down.
+    background: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
 }
 
 impl Db {
@@ -146,21 +147,18 @@ impl Db {
                 inner.head.truncate(max)?;
             }
         }
-        let mut db = Db {
+        let db = Db {
             inner,
-            stop: None,
-            worker: None,
+            background: Mutex::new(None),
         };
         if let Some(every) = db.inner.opts.compaction_interval {
             let (tx, rx) = bounded(1);
             let inner = Arc::clone(&db.inner);
-            db.stop = Some(tx);
-            db.worker = Some(
-                std::thread::Builder::new()
-                    .name("tsdb-compact".into())
-                    .spawn(move || background(inner, rx, every))
-                    .map_err(|e| Error::io(dir, e))?,
-            );
+            let worker = std::thread::Builder::new()
+                .name("tsdb-compact".into())
+                .spawn(move || background(inner, rx, every))
+                .map_err(|e| Error::io(dir, e))?;
+            *db.background.lock() = Some((tx, worker));
         }
         Ok(db)
     }
@@ -289,22 +287,30 @@ impl Db {
     }
 
     /// Stops background work and syncs the WAL.
-    pub fn close(mut self) -> Result<()> {
-        self.shutdown();
+    pub fn close(self) -> Result<()> {
+        self.shutdown()
+    }
+
+    /// [`Db::close`] through a shared handle: waits for a running compaction
+    /// to finish, stops the background thread and syncs the WAL. The
+    /// database stays readable; later appends are still logged.
+    pub fn shutdown(&self) -> Result<()> {
+        self.stop_background();
         self.inner.head.close()
     }
 
-    fn shutdown(&mut self) {
-        drop(self.stop.take());
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
+    fn stop_background(&self) {
+        let bg = self.background.lock().take();
+        if let Some((stop, worker)) = bg {
+            drop(stop);
+            let _ = worker.join();
         }
     }
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
-        self.shutdown();
+        self.stop_background();
     }
 }
 

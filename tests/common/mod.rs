@@ -46,7 +46,10 @@ impl Server {
         }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferroprom"));
         cmd.arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .args(extra)
             .current_dir(dir.path())
@@ -162,7 +165,10 @@ impl Server {
             if let Some(s) = self.child.try_wait().unwrap() {
                 break s;
             }
-            assert!(Instant::now() < deadline, "ferroprom did not stop on SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "ferroprom did not stop on SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let mut err = String::new();

@@ -1,0 +1,258 @@
+//! The running server: opens storage, starts discovery, scraping and the
+//! HTTP API, and handles reloads and shutdown.
+//!
+//! Order matters on the way down: stop taking HTTP requests, stop scraping
+//! (so nothing appends any more), then close storage, which syncs the WAL.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use parking_lot::RwLock;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::api::{self, ApiState, ReloadRequest};
+use crate::config::{self, Config, ConfigError};
+use crate::discovery::Discovery;
+use crate::flags::Flags;
+use crate::metrics::Registry;
+use crate::scrape::manager::ScrapeManager;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Flag(#[from] crate::flags::FlagError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("applying the configuration: {0}")]
+    Scrape(#[from] crate::scrape::ScrapeError),
+    #[error("opening storage at {path}: {source}")]
+    Storage {
+        path: PathBuf,
+        source: storage::Error,
+    },
+    #[error("invalid --web.listen-address {addr:?}: {msg}")]
+    Listen { addr: String, msg: String },
+    #[error("serving HTTP: {0}")]
+    Http(std::io::Error),
+    #[error("closing storage: {0}")]
+    Close(storage::Error),
+}
+
+/// Loads the configuration named by `--config.file`, or the built-in one
+/// (scraping this server at `listen`) when that file does not exist.
+pub fn load_config(path: &Path, listen: &SocketAddr) -> Result<Config, ConfigError> {
+    if path.exists() {
+        return config::load_file(path);
+    }
+    tracing::info!(
+        file = %path.display(),
+        "configuration file not found; using the built-in configuration that scrapes ferroprom itself every 15s"
+    );
+    let port = listen.port();
+    config::parse_str(
+        &config::DEFAULT_CONFIG.replace("localhost:9090", &format!("localhost:{port}")),
+    )
+}
+
+/// Runs the server until SIGTERM/SIGINT or `/-/quit`.
+pub async fn run(flags: Flags) -> Result<(), ServerError> {
+    let values = flags.parse_values()?;
+    let addr: SocketAddr = tokio::net::lookup_host(&flags.listen_address)
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| ServerError::Listen {
+            addr: flags.listen_address.clone(),
+            msg: "expected host:port".into(),
+        })?;
+    let config_path = PathBuf::from(&flags.config_file);
+    let cfg = Arc::new(load_config(&config_path, &addr)?);
+
+    let data = PathBuf::from(&flags.storage_path);
+    let opts = storage::Options {
+        retention: values.retention_ms,
+        retention_bytes: values.retention_bytes,
+        ..Default::default()
+    };
+    tracing::info!(path = %data.display(), "opening storage (replaying the WAL)");
+    let db = {
+        let dir = data.clone();
+        tokio::task::spawn_blocking(move || storage::Db::open(&dir, opts))
+            .await
+            .expect("storage open task")
+            .map_err(|source| ServerError::Storage {
+                path: data.clone(),
+                source,
+            })?
+    };
+    let db = Arc::new(db);
+    let st = db.stats();
+    if let Some(c) = &st.wal_corruption {
+        tracing::warn!(error = %c, "WAL corruption found at startup; intact data was kept");
+    }
+    tracing::info!(series = st.head_series, blocks = st.blocks, "storage ready");
+
+    let registry = Arc::new(Registry::new());
+    api::register_storage_metrics(&registry, Arc::clone(&db));
+    api::register_process_metrics(&registry);
+    let reload_ok = registry.gauge(
+        "prometheus_config_last_reload_successful",
+        "Whether the last configuration reload attempt was successful.",
+    );
+    let reload_time = registry.gauge(
+        "prometheus_config_last_reload_success_timestamp_seconds",
+        "Timestamp of the last successful configuration reload.",
+    );
+
+    log_warnings(&cfg);
+    let scrape = ScrapeManager::new(Arc::clone(&db), &registry);
+    scrape.apply_config(&cfg)?;
+    let (sd_tx, mut sd_rx) = mpsc::unbounded_channel();
+    let mut discovery = Discovery::start(&cfg, sd_tx);
+    {
+        let scrape = Arc::clone(&scrape);
+        tokio::spawn(async move {
+            while let Some(u) = sd_rx.recv().await {
+                if let Err(e) = scrape.update_targets(&u.job, u.groups) {
+                    tracing::error!(job = %u.job, error = %e, "applying discovered targets");
+                }
+            }
+        });
+    }
+    reload_ok.set(1.0);
+    reload_time.set(unix_now());
+
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let (quit_tx, mut quit_rx) = mpsc::channel::<()>(1);
+    let ready = Arc::new(AtomicBool::new(false));
+    let config_cell = Arc::new(RwLock::new(Arc::clone(&cfg)));
+    let engine = promql::Engine::new(promql::EngineOptions {
+        lookback_delta: values.lookback_delta_ms,
+        max_samples: flags.query_max_samples,
+        timeout: values.query_timeout,
+        ..Default::default()
+    });
+    let state = Arc::new(ApiState {
+        db: Arc::clone(&db),
+        engine,
+        query_slots: Arc::new(Semaphore::new(flags.query_max_concurrency)),
+        config: Arc::clone(&config_cell),
+        flags: flags.as_map(),
+        scrape: scrape.clone(),
+        reload: flags.enable_lifecycle.then(|| reload_tx.clone()),
+        quit: flags.enable_lifecycle.then(|| quit_tx.clone()),
+        admin_enabled: flags.enable_admin_api,
+        remote_write_enabled: flags.enable_remote_write_receiver,
+        ready: Arc::clone(&ready),
+        registry: Arc::clone(&registry),
+        start_time: SystemTime::now(),
+        storage_retention: retention_string(&flags),
+    });
+
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServerError::Listen {
+            addr: flags.listen_address.clone(),
+            msg: e.to_string(),
+        })?;
+    tracing::info!(address = %addr, "listening");
+    let (stop_http_tx, stop_http_rx) = tokio::sync::oneshot::channel::<()>();
+    let router = api::router(state);
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stop_http_rx.await;
+            })
+            .await
+    });
+    ready.store(true, Ordering::Release);
+    tracing::info!("server is ready to receive web requests");
+
+    let mut hup = signal(SignalKind::hangup()).map_err(ServerError::Http)?;
+    let mut term = signal(SignalKind::terminate()).map_err(ServerError::Http)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Http)?;
+    loop {
+        let answer = tokio::select! {
+            _ = term.recv() => { tracing::info!("received SIGTERM, exiting gracefully"); break; }
+            _ = int.recv() => { tracing::info!("received SIGINT, exiting gracefully"); break; }
+            _ = quit_rx.recv() => { tracing::info!("received termination request via /-/quit"); break; }
+            _ = hup.recv() => None,
+            r = reload_rx.recv() => r,
+        };
+        let result = match load_config(&config_path, &addr)
+            .map_err(|e| e.to_string())
+            .and_then(|new| {
+                scrape.apply_config(&new).map_err(|e| e.to_string())?;
+                Ok(new)
+            }) {
+            Ok(new) => {
+                let new = Arc::new(new);
+                log_warnings(&new);
+                discovery.update(&new);
+                *config_cell.write() = new;
+                reload_ok.set(1.0);
+                reload_time.set(unix_now());
+                tracing::info!(file = %config_path.display(), "completed loading of configuration file");
+                Ok(())
+            }
+            Err(e) => {
+                reload_ok.set(0.0);
+                tracing::error!(error = %e, "error reloading config; keeping the previous one");
+                Err(e)
+            }
+        };
+        if let Some(tx) = answer {
+            let _ = tx.send(result);
+        }
+    }
+
+    ready.store(false, Ordering::Release);
+    let _ = stop_http_tx.send(());
+    drop(discovery);
+    scrape.stop().await;
+    match http.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
+        Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
+        Ok(Ok(())) => {}
+    }
+    tracing::info!("scraping stopped; closing storage");
+    // Other holders of the handle (the metrics collector, a query that
+    // outlived the HTTP shutdown) only read; shut down through the shared one.
+    tokio::task::spawn_blocking(move || db.shutdown())
+        .await
+        .expect("storage close task")
+        .map_err(ServerError::Close)?;
+    tracing::info!("see you next time!");
+    Ok(())
+}
+
+/// Settings that load but are not acted on are logged, not silently
+/// dropped.
+fn log_warnings(cfg: &Config) {
+    for w in &cfg.warnings {
+        tracing::warn!("configuration: {w}");
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn retention_string(flags: &Flags) -> String {
+    let time = flags.retention_time.as_deref();
+    let size = (flags.retention_size != "0").then_some(flags.retention_size.as_str());
+    match (time, size) {
+        (Some(t), Some(s)) => format!("{t} or {s}"),
+        (Some(t), None) => t.to_string(),
+        (None, Some(s)) => s.to_string(),
+        (None, None) => "15d".to_string(),
+    }
+}
