@@ -775,13 +775,23 @@ scrape_configs:
         .unwrap();
         assert_eq!(cfg.remote_write.len(), 1);
         assert!(!cfg.scrape_configs[0].enable_compression);
+        // Honoured by the scraper, so no warning; the job inherits the
+        // global protocols.
+        assert_eq!(
+            cfg.scrape_configs[0].scrape_protocols.as_deref(),
+            Some(&["PrometheusText0.0.4".to_string()][..])
+        );
         for w in [
             "global.scrape_protocols",
+            "scrape_configs[0].track_timestamps_staleness",
+            "scrape_configs[0].proxy_url",
+        ] {
+            assert!(!cfg.warnings.iter().any(|x| x.starts_with(w)), "{w}");
+        }
+        for w in [
             "global.query_log_file",
             "remote_write",
             "storage",
-            "scrape_configs[0].track_timestamps_staleness",
-            "scrape_configs[0].proxy_url",
             "scrape_configs[0].scrape_classic_histograms",
         ] {
             assert!(
@@ -1018,7 +1028,7 @@ mod testdata {
         assert_eq!(http_sd.http_sd_configs.len(), 2);
         assert_eq!(http_sd.label_limit, Some(30));
         assert_eq!(http_sd.target_limit, Some(50));
-        assert!(cfg
+        assert!(!cfg
             .warnings
             .iter()
             .any(|w| w.starts_with("scrape_configs[5].scrape_protocols")));

@@ -13,9 +13,9 @@
 //! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
 //!   `remote_write`, `remote_read` (kept raw for a later release),
 //!   `storage`, `tracing`, `runtime`, `otlp`;
-//! - `global:` `scrape_protocols`, `rule_query_offset`,
+//! - `global:` `rule_query_offset`,
 //!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
-//!   `keep_dropped_targets`, `always_scrape_classic_histograms`,
+//!   `always_scrape_classic_histograms`,
 //!   `convert_classic_histograms_to_nhcb`, `query_log_file`;
 //! - per job: see [`scrape::ScrapeConfig`].
 

@@ -33,13 +33,11 @@ impl Scheme {
 /// relative file paths absolute against the config file's directory.
 ///
 /// Accepted but not acted on (listed in [`super::Config::warnings`] when
-/// set): `scrape_protocols`, `fallback_scrape_protocol`,
-/// `scrape_classic_histograms`, `always_scrape_classic_histograms`,
-/// `convert_classic_histograms_to_nhcb`, `track_timestamps_staleness`,
-/// `metric_name_escaping_scheme`, `native_histogram_bucket_limit`,
-/// `native_histogram_min_bucket_factor`, `keep_dropped_targets`,
-/// `scrape_failure_log_file`, `proxy_url`, `no_proxy`,
-/// `proxy_from_environment`, `proxy_connect_header`, `http_headers`.
+/// set): `scrape_classic_histograms`, `always_scrape_classic_histograms`,
+/// `convert_classic_histograms_to_nhcb`, `metric_name_escaping_scheme`,
+/// `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor`,
+/// `scrape_failure_log_file`, `proxy_connect_header`, `http_headers`.
+/// `scrape_protocols` and `keep_dropped_targets` fall back to `global:`.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ScrapeConfig {

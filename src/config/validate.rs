@@ -143,7 +143,6 @@ fn validate_global(
         resolve(file, dir);
     }
     let ignored = [
-        ("scrape_protocols", g.scrape_protocols.is_some()),
         ("rule_query_offset", g.rule_query_offset.is_some()),
         (
             "scrape_failure_log_file",
@@ -153,7 +152,6 @@ fn validate_global(
             "metric_name_escaping_scheme",
             g.metric_name_escaping_scheme.is_some(),
         ),
-        ("keep_dropped_targets", g.keep_dropped_targets.is_some()),
         (
             "always_scrape_classic_histograms",
             g.always_scrape_classic_histograms.is_some(),
@@ -225,6 +223,12 @@ fn validate_job(
     let scheme = *job
         .metric_name_validation_scheme
         .get_or_insert(global.metric_name_validation_scheme);
+    if job.scrape_protocols.is_none() {
+        job.scrape_protocols = global.scrape_protocols.clone();
+    }
+    if job.keep_dropped_targets.unwrap_or(0) == 0 {
+        job.keep_dropped_targets = global.keep_dropped_targets;
+    }
 
     // Go's url.URL inserts the slash Prometheus users routinely leave out.
     if !job.metrics_path.starts_with('/') {
@@ -296,11 +300,6 @@ fn validate_job(
     }
 
     let ignored = [
-        ("scrape_protocols", job.scrape_protocols.is_some()),
-        (
-            "fallback_scrape_protocol",
-            job.fallback_scrape_protocol.is_some(),
-        ),
         (
             "scrape_classic_histograms",
             job.scrape_classic_histograms.is_some(),
@@ -314,10 +313,6 @@ fn validate_job(
             job.convert_classic_histograms_to_nhcb.is_some(),
         ),
         (
-            "track_timestamps_staleness",
-            job.track_timestamps_staleness.is_some(),
-        ),
-        (
             "metric_name_escaping_scheme",
             job.metric_name_escaping_scheme.is_some(),
         ),
@@ -329,16 +324,9 @@ fn validate_job(
             "native_histogram_min_bucket_factor",
             job.native_histogram_min_bucket_factor.is_some(),
         ),
-        ("keep_dropped_targets", job.keep_dropped_targets.is_some()),
         (
             "scrape_failure_log_file",
             job.scrape_failure_log_file.is_some(),
-        ),
-        ("proxy_url", job.proxy_url.is_some()),
-        ("no_proxy", job.no_proxy.is_some()),
-        (
-            "proxy_from_environment",
-            job.proxy_from_environment.is_some(),
         ),
         ("proxy_connect_header", job.proxy_connect_header.is_some()),
         ("http_headers", job.http_headers.is_some()),
