@@ -8,6 +8,8 @@
 //! exactly here; longer ones go through the standard library, which rounds
 //! correctly as Go does.
 
+use super::lex::{first_marked, in_range, word_at, HIGHS};
+
 /// Prometheus's ordinary NaN. Payload NaNs all become this, so a scraped
 /// value can never carry the staleness marker's bit pattern.
 pub(super) const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -238,25 +240,26 @@ pub(super) fn fast_decimal(b: &[u8], mut i: usize) -> Option<(f64, usize)> {
 }
 
 /// Accumulates the digits from `i` into `mant` (wrapping; callers refuse
-/// more than 19 digits) and returns the index after them.
+/// more than 19 digits) and returns the index after them. A word at a
+/// time: a run of digits that ends inside the word is moved to its top,
+/// zero-filled below, and converted in one go.
 #[inline(always)]
 fn digits(b: &[u8], mut i: usize, mant: &mut u64) -> usize {
-    while i + 8 <= b.len() {
-        let x = u64::from_le_bytes([
-            b[i],
-            b[i + 1],
-            b[i + 2],
-            b[i + 3],
-            b[i + 4],
-            b[i + 5],
-            b[i + 6],
-            b[i + 7],
-        ]);
-        if !eight_are_digits(x) {
-            break;
+    while let Some(x) = word_at(b, i) {
+        let others = (!in_range(x & !HIGHS, b'0', b'9') | x) & HIGHS;
+        if others == 0 {
+            *mant = mant.wrapping_mul(100_000_000).wrapping_add(eight_digits(x));
+            i += 8;
+            continue;
         }
-        *mant = mant.wrapping_mul(100_000_000).wrapping_add(eight_digits(x));
-        i += 8;
+        let k = first_marked(others);
+        if k > 0 {
+            let top = (x << (8 * (8 - k))) | (ZEROS >> (8 * k));
+            *mant = mant
+                .wrapping_mul(POW10_INT[k])
+                .wrapping_add(eight_digits(top));
+        }
+        return i + k;
     }
     while let Some(&c) = b.get(i) {
         let d = c.wrapping_sub(b'0');
@@ -269,15 +272,9 @@ fn digits(b: &[u8], mut i: usize, mant: &mut u64) -> usize {
     i
 }
 
-const NIBBLES_HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-const ZEROS: u64 = 0x3030_3030_3030_3030;
+const POW10_INT: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
-/// Whether all eight bytes of `x` are ASCII digits: each has high nibble 3,
-/// and adding 6 (which cannot carry across bytes here) keeps it 3.
-#[inline]
-fn eight_are_digits(x: u64) -> bool {
-    x & NIBBLES_HIGH == ZEROS && x.wrapping_add(0x0606_0606_0606_0606) & NIBBLES_HIGH == ZEROS
-}
+const ZEROS: u64 = 0x3030_3030_3030_3030;
 
 /// The number eight ASCII digits spell, first digit in the lowest byte:
 /// neighbouring digits are merged into pairs, pairs into fours, fours into
@@ -459,18 +456,21 @@ mod tests {
     fn eight_digit_words() {
         for s in ["00000000", "12345678", "99999999", "10000001", "00000042"] {
             let x = u64::from_le_bytes(s.as_bytes().try_into().unwrap());
-            assert!(eight_are_digits(x));
             assert_eq!(eight_digits(x), s.parse::<u64>().unwrap());
         }
-        for s in [
-            "1234567a",
-            "/2345678",
-            ":1234567",
-            "1234 678",
-            "12345\u{7f}78",
-        ] {
-            let x = u64::from_le_bytes(s.as_bytes().try_into().unwrap());
-            assert!(!eight_are_digits(x), "{s}");
+    }
+
+    #[test]
+    fn digit_runs_of_every_length_and_alignment() {
+        for len in 0..=19 {
+            for pad in 0..10 {
+                let num: String = (0..len).map(|k| char::from(b'1' + (k % 9) as u8)).collect();
+                let text = format!("{}{num} tail", "x".repeat(pad));
+                let mut mant = 0;
+                let end = digits(text.as_bytes(), pad, &mut mant);
+                assert_eq!(end, pad + len, "{text}");
+                assert_eq!(mant, num.parse::<u64>().unwrap_or(0), "{text}");
+            }
         }
     }
 

@@ -303,8 +303,10 @@ impl<'a> Parser<'a> {
         let s = &self.sample;
         // Names and values were checked as UTF-8 when they were read.
         let text = |span: Span| std::str::from_utf8(&b[span.start..span.end]).unwrap_or("");
+        let Some(name) = s.name.map(text) else {
+            return Err(self.error(self.pos, "no sample to take labels from"));
+        };
         let base = out.len();
-        let name = s.name.map(text).unwrap_or("");
         out.push(Label::new(METRIC_NAME, unescape_label(name)));
         for l in &s.labels {
             if l.value.start == l.value.end {
@@ -438,6 +440,16 @@ mod tests {
         p.labels(&mut out).unwrap();
         let names: Vec<&str> = out.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["zzz", "__name__", "a", "b"]);
+    }
+
+    #[test]
+    fn labels_need_a_sample() {
+        let mut p = Parser::new(b"# TYPE m gauge\n", Format::Text);
+        let mut out = Vec::new();
+        assert!(p.labels(&mut out).is_err());
+        p.next().unwrap();
+        assert!(p.labels(&mut out).is_err());
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -83,12 +83,12 @@ fn run_end(b: &[u8], mut i: usize, class: u8) -> usize {
 }
 
 const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
+pub(super) const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// High bit set in each byte of `x` that lies in `lo..=hi`. Only for bytes
 /// below 0x80 (callers mask), where the sums cannot carry between bytes.
 #[inline]
-fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
+pub(super) fn in_range(x: u64, lo: u8, hi: u8) -> u64 {
     let at_least_lo = x.wrapping_add(ONES * u64::from(0x80 - lo));
     let above_hi = x.wrapping_add(ONES * u64::from(0x7f - hi));
     at_least_lo & !above_hi & HIGHS
@@ -108,7 +108,7 @@ fn non_name_bytes(x: u64, colon: bool) -> u64 {
 
 /// Index of the first byte whose high bit is set in `mask` (non-zero).
 #[inline]
-fn first_marked(mask: u64) -> usize {
+pub(super) fn first_marked(mask: u64) -> usize {
     (mask.trailing_zeros() / 8) as usize
 }
 
@@ -122,8 +122,8 @@ fn has_byte(x: u64, byte: u8) -> u64 {
 }
 
 /// The eight bytes at `i` as a word, if there are eight.
-#[inline]
-fn word_at(b: &[u8], i: usize) -> Option<u64> {
+#[inline(always)]
+pub(super) fn word_at(b: &[u8], i: usize) -> Option<u64> {
     b.get(i..)
         .and_then(|r| r.first_chunk::<8>())
         .map(|c| u64::from_le_bytes(*c))
