@@ -201,16 +201,20 @@ impl<'a> Parser<'a> {
         self.sample.labels.clear();
         self.sample.kind = self.last_type;
 
-        let mut end;
-        if b[i] == b'{' {
-            end = self.om_labels(i + 1, i, Owner::Sample)?;
+        let end = if b[i] == b'{' {
+            self.om_labels(i + 1, i, Owner::Sample)?
         } else {
-            end = metric_name_end(b, i);
-            self.sample.name = Some(Span { start: i, end });
-            if b.get(end) == Some(&b'{') {
-                end = self.om_labels(end + 1, i, Owner::Sample)?;
+            let name_end = metric_name_end(b, i);
+            self.sample.name = Some(Span {
+                start: i,
+                end: name_end,
+            });
+            if b.get(name_end) == Some(&b'{') {
+                self.om_labels(name_end + 1, i, Owner::Sample)?
+            } else {
+                name_end
             }
-        }
+        };
         let series = &b[i..end];
 
         let prev = if end > i && b[end - 1] == b'}' {

@@ -188,17 +188,21 @@ impl<'a> Parser<'a> {
         self.sample.labels.clear();
         self.sample.kind = self.last_type;
 
-        let mut end = i;
-        if b[i] == b'{' {
-            end = self.text_labels(i + 1, entry_start)?;
+        let end = if b[i] == b'{' {
+            self.text_labels(i + 1, entry_start)?
         } else {
-            end = metric_name_end(b, end);
-            self.sample.name = Some(Span { start: i, end });
-            let brace = skip_blanks(b, end);
+            let name_end = metric_name_end(b, i);
+            self.sample.name = Some(Span {
+                start: i,
+                end: name_end,
+            });
+            let brace = skip_blanks(b, name_end);
             if b.get(brace) == Some(&b'{') {
-                end = self.text_labels(brace + 1, entry_start)?;
+                self.text_labels(brace + 1, entry_start)?
+            } else {
+                name_end
             }
-        }
+        };
         let series = &b[i..end];
 
         let v = skip_blanks(b, end);
