@@ -8,6 +8,8 @@
 //! exactly here; longer ones go through the standard library, which rounds
 //! correctly as Go does.
 
+use super::lex::{first_marked, in_range, word_at, HIGHS};
+
 /// Prometheus's ordinary NaN. Payload NaNs all become this, so a scraped
 /// value can never carry the staleness marker's bit pattern.
 pub(super) const NORMAL_NAN_BITS: u64 = 0x7ff8_0000_0000_0001;
@@ -160,6 +162,132 @@ fn parse(s: &[u8]) -> Result<f64, FloatError> {
         return Err(FloatError::Range);
     }
     Ok(v)
+}
+
+/// A plain decimal (`[+-]?digits[.digits][(e|E)[+-]digits]`) starting at
+/// `i`, when its conversion is exact and cheap: the value and the index
+/// just past it. `None` for anything else (specials, long mantissas, large
+/// exponents); callers then find the token's end and use [`parse_float`].
+/// This is the hot path: it reads the token once, eight digits at a time.
+#[inline(always)]
+pub(super) fn fast_decimal(b: &[u8], mut i: usize) -> Option<(f64, usize)> {
+    let neg = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let mut mant: u64 = 0;
+    let int_start = i;
+    i = digits(b, i, &mut mant);
+    let mut count = i - int_start;
+    let mut exp: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        let frac_start = i + 1;
+        i = digits(b, frac_start, &mut mant);
+        count += i - frac_start;
+        exp = -((i - frac_start) as i64);
+    }
+    // More than 19 digits may have wrapped the mantissa.
+    if count == 0 || count > 19 {
+        return None;
+    }
+    if b.get(i).is_some_and(|&c| c | 0x20 == b'e') {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut e: i64 = 0;
+        while let Some(&d) = b.get(i) {
+            if !d.is_ascii_digit() || i - start == 4 {
+                break;
+            }
+            e = e * 10 + i64::from(d - b'0');
+            i += 1;
+        }
+        if i == start || b.get(i).is_some_and(u8::is_ascii_digit) {
+            return None;
+        }
+        exp += if eneg { -e } else { e };
+    }
+    if mant == 0 {
+        return Some((if neg { -0.0 } else { 0.0 }, i));
+    }
+    if mant >= MAX_EXACT || !(-22..=22).contains(&exp) {
+        return None;
+    }
+    let m = mant as f64;
+    let v = if exp >= 0 {
+        m * POW10[exp as usize]
+    } else {
+        m / POW10[(-exp) as usize]
+    };
+    Some((if neg { -v } else { v }, i))
+}
+
+/// Accumulates the digits from `i` into `mant` (wrapping; callers refuse
+/// more than 19 digits) and returns the index after them. A word at a
+/// time: a run of digits that ends inside the word is moved to its top,
+/// zero-filled below, and converted in one go.
+#[inline(always)]
+fn digits(b: &[u8], mut i: usize, mant: &mut u64) -> usize {
+    while let Some(x) = word_at(b, i) {
+        let others = (!in_range(x & !HIGHS, b'0', b'9') | x) & HIGHS;
+        if others == 0 {
+            *mant = mant.wrapping_mul(100_000_000).wrapping_add(eight_digits(x));
+            i += 8;
+            continue;
+        }
+        let k = first_marked(others);
+        if k > 0 {
+            let top = (x << (8 * (8 - k))) | (ZEROS >> (8 * k));
+            *mant = mant
+                .wrapping_mul(POW10_INT[k])
+                .wrapping_add(eight_digits(top));
+        }
+        return i + k;
+    }
+    while let Some(&c) = b.get(i) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        *mant = mant.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    i
+}
+
+const POW10_INT: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
+const ZEROS: u64 = 0x3030_3030_3030_3030;
+
+/// The number eight ASCII digits spell, first digit in the lowest byte:
+/// neighbouring digits are merged into pairs, pairs into fours, fours into
+/// the result, each step one multiply.
+#[inline]
+fn eight_digits(x: u64) -> u64 {
+    let x = x.wrapping_sub(ZEROS);
+    let pairs = x.wrapping_mul(10).wrapping_add(x >> 8);
+    const LOW: u64 = 0x0000_00FF_0000_00FF;
+    let fours_and_all = (pairs & LOW)
+        .wrapping_mul(100 + (1_000_000 << 32))
+        .wrapping_add(((pairs >> 16) & LOW).wrapping_mul(1 + (10_000 << 32)));
+    fours_and_all >> 32
 }
 
 /// `inf`, `infinity` and `nan` in any case; Go allows a sign only on the
@@ -325,6 +453,49 @@ mod tests {
     }
 
     #[test]
+    fn eight_digit_words() {
+        for s in ["00000000", "12345678", "99999999", "10000001", "00000042"] {
+            let x = u64::from_le_bytes(s.as_bytes().try_into().unwrap());
+            assert_eq!(eight_digits(x), s.parse::<u64>().unwrap());
+        }
+    }
+
+    #[test]
+    fn digit_runs_of_every_length_and_alignment() {
+        for len in 0..=19 {
+            for pad in 0..10 {
+                let num: String = (0..len).map(|k| char::from(b'1' + (k % 9) as u8)).collect();
+                let text = format!("{}{num} tail", "x".repeat(pad));
+                let mut mant = 0;
+                let end = digits(text.as_bytes(), pad, &mut mant);
+                assert_eq!(end, pad + len, "{text}");
+                assert_eq!(mant, num.parse::<u64>().unwrap_or(0), "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_decimal_stops_at_the_token_end() {
+        let f = |s: &str| fast_decimal(s.as_bytes(), 0);
+        assert_eq!(f("1795639579.792 x"), Some((1795639579.792, 14)));
+        assert_eq!(f("-0.000135819\n"), Some((-0.000135819, 12)));
+        assert_eq!(f("9.03676723e+08}"), Some((903676723.0, 14)));
+        assert_eq!(f("12345678901234567"), None);
+        assert_eq!(f("1e5"), Some((1e5, 3)));
+        assert_eq!(f(".5 "), Some((0.5, 2)));
+        assert_eq!(f("5."), Some((5.0, 2)));
+        assert_eq!(f("0e400"), Some((0.0, 5)));
+        assert_eq!(f("1e12345"), None);
+        assert_eq!(f("1e"), None);
+        assert_eq!(f("1e+"), None);
+        assert_eq!(f("."), None);
+        assert_eq!(f("+Inf"), None);
+        assert_eq!(f("NaN"), None);
+        assert_eq!(f("12345678901234567890"), None);
+        assert_eq!(f("1e23"), None);
+    }
+
+    #[test]
     fn openmetrics_spelling() {
         for (f, want) in [
             (1.0, "1.0"),
@@ -355,6 +526,16 @@ mod tests {
         fn agrees_with_std_on_decimals(v in any::<f64>().prop_filter("finite", |v| v.is_finite())) {
             for s in [format!("{v}"), format!("{v:e}"), format!("{v:.3}"), format!("{v:.17e}")] {
                 prop_assert_eq!(ok(&s).to_bits(), s.parse::<f64>().unwrap().to_bits(), "{}", s);
+            }
+        }
+
+        #[test]
+        fn fast_path_agrees_with_the_full_parser(v in any::<f64>().prop_filter("finite", |v| v.is_finite()), prec in 0usize..12) {
+            for s in [format!("{v}"), format!("{v:e}"), format!("{v:.prec$}"), format!("{v:.prec$e}")] {
+                if let Some((x, end)) = fast_decimal(s.as_bytes(), 0) {
+                    prop_assert_eq!(end, s.len(), "{}", s);
+                    prop_assert_eq!(x.to_bits(), ok(&s).to_bits(), "{}", s);
+                }
             }
         }
 

@@ -54,6 +54,29 @@ impl<'a> Parser<'a> {
     ) -> Result<usize, ParseError> {
         let b = self.buf;
         loop {
+            // The usual spelling, `name="value"` then `,` or `}` without
+            // blanks, on a short path; anything else goes the long way.
+            if let Some(&c) = b.get(i) {
+                if is_label_start(c) {
+                    let end = label_name_end(b, i);
+                    if b.get(end) == Some(&b'=') && b.get(end + 1) == Some(&b'"') {
+                        let (value, after) = self.label_value(end + 1, TEXT_VALUE, entry_start)?;
+                        let name = Span { start: i, end };
+                        self.sample.labels.push(LabelSpans { name, value });
+                        match b.get(after) {
+                            Some(b',') => i = after + 1,
+                            Some(b'}') => return Ok(after + 1),
+                            _ => {
+                                i = skip_blanks(b, after);
+                                if b.get(i) == Some(&b',') {
+                                    i += 1;
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                }
+            }
             i = skip_blanks(b, i);
             let (name, quoted, after) = match b.get(i) {
                 Some(b'}') => return Ok(i + 1),
@@ -199,6 +222,7 @@ impl<'a> Parser<'a> {
 
     /// The label value whose opening quote should be at `open`: its inside
     /// and the index past it.
+    #[inline(always)]
     fn label_value(
         &self,
         open: usize,
@@ -254,6 +278,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Only a quoted label name can be empty, and storage cannot hold one.
+    #[inline]
     fn check_label_name(
         &self,
         name: Span,
@@ -278,8 +303,10 @@ impl<'a> Parser<'a> {
         let s = &self.sample;
         // Names and values were checked as UTF-8 when they were read.
         let text = |span: Span| std::str::from_utf8(&b[span.start..span.end]).unwrap_or("");
+        let Some(name) = s.name.map(text) else {
+            return Err(self.error(self.pos, "no sample to take labels from"));
+        };
         let base = out.len();
-        let name = s.name.map(text).unwrap_or("");
         out.push(Label::new(METRIC_NAME, unescape_label(name)));
         for l in &s.labels {
             if l.value.start == l.value.end {
@@ -306,5 +333,131 @@ impl<'a> Parser<'a> {
             return Err(self.error(s.start, msg));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Entry, Format};
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+
+    /// How a name or value is written inside quotes.
+    fn escaped(s: &str) -> String {
+        s.replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n")
+    }
+
+    fn name_token(name: &str) -> String {
+        let legacy = name
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| c.is_ascii_alphabetic() || c == b'_' || (i > 0 && c.is_ascii_digit()));
+        if legacy {
+            name.to_string()
+        } else {
+            format!("\"{}\"", escaped(name))
+        }
+    }
+
+    /// `name{labels}` as an exposition would spell it; `sep` goes after
+    /// each comma (the text format allows blanks there).
+    fn render(metric: &str, labels: &BTreeMap<String, String>, sep: &str) -> String {
+        let mut pairs: Vec<String> = labels
+            .iter()
+            .map(|(n, v)| format!("{}=\"{}\"", name_token(n), escaped(v)))
+            .collect();
+        let legacy = !name_token(metric).starts_with('"');
+        if legacy {
+            format!("{metric}{{{}}}", pairs.join(&format!(",{sep}")))
+        } else {
+            pairs.insert(0, name_token(metric));
+            format!("{{{}}}", pairs.join(&format!(",{sep}")))
+        }
+    }
+
+    fn read(body: &[u8], format: Format) -> (Vec<u8>, f64, Vec<Label>) {
+        let mut p = Parser::new(body, format);
+        let Some(Entry::Sample { series, value, .. }) = p.next().unwrap() else {
+            panic!("no sample in {:?}", String::from_utf8_lossy(body));
+        };
+        let mut labels = Vec::new();
+        p.labels(&mut labels).unwrap();
+        assert_eq!(p.next().unwrap(), None);
+        (series.to_vec(), value, labels)
+    }
+
+    fn names() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z_][a-zA-Z0-9_]{0,8}",
+            "(?s).{1,6}".prop_filter("no NUL in names", |s| !s.contains('\0')),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn label_sets_round_trip(
+            metric in names(),
+            labels in prop::collection::btree_map(names(), "(?s).{0,8}", 0..6),
+            value in -1e6f64..1e6,
+            sep in prop_oneof![Just(""), Just(" "), Just("\t ")],
+        ) {
+            prop_assume!(!labels.contains_key(METRIC_NAME));
+            let mut want = vec![Label::new(METRIC_NAME, metric.clone())];
+            want.extend(
+                labels
+                    .iter()
+                    .filter(|(_, v)| !v.is_empty())
+                    .map(|(n, v)| Label::new(n.clone(), v.clone())),
+            );
+            want.sort();
+
+            let series = render(&metric, &labels, sep);
+            let text = format!("{series} {value}\n");
+            let (got_series, got_value, got) = read(text.as_bytes(), Format::Text);
+            prop_assert_eq!(got_series, series.as_bytes());
+            prop_assert_eq!(got_value, value);
+            prop_assert_eq!(&got, &want);
+
+            let series = render(&metric, &labels, "");
+            let om = format!("{series} {value}\n# EOF\n");
+            let (got_series, got_value, got) = read(om.as_bytes(), Format::OpenMetrics);
+            prop_assert_eq!(got_series, series.as_bytes());
+            prop_assert_eq!(got_value, value);
+            prop_assert_eq!(&got, &want);
+        }
+    }
+
+    #[test]
+    fn labels_append_after_existing_entries() {
+        let mut p = Parser::new(b"m{b=\"2\",a=\"1\"} 1\n", Format::Text);
+        p.next().unwrap();
+        let mut out = vec![Label::new("zzz", "kept first")];
+        p.labels(&mut out).unwrap();
+        let names: Vec<&str> = out.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["zzz", "__name__", "a", "b"]);
+    }
+
+    #[test]
+    fn labels_need_a_sample() {
+        let mut p = Parser::new(b"# TYPE m gauge\n", Format::Text);
+        let mut out = Vec::new();
+        assert!(p.labels(&mut out).is_err());
+        p.next().unwrap();
+        assert!(p.labels(&mut out).is_err());
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn failed_labels_leave_the_output_as_it_was() {
+        let mut p = Parser::new(b"m{a=\"1\",a=\"2\"} 1\n", Format::Text);
+        p.next().unwrap();
+        let mut out = vec![Label::new("x", "y")];
+        assert!(p.labels(&mut out).is_err());
+        assert_eq!(out, [Label::new("x", "y")]);
     }
 }

@@ -123,11 +123,13 @@ pub enum Entry<'a> {
         value: f64,
         timestamp: Option<i64>,
     },
-    /// `# TYPE metric kind`.
+    /// `# TYPE metric kind`. Metric names in metadata are as written: a
+    /// quoted name without its quotes, any escapes in it left alone.
     Type { metric: &'a str, kind: MetricType },
-    /// `# HELP metric text`, escapes resolved.
+    /// `# HELP metric text`, escapes in the text resolved.
     Help { metric: &'a str, help: Cow<'a, str> },
-    /// `# UNIT metric unit` (OpenMetrics only).
+    /// `# UNIT metric unit` (OpenMetrics only; the unit is empty or a
+    /// suffix of the name).
     Unit { metric: &'a str, unit: &'a str },
 }
 

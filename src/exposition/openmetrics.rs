@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use super::error::{quote, ParseError};
 use super::escape::unescape_label;
-use super::float::parse_float;
+use super::float::{fast_decimal, parse_float};
 use super::labels::Owner;
 use super::lex::{is_metric_start, line_end, metric_name_end, scan_quoted, Context, QuoteRules};
 use super::parser::{Parser, Span};
@@ -201,16 +201,20 @@ impl<'a> Parser<'a> {
         self.sample.labels.clear();
         self.sample.kind = self.last_type;
 
-        let mut end;
-        if b[i] == b'{' {
-            end = self.om_labels(i + 1, i, Owner::Sample)?;
+        let end = if b[i] == b'{' {
+            self.om_labels(i + 1, i, Owner::Sample)?
         } else {
-            end = metric_name_end(b, i);
-            self.sample.name = Some(Span { start: i, end });
-            if b.get(end) == Some(&b'{') {
-                end = self.om_labels(end + 1, i, Owner::Sample)?;
+            let name_end = metric_name_end(b, i);
+            self.sample.name = Some(Span {
+                start: i,
+                end: name_end,
+            });
+            if b.get(name_end) == Some(&b'{') {
+                self.om_labels(name_end + 1, i, Owner::Sample)?
+            } else {
+                name_end
             }
-        }
+        };
         let series = &b[i..end];
 
         let prev = if end > i && b[end - 1] == b'}' {
@@ -218,18 +222,19 @@ impl<'a> Parser<'a> {
         } else {
             i
         };
-        let (v, v_end) = self.om_token(end, prev, i, "expected value after metric")?;
-        // Upstream checks the name once it has read the value token.
         if self.sample.name.is_none() {
+            // Upstream checks the name once it has read the value token.
+            let e = if b.get(end) == Some(&b' ') {
+                om_token_end(b, end + 1)
+            } else {
+                end
+            };
             return Err(self.error(
                 i,
-                format!(
-                    "metric name not set while parsing: {}",
-                    self.quoted(i, v_end)
-                ),
+                format!("metric name not set while parsing: {}", self.quoted(i, e)),
             ));
         }
-        let value = parse_float(&b[v..v_end]).map_err(|e| self.bad_number(e, v, v_end, i))?;
+        let (value, _, v_end) = self.om_number(end, prev, i, "expected value after metric")?;
         let mut j = v_end;
         let mut timestamp = None;
         match b.get(j) {
@@ -237,8 +242,7 @@ impl<'a> Parser<'a> {
             Some(b'\n') => {}
             Some(_) if b[j..].starts_with(b" # {") => j = self.om_exemplar(j + 4, i)?,
             Some(_) => {
-                let (t, t_end) = self.om_token(j, j, i, "expected timestamp or comment")?;
-                let ts = parse_float(&b[t..t_end]).map_err(|e| self.bad_number(e, t, t_end, i))?;
+                let (ts, t, t_end) = self.om_number(j, j, i, "expected timestamp or comment")?;
                 if !ts.is_finite() {
                     return Err(self.error(t, format!("invalid timestamp {}", go_float(ts))));
                 }
@@ -265,17 +269,17 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// The token after the single space that should be at `at`: its start
-    /// and end. `prev` is where the token before began, which upstream
-    /// shows when the payload ends here.
+    /// The number after the single space that should be at `at`: its
+    /// value, start and end. `prev` is where the token before began, which
+    /// upstream shows when the payload ends here.
     #[inline]
-    fn om_token(
+    fn om_number(
         &self,
         at: usize,
         prev: usize,
         entry_start: usize,
         expected: &str,
-    ) -> Result<(usize, usize), ParseError> {
+    ) -> Result<(f64, usize, usize), ParseError> {
         let b = self.buf;
         if at >= b.len() {
             return Err(self.at_eof(expected, prev, entry_start));
@@ -284,14 +288,18 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected(expected, at, entry_start, Context::Line));
         }
         let start = at + 1;
-        let mut end = start;
-        while end < b.len() && !matches!(b[end], b' ' | b'\n' | 0) {
-            end += 1;
+        if let Some((x, end)) = fast_decimal(b, start) {
+            if matches!(b.get(end), None | Some(b' ' | b'\n' | 0)) {
+                return Ok((x, start, end));
+            }
         }
+        let end = om_token_end(b, start);
         if end == start {
             return Err(self.invalid(expected, at, start, entry_start));
         }
-        Ok((start, end))
+        let x =
+            parse_float(&b[start..end]).map_err(|e| self.bad_number(e, start, end, entry_start))?;
+        Ok((x, start, end))
     }
 
     /// The payload ended where a token was expected; upstream names the
@@ -352,21 +360,18 @@ impl<'a> Parser<'a> {
     fn om_exemplar(&mut self, i: usize, entry_start: usize) -> Result<usize, ParseError> {
         let b = self.buf;
         let end = self.om_labels(i, entry_start, Owner::Exemplar)?;
-        let (v, v_end) = self.om_token(
+        let (_, v, v_end) = self.om_number(
             end,
             end - 1,
             entry_start,
             "expected value after exemplar labels",
         )?;
-        parse_float(&b[v..v_end]).map_err(|e| self.bad_number(e, v, v_end, entry_start))?;
         match b.get(v_end) {
             None => Err(self.error(v_end, NO_EOF)),
             Some(b'\n') => Ok(v_end),
             Some(_) => {
-                let (t, t_end) =
-                    self.om_token(v_end, v - 1, entry_start, "expected timestamp or comment")?;
-                let ts = parse_float(&b[t..t_end])
-                    .map_err(|e| self.bad_number(e, t, t_end, entry_start))?;
+                let (ts, t, t_end) =
+                    self.om_number(v_end, v - 1, entry_start, "expected timestamp or comment")?;
                 if !ts.is_finite() {
                     return Err(
                         self.error(t, format!("invalid exemplar timestamp {}", go_float(ts)))
@@ -384,6 +389,15 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// End of the token starting at `i`: `[^ \n]` (and no NUL) make one up.
+#[inline]
+fn om_token_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && !matches!(b[i], b' ' | b'\n' | 0) {
+        i += 1;
+    }
+    i
 }
 
 /// How Go's `%f` shows a non-finite float.

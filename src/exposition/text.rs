@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use super::error::{quote, ParseError};
 use super::escape::unescape_text_help;
-use super::float::parse_float;
+use super::float::{fast_decimal, parse_float};
 use super::lex::{
     is_metric_start, line_end, metric_name_end, scan_quoted, skip_blanks, Context, QuoteRules,
 };
@@ -188,24 +188,35 @@ impl<'a> Parser<'a> {
         self.sample.labels.clear();
         self.sample.kind = self.last_type;
 
-        let mut end = i;
-        if b[i] == b'{' {
-            end = self.text_labels(i + 1, entry_start)?;
+        let end = if b[i] == b'{' {
+            self.text_labels(i + 1, entry_start)?
         } else {
-            end = metric_name_end(b, end);
-            self.sample.name = Some(Span { start: i, end });
-            let brace = skip_blanks(b, end);
+            let name_end = metric_name_end(b, i);
+            self.sample.name = Some(Span {
+                start: i,
+                end: name_end,
+            });
+            let brace = skip_blanks(b, name_end);
             if b.get(brace) == Some(&b'{') {
-                end = self.text_labels(brace + 1, entry_start)?;
+                self.text_labels(brace + 1, entry_start)?
+            } else {
+                name_end
             }
-        }
+        };
         let series = &b[i..end];
 
         let v = skip_blanks(b, end);
-        let mut v_end = v;
-        while v_end < b.len() && !matches!(b[v_end], b' ' | b'\t' | b'\n' | b'{' | 0) {
-            v_end += 1;
-        }
+        let fast = fast_decimal(b, v).filter(|&(_, e)| ends_text_value(b.get(e)));
+        let v_end = match fast {
+            Some((_, e)) => e,
+            None => {
+                let mut e = v;
+                while !ends_text_value(b.get(e)) {
+                    e += 1;
+                }
+                e
+            }
+        };
         // Upstream checks the name once it has read the value token.
         if self.sample.name.is_none() {
             return Err(self.error(
@@ -216,16 +227,20 @@ impl<'a> Parser<'a> {
                 ),
             ));
         }
-        if v_end == v {
-            return Err(self.unexpected(
-                "expected value after metric",
-                v,
-                entry_start,
-                Context::Line,
-            ));
-        }
-        let value =
-            parse_float(&b[v..v_end]).map_err(|e| self.bad_number(e, v, v_end, entry_start))?;
+        let value = match fast {
+            Some((x, _)) => x,
+            None if v_end == v => {
+                return Err(self.unexpected(
+                    "expected value after metric",
+                    v,
+                    entry_start,
+                    Context::Line,
+                ))
+            }
+            None => {
+                parse_float(&b[v..v_end]).map_err(|e| self.bad_number(e, v, v_end, entry_start))?
+            }
+        };
 
         let mut j = skip_blanks(b, v_end);
         let mut timestamp = None;
@@ -269,6 +284,13 @@ impl<'a> Parser<'a> {
             timestamp,
         })
     }
+}
+
+/// Whether a value token ends before `c`: `[^{ \t\n]` (and no NUL) make
+/// up a value.
+#[inline]
+fn ends_text_value(c: Option<&u8>) -> bool {
+    matches!(c, None | Some(b' ' | b'\t' | b'\n' | b'{' | 0))
 }
 
 /// ASCII digits as an `i64`; `None` on overflow.
