@@ -8,5 +8,6 @@ pub mod exposition;
 pub mod flags;
 pub mod metrics;
 pub mod relabel;
+pub mod remote;
 pub mod scrape;
 pub mod server;

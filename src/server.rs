@@ -148,6 +148,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         quit: flags.enable_lifecycle.then(|| quit_tx.clone()),
         admin_enabled: flags.enable_admin_api,
         remote_write_enabled: flags.enable_remote_write_receiver,
+        remote_metadata: Default::default(),
         ready: Arc::clone(&ready),
         registry: Arc::clone(&registry),
         start_time: SystemTime::now(),

@@ -187,6 +187,7 @@ fn fixture_with(slots: usize) -> Fixture {
         quit: None,
         admin_enabled: false,
         remote_write_enabled: false,
+        remote_metadata: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),

@@ -1,4 +1,5 @@
-//! `/api/v1/metadata` (TYPE/HELP/UNIT per metric, merged over targets) and
+//! `/api/v1/metadata` (TYPE/HELP/UNIT per metric, merged over targets and
+//! remote-write senders) and
 //! `/api/v1/targets/metadata` (the same, per target).
 
 use std::collections::BTreeMap;
@@ -51,24 +52,24 @@ async fn metric_metadata(
     let per_metric = int_param(&params, "limit_per_metric")?;
     let only = params.get("metric").unwrap_or("");
     let all = state.scrape.metadata();
+    // Metadata pushed by remote-write senders counts like another target's.
+    let remote = state.remote_metadata.all();
     let mut merged: BTreeMap<&str, Vec<Meta>> = BTreeMap::new();
-    for (_, list) in &all {
-        for md in list {
-            if !only.is_empty() && md.metric != only {
-                continue;
-            }
-            let entries = merged.entry(md.metric.as_str()).or_default();
-            if per_metric > 0 && entries.len() as i64 >= per_metric {
-                continue;
-            }
-            let m = Meta {
-                kind: &md.kind,
-                help: &md.help,
-                unit: &md.unit,
-            };
-            if !entries.contains(&m) {
-                entries.push(m);
-            }
+    for md in all.iter().flat_map(|(_, list)| list).chain(&remote) {
+        if !only.is_empty() && md.metric != only {
+            continue;
+        }
+        let entries = merged.entry(md.metric.as_str()).or_default();
+        if per_metric > 0 && entries.len() as i64 >= per_metric {
+            continue;
+        }
+        let m = Meta {
+            kind: &md.kind,
+            help: &md.help,
+            unit: &md.unit,
+        };
+        if !entries.contains(&m) {
+            entries.push(m);
         }
     }
     if limit >= 0 {

@@ -14,6 +14,7 @@ mod metadata;
 mod middleware;
 pub mod params;
 pub mod query;
+mod remote;
 pub mod response;
 mod rules;
 pub mod series;
@@ -59,6 +60,8 @@ pub struct ApiState {
     pub quit: Option<mpsc::Sender<()>>,
     pub admin_enabled: bool,
     pub remote_write_enabled: bool,
+    /// Metric metadata received through remote write.
+    pub remote_metadata: Arc<crate::remote::MetadataStore>,
     /// False until the WAL is replayed and the server can answer queries.
     pub ready: Arc<AtomicBool>,
     pub registry: Arc<Registry>,
@@ -84,6 +87,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(query::routes())
         .merge(series::routes())
         .merge(lifecycle::routes())
+        .merge(remote::routes())
         .route("/metrics", get(instrument::metrics))
         .fallback(middleware::not_found)
         .layer(from_fn_with_state(Arc::clone(&state), middleware::api_gate))

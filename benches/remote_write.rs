@@ -1,0 +1,145 @@
+//! Remote-write receiver benchmarks, for issue 5's goal of one million
+//! samples per second or more into ferroprom.
+//!
+//! Requests are realistic in shape: node-exporter-like series (name plus
+//! `instance`, `job` and two more labels), encoded and snappy-compressed
+//! as a sender does.
+//!
+//! - `decode/<shape>`: snappy + protobuf decoding alone.
+//! - `append/<shape>`: decode, validate, append and commit into a real
+//!   `storage::Db` with the default WAL options (as the server runs).
+//! - `append_nosync/<shape>`: the same without the WAL fsync.
+//!
+//! Shapes: `500x20` is 500 series with 20 samples each per request;
+//! `2000x1` is what Prometheus's sender really posts (max_samples_per_send
+//! 2000, one sample per `TimeSeries` entry, each of 500 series four times).
+//! Every timed request carries newer timestamps than the one before, so
+//! every sample is really appended. Throughput is samples/s.
+//!
+//! Run: `cargo bench --bench remote_write`.
+
+use std::cell::Cell;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use ferroprom::config::NameValidationScheme;
+use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
+use ferroprom::remote::write;
+use prost::Message;
+use storage::wal::{SyncPolicy, WalOptions};
+use storage::{Db, Options};
+
+const SERIES: usize = 500;
+
+fn labels(i: usize) -> Vec<Label> {
+    let l = |n: &str, v: String| Label {
+        name: n.into(),
+        value: v,
+    };
+    vec![
+        l("__name__", format!("node_cpu_seconds_total_{}", i % 25)),
+        l("cpu", (i % 8).to_string()),
+        l("instance", format!("host-{}.example.org:9100", i / 25)),
+        l("job", "node".into()),
+        l("mode", ["idle", "user", "system", "iowait"][i % 4].into()),
+    ]
+}
+
+/// One compressed request of `shape` starting at `base` ms.
+fn request(per_entry: usize, entries: usize, base: i64) -> Vec<u8> {
+    let mut timeseries = Vec::with_capacity(entries);
+    for e in 0..entries {
+        let series = e % SERIES;
+        let round = (e / SERIES) as i64;
+        let samples = (0..per_entry as i64)
+            .map(|k| Sample {
+                value: (series as f64) * 1.5 + (k + round) as f64,
+                timestamp: base + (k + round) * 15_000,
+            })
+            .collect();
+        timeseries.push(TimeSeries {
+            labels: labels(series),
+            samples,
+            ..Default::default()
+        });
+    }
+    let req = WriteRequest {
+        timeseries,
+        metadata: vec![],
+    };
+    snap::raw::Encoder::new()
+        .compress_vec(&req.encode_to_vec())
+        .unwrap()
+}
+
+struct Shape {
+    name: &'static str,
+    per_entry: usize,
+    entries: usize,
+}
+
+const SHAPES: [Shape; 2] = [
+    Shape {
+        name: "500x20",
+        per_entry: 20,
+        entries: SERIES,
+    },
+    Shape {
+        name: "2000x1",
+        per_entry: 1,
+        entries: 2000,
+    },
+];
+
+fn bench(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    for s in &SHAPES {
+        let body = request(s.per_entry, s.entries, 0);
+        g.throughput(Throughput::Elements((s.per_entry * s.entries) as u64));
+        g.bench_function(s.name, |b| b.iter(|| write::decode(&body).unwrap()));
+    }
+    g.finish();
+
+    for (group, sync) in [("append", None), ("append_nosync", Some(SyncPolicy::Never))] {
+        let mut g = c.benchmark_group(group);
+        for s in &SHAPES {
+            let dir = tempfile::tempdir().unwrap();
+            let mut opts = Options {
+                compaction_interval: None,
+                ..Options::default()
+            };
+            if let Some(sync) = sync {
+                opts.wal = WalOptions { sync, ..opts.wal };
+            }
+            let db = Db::open(dir.path(), opts).unwrap();
+            let samples = (s.per_entry * s.entries) as u64;
+            // Each request covers this many ms of sample time.
+            let span = 15_000 * (samples / SERIES as u64) as i64;
+            let next = Cell::new(1_700_000_000_000i64);
+            g.throughput(Throughput::Elements(samples));
+            g.bench_function(s.name, |b| {
+                b.iter_batched(
+                    || {
+                        let base = next.get();
+                        next.set(base + span);
+                        request(s.per_entry, s.entries, base)
+                    },
+                    |body| {
+                        let req = write::decode(&body).unwrap();
+                        let out = write::append(&db, &req, NameValidationScheme::Utf8).unwrap();
+                        assert_eq!(out.appended as u64, samples);
+                    },
+                    BatchSize::SmallInput,
+                )
+            });
+            drop(db);
+        }
+        g.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20);
+    targets = bench
+}
+criterion_main!(benches);
