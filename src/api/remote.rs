@@ -59,11 +59,11 @@ fn text(status: StatusCode, mut msg: String) -> Response {
 /// Refuses encodings other than protocol 1.0's (snappy, protobuf
 /// `WriteRequest`) with 415, as Prometheus 3 does; absent headers are
 /// taken to mean 1.0, as older senders omit them.
-fn check_write_headers(headers: &HeaderMap) -> Result<(), Response> {
+fn header_problem(headers: &HeaderMap) -> Option<Response> {
     let get = |h: &header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
     if let Some(enc) = get(&header::CONTENT_ENCODING) {
         if !enc.trim().eq_ignore_ascii_case("snappy") {
-            return Err(text(
+            return Some(text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported compression: {enc}. Only snappy is supported"),
             ));
@@ -78,13 +78,13 @@ fn check_write_headers(headers: &HeaderMap) -> Result<(), Response> {
         if !media.eq_ignore_ascii_case("application/x-protobuf")
             || proto != "prometheus.WriteRequest"
         {
-            return Err(text(
+            return Some(text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 format!("unsupported content type {ct:?}: only remote write 1.0 (application/x-protobuf;proto=prometheus.WriteRequest) is accepted"),
             ));
         }
     }
-    Ok(())
+    None
 }
 
 async fn remote_write(
@@ -95,7 +95,7 @@ async fn remote_write(
     if !state.remote_write_enabled {
         return text(StatusCode::NOT_FOUND, "404 page not found".into());
     }
-    if let Err(r) = check_write_headers(&headers) {
+    if let Some(r) = header_problem(&headers) {
         return r;
     }
     let scheme = state.config.read().global.metric_name_validation_scheme;
