@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use clap::{Parser, ValueEnum};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// Log verbosity (`--log.level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,6 +85,41 @@ pub struct Flags {
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,
+
+    /// A tool to run instead of the server.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Tools run from the command line instead of the server.
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum Command {
+    /// Work with the TSDB on disk (the server must be stopped).
+    #[command(subcommand)]
+    Tsdb(TsdbCommand),
+}
+
+/// `ferroprom tsdb ...`
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum TsdbCommand {
+    /// Create blocks from historical data (like `promtool tsdb
+    /// create-blocks-from`); the server loads them when it next starts.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `ferroprom tsdb import <format> ...`
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum ImportCommand {
+    /// Import an OpenMetrics file in which every sample has a timestamp
+    /// (plain or gzip-compressed; ends with `# EOF`).
+    Openmetrics {
+        /// The OpenMetrics file to read.
+        file: PathBuf,
+        /// The data directory to write blocks into.
+        #[arg(default_value = "data")]
+        data_dir: PathBuf,
+    },
 }
 
 /// Validated values of the flags that take durations and sizes.
@@ -250,6 +287,37 @@ mod tests {
                 .starts_with(&format!("invalid value for --{flag}")));
         }
         assert!(Flags::try_parse_from(["ferroprom", "--log.level=loud"]).is_err());
+        assert!(Flags::try_parse_from(["ferroprom", "tsdb", "import", "csv", "x"]).is_err());
+        assert!(Flags::try_parse_from(["ferroprom", "tsdb", "import", "openmetrics"]).is_err());
         assert!(Flags::try_parse_from(["ferroprom", "--no.such-flag"]).is_err());
+    }
+
+    #[test]
+    fn import_subcommand() {
+        assert_eq!(parse(&[]).command, None);
+        let f = parse(&["tsdb", "import", "openmetrics", "in.om"]);
+        assert_eq!(
+            f.command,
+            Some(Command::Tsdb(TsdbCommand::Import(
+                ImportCommand::Openmetrics {
+                    file: "in.om".into(),
+                    data_dir: "data".into(),
+                }
+            )))
+        );
+        let f = parse(&[
+            "--log.level=warn",
+            "tsdb",
+            "import",
+            "openmetrics",
+            "in.om",
+            "/tmp/d",
+        ]);
+        assert_eq!(f.log_level, LogLevel::Warn);
+        assert!(matches!(
+            f.command,
+            Some(Command::Tsdb(TsdbCommand::Import(ImportCommand::Openmetrics { data_dir, .. })))
+                if data_dir == std::path::Path::new("/tmp/d")
+        ));
     }
 }

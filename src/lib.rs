@@ -6,6 +6,7 @@ pub mod config;
 pub mod discovery;
 pub mod exposition;
 pub mod flags;
+pub mod import;
 pub mod metrics;
 pub mod relabel;
 pub mod remote;

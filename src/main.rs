@@ -1,8 +1,11 @@
-//! The ferroprom binary: parses flags, sets up logging and runs the server.
+//! The ferroprom binary: parses flags, sets up logging and runs the server,
+//! or one of the command-line tools (`ferroprom tsdb import ...`).
 
 use std::io::IsTerminal;
 
+use anyhow::Context;
 use clap::Parser;
+use ferroprom::flags::{Command, ImportCommand, TsdbCommand};
 
 fn main() -> anyhow::Result<()> {
     let flags = ferroprom::flags::Flags::parse();
@@ -15,6 +18,20 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
+    if let Some(Command::Tsdb(TsdbCommand::Import(ImportCommand::Openmetrics { file, data_dir }))) =
+        &flags.command
+    {
+        let summary = ferroprom::import::import_file(file, data_dir, &mut std::io::stderr())
+            .with_context(|| format!("importing {}", file.display()))?;
+        eprintln!("{summary}");
+        for b in &summary.blocks {
+            eprintln!(
+                "block {}: {} samples, {} series, [{}, {})",
+                b.ulid, b.stats.num_samples, b.stats.num_series, b.min_time, b.max_time
+            );
+        }
+        return Ok(());
+    }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ferroprom");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -7,6 +7,7 @@
 mod admin;
 pub mod ast_json;
 pub mod encode;
+pub mod federate;
 pub mod instrument;
 mod json;
 mod lifecycle;
@@ -88,6 +89,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(series::routes())
         .merge(lifecycle::routes())
         .merge(remote::routes())
+        .merge(federate::routes())
         .route("/metrics", get(instrument::metrics))
         .fallback(middleware::not_found)
         .layer(from_fn_with_state(Arc::clone(&state), middleware::api_gate))

@@ -1,0 +1,314 @@
+//! `GET /federate`: the newest sample of every series matching the
+//! `match[]` selectors, in the Prometheus text exposition format (0.0.4), so
+//! another server can scrape this one (Prometheus's `web/federate.go`).
+//!
+//! As upstream: only samples within the lookback delta before now count;
+//! staleness markers are left out (the format cannot carry them); series
+//! are grouped by metric name under `# TYPE <name> untyped`; the global
+//! external labels are appended to every series that lacks them, and
+//! `instance=""` too when no external label names `instance`, so a scraper
+//! with `honor_labels: true` does not attach its own target's instance.
+//! No `match[]` is an empty 200, a bad selector a plain-text 400.
+//!
+//! Upstream also negotiates the protobuf exposition format; this endpoint
+//! always answers in text, which every Prometheus scraper accepts.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use storage::querier::Queryable;
+use storage::{Labels, Matcher, METRIC_NAME};
+
+use super::params::Params;
+use super::ApiState;
+
+/// Content type of the answer: text format 0.0.4.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The federation route; merge it into the API router.
+pub(crate) fn routes() -> Router<Arc<ApiState>> {
+    Router::new().route("/federate", get(federate))
+}
+
+/// A bad request: Go's `http.Error`, plain text ending in a newline.
+fn text_error(status: StatusCode, msg: &str) -> Response {
+    let mut r = (status, format!("{msg}\n")).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+async fn federate(State(state): State<Arc<ApiState>>, params: Params) -> Response {
+    if !super::lifecycle::is_ready(&state) {
+        return super::lifecycle::not_ready();
+    }
+    let selectors = params.all("match[]");
+    let sets = match parse_selectors(&selectors) {
+        Ok(s) => s,
+        Err(msg) => return text_error(StatusCode::BAD_REQUEST, &msg),
+    };
+    let external = state.config.read().global.external_labels.clone();
+    let lookback = state.engine.options().lookback_delta;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let db = Arc::clone(&state.db);
+    let rendered =
+        tokio::task::spawn_blocking(move || render(db.as_ref(), &sets, now, lookback, &external))
+            .await;
+    match rendered {
+        Ok(Ok(body)) => {
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+            r
+        }
+        Ok(Err(e)) => text_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("federation failed: {e}"),
+        ),
+        Err(e) => text_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("federation failed: {e}"),
+        ),
+    }
+}
+
+/// Parses each `match[]` value, as upstream's `ParseMetricSelectors`: a
+/// selector whose matchers all match the empty string is refused.
+fn parse_selectors(values: &[&str]) -> Result<Vec<Vec<Matcher>>, String> {
+    values
+        .iter()
+        .map(|v| {
+            let m = promql::parse_metric_selector(v).map_err(|e| e.to_string())?;
+            if m.iter().all(|m| m.matches_empty()) {
+                return Err(format!(
+                    "{v}: vector selector must contain at least one non-empty matcher"
+                ));
+            }
+            Ok(m)
+        })
+        .collect()
+}
+
+/// The federation answer for `sets` at `now` (ms): the newest sample in
+/// `[now - lookback, now]` of each matching series (a series matched by
+/// several selectors appears once), in text format, grouped by name.
+pub fn render(
+    db: &dyn Queryable,
+    sets: &[Vec<Matcher>],
+    now: i64,
+    lookback: i64,
+    external: &BTreeMap<String, String>,
+) -> Result<Vec<u8>, storage::Error> {
+    let q = db.querier(now.saturating_sub(lookback), now)?;
+    let mut latest: BTreeMap<Labels, (i64, f64)> = BTreeMap::new();
+    for set in sets {
+        for s in q.select(set)? {
+            if latest.contains_key(&s.labels) {
+                continue;
+            }
+            let Some((t, v)) = s.iter().last() else {
+                continue;
+            };
+            if storage::is_stale_nan(v) {
+                continue;
+            }
+            latest.insert(s.labels, (t, v));
+        }
+    }
+    // Grouped by name; within a name, label order (the map's order) stays.
+    let mut vec: Vec<(Labels, (i64, f64))> = latest.into_iter().collect();
+    vec.sort_by(|a, b| a.0.get(METRIC_NAME).cmp(b.0.get(METRIC_NAME)));
+
+    let mut ext: Vec<(&str, &str)> = external
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if !external.contains_key("instance") {
+        ext.push(("instance", ""));
+        ext.sort_unstable();
+    }
+    let mut out = String::new();
+    let mut family: Option<&str> = None;
+    for (labels, (t, v)) in &vec {
+        let name = labels.get(METRIC_NAME);
+        if name.is_empty() {
+            tracing::warn!(%labels, "ignoring nameless metric during federation");
+            continue;
+        }
+        if family != Some(name) {
+            out.push_str("# TYPE ");
+            push_name(&mut out, name);
+            out.push_str(" untyped\n");
+            family = Some(name);
+        }
+        write_sample(&mut out, labels, &ext, *t, *v);
+    }
+    Ok(out.into_bytes())
+}
+
+/// One sample line: `name{labels,external labels} value timestamp`.
+fn write_sample(out: &mut String, labels: &Labels, ext: &[(&str, &str)], t: i64, v: f64) {
+    let name = labels.get(METRIC_NAME);
+    let legacy = is_legacy_name(name);
+    let mut first = true;
+    let mut open = |out: &mut String| {
+        out.push(if std::mem::take(&mut first) { '{' } else { ',' });
+    };
+    if legacy {
+        out.push_str(name);
+    } else {
+        // A UTF-8 name goes inside the braces, quoted (text format 1.0.0).
+        open(out);
+        push_quoted(out, name);
+    }
+    for l in labels.iter().filter(|l| l.name != METRIC_NAME) {
+        open(out);
+        push_label(out, &l.name, &l.value);
+    }
+    for (n, val) in ext {
+        if labels.get(n).is_empty() {
+            open(out);
+            push_label(out, n, val);
+        }
+    }
+    if !first {
+        out.push('}');
+    }
+    out.push(' ');
+    push_go_float(out, v);
+    let _ = write!(out, " {t}");
+    out.push('\n');
+}
+
+fn push_label(out: &mut String, name: &str, value: &str) {
+    push_name(out, name);
+    out.push('=');
+    push_quoted(out, value);
+}
+
+/// A metric or label name, quoted when it is not a legacy (ASCII) name.
+fn push_name(out: &mut String, name: &str) {
+    if is_legacy_name(name) {
+        out.push_str(name);
+    } else {
+        push_quoted(out, name);
+    }
+}
+
+/// `s` in double quotes with the text format's three escapes.
+fn push_quoted(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+fn is_legacy_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
+}
+
+/// A value as Go's `strconv.FormatFloat(v, 'g', -1, 64)` with `+Inf`,
+/// `-Inf` and `NaN` spelled as the text format does.
+fn push_go_float(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+    } else {
+        // Shortest round-trip digits; exponent form when the decimal
+        // exponent is below -4 or at least 6 (Go's 'g' rule at shortest
+        // precision).
+        let sci = format!("{:e}", v);
+        let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if !(-4..6).contains(&exp) {
+            let _ = write!(
+                out,
+                "{mant}e{}{:02}",
+                if exp < 0 { '-' } else { '+' },
+                exp.abs()
+            );
+        } else {
+            let _ = write!(out, "{v}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn float(v: f64) -> String {
+        let mut s = String::new();
+        push_go_float(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn floats_as_go_formats_them() {
+        for (v, want) in [
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (-2.25, "-2.25"),
+            (1234567.0, "1.234567e+06"),
+            (1e6, "1e+06"),
+            (123456.0, "123456"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e21, "1e+21"),
+            (1.726839813016397e9, "1.726839813016397e+09"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+            (f64::NAN, "NaN"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(float(v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn names_and_escapes() {
+        assert!(is_legacy_name("http_requests_total"));
+        assert!(is_legacy_name(":a1"));
+        assert!(!is_legacy_name("1a"));
+        assert!(!is_legacy_name("a.b"));
+        assert!(!is_legacy_name(""));
+        let mut s = String::new();
+        let l = Labels::from_pairs([("__name__", "a.b"), ("p", "x\"y\\z\nw")]);
+        write_sample(&mut s, &l, &[("instance", "")], 5, 1.0);
+        assert_eq!(s, "{\"a.b\",p=\"x\\\"y\\\\z\\nw\",instance=\"\"} 1 5\n");
+    }
+
+    #[test]
+    fn selectors_are_checked() {
+        assert_eq!(parse_selectors(&[]).unwrap().len(), 0);
+        assert_eq!(parse_selectors(&["up", "{job=\"a\"}"]).unwrap().len(), 2);
+        assert!(parse_selectors(&["up{"]).is_err());
+        assert!(parse_selectors(&["{a=\"\"}"])
+            .unwrap_err()
+            .contains("non-empty matcher"));
+    }
+}
