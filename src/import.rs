@@ -250,7 +250,7 @@ fn read_samples(input: &[u8], progress: &mut dyn Write) -> Result<SeriesSet, Imp
         set.min_time = set.min_time.min(t);
         set.max_time = set.max_time.max(t);
         set.samples += 1;
-        if set.samples % PROGRESS_EVERY == 0 {
+        if set.samples.is_multiple_of(PROGRESS_EVERY) {
             draw(
                 progress,
                 format_args!(
