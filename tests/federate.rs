@@ -80,6 +80,7 @@ fn harness(config: &str) -> Harness {
         quit: None,
         admin_enabled: false,
         remote_write_enabled: false,
+        remote_metadata: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),
