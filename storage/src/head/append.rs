@@ -5,7 +5,7 @@ use std::collections::hash_map::Entry;
 use std::sync::atomic::Ordering;
 
 use super::series::{check_after, Appended};
-use super::{FastMap, Head};
+use super::{FastMap, Head, SHARDS};
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 use crate::wal::{Record, RefSample, RefSeries};
@@ -21,6 +21,12 @@ pub struct Appender<'h> {
     head: &'h Head,
     series: Vec<RefSeries>,
     samples: Vec<RefSample>,
+    /// Parallel to `samples`: whether the sample is its series' first in
+    /// this batch, the one whose commit ends the batch's hold on the series.
+    first: Vec<bool>,
+    /// Series held (their `pending` raised) with no sample in `samples`:
+    /// their first sample was a duplicate.
+    held_empty: Vec<u32>,
     /// Per touched series: the last pending (t, value bits).
     pending: FastMap<u32, (i64, u64)>,
     min_valid: i64,
@@ -32,6 +38,8 @@ impl<'h> Appender<'h> {
             head,
             series: Vec::new(),
             samples: Vec::new(),
+            first: Vec::new(),
+            held_empty: Vec::new(),
             pending: FastMap::default(),
             min_valid: head.min_valid_time(),
         }
@@ -69,6 +77,7 @@ impl<'h> Appender<'h> {
 
     fn add(&mut self, id: u32, labels: Option<&Labels>, t: i64, v: f64) -> Result<()> {
         let stats = &self.head.stats;
+        let mut first = false;
         let result = match self.pending.entry(id) {
             Entry::Occupied(mut e) => {
                 let (lt, lb) = *e.get();
@@ -96,6 +105,10 @@ impl<'h> Appender<'h> {
                         });
                     }
                     e.insert((t, v.to_bits()));
+                    match r {
+                        Ok(Appended::New) => first = true,
+                        _ => self.held_empty.push(id),
+                    }
                 }
                 r
             }
@@ -107,6 +120,7 @@ impl<'h> Appender<'h> {
                     t,
                     v,
                 });
+                self.first.push(first);
                 Ok(())
             }
             Ok(Appended::Duplicate) => Ok(()),
@@ -151,37 +165,46 @@ impl<'h> Appender<'h> {
         }
         let mut applied = 0u64;
         let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        let mut cut = 0u64;
         for rec in &records {
             match rec {
                 Record::Samples(samples) => {
-                    for s in samples {
-                        let id = s.series_ref as u32;
-                        // The series' last sample in this batch also ends
-                        // this appender's hold on it (saves a second lock).
-                        let last = self.pending.get(&id).is_some_and(|p| p.0 == s.t);
-                        let mut shard = head.shard(id).lock();
-                        let Some(series) = shard.series.get_mut(&id) else {
-                            continue;
-                        };
-                        if last {
-                            series.pending = series.pending.saturating_sub(1);
-                            self.pending.remove(&id);
-                        }
-                        let cut_before = series.closed.len();
-                        match series.append(id, s.t, s.v, head.opts.block_range, &head.chunks) {
-                            Ok(Appended::New) => {
-                                applied += 1;
-                                lo = lo.min(s.t);
-                                hi = hi.max(s.t);
+                    // Applied shard by shard, one lock each; the stable
+                    // grouping keeps every series' samples in order.
+                    let order = shard_order(samples);
+                    let mut i = 0;
+                    while i < order.len() {
+                        let shard_idx = samples[order[i] as usize].series_ref as u32 % SHARDS;
+                        let mut shard = head.shards[shard_idx as usize].lock();
+                        while let Some(&k) = order.get(i) {
+                            let s = &samples[k as usize];
+                            let id = s.series_ref as u32;
+                            if id % SHARDS != shard_idx {
+                                break;
                             }
-                            Ok(Appended::Duplicate) => {}
-                            // Another appender won a race on this series.
-                            Err(_) => {
-                                head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
+                            i += 1;
+                            let Some(series) = shard.series.get_mut(&id) else {
+                                continue;
+                            };
+                            // Under this lock all the series' samples are
+                            // applied, so the hold can end at its first.
+                            if self.first[k as usize] {
+                                series.pending = series.pending.saturating_sub(1);
                             }
-                        }
-                        if series.closed.len() > cut_before {
-                            head.stats.chunks_cut.fetch_add(1, Ordering::Relaxed);
+                            let cut_before = series.closed.len();
+                            match series.append(id, s.t, s.v, head.opts.block_range, &head.chunks) {
+                                Ok(Appended::New) => {
+                                    applied += 1;
+                                    lo = lo.min(s.t);
+                                    hi = hi.max(s.t);
+                                }
+                                Ok(Appended::Duplicate) => {}
+                                // Another appender won a race on this series.
+                                Err(_) => {
+                                    head.stats.out_of_order.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            cut += (series.closed.len() - cut_before) as u64;
                         }
                     }
                 }
@@ -196,6 +219,17 @@ impl<'h> Appender<'h> {
                 Record::Tombstones(_) => {}
             }
         }
+        if cut > 0 {
+            head.stats.chunks_cut.fetch_add(cut, Ordering::Relaxed);
+        }
+        // The holds of series with samples ended above; only the others
+        // are left to release.
+        self.pending.clear();
+        for &id in &self.held_empty {
+            if let Some(s) = head.shard(id).lock().series.get_mut(&id) {
+                s.pending = s.pending.saturating_sub(1);
+            }
+        }
         if applied > 0 {
             head.note_time(lo);
             head.note_time(hi);
@@ -204,7 +238,6 @@ impl<'h> Appender<'h> {
             .samples_appended
             .fetch_add(applied, Ordering::Relaxed);
         head.stats.commits.fetch_add(1, Ordering::Relaxed);
-        self.release();
         Ok(())
     }
 
@@ -221,6 +254,24 @@ impl<'h> Appender<'h> {
         }
         self.pending.clear();
     }
+}
+
+/// Indices of `samples` grouped by shard (a counting sort, stable).
+fn shard_order(samples: &[RefSample]) -> Vec<u32> {
+    let mut start = [0u32; SHARDS as usize + 1];
+    for s in samples {
+        start[(s.series_ref as u32 % SHARDS) as usize + 1] += 1;
+    }
+    for k in 1..start.len() {
+        start[k] += start[k - 1];
+    }
+    let mut order = vec![0u32; samples.len()];
+    for (i, s) in samples.iter().enumerate() {
+        let slot = &mut start[(s.series_ref as u32 % SHARDS) as usize];
+        order[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+    order
 }
 
 impl Drop for Appender<'_> {

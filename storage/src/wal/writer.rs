@@ -1,10 +1,18 @@
 //! The WAL writer: appends framed records to the current segment, cuts
 //! segments by size, fsyncs per [`SyncPolicy`].
+//!
+//! With [`SyncPolicy::Always`] commits are group-committed: the write
+//! happens under the writer lock, the fsync after it is released, and a
+//! committer whose bytes an fsync already covered (one that started after
+//! its write) returns without another. N targets committing at once share
+//! one fsync instead of queueing N of them behind the lock, and a commit
+//! still returns only once its own bytes are durable.
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
@@ -51,10 +59,14 @@ impl Default for WalOptions {
 }
 
 struct State {
-    file: File,
+    /// Shared so the group-commit fsync can run on it without the lock.
+    file: Arc<File>,
     seg: u32,
     /// Bytes in the current segment (all of them written to the OS).
     seg_len: u64,
+    /// Bytes written since open, over all segments: the position a
+    /// committer waits to see fsynced.
+    written: u64,
     buf: Vec<u8>,
     enc: FrameEncoder,
     /// Set after a failure that leaves the on-disk state unknown.
@@ -69,6 +81,11 @@ pub struct Wal {
     state: Mutex<State>,
     /// Serializes checkpoints.
     pub(crate) checkpoint_lock: Mutex<()>,
+    /// Held by the committer running the group fsync; the others queue
+    /// here and usually find their bytes covered by it.
+    sync_lock: Mutex<()>,
+    /// `State::written` as of the last successful fsync.
+    synced: AtomicU64,
     fsyncs: AtomicU64,
     fsync_nanos: AtomicU64,
 }
@@ -110,14 +127,17 @@ impl Wal {
             dir: dir.to_path_buf(),
             opts,
             state: Mutex::new(State {
-                file,
+                file: Arc::new(file),
                 seg: next,
                 seg_len: SEGMENT_HEADER_LEN,
+                written: 0,
                 buf: Vec::new(),
                 enc: FrameEncoder::new(),
                 failed: false,
             }),
             checkpoint_lock: Mutex::new(()),
+            sync_lock: Mutex::new(()),
+            synced: AtomicU64::new(0),
             fsyncs: AtomicU64::new(0),
             fsync_nanos: AtomicU64::new(0),
         })
@@ -132,6 +152,16 @@ impl Wal {
     /// policy. When this returns Ok the records are durable per policy. All
     /// records of one call land in the same segment.
     pub fn log(&self, records: &[Record]) -> Result<()> {
+        let end = self.write(records)?;
+        if self.opts.sync == SyncPolicy::Always {
+            self.sync_through(end)?;
+        }
+        Ok(())
+    }
+
+    /// Appends `records` to the OS under the writer lock; returns the
+    /// `written` position just after them.
+    fn write(&self, records: &[Record]) -> Result<u64> {
         let mut guard = self.state.lock();
         let st = &mut *guard;
         if st.failed {
@@ -144,13 +174,13 @@ impl Wal {
                 .map_err(|e| Error::io(segment_path(&self.dir, st.seg), e))?;
         }
         if st.buf.is_empty() {
-            return Ok(());
+            return Ok(st.written);
         }
         let n = st.buf.len() as u64;
         if st.seg_len > SEGMENT_HEADER_LEN && st.seg_len + n > self.opts.segment_size {
             self.cut_locked(st)?;
         }
-        if let Err(e) = st.file.write_all(&st.buf) {
+        if let Err(e) = (&*st.file).write_all(&st.buf) {
             // Drop a partial frame so later frames are not written after garbage.
             if st.file.set_len(st.seg_len).is_err() {
                 st.failed = true;
@@ -158,12 +188,35 @@ impl Wal {
             return Err(Error::io(segment_path(&self.dir, st.seg), e));
         }
         st.seg_len += n;
+        st.written += n;
         if st.buf.capacity() > 64 << 20 {
             st.buf = Vec::new();
         }
-        if self.opts.sync == SyncPolicy::Always {
-            self.fsync_locked(st)?;
+        Ok(st.written)
+    }
+
+    /// Returns once everything up to `end` is fsynced: at once when an
+    /// fsync that started after that write already finished, otherwise
+    /// after running one fsync for every write so far. Earlier segments
+    /// were fsynced when they were cut, so syncing the current one covers
+    /// all bytes written.
+    fn sync_through(&self, end: u64) -> Result<()> {
+        let _turn = self.sync_lock.lock();
+        if self.synced.load(Ordering::Acquire) >= end {
+            return Ok(());
         }
+        let (file, target, seg) = {
+            let st = self.state.lock();
+            if st.failed {
+                return Err(unusable(&segment_path(&self.dir, st.seg)));
+            }
+            (Arc::clone(&st.file), st.written, st.seg)
+        };
+        if let Err(e) = self.timed_sync(&file) {
+            self.state.lock().failed = true;
+            return Err(Error::io(segment_path(&self.dir, seg), e));
+        }
+        self.synced.fetch_max(target, Ordering::AcqRel);
         Ok(())
     }
 
@@ -181,6 +234,7 @@ impl Wal {
             st.failed = true;
             return Err(Error::io(segment_path(&self.dir, st.seg), e));
         }
+        self.synced.fetch_max(st.written, Ordering::AcqRel);
         Ok(())
     }
 
@@ -194,7 +248,11 @@ impl Wal {
                 std::io::Error::other("WAL segment numbers exhausted"),
             )
         })?;
-        st.file = create_segment(&self.dir, next, self.opts.sync != SyncPolicy::Never)?;
+        st.file = Arc::new(create_segment(
+            &self.dir,
+            next,
+            self.opts.sync != SyncPolicy::Never,
+        )?);
         st.seg = next;
         st.seg_len = SEGMENT_HEADER_LEN;
         tracing::debug!(segment = next, dir = %self.dir.display(), "WAL segment cut");
@@ -209,11 +267,7 @@ impl Wal {
             if st.failed {
                 return Err(unusable(&segment_path(&self.dir, st.seg)));
             }
-            let f = st
-                .file
-                .try_clone()
-                .map_err(|e| Error::io(segment_path(&self.dir, st.seg), e))?;
-            (f, st.seg)
+            (Arc::clone(&st.file), st.seg)
         };
         if let Err(e) = self.timed_sync(&f) {
             self.state.lock().failed = true;
@@ -371,6 +425,55 @@ mod tests {
         let (got, stats) = collect(d.path());
         assert_eq!(got.len(), 240);
         assert!(stats.corruption.is_none() && stats.truncated.is_none());
+    }
+
+    #[test]
+    fn concurrent_commits_share_one_fsync() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), WalOptions::default()).unwrap();
+        let recs = batches(4);
+        let mut enc = FrameEncoder::new();
+        let mut buf = Vec::new();
+        for r in &recs {
+            enc.append(r, &mut buf).unwrap();
+        }
+        let all = buf.len() as u64;
+        std::thread::scope(|s| {
+            // An fsync "in progress": the committers write, then queue.
+            let turn = wal.sync_lock.lock();
+            for r in &recs {
+                let wal = &wal;
+                s.spawn(move || wal.log(std::slice::from_ref(r)).unwrap());
+            }
+            while wal.state.lock().written < all {
+                std::thread::yield_now();
+            }
+            drop(turn);
+        });
+        // The first committer through syncs all four writes; the other
+        // three find theirs covered.
+        assert_eq!(wal.fsync_stats().0, 1);
+        drop(wal);
+        let (got, stats) = collect(d.path());
+        assert_eq!(got.len(), 4);
+        assert!(stats.corruption.is_none() && stats.truncated.is_none());
+    }
+
+    #[test]
+    fn failed_fsync_is_not_acknowledged_to_waiters() {
+        let d = tempfile::tempdir().unwrap();
+        let wal = Wal::open(d.path(), WalOptions::default()).unwrap();
+        let recs = batches(1);
+        wal.log(&recs).unwrap();
+        let synced = wal.synced.load(Ordering::Acquire);
+        // A write not yet covered by an fsync, then a failure: its
+        // committer gets the error, not an acknowledgement.
+        let end = wal.write(&recs).unwrap();
+        assert!(end > synced);
+        wal.state.lock().failed = true;
+        assert!(wal.sync_through(end).is_err());
+        // Bytes the earlier fsync covered stay acknowledged.
+        assert!(wal.sync_through(synced).is_ok());
     }
 
     #[test]
