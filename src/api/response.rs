@@ -4,7 +4,6 @@
 
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use super::encode::{push_string, Escaper};
 
@@ -141,13 +140,8 @@ pub struct Success {
 }
 
 impl Success {
-    /// `data` serialised with serde.
-    pub fn of<T: Serialize>(data: &T) -> Result<Success, ApiError> {
-        Ok(Success::raw(
-            serde_json::to_vec(data).map_err(|e| ApiError::internal(e.to_string()))?,
-        ))
-    }
-
+    /// `data` already serialised; serde values go through
+    /// `api::json::success`, which adds Go's escaping.
     pub fn raw(data: Vec<u8>) -> Success {
         Success {
             data,
