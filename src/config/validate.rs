@@ -242,7 +242,7 @@ fn validate_job(
         bearer_token_file: &mut job.bearer_token_file,
         tls_config: &mut job.tls_config,
     }
-    .validate(path, dir, warnings)?;
+    .validate(path, dir)?;
 
     for (i, sc) in job.static_configs.iter().enumerate() {
         let sc_path = path.key("static_configs").index(i);
@@ -363,7 +363,7 @@ fn validate_http_sd(
         bearer_token_file: &mut hsd.bearer_token_file,
         tls_config: &mut hsd.tls_config,
     }
-    .validate(path, dir, warnings)?;
+    .validate(path, dir)?;
     let ignored = [
         ("proxy_url", hsd.proxy_url.is_some()),
         ("no_proxy", hsd.no_proxy.is_some()),
@@ -388,12 +388,7 @@ struct HttpClient<'a> {
 }
 
 impl HttpClient<'_> {
-    fn validate(
-        self,
-        path: &KeyPath,
-        dir: Option<&Path>,
-        warnings: &mut Vec<String>,
-    ) -> Result<()> {
+    fn validate(self, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
         // Go checks lengths, so an empty string counts as unset.
         clear_empty(self.bearer_token);
         clear_empty(self.bearer_token_file);
@@ -484,13 +479,6 @@ impl HttpClient<'_> {
         if let Some(tls) = self.tls_config.as_mut() {
             let tls_path = path.key("tls_config");
             validate_tls(tls, &tls_path, dir)?;
-            // The TLS stack verifies against the target's host name; an
-            // override cannot be honoured.
-            warn_ignored(
-                &tls_path,
-                &[("server_name", tls.server_name.is_some())],
-                warnings,
-            );
         }
         Ok(())
     }

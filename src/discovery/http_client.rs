@@ -3,9 +3,12 @@
 //! Secrets kept in files are read at each request so rotation needs no
 //! reload, as in Prometheus.
 
+mod tls;
+mod verify;
+
 use std::time::Duration;
 
-use reqwest::{Certificate, Client, Identity, RequestBuilder};
+use reqwest::{Client, ClientBuilder, RequestBuilder};
 
 use crate::config::{Authorization, BasicAuth, TlsConfig};
 
@@ -20,22 +23,22 @@ pub(crate) struct ClientSettings<'a> {
     pub(crate) timeout: Duration,
 }
 
-/// Why a client could not be built or a request not authorized.
+/// Why a client could not be built or a request not authorized. Wording
+/// follows Prometheus's, since users compare errors with what they know.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ClientError {
-    #[error("reading {what} {path:?}: {source}")]
+    #[error("unable to read {what} {path}: {source}")]
     File {
         what: &'static str,
         path: String,
         source: std::io::Error,
     },
-    #[error("invalid TLS {what}: {source}")]
-    Tls {
-        what: &'static str,
-        source: reqwest::Error,
-    },
+    /// TLS material or settings that cannot be used; `what` names the
+    /// setting and, for files, the path.
+    #[error("unable to use {what}: {msg}")]
+    Tls { what: String, msg: String },
     #[error("building HTTP client: {0}")]
-    Build(reqwest::Error),
+    Build(#[source] reqwest::Error),
 }
 
 fn read(what: &'static str, path: &str) -> Result<String, ClientError> {
@@ -46,70 +49,27 @@ fn read(what: &'static str, path: &str) -> Result<String, ClientError> {
     })
 }
 
-/// Builds the client: TLS roots and identity, redirects, HTTP/2, timeout.
-pub(crate) fn build(s: &ClientSettings<'_>) -> Result<Client, ClientError> {
+/// The builder [`build`] finishes, for callers that add settings of their
+/// own (compression, proxies): TLS (roots, client certificate, versions,
+/// `server_name`, `insecure_skip_verify`), redirects, HTTP/2, timeout.
+/// CA and certificate files are read now.
+pub(crate) fn builder(s: &ClientSettings<'_>) -> Result<ClientBuilder, ClientError> {
     let mut b = Client::builder()
         .timeout(s.timeout)
-        .user_agent(concat!("ferroprom/", env!("CARGO_PKG_VERSION")));
+        .user_agent(concat!("ferroprom/", env!("CARGO_PKG_VERSION")))
+        .use_preconfigured_tls(tls::client_config(s.tls, s.enable_http2)?);
     if !s.follow_redirects {
         b = b.redirect(reqwest::redirect::Policy::none());
     }
     if !s.enable_http2 {
         b = b.http1_only();
     }
-    if let Some(tls) = s.tls {
-        let ca = match (&tls.ca, &tls.ca_file) {
-            (Some(pem), _) => Some(pem.clone()),
-            (None, Some(f)) => Some(read("CA file", f)?),
-            _ => None,
-        };
-        if let Some(pem) = ca {
-            let certs = Certificate::from_pem_bundle(pem.as_bytes())
-                .map_err(|source| ClientError::Tls { what: "CA", source })?;
-            for c in certs {
-                b = b.add_root_certificate(c);
-            }
-        }
-        let cert = match (&tls.cert, &tls.cert_file) {
-            (Some(pem), _) => Some(pem.clone()),
-            (None, Some(f)) => Some(read("certificate file", f)?),
-            _ => None,
-        };
-        let key = match (&tls.key, &tls.key_file) {
-            (Some(pem), _) => Some(pem.clone()),
-            (None, Some(f)) => Some(read("key file", f)?),
-            _ => None,
-        };
-        if let (Some(cert), Some(key)) = (cert, key) {
-            let pem = format!("{cert}\n{key}");
-            let id = Identity::from_pem(pem.as_bytes()).map_err(|source| ClientError::Tls {
-                what: "client certificate",
-                source,
-            })?;
-            b = b.identity(id);
-        }
-        if tls.insecure_skip_verify {
-            b = b.danger_accept_invalid_certs(true);
-        }
-        if let Some(v) = tls.min_version.as_deref().and_then(tls_version) {
-            b = b.min_tls_version(v);
-        }
-        if let Some(v) = tls.max_version.as_deref().and_then(tls_version) {
-            b = b.max_tls_version(v);
-        }
-    }
-    b.build().map_err(ClientError::Build)
+    Ok(b)
 }
 
-fn tls_version(v: &str) -> Option<reqwest::tls::Version> {
-    use reqwest::tls::Version;
-    Some(match v {
-        "TLS10" => Version::TLS_1_0,
-        "TLS11" => Version::TLS_1_1,
-        "TLS12" => Version::TLS_1_2,
-        "TLS13" => Version::TLS_1_3,
-        _ => return None,
-    })
+/// Builds the client: TLS, redirects, HTTP/2, timeout.
+pub(crate) fn build(s: &ClientSettings<'_>) -> Result<Client, ClientError> {
+    builder(s)?.build().map_err(ClientError::Build)
 }
 
 /// Adds the `Authorization` header the settings call for.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use reqwest::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
 
 use super::error::ScrapeError;
-use crate::config::{ScrapeConfig, TlsConfig};
+use crate::config::ScrapeConfig;
+use crate::discovery::http_client::{self, ClientSettings};
 use crate::exposition::{Format, ACCEPT_HEADER};
 
 /// `User-Agent` of every scrape.
@@ -103,16 +104,23 @@ fn payload_format(content_type: &str, fallback: Format) -> Format {
 }
 
 impl ScrapeClient {
-    /// Builds the client for `cfg`: CA and client certificate files are
+    /// Builds the client for `cfg` with the TLS, redirect and HTTP/2
+    /// settings every client shares: CA and client certificate files are
     /// read now, credential files at every scrape.
     pub fn new(cfg: &ScrapeConfig) -> Result<Self, ScrapeError> {
-        let redirect = if cfg.follow_redirects {
-            reqwest::redirect::Policy::limited(10)
-        } else {
-            reqwest::redirect::Policy::none()
+        // Credentials are left out here: they are read at every scrape.
+        let settings = ClientSettings {
+            basic_auth: None,
+            authorization: None,
+            tls: cfg.tls_config.as_ref(),
+            follow_redirects: cfg.follow_redirects,
+            enable_http2: cfg.enable_http2,
+            // No client-wide limit: `fetch` bounds each scrape by its
+            // target's own timeout, which relabeling may have changed.
+            timeout: Duration::MAX,
         };
-        let mut b = reqwest::Client::builder()
-            .redirect(redirect)
+        let mut b = http_client::builder(&settings)
+            .map_err(|e| ScrapeError::Client(chain(&e)))?
             .gzip(cfg.enable_compression)
             .user_agent(USER_AGENT);
         // Proxies only when configured: reqwest would otherwise follow
@@ -128,9 +136,6 @@ impl ScrapeClient {
                 proxy = proxy.no_proxy(reqwest::NoProxy::from_string(np));
             }
             b = b.proxy(proxy);
-        }
-        if let Some(tls) = &cfg.tls_config {
-            b = tls_settings(b, tls)?;
         }
         let http = b.build().map_err(|e| ScrapeError::Client(chain(&e)))?;
         let auth = if let Some(ba) = &cfg.basic_auth {
@@ -241,65 +246,6 @@ impl ScrapeClient {
     }
 }
 
-fn tls_settings(
-    mut b: reqwest::ClientBuilder,
-    tls: &TlsConfig,
-) -> Result<reqwest::ClientBuilder, ScrapeError> {
-    let read = |p: &str| {
-        std::fs::read(p).map_err(|e| ScrapeError::Client(format!("unable to read {p}: {e}")))
-    };
-    if let Some(ca) = &tls.ca_file {
-        let pem = read(ca)?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            ScrapeError::Client(format!("unable to use CA cert {ca}: {}", chain(&e)))
-        })?;
-        if certs.is_empty() {
-            return Err(ScrapeError::Client(format!(
-                "unable to use specified CA cert {ca}: no certificates found"
-            )));
-        }
-        // With a CA file only that CA is trusted, as in Prometheus.
-        b = b.tls_built_in_root_certs(false);
-        for c in certs {
-            b = b.add_root_certificate(c);
-        }
-    }
-    match (&tls.cert_file, &tls.key_file) {
-        (Some(cert), Some(key)) => {
-            let mut pem = read(cert)?;
-            pem.push(b'\n');
-            pem.extend(read(key)?);
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                ScrapeError::Client(format!(
-                    "unable to use client certificate {cert}: {}",
-                    chain(&e)
-                ))
-            })?;
-            b = b.identity(id);
-        }
-        (None, None) => {}
-        _ => {
-            return Err(ScrapeError::Client(
-                "client cert file and key file must both be set".into(),
-            ))
-        }
-    }
-    if tls.insecure_skip_verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    if tls.min_version.as_deref() == Some("TLS13") {
-        b = b.min_tls_version(reqwest::tls::Version::TLS_1_3);
-    }
-    if let Some(name) = &tls.server_name {
-        // reqwest cannot verify against a name other than the URL's host.
-        tracing::warn!(
-            server_name = %name,
-            "tls_config.server_name is not supported; the target's host name is verified"
-        );
-    }
-    Ok(b)
-}
-
 /// An error with its causes, `a: b: c`, since reqwest's own message leaves
 /// out why a connection failed.
 fn chain(e: &dyn std::error::Error) -> String {
@@ -386,13 +332,15 @@ mod tests {
             .unwrap()
             .scrape_configs
             .remove(0);
-        cfg.tls_config = Some(TlsConfig {
+        cfg.tls_config = Some(crate::config::TlsConfig {
             ca_file: Some("/nonexistent/ca.pem".into()),
             ..Default::default()
         });
         let err = ScrapeClient::new(&cfg).unwrap_err().to_string();
         assert!(
-            err.starts_with("error creating HTTP client: unable to read /nonexistent/ca.pem"),
+            err.starts_with(
+                "error creating HTTP client: unable to read CA file /nonexistent/ca.pem: "
+            ),
             "{err}"
         );
     }
