@@ -313,8 +313,10 @@ async fn stores_series_with_target_labels_and_reports() {
     }
     assert_eq!(e.last(&[("__name__", "scrape_samples_scraped")]), Some(2.0));
 
+    // Health is reported just after the scrape's samples are committed, so
+    // `up` can be visible a moment before the target's health changes.
+    eventually("health", || e.mgr.active_targets()[0].health == Health::Up).await;
     let t = &e.mgr.active_targets()[0];
-    assert_eq!(t.health, Health::Up);
     assert_eq!(t.scrape_pool, "node");
     assert_eq!(t.scrape_url, format!("http://{inst}/metrics"));
     assert_eq!(
