@@ -19,7 +19,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::discovery::Discovery;
 use crate::flags::Flags;
 use crate::metrics::Registry;
-use crate::remote::{Endpoints, FanoutStorage};
+use crate::remote::FanoutStorage;
 use crate::scrape::manager::ScrapeManager;
 
 /// Why the server could not start or stopped with an error.
@@ -113,8 +113,8 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     );
 
     log_warnings(&cfg);
-    let queryable = Arc::new(FanoutStorage::new(Arc::clone(&db)));
-    queryable.set_endpoints(Endpoints::from_config(&cfg)?);
+    let queryable = Arc::new(FanoutStorage::new(Arc::clone(&db)).with_metrics(&registry));
+    queryable.set_endpoints(queryable.endpoints_for(&cfg)?);
     let scrape = ScrapeManager::new(Arc::clone(&db), &registry);
     scrape.apply_config(&cfg)?;
     let (sd_tx, mut sd_rx) = mpsc::unbounded_channel();
@@ -196,7 +196,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             .and_then(|new| {
                 // Built before anything changes, so a failure leaves the
                 // old configuration whole.
-                let endpoints = Endpoints::from_config(&new).map_err(|e| e.to_string())?;
+                let endpoints = queryable.endpoints_for(&new).map_err(|e| e.to_string())?;
                 scrape.apply_config(&new).map_err(|e| e.to_string())?;
                 Ok((new, endpoints))
             }) {

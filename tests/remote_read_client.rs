@@ -258,6 +258,27 @@ fn queries_merge_local_and_remote_series() {
     let names = api(&b.client, &b.url("/api/v1/label/__name__/values"), &[]);
     assert!(!names["data"].to_string().contains("rr_only_a"), "{names}");
 
+    // Requests are counted per endpoint and status code.
+    let (_, metrics) = b.get("/metrics", &[]);
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("prometheus_remote_storage_read_queries_total{")
+                && l.contains("code=\"200\"")
+        })
+        .unwrap_or_else(|| panic!("no read query counter in\n{metrics}"));
+    assert!(
+        line.contains(&format!("url=\"{}\"", a.url("/api/v1/read"))),
+        "{line}"
+    );
+    let n_reads: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(n_reads >= 5.0, "{line}");
+    assert!(
+        metrics.contains("prometheus_remote_storage_remote_read_queries{")
+            && metrics.contains("prometheus_remote_storage_read_request_duration_seconds_count{"),
+        "{metrics}"
+    );
+
     // A goes away: B still answers with its own data, plus a warning.
     drop(a);
     let got = range(&b.client, &b.url(""), "rr_gauge", t0, end, STEP);
@@ -332,6 +353,17 @@ fn external_labels_are_matched_and_stripped_and_reload_applies() {
         let (code, body) = b.post("/-/reload", &[]);
         assert_eq!(code, 200, "{body}");
     };
+    // An endpoint whose client cannot be built fails the reload; the old
+    // endpoints keep serving.
+    std::fs::write(
+        b.config_path(),
+        config("us", "    tls_config: {ca_file: missing-ca.pem}\n"),
+    )
+    .unwrap();
+    let (code, body) = b.post("/-/reload", &[]);
+    assert_eq!(code, 500, "{body}");
+    assert!(body.contains("missing-ca.pem"), "{body}");
+    assert_eq!(count(&b).values().next().unwrap()[0].1, 60.0);
     // Another region: A has no such series, B sees its own only.
     reload(&b, config("us", ""));
     assert_eq!(count(&b).values().next().unwrap()[0].1, 40.0);

@@ -17,8 +17,9 @@ use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
 use storage::querier::{ChunkSpan, Querier, Queryable, Series};
 use storage::{Db, Label, Labels, Matcher};
 
-use super::fetch::{FetchError, Plan, Policy, ReadClient, RemoteSeries};
+use super::fetch::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
 use crate::config::Config;
+use crate::metrics::Registry;
 
 /// Samples per chunk built from a remote answer, as storage cuts chunks.
 const SAMPLES_PER_CHUNK: usize = 120;
@@ -47,10 +48,13 @@ pub struct Endpoints(Arc<[Arc<Endpoint>]>);
 
 impl Endpoints {
     /// Builds a client for each `remote_read:` entry of `cfg`.
-    pub fn from_config(cfg: &Config) -> Result<Endpoints, RemoteReadError> {
+    fn from_config(
+        cfg: &Config,
+        metrics: Option<&ReadMetrics>,
+    ) -> Result<Endpoints, RemoteReadError> {
         let mut out = Vec::with_capacity(cfg.remote_read.len());
         for rr in &cfg.remote_read {
-            let client = ReadClient::new(rr).map_err(|e| RemoteReadError {
+            let client = ReadClient::new(rr, metrics).map_err(|e| RemoteReadError {
                 name: rr.display_name().to_string(),
                 message: e.to_string(),
             })?;
@@ -68,10 +72,12 @@ impl Endpoints {
         Ok(Endpoints(out.into()))
     }
 
+    /// How many endpoints there are.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Whether there are none (queries read local storage only).
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -86,6 +92,7 @@ pub struct FanoutStorage {
     /// The runtime remote requests run on when the querying thread is not
     /// inside one.
     runtime: Option<tokio::runtime::Handle>,
+    metrics: Option<ReadMetrics>,
 }
 
 impl FanoutStorage {
@@ -96,9 +103,25 @@ impl FanoutStorage {
             db,
             endpoints: RwLock::new(Endpoints::default()),
             runtime: tokio::runtime::Handle::try_current().ok(),
+            metrics: None,
         }
     }
 
+    /// Counts the requests of endpoints built from now on in `registry`
+    /// (Prometheus's `prometheus_remote_storage_read_*` metrics).
+    pub fn with_metrics(mut self, registry: &Registry) -> FanoutStorage {
+        self.metrics = Some(ReadMetrics::register(registry));
+        self
+    }
+
+    /// Builds the endpoints of `cfg`'s `remote_read:` entries, to be put in
+    /// place with [`FanoutStorage::set_endpoints`] once the rest of the
+    /// config has been applied too.
+    pub fn endpoints_for(&self, cfg: &Config) -> Result<Endpoints, RemoteReadError> {
+        Endpoints::from_config(cfg, self.metrics.as_ref())
+    }
+
+    /// Replaces the endpoints; queries already running keep theirs.
     pub fn set_endpoints(&self, endpoints: Endpoints) {
         *self.endpoints.write() = endpoints;
     }
@@ -462,7 +485,7 @@ mod tests {
         ))
         .unwrap();
         let fanout = FanoutStorage::new(Arc::clone(&db));
-        fanout.set_endpoints(Endpoints::from_config(&cfg).unwrap());
+        fanout.set_endpoints(fanout.endpoints_for(&cfg).unwrap());
         let fanout = Arc::new(fanout);
         let f = Arc::clone(&fanout);
         let (series, warnings, skipped) = tokio::task::spawn_blocking(move || {
@@ -509,7 +532,7 @@ mod tests {
         ))
         .unwrap();
         let fanout = Arc::new(FanoutStorage::new(Arc::clone(&db)));
-        fanout.set_endpoints(Endpoints::from_config(&cfg).unwrap());
+        fanout.set_endpoints(fanout.endpoints_for(&cfg).unwrap());
         let cancel = Arc::new(AtomicBool::new(false));
         let (f, c) = (Arc::clone(&fanout), Arc::clone(&cancel));
         let started = Instant::now();
@@ -561,7 +584,7 @@ mod tests {
         ))
         .unwrap();
         let fanout = Arc::new(FanoutStorage::new(Arc::clone(&db)));
-        fanout.set_endpoints(Endpoints::from_config(&cfg).unwrap());
+        fanout.set_endpoints(fanout.endpoints_for(&cfg).unwrap());
         let f = Arc::clone(&fanout);
         let (recent, old) = tokio::task::spawn_blocking(move || {
             let ask = |mint, maxt| {

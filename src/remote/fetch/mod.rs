@@ -4,6 +4,7 @@
 //! ask is decided in [`plan`]; answers are decoded in [`decode`].
 
 mod decode;
+mod metrics;
 mod plan;
 
 use std::time::Duration;
@@ -12,12 +13,14 @@ use prost::Message;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_TYPE};
 
 pub use decode::{DecodeError, RemoteSeries};
+pub use metrics::ReadMetrics;
 pub use plan::{Plan, Policy};
 
 use crate::config::RemoteReadConfig;
 use crate::discovery::http_client::{self, ClientError, ClientSettings};
 use crate::remote::proto::{Query, ReadRequest, ResponseType};
 use decode::{FrameDecoder, MAX_SAMPLES_BYTES};
+use metrics::EndpointMetrics;
 
 /// Longest part of an error body quoted in a warning (Prometheus's cap).
 const MAX_ERROR_BODY: usize = 256;
@@ -53,12 +56,16 @@ pub struct ReadClient {
     config: RemoteReadConfig,
     client: reqwest::Client,
     headers: HeaderMap,
+    metrics: Option<EndpointMetrics>,
 }
 
 impl ReadClient {
     /// Builds the HTTP client (TLS files are read here; secrets in files
-    /// at each request).
-    pub fn new(config: &RemoteReadConfig) -> Result<ReadClient, ClientError> {
+    /// at each request), counting its requests in `metrics`.
+    pub fn new(
+        config: &RemoteReadConfig,
+        metrics: Option<&ReadMetrics>,
+    ) -> Result<ReadClient, ClientError> {
         let config = config.clone();
         let client = http_client::build(&settings(&config))?;
         let mut headers = HeaderMap::new();
@@ -72,10 +79,19 @@ impl ReadClient {
                 headers.insert(n, v);
             }
         }
+        let metrics = metrics.map(|m| {
+            let name = if config.name.is_empty() {
+                &config.url
+            } else {
+                &config.name
+            };
+            m.endpoint(name, &config.url)
+        });
         Ok(ReadClient {
             config,
             client,
             headers,
+            metrics,
         })
     }
 
@@ -100,11 +116,15 @@ impl ReadClient {
             .header("X-Prometheus-Remote-Read-Version", "0.1.0")
             .body(body);
         let rb = http_client::authorize(rb, &settings(&self.config))?;
+        let flight = self.metrics.as_ref().map(EndpointMetrics::start);
         let mut resp = rb
             .send()
             .await
             .map_err(|e| self.transport(e, FetchError::Send))?;
         let status = resp.status();
+        if let Some(f) = &flight {
+            f.answered(status.as_u16());
+        }
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
             return Err(FetchError::Status {
@@ -232,7 +252,7 @@ mod tests {
             "remote_read:\n  - url: {url}\n    remote_timeout: 5s\n{extra}"
         ))
         .unwrap();
-        ReadClient::new(&cfg.remote_read[0]).unwrap()
+        ReadClient::new(&cfg.remote_read[0], None).unwrap()
     }
 
     fn query() -> Query {
@@ -308,7 +328,7 @@ mod tests {
             "remote_read:\n  - url: {url}\n    remote_timeout: 200ms\n"
         ))
         .unwrap();
-        let c = ReadClient::new(&cfg.remote_read[0]).unwrap();
+        let c = ReadClient::new(&cfg.remote_read[0], None).unwrap();
         let started = std::time::Instant::now();
         let e = c.read(query()).await.unwrap_err();
         assert!(matches!(e, FetchError::Timeout(_)), "{e}");
