@@ -19,6 +19,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::discovery::Discovery;
 use crate::flags::Flags;
 use crate::metrics::Registry;
+use crate::remote::FanoutStorage;
 use crate::scrape::manager::ScrapeManager;
 
 /// Why the server could not start or stopped with an error.
@@ -30,6 +31,8 @@ pub enum ServerError {
     Config(#[from] ConfigError),
     #[error("applying the configuration: {0}")]
     Scrape(#[from] crate::scrape::ScrapeError),
+    #[error("applying the configuration: {0}")]
+    RemoteRead(#[from] crate::remote::RemoteReadError),
     #[error("opening storage at {path}: {source}")]
     Storage {
         path: PathBuf,
@@ -110,6 +113,8 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     );
 
     log_warnings(&cfg);
+    let queryable = Arc::new(FanoutStorage::new(Arc::clone(&db)).with_metrics(&registry));
+    queryable.set_endpoints(queryable.endpoints_for(&cfg)?);
     let scrape = ScrapeManager::new(Arc::clone(&db), &registry);
     scrape.apply_config(&cfg)?;
     let (sd_tx, mut sd_rx) = mpsc::unbounded_channel();
@@ -139,6 +144,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     });
     let state = Arc::new(ApiState {
         db: Arc::clone(&db),
+        queryable: Arc::clone(&queryable),
         engine,
         query_slots: Arc::new(Semaphore::new(flags.query_max_concurrency)),
         config: Arc::clone(&config_cell),
@@ -188,12 +194,16 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         let result = match load_config(&config_path, &addr)
             .map_err(|e| e.to_string())
             .and_then(|new| {
+                // Built before anything changes, so a failure leaves the
+                // old configuration whole.
+                let endpoints = queryable.endpoints_for(&new).map_err(|e| e.to_string())?;
                 scrape.apply_config(&new).map_err(|e| e.to_string())?;
-                Ok(new)
+                Ok((new, endpoints))
             }) {
-            Ok(new) => {
+            Ok((new, endpoints)) => {
                 let new = Arc::new(new);
                 log_warnings(&new);
+                queryable.set_endpoints(endpoints);
                 discovery.update(&new);
                 *config_cell.write() = new;
                 reload_ok.set(1.0);

@@ -176,8 +176,10 @@ fn fixture_with(slots: usize) -> Fixture {
     }
     db.compact().unwrap();
     assert!(!db.blocks().is_empty(), "old_metric should be in a block");
+    let db = Arc::new(db);
     let state = Arc::new(ApiState {
-        db: Arc::new(db),
+        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
+        db,
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(slots)),
         config: Arc::new(RwLock::new(Arc::new(Config::default()))),

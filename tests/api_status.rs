@@ -177,6 +177,7 @@ fn harness(setup: Setup) -> Harness {
     let (quit_tx, quit_rx) = mpsc::channel(1);
     let config = ferroprom::config::parse_str(CONFIG).unwrap();
     let state = Arc::new(ApiState {
+        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
         db: Arc::clone(&db),
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),

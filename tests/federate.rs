@@ -68,6 +68,7 @@ fn harness(config: &str) -> Harness {
         .unwrap(),
     );
     let state = Arc::new(ApiState {
+        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
         db: Arc::clone(&db),
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),

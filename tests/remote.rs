@@ -63,6 +63,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
     let db = Arc::new(Db::open(dir.path(), opts).unwrap());
     let config = ferroprom::config::parse_str(config).unwrap();
     let state = Arc::new(ApiState {
+        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
         db,
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),

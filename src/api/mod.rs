@@ -47,6 +47,9 @@ pub type ReloadRequest = oneshot::Sender<Result<(), String>>;
 /// Everything the handlers share.
 pub struct ApiState {
     pub db: Arc<storage::Db>,
+    /// What `/api/v1/query` and `/query_range` read: `db` merged with the
+    /// `remote_read:` endpoints.
+    pub queryable: Arc<crate::remote::FanoutStorage>,
     pub engine: promql::Engine,
     /// `--query.max-concurrency` permits.
     pub query_slots: Arc<Semaphore>,

@@ -5,7 +5,9 @@
 //! runs on the blocking pool under one of `state.query_slots`; it stops
 //! when the HTTP request goes away (the handler future is dropped) or its
 //! time is up, and a panic inside it becomes an `execution` error instead
-//! of taking the server down.
+//! of taking the server down. Queries read `state.queryable`: local
+//! storage merged with the `remote_read:` endpoints, whose failures come
+//! back as warnings.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -303,12 +305,14 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         let mut options = spec.options.clone();
         options.timeout = Some(slot.remaining);
         let engine = &st.engine;
-        let db: &storage::Db = &st.db;
+        // Remote reads give up when the query does.
+        let deadline = Instant::now().checked_add(slot.remaining);
+        let storage = st.queryable.view(Arc::clone(&slot.cancel), deadline);
         let r = if spec.step == 0 {
-            engine.instant_with_options(db, &spec.expr, spec.start, &options, &slot.cancel)
+            engine.instant_with_options(&storage, &spec.expr, spec.start, &options, &slot.cancel)
         } else {
             engine.range_with_options(
-                db,
+                &storage,
                 &spec.expr,
                 spec.start,
                 spec.end,
@@ -318,7 +322,8 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
             )
         };
         let mut r = r.map_err(ApiError::from_promql)?;
-        let mut warnings = std::mem::take(&mut r.warnings);
+        let mut warnings = storage.take_warnings();
+        warnings.append(&mut r.warnings);
         if spec.limit > 0 && truncate(&mut r.value, spec.limit) {
             warnings.push("results truncated due to limit".into());
         }
@@ -597,9 +602,10 @@ mod tests {
             compaction_interval: None,
             ..storage::Options::default()
         };
-        let db = storage::Db::open(dir.path(), opts).unwrap();
+        let db = Arc::new(storage::Db::open(dir.path(), opts).unwrap());
         let state = ApiState {
-            db: Arc::new(db),
+            queryable: Arc::new(crate::remote::FanoutStorage::new(Arc::clone(&db))),
+            db,
             engine: promql::Engine::new(promql::EngineOptions::default()),
             query_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             config: Default::default(),

@@ -5,13 +5,14 @@
 //! Loading (with errors naming the key and line), defaults and validation
 //! live in [`load`] and [`validate`]; durations in [`duration`]; sizes in
 //! [`body_size`]; label-name rules in [`names`]; relabeling rules in
-//! [`relabel`]; scrape jobs in [`scrape`].
+//! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
+//! [`remote_read`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
 //! [`Config::warnings`]):
 //! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
-//!   `remote_write`, `remote_read` (kept raw for a later release),
+//!   `remote_write` (kept raw for a later release),
 //!   `storage`, `tracing`, `runtime`, `otlp`;
 //! - `global:` `rule_query_offset`,
 //!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
@@ -26,6 +27,7 @@ pub mod load;
 mod locate;
 pub mod names;
 pub mod relabel;
+pub mod remote_read;
 pub mod scrape;
 mod validate;
 
@@ -37,6 +39,7 @@ pub use duration::PromDuration;
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
 pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};
+pub use remote_read::RemoteReadConfig;
 pub use scrape::{
     Authorization, BasicAuth, FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig,
     TlsConfig,
@@ -66,9 +69,9 @@ pub struct Config {
     /// Kept raw for the remote-write implementation; not acted on yet.
     #[serde(default)]
     pub remote_write: Vec<serde_yaml_ng::Value>,
-    /// Kept raw for the remote-read implementation; not acted on yet.
+    /// Endpoints whose series queries merge with local data.
     #[serde(default)]
-    pub remote_read: Vec<serde_yaml_ng::Value>,
+    pub remote_read: Vec<RemoteReadConfig>,
     /// Prometheus sections with no ferroprom counterpart; accepted, ignored.
     #[serde(default)]
     pub storage: Option<serde_yaml_ng::Value>,

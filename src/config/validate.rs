@@ -11,6 +11,7 @@ use regex::Regex;
 
 use super::body_size::parse_size;
 use super::locate::KeyPath;
+use super::remote_read::{RemoteReadConfig, RESERVED_HEADERS};
 use super::scrape::{Authorization, BasicAuth, HttpSdConfig, TlsConfig};
 use super::{Config, GlobalConfig, NameValidationScheme, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
@@ -68,6 +69,12 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         &cfg.global,
         dir,
         &mut taken,
+        &mut warnings,
+    )?;
+    validate_remote_reads(
+        &mut cfg.remote_read,
+        cfg.global.metric_name_validation_scheme,
+        dir,
         &mut warnings,
     )?;
     top_level_warnings(cfg, &mut warnings);
@@ -377,6 +384,91 @@ fn validate_http_sd(
     Ok(())
 }
 
+/// Checks every `remote_read:` entry as Prometheus's
+/// `RemoteReadConfig.UnmarshalYAML` does, plus what the client needs (an
+/// http(s) URL, a positive timeout); names must be unique when set.
+fn validate_remote_reads(
+    reads: &mut [RemoteReadConfig],
+    scheme: NameValidationScheme,
+    dir: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let mut names = HashSet::new();
+    for (i, rr) in reads.iter_mut().enumerate() {
+        let path = KeyPath::default().key("remote_read").index(i);
+        let url_path = path.key("url");
+        if rr.url.is_empty() {
+            return Err(problem(url_path, "url for remote_read is empty"));
+        }
+        let url = reqwest::Url::parse(&rr.url)
+            .map_err(|e| problem(url_path.clone(), format!("invalid URL {:?}: {e}", rr.url)))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err(problem(url_path, "URL scheme must be 'http' or 'https'"));
+        }
+        if url.host_str().unwrap_or("").is_empty() {
+            return Err(problem(url_path, "host is missing in URL"));
+        }
+        if rr.remote_timeout.ms() <= 0 {
+            return Err(problem(
+                path.key("remote_timeout"),
+                "remote_timeout must be greater than 0",
+            ));
+        }
+        for name in rr.headers.keys() {
+            let lower = name.to_ascii_lowercase();
+            if lower == "authorization" {
+                return Err(problem(
+                    path.key("headers").key(name),
+                    "authorization header must be changed via the basic_auth or authorization parameter",
+                ));
+            }
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
+                return Err(problem(
+                    path.key("headers").key(name),
+                    format!("{name} is a reserved header. It must not be changed"),
+                ));
+            }
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(problem(
+                    path.key("headers").key(name),
+                    format!("invalid header name {name:?}"),
+                ));
+            }
+        }
+        for (name, value) in &rr.headers {
+            if reqwest::header::HeaderValue::from_str(value).is_err() {
+                return Err(problem(
+                    path.key("headers").key(name),
+                    format!("invalid value for header {name:?}"),
+                ));
+            }
+        }
+        check_label_names(
+            rr.required_matchers.keys(),
+            scheme,
+            &path.key("required_matchers"),
+        )?;
+        HttpClient {
+            basic_auth: &mut rr.basic_auth,
+            authorization: &mut rr.authorization,
+            bearer_token: &mut rr.bearer_token,
+            bearer_token_file: &mut rr.bearer_token_file,
+            tls_config: &mut rr.tls_config,
+        }
+        .validate(&path, dir, warnings)?;
+        if !rr.name.is_empty() && !names.insert(rr.name.clone()) {
+            return Err(problem(
+                path.key("name"),
+                format!(
+                    "found multiple remote read configs with job name {:?}",
+                    rr.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The HTTP client settings scrape jobs and http_sd share, checked as
 /// Prometheus's `HTTPClientConfig.Validate` does.
 struct HttpClient<'a> {
@@ -643,7 +735,6 @@ fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     let ignored = [
         ("alerting", cfg.alerting.is_some()),
         ("remote_write", !cfg.remote_write.is_empty()),
-        ("remote_read", !cfg.remote_read.is_empty()),
         ("storage", cfg.storage.is_some()),
         ("tracing", cfg.tracing.is_some()),
         ("runtime", cfg.runtime.is_some()),

@@ -1,13 +1,17 @@
-//! Prometheus's remote storage protocols, server side: the remote-write
-//! 1.0 receiver ([`write`]) and the remote-read endpoint ([`read`]), over
-//! hand-declared protobuf messages ([`proto`]). Chunks for streamed reads
-//! are encoded in Prometheus's XOR format ([`xor`]); metadata received by
-//! writes is kept in a [`MetadataStore`].
+//! Prometheus's remote storage protocols: the remote-write 1.0 receiver
+//! ([`write`]) and the remote-read endpoint ([`read`]), over hand-declared
+//! protobuf messages ([`proto`]); and the remote-read client side, whose
+//! endpoints queries see merged with local data ([`FanoutStorage`]).
+//! Chunks for streamed reads are encoded in Prometheus's XOR format
+//! ([`xor`]); metadata received by writes is kept in a [`MetadataStore`].
 
+mod fanout;
+pub(crate) mod fetch;
 mod metadata;
 pub mod proto;
 pub mod read;
 pub mod write;
 pub mod xor;
 
+pub use fanout::{Endpoints, FanoutStorage, FanoutView, RemoteReadError};
 pub use metadata::MetadataStore;

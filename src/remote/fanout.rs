@@ -1,0 +1,603 @@
+//! What queries read: the local database merged with every `remote_read:`
+//! endpoint, like Prometheus's fanout storage with remote queriers as
+//! secondaries. Series with the same labels become one, their samples
+//! merged by timestamp (one per timestamp). A failing endpoint does not
+//! fail the query: its error becomes a warning of the answer.
+//!
+//! Only `select` goes remote; label names and values come from local
+//! storage alone, as Prometheus's remote querier answers them empty.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
+use storage::querier::{ChunkSpan, Querier, Queryable, Series};
+use storage::{Db, Label, Labels, Matcher};
+
+use super::fetch::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
+use crate::config::Config;
+use crate::metrics::Registry;
+
+/// Samples per chunk built from a remote answer, as storage cuts chunks.
+const SAMPLES_PER_CHUNK: usize = 120;
+
+/// How often a thread waiting for remote answers looks at the query's
+/// cancellation flag.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
+/// Why the remote-read endpoints of a config could not be set up.
+#[derive(Debug, thiserror::Error)]
+#[error("remote_read {name:?}: {message}")]
+pub struct RemoteReadError {
+    name: String,
+    message: String,
+}
+
+/// One endpoint with what to ask it.
+struct Endpoint {
+    client: ReadClient,
+    policy: Policy,
+}
+
+/// The remote-read endpoints of a config, built and ready to swap in.
+#[derive(Clone, Default)]
+pub struct Endpoints(Arc<[Arc<Endpoint>]>);
+
+impl Endpoints {
+    /// Builds a client for each `remote_read:` entry of `cfg`.
+    fn from_config(
+        cfg: &Config,
+        metrics: Option<&ReadMetrics>,
+    ) -> Result<Endpoints, RemoteReadError> {
+        let mut out = Vec::with_capacity(cfg.remote_read.len());
+        for rr in &cfg.remote_read {
+            let client = ReadClient::new(rr, metrics).map_err(|e| RemoteReadError {
+                name: rr.display_name().to_string(),
+                message: e.to_string(),
+            })?;
+            let policy = Policy {
+                read_recent: rr.read_recent,
+                required_matchers: rr.required_matchers.clone(),
+                external_labels: if rr.filter_external_labels {
+                    cfg.global.external_labels.clone()
+                } else {
+                    Default::default()
+                },
+            };
+            out.push(Arc::new(Endpoint { client, policy }));
+        }
+        Ok(Endpoints(out.into()))
+    }
+
+    /// How many endpoints there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (queries read local storage only).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The local database plus the current endpoints; the endpoints are
+/// replaced on config reload, queries in flight keep the ones they
+/// started with.
+pub struct FanoutStorage {
+    db: Arc<Db>,
+    endpoints: RwLock<Endpoints>,
+    /// The runtime remote requests run on when the querying thread is not
+    /// inside one.
+    runtime: Option<tokio::runtime::Handle>,
+    metrics: Option<ReadMetrics>,
+}
+
+impl FanoutStorage {
+    /// Local storage only, until [`FanoutStorage::set_endpoints`]. Call
+    /// inside a tokio runtime so remote requests have one to run on.
+    pub fn new(db: Arc<Db>) -> FanoutStorage {
+        FanoutStorage {
+            db,
+            endpoints: RwLock::new(Endpoints::default()),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            metrics: None,
+        }
+    }
+
+    /// Counts the requests of endpoints built from now on in `registry`
+    /// (Prometheus's `prometheus_remote_storage_read_*` metrics).
+    pub fn with_metrics(mut self, registry: &Registry) -> FanoutStorage {
+        self.metrics = Some(ReadMetrics::register(registry));
+        self
+    }
+
+    /// Builds the endpoints of `cfg`'s `remote_read:` entries, to be put in
+    /// place with [`FanoutStorage::set_endpoints`] once the rest of the
+    /// config has been applied too.
+    pub fn endpoints_for(&self, cfg: &Config) -> Result<Endpoints, RemoteReadError> {
+        Endpoints::from_config(cfg, self.metrics.as_ref())
+    }
+
+    /// Replaces the endpoints; queries already running keep theirs.
+    pub fn set_endpoints(&self, endpoints: Endpoints) {
+        *self.endpoints.write() = endpoints;
+    }
+
+    /// A view for one query. Remote requests stop when `cancel` is set
+    /// or `deadline` passes.
+    pub fn view(&self, cancel: Arc<AtomicBool>, deadline: Option<Instant>) -> FanoutView<'_> {
+        FanoutView {
+            db: &self.db,
+            endpoints: self.endpoints.read().clone(),
+            runtime: tokio::runtime::Handle::try_current()
+                .ok()
+                .or_else(|| self.runtime.clone()),
+            cancel,
+            deadline,
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// The [`Queryable`] one query evaluates against; collects the warnings
+/// of failed remote reads for the answer.
+pub struct FanoutView<'a> {
+    db: &'a Db,
+    endpoints: Endpoints,
+    runtime: Option<tokio::runtime::Handle>,
+    cancel: Arc<AtomicBool>,
+    deadline: Option<Instant>,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl FanoutView<'_> {
+    /// The warnings so far, each once, in the order they arose.
+    pub fn take_warnings(&self) -> Vec<String> {
+        std::mem::take(&mut *self.warnings.lock())
+    }
+
+    fn warn(&self, msg: String) {
+        let mut w = self.warnings.lock();
+        if !w.contains(&msg) {
+            w.push(msg);
+        }
+    }
+
+    /// The oldest timestamp local storage holds (`i64::MAX` when empty).
+    fn local_start(&self) -> i64 {
+        let head = self.db.head().min_time();
+        self.db
+            .blocks()
+            .first()
+            .map_or(head, |b| b.min_time.min(head))
+    }
+
+    /// Runs the reads concurrently on the runtime and waits for them
+    /// here, watching for cancellation; `None` for a read that did not
+    /// finish, with the reason recorded as a warning.
+    fn fetch(&self, plans: &[(Arc<Endpoint>, Plan)]) -> Vec<Option<Vec<RemoteSeries>>> {
+        let mut out: Vec<Option<Vec<RemoteSeries>>> = vec![None; plans.len()];
+        let Some(rt) = &self.runtime else {
+            self.warn("remote_read: no async runtime to send requests on".into());
+            return out;
+        };
+        let (tx, rx) = mpsc::channel::<(usize, Result<Vec<RemoteSeries>, FetchError>)>();
+        let tasks: Vec<_> = plans
+            .iter()
+            .enumerate()
+            .map(|(i, (ep, plan))| {
+                let (ep, query, tx) = (Arc::clone(ep), plan.query.clone(), tx.clone());
+                rt.spawn(async move {
+                    let _ = tx.send((i, ep.client.read(query).await));
+                })
+            })
+            .collect();
+        drop(tx);
+        let mut pending = plans.len();
+        while pending > 0 {
+            if self.cancel.load(Ordering::Relaxed) {
+                self.warn("remote_read: query canceled".into());
+                break;
+            }
+            let wait = match self.deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) => left.min(CANCEL_POLL),
+                    None => {
+                        self.warn("remote_read: query timed out".into());
+                        break;
+                    }
+                },
+                None => CANCEL_POLL,
+            };
+            match rx.recv_timeout(wait) {
+                Ok((i, Ok(series))) => {
+                    out[i] = Some(series);
+                    pending -= 1;
+                }
+                Ok((_, Err(e))) => {
+                    self.warn(format!("remote_read: {e}"));
+                    pending -= 1;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    // A task ended without answering: the runtime is
+                    // shutting down.
+                    self.warn("remote_read: request abandoned".into());
+                    break;
+                }
+            }
+        }
+        for t in tasks {
+            t.abort();
+        }
+        out
+    }
+}
+
+impl Queryable for FanoutView<'_> {
+    fn querier(&self, mint: i64, maxt: i64) -> storage::Result<Box<dyn Querier + '_>> {
+        let local = self.db.querier(mint, maxt)?;
+        if self.endpoints.is_empty() {
+            return Ok(local);
+        }
+        let local_start = self.local_start();
+        let remotes: Vec<(Arc<Endpoint>, i64, i64)> = self
+            .endpoints
+            .0
+            .iter()
+            .filter_map(|ep| {
+                let (lo, hi) = ep.policy.range(mint, maxt, local_start)?;
+                Some((Arc::clone(ep), lo, hi))
+            })
+            .collect();
+        if remotes.is_empty() {
+            return Ok(local);
+        }
+        Ok(Box::new(FanoutQuerier {
+            local,
+            remotes,
+            view: self,
+            mint,
+            maxt,
+        }))
+    }
+}
+
+/// Local and remote series over one range.
+struct FanoutQuerier<'a> {
+    local: Box<dyn Querier + 'a>,
+    /// Endpoints to ask, with the range to ask each for.
+    remotes: Vec<(Arc<Endpoint>, i64, i64)>,
+    view: &'a FanoutView<'a>,
+    mint: i64,
+    maxt: i64,
+}
+
+impl Querier for FanoutQuerier<'_> {
+    fn select(&self, matchers: &[Matcher]) -> storage::Result<Vec<Series>> {
+        let mut all = self.local.select(matchers)?;
+        let plans: Vec<(Arc<Endpoint>, Plan)> = self
+            .remotes
+            .iter()
+            .filter_map(|(ep, lo, hi)| Some((Arc::clone(ep), ep.policy.plan(*lo, *hi, matchers)?)))
+            .collect();
+        if plans.is_empty() {
+            return Ok(all);
+        }
+        let answers = self.view.fetch(&plans);
+        for ((_, plan), answer) in plans.iter().zip(answers) {
+            for rs in answer.into_iter().flatten() {
+                let (lo, hi) = (plan.query.start_timestamp_ms, plan.query.end_timestamp_ms);
+                if let Some(s) = to_series(rs, &plan.strip, lo, hi, self.mint, self.maxt) {
+                    all.push(s);
+                }
+            }
+        }
+        Ok(merge(all))
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> storage::Result<Vec<String>> {
+        self.local.label_names(matchers)
+    }
+
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> storage::Result<Vec<String>> {
+        self.local.label_values(name, matchers)
+    }
+}
+
+/// A remote series as storage serves one: `strip` labels removed, samples
+/// outside `[lo, hi]` (what was asked for) dropped, cut into chunks;
+/// `None` when nothing is left. The series covers the querier's
+/// `[mint, maxt]` so it merges with local ones of the same labels.
+fn to_series(
+    rs: RemoteSeries,
+    strip: &[String],
+    lo: i64,
+    hi: i64,
+    mint: i64,
+    maxt: i64,
+) -> Option<Series> {
+    let start = rs.samples.partition_point(|s| s.0 < lo);
+    let end = rs.samples.partition_point(|s| s.0 <= hi);
+    let samples = rs.samples.get(start..end).filter(|s| !s.is_empty())?;
+    let labels = Labels::new(
+        rs.labels
+            .into_iter()
+            .filter(|l| !strip.contains(&l.name))
+            .map(|l| Label::new(l.name, l.value))
+            .collect(),
+    );
+    let spans = samples
+        .chunks(SAMPLES_PER_CHUNK)
+        .map(|group| {
+            let mut b = XorBuilder::new();
+            for &(t, v) in group {
+                b.append(t, v);
+            }
+            ChunkSpan {
+                mint: group[0].0,
+                maxt: group[group.len() - 1].0,
+                chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
+                deleted: None,
+            }
+        })
+        .collect();
+    Some(Series::new(labels, spans, mint, maxt))
+}
+
+/// Sorts by labels and joins series with equal labels; their iterators
+/// merge the chunks, yielding each timestamp once.
+fn merge(mut all: Vec<Series>) -> Vec<Series> {
+    // Stable: local series come first among equals.
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<Series> = Vec::with_capacity(all.len());
+    for s in all {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.merge(s),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::proto::Label as ProtoLabel;
+
+    fn remote(labels: &[(&str, &str)], samples: &[(i64, f64)]) -> RemoteSeries {
+        RemoteSeries {
+            labels: labels
+                .iter()
+                .map(|(n, v)| ProtoLabel {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+            samples: samples.to_vec(),
+        }
+    }
+
+    fn all_samples(s: &Series) -> Vec<(i64, f64)> {
+        let mut v = Vec::new();
+        s.read_into(&mut v);
+        assert_eq!(v, s.iter().collect::<Vec<_>>(), "read_into and iter differ");
+        v
+    }
+
+    #[test]
+    fn remote_series_are_cut_to_the_asked_range_and_stripped() {
+        let samples: Vec<(i64, f64)> = (0..300).map(|i| (i * 10, i as f64)).collect();
+        let s = to_series(
+            remote(&[("__name__", "up"), ("region", "eu")], &samples),
+            &["region".to_string()],
+            100,
+            2500,
+            0,
+            10_000,
+        )
+        .unwrap();
+        assert_eq!(s.labels, Labels::from_pairs([("__name__", "up")]));
+        let got = all_samples(&s);
+        assert_eq!(got.first(), Some(&(100, 10.0)));
+        assert_eq!(got.last(), Some(&(2500, 250.0)));
+        assert_eq!(got.len(), 241);
+        assert_eq!(s.spans().len(), 3);
+        assert!(to_series(remote(&[("a", "b")], &samples), &[], 5000, 6000, 0, 10_000).is_none());
+        assert!(to_series(remote(&[("a", "b")], &[]), &[], 0, 10, 0, 10).is_none());
+    }
+
+    /// Overlapping local and remote data of one series: one series, one
+    /// sample per timestamp, ascending, through both read paths.
+    #[test]
+    fn equal_labels_merge_without_duplicate_timestamps() {
+        let local: Vec<(i64, f64)> = (0..200).map(|i| (i * 10, i as f64)).collect();
+        let far: Vec<(i64, f64)> = (100..400).map(|i| (i * 10, i as f64)).collect();
+        let other: Vec<(i64, f64)> = vec![(5, 1.0)];
+        let l = [("__name__", "m"), ("job", "a")];
+        let all = vec![
+            to_series(remote(&l, &local), &[], 0, 10_000, 0, 10_000).unwrap(),
+            to_series(
+                remote(&[("__name__", "m")], &other),
+                &[],
+                0,
+                10_000,
+                0,
+                10_000,
+            )
+            .unwrap(),
+            to_series(
+                remote(&[("__name__", "m"), ("job", "a"), ("r", "x")], &far),
+                &["r".to_string()],
+                0,
+                10_000,
+                0,
+                10_000,
+            )
+            .unwrap(),
+        ];
+        let merged = merge(all);
+        assert_eq!(merged.len(), 2);
+        assert_eq!(merged[0].labels, Labels::from_pairs([("__name__", "m")]));
+        assert_eq!(merged[1].labels, Labels::from_pairs(l));
+        let got = all_samples(&merged[1]);
+        let want: Vec<(i64, f64)> = (0..400).map(|i| (i * 10, i as f64)).collect();
+        assert_eq!(got, want);
+        // Seeking into the overlap works too.
+        let mut it = merged[1].iter();
+        assert_eq!(it.seek(1505), Some((1510, 151.0)));
+        assert_eq!(it.next(), Some((1520, 152.0)));
+    }
+
+    fn db() -> (tempfile::TempDir, Arc<Db>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(
+            dir.path(),
+            storage::Options {
+                compaction_interval: None,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        (dir, Arc::new(db))
+    }
+
+    /// An endpoint nobody listens on: its failure is a warning, local data
+    /// still answers, and a selector it is not asked for adds nothing.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failing_endpoint_becomes_a_warning() {
+        let (_dir, db) = db();
+        let mut app = db.appender();
+        let l = Labels::from_pairs([("__name__", "up"), ("env", "prod")]);
+        for i in 0..10 {
+            app.append(&l, 1_000_000 + i * 1000, 1.0).unwrap();
+        }
+        app.commit().unwrap();
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let cfg = crate::config::parse_str(&format!(
+            "remote_read:\n  - url: http://127.0.0.1:{port}/api/v1/read\n    read_recent: true\n    remote_timeout: 5s\n    required_matchers: {{env: prod}}\n"
+        ))
+        .unwrap();
+        let fanout = FanoutStorage::new(Arc::clone(&db));
+        fanout.set_endpoints(fanout.endpoints_for(&cfg).unwrap());
+        let fanout = Arc::new(fanout);
+        let f = Arc::clone(&fanout);
+        let (series, warnings, skipped) = tokio::task::spawn_blocking(move || {
+            let view = f.view(Arc::new(AtomicBool::new(false)), None);
+            let q = view.querier(0, 2_000_000).unwrap();
+            let series = q
+                .select(&[
+                    Matcher::equal("__name__", "up"),
+                    Matcher::equal("env", "prod"),
+                ])
+                .unwrap();
+            let warnings = view.take_warnings();
+            let skipped = q.select(&[Matcher::equal("__name__", "up")]).unwrap();
+            (series, warnings, (skipped.len(), view.take_warnings()))
+        })
+        .await
+        .unwrap();
+        assert_eq!(series.len(), 1);
+        assert_eq!(all_samples(&series[0]).len(), 10);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("remote_read: error sending request: "),
+            "{warnings:?}"
+        );
+        // No env=prod matcher: the endpoint is not asked, so no warning.
+        assert_eq!(skipped, (1, vec![]));
+    }
+
+    /// A canceled query stops waiting for a slow endpoint at once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancellation_stops_the_wait() {
+        let (_dir, db) = db();
+        // Accepts connections and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hold = tokio::spawn(async move {
+            let mut conns = Vec::new();
+            while let Ok((c, _)) = listener.accept().await {
+                conns.push(c);
+            }
+        });
+        let cfg = crate::config::parse_str(&format!(
+            "remote_read:\n  - url: http://127.0.0.1:{port}/read\n    read_recent: true\n"
+        ))
+        .unwrap();
+        let fanout = Arc::new(FanoutStorage::new(Arc::clone(&db)));
+        fanout.set_endpoints(fanout.endpoints_for(&cfg).unwrap());
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (f, c) = (Arc::clone(&fanout), Arc::clone(&cancel));
+        let started = Instant::now();
+        let job = tokio::task::spawn_blocking(move || {
+            let view = f.view(c, Some(Instant::now() + Duration::from_secs(20)));
+            let q = view.querier(0, 10).unwrap();
+            let n = q.select(&[Matcher::equal("__name__", "x")]).unwrap().len();
+            (n, view.take_warnings())
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.store(true, Ordering::Relaxed);
+        let (n, warnings) = job.await.unwrap();
+        assert_eq!(n, 0);
+        assert_eq!(warnings, ["remote_read: query canceled"]);
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        // The deadline works the same way.
+        let f = Arc::clone(&fanout);
+        let warnings = tokio::task::spawn_blocking(move || {
+            let view = f.view(
+                Arc::new(AtomicBool::new(false)),
+                Some(Instant::now() + Duration::from_millis(100)),
+            );
+            let q = view.querier(0, 10).unwrap();
+            q.select(&[Matcher::equal("__name__", "x")]).unwrap();
+            view.take_warnings()
+        })
+        .await
+        .unwrap();
+        assert_eq!(warnings, ["remote_read: query timed out"]);
+        hold.abort();
+    }
+
+    /// Without read_recent, a range the local storage covers is not sent.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn covered_ranges_are_not_sent_without_read_recent() {
+        let (_dir, db) = db();
+        let mut app = db.appender();
+        app.append(&Labels::from_pairs([("__name__", "x")]), 5_000, 1.0)
+            .unwrap();
+        app.commit().unwrap();
+        // A port nobody listens on: being asked would leave a warning.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let cfg = crate::config::parse_str(&format!(
+            "remote_read:\n  - url: http://127.0.0.1:{port}/read\n"
+        ))
+        .unwrap();
+        let fanout = Arc::new(FanoutStorage::new(Arc::clone(&db)));
+        fanout.set_endpoints(fanout.endpoints_for(&cfg).unwrap());
+        let f = Arc::clone(&fanout);
+        let (recent, old) = tokio::task::spawn_blocking(move || {
+            let ask = |mint, maxt| {
+                let view = f.view(Arc::new(AtomicBool::new(false)), None);
+                let q = view.querier(mint, maxt).unwrap();
+                q.select(&[Matcher::equal("__name__", "x")]).unwrap();
+                view.take_warnings()
+            };
+            (ask(5_001, 9_000), ask(1_000, 9_000))
+        })
+        .await
+        .unwrap();
+        assert!(recent.is_empty(), "{recent:?}");
+        assert_eq!(old.len(), 1, "{old:?}");
+    }
+}
