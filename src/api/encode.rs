@@ -11,7 +11,7 @@
 
 use std::io::Write as _;
 
-use promql::{QueryStats, Value};
+use promql::{go_float, QueryStats, Value};
 use storage::Labels;
 
 use super::response::{push_timestamp, push_value};
@@ -84,14 +84,9 @@ pub fn push_number(out: &mut Vec<u8>, f: f64) {
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let _ = match exp.strip_prefix('-') {
-            Some(digits) => write!(out, "{mant}e-{digits}"),
-            None => write!(out, "{mant}e+{exp:0>2}"),
-        };
+        go_float::write_e(out, f);
     } else {
-        let _ = write!(out, "{f}");
+        go_float::write_f(out, f);
     }
 }
 
@@ -104,7 +99,7 @@ fn push_plain_value(out: &mut Vec<u8>, v: f64) {
     } else if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
     } else {
-        let _ = write!(out, "{v}");
+        go_float::write_f(out, v);
     }
     out.push(b'"');
 }
