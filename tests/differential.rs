@@ -844,6 +844,13 @@ fn secs(ms: i64) -> String {
     format!("{}", ms / 1000)
 }
 
+/// `query` plus the time parameters, borrowed as the HTTP helpers want.
+fn query_params<'a>(expr: &'a str, params: &'a [(&'a str, String)]) -> Vec<(&'a str, &'a str)> {
+    let mut p = vec![("query", expr)];
+    p.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
+    p
+}
+
 #[derive(Default)]
 struct Tally {
     runs: usize,
@@ -916,13 +923,8 @@ fn ferroprom_answers_like_prometheus() {
                     ],
                 ),
             };
-            let run = |peer_expr: &str, get: &dyn Fn(&[(&str, &str)]) -> (u16, String)| {
-                let mut p: Vec<(&str, &str)> = vec![("query", peer_expr)];
-                p.extend(params.iter().map(|(k, v)| (*k, v.as_str())));
-                get(&p).1
-            };
-            let a = run(&ours_expr, &|p| ours.get(path, p));
-            let b = run(&theirs_expr, &|p| prom.get(path, p));
+            let a = ours.get(path, &query_params(&ours_expr, &params)).1;
+            let b = prom.get(path, &query_params(&theirs_expr, &params)).1;
             let t = tally.entry(c.family).or_default();
             t.runs += 1;
             if known.is_some() {

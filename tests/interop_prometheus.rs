@@ -30,7 +30,7 @@ fn body(tick: u64) -> String {
     }
     s += &format!("ex_ratio {}\n", 1.0 / (tick as f64 + 3.0));
     // Comes and goes, so Prometheus sends staleness markers too.
-    if (tick / 20) % 2 == 0 {
+    if (tick / 20).is_multiple_of(2) {
         s += &format!("ex_flapping {}\n", tick % 20);
     }
     s

@@ -85,6 +85,11 @@ pub fn push_number(out: &mut Vec<u8>, f: f64) {
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         go_float::write_e(out, f);
+        // encoding/json shortens `e-07` to `e-7` (not `e+21`).
+        let n = out.len();
+        if out[n - 4..n - 1] == *b"e-0" {
+            out.remove(n - 2);
+        }
     } else {
         go_float::write_f(out, f);
     }
@@ -372,6 +377,9 @@ mod tests {
         assert_eq!(number(1e21), "1e+21");
         assert_eq!(number(-2.5e22), "-2.5e+22");
         assert_eq!(number(1e20), "100000000000000000000");
+        // A tie between two shortest spellings rounds to even, as Go.
+        assert_eq!(number(957.0 + 0.175_354_003_906_25), "957.1753540039062");
+        assert_eq!(number(1.5e-300), "1.5e-300");
         assert_eq!(number(f64::NAN), "null");
     }
 

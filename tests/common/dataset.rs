@@ -187,7 +187,14 @@ fn target(out: &mut Vec<Series>, rng: &mut Rng, start: i64, job: &str, idx: usiz
             "fp_build_info",
             job,
             &instance,
-            &[("version", if inst % 2 == 0 { "1.2.3" } else { "1.3.0" })],
+            &[(
+                "version",
+                if inst.is_multiple_of(2) {
+                    "1.2.3"
+                } else {
+                    "1.3.0"
+                },
+            )],
         ),
     };
     for m in methods {
