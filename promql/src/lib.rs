@@ -6,6 +6,7 @@ pub mod ast;
 mod engine;
 mod error;
 pub mod functions;
+pub mod go_float;
 mod parser;
 mod pretty;
 mod printer;

@@ -11,7 +11,7 @@
 
 use std::io::Write as _;
 
-use promql::{QueryStats, Value};
+use promql::{go_float, QueryStats, Value};
 use storage::Labels;
 
 use super::response::{push_timestamp, push_value};
@@ -84,14 +84,14 @@ pub fn push_number(out: &mut Vec<u8>, f: f64) {
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = format!("{f:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let _ = match exp.strip_prefix('-') {
-            Some(digits) => write!(out, "{mant}e-{digits}"),
-            None => write!(out, "{mant}e+{exp:0>2}"),
-        };
+        go_float::write_e(out, f);
+        // encoding/json shortens `e-07` to `e-7` (not `e+21`).
+        let n = out.len();
+        if out[n - 4..n - 1] == *b"e-0" {
+            out.remove(n - 2);
+        }
     } else {
-        let _ = write!(out, "{f}");
+        go_float::write_f(out, f);
     }
 }
 
@@ -104,7 +104,7 @@ fn push_plain_value(out: &mut Vec<u8>, v: f64) {
     } else if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
     } else {
-        let _ = write!(out, "{v}");
+        go_float::write_f(out, v);
     }
     out.push(b'"');
 }
@@ -377,6 +377,9 @@ mod tests {
         assert_eq!(number(1e21), "1e+21");
         assert_eq!(number(-2.5e22), "-2.5e+22");
         assert_eq!(number(1e20), "100000000000000000000");
+        // A tie between two shortest spellings rounds to even, as Go.
+        assert_eq!(number(957.0 + 0.175_354_003_906_25), "957.1753540039062");
+        assert_eq!(number(1.5e-300), "1.5e-300");
         assert_eq!(number(f64::NAN), "null");
     }
 

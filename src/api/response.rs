@@ -5,6 +5,8 @@
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use promql::go_float;
+
 use super::encode::{push_string, Escaper};
 
 /// Prometheus's error types.
@@ -194,7 +196,6 @@ fn json_response(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Respo
 /// string, Go's shortest `'f'` form, `'e'` form (two-digit exponent) below
 /// 1e-6 and from 1e21, and `NaN`, `+Inf`, `-Inf`.
 pub fn push_value(out: &mut Vec<u8>, v: f64) {
-    use std::io::Write;
     out.push(b'"');
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
@@ -203,20 +204,9 @@ pub fn push_value(out: &mut Vec<u8>, v: f64) {
     } else {
         let abs = v.abs();
         if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-            // Rust prints `1e-7`; Go prints `1e-07` and `1e+21`.
-            let s = format!("{v:e}");
-            let (mant, exp) = s.split_once('e').expect("exponent form");
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(d) => ('-', d),
-                None => ('+', exp),
-            };
-            let _ = write!(out, "{mant}e{sign}");
-            if digits.len() < 2 {
-                out.push(b'0');
-            }
-            out.extend_from_slice(digits.as_bytes());
+            go_float::write_e(out, v);
         } else {
-            let _ = write!(out, "{v}");
+            go_float::write_f(out, v);
         }
     }
     out.push(b'"');
@@ -267,6 +257,10 @@ mod tests {
         assert_eq!(v(f64::NAN), "\"NaN\"");
         assert_eq!(v(f64::INFINITY), "\"+Inf\"");
         assert_eq!(v(f64::NEG_INFINITY), "\"-Inf\"");
+        // Halfway between two shortest spellings: Go rounds to even
+        // (Rust's own `{}` would end in 3). Found by tests/differential.rs.
+        assert_eq!(v(957.0 + 0.175_354_003_906_25), "\"957.1753540039062\"");
+        assert_eq!(v(1_420_804_989_621_824.0 + 0.25), "\"1420804989621824.2\"");
     }
 
     async fn body(r: Response) -> (StatusCode, String) {

@@ -75,7 +75,6 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         &mut cfg.remote_read,
         cfg.global.metric_name_validation_scheme,
         dir,
-        &mut warnings,
     )?;
     top_level_warnings(cfg, &mut warnings);
     cfg.warnings = warnings;
@@ -391,7 +390,6 @@ fn validate_remote_reads(
     reads: &mut [RemoteReadConfig],
     scheme: NameValidationScheme,
     dir: Option<&Path>,
-    warnings: &mut Vec<String>,
 ) -> Result<()> {
     let mut names = HashSet::new();
     for (i, rr) in reads.iter_mut().enumerate() {
@@ -455,7 +453,7 @@ fn validate_remote_reads(
             bearer_token_file: &mut rr.bearer_token_file,
             tls_config: &mut rr.tls_config,
         }
-        .validate(&path, dir, warnings)?;
+        .validate(&path, dir)?;
         if !rr.name.is_empty() && !names.insert(rr.name.clone()) {
             return Err(problem(
                 path.key("name"),

@@ -2,7 +2,9 @@
 //! port in a temp dir, a tiny test exporter, and a blocking HTTP client.
 #![allow(dead_code)]
 
+pub mod dataset;
 pub mod exporter;
+pub mod peers;
 
 use std::io::Read;
 use std::net::TcpListener;

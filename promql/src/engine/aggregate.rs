@@ -29,15 +29,7 @@ fn group_labels(labels: &Labels, a: &AggregateExpr) -> Labels {
 
 /// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
 pub(crate) fn format_float(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
+    crate::go_float::format_f(v)
 }
 
 #[derive(Clone, Copy, Default)]
