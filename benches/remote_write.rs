@@ -5,14 +5,17 @@
 //! `instance`, `job` and two more labels), encoded and snappy-compressed
 //! as a sender does.
 //!
-//! - `decode/<shape>`: snappy + protobuf decoding alone.
+//! - `decode/<shape>`: snappy + protobuf decoding alone (the borrowing
+//!   decoder of `ferroprom::remote::decode`).
 //! - `append/<shape>`: decode, validate, append and commit into a real
 //!   `storage::Db` with the default WAL options (as the server runs).
 //! - `append_nosync/<shape>`: the same without the WAL fsync.
 //!
 //! Shapes: `500x20` is 500 series with 20 samples each per request;
 //! `2000x1` is what Prometheus's sender really posts (max_samples_per_send
-//! 2000, one sample per `TimeSeries` entry, each of 500 series four times).
+//! 2000, one sample per `TimeSeries` entry, each of 500 series four times);
+//! `2000x1_distinct` is the same with 2000 different series per request, as
+//! a sender shard with more series than `max_samples_per_send` sends.
 //! Every timed request carries newer timestamps than the one before, so
 //! every sample is really appended. Throughput is samples/s.
 //!
@@ -28,8 +31,6 @@ use prost::Message;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Options};
 
-const SERIES: usize = 500;
-
 fn labels(i: usize) -> Vec<Label> {
     let l = |n: &str, v: String| Label {
         name: n.into(),
@@ -44,12 +45,13 @@ fn labels(i: usize) -> Vec<Label> {
     ]
 }
 
-/// One compressed request of `shape` starting at `base` ms.
-fn request(per_entry: usize, entries: usize, base: i64) -> Vec<u8> {
+/// One compressed request of `s` starting at `base` ms.
+fn request(s: &Shape, base: i64) -> Vec<u8> {
+    let (per_entry, entries) = (s.per_entry, s.entries);
     let mut timeseries = Vec::with_capacity(entries);
     for e in 0..entries {
-        let series = e % SERIES;
-        let round = (e / SERIES) as i64;
+        let series = e % s.series;
+        let round = (e / s.series) as i64;
         let samples = (0..per_entry as i64)
             .map(|k| Sample {
                 value: (series as f64) * 1.5 + (k + round) as f64,
@@ -75,27 +77,42 @@ struct Shape {
     name: &'static str,
     per_entry: usize,
     entries: usize,
+    /// Distinct series per request.
+    series: usize,
 }
 
-const SHAPES: [Shape; 2] = [
+const SHAPES: [Shape; 3] = [
     Shape {
         name: "500x20",
         per_entry: 20,
-        entries: SERIES,
+        entries: 500,
+        series: 500,
     },
     Shape {
         name: "2000x1",
         per_entry: 1,
         entries: 2000,
+        series: 500,
+    },
+    Shape {
+        name: "2000x1_distinct",
+        per_entry: 1,
+        entries: 2000,
+        series: 2000,
     },
 ];
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     for s in &SHAPES {
-        let body = request(s.per_entry, s.entries, 0);
+        let body = request(s, 0);
         g.throughput(Throughput::Elements((s.per_entry * s.entries) as u64));
-        g.bench_function(s.name, |b| b.iter(|| write::decode(&body).unwrap()));
+        g.bench_function(s.name, |b| {
+            b.iter(|| {
+                let raw = write::decompress(&body).unwrap();
+                write::decode(&raw).unwrap().len()
+            })
+        });
     }
     g.finish();
 
@@ -113,7 +130,7 @@ fn bench(c: &mut Criterion) {
             let db = Db::open(dir.path(), opts).unwrap();
             let samples = (s.per_entry * s.entries) as u64;
             // Each request covers this many ms of sample time.
-            let span = 15_000 * (samples / SERIES as u64) as i64;
+            let span = 15_000 * (samples / s.series as u64) as i64;
             let next = Cell::new(1_700_000_000_000i64);
             g.throughput(Throughput::Elements(samples));
             g.bench_function(s.name, |b| {
@@ -121,11 +138,12 @@ fn bench(c: &mut Criterion) {
                     || {
                         let base = next.get();
                         next.set(base + span);
-                        request(s.per_entry, s.entries, base)
+                        request(s, base)
                     },
                     |body| {
-                        let req = write::decode(&body).unwrap();
-                        let out = write::append(&db, &req, NameValidationScheme::Utf8).unwrap();
+                        let raw = write::decompress(&body).unwrap();
+                        let batch = write::decode(&raw).unwrap();
+                        let out = write::append(&db, &batch, NameValidationScheme::Utf8).unwrap();
                         assert_eq!(out.appended as u64, samples);
                     },
                     BatchSize::SmallInput,

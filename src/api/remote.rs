@@ -101,9 +101,10 @@ async fn remote_write(
     let scheme = state.config.read().global.metric_name_validation_scheme;
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
-        let req = write::decode(&body)?;
-        st.remote_metadata.update(&req.metadata);
-        write::append(&st.db, &req, scheme)
+        let raw = write::decompress(&body)?;
+        let batch = write::decode(&raw)?;
+        st.remote_metadata.update(&batch.metadata);
+        write::append(&st.db, &batch, scheme)
     })
     .await;
     match result {

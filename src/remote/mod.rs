@@ -1,10 +1,12 @@
 //! Prometheus's remote storage protocols: the remote-write 1.0 receiver
-//! ([`write`]) and the remote-read endpoint ([`read`]), over hand-declared
-//! protobuf messages ([`proto`]); and the remote-read client side, whose
-//! endpoints queries see merged with local data ([`FanoutStorage`]).
-//! Chunks for streamed reads are encoded in Prometheus's XOR format
-//! ([`xor`]); metadata received by writes is kept in a [`MetadataStore`].
+//! ([`write`], with its own borrowing decoder in [`decode`]) and the
+//! remote-read endpoint ([`read`]), over hand-declared protobuf messages
+//! ([`proto`]); and the remote-read client side, whose endpoints queries see
+//! merged with local data ([`FanoutStorage`]). Chunks for streamed reads are
+//! encoded in Prometheus's XOR format ([`xor`]); metadata received by writes
+//! is kept in a [`MetadataStore`].
 
+pub mod decode;
 mod fanout;
 pub(crate) mod fetch;
 mod metadata;

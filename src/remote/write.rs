@@ -1,13 +1,13 @@
-//! The remote-write receiver's core: decode a snappy-compressed
-//! `WriteRequest`, validate its series and append its samples, with the
+//! The remote-write receiver's core: decompress a snappy-compressed
+//! `WriteRequest`, decode it without copying its strings
+//! ([`WriteBatch`]), validate its series and append its samples, with the
 //! outcome classified the way Prometheus's `write_handler.go` answers it.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
-use prost::Message;
-use storage::{Db, Labels, METRIC_NAME};
+use storage::{Db, METRIC_NAME};
 
-use super::proto::{self, WriteRequest};
+use super::decode::{DecodeError, WriteBatch};
 use crate::config::NameValidationScheme;
 
 /// Largest body accepted, compressed and again after decompression:
@@ -27,7 +27,7 @@ pub enum WriteError {
     #[error("decompressed body is {0} bytes, more than the limit of {MAX_BODY_BYTES}")]
     TooLarge(usize),
     #[error("protobuf: {0}")]
-    Proto(#[from] prost::DecodeError),
+    Proto(#[from] DecodeError),
     /// Storage could not take the batch (I/O); the sender should retry.
     #[error("appending: {0}")]
     Storage(storage::Error),
@@ -56,9 +56,9 @@ pub struct WriteOutcome {
     pub messages: Vec<String>,
 }
 
-/// Snappy block decompression then protobuf decoding, both bounded by
-/// [`MAX_BODY_BYTES`].
-pub fn decode(body: &[u8]) -> Result<WriteRequest, WriteError> {
+/// Snappy block decompression, bounded by [`MAX_BODY_BYTES`] before and
+/// after.
+pub fn decompress(body: &[u8]) -> Result<Vec<u8>, WriteError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(WriteError::TooLarge(body.len()));
     }
@@ -66,11 +66,15 @@ pub fn decode(body: &[u8]) -> Result<WriteRequest, WriteError> {
     if len > MAX_BODY_BYTES {
         return Err(WriteError::TooLarge(len));
     }
-    let raw = snap::raw::Decoder::new().decompress_vec(body)?;
-    Ok(WriteRequest::decode(raw.as_slice())?)
+    Ok(snap::raw::Decoder::new().decompress_vec(body)?)
 }
 
-/// Appends every valid sample of `req` in one storage batch.
+/// Decodes a decompressed `WriteRequest`.
+pub fn decode(raw: &[u8]) -> Result<WriteBatch<'_>, WriteError> {
+    Ok(WriteBatch::decode(raw)?)
+}
+
+/// Appends every valid sample of `batch` in one storage batch.
 ///
 /// Like Prometheus 3, a rejected sample stops only its own series: the
 /// other series are still written and the rejections are reported in the
@@ -79,69 +83,58 @@ pub fn decode(body: &[u8]) -> Result<WriteRequest, WriteError> {
 /// the whole request, with nothing written.
 pub fn append(
     db: &Db,
-    req: &WriteRequest,
+    batch: &WriteBatch<'_>,
     scheme: NameValidationScheme,
 ) -> Result<WriteOutcome, WriteError> {
     let mut out = WriteOutcome::default();
     let mut app = db.appender();
-    // Prometheus's sender puts one sample per TimeSeries, so a request
-    // repeats each series many times: resolve each label set once. `None`
-    // remembers a label set that failed validation.
-    let mut refs: HashMap<&[proto::Label], Option<u64>> =
-        HashMap::with_capacity(req.timeseries.len().min(4096));
-    for ts in &req.timeseries {
-        if !ts.histograms.is_empty() {
-            out.rejected += ts.histograms.len();
+    // One buffer for every series' checked labels: no allocation per
+    // series; storage builds owned labels only for series it has not seen.
+    let mut checked: Vec<(&str, &str)> = Vec::with_capacity(16);
+    // Prometheus's sender repeats a series once per sample in a request:
+    // log an invalid one once.
+    let mut reported: HashSet<&[(&str, &str)]> = HashSet::new();
+    for ts in batch.series() {
+        if ts.histograms > 0 {
+            out.rejected += ts.histograms;
             note(
                 &mut out,
                 || "native histograms are not supported".to_string(),
-                &ts.labels,
+                ts.labels,
             );
         }
         if ts.samples.is_empty() {
             continue;
         }
-        let mut target = match refs.get(ts.labels.as_slice()) {
-            Some(None) => {
-                out.invalid += ts.samples.len();
-                continue;
+        if let Err(why) = check_labels(ts.labels, scheme, &mut checked) {
+            if reported.insert(ts.labels) {
+                tracing::warn!(series = %fmt_labels(ts.labels), %why, "remote write: invalid series dropped");
             }
-            Some(Some(r)) => Target::Ref(*r),
-            None => match to_labels(&ts.labels, scheme) {
-                Ok(l) => Target::New(l),
-                Err(why) => {
-                    tracing::warn!(series = %fmt_labels(&ts.labels), %why, "remote write: invalid series dropped");
-                    refs.insert(&ts.labels, None);
-                    out.invalid += ts.samples.len();
-                    continue;
-                }
-            },
-        };
+            out.invalid += ts.samples.len();
+            continue;
+        }
+        let mut series_ref = None;
         for (i, s) in ts.samples.iter().enumerate() {
-            let res = match &target {
-                Target::Ref(r) => app.append_ref(*r, s.timestamp, s.value).map(|()| None),
-                Target::New(l) => app.append(l, s.timestamp, s.value).map(Some),
+            let res = match series_ref {
+                Some(r) => app.append_ref(r, s.timestamp, s.value),
+                None => app
+                    .append_pairs(&checked, s.timestamp, s.value)
+                    .map(|r| series_ref = Some(r)),
             };
             match res {
-                Ok(new_ref) => {
-                    if let Some(r) = new_ref {
-                        refs.insert(&ts.labels, Some(r));
-                        target = Target::Ref(r);
-                    }
-                    out.appended += 1;
-                }
+                Ok(()) => out.appended += 1,
                 Err(
                     e @ (storage::Error::OutOfOrderSample
                     | storage::Error::DuplicateSample
                     | storage::Error::OutOfBounds),
                 ) => {
                     out.rejected += ts.samples.len() - i;
-                    note(&mut out, || e.to_string(), &ts.labels);
+                    note(&mut out, || e.to_string(), ts.labels);
                     break;
                 }
                 Err(storage::Error::InvalidLabels(why)) => {
                     out.invalid += ts.samples.len() - i;
-                    tracing::warn!(series = %fmt_labels(&ts.labels), %why, "remote write: invalid series dropped");
+                    tracing::warn!(series = %fmt_labels(ts.labels), %why, "remote write: invalid series dropped");
                     break;
                 }
                 Err(e) => return Err(WriteError::Storage(e)),
@@ -152,13 +145,7 @@ pub fn append(
     Ok(out)
 }
 
-/// A series of the request: known to storage, or not yet appended.
-enum Target {
-    Ref(u64),
-    New(Labels),
-}
-
-fn note(out: &mut WriteOutcome, msg: impl FnOnce() -> String, labels: &[proto::Label]) {
+fn note(out: &mut WriteOutcome, msg: impl FnOnce() -> String, labels: &[(&str, &str)]) {
     if out.messages.len() < MAX_MESSAGES {
         out.messages
             .push(format!("{} for series {}", msg(), fmt_labels(labels)));
@@ -166,48 +153,54 @@ fn note(out: &mut WriteOutcome, msg: impl FnOnce() -> String, labels: &[proto::L
 }
 
 /// Labels as Prometheus prints them: `{a="x", b="y"}`.
-fn fmt_labels(labels: &[proto::Label]) -> String {
+fn fmt_labels(labels: &[(&str, &str)]) -> String {
     let mut s = String::from("{");
-    for (i, l) in labels.iter().enumerate() {
+    for (i, (name, value)) in labels.iter().enumerate() {
         if i > 0 {
             s.push_str(", ");
         }
-        s.push_str(&l.name);
+        s.push_str(name);
         s.push('=');
-        s.push_str(&format!("{:?}", l.value));
+        s.push_str(&format!("{value:?}"));
     }
     s.push('}');
     s
 }
 
-/// Validates a sent label set and converts it: a non-empty `__name__`,
-/// names valid under `scheme`, no name twice. Senders send labels sorted,
-/// but order is not trusted; empty values mean "no such label", as in
-/// Prometheus.
-pub fn to_labels(labels: &[proto::Label], scheme: NameValidationScheme) -> Result<Labels, String> {
-    let mut pairs: Vec<storage::Label> = Vec::with_capacity(labels.len());
-    for l in labels {
-        if !scheme.is_valid_label_name(&l.name) {
-            return Err(format!("invalid label name {:?}", l.name));
+/// Validates a sent label set into `out` in storage's form (sorted by
+/// name, no empty value): a non-empty `__name__`, names valid under
+/// `scheme`, no name twice. Senders send labels sorted, but order is not
+/// trusted; empty values mean "no such label", as in Prometheus.
+fn check_labels<'a>(
+    labels: &[(&'a str, &'a str)],
+    scheme: NameValidationScheme,
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Result<(), String> {
+    out.clear();
+    for &(name, value) in labels {
+        if !scheme.is_valid_label_name(name) {
+            return Err(format!("invalid label name {name:?}"));
         }
-        if l.value.is_empty() {
-            continue;
+        if !value.is_empty() {
+            out.push((name, value));
         }
-        pairs.push(storage::Label::new(l.name.as_str(), l.value.as_str()));
     }
-    pairs.sort_by(|a, b| a.name.cmp(&b.name));
-    if let Some(w) = pairs.windows(2).find(|w| w[0].name == w[1].name) {
-        return Err(format!("duplicate label name {:?}", w[0].name));
+    // Senders sort labels: one pass proves sorted and unique; only
+    // others pay for sorting and the duplicate search.
+    if !out.windows(2).all(|w| w[0].0 < w[1].0) {
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("duplicate label name {:?}", w[0].0));
+        }
     }
-    let labels = Labels::from_sorted(pairs);
-    let name = labels.get(METRIC_NAME);
-    if name.is_empty() {
-        return Err("missing metric name".into());
-    }
+    let name = match out.binary_search_by(|l| l.0.cmp(METRIC_NAME)) {
+        Ok(i) => out[i].1,
+        Err(_) => return Err("missing metric name".into()),
+    };
     if scheme == NameValidationScheme::Legacy && !is_legacy_metric_name(name) {
         return Err(format!("invalid metric name {name:?}"));
     }
-    Ok(labels)
+    Ok(())
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -219,8 +212,9 @@ fn is_legacy_metric_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::proto::{self, Sample, TimeSeries, WriteRequest};
     use super::*;
-    use proto::{Sample, TimeSeries};
+    use prost::Message;
 
     fn l(n: &str, v: &str) -> proto::Label {
         proto::Label {
@@ -246,42 +240,79 @@ mod tests {
         (dir, db)
     }
 
+    fn check<'a>(
+        labels: &[(&'a str, &'a str)],
+        scheme: NameValidationScheme,
+    ) -> Result<Vec<(&'a str, &'a str)>, String> {
+        let mut out = vec![("stale", "content")];
+        check_labels(labels, scheme, &mut out).map(|()| out)
+    }
+
     #[test]
     fn label_validation() {
         let u = NameValidationScheme::Utf8;
-        let ok = to_labels(&[l("b", "2"), l("__name__", "m"), l("e", "")], u).unwrap();
-        assert_eq!(ok, Labels::from_pairs([("__name__", "m"), ("b", "2")]));
-        assert!(to_labels(&[l("a", "1")], u)
-            .unwrap_err()
-            .contains("metric name"));
-        assert!(
-            to_labels(&[l("__name__", "m"), l("a", "1"), l("a", "2")], u)
-                .unwrap_err()
-                .contains("duplicate")
+        let ok = check(&[("b", "2"), ("__name__", "m"), ("e", "")], u).unwrap();
+        assert_eq!(ok, vec![("__name__", "m"), ("b", "2")]);
+        assert_eq!(check(&[("a", "1")], u).unwrap_err(), "missing metric name");
+        assert_eq!(
+            check(&[("__name__", "")], u).unwrap_err(),
+            "missing metric name"
         );
-        assert!(to_labels(&[l("__name__", "m"), l("", "1")], u).is_err());
+        assert_eq!(
+            check(&[("__name__", "m"), ("a", "1"), ("a", "2")], u).unwrap_err(),
+            "duplicate label name \"a\""
+        );
+        // Unsorted duplicates are found too.
+        assert!(check(&[("a", "1"), ("__name__", "m"), ("a", "2")], u).is_err());
+        assert_eq!(
+            check(&[("__name__", "m"), ("", "1")], u).unwrap_err(),
+            "invalid label name \"\""
+        );
         let leg = NameValidationScheme::Legacy;
-        assert!(to_labels(&[l("__name__", "m"), l("a.b", "1")], u).is_ok());
-        assert!(to_labels(&[l("__name__", "m"), l("a.b", "1")], leg).is_err());
-        assert!(to_labels(&[l("__name__", "a:b")], leg).is_ok());
-        assert!(to_labels(&[l("__name__", "a-b")], leg).is_err());
+        assert!(check(&[("__name__", "m"), ("a.b", "1")], u).is_ok());
+        assert!(check(&[("__name__", "m"), ("a.b", "1")], leg).is_err());
+        assert!(check(&[("__name__", "a:b")], leg).is_ok());
+        assert_eq!(
+            check(&[("__name__", "a-b")], leg).unwrap_err(),
+            "invalid metric name \"a-b\""
+        );
     }
 
     #[test]
     fn decode_errors_are_typed_and_bounded() {
         assert!(matches!(
-            decode(b"\xff\xff\xff"),
+            decompress(b"\xff\xff\xff"),
             Err(WriteError::Snappy(_))
         ));
-        let junk = snap::raw::Encoder::new().compress_vec(b"\xff\xff").unwrap();
-        assert!(matches!(decode(&junk), Err(WriteError::Proto(_))));
+        assert!(matches!(decode(b"\xff\xff"), Err(WriteError::Proto(_))));
         // A header claiming 64 MiB is refused before allocating.
         let mut huge = Vec::new();
         let mut buf = [0u8; 10];
         let n = super::super::xor::put_uvarint(&mut buf, 64 << 20);
         huge.extend_from_slice(&buf[..n]);
-        assert!(matches!(decode(&huge), Err(WriteError::TooLarge(_))));
+        assert!(matches!(decompress(&huge), Err(WriteError::TooLarge(_))));
         assert!(!WriteError::TooLarge(1).is_retryable());
+    }
+
+    fn write(db: &Db, req: &WriteRequest) -> WriteOutcome {
+        let raw = decompress(
+            &snap::raw::Encoder::new()
+                .compress_vec(&req.encode_to_vec())
+                .unwrap(),
+        )
+        .unwrap();
+        append(db, &decode(&raw).unwrap(), NameValidationScheme::Utf8).unwrap()
+    }
+
+    fn read(db: &Db, name: &str) -> Vec<(i64, f64)> {
+        use storage::querier::Queryable;
+        let q = db.head().querier(0, i64::MAX).unwrap();
+        let s = q
+            .select(&[storage::Matcher::equal("__name__", name)])
+            .unwrap();
+        let mut got = Vec::new();
+        s[0].read_into(&mut got);
+        got
     }
 
     #[test]
@@ -294,13 +325,13 @@ mod tests {
                 // Out of order within the series: stops this series only.
                 ts(name("b"), &[(20, 1.0), (10, 2.0), (30, 3.0)]),
                 ts(vec![l("x", "1")], &[(10, 1.0)]),
-                // One sample per entry, as Prometheus sends: uses the cache.
+                // One sample per entry, as Prometheus sends.
                 ts(name("a"), &[(30, 3.0)]),
                 ts(vec![l("x", "1")], &[(20, 1.0)]),
             ],
             metadata: vec![],
         };
-        let out = append(&db, &req, NameValidationScheme::Utf8).unwrap();
+        let out = write(&db, &req);
         assert_eq!(out.appended, 4);
         assert_eq!(out.rejected, 2);
         assert_eq!(out.invalid, 2);
@@ -308,13 +339,54 @@ mod tests {
             out.messages,
             vec!["out of order sample for series {__name__=\"b\"}".to_string()]
         );
-        use storage::querier::Queryable;
-        let q = db.head().querier(0, 100).unwrap();
-        let s = q
-            .select(&[storage::Matcher::equal("__name__", "a")])
-            .unwrap();
-        let mut got = Vec::new();
-        s[0].read_into(&mut got);
-        assert_eq!(got, vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+        assert_eq!(read(&db, "a"), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+    }
+
+    #[test]
+    fn known_series_in_any_label_order_reach_one_series() {
+        let (_d, db) = db();
+        let sorted = vec![l("__name__", "m"), l("job", "j"), l("zone", "")];
+        let shuffled = vec![l("job", "j"), l("__name__", "m")];
+        let first = WriteRequest {
+            timeseries: vec![ts(sorted.clone(), &[(10, 1.0)])],
+            metadata: vec![],
+        };
+        assert_eq!(write(&db, &first).appended, 1);
+        // Later requests find the series by its labels without creating it
+        // again, whatever order and empty labels it is sent with.
+        let later = WriteRequest {
+            timeseries: vec![
+                ts(shuffled, &[(20, 2.0)]),
+                ts(sorted, &[(30, 3.0), (40, 4.0)]),
+                ts(vec![l("__name__", "m"), l("job", "j")], &[(40, 4.0)]),
+            ],
+            metadata: vec![],
+        };
+        let out = write(&db, &later);
+        assert_eq!((out.appended, out.rejected), (4, 0), "{:?}", out.messages);
+        assert_eq!(db.head().num_series(), 1);
+        assert_eq!(
+            read(&db, "m"),
+            vec![(10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0)]
+        );
+    }
+
+    #[test]
+    fn histograms_are_rejected_and_reported() {
+        let (_d, db) = db();
+        let mut t = ts(vec![l("__name__", "h")], &[(10, 1.0)]);
+        t.histograms = vec![proto::Histogram {}; 3];
+        let out = write(
+            &db,
+            &WriteRequest {
+                timeseries: vec![t],
+                metadata: vec![],
+            },
+        );
+        assert_eq!((out.appended, out.rejected), (1, 3));
+        assert_eq!(
+            out.messages,
+            vec!["native histograms are not supported for series {__name__=\"h\"}".to_string()]
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::series::{check_after, Appended};
 use super::{FastMap, Head, SHARDS};
 use crate::error::{Error, Result};
-use crate::labels::Labels;
+use crate::labels::{validate_pairs, Label, Labels};
 use crate::wal::{Record, RefSample, RefSeries};
 
 /// A batch of appends. Nothing is visible to queries or durable until
@@ -53,6 +53,27 @@ impl<'h> Appender<'h> {
         self.check_bounds(t)?;
         let (id, _) = self.head.get_or_create(labels, None);
         self.add(id, Some(labels), t, v)?;
+        Ok(id as u64)
+    }
+
+    /// [`Appender::append`] for labels given as `(name, value)` pairs in
+    /// `Labels` form (sorted by name, names unique, no empty value). An
+    /// existing series is found without building `Labels`, so callers that
+    /// decode label sets per request (remote write) allocate only for new
+    /// series.
+    pub fn append_pairs(&mut self, labels: &[(&str, &str)], t: i64, v: f64) -> Result<u64> {
+        validate_pairs(labels)?;
+        self.check_bounds(t)?;
+        let id = match self.head.find_pairs(labels) {
+            Some(id) => id,
+            None => {
+                let owned = labels.iter().map(|&(n, v)| Label::new(n, v)).collect();
+                let labels = Labels::from_sorted(owned);
+                let (id, _) = self.head.get_or_create(&labels, None);
+                return self.add(id, Some(&labels), t, v).map(|()| id as u64);
+            }
+        };
+        self.add(id, None, t, v)?;
         Ok(id as u64)
     }
 

@@ -234,6 +234,30 @@ impl Head {
             })
     }
 
+    /// [`Head::same_labels`] for `(name, value)` pairs.
+    fn same_pairs(&self, syms: &[u32], pairs: &[(&str, &str)]) -> bool {
+        syms.len() == pairs.len() * 2
+            && self.symbols.with(|r| {
+                syms.chunks_exact(2)
+                    .zip(pairs)
+                    .all(|(p, &(n, v))| r.get(p[0]) == n && r.get(p[1]) == v)
+            })
+    }
+
+    /// The id of the series with these labels (as `(name, value)` pairs in
+    /// `Labels` order), if it exists. Cheaper than building `Labels` when
+    /// the series is usually known, as for remote-write requests.
+    fn find_pairs(&self, pairs: &[(&str, &str)]) -> Option<u32> {
+        let hash = crate::labels::stable_hash_pairs(pairs.iter().copied());
+        let shard = self.shards[Self::shard_of_hash(hash) as usize].lock();
+        shard.by_hash.get(&hash)?.iter().copied().find(|id| {
+            shard
+                .series
+                .get(id)
+                .is_some_and(|s| self.same_pairs(&s.labels, pairs))
+        })
+    }
+
     fn find_in_shard(&self, shard: &Shard, hash: u64, labels: &Labels) -> Option<u32> {
         shard.by_hash.get(&hash)?.iter().copied().find(|id| {
             shard
@@ -447,5 +471,39 @@ mod tests {
         // most 8 (1024 / SHARDS) when the shard bits leak through.
         assert!(ids.len() > 900, "ids hit {} of 1024 buckets", ids.len());
         assert!(hashes.len() > 900, "hashes hit {} of 1024", hashes.len());
+    }
+
+    #[test]
+    fn append_pairs_finds_and_creates_the_same_series_as_labels() {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, _) = Head::open(dir.path(), HeadOptions::default()).unwrap();
+        let labels = Labels::from_pairs([("__name__", "up"), ("job", "a")]);
+        let mut app = head.appender();
+        let by_labels = app.append(&labels, 10, 1.0).unwrap();
+        let pairs = [("__name__", "up"), ("job", "a")];
+        assert_eq!(app.append_pairs(&pairs, 20, 2.0).unwrap(), by_labels);
+        // A new series through pairs is the one later found by labels.
+        let other = [("__name__", "up"), ("job", "b")];
+        let created = app.append_pairs(&other, 10, 3.0).unwrap();
+        assert_ne!(created, by_labels);
+        app.commit().unwrap();
+        let b = Labels::from_pairs(other);
+        let mut app = head.appender();
+        assert_eq!(app.append(&b, 30, 4.0).unwrap(), created);
+        assert_eq!(head.find_pairs(&other), Some(created as u32));
+        assert_eq!(head.find_pairs(&[("__name__", "up")]), None);
+        // Same checks as `Labels::validate`, and the same sample checks.
+        let unsorted = [("job", "a"), ("__name__", "up")];
+        assert!(matches!(
+            app.append_pairs(&unsorted, 40, 1.0),
+            Err(crate::Error::InvalidLabels(_))
+        ));
+        assert!(app.append_pairs(&[], 40, 1.0).is_err());
+        assert!(matches!(
+            app.append_pairs(&pairs, 5, 1.0),
+            Err(crate::Error::OutOfOrderSample)
+        ));
+        app.commit().unwrap();
+        assert_eq!(head.num_series(), 2);
     }
 }

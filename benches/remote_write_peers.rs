@@ -1,0 +1,643 @@
+//! Remote-write receivers side by side: ferroprom, Prometheus and
+//! VictoriaMetrics take the same prepared requests over loopback.
+//!
+//! Each server runs in a fresh temp dir on a free 127.0.0.1 port and is
+//! killed by its PID when its run ends. The requests are built once, before
+//! any server starts: node-exporter-like series, snappy-compressed
+//! `WriteRequest`s as Prometheus's sender posts them. Shapes:
+//!
+//! - `2000x1`: rounds of one sample per series, 15 s apart; each connection
+//!   owns a fixed subset of the series (as a sender shard does, so every
+//!   series arrives in order) and cuts its stream into requests of 2000
+//!   `TimeSeries` of one sample (`max_samples_per_send` 2000).
+//! - `500x20`: the same data as 500 series × 20 samples per request.
+//!
+//! Per server and shape: accepted samples/s over the wall time of the whole
+//! upload (every response must be 2xx), the server's CPU seconds (from
+//! `/proc/<pid>/stat`, steadier than wall time on a shared machine), peak
+//! RSS (`VmHWM`) and the size of its data dir afterwards (VictoriaMetrics
+//! is told to flush first; the others hold the data in their WAL and head).
+//!
+//! Run: `cargo bench --bench remote_write_peers`. Knobs (env): `RW_SERIES`
+//! (20000), `RW_ROUNDS` (120 rounds of 15 s per series), `RW_CONNS` (4
+//! concurrent connections), `RW_RUNS` (3 fresh runs per server and shape),
+//! `RW_SERVERS` (`ferroprom,prometheus,victoria-metrics`), `RW_SHAPES`
+//! (`2000x1,500x20`), `RW_FERROPROM` / `RW_PROMETHEUS` / `RW_VICTORIA`
+//! (binary paths; default the one cargo built, `/usr/bin/prometheus`,
+//! `/usr/bin/victoria-metrics`; an older ferroprom build gives a
+//! before/after comparison). A server
+//! whose binary is missing is skipped with a note.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
+use prost::Message;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+// ---------------------------------------------------------------- data
+
+const NAMES: [&str; 13] = [
+    "node_cpu_seconds_total",
+    "node_cpu_guest_seconds_total",
+    "node_network_receive_bytes_total",
+    "node_network_transmit_bytes_total",
+    "node_disk_read_bytes_total",
+    "node_disk_written_bytes_total",
+    "node_disk_io_time_seconds_total",
+    "node_filesystem_avail_bytes",
+    "node_filesystem_size_bytes",
+    "node_memory_MemAvailable_bytes",
+    "node_load1",
+    "node_context_switches_total",
+    "node_intr_total",
+];
+const MODES: [&str; 4] = ["idle", "user", "system", "iowait"];
+
+/// Series `i`: 100 per host, unique by (host, name, cpu).
+fn labels(i: usize) -> Vec<Label> {
+    let (host, k) = (i / 100, i % 100);
+    let l = |n: &str, v: String| Label {
+        name: n.into(),
+        value: v,
+    };
+    vec![
+        l("__name__", NAMES[k / 8].into()),
+        l("cpu", (k % 8).to_string()),
+        l("env", "prod".into()),
+        l("instance", format!("host-{host:04}.dc1.example.org:9100")),
+        l("job", "node".into()),
+        l("mode", MODES[k % 4].into()),
+        l("region", ["eu-west", "us-east"][host % 2].into()),
+    ]
+}
+
+/// Sample `round` of series `i`: counters that grow at a per-series rate,
+/// timestamps 15 s apart with a per-series scrape offset.
+fn sample(i: usize, round: usize, t0: i64) -> Sample {
+    let rate = 1.0 + (i % 17) as f64 * 0.25;
+    Sample {
+        value: (i * 1000) as f64 + rate * round as f64 * 15.0,
+        timestamp: t0 + round as i64 * 15_000 + (i as i64 * 7919) % 15_000,
+    }
+}
+
+struct Shape {
+    name: String,
+    /// Samples per `TimeSeries` entry.
+    per_entry: usize,
+    /// `TimeSeries` entries per request.
+    entries: usize,
+}
+
+impl Shape {
+    fn parse(s: &str) -> Shape {
+        let (e, p) = s
+            .split_once('x')
+            .unwrap_or_else(|| panic!("shape {s:?}: want ENTRIESxSAMPLES"));
+        Shape {
+            name: s.into(),
+            entries: e.parse().expect("entries per request"),
+            per_entry: p.parse().expect("samples per entry"),
+        }
+    }
+}
+
+/// Per connection, its compressed request bodies in sending order.
+struct Load {
+    per_conn: Vec<Vec<Vec<u8>>>,
+    samples: u64,
+    bytes: u64,
+}
+
+fn build_load(shape: &Shape, series: usize, rounds: usize, conns: usize, t0: i64) -> Load {
+    let blocks = rounds / shape.per_entry;
+    assert!(blocks > 0, "RW_ROUNDS must be at least {}", shape.per_entry);
+    let all_labels: Vec<Vec<Label>> = (0..series).map(labels).collect();
+    let mut per_conn = Vec::with_capacity(conns);
+    let (mut samples, mut bytes) = (0u64, 0u64);
+    let mut enc = snap::raw::Encoder::new();
+    for c in 0..conns {
+        // Series c, c+conns, ...: a sender shard's fixed share.
+        let mine: Vec<usize> = (c..series).step_by(conns).collect();
+        let mut bodies = Vec::new();
+        let mut pending = Vec::with_capacity(shape.entries);
+        let mut flush = |pending: &mut Vec<TimeSeries>, bodies: &mut Vec<Vec<u8>>| {
+            if pending.is_empty() {
+                return;
+            }
+            let req = WriteRequest {
+                timeseries: std::mem::take(pending),
+                metadata: vec![],
+            };
+            let body = enc.compress_vec(&req.encode_to_vec()).expect("snappy");
+            bytes += body.len() as u64;
+            bodies.push(body);
+        };
+        for b in 0..blocks {
+            for &i in &mine {
+                let first = b * shape.per_entry;
+                pending.push(TimeSeries {
+                    labels: all_labels[i].clone(),
+                    samples: (first..first + shape.per_entry)
+                        .map(|r| sample(i, r, t0))
+                        .collect(),
+                    ..Default::default()
+                });
+                samples += shape.per_entry as u64;
+                if pending.len() == shape.entries {
+                    flush(&mut pending, &mut bodies);
+                }
+            }
+        }
+        flush(&mut pending, &mut bodies);
+        per_conn.push(bodies);
+    }
+    Load {
+        per_conn,
+        samples,
+        bytes,
+    }
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// A keep-alive HTTP/1.1 connection with just enough protocol for this
+/// benchmark, so the load generator costs little CPU next to the servers.
+struct Conn {
+    r: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    fn open(port: u16) -> io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(Duration::from_secs(120)))?;
+        Ok(Conn {
+            r: BufReader::new(s),
+            host: format!("127.0.0.1:{port}"),
+        })
+    }
+
+    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<(u16, String)> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ferroprom-rw-bench\r\n\
+             Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n\
+             X-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        );
+        let s = self.r.get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body)?;
+        self.response()
+    }
+
+    fn response(&mut self) -> io::Result<(u16, String)> {
+        let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
+        let mut line = String::new();
+        if self.r.read_line(&mut line)? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(&format!("bad status line {line:?}")))?;
+        let (mut len, mut chunked) = (0usize, false);
+        loop {
+            line.clear();
+            self.r.read_line(&mut line)?;
+            let h = line.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                let v = v.trim();
+                if k.eq_ignore_ascii_case("content-length") {
+                    len = v.parse().map_err(|_| bad("content-length"))?;
+                } else if k.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = v.eq_ignore_ascii_case("chunked");
+                }
+            }
+        }
+        let mut body = Vec::new();
+        if chunked {
+            loop {
+                line.clear();
+                self.r.read_line(&mut line)?;
+                let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                    .map_err(|_| bad("chunk size"))?;
+                let start = body.len();
+                body.resize(start + n + 2, 0);
+                self.r.read_exact(&mut body[start..])?;
+                body.truncate(start + n);
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            body.resize(len, 0);
+            self.r.read_exact(&mut body)?;
+        }
+        Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+// ---------------------------------------------------------------- servers
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Ferroprom,
+    Prometheus,
+    Victoria,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Kind {
+        match s {
+            "ferroprom" => Kind::Ferroprom,
+            "prometheus" => Kind::Prometheus,
+            "victoria-metrics" | "victoriametrics" | "vm" => Kind::Victoria,
+            _ => panic!("unknown server {s:?} (ferroprom, prometheus, victoria-metrics)"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Ferroprom => "ferroprom",
+            Kind::Prometheus => "prometheus",
+            Kind::Victoria => "victoria-metrics",
+        }
+    }
+
+    fn binary(self) -> PathBuf {
+        match self {
+            Kind::Ferroprom => {
+                env_or("RW_FERROPROM", env!("CARGO_BIN_EXE_ferroprom").to_string()).into()
+            }
+            Kind::Prometheus => env_or("RW_PROMETHEUS", "/usr/bin/prometheus".to_string()).into(),
+            Kind::Victoria => env_or("RW_VICTORIA", "/usr/bin/victoria-metrics".to_string()).into(),
+        }
+    }
+
+    fn ready_path(self) -> &'static str {
+        match self {
+            Kind::Victoria => "/health",
+            _ => "/-/ready",
+        }
+    }
+
+    fn version(self) -> String {
+        let flag = match self {
+            Kind::Victoria => "-version",
+            _ => "--version",
+        };
+        let first_line = |c: &mut Command| {
+            c.output()
+                .ok()
+                .map(|o| {
+                    let all = [o.stdout, o.stderr].concat();
+                    let s = String::from_utf8_lossy(&all);
+                    s.lines().next().unwrap_or("").trim().to_string()
+                })
+                .unwrap_or_default()
+        };
+        let v = first_line(Command::new(self.binary()).arg(flag));
+        if !v.is_empty() {
+            return v;
+        }
+        // Debian's VictoriaMetrics prints no version: ask the package.
+        let owner = first_line(Command::new("dpkg-query").arg("-S").arg(self.binary()));
+        match owner.split_once(':') {
+            Some((pkg, _)) => {
+                let ver = first_line(Command::new("dpkg-query").args(["-W", "-f=${Version}", pkg]));
+                format!("{pkg} {ver} (Debian package)")
+            }
+            None => "version unknown".into(),
+        }
+    }
+}
+
+/// A server process in its own temp dir, killed by PID on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(kind: Kind) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let port = free_port();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").expect("config");
+        let mut cmd = Command::new(kind.binary());
+        match kind {
+            Kind::Ferroprom | Kind::Prometheus => {
+                cmd.arg(format!("--config.file={}", cfg.display()))
+                    .arg(format!("--storage.tsdb.path={}", data.display()))
+                    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                    .arg("--web.enable-remote-write-receiver");
+            }
+            Kind::Victoria => {
+                cmd.arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                    .arg(format!("-storageDataPath={}", data.display()));
+            }
+        }
+        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+        cmd.current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", kind.name()));
+        let mut s = Server {
+            child,
+            port,
+            data,
+            _dir: dir,
+        };
+        s.wait_ready(kind);
+        s
+    }
+
+    fn wait_ready(&mut self, kind: Kind) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {st} before ready; log:\n{}",
+                    kind.name(),
+                    std::fs::read_to_string(self._dir.path().join("server.log"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Ok((200, _)) =
+                Conn::open(self.port).and_then(|mut c| c.request("GET", kind.ready_path(), b""))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("{} not ready within 60 s", kind.name());
+    }
+
+    fn proc_file(&self, name: &str) -> String {
+        std::fs::read_to_string(format!("/proc/{}/{name}", self.child.id())).unwrap_or_default()
+    }
+
+    /// Peak resident set size in bytes.
+    fn peak_rss(&self) -> u64 {
+        self.proc_file("status")
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    /// User + system CPU seconds used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = self.proc_file("stat");
+        // Fields after the parenthesised command name; utime and stime are
+        // the 14th and 15th fields of the whole line.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / hz
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_size(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+// ---------------------------------------------------------------- runs
+
+struct Result {
+    wall: Duration,
+    cpu: f64,
+    rss: u64,
+    disk: u64,
+    failed: usize,
+    first_error: Option<String>,
+}
+
+fn run(kind: Kind, load: &Load) -> Result {
+    let server = Server::start(kind);
+    let port = server.port;
+    let cpu_before = server.cpu_seconds();
+    let start = Instant::now();
+    let outcomes: Vec<(usize, Option<String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = load
+            .per_conn
+            .iter()
+            .map(|bodies| {
+                s.spawn(move || {
+                    let mut conn = Conn::open(port).expect("connect");
+                    let (mut failed, mut first) = (0, None);
+                    for b in bodies {
+                        match conn.request("POST", "/api/v1/write", b) {
+                            Ok((st, _)) if (200..300).contains(&st) => {}
+                            Ok((st, msg)) => {
+                                failed += 1;
+                                first.get_or_insert_with(|| format!("{st}: {}", msg.trim()));
+                            }
+                            Err(e) => {
+                                failed += 1;
+                                first.get_or_insert_with(|| e.to_string());
+                                conn = Conn::open(port).expect("reconnect");
+                            }
+                        }
+                    }
+                    (failed, first)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sender thread"))
+            .collect()
+    });
+    let wall = start.elapsed();
+    let cpu = server.cpu_seconds() - cpu_before;
+    if kind == Kind::Victoria {
+        // Recent rows sit in memory for up to a few seconds; count them.
+        let _ = Conn::open(port).and_then(|mut c| c.request("GET", "/internal/force_flush", b""));
+        std::thread::sleep(Duration::from_secs(2));
+    }
+    let rss = server.peak_rss();
+    let disk = dir_size(&server.data);
+    drop(server);
+    let failed = outcomes.iter().map(|o| o.0).sum();
+    let first_error = outcomes.into_iter().find_map(|o| o.1);
+    Result {
+        wall,
+        cpu,
+        rss,
+        disk,
+        failed,
+        first_error,
+    }
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    let series: usize = env_or("RW_SERIES", 20_000);
+    let rounds: usize = env_or("RW_ROUNDS", 120);
+    let conns: usize = env_or("RW_CONNS", 4);
+    let runs: usize = env_or("RW_RUNS", 3);
+    let servers: Vec<Kind> = env_list("RW_SERVERS", "ferroprom,prometheus,victoria-metrics")
+        .iter()
+        .map(|s| Kind::parse(s))
+        .collect();
+    let shapes: Vec<Shape> = env_list("RW_SHAPES", "2000x1,500x20")
+        .iter()
+        .map(|s| Shape::parse(s))
+        .collect();
+    let sh = |c: &str, a: &[&str]| {
+        Command::new(c)
+            .args(a)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default()
+    };
+    println!(
+        "remote-write receivers: {} series, {rounds} rounds of 15 s, {conns} connections, {runs} run(s) each",
+        series
+    );
+    println!(
+        "machine: {} CPUs, {}, {}",
+        sh("nproc", &[]),
+        sh("uname", &["-sr"]),
+        sh("date", &["-u", "+%Y-%m-%dT%H:%MZ"])
+    );
+    let available: Vec<Kind> = servers
+        .into_iter()
+        .filter(|k| {
+            let ok = k.binary().exists();
+            if ok {
+                println!("  {:<17} {}", k.name(), k.version());
+            } else {
+                println!(
+                    "  {:<17} skipped: {} not installed",
+                    k.name(),
+                    k.binary().display()
+                );
+            }
+            ok
+        })
+        .collect();
+    // Start an hour back so every server takes the whole range as recent.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let t0 = (now_ms - 3_600_000) / 1000 * 1000;
+    for shape in &shapes {
+        let load = build_load(shape, series, rounds, conns, t0);
+        let requests: usize = load.per_conn.iter().map(Vec::len).sum();
+        println!(
+            "\nshape {}: {} requests, {} samples, {:.1} MiB compressed",
+            shape.name,
+            requests,
+            load.samples,
+            load.bytes as f64 / (1 << 20) as f64
+        );
+        println!(
+            "{:<17} {:>13} {:>15} {:>7} {:>8} {:>13} {:>9} {:>9} {:>8} {:>6}",
+            "server",
+            "best kS/s",
+            "spread kS/s",
+            "ratio",
+            "wall s",
+            "kS/CPU-s",
+            "RSS MiB",
+            "disk MiB",
+            "B/smpl",
+            "errors"
+        );
+        let mut best_ferro = None;
+        for &kind in &available {
+            let results: Vec<Result> = (0..runs.max(1)).map(|_| run(kind, &load)).collect();
+            let rate = |r: &Result| load.samples as f64 / r.wall.as_secs_f64();
+            let best = results
+                .iter()
+                .max_by(|a, b| rate(a).total_cmp(&rate(b)))
+                .expect("one run");
+            let lo = results.iter().map(rate).fold(f64::MAX, f64::min);
+            let hi = rate(best);
+            if kind == Kind::Ferroprom {
+                best_ferro = Some(hi);
+            }
+            let ratio = best_ferro.map_or("-".to_string(), |f| format!("{:.2}", f / hi));
+            let errors: usize = results.iter().map(|r| r.failed).sum();
+            println!(
+                "{:<17} {:>13.0} {:>15} {:>7} {:>8.2} {:>13.0} {:>9.0} {:>9.1} {:>8.2} {:>6}",
+                kind.name(),
+                hi / 1e3,
+                format!("{:.0}-{:.0}", lo / 1e3, hi / 1e3),
+                ratio,
+                best.wall.as_secs_f64(),
+                load.samples as f64 / best.cpu / 1e3,
+                best.rss as f64 / (1 << 20) as f64,
+                best.disk as f64 / (1 << 20) as f64,
+                best.disk as f64 / load.samples as f64,
+                errors
+            );
+            if let Some(e) = results.iter().find_map(|r| r.first_error.as_ref()) {
+                println!("    first error: {e}");
+            }
+        }
+    }
+    println!("\nratio = ferroprom's best samples/s / this server's best samples/s");
+}
