@@ -11,7 +11,7 @@
 //! existing files keep loading; each one set is listed in
 //! [`Config::warnings`]):
 //! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
-//!   `remote_write`, `remote_read` (kept raw for a later release),
+//!   `remote_read` (kept raw for a later release),
 //!   `storage`, `tracing`, `runtime`, `otlp`;
 //! - `global:` `rule_query_offset`,
 //!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
@@ -26,6 +26,7 @@ pub mod load;
 mod locate;
 pub mod names;
 pub mod relabel;
+pub mod remote_write;
 pub mod scrape;
 mod validate;
 
@@ -37,6 +38,7 @@ pub use duration::PromDuration;
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
 pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};
+pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
 pub use scrape::{
     Authorization, BasicAuth, FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig,
     TlsConfig,
@@ -63,9 +65,9 @@ pub struct Config {
     /// Accepted so existing configs load; ferroprom sends no alerts.
     #[serde(default)]
     pub alerting: Option<serde_yaml_ng::Value>,
-    /// Kept raw for the remote-write implementation; not acted on yet.
+    /// Where to send every appended sample (see `crate::remote::send`).
     #[serde(default)]
-    pub remote_write: Vec<serde_yaml_ng::Value>,
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// Kept raw for the remote-read implementation; not acted on yet.
     #[serde(default)]
     pub remote_read: Vec<serde_yaml_ng::Value>,

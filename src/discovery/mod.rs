@@ -7,7 +7,7 @@
 
 mod file;
 mod http;
-mod http_client;
+pub(crate) mod http_client;
 mod manager;
 mod target_group;
 

@@ -7,6 +7,7 @@
 mod metadata;
 pub mod proto;
 pub mod read;
+pub mod send;
 pub mod write;
 pub mod xor;
 
