@@ -124,7 +124,21 @@ impl Queue {
                 tracing::info!(remote_name = %name, from = %p, "remote write: resuming from saved progress");
                 Start::At(p)
             }
-            Ok(None) => Start::End,
+            // A new queue sends only what is appended from now on; the
+            // start is saved at once so a crash before the first send
+            // does not move it.
+            Ok(None) => match storage::wal::watcher::end_position(wal_dir) {
+                Ok(end) => {
+                    if let Err(e) = progress.save(end, true) {
+                        tracing::warn!(remote_name = %name, error = %e, "remote write: saving progress");
+                    }
+                    Start::At(end)
+                }
+                Err(e) => {
+                    tracing::warn!(remote_name = %name, error = %e, "remote write: reading the WAL");
+                    Start::End
+                }
+            },
             Err(e) => {
                 tracing::warn!(remote_name = %name, error = %e, "remote write: progress unreadable; resending from the oldest WAL segment");
                 Start::At(WalPosition::default())
@@ -165,7 +179,7 @@ impl Queue {
             inner,
             reader: Some(reader),
             tasks,
-            flush_deadline: Duration::from_secs(10).max(q.batch_send_deadline.as_std()),
+            flush_deadline: Duration::from_secs(5).max(q.batch_send_deadline.as_std()),
         })
     }
 

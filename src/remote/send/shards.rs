@@ -227,13 +227,14 @@ async fn run(shard: Arc<Shard>, ctx: Arc<ShardCtx>) {
             }
             continue;
         }
-        let done = send_batch(&ctx, &mut enc, &batch, &mut backoff, &mut abort).await;
+        if !send_batch(&ctx, &mut enc, &batch, &mut backoff, &mut abort).await {
+            // Aborted: the batch stays in flight, so the saved progress
+            // stays before it and the next start sends it again.
+            return;
+        }
         shard.state.lock().in_flight = None;
         ctx.metrics.pending.add(-(batch.len() as f64));
         batch.clear();
-        if !done {
-            return;
-        }
     }
 }
 

@@ -256,6 +256,24 @@ fn parse_frame(b: &[u8]) -> Frame {
     }
 }
 
+/// The end of the WAL in `dir` now: the end of its newest segment (the
+/// next segment's start when there is none yet). [`Start::End`] resolved
+/// ahead of time, for a caller that must record where it starts before
+/// the first poll.
+pub fn end_position(dir: &Path) -> Result<WalPosition> {
+    let cp = latest_checkpoint(dir)?.map(|(n, _)| n);
+    match list_segments(dir)?.into_iter().filter(|(n, _)| cp.is_none_or(|c| *n > c)).last() {
+        Some((segment, path)) => Ok(WalPosition {
+            segment,
+            offset: file_len(&path)?,
+        }),
+        None => Ok(WalPosition {
+            segment: cp.map_or(0, |c| c.wrapping_add(1)),
+            offset: 0,
+        }),
+    }
+}
+
 /// What one [`WalWatcher::poll`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PollStats {
@@ -738,6 +756,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let wal = Wal::open(d.path(), opts(1 << 20)).unwrap();
         wal.log(&[series(1), samples(1, 0..5)]).unwrap();
+        let end = end_position(d.path()).unwrap();
+        assert_eq!(end.segment, wal.current_segment());
+        assert_eq!(
+            end.offset,
+            std::fs::metadata(segment_path(d.path(), end.segment)).unwrap().len()
+        );
         let mut w = WalWatcher::new(d.path(), Start::End);
         let mut sink = Collect::default();
         drain(&mut w, &mut sink);
