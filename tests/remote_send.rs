@@ -89,11 +89,10 @@ async fn receive(
     };
     let mut data = st.data.lock().unwrap();
     for ts in &req.timeseries {
-        let k = key(
-            ts.labels
-                .iter()
-                .map(|l| (l.name.as_str(), l.value.as_str())),
-        );
+        let k = key(ts
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str())));
         let series = data.entry(k).or_default();
         for s in &ts.samples {
             if let Some(old) = series.insert(s.timestamp, s.value.to_bits()) {
@@ -184,12 +183,22 @@ impl Receiver {
     }
 
     fn total(&self) -> usize {
-        self.state.data.lock().unwrap().values().map(|s| s.len()).sum()
+        self.state
+            .data
+            .lock()
+            .unwrap()
+            .values()
+            .map(|s| s.len())
+            .sum()
     }
 
     fn check_headers(&self) {
         let bad = self.state.bad_headers.lock().unwrap();
-        assert!(bad.is_empty(), "bad headers: {:?}", &bad[..bad.len().min(5)]);
+        assert!(
+            bad.is_empty(),
+            "bad headers: {:?}",
+            &bad[..bad.len().min(5)]
+        );
         assert_eq!(self.state.conflicts.load(Ordering::Relaxed), 0);
     }
 }
@@ -198,9 +207,8 @@ const EXPORTER_BODY: &str = "# TYPE keep_me_total counter\nkeep_me_total 1\n# TY
 
 /// A config scraping `targets` every second and writing to `url`.
 fn config(targets: &[String], url: Option<&str>) -> String {
-    let mut c = String::from(
-        "global:\n  scrape_interval: 1s\n  external_labels: {dc: eu, job: loses}\n",
-    );
+    let mut c =
+        String::from("global:\n  scrape_interval: 1s\n  external_labels: {dc: eu, job: loses}\n");
     if let Some(url) = url {
         c.push_str(&format!(
             "remote_write:
@@ -335,7 +343,11 @@ fn assert_receiver_matches(s: &Server, r: &Receiver, cfg_without_targets: &str) 
             .map(|(k, v)| (k.clone(), v.len(), got.get(k).map(|g| g.len())))
             .take(5)
             .collect();
-        let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
+        let extra: Vec<_> = got
+            .keys()
+            .filter(|k| !want.contains_key(*k))
+            .take(5)
+            .collect();
         panic!(
             "receiver differs from ferroprom: {} vs {} series; mismatched (series, want, got): {missing:?}; extra: {extra:?}",
             want.len(),
@@ -367,7 +379,9 @@ fn sends_what_was_scraped_relabeled_with_external_labels() {
 
     // A receiver failing with 500 for a while: retried, nothing lost.
     r.set_status(500);
-    wait_until(20, "retries", || metric(&s, "prometheus_remote_storage_samples_retried_total") > 0.0);
+    wait_until(20, "retries", || {
+        metric(&s, "prometheus_remote_storage_samples_retried_total") > 0.0
+    });
     std::thread::sleep(Duration::from_secs(2));
     r.set_status(204);
     assert_receiver_matches(&s, &r, &config(&[], Some(&url)));
@@ -384,13 +398,22 @@ fn sends_what_was_scraped_relabeled_with_external_labels() {
     assert!(metric(&s, "prometheus_remote_storage_samples_total") > 0.0);
     assert!(metric(&s, "prometheus_remote_storage_bytes_total") > 0.0);
     assert_eq!(metric(&s, "prometheus_remote_storage_shards{"), 1.0);
-    assert_eq!(metric(&s, "prometheus_remote_storage_samples_failed_total"), 0.0);
-    let sent_ts = metric(&s, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds");
+    assert_eq!(
+        metric(&s, "prometheus_remote_storage_samples_failed_total"),
+        0.0
+    );
+    let sent_ts = metric(
+        &s,
+        "prometheus_remote_storage_queue_highest_sent_timestamp_seconds",
+    );
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    assert!((now - sent_ts).abs() < 60.0, "highest sent {sent_ts}, now {now}");
+    assert!(
+        (now - sent_ts).abs() < 60.0,
+        "highest sent {sent_ts}, now {now}"
+    );
 
     // A receiver refusing with 400: batches dropped and counted as failed.
     r.set_status(400);
@@ -425,11 +448,9 @@ fn restart_and_outage_lose_nothing() {
         .unwrap()
         .path()
         .join("progress");
-    assert!(
-        std::fs::read_to_string(&progress)
-            .unwrap()
-            .starts_with("ferroprom remote-write progress v1\n"),
-    );
+    assert!(std::fs::read_to_string(&progress)
+        .unwrap()
+        .starts_with("ferroprom remote-write progress v1\n"),);
 
     // Up again while the receiver is still down, then killed hard.
     let mut s = Server::start_in(dir, Some(&cfg), &["--web.enable-lifecycle"]);
@@ -451,7 +472,10 @@ fn reload_adds_and_removes_queues() {
     let r = Receiver::start();
     let exp = Exporter::start(EXPORTER_BODY);
     let url = r.url();
-    let s = Server::start(Some(&config(&[exp.addr()], None)), &["--web.enable-lifecycle"]);
+    let s = Server::start(
+        Some(&config(&[exp.addr()], None)),
+        &["--web.enable-lifecycle"],
+    );
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(r.total(), 0);
     reload(&s, &config(&[exp.addr()], Some(&url)));

@@ -218,7 +218,12 @@ mod tests {
         assert_eq!(c.remote_timeout, PromDuration::from_secs(30));
         let q = &c.queue_config;
         assert_eq!(
-            (q.capacity, q.min_shards, q.max_shards, q.max_samples_per_send),
+            (
+                q.capacity,
+                q.min_shards,
+                q.max_shards,
+                q.max_samples_per_send
+            ),
             (10_000, 1, 50, 2_000)
         );
         assert_eq!(q.batch_send_deadline, PromDuration::from_secs(5));
@@ -228,7 +233,8 @@ mod tests {
 
     #[test]
     fn names_and_keys() {
-        let mut a: RemoteWriteConfig = serde_yaml_ng::from_str("url: http://127.0.0.1:1/w").unwrap();
+        let mut a: RemoteWriteConfig =
+            serde_yaml_ng::from_str("url: http://127.0.0.1:1/w").unwrap();
         assert_eq!(a.queue_name(), a.hash()[..6]);
         let key = a.destination_key();
         let hash = a.hash();

@@ -502,13 +502,21 @@ fn validate_remote_write(
     let q = &rw.queue_config;
     let qp = path.key("queue_config");
     for (key, ok, what) in [
-        ("capacity", q.capacity > 0, "capacity must be greater than 0"),
+        (
+            "capacity",
+            q.capacity > 0,
+            "capacity must be greater than 0",
+        ),
         (
             "max_samples_per_send",
             q.max_samples_per_send > 0,
             "max_samples_per_send must be greater than 0",
         ),
-        ("min_shards", q.min_shards > 0, "min_shards must be greater than 0"),
+        (
+            "min_shards",
+            q.min_shards > 0,
+            "min_shards must be greater than 0",
+        ),
         (
             "max_shards",
             q.max_shards >= q.min_shards,
@@ -556,10 +564,16 @@ fn validate_remote_write(
         ("round_robin_dns", rw.round_robin_dns.is_some()),
         ("proxy_url", rw.proxy_url.is_some()),
         ("no_proxy", rw.no_proxy.is_some()),
-        ("proxy_from_environment", rw.proxy_from_environment.is_some()),
+        (
+            "proxy_from_environment",
+            rw.proxy_from_environment.is_some(),
+        ),
         ("proxy_connect_header", rw.proxy_connect_header.is_some()),
         ("http_headers", rw.http_headers.is_some()),
-        ("queue_config.sample_age_limit", q.sample_age_limit.is_some()),
+        (
+            "queue_config.sample_age_limit",
+            q.sample_age_limit.is_some(),
+        ),
     ];
     warn_ignored(path, &ignored, warnings);
     Ok(())

@@ -68,7 +68,9 @@ impl QueueInner {
         }
         match self.progress.save(at, durable) {
             Ok(()) => *saved = Some(at),
-            Err(e) => tracing::warn!(remote_name = %self.name, error = %e, "remote write: saving progress"),
+            Err(e) => {
+                tracing::warn!(remote_name = %self.name, error = %e, "remote write: saving progress")
+            }
         }
     }
 }

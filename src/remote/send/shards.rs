@@ -103,14 +103,13 @@ impl ShardSet {
         self.shards.len()
     }
 
-    /// Queues `items` on shard `i`, waiting for room while the shard is
-    /// full. Returns false (with `items` partly queued) if `stop` was set
-    /// meanwhile. Blocking: call from the reader thread only.
+    /// Moves `items` into shard `i`, waiting for room while the shard is
+    /// full. Returns false (with `items` partly queued, the rest dropped)
+    /// if `stop` was set meanwhile. Blocking: call from the reader thread only.
     pub(crate) fn push(&self, i: usize, items: &mut Vec<Pending>, stop: &AtomicBool) -> bool {
         let shard = &self.shards[i];
-        let mut rest = &items[..];
         let mut st = shard.state.lock();
-        while !rest.is_empty() {
+        while !items.is_empty() {
             let room = self.ctx.capacity.saturating_sub(st.queue.len());
             if room == 0 {
                 if stop.load(Ordering::Acquire) {
@@ -122,9 +121,9 @@ impl ShardSet {
                 shard.space.wait_for(&mut st, Duration::from_millis(50));
                 continue;
             }
-            let k = room.min(rest.len());
+            let k = room.min(items.len());
             let was_empty = st.queue.is_empty();
-            st.queue.extend(rest[..k].iter().cloned());
+            st.queue.extend(items.drain(..k));
             self.ctx.metrics.pending.add(k as f64);
             if was_empty {
                 st.since = Some(Instant::now());
@@ -132,10 +131,7 @@ impl ShardSet {
             if was_empty || st.queue.len() >= self.ctx.max_per_send {
                 shard.wake.notify_one();
             }
-            rest = &rest[k..];
         }
-        drop(st);
-        items.clear();
         true
     }
 

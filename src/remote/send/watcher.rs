@@ -121,8 +121,13 @@ impl WalSink for Sink {
         if dropped > 0 {
             self.inner.metrics().dropped.add(dropped as f64);
         }
-        super::metrics::raise(&self.inner.metrics().highest_in, self.highest as f64 / 1000.0);
-        self.inner.read_highest_ms.fetch_max(self.highest, Ordering::Relaxed);
+        super::metrics::raise(
+            &self.inner.metrics().highest_in,
+            self.highest as f64 / 1000.0,
+        );
+        self.inner
+            .read_highest_ms
+            .fetch_max(self.highest, Ordering::Relaxed);
         let mut queued = 0u64;
         for i in 0..self.staged.len() {
             if self.staged[i].is_empty() {

@@ -262,7 +262,11 @@ fn parse_frame(b: &[u8]) -> Frame {
 /// the first poll.
 pub fn end_position(dir: &Path) -> Result<WalPosition> {
     let cp = latest_checkpoint(dir)?.map(|(n, _)| n);
-    match list_segments(dir)?.into_iter().filter(|(n, _)| cp.is_none_or(|c| *n > c)).last() {
+    match list_segments(dir)?
+        .into_iter()
+        .filter(|(n, _)| cp.is_none_or(|c| *n > c))
+        .last()
+    {
         Some((segment, path)) => Ok(WalPosition {
             segment,
             offset: file_len(&path)?,
@@ -760,7 +764,9 @@ mod tests {
         assert_eq!(end.segment, wal.current_segment());
         assert_eq!(
             end.offset,
-            std::fs::metadata(segment_path(d.path(), end.segment)).unwrap().len()
+            std::fs::metadata(segment_path(d.path(), end.segment))
+                .unwrap()
+                .len()
         );
         let mut w = WalWatcher::new(d.path(), Start::End);
         let mut sink = Collect::default();
@@ -824,12 +830,19 @@ mod tests {
         assert_eq!(sink.samples.len(), 160);
         assert!(sink.samples.windows(2).all(|p| p[0].0 <= p[1].0));
         for (i, chunk) in sink.samples.chunks(4).enumerate() {
-            assert!(chunk.iter().all(|s| s.1 == i as u64 && s.2 == i.to_string()));
+            assert!(chunk
+                .iter()
+                .all(|s| s.1 == i as u64 && s.2 == i.to_string()));
         }
         // A new watcher resuming at some record's position gets exactly
         // the records from there on, with all series known.
         let resume = sink.samples[77].0;
-        let want: Vec<_> = sink.samples.iter().filter(|s| s.0 >= resume).cloned().collect();
+        let want: Vec<_> = sink
+            .samples
+            .iter()
+            .filter(|s| s.0 >= resume)
+            .cloned()
+            .collect();
         let mut w2 = WalWatcher::new(d.path(), Start::At(resume));
         let mut sink2 = Collect::default();
         drain(&mut w2, &mut sink2);
@@ -866,10 +879,13 @@ mod tests {
 
         // A watcher that falls behind while segments are deleted skips to
         // the next segment still there and says so.
-        let mut slow = WalWatcher::new(d.path(), Start::At(WalPosition {
-            segment: cur,
-            offset: 0,
-        }));
+        let mut slow = WalWatcher::new(
+            d.path(),
+            Start::At(WalPosition {
+                segment: cur,
+                offset: 0,
+            }),
+        );
         let mut slow_sink = Collect::default();
         slow.poll(&mut slow_sink).unwrap(); // initialised, reading segment `cur`
         wal.log(&[samples(1, 3..4)]).unwrap();
@@ -897,10 +913,13 @@ mod tests {
         wal.log(&[samples(1, 2..4)]).unwrap();
         wal.cut().unwrap();
         checkpoint(&wal, s1, |_| true, 0).unwrap();
-        let mut w = WalWatcher::new(d.path(), Start::At(WalPosition {
-            segment: 0,
-            offset: 20,
-        }));
+        let mut w = WalWatcher::new(
+            d.path(),
+            Start::At(WalPosition {
+                segment: 0,
+                offset: 20,
+            }),
+        );
         let mut sink = Collect::default();
         drain(&mut w, &mut sink);
         // Checkpoint samples are not sent (as Prometheus): only segments.
@@ -912,10 +931,13 @@ mod tests {
         assert_eq!(sink.samples[0].2, "1");
 
         // A position past the end (a replaced WAL) starts at the oldest.
-        let mut w = WalWatcher::new(d.path(), Start::At(WalPosition {
-            segment: 999,
-            offset: 0,
-        }));
+        let mut w = WalWatcher::new(
+            d.path(),
+            Start::At(WalPosition {
+                segment: 999,
+                offset: 0,
+            }),
+        );
         let mut sink = Collect::default();
         drain(&mut w, &mut sink);
         assert_eq!(times(&sink), [4]);
@@ -934,7 +956,9 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
         // A complete frame with a wrong checksum.
         let mut frame = Vec::new();
-        FrameEncoder::new().append(&samples(1, 2..4), &mut frame).unwrap();
+        FrameEncoder::new()
+            .append(&samples(1, 2..4), &mut frame)
+            .unwrap();
         frame[8] ^= 0xff;
         f.write_all(&frame).unwrap();
         drain(&mut w, &mut sink);
