@@ -264,8 +264,7 @@ pub fn end_position(dir: &Path) -> Result<WalPosition> {
     let cp = latest_checkpoint(dir)?.map(|(n, _)| n);
     match list_segments(dir)?
         .into_iter()
-        .filter(|(n, _)| cp.is_none_or(|c| *n > c))
-        .last()
+        .rfind(|(n, _)| cp.is_none_or(|c| *n > c))
     {
         Some((segment, path)) => Ok(WalPosition {
             segment,
