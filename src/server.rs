@@ -2,7 +2,8 @@
 //! HTTP API, and handles reloads and shutdown.
 //!
 //! Order matters on the way down: stop taking HTTP requests, stop scraping
-//! (so nothing appends any more), then close storage, which syncs the WAL.
+//! (so nothing appends any more), flush the remote-write queues (they read
+//! the WAL), then close storage, which syncs the WAL.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::discovery::Discovery;
 use crate::flags::Flags;
 use crate::metrics::Registry;
 use crate::remote::FanoutStorage;
+use crate::remote::send::RemoteWriteManager;
 use crate::scrape::manager::ScrapeManager;
 
 /// Why the server could not start or stopped with an error.
@@ -33,6 +35,8 @@ pub enum ServerError {
     Scrape(#[from] crate::scrape::ScrapeError),
     #[error("applying the configuration: {0}")]
     RemoteRead(#[from] crate::remote::RemoteReadError),
+    #[error("applying the configuration: {0}")]
+    RemoteWrite(#[from] crate::remote::send::SendError),
     #[error("opening storage at {path}: {source}")]
     Storage {
         path: PathBuf,
@@ -115,6 +119,8 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     log_warnings(&cfg);
     let queryable = Arc::new(FanoutStorage::new(Arc::clone(&db)).with_metrics(&registry));
     queryable.set_endpoints(queryable.endpoints_for(&cfg)?);
+    let remote_write = RemoteWriteManager::new(&data, db.head().wal().dir(), &registry);
+    remote_write.apply_config(&cfg).await?;
     let scrape = ScrapeManager::new(Arc::clone(&db), &registry);
     scrape.apply_config(&cfg)?;
     let (sd_tx, mut sd_rx) = mpsc::unbounded_channel();
@@ -191,15 +197,25 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             _ = hup.recv() => None,
             r = reload_rx.recv() => r,
         };
-        let result = match load_config(&config_path, &addr)
+        let loaded = load_config(&config_path, &addr)
             .map_err(|e| e.to_string())
             .and_then(|new| {
                 // Built before anything changes, so a failure leaves the
                 // old configuration whole.
                 let endpoints = queryable.endpoints_for(&new).map_err(|e| e.to_string())?;
+                remote_write.check(&new).map_err(|e| e.to_string())?;
                 scrape.apply_config(&new).map_err(|e| e.to_string())?;
                 Ok((new, endpoints))
-            }) {
+            });
+        let loaded = match loaded {
+            Ok((new, endpoints)) => remote_write
+                .apply_config(&new)
+                .await
+                .map(|()| (new, endpoints))
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let result = match loaded {
             Ok((new, endpoints)) => {
                 let new = Arc::new(new);
                 log_warnings(&new);
@@ -231,7 +247,9 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
         Ok(Ok(())) => {}
     }
-    tracing::info!("scraping stopped; closing storage");
+    tracing::info!("scraping stopped; flushing remote-write queues");
+    remote_write.stop().await;
+    tracing::info!("closing storage");
     // Other holders of the handle (the metrics collector, a query that
     // outlived the HTTP shutdown) only read; shut down through the shared one.
     tokio::task::spawn_blocking(move || db.shutdown())

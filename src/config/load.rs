@@ -790,7 +790,6 @@ scrape_configs:
         }
         for w in [
             "global.query_log_file",
-            "remote_write",
             "storage",
             "scrape_configs[0].scrape_classic_histograms",
         ] {
@@ -801,6 +800,103 @@ scrape_configs:
             );
         }
         assert!(!cfg.warnings.iter().any(|w| w.starts_with("remote_read")));
+        assert!(!cfg.warnings.iter().any(|w| w.starts_with("remote_write")));
+    }
+
+    #[test]
+    fn remote_write_entries_load_and_validate() {
+        let cfg = parse_str(
+            "
+global:
+  external_labels: {dc: eu}
+remote_write:
+  - url: http://127.0.0.1:1/api/v1/write
+    name: a
+    remote_timeout: 10s
+    headers: {X-Scope-OrgID: t1}
+    bearer_token: secret
+    write_relabel_configs:
+      - {source_labels: [__name__], regex: 'go_.*', action: drop}
+    queue_config: {capacity: 500, max_shards: 4, batch_send_deadline: 1s}
+    send_exemplars: true
+  - url: http://127.0.0.1:1/api/v1/write
+",
+        )
+        .unwrap();
+        let rw = &cfg.remote_write;
+        assert_eq!(rw.len(), 2);
+        assert_eq!(rw[0].queue_name(), "a");
+        assert_eq!(rw[0].remote_timeout, PromDuration::from_secs(10));
+        assert_eq!(rw[0].queue_config.capacity, 500);
+        assert_eq!(rw[0].queue_config.max_samples_per_send, 2000);
+        assert_eq!(rw[0].authorization.as_ref().unwrap().kind, "Bearer");
+        assert_eq!(rw[1].queue_name().len(), 6);
+        assert!(cfg
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("remote_write[0].send_exemplars")));
+
+        let base = "remote_write:\n  - url: http://127.0.0.1:1/w\n";
+        assert_err(
+            "remote_write:\n  - name: a\n",
+            "remote_write[0]",
+            "missing field `url`",
+            2,
+        );
+        assert_err(
+            "remote_write:\n  - url: ftp://x/y\n",
+            "remote_write[0].url",
+            "scheme",
+            2,
+        );
+        assert_err(
+            &format!("{base}    headers:\n      Content-Type: x\n"),
+            "remote_write[0].headers.Content-Type",
+            "reserved header",
+            4,
+        );
+        assert_err(
+            &format!("{base}    queue_config:\n      min_shards: 5\n      max_shards: 2\n"),
+            "remote_write[0].queue_config.max_shards",
+            "less than min_shards",
+            5,
+        );
+        assert_err(
+            &format!("{base}    queue_config:\n      capacity: x\n"),
+            "remote_write[0].queue_config.capacity",
+            "invalid",
+            4,
+        );
+        assert_err(
+            &format!("{base}    write_relabel_configs:\n      - {{action: keep, regex: '('}}\n"),
+            "remote_write[0].write_relabel_configs[0]",
+            "regex",
+            4,
+        );
+        assert_err(
+            &format!("{base}    sigv4: {{region: x}}\n"),
+            "remote_write[0].sigv4",
+            "not supported",
+            3,
+        );
+        assert_err(
+            &format!("{base}    name: q\n  - url: http://127.0.0.1:2/w\n    name: q\n"),
+            "remote_write[1].name",
+            "found multiple remote write configs with job name \"q\"",
+            5,
+        );
+        assert_err(
+            &format!("{base}{}", base.trim_start_matches("remote_write:\n")),
+            "remote_write[1]",
+            "duplicate remote write configs are not allowed, found duplicate for URL: http://127.0.0.1:1/w",
+            3,
+        );
+        assert_err(
+            &format!("{base}    bearer_token: a\n    basic_auth: {{username: u}}\n"),
+            "remote_write[0].basic_auth",
+            "at most one of",
+            4,
+        );
     }
 
     #[test]

@@ -12,7 +12,6 @@
 //! existing files keep loading; each one set is listed in
 //! [`Config::warnings`]):
 //! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
-//!   `remote_write` (kept raw for a later release),
 //!   `storage`, `tracing`, `runtime`, `otlp`;
 //! - `global:` `rule_query_offset`,
 //!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
@@ -28,6 +27,7 @@ mod locate;
 pub mod names;
 pub mod relabel;
 pub mod remote_read;
+pub mod remote_write;
 pub mod scrape;
 mod validate;
 
@@ -40,6 +40,7 @@ pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONF
 pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};
 pub use remote_read::RemoteReadConfig;
+pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
 pub use scrape::{
     Authorization, BasicAuth, FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig,
     TlsConfig,
@@ -66,9 +67,9 @@ pub struct Config {
     /// Accepted so existing configs load; ferroprom sends no alerts.
     #[serde(default)]
     pub alerting: Option<serde_yaml_ng::Value>,
-    /// Kept raw for the remote-write implementation; not acted on yet.
+    /// Where to send every appended sample (see `crate::remote::send`).
     #[serde(default)]
-    pub remote_write: Vec<serde_yaml_ng::Value>,
+    pub remote_write: Vec<RemoteWriteConfig>,
     /// Endpoints whose series queries merge with local data.
     #[serde(default)]
     pub remote_read: Vec<RemoteReadConfig>,

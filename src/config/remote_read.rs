@@ -67,8 +67,9 @@ impl RemoteReadConfig {
     }
 }
 
-/// Headers a remote-read config may not set (lower case): the protocol
-/// and the HTTP layer own them. Prometheus's list.
+/// Headers a `remote_read` or `remote_write` entry may not set (lower
+/// case): the protocols and the HTTP layer own them. Prometheus's list;
+/// `Authorization` is refused separately, with its own message.
 pub(crate) const RESERVED_HEADERS: &[&str] = &[
     "host",
     "content-encoding",

@@ -13,7 +13,7 @@ use super::body_size::parse_size;
 use super::locate::KeyPath;
 use super::remote_read::{RemoteReadConfig, RESERVED_HEADERS};
 use super::scrape::{Authorization, BasicAuth, HttpSdConfig, TlsConfig};
-use super::{Config, GlobalConfig, NameValidationScheme, ScrapeConfig};
+use super::{Config, GlobalConfig, NameValidationScheme, RemoteWriteConfig, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
 
 /// A problem with the config, at `path`.
@@ -75,6 +75,12 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         &mut cfg.remote_read,
         cfg.global.metric_name_validation_scheme,
         dir,
+    )?;
+    validate_remote_writes(
+        &mut cfg.remote_write,
+        cfg.global.metric_name_validation_scheme,
+        dir,
+        &mut warnings,
     )?;
     top_level_warnings(cfg, &mut warnings);
     cfg.warnings = warnings;
@@ -467,6 +473,193 @@ fn validate_remote_reads(
     Ok(())
 }
 
+/// Checks every `remote_write` entry as Prometheus does, plus the queue
+/// settings that would otherwise make a queue that cannot send, and
+/// rejects duplicate entries and names.
+fn validate_remote_writes(
+    queues: &mut [RemoteWriteConfig],
+    scheme: NameValidationScheme,
+    dir: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let mut names = HashSet::new();
+    let mut hashes = HashSet::new();
+    for (i, rw) in queues.iter_mut().enumerate() {
+        let path = KeyPath::default().key("remote_write").index(i);
+        validate_remote_write(rw, scheme, &path, dir, warnings)?;
+        if !rw.name.is_empty() && !names.insert(rw.name.clone()) {
+            return Err(problem(
+                path.key("name"),
+                format!(
+                    "found multiple remote write configs with job name {:?}",
+                    rw.name
+                ),
+            ));
+        }
+        if !hashes.insert(rw.hash()) {
+            return Err(problem(
+                path,
+                format!(
+                    "duplicate remote write configs are not allowed, found duplicate for URL: {}",
+                    rw.url
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_remote_write(
+    rw: &mut RemoteWriteConfig,
+    scheme: NameValidationScheme,
+    path: &KeyPath,
+    dir: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let url_path = path.key("url");
+    if rw.url.is_empty() {
+        return Err(problem(url_path, "url for remote_write is empty"));
+    }
+    let url = reqwest::Url::parse(&rw.url)
+        .map_err(|e| problem(url_path.clone(), format!("invalid URL {:?}: {e}", rw.url)))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(problem(url_path, "URL scheme must be 'http' or 'https'"));
+    }
+    if url.host_str().unwrap_or("").is_empty() {
+        return Err(problem(url_path, "host is missing in URL"));
+    }
+    for name in rw.headers.keys() {
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization" {
+            return Err(problem(
+                path.key("headers").key(name),
+                "authorization header must be changed via the basic_auth or authorization parameter",
+            ));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(problem(
+                path.key("headers").key(name),
+                format!("{name} is a reserved header. It must not be changed"),
+            ));
+        }
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(problem(
+                path.key("headers").key(name),
+                format!("{name:?} is not a valid HTTP header name"),
+            ));
+        }
+    }
+    for (name, value) in &rw.headers {
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            return Err(problem(
+                path.key("headers").key(name),
+                format!("invalid value for header {name}"),
+            ));
+        }
+    }
+    for (key, set) in [
+        ("oauth2", rw.oauth2.is_some()),
+        ("sigv4", rw.sigv4.is_some()),
+        ("azuread", rw.azuread.is_some()),
+        ("google_iam", rw.google_iam.is_some()),
+    ] {
+        // Sending without the credentials the receiver expects would only
+        // get every batch refused; say so at load time instead.
+        if set {
+            return Err(problem(
+                path.key(key),
+                format!("{key} authentication is not supported by ferroprom"),
+            ));
+        }
+    }
+    if let Some(m) = rw.protobuf_message.as_deref() {
+        if m != "prometheus.WriteRequest" {
+            return Err(problem(
+                path.key("protobuf_message"),
+                format!("unsupported protobuf_message {m:?}: ferroprom sends remote write 1.0 (prometheus.WriteRequest)"),
+            ));
+        }
+    }
+    let q = &rw.queue_config;
+    let qp = path.key("queue_config");
+    for (key, ok, what) in [
+        (
+            "capacity",
+            q.capacity > 0,
+            "capacity must be greater than 0",
+        ),
+        (
+            "max_samples_per_send",
+            q.max_samples_per_send > 0,
+            "max_samples_per_send must be greater than 0",
+        ),
+        (
+            "min_shards",
+            q.min_shards > 0,
+            "min_shards must be greater than 0",
+        ),
+        (
+            "max_shards",
+            q.max_shards >= q.min_shards,
+            "max_shards must not be less than min_shards",
+        ),
+        (
+            "batch_send_deadline",
+            q.batch_send_deadline.ms() > 0,
+            "batch_send_deadline must be greater than 0",
+        ),
+        (
+            "max_backoff",
+            q.max_backoff >= q.min_backoff,
+            "max_backoff must not be less than min_backoff",
+        ),
+    ] {
+        if !ok {
+            return Err(problem(qp.key(key), what));
+        }
+    }
+    if rw.remote_timeout.ms() == 0 {
+        return Err(problem(
+            path.key("remote_timeout"),
+            "remote_timeout must be greater than 0",
+        ));
+    }
+    if let Err(e) = compile_with_scheme(&rw.write_relabel_configs, scheme) {
+        let mut p = path.key("write_relabel_configs").index(e.index);
+        if let Some(field) = e.error.field() {
+            p = p.key(field);
+        }
+        return Err(problem(p, e.error.to_string()));
+    }
+    HttpClient {
+        basic_auth: &mut rw.basic_auth,
+        authorization: &mut rw.authorization,
+        bearer_token: &mut rw.bearer_token,
+        bearer_token_file: &mut rw.bearer_token_file,
+        tls_config: &mut rw.tls_config,
+    }
+    .validate(path, dir)?;
+    let ignored = [
+        ("send_exemplars", rw.send_exemplars),
+        ("send_native_histograms", rw.send_native_histograms),
+        ("round_robin_dns", rw.round_robin_dns.is_some()),
+        ("proxy_url", rw.proxy_url.is_some()),
+        ("no_proxy", rw.no_proxy.is_some()),
+        (
+            "proxy_from_environment",
+            rw.proxy_from_environment.is_some(),
+        ),
+        ("proxy_connect_header", rw.proxy_connect_header.is_some()),
+        ("http_headers", rw.http_headers.is_some()),
+        (
+            "queue_config.sample_age_limit",
+            q.sample_age_limit.is_some(),
+        ),
+    ];
+    warn_ignored(path, &ignored, warnings);
+    Ok(())
+}
+
 /// The HTTP client settings scrape jobs and http_sd share, checked as
 /// Prometheus's `HTTPClientConfig.Validate` does.
 struct HttpClient<'a> {
@@ -732,7 +925,6 @@ fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     }
     let ignored = [
         ("alerting", cfg.alerting.is_some()),
-        ("remote_write", !cfg.remote_write.is_empty()),
         ("storage", cfg.storage.is_some()),
         ("tracing", cfg.tracing.is_some()),
         ("runtime", cfg.runtime.is_some()),

@@ -12,6 +12,7 @@ pub(crate) mod fetch;
 mod metadata;
 pub mod proto;
 pub mod read;
+pub mod send;
 pub mod write;
 pub mod xor;
 

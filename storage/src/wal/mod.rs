@@ -9,6 +9,9 @@
 //! checkpoint so they can be deleted. The byte layout and the repair policy
 //! are specified in `docs/formats/wal.md`.
 //!
+//! [`WalWatcher`] tails a live WAL directory for readers that follow the
+//! writer (the remote-write sender).
+//!
 //! Typical use: `replay` the directory into the head, then [`Wal::open`]
 //! (which starts a fresh segment), then [`Wal::log`] each commit.
 
@@ -16,9 +19,11 @@ pub mod checkpoint;
 pub mod reader;
 pub mod record;
 pub mod segment;
+pub mod watcher;
 pub mod writer;
 
 pub use checkpoint::{checkpoint, checkpoint_name, latest_checkpoint, CheckpointStats};
 pub use reader::{replay, ReadError, ReplayStats, WalReader};
 pub use record::{Record, RefSample, RefSeries, RefTombstone};
+pub use watcher::{SeriesMap, Start, WalPosition, WalSink, WalWatcher};
 pub use writer::{SyncPolicy, Wal, WalOptions};
