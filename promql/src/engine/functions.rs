@@ -622,31 +622,15 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let mut non_counter: Vec<bool> = vec![false; rd.series.len()];
     let mut unknown = false;
     let mut scratch: Vec<(i64, f64)> = Vec::new();
-    // `rate`, `increase` and `delta` are computed a series at a time.
-    let mut batch = match kind {
-        Kind::Extrapolated { counter, is_rate } => rate::RateBatch::new(counter, is_rate, range),
-        _ => rate::RateBatch::default(),
-    };
     let mut cur = 0usize;
     rd.for_each_window(ev, grid, |si, k, t, te, w| {
-        if si != cur {
-            // A new series: the previous one's points move out at their
-            // exact size, the buffer is reused.
-            batch.finish(&mut scratch);
-            if !scratch.is_empty() {
-                outs[cur] = scratch.as_slice().to_vec();
-                scratch.clear();
-            }
-            cur = si;
-        }
         let v = match kind {
             Kind::Simple(f) => Some(f(w)),
-            Kind::Extrapolated { counter, .. } => {
+            Kind::Extrapolated { counter, is_rate } => {
                 if counter {
                     non_counter[si] = true;
                 }
-                batch.push(t, w, te - range, te);
-                None
+                rate::extrapolated_rate(w, te - range, te, counter, is_rate)
             }
             Kind::Irate => rate::instant_value(w, true),
             Kind::Idelta => rate::instant_value(w, false),
@@ -660,10 +644,18 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
             }
         };
         if let Some(v) = v {
+            if si != cur {
+                // A new series: the previous one's points move out at their
+                // exact size, the buffer is reused.
+                if !scratch.is_empty() {
+                    outs[cur] = scratch.as_slice().to_vec();
+                    scratch.clear();
+                }
+                cur = si;
+            }
             scratch.push((t, v));
         }
     })?;
-    batch.finish(&mut scratch);
     if !scratch.is_empty() {
         outs[cur] = scratch;
     }
