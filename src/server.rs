@@ -20,8 +20,8 @@ use crate::config::{self, Config, ConfigError};
 use crate::discovery::Discovery;
 use crate::flags::Flags;
 use crate::metrics::Registry;
-use crate::remote::FanoutStorage;
 use crate::remote::send::RemoteWriteManager;
+use crate::remote::FanoutStorage;
 use crate::scrape::manager::ScrapeManager;
 
 /// Why the server could not start or stopped with an error.

@@ -83,9 +83,9 @@ async fn receive(
     if status != 204 {
         return StatusCode::from_u16(status).unwrap();
     }
-    let req = match ferroprom::remote::write::decompress(&body).map(|raw| {
-        <ferroprom::remote::proto::WriteRequest as prost::Message>::decode(&raw[..])
-    }) {
+    let req = match ferroprom::remote::write::decompress(&body)
+        .map(|raw| <ferroprom::remote::proto::WriteRequest as prost::Message>::decode(&raw[..]))
+    {
         Ok(Ok(r)) => r,
         _ => return StatusCode::BAD_REQUEST,
     };

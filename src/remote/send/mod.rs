@@ -133,7 +133,9 @@ impl RemoteWriteManager {
     /// relabel rules) without changing anything, so a reload can refuse a
     /// bad file before it touches the running scrape configuration.
     pub fn check(&self, cfg: &Config) -> Result<(), SendError> {
-        cfg.remote_write.iter().try_for_each(|rw| check_queue(rw, cfg))
+        cfg.remote_write
+            .iter()
+            .try_for_each(|rw| check_queue(rw, cfg))
     }
 
     /// Stops every queue: a final flush attempt each, then progress saved.
