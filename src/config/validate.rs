@@ -389,6 +389,52 @@ fn validate_http_sd(
     Ok(())
 }
 
+/// The checks `remote_read` and `remote_write` entries share: an http(s)
+/// URL with a host, and extra headers that are valid and not ones the
+/// protocol or the HTTP layer own (Prometheus's rules and messages).
+fn check_endpoint(
+    section: &str,
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    path: &KeyPath,
+) -> Result<()> {
+    let url_path = path.key("url");
+    if url.is_empty() {
+        return Err(problem(url_path, format!("url for {section} is empty")));
+    }
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| problem(url_path.clone(), format!("invalid URL {url:?}: {e}")))?;
+    if parsed.scheme() != "http" && parsed.scheme() != "https" {
+        return Err(problem(url_path, "URL scheme must be 'http' or 'https'"));
+    }
+    if parsed.host_str().unwrap_or("").is_empty() {
+        return Err(problem(url_path, "host is missing in URL"));
+    }
+    for (name, value) in headers {
+        let at = || path.key("headers").key(name);
+        let lower = name.to_ascii_lowercase();
+        if lower == "authorization" {
+            return Err(problem(
+                at(),
+                "authorization header must be changed via the basic_auth or authorization parameter",
+            ));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) {
+            return Err(problem(
+                at(),
+                format!("{name} is a reserved header. It must not be changed"),
+            ));
+        }
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(problem(at(), format!("invalid header name {name:?}")));
+        }
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            return Err(problem(at(), format!("invalid value for header {name:?}")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks every `remote_read:` entry as Prometheus's
 /// `RemoteReadConfig.UnmarshalYAML` does, plus what the client needs (an
 /// http(s) URL, a positive timeout); names must be unique when set.
@@ -400,52 +446,12 @@ fn validate_remote_reads(
     let mut names = HashSet::new();
     for (i, rr) in reads.iter_mut().enumerate() {
         let path = KeyPath::default().key("remote_read").index(i);
-        let url_path = path.key("url");
-        if rr.url.is_empty() {
-            return Err(problem(url_path, "url for remote_read is empty"));
-        }
-        let url = reqwest::Url::parse(&rr.url)
-            .map_err(|e| problem(url_path.clone(), format!("invalid URL {:?}: {e}", rr.url)))?;
-        if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(problem(url_path, "URL scheme must be 'http' or 'https'"));
-        }
-        if url.host_str().unwrap_or("").is_empty() {
-            return Err(problem(url_path, "host is missing in URL"));
-        }
+        check_endpoint("remote_read", &rr.url, &rr.headers, &path)?;
         if rr.remote_timeout.ms() <= 0 {
             return Err(problem(
                 path.key("remote_timeout"),
                 "remote_timeout must be greater than 0",
             ));
-        }
-        for name in rr.headers.keys() {
-            let lower = name.to_ascii_lowercase();
-            if lower == "authorization" {
-                return Err(problem(
-                    path.key("headers").key(name),
-                    "authorization header must be changed via the basic_auth or authorization parameter",
-                ));
-            }
-            if RESERVED_HEADERS.contains(&lower.as_str()) {
-                return Err(problem(
-                    path.key("headers").key(name),
-                    format!("{name} is a reserved header. It must not be changed"),
-                ));
-            }
-            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-                return Err(problem(
-                    path.key("headers").key(name),
-                    format!("invalid header name {name:?}"),
-                ));
-            }
-        }
-        for (name, value) in &rr.headers {
-            if reqwest::header::HeaderValue::from_str(value).is_err() {
-                return Err(problem(
-                    path.key("headers").key(name),
-                    format!("invalid value for header {name:?}"),
-                ));
-            }
         }
         check_label_names(
             rr.required_matchers.keys(),
@@ -516,47 +522,7 @@ fn validate_remote_write(
     dir: Option<&Path>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let url_path = path.key("url");
-    if rw.url.is_empty() {
-        return Err(problem(url_path, "url for remote_write is empty"));
-    }
-    let url = reqwest::Url::parse(&rw.url)
-        .map_err(|e| problem(url_path.clone(), format!("invalid URL {:?}: {e}", rw.url)))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(problem(url_path, "URL scheme must be 'http' or 'https'"));
-    }
-    if url.host_str().unwrap_or("").is_empty() {
-        return Err(problem(url_path, "host is missing in URL"));
-    }
-    for name in rw.headers.keys() {
-        let lower = name.to_ascii_lowercase();
-        if lower == "authorization" {
-            return Err(problem(
-                path.key("headers").key(name),
-                "authorization header must be changed via the basic_auth or authorization parameter",
-            ));
-        }
-        if RESERVED_HEADERS.contains(&lower.as_str()) {
-            return Err(problem(
-                path.key("headers").key(name),
-                format!("{name} is a reserved header. It must not be changed"),
-            ));
-        }
-        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(problem(
-                path.key("headers").key(name),
-                format!("{name:?} is not a valid HTTP header name"),
-            ));
-        }
-    }
-    for (name, value) in &rw.headers {
-        if reqwest::header::HeaderValue::from_str(value).is_err() {
-            return Err(problem(
-                path.key("headers").key(name),
-                format!("invalid value for header {name}"),
-            ));
-        }
-    }
+    check_endpoint("remote_write", &rw.url, &rw.headers, path)?;
     for (key, set) in [
         ("oauth2", rw.oauth2.is_some()),
         ("sigv4", rw.sigv4.is_some()),
