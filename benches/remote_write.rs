@@ -11,6 +11,9 @@
 //!   `storage::Db` with the default WAL options (as the server runs).
 //! - `append_nosync/<shape>`: the same without the WAL fsync.
 //!
+//! Each append group feeds one `SeriesRefCache`, as the server does, so
+//! after the first request known series are appended by ref.
+//!
 //! Shapes: `500x20` is 500 series with 20 samples each per request;
 //! `2000x1` is what Prometheus's sender really posts (max_samples_per_send
 //! 2000, one sample per `TimeSeries` entry, each of 500 series four times);
@@ -26,7 +29,7 @@ use std::cell::Cell;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferroprom::config::NameValidationScheme;
 use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
-use ferroprom::remote::write;
+use ferroprom::remote::{write, SeriesRefCache};
 use prost::Message;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Options};
@@ -128,6 +131,8 @@ fn bench(c: &mut Criterion) {
                 opts.wal = WalOptions { sync, ..opts.wal };
             }
             let db = Db::open(dir.path(), opts).unwrap();
+            // One receiver-wide cache per database, as the server holds.
+            let refs = SeriesRefCache::default();
             let samples = (s.per_entry * s.entries) as u64;
             // Each request covers this many ms of sample time.
             let span = 15_000 * (samples / s.series as u64) as i64;
@@ -143,7 +148,8 @@ fn bench(c: &mut Criterion) {
                     |body| {
                         let raw = write::decompress(&body).unwrap();
                         let batch = write::decode(&raw).unwrap();
-                        let out = write::append(&db, &batch, NameValidationScheme::Utf8).unwrap();
+                        let out =
+                            write::append(&db, &batch, NameValidationScheme::Utf8, &refs).unwrap();
                         assert_eq!(out.appended as u64, samples);
                     },
                     BatchSize::SmallInput,

@@ -161,6 +161,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         admin_enabled: flags.enable_admin_api,
         remote_write_enabled: flags.enable_remote_write_receiver,
         remote_metadata: Default::default(),
+        remote_refs: Default::default(),
         ready: Arc::clone(&ready),
         registry: Arc::clone(&registry),
         start_time: SystemTime::now(),

@@ -190,6 +190,7 @@ fn fixture_with(slots: usize) -> Fixture {
         admin_enabled: false,
         remote_write_enabled: false,
         remote_metadata: Default::default(),
+        remote_refs: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),

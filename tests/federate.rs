@@ -82,6 +82,7 @@ fn harness(config: &str) -> Harness {
         admin_enabled: false,
         remote_write_enabled: false,
         remote_metadata: Default::default(),
+        remote_refs: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),

@@ -75,6 +75,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         admin_enabled: false,
         remote_write_enabled: write_enabled,
         remote_metadata: Default::default(),
+        remote_refs: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),

@@ -66,6 +66,8 @@ pub struct ApiState {
     pub remote_write_enabled: bool,
     /// Metric metadata received through remote write.
     pub remote_metadata: Arc<crate::remote::MetadataStore>,
+    /// Storage refs of series received through remote write.
+    pub remote_refs: Arc<crate::remote::SeriesRefCache>,
     /// False until the WAL is replayed and the server can answer queries.
     pub ready: Arc<AtomicBool>,
     pub registry: Arc<Registry>,

@@ -616,6 +616,7 @@ mod tests {
             admin_enabled: false,
             remote_write_enabled: false,
             remote_metadata: Default::default(),
+            remote_refs: Default::default(),
             ready: Arc::new(AtomicBool::new(true)),
             registry: Arc::new(Registry::new()),
             start_time: SystemTime::now(),

@@ -104,7 +104,7 @@ async fn remote_write(
         let raw = write::decompress(&body)?;
         let batch = write::decode(&raw)?;
         st.remote_metadata.update(&batch.metadata);
-        write::append(&st.db, &batch, scheme)
+        write::append(&st.db, &batch, scheme, &st.remote_refs)
     })
     .await;
     match result {

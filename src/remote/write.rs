@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use storage::{Db, METRIC_NAME};
 
 use super::decode::{DecodeError, WriteBatch};
+use super::ref_cache::SeriesRefCache;
 use crate::config::NameValidationScheme;
 
 /// Largest body accepted, compressed and again after decompression:
@@ -81,13 +82,19 @@ pub fn decode(raw: &[u8]) -> Result<WriteBatch<'_>, WriteError> {
 /// outcome (the HTTP layer answers 400 with them, so senders do not retry).
 /// Invalid label sets are skipped and counted. Only a storage failure fails
 /// the whole request, with nothing written.
+///
+/// Series found in `refs` (sent before with the same labels and validated
+/// then) go straight to storage by ref; series appended by labels are
+/// added to it.
 pub fn append(
     db: &Db,
     batch: &WriteBatch<'_>,
     scheme: NameValidationScheme,
+    refs: &SeriesRefCache,
 ) -> Result<WriteOutcome, WriteError> {
     let mut out = WriteOutcome::default();
     let mut app = db.appender();
+    let generation = refs.begin();
     // One buffer for every series' checked labels: no allocation per
     // series; storage builds owned labels only for series it has not seen.
     let mut checked: Vec<(&str, &str)> = Vec::with_capacity(16);
@@ -103,23 +110,41 @@ pub fn append(
                 ts.labels,
             );
         }
-        if ts.samples.is_empty() {
+        let Some(first) = ts.samples.first() else {
             continue;
-        }
-        if let Err(why) = check_labels(ts.labels, scheme, &mut checked) {
-            if reported.insert(ts.labels) {
-                tracing::warn!(series = %fmt_labels(ts.labels), %why, "remote write: invalid series dropped");
-            }
-            out.invalid += ts.samples.len();
-            continue;
-        }
+        };
+        let key = refs.key(ts.labels, scheme);
         let mut series_ref = None;
+        // The first sample's result when it went by a cached ref.
+        let mut first_result = None;
+        if let Some(r) = refs.get(&key, generation) {
+            match app.append_ref(r, first.timestamp, first.value) {
+                // The series was dropped from the head since: look it up
+                // (or create it) by labels as if never seen.
+                Err(storage::Error::InvalidLabels(_)) => refs.forget(&key),
+                res => {
+                    series_ref = Some(r);
+                    first_result = Some(res);
+                }
+            }
+        }
+        if series_ref.is_none() {
+            if let Err(why) = check_labels(ts.labels, scheme, &mut checked) {
+                if reported.insert(ts.labels) {
+                    tracing::warn!(series = %fmt_labels(ts.labels), %why, "remote write: invalid series dropped");
+                }
+                out.invalid += ts.samples.len();
+                continue;
+            }
+        }
         for (i, s) in ts.samples.iter().enumerate() {
-            let res = match series_ref {
-                Some(r) => app.append_ref(r, s.timestamp, s.value),
-                None => app
-                    .append_pairs(&checked, s.timestamp, s.value)
-                    .map(|r| series_ref = Some(r)),
+            let res = match (first_result.take(), series_ref) {
+                (Some(res), _) => res,
+                (None, Some(r)) => app.append_ref(r, s.timestamp, s.value),
+                (None, None) => app.append_pairs(&checked, s.timestamp, s.value).map(|r| {
+                    refs.insert(&key, r, generation);
+                    series_ref = Some(r);
+                }),
             };
             match res {
                 Ok(()) => out.appended += 1,
@@ -295,13 +320,27 @@ mod tests {
     }
 
     fn write(db: &Db, req: &WriteRequest) -> WriteOutcome {
+        write_cached(
+            db,
+            &SeriesRefCache::default(),
+            req,
+            NameValidationScheme::Utf8,
+        )
+    }
+
+    fn write_cached(
+        db: &Db,
+        refs: &SeriesRefCache,
+        req: &WriteRequest,
+        scheme: NameValidationScheme,
+    ) -> WriteOutcome {
         let raw = decompress(
             &snap::raw::Encoder::new()
                 .compress_vec(&req.encode_to_vec())
                 .unwrap(),
         )
         .unwrap();
-        append(db, &decode(&raw).unwrap(), NameValidationScheme::Utf8).unwrap()
+        append(db, &decode(&raw).unwrap(), scheme, refs).unwrap()
     }
 
     fn read(db: &Db, name: &str) -> Vec<(i64, f64)> {
@@ -347,11 +386,13 @@ mod tests {
         let (_d, db) = db();
         let sorted = vec![l("__name__", "m"), l("job", "j"), l("zone", "")];
         let shuffled = vec![l("job", "j"), l("__name__", "m")];
+        let refs = SeriesRefCache::default();
+        let u = NameValidationScheme::Utf8;
         let first = WriteRequest {
             timeseries: vec![ts(sorted.clone(), &[(10, 1.0)])],
             metadata: vec![],
         };
-        assert_eq!(write(&db, &first).appended, 1);
+        assert_eq!(write_cached(&db, &refs, &first, u).appended, 1);
         // Later requests find the series by its labels without creating it
         // again, whatever order and empty labels it is sent with.
         let later = WriteRequest {
@@ -362,8 +403,10 @@ mod tests {
             ],
             metadata: vec![],
         };
-        let out = write(&db, &later);
+        let out = write_cached(&db, &refs, &later, u);
         assert_eq!((out.appended, out.rejected), (4, 0), "{:?}", out.messages);
+        // Each distinct sent form is cached once, all with the one ref.
+        assert_eq!(refs.len(), 3);
         assert_eq!(db.head().num_series(), 1);
         assert_eq!(
             read(&db, "m"),
@@ -388,5 +431,83 @@ mod tests {
             out.messages,
             vec!["native histograms are not supported for series {__name__=\"h\"}".to_string()]
         );
+    }
+
+    #[test]
+    fn cached_series_report_rejections_as_before() {
+        let (_d, db) = db();
+        let refs = SeriesRefCache::default();
+        let u = NameValidationScheme::Utf8;
+        let req = |samples: &[(i64, f64)]| WriteRequest {
+            timeseries: vec![ts(vec![l("__name__", "c"), l("job", "j")], samples)],
+            metadata: vec![],
+        };
+        assert_eq!(write_cached(&db, &refs, &req(&[(10, 1.0)]), u).appended, 1);
+        assert_eq!(refs.len(), 1);
+        // A hit whose first sample is out of order stops the series with
+        // the same message as the by-labels path.
+        let out = write_cached(&db, &refs, &req(&[(5, 1.0), (20, 2.0)]), u);
+        assert_eq!((out.appended, out.rejected), (0, 2));
+        assert_eq!(
+            out.messages,
+            vec!["out of order sample for series {__name__=\"c\", job=\"j\"}".to_string()]
+        );
+        let out = write_cached(&db, &refs, &req(&[(20, 2.0), (30, 3.0)]), u);
+        assert_eq!((out.appended, out.rejected), (2, 0));
+        assert_eq!(read(&db, "c"), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
+    }
+
+    #[test]
+    fn invalid_series_are_never_cached() {
+        let (_d, db) = db();
+        let refs = SeriesRefCache::default();
+        let req = WriteRequest {
+            timeseries: vec![
+                ts(vec![l("x", "1")], &[(10, 1.0)]),
+                ts(vec![l("__name__", "a.b")], &[(10, 1.0)]),
+                ts(
+                    vec![l("__name__", "m"), l("a", "1"), l("a", "2")],
+                    &[(10, 1.0)],
+                ),
+            ],
+            metadata: vec![],
+        };
+        let leg = NameValidationScheme::Legacy;
+        let out = write_cached(&db, &refs, &req, leg);
+        assert_eq!((out.appended, out.invalid), (0, 3));
+        assert!(refs.is_empty());
+        // Valid under UTF-8, cached for UTF-8 only: a later switch to the
+        // legacy scheme validates it again and drops it.
+        let utf8 = write_cached(&db, &refs, &req, NameValidationScheme::Utf8);
+        assert_eq!((utf8.appended, utf8.invalid), (1, 2));
+        assert_eq!(refs.len(), 1);
+        let mut later = req.clone();
+        later.timeseries[1].samples[0].timestamp = 20;
+        let out = write_cached(&db, &refs, &later, leg);
+        assert_eq!((out.appended, out.invalid), (0, 3));
+        assert_eq!(refs.len(), 1);
+    }
+
+    #[test]
+    fn series_gone_from_the_head_is_found_again() {
+        let (_d, db) = db();
+        let refs = SeriesRefCache::default();
+        let u = NameValidationScheme::Utf8;
+        let req = |t: i64| WriteRequest {
+            timeseries: vec![ts(vec![l("__name__", "g")], &[(t, t as f64)])],
+            metadata: vec![],
+        };
+        assert_eq!(write_cached(&db, &refs, &req(10), u).appended, 1);
+        // Garbage-collect the series: its cached ref is now unknown.
+        db.head().truncate(100).unwrap();
+        assert_eq!(db.head().num_series(), 0);
+        let out = write_cached(&db, &refs, &req(200), u);
+        assert_eq!((out.appended, out.invalid), (1, 0), "{:?}", out.messages);
+        assert_eq!(db.head().num_series(), 1);
+        assert_eq!(read(&db, "g"), vec![(200, 200.0)]);
+        // The entry now holds the new ref: the next request hits it.
+        assert_eq!(write_cached(&db, &refs, &req(300), u).appended, 1);
+        assert_eq!(read(&db, "g"), vec![(200, 200.0), (300, 300.0)]);
+        assert_eq!(refs.len(), 1);
     }
 }
