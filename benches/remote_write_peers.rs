@@ -455,7 +455,9 @@ fn dir_size(p: &Path) -> u64 {
     rd.flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_size(&e.path()),
-            Ok(m) => m.len(),
+            // Blocks in use, as `du` counts them: head chunk segments are
+            // preallocated sparse files whose length says nothing.
+            Ok(m) => std::os::unix::fs::MetadataExt::blocks(&m) * 512,
             Err(_) => 0,
         })
         .sum()
