@@ -120,6 +120,18 @@ pub fn write_e(out: &mut Vec<u8>, v: f64) {
     let _ = write!(out, "{:02}", d.exp.unsigned_abs());
 }
 
+/// Appends finite `v` in Go's `'g'` form at shortest precision
+/// (`strconv.FormatFloat(v, 'g', -1, 64)`): the `'e'` form when the decimal
+/// exponent is below -4 or at least 6 (Go's fixed limit for shortest
+/// precision), the `'f'` form otherwise. The text exposition format uses it.
+pub fn write_g(out: &mut Vec<u8>, v: f64) {
+    if v != 0.0 && !(-4..6).contains(&Digits::of(v).exp()) {
+        write_e(out, v);
+    } else {
+        write_f(out, v);
+    }
+}
+
 /// `strconv.FormatFloat(v, 'f', -1, 64)` with Prometheus's spellings of
 /// the non-finite values: `NaN`, `+Inf`, `-Inf`.
 pub fn format_f(v: f64) -> String {
@@ -137,6 +149,26 @@ pub fn format_f(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn g_form_switches_to_exponents_as_go_does() {
+        for (v, want) in [
+            (1.0, "1"),
+            (123456.0, "123456"),
+            (1234567.0, "1.234567e+06"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (-2.5e-7, "-2.5e-07"),
+            (957.17535400390625, "957.1753540039062"),
+            (1.726839813016397e9, "1.726839813016397e+09"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+        ] {
+            let mut out = Vec::new();
+            write_g(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{v}");
+        }
+    }
 
     fn f(v: f64) -> String {
         let mut o = Vec::new();

@@ -237,22 +237,9 @@ fn push_go_float(out: &mut String, v: f64) {
     } else if v == 0.0 {
         out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
     } else {
-        // Shortest round-trip digits; exponent form when the decimal
-        // exponent is below -4 or at least 6 (Go's 'g' rule at shortest
-        // precision).
-        let sci = format!("{:e}", v);
-        let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        if !(-4..6).contains(&exp) {
-            let _ = write!(
-                out,
-                "{mant}e{}{:02}",
-                if exp < 0 { '-' } else { '+' },
-                exp.abs()
-            );
-        } else {
-            let _ = write!(out, "{v}");
-        }
+        let mut buf = Vec::with_capacity(24);
+        promql::go_float::write_g(&mut buf, v);
+        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
     }
 }
 
@@ -267,6 +254,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::excessive_precision)] // the exact binary value of a tie
     fn floats_as_go_formats_them() {
         for (v, want) in [
             (1.0, "1"),
@@ -280,6 +268,9 @@ mod tests {
             (1.5e-7, "1.5e-07"),
             (1e21, "1e+21"),
             (1.726839813016397e9, "1.726839813016397e+09"),
+            // A tie between two shortest spellings: Go rounds half to even.
+            (957.17535400390625, "957.1753540039062"),
+            (-0.0, "-0"),
             (f64::INFINITY, "+Inf"),
             (f64::NEG_INFINITY, "-Inf"),
             (f64::NAN, "NaN"),
