@@ -43,17 +43,6 @@ fn type_name(t: ValueType) -> &'static str {
     }
 }
 
-/// A number as Go's `FormatFloat(v, 'f', -1, 64)`.
-fn number_text(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
-    } else {
-        format!("{v}")
-    }
-}
-
 fn matchers(out: &mut Vec<u8>, ms: &[Matcher]) {
     out.push(b'[');
     for (i, m) in ms.iter().enumerate() {
@@ -154,7 +143,7 @@ fn node(out: &mut Vec<u8>, e: &Expr) {
     match e {
         Expr::Number(v) => {
             out.extend_from_slice(b"{\"type\":\"numberLiteral\",\"val\":");
-            string(out, &number_text(*v));
+            string(out, &promql::go_float::format_f(*v));
             out.push(b'}');
         }
         // Upstream's grammar folds a sign into a number literal.

@@ -234,8 +234,6 @@ fn push_go_float(out: &mut String, v: f64) {
         out.push_str("NaN");
     } else if v.is_infinite() {
         out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v == 0.0 {
-        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
     } else {
         let mut buf = Vec::with_capacity(24);
         promql::go_float::write_g(&mut buf, v);

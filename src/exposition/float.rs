@@ -316,58 +316,12 @@ pub(super) fn format_openmetrics(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
     }
-    // Rust's `{:e}` gives the shortest round-trip digits, as Go's does;
-    // only the layout differs.
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).collect();
-    let mut out = String::with_capacity(digits.len() + 8);
-    if f.is_sign_negative() {
-        out.push('-');
+    let mut out = Vec::with_capacity(24);
+    promql::go_float::write_g(&mut out, f);
+    if !out.iter().any(|&c| c == b'.' || c == b'e') {
+        out.extend_from_slice(b".0");
     }
-    // Go switches to the exponent form below 1e-4 and from 1e6 (its
-    // precision for the shortest %g is 6).
-    if !(-4..6).contains(&exp) {
-        out.push(char::from(digits[0]));
-        if digits.len() > 1 {
-            out.push('.');
-            out.extend(digits[1..].iter().map(|&d| char::from(d)));
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        let e = exp.unsigned_abs();
-        if e < 10 {
-            out.push('0');
-        }
-        out.push_str(&e.to_string());
-    } else {
-        // Fixed form: digits d1 d2 ... with the decimal point after
-        // `exp + 1` of them (zero-padded either side).
-        let point = exp + 1;
-        if point <= 0 {
-            out.push('0');
-        } else {
-            for k in 0..point as usize {
-                out.push(char::from(*digits.get(k).unwrap_or(&b'0')));
-            }
-        }
-        let frac = digits.len() as i32 - point;
-        if frac > 0 {
-            out.push('.');
-            for k in point..digits.len() as i32 {
-                out.push(if k < 0 {
-                    '0'
-                } else {
-                    char::from(digits[k as usize])
-                });
-            }
-        }
-    }
-    if !out.contains(['.', 'e']) {
-        out.push_str(".0");
-    }
-    out
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
