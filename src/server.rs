@@ -119,9 +119,10 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     log_warnings(&cfg);
     let queryable = Arc::new(FanoutStorage::new(Arc::clone(&db)).with_metrics(&registry));
     queryable.set_endpoints(queryable.endpoints_for(&cfg)?);
-    let remote_write = RemoteWriteManager::new(&data, db.head().wal().dir(), &registry);
-    remote_write.apply_config(&cfg).await?;
     let scrape = ScrapeManager::new(Arc::clone(&db), &registry);
+    let remote_write = RemoteWriteManager::new(&data, db.head().wal().dir(), &registry)
+        .with_metadata_source(scrape.clone());
+    remote_write.apply_config(&cfg).await?;
     scrape.apply_config(&cfg)?;
     let (sd_tx, mut sd_rx) = mpsc::unbounded_channel();
     let mut discovery = Discovery::start(&cfg, sd_tx);

@@ -674,3 +674,86 @@ fn to_victoria_metrics() {
     });
     assert!(ok, "VictoriaMetrics has\n{got:?}\nferroprom has\n{want:?}");
 }
+
+/// An OpenMetrics exposition with TYPE, HELP and UNIT.
+const METADATA_BODY: &str = "# HELP req_seconds Time spent.\n# TYPE req_seconds gauge\n# UNIT req_seconds seconds\nreq_seconds 1.5\n# HELP jobs Jobs done.\n# TYPE jobs counter\njobs_total 3\n# EOF\n";
+
+/// A config scraping `target` every second and writing to `url` with the
+/// given `metadata_config` body.
+fn metadata_config(target: &str, url: &str, metadata: &str) -> String {
+    format!(
+        "global:\n  scrape_interval: 1s\nremote_write:\n  - url: {url}\n    name: test\n    queue_config: {{batch_send_deadline: 100ms}}\n    metadata_config: {metadata}\nscrape_configs:\n  - job_name: exp\n    static_configs:\n      - targets: ['{target}']\n"
+    )
+}
+
+#[test]
+fn metadata_is_sent_to_a_receiving_ferroprom() {
+    let receiver = Server::start(
+        Some("global: {}\n"),
+        &["--web.enable-remote-write-receiver"],
+    );
+    let exp = Exporter::start("");
+    exp.set_reply(common::exporter::Reply::Ok {
+        body: METADATA_BODY.into(),
+        content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8".into(),
+    });
+    let url = receiver.url("/api/v1/write");
+    let s = Server::start(
+        Some(&metadata_config(&exp.addr(), &url, "{send_interval: 1s}")),
+        &["--web.enable-lifecycle"],
+    );
+
+    // The receiver's /api/v1/metadata ends up with exactly what the
+    // sender scraped.
+    let mut last = (Value::Null, Value::Null);
+    let ok = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(200));
+        let want = s.api("/api/v1/metadata", &[]);
+        let got = receiver.api("/api/v1/metadata", &[]);
+        let same = want == got && want.get("req_seconds").is_some();
+        last = (want, got);
+        same
+    });
+    assert!(ok, "sender has {}\nreceiver has {}", last.0, last.1);
+    assert_eq!(
+        last.1["req_seconds"],
+        serde_json::json!([{"type": "gauge", "help": "Time spent.", "unit": "seconds"}])
+    );
+    assert!(metric(&s, "prometheus_remote_storage_metadata_total") >= 2.0);
+    assert!(metric(&s, "prometheus_remote_storage_metadata_bytes_total") > 0.0);
+    assert_eq!(
+        metric(&s, "prometheus_remote_storage_metadata_failed_total"),
+        0.0
+    );
+
+    // An unknown key under metadata_config is refused; the running queue
+    // keeps its configuration.
+    std::fs::write(
+        s.config_path(),
+        metadata_config(&exp.addr(), &url, "{send_interval: 1s, bogus: 1}"),
+    )
+    .unwrap();
+    let (code, body) = s.post("/-/reload", &[]);
+    assert_ne!(code, 200, "{body}");
+    assert!(body.contains("bogus"), "{body}");
+    let before = metric(&s, "prometheus_remote_storage_metadata_total");
+    wait_until(20, "metadata still sent after a refused reload", || {
+        metric(&s, "prometheus_remote_storage_metadata_total") > before
+    });
+
+    // Reloaded with `send: false`, the queue keeps sending samples but no
+    // more metadata.
+    reload(
+        &s,
+        &metadata_config(&exp.addr(), &url, "{send: false, send_interval: 1s}"),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let quiet = metric(&s, "prometheus_remote_storage_metadata_total");
+    let samples = metric(&s, "prometheus_remote_storage_samples_total");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        metric(&s, "prometheus_remote_storage_metadata_total"),
+        quiet
+    );
+    assert!(metric(&s, "prometheus_remote_storage_samples_total") > samples);
+}

@@ -118,8 +118,8 @@ impl Default for QueueConfig {
     }
 }
 
-/// `metadata_config:`. Accepted; metadata is not sent (ferroprom keeps no
-/// per-metric metadata from scrapes to send).
+/// `metadata_config:`: whether and how often the scraped targets' metric
+/// metadata is sent, and how many entries go in one request.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MetadataConfig {
@@ -205,7 +205,7 @@ fn default_max_samples_per_send() -> usize {
     2_000
 }
 fn default_metadata_per_send() -> usize {
-    500
+    2_000
 }
 
 #[cfg(test)]
@@ -228,7 +228,13 @@ mod tests {
         );
         assert_eq!(q.batch_send_deadline, PromDuration::from_secs(5));
         assert_eq!((q.min_backoff.ms(), q.max_backoff.ms()), (30, 5_000));
-        assert!(q.retry_on_http_429 && c.metadata_config.send);
+        assert!(q.retry_on_http_429);
+        let m = &c.metadata_config;
+        assert!(m.send);
+        assert_eq!(
+            (m.send_interval, m.max_samples_per_send),
+            (PromDuration::from_secs(60), 2_000)
+        );
     }
 
     #[test]

@@ -1,42 +1,31 @@
-//! Retry delays: exponential from `min_backoff`, doubling up to
-//! `max_backoff`, with a receiver's `Retry-After` taking precedence.
+//! Retry delays for one request: exponential from `min_backoff`, doubling
+//! up to `max_backoff`, with a receiver's `Retry-After` taking precedence
+//! (Prometheus 2.42's rules).
 
 use std::time::Duration;
 
 /// The delay before each retry of one batch.
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
-    min: Duration,
     max: Duration,
     next: Duration,
 }
 
 impl Backoff {
     pub(crate) fn new(min: Duration, max: Duration) -> Self {
-        let max = max.max(min);
         Backoff {
-            min,
-            max,
+            max: max.max(min),
             next: min,
         }
     }
 
-    /// The delay before the next attempt; doubles the one after it.
-    /// `retry_after` (from a 429 or 503) replaces the computed delay but
-    /// still advances the sequence, as a receiver asking for patience is
-    /// also a sign of overload.
+    /// The delay before the next attempt. `retry_after` (a 429's
+    /// `Retry-After`) replaces the computed delay; the delay after it is
+    /// twice whichever was used, capped at `max_backoff`, as in Prometheus.
     pub(crate) fn next_delay(&mut self, retry_after: Option<Duration>) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        if self.next.is_zero() {
-            self.next = self.min;
-        }
-        retry_after.unwrap_or(d)
-    }
-
-    /// Back to `min_backoff` (after a success).
-    pub(crate) fn reset(&mut self) {
-        self.next = self.min;
+        let d = retry_after.unwrap_or(self.next);
+        self.next = d.saturating_mul(2).min(self.max);
+        d
     }
 }
 
@@ -58,15 +47,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn doubles_to_the_cap_and_resets() {
+    fn doubles_to_the_cap() {
         let ms = Duration::from_millis;
         let mut b = Backoff::new(ms(30), ms(200));
         let got: Vec<_> = (0..6).map(|_| b.next_delay(None)).collect();
         assert_eq!(got, [ms(30), ms(60), ms(120), ms(200), ms(200), ms(200)]);
-        b.reset();
+    }
+
+    #[test]
+    fn retry_after_replaces_the_delay_and_the_doubling_continues_from_it() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff::new(ms(30), ms(5000));
         assert_eq!(b.next_delay(None), ms(30));
+        assert_eq!(b.next_delay(Some(ms(1000))), ms(1000));
+        assert_eq!(b.next_delay(None), ms(2000));
         assert_eq!(b.next_delay(Some(ms(7))), ms(7));
-        assert_eq!(b.next_delay(None), ms(120));
+        assert_eq!(b.next_delay(None), ms(14));
+        // Longer than max_backoff: honoured, the next one capped.
+        assert_eq!(b.next_delay(Some(ms(9000))), ms(9000));
+        assert_eq!(b.next_delay(None), ms(5000));
     }
 
     #[test]

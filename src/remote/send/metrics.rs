@@ -22,6 +22,10 @@ pub(crate) struct Families {
     batch_duration: HistogramVec,
     bytes: CounterVec,
     wal_gaps: CounterVec,
+    metadata: CounterVec,
+    metadata_failed: CounterVec,
+    metadata_retried: CounterVec,
+    metadata_bytes: CounterVec,
     /// Unlabeled, as Prometheus: the newest timestamp appended (here: read
     /// from the WAL by any queue).
     pub(crate) highest_in: Arc<Gauge>,
@@ -91,6 +95,22 @@ impl Families {
                 "ferroprom_remote_storage_wal_segments_skipped_total",
                 "Times the queue's WAL reader had to skip data it had not sent yet (segments deleted by WAL truncation, or damaged).",
             ),
+            metadata: c(
+                "prometheus_remote_storage_metadata_total",
+                "Total number of metadata entries sent to remote storage.",
+            ),
+            metadata_failed: c(
+                "prometheus_remote_storage_metadata_failed_total",
+                "Total number of metadata entries which failed on send to remote storage, non-recoverable errors.",
+            ),
+            metadata_retried: c(
+                "prometheus_remote_storage_metadata_retried_total",
+                "Total number of metadata entries which failed on send to remote storage but were retried because the send error was recoverable.",
+            ),
+            metadata_bytes: c(
+                "prometheus_remote_storage_metadata_bytes_total",
+                "The total number of bytes of metadata sent by the queue after compression.",
+            ),
             highest_in: r.gauge(
                 "prometheus_remote_storage_highest_timestamp_in_seconds",
                 "Highest timestamp that has come into the remote storage via the Appender interface, in seconds since epoch.",
@@ -114,6 +134,10 @@ impl Families {
             batch_duration: self.batch_duration.with(&l),
             bytes: self.bytes.with(&l),
             wal_gaps: self.wal_gaps.with(&l),
+            metadata: self.metadata.with(&l),
+            metadata_failed: self.metadata_failed.with(&l),
+            metadata_retried: self.metadata_retried.with(&l),
+            metadata_bytes: self.metadata_bytes.with(&l),
             highest_in: Arc::clone(&self.highest_in),
         }
     }
@@ -134,6 +158,10 @@ pub(crate) struct QueueMetrics {
     pub(crate) batch_duration: Arc<Histogram>,
     pub(crate) bytes: Arc<Counter>,
     pub(crate) wal_gaps: Arc<Counter>,
+    pub(crate) metadata: Arc<Counter>,
+    pub(crate) metadata_failed: Arc<Counter>,
+    pub(crate) metadata_retried: Arc<Counter>,
+    pub(crate) metadata_bytes: Arc<Counter>,
     pub(crate) highest_in: Arc<Gauge>,
 }
 

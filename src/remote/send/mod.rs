@@ -15,16 +15,20 @@
 //! `docs/formats/remote-write-progress.md`), so a restart resumes where the
 //! receiver stopped acknowledging; a new queue starts at the end of the WAL.
 //!
-//! Not sent: exemplars and native histograms (ferroprom stores neither)
-//! and metric metadata.
+//! With `metadata_config.send` (the default) each queue also sends the
+//! scraped targets' metric metadata periodically (see `metadata.rs`).
+//!
+//! Not sent: exemplars and native histograms (ferroprom stores neither).
 
 mod backoff;
 mod client;
 mod encode;
+mod metadata;
 mod metrics;
 mod progress;
 mod queue;
 mod reshard;
+mod retry;
 mod shards;
 mod watcher;
 
@@ -36,6 +40,7 @@ use storage::Label;
 
 use crate::config::Config;
 use crate::metrics::Registry;
+pub use metadata::MetadataSource;
 pub use progress::ProgressError;
 
 /// Why a queue could not be started.
@@ -54,6 +59,8 @@ pub struct RemoteWriteManager {
     wal_dir: PathBuf,
     state_dir: PathBuf,
     families: metrics::Families,
+    /// Where queues get the metadata they send; none, none is sent.
+    metadata: Option<MetadataSource>,
     /// Running queues by a hash of their whole configuration (external
     /// labels included).
     queues: tokio::sync::Mutex<HashMap<String, queue::Queue>>,
@@ -67,8 +74,16 @@ impl RemoteWriteManager {
             wal_dir: wal_dir.to_path_buf(),
             state_dir: data_dir.join("remote_write"),
             families: metrics::Families::register(registry),
+            metadata: None,
             queues: tokio::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Queues started from now on send the metric metadata `source`
+    /// reports (when their `metadata_config.send` is on).
+    pub fn with_metadata_source(mut self, source: MetadataSource) -> Self {
+        self.metadata = Some(source);
+        self
     }
 
     /// Makes the running queues match `cfg.remote_write`: unchanged queues
@@ -123,6 +138,7 @@ impl RemoteWriteManager {
                 &self.wal_dir,
                 &self.state_dir,
                 &self.families,
+                self.metadata.clone(),
             )?;
             queues.insert(key, q);
         }

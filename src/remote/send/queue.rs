@@ -1,5 +1,6 @@
 //! One `remote_write` queue: a WAL-reader thread feeding the shards, a
-//! task that resizes the shard set, and a task that records progress.
+//! task that resizes the shard set, a task that records progress, and
+//! (with `metadata_config.send`) a task sending metric metadata.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -12,6 +13,7 @@ use storage::Label;
 use tokio::sync::watch;
 
 use super::client::Client;
+use super::metadata::MetadataSource;
 use super::metrics::{Families, QueueMetrics};
 use super::progress::ProgressFile;
 use super::reshard::ShardCalc;
@@ -92,6 +94,7 @@ impl Queue {
         wal_dir: &Path,
         state_dir: &Path,
         families: &Families,
+        metadata: Option<MetadataSource>,
     ) -> Result<Queue, SendError> {
         let name = cfg.queue_name();
         let rules = compile_with_scheme(&cfg.write_relabel_configs, scheme)
@@ -167,7 +170,7 @@ impl Queue {
                 .spawn(move || read_wal(inner, dir, start, sink, rt))
                 .map_err(|e| SendError::Thread(name.clone(), e))?
         };
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(save_loop(Arc::clone(&inner))),
             tokio::spawn(reshard_loop(
                 Arc::clone(&inner),
@@ -176,6 +179,13 @@ impl Queue {
                 q.batch_send_deadline.as_std(),
             )),
         ];
+        if let Some(source) = metadata.filter(|_| cfg.metadata_config.send) {
+            tasks.push(tokio::spawn(super::metadata::run(
+                Arc::clone(&inner.ctx),
+                source,
+                cfg.metadata_config.clone(),
+            )));
+        }
         tracing::info!(remote_name = %name, url = %cfg.url, "remote write: queue started");
         Ok(Queue {
             inner,

@@ -16,10 +16,10 @@ use storage::wal::WalPosition;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use super::backoff::Backoff;
-use super::client::{Client, Outcome};
+use super::client::Client;
 use super::encode::{Encoder, Pending};
 use super::metrics::{raise, QueueMetrics};
+use super::retry::{deliver, Delivered};
 
 /// What every shard of a queue shares.
 pub(crate) struct ShardCtx {
@@ -192,7 +192,6 @@ async fn run(shard: Arc<Shard>, ctx: Arc<ShardCtx>) {
     let mut enc = Encoder::new();
     let mut batch: Vec<Pending> = Vec::with_capacity(ctx.max_per_send);
     let mut abort = ctx.abort.subscribe();
-    let mut backoff = Backoff::new(ctx.min_backoff, ctx.max_backoff);
     loop {
         let wait = {
             let mut st = shard.state.lock();
@@ -223,7 +222,7 @@ async fn run(shard: Arc<Shard>, ctx: Arc<ShardCtx>) {
             }
             continue;
         }
-        if !send_batch(&ctx, &mut enc, &batch, &mut backoff, &mut abort).await {
+        if !send_batch(&ctx, &mut enc, &batch, &mut abort).await {
             // Aborted: the batch stays in flight, so the saved progress
             // stays before it and the next start sends it again.
             return;
@@ -240,67 +239,58 @@ async fn send_batch(
     ctx: &ShardCtx,
     enc: &mut Encoder,
     batch: &[Pending],
-    backoff: &mut Backoff,
     abort: &mut watch::Receiver<bool>,
 ) -> bool {
     let body = enc.encode(batch);
     let n = batch.len() as f64;
     let highest = batch.iter().map(|p| p.t).max().unwrap_or(i64::MIN);
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let started = Instant::now();
-        let outcome = tokio::select! {
-            o = ctx.client.send(body.clone()) => o,
-            _ = abort.wait_for(|a| *a) => return false,
-        };
-        let took = started.elapsed();
-        ctx.metrics.batch_duration.observe(took.as_secs_f64());
-        match outcome {
-            Outcome::Sent => {
-                ctx.metrics.samples.add(n);
-                ctx.metrics.bytes.add(body.len() as f64);
-                raise(&ctx.metrics.highest_sent, highest as f64 / 1000.0);
-                ctx.samples_out
-                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                ctx.send_nanos
-                    .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
-                ctx.last_success_ms
-                    .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
-                backoff.reset();
-                return true;
-            }
-            Outcome::Refused { status, why } => {
-                ctx.metrics.failed.add(n);
-                tracing::error!(
+    let outcome = deliver(
+        &ctx.client,
+        &body,
+        (ctx.min_backoff, ctx.max_backoff),
+        abort,
+        &ctx.metrics.batch_duration,
+        |r| {
+            ctx.metrics.retried.add(n);
+            // One line per failing batch, not per attempt: an outage
+            // must not flood the log.
+            if r.attempt == 1 {
+                tracing::warn!(
                     remote_name = %ctx.name,
-                    status,
-                    samples = batch.len(),
-                    error = %why,
-                    "remote write: non-recoverable error; dropping the batch"
+                    error = %r.why,
+                    retry_in = ?r.wait,
+                    "remote write: recoverable error; retrying until it succeeds"
                 );
-                return true;
+            } else {
+                tracing::debug!(remote_name = %ctx.name, error = %r.why, attempt = r.attempt, "remote write: retrying");
             }
-            Outcome::Retry { why, retry_after } => {
-                ctx.metrics.retried.add(n);
-                let delay = backoff.next_delay(retry_after);
-                // One line per failing batch, not per attempt: an outage
-                // must not flood the log.
-                if attempt == 1 {
-                    tracing::warn!(
-                        remote_name = %ctx.name,
-                        error = %why,
-                        retry_in = ?delay,
-                        "remote write: recoverable error; retrying until it succeeds"
-                    );
-                } else {
-                    tracing::debug!(remote_name = %ctx.name, error = %why, attempt, "remote write: retrying");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = abort.wait_for(|a| *a) => return false,
-                }
-            }
+        },
+    )
+    .await;
+    match outcome {
+        Delivered::Sent { took } => {
+            ctx.metrics.samples.add(n);
+            ctx.metrics.bytes.add(body.len() as f64);
+            raise(&ctx.metrics.highest_sent, highest as f64 / 1000.0);
+            ctx.samples_out
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            ctx.send_nanos
+                .fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+            ctx.last_success_ms
+                .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+            true
         }
+        Delivered::Refused { status, why } => {
+            ctx.metrics.failed.add(n);
+            tracing::error!(
+                remote_name = %ctx.name,
+                status,
+                samples = batch.len(),
+                error = %why,
+                "remote write: non-recoverable error; dropping the batch"
+            );
+            true
+        }
+        Delivered::Aborted => false,
     }
 }
