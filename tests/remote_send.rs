@@ -43,6 +43,12 @@ struct RecvState {
     data: Mutex<BTreeMap<Key, Samples>>,
     /// Same series and timestamp received twice with different values.
     conflicts: AtomicU64,
+    /// Requests still to be answered 429 before `status` applies again.
+    throttle: AtomicU64,
+    /// The `Retry-After` those 429s carry, if any.
+    retry_after: Mutex<Option<String>>,
+    /// When each request came and the status it got.
+    log: Mutex<Vec<(Instant, u16)>>,
 }
 
 /// A remote-write receiver on 127.0.0.1 that decodes with ferroprom's
@@ -58,7 +64,29 @@ async fn receive(
     axum::extract::State(st): axum::extract::State<Arc<RecvState>>,
     headers: HeaderMap,
     body: Bytes,
-) -> StatusCode {
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let throttled = st
+        .throttle
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = if throttled {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        record(&st, &headers, &body)
+    };
+    st.log
+        .lock()
+        .unwrap()
+        .push((Instant::now(), status.as_u16()));
+    match st.retry_after.lock().unwrap().clone() {
+        Some(after) if throttled => (status, [("retry-after", after)]).into_response(),
+        _ => status.into_response(),
+    }
+}
+
+/// Checks and stores one accepted request; the status to answer.
+fn record(st: &RecvState, headers: &HeaderMap, body: &Bytes) -> StatusCode {
     st.requests.fetch_add(1, Ordering::Relaxed);
     let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
     for (name, want) in [
@@ -83,7 +111,7 @@ async fn receive(
     if status != 204 {
         return StatusCode::from_u16(status).unwrap();
     }
-    let req = match ferroprom::remote::write::decompress(&body)
+    let req = match ferroprom::remote::write::decompress(body)
         .map(|raw| <ferroprom::remote::proto::WriteRequest as prost::Message>::decode(&raw[..]))
     {
         Ok(Ok(r)) => r,
@@ -178,6 +206,17 @@ impl Receiver {
 
     fn set_status(&self, s: u16) {
         self.state.status.store(s, Ordering::Relaxed);
+    }
+
+    /// Answers the next `n` requests 429, with `Retry-After: after` if set.
+    fn throttle(&self, n: u64, after: Option<&str>) {
+        *self.state.retry_after.lock().unwrap() = after.map(str::to_string);
+        self.state.throttle.store(n, Ordering::SeqCst);
+    }
+
+    /// Requests so far: when they came and what they got.
+    fn log(&self) -> Vec<(Instant, u16)> {
+        self.state.log.lock().unwrap().clone()
     }
 
     fn data(&self) -> BTreeMap<Key, Samples> {
@@ -494,6 +533,103 @@ fn reload_adds_and_removes_queues() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(r.total(), after, "a removed queue kept sending");
     r.check_headers();
+}
+
+/// `config` with `retry_on_http_429` set to `retry` and no metadata
+/// sending, so with its single shard every request is a sample batch and
+/// the next one is sent only when the previous one is done.
+fn config_429(targets: &[String], url: &str, retry: bool) -> String {
+    config(targets, Some(url)).replace(
+        "    queue_config:\n",
+        &format!("    metadata_config: {{send: false}}\n    queue_config:\n      retry_on_http_429: {retry}\n"),
+    )
+}
+
+/// The gaps between each 429 among the requests after `from` and the
+/// request that followed it.
+fn gaps_after_429(r: &Receiver, from: usize) -> Vec<Duration> {
+    let log = r.log();
+    log[from..]
+        .windows(2)
+        .filter(|w| w[0].1 == 429)
+        .map(|w| w[1].0 - w[0].0)
+        .collect()
+}
+
+/// Waits until `n` requests after `from` got 429 and one after them got
+/// through.
+fn wait_throttled(r: &Receiver, from: usize, n: usize) {
+    wait_until(
+        60,
+        "the throttled requests and a success after them",
+        || {
+            let log = r.log();
+            let after = &log[from..];
+            let last_429 = after.iter().rposition(|e| e.1 == 429);
+            after.iter().filter(|e| e.1 == 429).count() == n
+                && last_429.is_some_and(|i| after[i + 1..].iter().any(|e| e.1 == 204))
+        },
+    );
+}
+
+#[test]
+fn rate_limited_requests_wait_for_retry_after_and_lose_nothing() {
+    let r = Receiver::start();
+    let exp = Exporter::start(EXPORTER_BODY);
+    let url = r.url();
+    let s = Server::start(
+        Some(&config_429(&[exp.addr()], &url, true)),
+        &["--web.enable-lifecycle"],
+    );
+    wait_until(30, "samples to arrive", || r.total() >= 10);
+    assert_eq!(
+        metric(&s, "prometheus_remote_storage_samples_retried_total"),
+        0.0
+    );
+
+    // 429 with `Retry-After: 1`, three times: each retry a second later.
+    let from = r.log().len();
+    r.throttle(3, Some("1"));
+    wait_throttled(&r, from, 3);
+    let gaps = gaps_after_429(&r, from);
+    assert_eq!(gaps.len(), 3, "{gaps:?}");
+    assert!(
+        gaps.iter().all(|g| *g >= Duration::from_millis(950)),
+        "retried before Retry-After: {gaps:?}"
+    );
+    let retried = metric(&s, "prometheus_remote_storage_samples_retried_total");
+    assert!(retried > 0.0);
+
+    // 429 without the header: the exponential backoff from min_backoff
+    // (10ms, doubling up to 200ms), far below a second.
+    let from = r.log().len();
+    r.throttle(3, None);
+    wait_throttled(&r, from, 3);
+    let gaps = gaps_after_429(&r, from);
+    assert_eq!(gaps.len(), 3, "{gaps:?}");
+    assert!(
+        gaps.iter().all(|g| *g < Duration::from_millis(900)),
+        "backoff too long: {gaps:?}"
+    );
+    assert!(metric(&s, "prometheus_remote_storage_samples_retried_total") > retried);
+    assert_eq!(
+        metric(&s, "prometheus_remote_storage_samples_failed_total"),
+        0.0
+    );
+
+    // Everything scraped arrived, exactly once.
+    assert_receiver_matches(&s, &r, &config_429(&[], &url, true));
+
+    // Without retry_on_http_429 (Prometheus 2.42's default) a 429 is
+    // final: the batch is dropped and counted as failed.
+    reload(&s, &config_429(&[exp.addr()], &url, false));
+    r.throttle(2, Some("1"));
+    wait_until(30, "failed samples", || {
+        metric(&s, "prometheus_remote_storage_samples_failed_total") > 0.0
+    });
+    let (_, status, err) = s.stop();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("429"), "{err}");
 }
 
 /// A peer binary, killed on drop.

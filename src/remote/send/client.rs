@@ -17,7 +17,7 @@ pub(crate) enum Outcome {
     /// 2xx.
     Sent,
     /// 5xx, 429 (when `retry_on_http_429`), or no answer: try again later,
-    /// after `retry_after` if the receiver said so.
+    /// after `retry_after` if a 429 said so.
     Retry {
         why: String,
         retry_after: Option<Duration>,
@@ -90,17 +90,20 @@ impl Client {
         if status.is_success() {
             return Outcome::Sent;
         }
+        // Prometheus 2.42 reads `Retry-After` on a retried 429 only (a 5xx
+        // backs off normally); a zero or past value means "no advice".
+        let rate_limited = status.as_u16() == 429 && self.cfg.queue_config.retry_on_http_429;
         let retry_after = resp
             .headers()
             .get(reqwest::header::RETRY_AFTER)
+            .filter(|_| rate_limited)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(parse_retry_after)
+            .filter(|d| !d.is_zero());
         let mut text = resp.text().await.unwrap_or_default();
         truncate(&mut text, 256);
         let why = format!("server returned HTTP status {status}: {}", text.trim());
-        let retry = status.is_server_error()
-            || (status.as_u16() == 429 && self.cfg.queue_config.retry_on_http_429);
-        if retry {
+        if status.is_server_error() || rate_limited {
             Outcome::Retry { why, retry_after }
         } else {
             Outcome::Refused {
