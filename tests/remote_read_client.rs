@@ -538,4 +538,263 @@ fn reading_from_prometheus_matches_its_own_answers() {
         let got = instant(&b.client, &b.url(""), q, mid);
         assert_same(q, &want, &got);
     }
+    // The series endpoint reads through remote read too, and B sees the
+    // label sets Prometheus has (B itself holds none).
+    for m in ["{__name__=~\"rr_.*\"}", "rr_temperature{job=\"db\"}"] {
+        let params = [
+            ("match[]", m.to_string()),
+            ("start", secs(start)),
+            ("end", secs(end)),
+        ];
+        let want = api(&client, &format!("{}/api/v1/series", prom.url()), &params);
+        let got = api(&b.client, &b.url("/api/v1/series"), &params);
+        assert!(!label_sets(&want).is_empty(), "{want}");
+        assert_eq!(label_sets(&want), label_sets(&got), "{m}");
+        assert!(warnings(&got).is_empty(), "{got}");
+    }
+}
+
+/// What the fake endpoint saw of one query.
+#[derive(Clone, Debug)]
+struct SeenQuery {
+    func: String,
+    start: i64,
+    end: i64,
+}
+
+#[derive(Default)]
+struct FakeState {
+    /// Answer 500 instead of data.
+    fail: std::sync::atomic::AtomicBool,
+    seen: std::sync::Mutex<Vec<SeenQuery>>,
+    /// Series answered to every query (samples response).
+    answer: Vec<TimeSeries>,
+}
+
+/// A remote-read endpoint on 127.0.0.1 answering every query with fixed
+/// series in a samples response (as Prometheus 2.42's server does), and
+/// recording the queries' hints.
+struct FakeRemote {
+    port: u16,
+    state: std::sync::Arc<FakeState>,
+    _rt: tokio::runtime::Runtime,
+}
+
+async fn fake_read(
+    axum::extract::State(st): axum::extract::State<std::sync::Arc<FakeState>>,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use ferroprom::remote::proto::{QueryResult, ReadRequest, ReadResponse};
+    let Ok(raw) = snap::raw::Decoder::new().decompress_vec(&body) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let Ok(req) = ReadRequest::decode(&raw[..]) else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    for q in &req.queries {
+        st.seen.lock().unwrap().push(SeenQuery {
+            func: q.hints.as_ref().map(|h| h.func.clone()).unwrap_or_default(),
+            start: q.start_timestamp_ms,
+            end: q.end_timestamp_ms,
+        });
+    }
+    if st.fail.load(std::sync::atomic::Ordering::Relaxed) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "broken on purpose").into_response();
+    }
+    let resp = ReadResponse {
+        results: req
+            .queries
+            .iter()
+            .map(|_| QueryResult {
+                timeseries: st.answer.clone(),
+            })
+            .collect(),
+    };
+    let body = snap::raw::Encoder::new()
+        .compress_vec(&resp.encode_to_vec())
+        .unwrap();
+    (
+        [
+            ("content-type", "application/x-protobuf"),
+            ("content-encoding", "snappy"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+impl FakeRemote {
+    fn start(answer: Vec<TimeSeries>) -> FakeRemote {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let state = std::sync::Arc::new(FakeState {
+            answer,
+            ..Default::default()
+        });
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app = axum::Router::new()
+            .route("/read", axum::routing::post(fake_read))
+            .with_state(std::sync::Arc::clone(&state));
+        rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeRemote {
+            port,
+            state,
+            _rt: rt,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/read", self.port)
+    }
+
+    fn seen(&self) -> Vec<SeenQuery> {
+        self.state.seen.lock().unwrap().clone()
+    }
+}
+
+/// The label sets of a `/api/v1/series` answer, as JSON strings.
+fn label_sets(v: &Value) -> Vec<String> {
+    let mut out: Vec<String> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// `/api/v1/series` selects through the fanout storage with the `series`
+/// hint: remote series appear (label sets without samples included, equal
+/// ones once), `read_recent: false` skips the endpoint for recent ranges,
+/// and a failing endpoint becomes a warning. Label names and values stay
+/// local with Prometheus 2.42's "not implemented" warning.
+#[test]
+fn series_endpoint_reads_through_remote_read() {
+    let t0 = base();
+    let remote = FakeRemote::start(vec![
+        // What Prometheus answers a series lookup with: no samples.
+        series(&[("__name__", "rr_remote_only"), ("side", "remote")], []),
+        series(&[("__name__", "rr_shared"), ("job", "s")], [(t0, 1.0)]),
+    ]);
+    let config = |read_recent: bool| {
+        format!(
+            "global:\n  scrape_interval: 1h\nremote_read:\n  - url: {}\n    read_recent: {read_recent}\n",
+            remote.url()
+        )
+    };
+    let b = Server::start(
+        Some(&config(true)),
+        &[
+            "--web.enable-remote-write-receiver",
+            "--web.enable-lifecycle",
+        ],
+    );
+    push(
+        &b.client,
+        &b.url(""),
+        vec![
+            series(
+                &[("__name__", "rr_shared"), ("job", "s")],
+                [(t0, 1.0), (t0 + 10 * STEP, 1.0)],
+            ),
+            series(
+                &[("__name__", "rr_local"), ("side", "local")],
+                [(t0, 2.0), (t0 + 10 * STEP, 2.0)],
+            ),
+        ],
+    );
+    let series_url = b.url("/api/v1/series");
+    let selector = || ("match[]", "{__name__=~\"rr_.*\"}".to_string());
+
+    let got = api(&b.client, &series_url, &[selector()]);
+    assert_eq!(
+        label_sets(&got),
+        [
+            r#"{"__name__":"rr_local","side":"local"}"#,
+            r#"{"__name__":"rr_remote_only","side":"remote"}"#,
+            r#"{"__name__":"rr_shared","job":"s"}"#,
+        ],
+        "{got}"
+    );
+    assert!(warnings(&got).is_empty(), "{got}");
+    let seen = remote.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].func, "series");
+
+    // Label lookups: local answers only, and Prometheus's warning.
+    let names = api(&b.client, &b.url("/api/v1/labels"), &[]);
+    assert_eq!(
+        names["data"],
+        serde_json::json!(["__name__", "job", "side"])
+    );
+    // Prometheus 2.42 says just this, once per endpoint.
+    assert_eq!(warnings(&names), ["not implemented"]);
+    let values = api(&b.client, &b.url("/api/v1/label/side/values"), &[]);
+    assert_eq!(values["data"], serde_json::json!(["local"]));
+    assert_eq!(warnings(&values), ["not implemented"]);
+    assert_eq!(remote.seen().len(), 1, "label lookups went remote");
+
+    // Without read_recent: a range after the oldest local sample does not
+    // go remote (no warning either); one reaching before it does, cut at
+    // the oldest local sample.
+    std::fs::write(b.config_path(), config(false)).unwrap();
+    let (code, body) = b.post("/-/reload", &[]);
+    assert_eq!(code, 200, "{body}");
+    let recent = [selector(), ("start", secs(t0 + 1000))];
+    let got = api(&b.client, &series_url, &recent);
+    assert_eq!(label_sets(&got).len(), 2, "{got}");
+    let names = api(
+        &b.client,
+        &b.url("/api/v1/labels"),
+        &[("start", secs(t0 + 1000))],
+    );
+    assert!(warnings(&names).is_empty(), "{names}");
+    assert_eq!(remote.seen().len(), 1);
+    let got = api(
+        &b.client,
+        &series_url,
+        &[selector(), ("start", secs(t0 - 60_000))],
+    );
+    assert_eq!(label_sets(&got).len(), 3, "{got}");
+    let seen = remote.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!((seen[1].start, seen[1].end), (t0 - 60_000, t0));
+
+    // A failing endpoint: local series, and the failure as a warning.
+    remote
+        .state
+        .fail
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let got = api(&b.client, &series_url, &[selector()]);
+    assert_eq!(label_sets(&got).len(), 2, "{got}");
+    let w = warnings(&got);
+    assert_eq!(w.len(), 1, "{got}");
+    assert!(
+        w[0].starts_with("remote_read: ") && w[0].contains("500"),
+        "{w:?}"
+    );
+
+    // Two endpoints: Prometheus lists the label lookup warning twice.
+    std::fs::write(
+        b.config_path(),
+        format!(
+            "{}  - url: {}?second\n    read_recent: true\n",
+            config(true),
+            remote.url()
+        ),
+    )
+    .unwrap();
+    let (code, body) = b.post("/-/reload", &[]);
+    assert_eq!(code, 200, "{body}");
+    let names = api(&b.client, &b.url("/api/v1/labels"), &[]);
+    assert_eq!(warnings(&names), ["not implemented", "not implemented"]);
 }

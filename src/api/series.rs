@@ -1,12 +1,15 @@
 //! Series metadata: `/api/v1/series`, `/api/v1/labels` and
-//! `/api/v1/label/<name>/values`, read from storage (head and blocks)
-//! through its querier.
+//! `/api/v1/label/<name>/values`, read through the fanout storage as in
+//! Prometheus: local storage plus the `remote_read:` endpoints (for the
+//! series endpoint; label lookups only warn that remote endpoints do not
+//! implement them), remote failures reported as warnings.
 //!
 //! Without `start`/`end` the whole time range is searched. Several
 //! `match[]` selectors give the union of their answers. `limit` keeps the
 //! first names, values or series and warns that the result was cut.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -56,24 +59,44 @@ fn storage_error(e: storage::Error) -> ApiError {
     ApiError::new(super::response::ErrorType::Execution, e.to_string())
 }
 
-/// Runs `f` against a querier over `[start, end]` on the blocking pool.
+/// Sets its flag when dropped: a request whose client went away (its
+/// handler future dropped) stops waiting for remote endpoints.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `f` on the blocking pool against a querier over `[start, end]` of
+/// the fanout storage, remote selects hinted with `func`; returns its
+/// result and the remote side's warnings.
 async fn with_querier<T, F>(
     state: &Arc<ApiState>,
     start: i64,
     end: i64,
+    func: &'static str,
     f: F,
-) -> Result<T, ApiError>
+) -> Result<(T, Vec<String>), ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&dyn Querier) -> Result<T, storage::Error> + Send + 'static,
 {
     let st = Arc::clone(state);
-    tokio::task::spawn_blocking(move || {
-        let q = st.db.querier(start, end).map_err(storage_error)?;
-        f(q.as_ref()).map_err(storage_error)
+    let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+    let flag = Arc::clone(&cancel.0);
+    let r = tokio::task::spawn_blocking(move || {
+        let view = st.queryable.view(flag, None).with_func(func);
+        let q = view.querier(start, end).map_err(storage_error)?;
+        let found = f(q.as_ref()).map_err(storage_error)?;
+        drop(q);
+        Ok((found, view.take_warnings()))
     })
     .await
-    .map_err(|e| ApiError::internal(format!("metadata lookup failed: {e}")))?
+    .map_err(|e| ApiError::internal(format!("metadata lookup failed: {e}")))?;
+    drop(cancel);
+    r
 }
 
 fn respond(
@@ -114,7 +137,9 @@ async fn series_answer(state: &Arc<ApiState>, params: &Params) -> Result<Success
     let start = time_param(params, "start", MIN_TIME)?;
     let end = time_param(params, "end", MAX_TIME)?;
     let sets = parse_matchers(&selectors).map_err(|e| invalid_param("match[]", e.msg))?;
-    let found = with_querier(state, start, end, move |q| {
+    // "series" is no function: the hint tells remote endpoints that only
+    // label sets are wanted, as Prometheus's series API sends it.
+    let (found, remote_warnings) = with_querier(state, start, end, "series", move |q| {
         // Each select is sorted; several are merged without duplicates.
         let mut all: Vec<Labels> = Vec::new();
         for set in &sets {
@@ -127,9 +152,10 @@ async fn series_answer(state: &Arc<ApiState>, params: &Params) -> Result<Success
         Ok(all)
     })
     .await?;
-    let (found, warnings) = cut(found, limit);
+    let (found, truncated) = cut(found, limit);
     let mut s = Success::raw(encode::label_sets(&found));
-    s.warnings = warnings;
+    s.warnings = remote_warnings;
+    s.warnings.extend(truncated);
     Ok(s)
 }
 
@@ -170,7 +196,7 @@ where
         end,
         sets,
     } = lq;
-    let names = with_querier(state, start, end, move |q| {
+    let (names, remote_warnings) = with_querier(state, start, end, "", move |q| {
         if sets.len() <= 1 {
             return lookup(q, sets.first().map_or(&[][..], |s| s.as_slice()));
         }
@@ -181,9 +207,10 @@ where
         Ok(all.into_iter().collect())
     })
     .await?;
-    let (names, warnings) = cut(names, limit);
+    let (names, truncated) = cut(names, limit);
     let mut s = Success::raw(encode::strings(&names));
-    s.warnings = warnings;
+    s.warnings = remote_warnings;
+    s.warnings.extend(truncated);
     Ok(s)
 }
 

@@ -4,8 +4,11 @@
 //! merged by timestamp (one per timestamp). A failing endpoint does not
 //! fail the query: its error becomes a warning of the answer.
 //!
-//! Only `select` goes remote; label names and values come from local
-//! storage alone, as Prometheus's remote querier answers them empty.
+//! Only `select` goes remote. Label names and values come from local
+//! storage alone: Prometheus 2.42's remote querier answers them with a
+//! "not implemented" error, which its fanout turns into a warning, so each
+//! endpoint that would be asked for the range adds that same warning (one
+//! per endpoint, as Prometheus lists them).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -137,6 +140,7 @@ impl FanoutStorage {
                 .or_else(|| self.runtime.clone()),
             cancel,
             deadline,
+            func: "",
             warnings: Mutex::new(Vec::new()),
         }
     }
@@ -150,10 +154,21 @@ pub struct FanoutView<'a> {
     runtime: Option<tokio::runtime::Handle>,
     cancel: Arc<AtomicBool>,
     deadline: Option<Instant>,
+    /// The `func` read hint sent with every select (Prometheus's
+    /// `SelectHints.Func`; `series` for `/api/v1/series`).
+    func: &'static str,
     warnings: Mutex<Vec<String>>,
 }
 
 impl FanoutView<'_> {
+    /// Sends `func` as the read hint of remote selects: `series` tells an
+    /// endpoint only label sets are wanted, as Prometheus's series API
+    /// does.
+    pub fn with_func(mut self, func: &'static str) -> Self {
+        self.func = func;
+        self
+    }
+
     /// The warnings so far, each once, in the order they arose.
     pub fn take_warnings(&self) -> Vec<String> {
         std::mem::take(&mut *self.warnings.lock())
@@ -282,7 +297,13 @@ impl Querier for FanoutQuerier<'_> {
         let plans: Vec<(Arc<Endpoint>, Plan)> = self
             .remotes
             .iter()
-            .filter_map(|(ep, lo, hi)| Some((Arc::clone(ep), ep.policy.plan(*lo, *hi, matchers)?)))
+            .filter_map(|(ep, lo, hi)| {
+                let mut plan = ep.policy.plan(*lo, *hi, matchers)?;
+                if let Some(h) = plan.query.hints.as_mut() {
+                    h.func = self.view.func.to_string();
+                }
+                Some((Arc::clone(ep), plan))
+            })
             .collect();
         if plans.is_empty() {
             return Ok(all);
@@ -291,7 +312,12 @@ impl Querier for FanoutQuerier<'_> {
         for ((_, plan), answer) in plans.iter().zip(answers) {
             for rs in answer.into_iter().flatten() {
                 let (lo, hi) = (plan.query.start_timestamp_ms, plan.query.end_timestamp_ms);
-                if let Some(s) = to_series(rs, &plan.strip, lo, hi, self.mint, self.maxt) {
+                // A series lookup wants label sets: an endpoint answering
+                // it (Prometheus does) may send series without samples.
+                let keep_empty = self.view.func == "series";
+                if let Some(s) =
+                    to_series(rs, &plan.strip, lo, hi, self.mint, self.maxt, keep_empty)
+                {
                     all.push(s);
                 }
             }
@@ -299,19 +325,33 @@ impl Querier for FanoutQuerier<'_> {
         Ok(merge(all))
     }
 
+    /// Local names, and Prometheus 2.42's warning for each endpoint (its
+    /// remote querier does not implement label lookups).
     fn label_names(&self, matchers: &[Matcher]) -> storage::Result<Vec<String>> {
+        self.warn_not_implemented();
         self.local.label_names(matchers)
     }
 
+    /// Local values, with the warnings of [`Self::label_names`].
     fn label_values(&self, name: &str, matchers: &[Matcher]) -> storage::Result<Vec<String>> {
+        self.warn_not_implemented();
         self.local.label_values(name, matchers)
+    }
+}
+
+impl FanoutQuerier<'_> {
+    /// What Prometheus 2.42 answers a label lookup with when remote read
+    /// is configured: one "not implemented" per endpoint, not merged.
+    fn warn_not_implemented(&self) {
+        let mut w = self.view.warnings.lock();
+        w.extend(self.remotes.iter().map(|_| "not implemented".to_string()));
     }
 }
 
 /// A remote series as storage serves one: `strip` labels removed, samples
 /// outside `[lo, hi]` (what was asked for) dropped, cut into chunks;
-/// `None` when nothing is left. The series covers the querier's
-/// `[mint, maxt]` so it merges with local ones of the same labels.
+/// `None` when nothing is left, unless `keep_empty`. The series covers the
+/// querier's `[mint, maxt]` so it merges with local ones of the same labels.
 fn to_series(
     rs: RemoteSeries,
     strip: &[String],
@@ -319,10 +359,14 @@ fn to_series(
     hi: i64,
     mint: i64,
     maxt: i64,
+    keep_empty: bool,
 ) -> Option<Series> {
     let start = rs.samples.partition_point(|s| s.0 < lo);
-    let end = rs.samples.partition_point(|s| s.0 <= hi);
-    let samples = rs.samples.get(start..end).filter(|s| !s.is_empty())?;
+    let end = rs.samples.partition_point(|s| s.0 <= hi).max(start);
+    let samples = &rs.samples[start..end];
+    if samples.is_empty() && !keep_empty {
+        return None;
+    }
     let labels = Labels::new(
         rs.labels
             .into_iter()
@@ -398,6 +442,7 @@ mod tests {
             2500,
             0,
             10_000,
+            false,
         )
         .unwrap();
         assert_eq!(s.labels, Labels::from_pairs([("__name__", "up")]));
@@ -406,8 +451,40 @@ mod tests {
         assert_eq!(got.last(), Some(&(2500, 250.0)));
         assert_eq!(got.len(), 241);
         assert_eq!(s.spans().len(), 3);
-        assert!(to_series(remote(&[("a", "b")], &samples), &[], 5000, 6000, 0, 10_000).is_none());
-        assert!(to_series(remote(&[("a", "b")], &[]), &[], 0, 10, 0, 10).is_none());
+        assert!(to_series(
+            remote(&[("a", "b")], &samples),
+            &[],
+            5000,
+            6000,
+            0,
+            10_000,
+            false
+        )
+        .is_none());
+        assert!(to_series(remote(&[("a", "b")], &[]), &[], 0, 10, 0, 10, false).is_none());
+    }
+
+    /// For a series lookup, label sets without samples (what Prometheus
+    /// answers a `series` hint with) are kept.
+    #[test]
+    fn series_lookups_keep_remote_series_without_samples() {
+        let s = to_series(
+            remote(&[("__name__", "up"), ("region", "eu")], &[]),
+            &["region".to_string()],
+            0,
+            10,
+            0,
+            10,
+            true,
+        )
+        .unwrap();
+        assert_eq!(s.labels, Labels::from_pairs([("__name__", "up")]));
+        assert!(all_samples(&s).is_empty());
+        // Samples outside the asked range still do not come through.
+        let s = to_series(remote(&[("a", "b")], &[(50, 1.0)]), &[], 0, 10, 0, 10, true).unwrap();
+        assert!(all_samples(&s).is_empty());
+        // An inverted range is empty, not a panic.
+        assert!(to_series(remote(&[("a", "b")], &[(5, 1.0)]), &[], 9, 1, 0, 10, false).is_none());
     }
 
     /// Overlapping local and remote data of one series: one series, one
@@ -419,7 +496,7 @@ mod tests {
         let other: Vec<(i64, f64)> = vec![(5, 1.0)];
         let l = [("__name__", "m"), ("job", "a")];
         let all = vec![
-            to_series(remote(&l, &local), &[], 0, 10_000, 0, 10_000).unwrap(),
+            to_series(remote(&l, &local), &[], 0, 10_000, 0, 10_000, false).unwrap(),
             to_series(
                 remote(&[("__name__", "m")], &other),
                 &[],
@@ -427,6 +504,7 @@ mod tests {
                 10_000,
                 0,
                 10_000,
+                false,
             )
             .unwrap(),
             to_series(
@@ -436,6 +514,7 @@ mod tests {
                 10_000,
                 0,
                 10_000,
+                false,
             )
             .unwrap(),
         ];
