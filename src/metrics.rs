@@ -160,6 +160,14 @@ impl CounterVec {
         };
         Arc::clone(m.lock().entry(key(&self.0, values)).or_default())
     }
+
+    /// Drops the child with these label values (e.g. a removed queue).
+    pub fn remove(&self, values: &[&str]) {
+        let Kind::Counter(m) = &self.0.kind else {
+            unreachable!()
+        };
+        m.lock().remove(&key(&self.0, values));
+    }
 }
 
 impl GaugeVec {
@@ -190,6 +198,14 @@ impl HistogramVec {
                 .entry(k)
                 .or_insert_with(|| Arc::new(Histogram::new(Arc::clone(bounds)))),
         )
+    }
+
+    /// Drops the child with these label values.
+    pub fn remove(&self, values: &[&str]) {
+        let Kind::Histogram(_, m) = &self.0.kind else {
+            unreachable!()
+        };
+        m.lock().remove(&key(&self.0, values));
     }
 }
 

@@ -533,6 +533,24 @@ fn reload_adds_and_removes_queues() {
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(r.total(), after, "a removed queue kept sending");
     r.check_headers();
+    // Its metrics are gone from /metrics (Prometheus unregisters them);
+    // the families' unlabeled gauge stays.
+    let (_, body) = s.get("/metrics", &[]);
+    let left: Vec<&str> = body
+        .lines()
+        .filter(|l| l.contains("remote_name=\"test\""))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert!(body.contains("prometheus_remote_storage_highest_timestamp_in_seconds "));
+    // Added again, it starts from zero.
+    reload(&s, &config(&[exp.addr()], Some(&url)));
+    wait_until(30, "samples after re-adding the queue", || {
+        metric(&s, "prometheus_remote_storage_samples_total") > 0.0
+    });
+    assert!(
+        metric(&s, "prometheus_remote_storage_samples_total") < r.total() as f64,
+        "counter did not restart"
+    );
 }
 
 /// `config` with `retry_on_http_429` set to `retry` and no metadata

@@ -118,6 +118,38 @@ impl Families {
         }
     }
 
+    /// Removes a stopped queue's children, so its series leave `/metrics`
+    /// as Prometheus unregisters a stopped queue's metrics. A queue started
+    /// later under the same name and URL begins from zero.
+    pub(crate) fn remove_queue(&self, name: &str, url: &str) {
+        let l = [name, url];
+        for c in [
+            &self.samples,
+            &self.failed,
+            &self.retried,
+            &self.dropped,
+            &self.bytes,
+            &self.wal_gaps,
+            &self.metadata,
+            &self.metadata_failed,
+            &self.metadata_retried,
+            &self.metadata_bytes,
+        ] {
+            c.remove(&l);
+        }
+        for g in [
+            &self.pending,
+            &self.shards,
+            &self.shards_desired,
+            &self.shards_min,
+            &self.shards_max,
+            &self.highest_sent,
+        ] {
+            g.remove(&l);
+        }
+        self.batch_duration.remove(&l);
+    }
+
     pub(crate) fn for_queue(&self, name: &str, url: &str) -> QueueMetrics {
         let l = [name, url];
         QueueMetrics {
@@ -169,5 +201,28 @@ pub(crate) struct QueueMetrics {
 pub(crate) fn raise(g: &Gauge, v: f64) {
     if v > g.get() {
         g.set(v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_queue_leaves_the_exposition_and_restarts_from_zero() {
+        let r = Registry::new();
+        let f = Families::register(&r);
+        let a = f.for_queue("a", "http://127.0.0.1:1/w");
+        let b = f.for_queue("b", "http://127.0.0.1:2/w");
+        a.samples.add(5.0);
+        a.batch_duration.observe(0.1);
+        a.shards.set(2.0);
+        b.samples.add(1.0);
+        f.remove_queue("a", "http://127.0.0.1:1/w");
+        let text = r.render();
+        assert!(!text.contains("remote_name=\"a\""), "{text}");
+        assert!(text.contains("prometheus_remote_storage_samples_total{remote_name=\"b\""));
+        let again = f.for_queue("a", "http://127.0.0.1:1/w");
+        assert_eq!(again.samples.get(), 0.0);
     }
 }

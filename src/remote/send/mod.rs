@@ -88,8 +88,9 @@ impl RemoteWriteManager {
 
     /// Makes the running queues match `cfg.remote_write`: unchanged queues
     /// keep running, removed and changed ones are stopped (with a final
-    /// flush attempt), new and changed ones started. A changed queue with
-    /// the same name and URL resumes where the old one stopped.
+    /// flush attempt) and their metrics removed, new and changed ones
+    /// started. A changed queue with the same name and URL resumes where
+    /// the old one stopped.
     ///
     /// Every new queue is built before anything is stopped, so an error
     /// (e.g. an unreadable CA file) leaves the running queues as they were.
@@ -124,7 +125,9 @@ impl RemoteWriteManager {
             .collect();
         for k in gone {
             if let Some(q) = queues.remove(&k) {
+                let (name, url) = (q.inner.name.clone(), q.url.clone());
                 q.stop().await;
+                self.families.remove_queue(&name, &url);
             }
         }
         for (key, rw) in wanted {

@@ -80,6 +80,8 @@ impl QueueInner {
 /// A running queue.
 pub(crate) struct Queue {
     pub(crate) inner: Arc<QueueInner>,
+    /// The endpoint, the `url` label of the queue's metrics.
+    pub(crate) url: String,
     reader: Option<std::thread::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     flush_deadline: Duration,
@@ -189,6 +191,7 @@ impl Queue {
         tracing::info!(remote_name = %name, url = %cfg.url, "remote write: queue started");
         Ok(Queue {
             inner,
+            url: cfg.url.clone(),
             reader: Some(reader),
             tasks,
             flush_deadline: Duration::from_secs(5).max(q.batch_send_deadline.as_std()),
