@@ -18,7 +18,10 @@
 //! `2000x1` is what Prometheus's sender really posts (max_samples_per_send
 //! 2000, one sample per `TimeSeries` entry, each of 500 series four times);
 //! `2000x1_distinct` is the same with 2000 different series per request, as
-//! a sender shard with more series than `max_samples_per_send` sends.
+//! a sender shard with more series than `max_samples_per_send` sends;
+//! `2000x1_20k` cycles through 20,000 series 2000 at a time, one sample
+//! each (what the end-to-end `remote_write_peers` benchmark sends), so the
+//! series of one request are no longer in the CPU caches from the last.
 //! Every timed request carries newer timestamps than the one before, so
 //! every sample is really appended. Throughput is samples/s.
 //!
@@ -48,12 +51,13 @@ fn labels(i: usize) -> Vec<Label> {
     ]
 }
 
-/// One compressed request of `s` starting at `base` ms.
-fn request(s: &Shape, base: i64) -> Vec<u8> {
+/// The `n`th compressed request of `s`, its first samples at `base` ms.
+fn request(s: &Shape, n: usize, base: i64) -> Vec<u8> {
     let (per_entry, entries) = (s.per_entry, s.entries);
+    let first = (n * s.series) % s.pool;
     let mut timeseries = Vec::with_capacity(entries);
     for e in 0..entries {
-        let series = e % s.series;
+        let series = first + e % s.series;
         let round = (e / s.series) as i64;
         let samples = (0..per_entry as i64)
             .map(|k| Sample {
@@ -82,38 +86,54 @@ struct Shape {
     entries: usize,
     /// Distinct series per request.
     series: usize,
+    /// Series sent in turn, `series` per request.
+    pool: usize,
 }
 
-const SHAPES: [Shape; 3] = [
+const SHAPES: [Shape; 4] = [
     Shape {
         name: "500x20",
         per_entry: 20,
         entries: 500,
         series: 500,
+        pool: 500,
     },
     Shape {
         name: "2000x1",
         per_entry: 1,
         entries: 2000,
         series: 500,
+        pool: 500,
     },
     Shape {
         name: "2000x1_distinct",
         per_entry: 1,
         entries: 2000,
         series: 2000,
+        pool: 2000,
+    },
+    Shape {
+        name: "2000x1_20k",
+        per_entry: 1,
+        entries: 2000,
+        series: 2000,
+        pool: 20_000,
     },
 ];
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     for s in &SHAPES {
-        let body = request(s, 0);
+        let body = request(s, 0, 0);
+        // Nothing cached: every series' labels are decoded.
+        let refs = SeriesRefCache::default();
         g.throughput(Throughput::Elements((s.per_entry * s.entries) as u64));
         g.bench_function(s.name, |b| {
             b.iter(|| {
                 let raw = write::decompress(&body).unwrap();
-                write::decode(&raw).unwrap().len()
+                write::decode(&raw, NameValidationScheme::Utf8, &refs, 1)
+                    .unwrap()
+                    .len()
             })
         });
     }
@@ -134,22 +154,26 @@ fn bench(c: &mut Criterion) {
             // One receiver-wide cache per database, as the server holds.
             let refs = SeriesRefCache::default();
             let samples = (s.per_entry * s.entries) as u64;
-            // Each request covers this many ms of sample time.
+            // A round (every series of the pool sent once per sample of
+            // an entry) covers this many ms of sample time.
             let span = 15_000 * (samples / s.series as u64) as i64;
-            let next = Cell::new(1_700_000_000_000i64);
+            let rounds = s.pool / s.series;
+            let next = Cell::new(0usize);
             g.throughput(Throughput::Elements(samples));
             g.bench_function(s.name, |b| {
                 b.iter_batched(
                     || {
-                        let base = next.get();
-                        next.set(base + span);
-                        request(s, base)
+                        let n = next.get();
+                        next.set(n + 1);
+                        let base = 1_700_000_000_000 + (n / rounds) as i64 * span;
+                        request(s, n, base)
                     },
                     |body| {
+                        let u = NameValidationScheme::Utf8;
                         let raw = write::decompress(&body).unwrap();
-                        let batch = write::decode(&raw).unwrap();
-                        let out =
-                            write::append(&db, &batch, NameValidationScheme::Utf8, &refs).unwrap();
+                        let g = refs.begin();
+                        let batch = write::decode(&raw, u, &refs, g).unwrap();
+                        let out = write::append(&db, &batch, u, &refs, g).unwrap();
                         assert_eq!(out.appended as u64, samples);
                     },
                     BatchSize::SmallInput,

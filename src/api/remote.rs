@@ -102,9 +102,10 @@ async fn remote_write(
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
         let raw = write::decompress(&body)?;
-        let batch = write::decode(&raw)?;
+        let generation = st.remote_refs.begin();
+        let batch = write::decode(&raw, scheme, &st.remote_refs, generation)?;
         st.remote_metadata.update(&batch.metadata);
-        write::append(&st.db, &batch, scheme, &st.remote_refs)
+        write::append(&st.db, &batch, scheme, &st.remote_refs, generation)
     })
     .await;
     match result {

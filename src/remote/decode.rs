@@ -40,16 +40,41 @@ pub enum DecodeError {
 #[derive(Debug, Clone, Copy)]
 pub struct SeriesView<'r, 'a> {
     /// As sent: not yet checked for order, duplicates or empty values.
+    /// Empty when `known` is set: the labels were not decoded.
     pub labels: &'r [(&'a str, &'a str)],
     pub samples: &'r [Sample],
     /// Native histogram samples sent for the series (not storable).
     pub histograms: usize,
+    /// The wire bytes of all the series' `Label` fields when they are sent
+    /// together (as every known sender does), before any other field:
+    /// equal bytes mean equal labels in the same order.
+    pub raw_labels: Option<&'a [u8]>,
+    /// What the caller's lookup of `raw_labels` returned; its labels were
+    /// then skipped, not decoded (see [`WriteBatch::decode_with`]).
+    pub known: Option<u64>,
 }
 
-struct Entry {
+impl<'a> SeriesView<'_, 'a> {
+    /// The series' labels, decoding them from `raw_labels` when they were
+    /// skipped; for the rare paths (error messages, a stale lookup).
+    pub fn decoded_labels(&self) -> Result<Vec<(&'a str, &'a str)>, DecodeError> {
+        match (self.known, self.raw_labels) {
+            (Some(_), Some(raw)) => {
+                let mut out = Vec::new();
+                label_run(raw, &mut out)?;
+                Ok(out)
+            }
+            _ => Ok(self.labels.to_vec()),
+        }
+    }
+}
+
+struct Entry<'a> {
     labels: Range<usize>,
     samples: Range<usize>,
     histograms: usize,
+    raw_labels: Option<&'a [u8]>,
+    known: Option<u64>,
 }
 
 /// A decoded `WriteRequest` whose strings point into the decompressed body.
@@ -57,7 +82,7 @@ struct Entry {
 pub struct WriteBatch<'a> {
     labels: Vec<(&'a str, &'a str)>,
     samples: Vec<Sample>,
-    series: Vec<Entry>,
+    series: Vec<Entry<'a>>,
     /// Metric metadata sent along (rare and small, so decoded with prost).
     pub metadata: Vec<MetricMetadata>,
 }
@@ -65,6 +90,21 @@ pub struct WriteBatch<'a> {
 impl<'a> WriteBatch<'a> {
     /// Decodes an uncompressed `WriteRequest`.
     pub fn decode(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        Self::decode_with(buf, |_, _| {})
+    }
+
+    /// [`decode`](Self::decode), asking `known` about the series' raw
+    /// label bytes (one call for the whole request, one entry per series,
+    /// `None` where a series has no [`SeriesView::raw_labels`]); it fills
+    /// one answer per entry. Where it answers `Some`, the series' labels
+    /// are only delimited, not decoded or checked for UTF-8, and the answer
+    /// is kept in [`SeriesView::known`]. The caller vouches that bytes it
+    /// knows decoded correctly before (the remote-write receiver's ref
+    /// cache only holds label bytes it validated and appended).
+    pub fn decode_with(
+        buf: &'a [u8],
+        known: impl FnOnce(&[Option<&'a [u8]>], &mut Vec<Option<u64>>),
+    ) -> Result<Self, DecodeError> {
         let mut batch = WriteBatch {
             // A typical series entry is 80–150 bytes with 5–10 labels and
             // one sample: reserve so that growth is rare, not exact.
@@ -87,6 +127,23 @@ impl<'a> WriteBatch<'a> {
                 _ => r.skip(tag, wire)?,
             }
         }
+        // Look the label runs up all at once (the cache can then take each
+        // of its locks once), and decode only those it does not know.
+        let raws: Vec<Option<&'a [u8]>> = batch.series.iter().map(|e| e.raw_labels).collect();
+        let mut found = Vec::with_capacity(raws.len());
+        known(&raws, &mut found);
+        found.resize(raws.len(), None);
+        for (e, found) in batch.series.iter_mut().zip(found) {
+            let Some(raw) = e.raw_labels else { continue };
+            match found {
+                Some(v) => e.known = Some(v),
+                None => {
+                    let start = batch.labels.len();
+                    label_run(raw, &mut batch.labels)?;
+                    e.labels = start..batch.labels.len();
+                }
+            }
+        }
         Ok(batch)
     }
 
@@ -105,6 +162,8 @@ impl<'a> WriteBatch<'a> {
             labels: &self.labels[e.labels.clone()],
             samples: &self.samples[e.samples.clone()],
             histograms: e.histograms,
+            raw_labels: e.raw_labels,
+            known: e.known,
         })
     }
 
@@ -112,10 +171,25 @@ impl<'a> WriteBatch<'a> {
         let (labels_start, samples_start) = (self.labels.len(), self.samples.len());
         let mut histograms = 0;
         let mut r = Reader::new(buf, "TimeSeries");
+        // The leading run of `Label` fields, only delimited here: decoded
+        // in `decode_with` unless known.
+        let mut raw_labels = None;
+        if buf.first() == Some(&LABEL_KEY) {
+            while r.buf.get(r.pos) == Some(&LABEL_KEY) {
+                r.pos += 1;
+                r.message(LEN, "TimeSeries.labels")?;
+            }
+            raw_labels = Some(&buf[..r.pos]);
+        }
         while let Some((tag, wire)) = r.key()? {
             match tag {
                 1 => {
                     let msg = r.message(wire, "TimeSeries.labels")?;
+                    if let Some(raw) = raw_labels.take() {
+                        // Labels after other fields: the leading run is not
+                        // the whole label set, so it identifies nothing.
+                        label_run(raw, &mut self.labels)?;
+                    }
                     self.labels.push(label(msg)?);
                 }
                 2 => {
@@ -139,9 +213,24 @@ impl<'a> WriteBatch<'a> {
             labels: labels_start..self.labels.len(),
             samples: samples_start..self.samples.len(),
             histograms,
+            raw_labels,
+            known: None,
         });
         Ok(())
     }
+}
+
+/// The key byte of `TimeSeries.labels` (field 1, length-delimited).
+const LABEL_KEY: u8 = (1 << 3) | LEN;
+
+/// Decodes a run of `TimeSeries.labels` fields (as delimited by
+/// `time_series`) into `out`.
+fn label_run<'a>(raw: &'a [u8], out: &mut Vec<(&'a str, &'a str)>) -> Result<(), DecodeError> {
+    let mut r = Reader::new(raw, "TimeSeries");
+    while let Some((_, wire)) = r.key()? {
+        out.push(label(r.message(wire, "TimeSeries.labels")?)?);
+    }
+    Ok(())
 }
 
 fn label(buf: &[u8]) -> Result<(&str, &str), DecodeError> {
@@ -492,6 +581,91 @@ mod tests {
         }
     }
 
+    #[test]
+    fn known_label_bytes_are_not_decoded() {
+        let req = WriteRequest {
+            timeseries: vec![
+                TimeSeries {
+                    labels: vec![l("__name__", "a"), l("job", "j")],
+                    samples: vec![Sample {
+                        value: 1.0,
+                        timestamp: 5,
+                    }],
+                    ..Default::default()
+                },
+                TimeSeries {
+                    labels: vec![l("__name__", "b")],
+                    ..Default::default()
+                },
+            ],
+            metadata: vec![],
+        };
+        let raw = req.encode_to_vec();
+        let first = TimeSeries {
+            labels: req.timeseries[0].labels.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let mut asked = 0;
+        let b = WriteBatch::decode_with(&raw, |raws, out| {
+            asked = raws.len();
+            out.extend(
+                raws.iter()
+                    .map(|r| (*r == Some(first.as_slice())).then_some(7)),
+            );
+        })
+        .unwrap();
+        assert_eq!(asked, 2);
+        let views: Vec<_> = b.series().collect();
+        assert_eq!(views[0].known, Some(7));
+        assert!(views[0].labels.is_empty());
+        assert_eq!(views[0].raw_labels, Some(first.as_slice()));
+        assert_eq!(
+            views[0].decoded_labels().unwrap(),
+            vec![("__name__", "a"), ("job", "j")]
+        );
+        assert_eq!(bits(views[0].samples), vec![(1.0f64.to_bits(), 5)]);
+        assert_eq!(views[1].known, None);
+        assert_eq!(views[1].labels, &[("__name__", "b")]);
+        assert_eq!(views[1].decoded_labels().unwrap(), vec![("__name__", "b")]);
+    }
+
+    #[test]
+    fn labels_split_by_other_fields_identify_nothing() {
+        // TimeSeries{label a=1, sample, label b=2}: the leading run is only
+        // part of the label set.
+        let label = |n: &str, v: &str| {
+            let mut f = vec![0x0a];
+            f.extend(l(n, v).encode_length_delimited_to_vec());
+            f
+        };
+        let mut ts = label("a", "1");
+        ts.extend([0x12, 0]);
+        ts.extend(label("b", "2"));
+        let mut req = vec![0x0a, ts.len() as u8];
+        req.extend_from_slice(&ts);
+        let all = |raws: &[Option<&[u8]>], out: &mut Vec<Option<u64>>| {
+            out.extend(raws.iter().map(|r| r.map(|_| 1)))
+        };
+        let b = WriteBatch::decode_with(&req, all).unwrap();
+        let v = b.series().next().unwrap();
+        assert_eq!((v.known, v.raw_labels), (None, None));
+        assert_eq!(v.labels, &[("a", "1"), ("b", "2")]);
+        assert_eq!(
+            as_prost(&b),
+            expected(&WriteRequest::decode(req.as_slice()).unwrap())
+        );
+        // Samples first: no leading run, nothing asked.
+        let mut ts = vec![0x12, 0];
+        ts.extend(label("a", "1"));
+        let mut req = vec![0x0a, ts.len() as u8];
+        req.extend_from_slice(&ts);
+        let b = WriteBatch::decode_with(&req, |raws, _| assert_eq!(raws, &[None])).unwrap();
+        let v = b.series().next().unwrap();
+        assert_eq!((v.known, v.raw_labels), (None, None));
+        assert_eq!(v.labels, &[("a", "1")]);
+    }
+
     proptest! {
         /// Any bytes: accepted exactly when prost accepts them, with the
         /// same series.
@@ -524,6 +698,20 @@ mod tests {
             let back = WriteRequest::decode(raw.as_slice()).unwrap();
             prop_assert_eq!(as_prost(&b), expected(&back));
             prop_assert_eq!(b.len(), req.timeseries.len());
+            // Every label set known: skipped, and its bytes decode to the
+            // same labels later.
+            let k = WriteBatch::decode_with(&raw, |raws, out| {
+                out.extend(raws.iter().map(|r| r.map(|_| 3)))
+            })
+            .unwrap();
+            let skipped: Flat = k
+                .series()
+                .map(|s| {
+                    let labels = s.decoded_labels().unwrap();
+                    (labels.iter().map(|&(n, v)| l(n, v)).collect(), bits(s.samples), s.histograms)
+                })
+                .collect();
+            prop_assert_eq!(skipped, expected(&back));
         }
     }
 }

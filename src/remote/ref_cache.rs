@@ -1,7 +1,8 @@
 //! The remote-write receiver's series-ref cache: label sets exactly as a
-//! sender sent them → the storage ref of their (validated) series, so a
-//! known series skips label validation and the by-labels lookup and is
-//! appended by ref, as Prometheus's scrape cache does for scraped series.
+//! sender sent them (their protobuf bytes) → the storage ref of their
+//! (validated) series, so a known series skips label decoding, validation
+//! and the by-labels lookup and is appended by ref, as Prometheus's scrape
+//! cache does for scraped series.
 //!
 //! One cache lives for the whole server and is shared by concurrent
 //! requests; it is split into independently locked shards so they rarely
@@ -31,12 +32,8 @@ const MAX_AGE: u64 = 4096;
 /// ref, generation).
 const ENTRY_OVERHEAD: usize = 64;
 
-/// Separates names and values in a key; `0xff` never occurs in UTF-8, so
-/// no two label lists share an encoding.
-const SEP: u8 = 0xff;
-
 struct Entry {
-    /// Scheme byte, then `name SEP value SEP` per label, as sent.
+    /// Scheme byte, then the label fields' bytes as sent.
     key: Box<[u8]>,
     series_ref: u64,
     /// Generation (request number) of the last hit.
@@ -76,9 +73,9 @@ impl Default for SeriesRefCache {
 /// A label set as looked up in the cache: its hash, computed once per
 /// series and reused by the insert that may follow a miss.
 #[derive(Clone, Copy)]
-pub struct Key<'k, 'a> {
+pub struct Key<'a> {
     hash: u64,
-    labels: &'k [(&'a str, &'a str)],
+    raw: &'a [u8],
     scheme: NameValidationScheme,
 }
 
@@ -101,30 +98,22 @@ impl SeriesRefCache {
         self.generation.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Hashes a label set as sent, for [`get`](Self::get) and
-    /// [`insert`](Self::insert).
-    pub fn key<'k, 'a>(
-        &self,
-        labels: &'k [(&'a str, &'a str)],
-        scheme: NameValidationScheme,
-    ) -> Key<'k, 'a> {
+    /// Hashes a label set's wire bytes as sent (all its `Label` fields,
+    /// see [`super::decode::SeriesView::raw_labels`]), for
+    /// [`get`](Self::get) and [`insert`](Self::insert).
+    pub fn key<'a>(&self, raw: &'a [u8], scheme: NameValidationScheme) -> Key<'a> {
         let mut h = self.hasher.build_hasher();
         h.write_u8(scheme as u8);
-        for (name, value) in labels {
-            h.write(name.as_bytes());
-            h.write_u8(SEP);
-            h.write(value.as_bytes());
-            h.write_u8(SEP);
-        }
+        h.write(raw);
         Key {
             hash: h.finish(),
-            labels,
+            raw,
             scheme,
         }
     }
 
     /// The cached ref of `key`'s series, stamping it as seen in `generation`.
-    pub fn get(&self, key: &Key<'_, '_>, generation: u64) -> Option<u64> {
+    pub fn get(&self, key: &Key<'_>, generation: u64) -> Option<u64> {
         let mut shard = self.shard(key.hash).lock();
         let e = shard.map.get_mut(&key.hash)?;
         if !matches(&e.key, key) {
@@ -134,8 +123,76 @@ impl SeriesRefCache {
         Some(e.series_ref)
     }
 
+    /// [`get`](Self::get) for a request's worth of label bytes at once
+    /// (`None` entries are not looked up): one answer per entry pushed to
+    /// `out`. Each shard is locked once, and its lookups run back to back
+    /// so the CPU can overlap their cache misses.
+    pub fn get_many(
+        &self,
+        raws: &[Option<&[u8]>],
+        scheme: NameValidationScheme,
+        generation: u64,
+        out: &mut Vec<Option<u64>>,
+    ) {
+        let keys: Vec<Option<Key<'_>>> = raws
+            .iter()
+            .map(|r| r.map(|raw| self.key(raw, scheme)))
+            .collect();
+        // Entries grouped by shard, a counting sort.
+        let mut start = [0u32; SHARDS + 1];
+        for k in keys.iter().flatten() {
+            start[self.shard_index(k.hash) + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let n = start[SHARDS] as usize;
+        let mut order = vec![0u32; n];
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                let slot = &mut start[self.shard_index(k.hash)];
+                order[*slot as usize] = i as u32;
+                *slot += 1;
+            }
+        }
+        out.clear();
+        out.resize(raws.len(), None);
+        let mut i = 0;
+        while i < n {
+            let shard_idx = self.shard_index(keys[order[i] as usize].expect("grouped").hash);
+            let mut shard = self.shards[shard_idx].lock();
+            // Load the group's entries and keys first, in independent
+            // lookups whose cache misses overlap; the compares below then
+            // find them cached.
+            let mut x = 0u8;
+            for &o in &order[i..] {
+                let k = keys[o as usize].expect("grouped");
+                if self.shard_index(k.hash) != shard_idx {
+                    break;
+                }
+                if let Some(e) = shard.map.get(&k.hash) {
+                    x ^= e.key.first().copied().unwrap_or(0) ^ e.key.last().copied().unwrap_or(0);
+                }
+            }
+            std::hint::black_box(x);
+            while i < n {
+                let k = keys[order[i] as usize].expect("grouped");
+                if self.shard_index(k.hash) != shard_idx {
+                    break;
+                }
+                if let Some(e) = shard.map.get_mut(&k.hash) {
+                    if matches(&e.key, &k) {
+                        e.seen = generation;
+                        out[order[i] as usize] = Some(e.series_ref);
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+
     /// Remembers that `key`'s series (validated, appended) has `series_ref`.
-    pub fn insert(&self, key: &Key<'_, '_>, series_ref: u64, generation: u64) {
+    pub fn insert(&self, key: &Key<'_>, series_ref: u64, generation: u64) {
         let encoded = encode(key);
         let cost = encoded.len() + ENTRY_OVERHEAD;
         if cost > self.shard_budget {
@@ -167,7 +224,7 @@ impl SeriesRefCache {
     }
 
     /// Drops `key`'s entry (its ref is gone from storage).
-    pub fn forget(&self, key: &Key<'_, '_>) {
+    pub fn forget(&self, key: &Key<'_>) {
         let mut shard = self.shard(key.hash).lock();
         if shard
             .map
@@ -190,7 +247,11 @@ impl SeriesRefCache {
     }
 
     fn shard(&self, hash: u64) -> &Mutex<Shard> {
-        &self.shards[(hash >> (64 - SHARDS.trailing_zeros())) as usize]
+        &self.shards[self.shard_index(hash)]
+    }
+
+    fn shard_index(&self, hash: u64) -> usize {
+        (hash >> (64 - SHARDS.trailing_zeros())) as usize
     }
 }
 
@@ -209,80 +270,101 @@ impl Shard {
     }
 }
 
-fn encode(key: &Key<'_, '_>) -> Box<[u8]> {
-    let len = 1 + key
-        .labels
-        .iter()
-        .map(|(n, v)| n.len() + v.len() + 2)
-        .sum::<usize>();
-    let mut out = Vec::with_capacity(len);
+fn encode(key: &Key<'_>) -> Box<[u8]> {
+    let mut out = Vec::with_capacity(1 + key.raw.len());
     out.push(key.scheme as u8);
-    for (name, value) in key.labels {
-        out.extend_from_slice(name.as_bytes());
-        out.push(SEP);
-        out.extend_from_slice(value.as_bytes());
-        out.push(SEP);
-    }
+    out.extend_from_slice(key.raw);
     out.into_boxed_slice()
 }
 
-/// Whether `stored` is `key`'s encoding, compared in place.
-fn matches(stored: &[u8], key: &Key<'_, '_>) -> bool {
-    let Some((&scheme, mut rest)) = stored.split_first() else {
-        return false;
-    };
-    if scheme != key.scheme as u8 {
-        return false;
-    }
-    for (name, value) in key.labels {
-        for part in [name.as_bytes(), value.as_bytes()] {
-            match rest.strip_prefix(part) {
-                Some([SEP, tail @ ..]) => rest = tail,
-                _ => return false,
-            }
-        }
-    }
-    rest.is_empty()
+/// Whether `stored` is `key`'s encoding.
+fn matches(stored: &[u8], key: &Key<'_>) -> bool {
+    stored.split_first() == Some((&(key.scheme as u8), key.raw))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::remote::proto::Label;
+    use prost::Message;
 
     const U: NameValidationScheme = NameValidationScheme::Utf8;
 
+    /// Label fields as a sender encodes them.
+    fn raw(labels: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (n, v) in labels {
+            out.push(0x0a);
+            let l = Label {
+                name: n.to_string(),
+                value: v.to_string(),
+            };
+            out.extend(l.encode_length_delimited_to_vec());
+        }
+        out
+    }
+
     #[test]
-    fn hit_needs_the_same_labels_in_the_same_order_and_scheme() {
+    fn hit_needs_the_same_bytes_and_scheme() {
         let c = SeriesRefCache::default();
         let g = c.begin();
-        let labels = [("__name__", "m"), ("job", "j")];
+        let labels = raw(&[("__name__", "m"), ("job", "j")]);
         assert_eq!(c.get(&c.key(&labels, U), g), None);
         c.insert(&c.key(&labels, U), 7, g);
         assert_eq!(c.get(&c.key(&labels, U), g), Some(7));
         assert_eq!(c.len(), 1);
         for other in [
-            &[("job", "j"), ("__name__", "m")][..],
-            &[("__name__", "m"), ("job", "j"), ("x", "")],
-            &[("__name__", "m"), ("job", "")],
-            &[("__name__", "m")],
-            // Label boundaries are part of the key.
-            &[("__name__", "mj"), ("ob", "j")],
+            raw(&[("job", "j"), ("__name__", "m")]),
+            raw(&[("__name__", "m"), ("job", "j"), ("x", "")]),
+            raw(&[("__name__", "m"), ("job", "")]),
+            raw(&[("__name__", "m")]),
+            raw(&[("__name__", "mj"), ("ob", "j")]),
+            labels[..labels.len() - 1].to_vec(),
+            Vec::new(),
         ] {
-            assert_eq!(c.get(&c.key(other, U), g), None, "{other:?}");
+            assert_eq!(c.get(&c.key(&other, U), g), None, "{other:?}");
         }
         let legacy = c.key(&labels, NameValidationScheme::Legacy);
         assert_eq!(c.get(&legacy, g), None);
     }
 
     #[test]
+    fn get_many_answers_like_get() {
+        let c = SeriesRefCache::default();
+        let g = c.begin();
+        let sets: Vec<Vec<u8>> = (0..500)
+            .map(|i| raw(&[("__name__", "m"), ("i", &i.to_string())]))
+            .collect();
+        for (i, k) in sets.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            c.insert(&c.key(k, U), i as u64, g);
+        }
+        let mut raws: Vec<Option<&[u8]>> = sets.iter().map(|k| Some(k.as_slice())).collect();
+        raws.push(None);
+        raws.insert(7, None);
+        let g2 = c.begin();
+        let mut out = vec![Some(99)];
+        c.get_many(&raws, U, g2, &mut out);
+        assert_eq!(out.len(), raws.len());
+        for (r, got) in raws.iter().zip(&out) {
+            assert_eq!(*got, r.and_then(|r| c.get(&c.key(r, U), g2)));
+        }
+        assert_eq!(out.iter().flatten().count(), 333);
+        // Hits are stamped: nothing is swept at the generation after.
+        let mut none = Vec::new();
+        c.get_many(&raws, NameValidationScheme::Legacy, g2, &mut none);
+        assert!(none.iter().all(Option::is_none));
+    }
+
+    #[test]
     fn matches_compares_whole_encoding() {
         let c = SeriesRefCache::default();
-        let k = c.key(&[("a", "b")], U);
+        let (ab, abcd) = (raw(&[("a", "b")]), raw(&[("a", "b"), ("c", "d")]));
+        let k = c.key(&ab, U);
         let stored = encode(&k);
         assert!(matches(&stored, &k));
         assert!(!matches(&stored[..stored.len() - 1], &k));
         assert!(!matches(&[], &k));
-        let longer = c.key(&[("a", "b"), ("c", "d")], U);
+        let longer = c.key(&abcd, U);
         assert!(!matches(&stored, &longer));
         assert!(!matches(&encode(&longer), &k));
     }
@@ -291,7 +373,7 @@ mod tests {
     fn forget_drops_only_that_entry() {
         let c = SeriesRefCache::default();
         let g = c.begin();
-        let (a, b) = ([("__name__", "a")], [("__name__", "b")]);
+        let (a, b) = (raw(&[("__name__", "a")]), raw(&[("__name__", "b")]));
         c.insert(&c.key(&a, U), 1, g);
         c.insert(&c.key(&b, U), 2, g);
         c.forget(&c.key(&a, U));
@@ -305,28 +387,29 @@ mod tests {
     fn idle_entries_are_swept() {
         let c = SeriesRefCache::default();
         let g = c.begin();
-        let names: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+        let names: Vec<Vec<u8>> = (0..1000)
+            .map(|i| raw(&[("__name__", &format!("m{i}"))]))
+            .collect();
         for (i, n) in names.iter().enumerate() {
-            c.insert(&c.key(&[("__name__", n)], U), i as u64, g);
+            c.insert(&c.key(n, U), i as u64, g);
         }
         assert_eq!(c.len(), 1000);
         // Long after, one series is still sent; an insert into its shard
         // sweeps that shard and keeps only it there.
         let later = g + MAX_AGE + 10;
-        let kept = [("__name__", names[0].as_str())];
-        let kept_key = c.key(&kept, U);
+        let kept_key = c.key(&names[0], U);
         assert_eq!(c.get(&kept_key, later), Some(0));
         let shard = c.shard(kept_key.hash);
         let before = shard.lock().map.len();
         assert!(before > 1);
-        let fresh: String = (0..)
-            .map(|i| format!("new{i}"))
-            .find(|n| std::ptr::eq(c.shard(c.key(&[("__name__", n)], U).hash), shard))
+        let fresh: Vec<u8> = (0..)
+            .map(|i| raw(&[("__name__", &format!("new{i}"))]))
+            .find(|n| std::ptr::eq(c.shard(c.key(n, U).hash), shard))
             .unwrap();
-        c.insert(&c.key(&[("__name__", &fresh)], U), 5000, later);
+        c.insert(&c.key(&fresh, U), 5000, later);
         assert_eq!(shard.lock().map.len(), 2);
         assert_eq!(c.get(&kept_key, later), Some(0));
-        assert_eq!(c.get(&c.key(&[("__name__", &fresh)], U), later), Some(5000));
+        assert_eq!(c.get(&c.key(&fresh, U), later), Some(5000));
         assert_eq!(c.len(), 1000 - before + 2);
     }
 
@@ -336,19 +419,19 @@ mod tests {
         let c = SeriesRefCache::with_budget(budget);
         let g = c.begin();
         for i in 0..10_000 {
-            let v = format!("value-{i}");
-            c.insert(&c.key(&[("__name__", "m"), ("i", &v)], U), i, g);
+            let k = raw(&[("__name__", "m"), ("i", &format!("value-{i}"))]);
+            c.insert(&c.key(&k, U), i, g);
             let total: usize = c.shards.iter().map(|s| s.lock().bytes).sum();
             assert!(total <= budget, "{total} bytes after {i} inserts");
         }
         assert!(!c.is_empty());
         // Recent entries are still found after shards were cleared.
-        let last = [("__name__", "m"), ("i", "value-9999")];
+        let last = raw(&[("__name__", "m"), ("i", "value-9999")]);
         assert_eq!(c.get(&c.key(&last, U), g), Some(9999));
         // A label set larger than a whole shard's budget is never cached.
-        let huge = "x".repeat(budget);
-        c.insert(&c.key(&[("__name__", &huge)], U), 1, g);
-        assert_eq!(c.get(&c.key(&[("__name__", &huge)], U), g), None);
+        let huge = raw(&[("__name__", &"x".repeat(budget))]);
+        c.insert(&c.key(&huge, U), 1, g);
+        assert_eq!(c.get(&c.key(&huge, U), g), None);
     }
 
     #[test]
@@ -360,8 +443,7 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..500u64 {
                         let g = c.begin();
-                        let v = (i % 100).to_string();
-                        let labels = [("__name__", "m"), ("v", v.as_str())];
+                        let labels = raw(&[("__name__", "m"), ("v", &(i % 100).to_string())]);
                         let k = c.key(&labels, U);
                         match c.get(&k, g) {
                             Some(r) => assert_eq!(r, i % 100),

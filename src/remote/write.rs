@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use storage::{Db, METRIC_NAME};
 
-use super::decode::{DecodeError, WriteBatch};
+use super::decode::{DecodeError, SeriesView, WriteBatch};
+use super::proto::Sample;
 use super::ref_cache::SeriesRefCache;
 use crate::config::NameValidationScheme;
 
@@ -70,9 +71,18 @@ pub fn decompress(body: &[u8]) -> Result<Vec<u8>, WriteError> {
     Ok(snap::raw::Decoder::new().decompress_vec(body)?)
 }
 
-/// Decodes a decompressed `WriteRequest`.
-pub fn decode(raw: &[u8]) -> Result<WriteBatch<'_>, WriteError> {
-    Ok(WriteBatch::decode(raw)?)
+/// Decodes a decompressed `WriteRequest`, looking each series' label bytes
+/// up in `refs` (stamping hits with `generation`, from
+/// [`SeriesRefCache::begin`]): known series are not decoded again.
+pub fn decode<'a>(
+    raw: &'a [u8],
+    scheme: NameValidationScheme,
+    refs: &SeriesRefCache,
+    generation: u64,
+) -> Result<WriteBatch<'a>, WriteError> {
+    Ok(WriteBatch::decode_with(raw, |raws, found| {
+        refs.get_many(raws, scheme, generation, found)
+    })?)
 }
 
 /// Appends every valid sample of `batch` in one storage batch.
@@ -83,97 +93,172 @@ pub fn decode(raw: &[u8]) -> Result<WriteBatch<'_>, WriteError> {
 /// Invalid label sets are skipped and counted. Only a storage failure fails
 /// the whole request, with nothing written.
 ///
-/// Series found in `refs` (sent before with the same labels and validated
-/// then) go straight to storage by ref; series appended by labels are
-/// added to it.
+/// Series `decode` found in `refs` (sent before with the same label bytes
+/// and validated then) go straight to storage by ref; series appended by
+/// labels are added to it, stamped with `generation`.
 pub fn append(
     db: &Db,
     batch: &WriteBatch<'_>,
     scheme: NameValidationScheme,
     refs: &SeriesRefCache,
+    generation: u64,
 ) -> Result<WriteOutcome, WriteError> {
     let mut out = WriteOutcome::default();
     let mut app = db.appender();
-    let generation = refs.begin();
-    // One buffer for every series' checked labels: no allocation per
-    // series; storage builds owned labels only for series it has not seen.
-    let mut checked: Vec<(&str, &str)> = Vec::with_capacity(16);
-    // Prometheus's sender repeats a series once per sample in a request:
-    // log an invalid one once.
-    let mut reported: HashSet<&[(&str, &str)]> = HashSet::new();
-    for ts in batch.series() {
-        if ts.histograms > 0 {
-            out.rejected += ts.histograms;
-            note(
-                &mut out,
-                || "native histograms are not supported".to_string(),
-                ts.labels,
-            );
-        }
-        let Some(first) = ts.samples.first() else {
-            continue;
-        };
-        let key = refs.key(ts.labels, scheme);
-        let mut series_ref = None;
-        // The first sample's result when it went by a cached ref.
-        let mut first_result = None;
-        if let Some(r) = refs.get(&key, generation) {
-            match app.append_ref(r, first.timestamp, first.value) {
+    let mut by_labels = ByLabels {
+        scheme,
+        refs,
+        generation,
+        checked: Vec::with_capacity(16),
+        reported: HashSet::new(),
+    };
+    let series: Vec<SeriesView<'_, '_>> = batch.series().collect();
+    let mut results = Vec::new();
+    let mut rest = &series[..];
+    while !rest.is_empty() {
+        // A run of known series goes to storage at once (it then locks each
+        // of its shards once); runs end at unknown series so that a series
+        // sent under two label orders keeps its samples in sent order.
+        let run = rest.iter().take_while(|ts| ts.known.is_some()).count();
+        let (known, after) = rest.split_at(run);
+        let by_ref: Vec<(u64, &[Sample])> = known
+            .iter()
+            .map(|ts| (ts.known.expect("known run"), ts.samples))
+            .collect();
+        app.append_refs(&by_ref, |s| (s.timestamp, s.value), &mut results);
+        for (ts, result) in known.iter().zip(results.drain(..)) {
+            histograms(&mut out, ts);
+            match result {
+                Ok(()) => out.appended += ts.samples.len(),
                 // The series was dropped from the head since: look it up
                 // (or create it) by labels as if never seen.
-                Err(storage::Error::InvalidLabels(_)) => refs.forget(&key),
-                res => {
-                    series_ref = Some(r);
-                    first_result = Some(res);
+                Err((0, storage::Error::InvalidLabels(_))) => {
+                    let raw = ts.raw_labels.expect("known by its label bytes");
+                    refs.forget(&refs.key(raw, scheme));
+                    // The bytes decoded before they were cached.
+                    let labels = ts.decoded_labels().unwrap_or_default();
+                    by_labels.append(&mut app, &mut out, ts, &labels)?;
+                }
+                Err((i, e)) => {
+                    out.appended += i;
+                    rejected(&mut out, e, ts, i, ts.labels)?;
                 }
             }
         }
-        if series_ref.is_none() {
-            if let Err(why) = check_labels(ts.labels, scheme, &mut checked) {
-                if reported.insert(ts.labels) {
-                    tracing::warn!(series = %fmt_labels(ts.labels), %why, "remote write: invalid series dropped");
-                }
-                out.invalid += ts.samples.len();
-                continue;
-            }
-        }
-        for (i, s) in ts.samples.iter().enumerate() {
-            let res = match (first_result.take(), series_ref) {
-                (Some(res), _) => res,
-                (None, Some(r)) => app.append_ref(r, s.timestamp, s.value),
-                (None, None) => app.append_pairs(&checked, s.timestamp, s.value).map(|r| {
-                    refs.insert(&key, r, generation);
-                    series_ref = Some(r);
-                }),
-            };
-            match res {
-                Ok(()) => out.appended += 1,
-                Err(
-                    e @ (storage::Error::OutOfOrderSample
-                    | storage::Error::DuplicateSample
-                    | storage::Error::OutOfBounds),
-                ) => {
-                    out.rejected += ts.samples.len() - i;
-                    note(&mut out, || e.to_string(), ts.labels);
-                    break;
-                }
-                Err(storage::Error::InvalidLabels(why)) => {
-                    out.invalid += ts.samples.len() - i;
-                    tracing::warn!(series = %fmt_labels(ts.labels), %why, "remote write: invalid series dropped");
-                    break;
-                }
-                Err(e) => return Err(WriteError::Storage(e)),
-            }
+        if let Some((ts, tail)) = after.split_first() {
+            histograms(&mut out, ts);
+            by_labels.append(&mut app, &mut out, ts, ts.labels)?;
+            rest = tail;
+        } else {
+            rest = after;
         }
     }
     app.commit().map_err(WriteError::Storage)?;
     Ok(out)
 }
 
-fn note(out: &mut WriteOutcome, msg: impl FnOnce() -> String, labels: &[(&str, &str)]) {
+/// Counts and reports a series' native histograms (not storable).
+fn histograms(out: &mut WriteOutcome, ts: &SeriesView<'_, '_>) {
+    if ts.histograms > 0 {
+        out.rejected += ts.histograms;
+        note(
+            out,
+            || "native histograms are not supported".to_string(),
+            ts,
+        );
+    }
+}
+
+/// The path of series not known by ref: labels validated, appended by
+/// labels (creating the series if new), then cached.
+struct ByLabels<'c, 'a> {
+    scheme: NameValidationScheme,
+    refs: &'c SeriesRefCache,
+    generation: u64,
+    /// One buffer for every series' checked labels: no allocation per
+    /// series; storage builds owned labels only for series it has not seen.
+    checked: Vec<(&'a str, &'a str)>,
+    /// Prometheus's sender repeats a series once per sample in a request:
+    /// an invalid one is logged once.
+    reported: HashSet<Vec<(&'a str, &'a str)>>,
+}
+
+impl<'a> ByLabels<'_, 'a> {
+    fn append(
+        &mut self,
+        app: &mut storage::head::Appender<'_>,
+        out: &mut WriteOutcome,
+        ts: &SeriesView<'_, 'a>,
+        labels: &[(&'a str, &'a str)],
+    ) -> Result<(), WriteError> {
+        if ts.samples.is_empty() {
+            return Ok(());
+        }
+        if let Err(why) = check_labels(labels, self.scheme, &mut self.checked) {
+            if !self.reported.contains(labels) {
+                tracing::warn!(series = %fmt_labels(labels), %why, "remote write: invalid series dropped");
+                self.reported.insert(labels.to_vec());
+            }
+            out.invalid += ts.samples.len();
+            return Ok(());
+        }
+        let mut series_ref = None;
+        for (i, s) in ts.samples.iter().enumerate() {
+            let res = match series_ref {
+                Some(r) => app.append_ref(r, s.timestamp, s.value),
+                None => app
+                    .append_pairs(&self.checked, s.timestamp, s.value)
+                    .map(|r| {
+                        if let Some(raw) = ts.raw_labels {
+                            self.refs
+                                .insert(&self.refs.key(raw, self.scheme), r, self.generation);
+                        }
+                        series_ref = Some(r);
+                    }),
+            };
+            match res {
+                Ok(()) => out.appended += 1,
+                Err(e) => {
+                    rejected(out, e, ts, i, labels)?;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Accounts for a series stopped at its sample `i` by `e`; a storage
+/// failure fails the request.
+fn rejected(
+    out: &mut WriteOutcome,
+    e: storage::Error,
+    ts: &SeriesView<'_, '_>,
+    i: usize,
+    labels: &[(&str, &str)],
+) -> Result<(), WriteError> {
+    let rest = ts.samples.len() - i;
+    match e {
+        storage::Error::OutOfOrderSample
+        | storage::Error::DuplicateSample
+        | storage::Error::OutOfBounds => {
+            out.rejected += rest;
+            note(out, || e.to_string(), ts);
+        }
+        storage::Error::InvalidLabels(why) => {
+            out.invalid += rest;
+            tracing::warn!(series = %fmt_labels(labels), %why, "remote write: invalid series dropped");
+        }
+        e => return Err(WriteError::Storage(e)),
+    }
+    Ok(())
+}
+
+fn note(out: &mut WriteOutcome, msg: impl FnOnce() -> String, ts: &SeriesView<'_, '_>) {
     if out.messages.len() < MAX_MESSAGES {
+        let labels = ts.decoded_labels().unwrap_or_default();
         out.messages
-            .push(format!("{} for series {}", msg(), fmt_labels(labels)));
+            .push(format!("{} for series {}", msg(), fmt_labels(&labels)));
     }
 }
 
@@ -309,7 +394,12 @@ mod tests {
             decompress(b"\xff\xff\xff"),
             Err(WriteError::Snappy(_))
         ));
-        assert!(matches!(decode(b"\xff\xff"), Err(WriteError::Proto(_))));
+        let refs = SeriesRefCache::default();
+        let u = NameValidationScheme::Utf8;
+        assert!(matches!(
+            decode(b"\xff\xff", u, &refs, 1),
+            Err(WriteError::Proto(_))
+        ));
         // A header claiming 64 MiB is refused before allocating.
         let mut huge = Vec::new();
         let mut buf = [0u8; 10];
@@ -340,7 +430,8 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        append(db, &decode(&raw).unwrap(), scheme, refs).unwrap()
+        let g = refs.begin();
+        append(db, &decode(&raw, scheme, refs, g).unwrap(), scheme, refs, g).unwrap()
     }
 
     fn read(db: &Db, name: &str) -> Vec<(i64, f64)> {

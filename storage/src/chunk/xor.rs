@@ -195,6 +195,14 @@ impl XorBuilder {
     pub fn heap_bytes(&self) -> usize {
         self.ts.heap_bytes() + self.vals.heap_bytes()
     }
+
+    /// Reads the memory the next append writes (the state and the last
+    /// byte of each column), so that a caller about to append to many
+    /// builders can load them all first and let their cache misses overlap.
+    pub(crate) fn warm(&self) -> u64 {
+        let last = |b: &[u8]| b.last().copied().unwrap_or(0) as u64;
+        self.v ^ last(self.ts.bytes()) ^ last(self.vals.bytes())
+    }
 }
 
 /// Iterator over `(t, v)` pairs of one chunk, ascending `t`.

@@ -1,11 +1,10 @@
 //! The append path: validate samples into a batch, log the batch to the WAL,
 //! then apply it to memory.
 
-use std::collections::hash_map::Entry;
 use std::sync::atomic::Ordering;
 
 use super::series::{check_after, Appended};
-use super::{FastMap, Head, SHARDS};
+use super::{FastMap, Head, Shard, SHARDS};
 use crate::error::{Error, Result};
 use crate::labels::{validate_pairs, Label, Labels};
 use crate::wal::{Record, RefSample, RefSeries};
@@ -96,45 +95,138 @@ impl<'h> Appender<'h> {
         Ok(())
     }
 
+    /// [`Appender::append_ref`] for many series at once, each with its
+    /// samples in time order: `out[i]` is `Ok` when all of `series[i]`'s
+    /// samples were taken (or were duplicates), or the index of the first
+    /// sample refused and why (an unknown ref is refused at 0 with
+    /// `InvalidLabels`); a series stops at its first refusal, the others go
+    /// on. `sample` reads a caller's sample as `(t, v)`.
+    ///
+    /// Series are visited shard by shard, each shard locked once, so the
+    /// lookups of one shard run back to back (the CPU overlaps their cache
+    /// misses) instead of one lock round trip per series.
+    pub fn append_refs<T>(
+        &mut self,
+        series: &[(u64, &[T])],
+        sample: impl Fn(&T) -> (i64, f64),
+        out: &mut Vec<std::result::Result<(), (usize, Error)>>,
+    ) {
+        out.clear();
+        out.resize_with(series.len(), || Ok(()));
+        self.pending.reserve(series.len());
+        let shard_of = |r: u64| u32::try_from(r).ok().map(|id| (id % SHARDS) as usize);
+        let mut start = [0u32; SHARDS as usize + 1];
+        for (i, &(r, samples)) in series.iter().enumerate() {
+            if samples.is_empty() {
+                continue;
+            }
+            match shard_of(r) {
+                Some(k) => start[k + 1] += 1,
+                None => out[i] = Err((0, Error::InvalidLabels(format!("unknown series ref {r}")))),
+            }
+        }
+        for k in 1..start.len() {
+            start[k] += start[k - 1];
+        }
+        let mut order = vec![0u32; start[SHARDS as usize] as usize];
+        for (i, &(r, samples)) in series.iter().enumerate() {
+            if let (Some(k), false) = (shard_of(r), samples.is_empty()) {
+                order[start[k] as usize] = i as u32;
+                start[k] += 1;
+            }
+        }
+        let head = self.head;
+        let mut next = 0;
+        while next < order.len() {
+            let k = shard_of(series[order[next] as usize].0).expect("grouped");
+            let mut shard = head.shards[k].lock();
+            warm(
+                &shard,
+                order[next..]
+                    .iter()
+                    .map(|&i| series[i as usize].0)
+                    .take_while(|&r| shard_of(r) == Some(k))
+                    .map(|r| r as u32),
+            );
+            while let Some(&i) = order.get(next) {
+                let (r, samples) = series[i as usize];
+                if shard_of(r) != Some(k) {
+                    break;
+                }
+                next += 1;
+                for (j, s) in samples.iter().enumerate() {
+                    let (t, v) = sample(s);
+                    let res = self.check_bounds(t).and_then(|()| {
+                        if self.pending.contains_key(&(r as u32)) {
+                            self.add_again(r as u32, t, v)
+                        } else {
+                            self.add_first(&mut shard, r as u32, None, t, v)
+                        }
+                    });
+                    if let Err(e) = res {
+                        out[i as usize] = Err((j, e));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
     fn add(&mut self, id: u32, labels: Option<&Labels>, t: i64, v: f64) -> Result<()> {
-        let stats = &self.head.stats;
-        let mut first = false;
-        let result = match self.pending.entry(id) {
-            Entry::Occupied(mut e) => {
-                let (lt, lb) = *e.get();
-                let r = check_after(lt, lb, true, t, v);
-                if matches!(r, Ok(Appended::New)) {
-                    e.insert((t, v.to_bits()));
-                }
-                r
-            }
-            Entry::Vacant(e) => {
-                let mut shard = self.head.shard(id).lock();
-                let Some(s) = shard.series.get_mut(&id) else {
-                    return Err(Error::InvalidLabels(format!("unknown series ref {id}")));
-                };
-                let r = s.check(t, v);
-                if r.is_ok() {
-                    s.pending += 1;
-                    if !s.wal_logged {
-                        let labels = labels
-                            .cloned()
-                            .unwrap_or_else(|| self.head.labels_of(&s.labels));
-                        self.series.push(RefSeries {
-                            series_ref: id as u64,
-                            labels,
-                        });
-                    }
-                    e.insert((t, v.to_bits()));
-                    match r {
-                        Ok(Appended::New) => first = true,
-                        _ => self.held_empty.push(id),
-                    }
-                }
-                r
-            }
+        if self.pending.contains_key(&id) {
+            return self.add_again(id, t, v);
+        }
+        let mut shard = self.head.shard(id).lock();
+        self.add_first(&mut shard, id, labels, t, v)
+    }
+
+    /// A sample for a series this batch already holds.
+    fn add_again(&mut self, id: u32, t: i64, v: f64) -> Result<()> {
+        let last = self.pending.get_mut(&id).expect("held by this batch");
+        let (lt, lb) = *last;
+        let r = check_after(lt, lb, true, t, v);
+        if matches!(r, Ok(Appended::New)) {
+            *last = (t, v.to_bits());
+        }
+        self.record(id, r, false, t, v)
+    }
+
+    /// The batch's first sample for a series, with its shard (`shard`)
+    /// locked: the series is held until commit or rollback.
+    fn add_first(
+        &mut self,
+        shard: &mut Shard,
+        id: u32,
+        labels: Option<&Labels>,
+        t: i64,
+        v: f64,
+    ) -> Result<()> {
+        let Some(s) = shard.series.get_mut(&id) else {
+            return Err(Error::InvalidLabels(format!("unknown series ref {id}")));
         };
-        match result {
+        let r = s.check(t, v);
+        if r.is_ok() {
+            s.pending += 1;
+            if !s.wal_logged {
+                let labels = labels
+                    .cloned()
+                    .unwrap_or_else(|| self.head.labels_of(&s.labels));
+                self.series.push(RefSeries {
+                    series_ref: id as u64,
+                    labels,
+                });
+            }
+            self.pending.insert(id, (t, v.to_bits()));
+            if !matches!(r, Ok(Appended::New)) {
+                self.held_empty.push(id);
+            }
+        }
+        self.record(id, r, true, t, v)
+    }
+
+    /// Queues an accepted sample; counts a refused one.
+    fn record(&mut self, id: u32, r: Result<Appended>, first: bool, t: i64, v: f64) -> Result<()> {
+        match r {
             Ok(Appended::New) => {
                 self.samples.push(RefSample {
                     series_ref: id as u64,
@@ -146,6 +238,7 @@ impl<'h> Appender<'h> {
             }
             Ok(Appended::Duplicate) => Ok(()),
             Err(e) => {
+                let stats = &self.head.stats;
                 match e {
                     Error::OutOfOrderSample => &stats.out_of_order,
                     _ => &stats.duplicates,
@@ -197,6 +290,13 @@ impl<'h> Appender<'h> {
                     while i < order.len() {
                         let shard_idx = samples[order[i] as usize].series_ref as u32 % SHARDS;
                         let mut shard = head.shards[shard_idx as usize].lock();
+                        warm(
+                            &shard,
+                            order[i..]
+                                .iter()
+                                .map(|&k| samples[k as usize].series_ref as u32)
+                                .take_while(|id| id % SHARDS == shard_idx),
+                        );
                         while let Some(&k) = order.get(i) {
                             let s = &samples[k as usize];
                             let id = s.series_ref as u32;
@@ -277,6 +377,20 @@ impl<'h> Appender<'h> {
     }
 }
 
+/// Loads the series `ids` of a locked shard before they are worked on, in
+/// a loop of independent lookups the CPU runs ahead in, overlapping their
+/// cache misses; the work that follows then finds them cached. (Measured
+/// on remote-write requests of 2000 different series.)
+fn warm(shard: &Shard, ids: impl Iterator<Item = u32>) {
+    let mut x = 0u64;
+    for id in ids {
+        if let Some(s) = shard.series.get(&id) {
+            x ^= s.warm();
+        }
+    }
+    std::hint::black_box(x);
+}
+
 /// Indices of `samples` grouped by shard (a counting sort, stable).
 fn shard_order(samples: &[RefSample]) -> Vec<u32> {
     let mut start = [0u32; SHARDS as usize + 1];
@@ -298,5 +412,103 @@ fn shard_order(samples: &[RefSample]) -> Vec<u32> {
 impl Drop for Appender<'_> {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::HeadOptions;
+    use super::*;
+    use crate::querier::Queryable;
+    use crate::Matcher;
+    use proptest::prelude::*;
+
+    type Outcome = std::result::Result<(), (usize, String)>;
+
+    fn head_with(series: usize) -> (tempfile::TempDir, Head, Vec<u64>) {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, _) = Head::open(dir.path(), HeadOptions::default()).unwrap();
+        let mut app = head.appender();
+        let refs = (0..series)
+            .map(|i| {
+                let l = Labels::from_pairs([("__name__", "m"), ("i", &i.to_string())]);
+                app.append(&l, 0, 0.0).unwrap()
+            })
+            .collect();
+        app.commit().unwrap();
+        (dir, head, refs)
+    }
+
+    fn stored(head: &Head) -> Vec<(String, Vec<(i64, u64)>)> {
+        let q = head.querier(i64::MIN, i64::MAX).unwrap();
+        let mut out: Vec<_> = q
+            .select(&[Matcher::equal("__name__", "m")])
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let mut got = Vec::new();
+                s.read_into(&mut got);
+                let got = got.iter().map(|&(t, v)| (t, v.to_bits())).collect();
+                (format!("{:?}", s.labels), got)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest! {
+        // Each case opens two heads (WAL files, fsyncs): fewer cases.
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// `append_refs` does what `append_ref` sample by sample does,
+        /// each series stopping at its first refusal.
+        #[test]
+        fn append_refs_matches_append_ref_one_by_one(
+            batch in proptest::collection::vec(
+                (0usize..7, proptest::collection::vec((-2i64..30, 0u8..3), 0..4)),
+                0..40,
+            )
+        ) {
+            let (_da, a, refs) = head_with(6);
+            let (_db, b, _) = head_with(6);
+            // Index 6 is a ref no series has.
+            let r = |i: usize| refs.get(i).copied().unwrap_or(1 << 40);
+            let samples: Vec<Vec<(i64, f64)>> = batch
+                .iter()
+                .map(|(_, ss)| ss.iter().map(|&(t, v)| (t, f64::from(v))).collect())
+                .collect();
+            let items: Vec<(u64, &[(i64, f64)])> = batch
+                .iter()
+                .zip(&samples)
+                .map(|((i, _), ss)| (r(*i), ss.as_slice()))
+                .collect();
+
+            let mut app = a.appender();
+            let mut got = Vec::new();
+            app.append_refs(&items, |&s| s, &mut got);
+            let got: Vec<Outcome> = got
+                .into_iter()
+                .map(|o| o.map_err(|(i, e)| (i, e.to_string())))
+                .collect();
+            let got_len = app.len();
+            app.commit().unwrap();
+
+            let mut app = b.appender();
+            let mut want = Vec::new();
+            for &(series_ref, ss) in &items {
+                let mut res: Outcome = Ok(());
+                for (i, &(t, v)) in ss.iter().enumerate() {
+                    if let Err(e) = app.append_ref(series_ref, t, v) {
+                        res = Err((i, e.to_string()));
+                        break;
+                    }
+                }
+                want.push(res);
+            }
+            prop_assert_eq!(got_len, app.len());
+            app.commit().unwrap();
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(stored(&a), stored(&b));
+        }
     }
 }

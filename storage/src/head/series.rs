@@ -164,6 +164,11 @@ impl MemSeries {
         Some((first, self.last_t))
     }
 
+    /// Loads what a check and an append read (see [`XorBuilder::warm`]).
+    pub fn warm(&self) -> u64 {
+        self.last_t as u64 ^ self.open.as_ref().map_or(0, XorBuilder::warm)
+    }
+
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.labels.len() * 4
