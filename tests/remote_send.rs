@@ -638,8 +638,8 @@ fn rate_limited_requests_wait_for_retry_after_and_lose_nothing() {
     // Everything scraped arrived, exactly once.
     assert_receiver_matches(&s, &r, &config_429(&[], &url, true));
 
-    // Without retry_on_http_429 (Prometheus 2.42's default) a 429 is
-    // final: the batch is dropped and counted as failed.
+    // With retry_on_http_429 off (Prometheus 2.42's default; ours is on)
+    // a 429 is final: the batch is dropped and counted as failed.
     reload(&s, &config_429(&[exp.addr()], &url, false));
     r.throttle(2, Some("1"));
     wait_until(30, "failed samples", || {

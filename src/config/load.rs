@@ -862,6 +862,12 @@ remote_write:
             5,
         );
         assert_err(
+            &format!("{base}    metadata_config:\n      send_interval: 0s\n"),
+            "remote_write[0].metadata_config.send_interval",
+            "greater than 0",
+            4,
+        );
+        assert_err(
             &format!("{base}    queue_config:\n      capacity: x\n"),
             "remote_write[0].queue_config.capacity",
             "invalid",

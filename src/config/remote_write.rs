@@ -96,8 +96,9 @@ pub struct QueueConfig {
     #[serde(default = "five_seconds")]
     pub max_backoff: PromDuration,
     /// Retry a 429 (after its `Retry-After`) instead of dropping the
-    /// batch. Off by default, as in Prometheus 2.x.
-    #[serde(default)]
+    /// batch. On by default: a rate-limited receiver is asking for the
+    /// data later, not refusing it (Prometheus 2.42 defaults to off).
+    #[serde(default = "yes")]
     pub retry_on_http_429: bool,
     /// Accepted, not acted on.
     #[serde(default)]
@@ -114,7 +115,7 @@ impl Default for QueueConfig {
             batch_send_deadline: five_seconds(),
             min_backoff: thirty_ms(),
             max_backoff: five_seconds(),
-            retry_on_http_429: false,
+            retry_on_http_429: true,
             sample_age_limit: None,
         }
     }
@@ -230,7 +231,7 @@ mod tests {
         );
         assert_eq!(q.batch_send_deadline, PromDuration::from_secs(5));
         assert_eq!((q.min_backoff.ms(), q.max_backoff.ms()), (30, 5_000));
-        assert!(!q.retry_on_http_429);
+        assert!(q.retry_on_http_429);
         let m = &c.metadata_config;
         assert!(m.send);
         assert_eq!(

@@ -584,6 +584,20 @@ fn validate_remote_write(
             return Err(problem(qp.key(key), what));
         }
     }
+    let m = &rw.metadata_config;
+    let mp = path.key("metadata_config");
+    if m.send && m.send_interval.ms() == 0 {
+        return Err(problem(
+            mp.key("send_interval"),
+            "send_interval must be greater than 0",
+        ));
+    }
+    if m.max_samples_per_send == 0 {
+        return Err(problem(
+            mp.key("max_samples_per_send"),
+            "max_samples_per_send must be greater than 0",
+        ));
+    }
     if rw.remote_timeout.ms() == 0 {
         return Err(problem(
             path.key("remote_timeout"),
