@@ -116,6 +116,10 @@ pub(crate) trait WindowFn {
     fn window(&mut self, k: usize, t: i64, te: i64, w: &[(i64, f64)]) -> Option<f64>;
 }
 
+/// Per series, the points of a range function and whether the series had
+/// any non-empty window.
+pub(crate) type SeriesPoints = (Vec<(i64, f64)>, bool);
+
 /// A closure as a [`WindowFn`].
 struct Plain<F>(F);
 
@@ -201,7 +205,7 @@ impl RangeData {
         ev: &Evaluator,
         grid: Grid,
         f: impl FnMut(usize, i64, i64, &[(i64, f64)]) -> Option<f64>,
-    ) -> Result<Vec<(Vec<(i64, f64)>, bool)>> {
+    ) -> Result<Vec<SeriesPoints>> {
         self.map_windows_with(ev, grid, Plain(f))
     }
 
@@ -211,7 +215,7 @@ impl RangeData {
         ev: &Evaluator,
         grid: Grid,
         mut f: impl WindowFn,
-    ) -> Result<Vec<(Vec<(i64, f64)>, bool)>> {
+    ) -> Result<Vec<SeriesPoints>> {
         let steps = grid.len();
         let mut per_step = vec![0usize; steps];
         let mut buf: Vec<(i64, f64)> = Vec::new();

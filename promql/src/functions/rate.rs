@@ -156,7 +156,7 @@ impl Extrapolation {
     /// never decreases has no reset in any window, and there the reset sum
     /// would only add `-0.0`, which changes no value.
     pub fn start_series(&mut self, samples: &[(i64, f64)]) {
-        self.monotonic = self.is_counter && samples.windows(2).all(|w| !(w[1].1 < w[0].1));
+        self.monotonic = self.is_counter && !samples.windows(2).any(|w| w[1].1 < w[0].1);
     }
 
     /// [`extrapolated_rate`]`(samples, range_start, range_end, ..)`, for
