@@ -10,7 +10,7 @@ use super::aggregate::format_float;
 use super::eval::{
     merge_after_name_removal, merge_same_labels, remove_name, Evaluator, Grid, SeriesOut, Val,
 };
-use super::selector::{self, RangeData};
+use super::selector::{self, RangeData, WindowFn};
 use crate::ast::{Call, Expr, Pos, ValueType};
 use crate::error::{Error, Result};
 use crate::functions::{histogram, math, over_time as ot, rate, time};
@@ -542,7 +542,10 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
 
     if name == "absent_over_time" {
         let mut present = vec![false; grid.len()];
-        rd.for_each_window(ev, grid, |_, k, _, _, _| present[k] = true)?;
+        rd.map_windows(ev, grid, |k, _, _, _| {
+            present[k] = true;
+            None
+        })?;
         let points: Vec<(i64, f64)> = present
             .iter()
             .enumerate()
@@ -618,55 +621,48 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         _ => Kind::Unknown,
     };
     let range = rd.range;
-    let mut outs: Vec<Vec<(i64, f64)>> = vec![Vec::new(); rd.series.len()];
-    let mut non_counter: Vec<bool> = vec![false; rd.series.len()];
-    let mut unknown = false;
-    let mut scratch: Vec<(i64, f64)> = Vec::new();
-    let mut cur = 0usize;
-    rd.for_each_window(ev, grid, |si, k, t, te, w| {
-        let v = match kind {
-            Kind::Simple(f) => Some(f(w)),
-            Kind::Extrapolated { counter, is_rate } => {
-                if counter {
-                    non_counter[si] = true;
-                }
-                rate::extrapolated_rate(w, te - range, te, counter, is_rate)
-            }
-            Kind::Irate => rate::instant_value(w, true),
-            Kind::Idelta => rate::instant_value(w, false),
-            Kind::Deriv => ot::deriv(w),
-            Kind::PredictLinear => ot::predict_linear(w, scalars[0][k], t),
-            Kind::Quantile => Some(ot::quantile_over_time(scalars[0][k], w)),
-            Kind::Smoothing => ot::double_exponential_smoothing(w, scalars[0][k], scalars[1][k]),
-            Kind::Unknown => {
+    // One monomorphised window loop per function, the function inlined.
+    let outs = match kind {
+        Kind::Simple(f) => rd.map_windows(ev, grid, |_, _, _, w| Some(f(w)))?,
+        Kind::Extrapolated { counter, is_rate } => {
+            let x = Extrapolated {
+                x: rate::Extrapolation::new(counter, is_rate),
+                range,
+            };
+            rd.map_windows_with(ev, grid, x)?
+        }
+        Kind::Irate => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, true))?,
+        Kind::Idelta => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, false))?,
+        Kind::Deriv => rd.map_windows(ev, grid, |_, _, _, w| ot::deriv(w))?,
+        Kind::PredictLinear => rd.map_windows(ev, grid, |k, t, _, w| {
+            ot::predict_linear(w, scalars[0][k], t)
+        })?,
+        Kind::Quantile => rd.map_windows(ev, grid, |k, _, _, w| {
+            Some(ot::quantile_over_time(scalars[0][k], w))
+        })?,
+        Kind::Smoothing => rd.map_windows(ev, grid, |k, _, _, w| {
+            ot::double_exponential_smoothing(w, scalars[0][k], scalars[1][k])
+        })?,
+        Kind::Unknown => {
+            let mut unknown = false;
+            let outs = rd.map_windows(ev, grid, |_, _, _, _| {
                 unknown = true;
                 None
+            })?;
+            if unknown {
+                return Err(Error::Eval(format!("function {name}() is not supported")));
             }
-        };
-        if let Some(v) = v {
-            if si != cur {
-                // A new series: the previous one's points move out at their
-                // exact size, the buffer is reused.
-                if !scratch.is_empty() {
-                    outs[cur] = scratch.as_slice().to_vec();
-                    scratch.clear();
-                }
-                cur = si;
-            }
-            scratch.push((t, v));
+            outs
         }
-    })?;
-    if !scratch.is_empty() {
-        outs[cur] = scratch;
-    }
-    if unknown {
-        return Err(Error::Eval(format!("function {name}() is not supported")));
-    }
+    };
+    // `rate`/`increase` note a series that might not be a counter when it
+    // had any window at all.
+    let counter = matches!(kind, Kind::Extrapolated { counter: true, .. });
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     let delayed = ev.opts.delayed_name_removal;
     let mut result = Vec::with_capacity(rd.series.len());
-    for ((s, points), nc) in rd.series.into_iter().zip(outs).zip(non_counter) {
-        if nc {
+    for (s, (points, any)) in rd.series.into_iter().zip(outs) {
+        if counter && any {
             let metric = s.labels.get(METRIC_NAME);
             if !metric.is_empty()
                 && !["_total", "_sum", "_count", "_bucket"]
@@ -695,4 +691,21 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         result.push(out);
     }
     Ok(Val::Vector(merge_after_name_removal(result, delayed)?))
+}
+
+/// `rate` / `increase` / `delta` over the windows of a range selector.
+struct Extrapolated {
+    x: rate::Extrapolation,
+    range: i64,
+}
+
+impl WindowFn for Extrapolated {
+    fn start_series(&mut self, samples: &[(i64, f64)]) {
+        self.x.start_series(samples);
+    }
+
+    #[inline(always)]
+    fn window(&mut self, _: usize, _: i64, te: i64, w: &[(i64, f64)]) -> Option<f64> {
+        self.x.eval(w, te - self.range, te)
+    }
 }

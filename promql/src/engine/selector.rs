@@ -105,6 +105,31 @@ fn read_samples(s: &storage::querier::Series, buf: &mut Vec<(i64, f64)>) {
     }
 }
 
+/// What a range function computes over the windows of
+/// [`RangeData::map_windows_with`]; [`RangeData::map_windows`] takes a
+/// closure `(step index, t, te, window) -> value` instead.
+pub(crate) trait WindowFn {
+    /// Called with all the samples of a series before its windows.
+    fn start_series(&mut self, _samples: &[(i64, f64)]) {}
+    /// The value at step `k` (time `t`, evaluation time `te`) of a
+    /// non-empty window, if any.
+    fn window(&mut self, k: usize, t: i64, te: i64, w: &[(i64, f64)]) -> Option<f64>;
+}
+
+/// Per series, the points of a range function and whether the series had
+/// any non-empty window.
+pub(crate) type SeriesPoints = (Vec<(i64, f64)>, bool);
+
+/// A closure as a [`WindowFn`].
+struct Plain<F>(F);
+
+impl<F: FnMut(usize, i64, i64, &[(i64, f64)]) -> Option<f64>> WindowFn for Plain<F> {
+    #[inline(always)]
+    fn window(&mut self, k: usize, t: i64, te: i64, w: &[(i64, f64)]) -> Option<f64> {
+        (self.0)(k, t, te, w)
+    }
+}
+
 impl RangeData {
     /// Samples already in memory (subquery results).
     pub fn loaded(series: Vec<SeriesOut>, range: i64, offset: i64, at: Option<i64>) -> RangeData {
@@ -168,16 +193,33 @@ impl RangeData {
             .collect()
     }
 
-    /// Calls `f(series index, step index, t, te, window)` for every step
-    /// with a non-empty window, in series order then step order.
-    pub fn for_each_window(
+    /// Evaluates `f(step index, t, te, window)` at every step with a
+    /// non-empty window, series by series. Returns per series the points
+    /// `(t, value)` where `f` returned a value, and whether the series had
+    /// any non-empty window.
+    ///
+    /// Generic over `f` so each range function gets its own copy of the
+    /// loop with the function inlined; nothing is allocated per window.
+    pub fn map_windows(
         &self,
         ev: &Evaluator,
         grid: Grid,
-        mut f: impl FnMut(usize, usize, i64, i64, &[(i64, f64)]),
-    ) -> Result<()> {
-        let mut per_step = vec![0usize; grid.len()];
+        f: impl FnMut(usize, i64, i64, &[(i64, f64)]) -> Option<f64>,
+    ) -> Result<Vec<SeriesPoints>> {
+        self.map_windows_with(ev, grid, Plain(f))
+    }
+
+    /// [`RangeData::map_windows`] with a [`WindowFn`].
+    pub fn map_windows_with(
+        &self,
+        ev: &Evaluator,
+        grid: Grid,
+        mut f: impl WindowFn,
+    ) -> Result<Vec<SeriesPoints>> {
+        let steps = grid.len();
+        let mut per_step = vec![0usize; steps];
         let mut buf: Vec<(i64, f64)> = Vec::new();
+        let mut out = Vec::with_capacity(self.series.len());
         for (si, s) in self.series.iter().enumerate() {
             ev.check("expression evaluation")?;
             let p: &[(i64, f64)] = match &self.raw {
@@ -188,26 +230,49 @@ impl RangeData {
                     &buf
                 }
             };
-            let (mut lo, mut hi) = (0usize, 0usize);
-            for (k, t) in grid.times().enumerate() {
-                let te = self.eval_time(t);
-                let start = te - self.range;
-                while hi < p.len() && p[hi].0 <= te {
-                    hi += 1;
+            let mut points: Vec<(i64, f64)> = Vec::new();
+            let mut any = false;
+            if !p.is_empty() {
+                f.start_series(p);
+                // One allocation per series, written by index.
+                points.resize(steps, (0, 0.0));
+                let mut filled = 0usize;
+                let (mut lo, mut hi) = (0usize, 0usize);
+                let (mut t, mut te) = (grid.start, self.eval_time(grid.start));
+                // `te` moves with `t` unless pinned by `@`.
+                let te_step = if self.at.is_some() { 0 } else { grid.step };
+                for (k, held) in per_step.iter_mut().enumerate() {
+                    let start = te - self.range;
+                    while hi < p.len() && p[hi].0 <= te {
+                        hi += 1;
+                    }
+                    let upto = &p[..hi];
+                    while lo < upto.len() && upto[lo].0 <= start {
+                        lo += 1;
+                    }
+                    if lo < upto.len() {
+                        *held += upto.len() - lo;
+                        any = true;
+                        if let Some(v) = f.window(k, t, te, &upto[lo..]) {
+                            points[filled] = (t, v);
+                            filled += 1;
+                        }
+                    }
+                    t = t.wrapping_add(grid.step);
+                    te = te.wrapping_add(te_step);
                 }
-                while lo < hi && p[lo].0 <= start {
-                    lo += 1;
-                }
-                if lo < hi {
-                    per_step[k] += hi - lo;
-                    f(si, k, t, te, &p[lo..hi]);
+                points.truncate(filled);
+                if filled < steps / 2 {
+                    points.shrink_to_fit();
                 }
             }
+            out.push((points, any));
         }
         for (k, &n) in per_step.iter().enumerate() {
             ev.count_samples(k, n as u64);
         }
-        ev.check_samples(per_step.iter().copied().max().unwrap_or(0))
+        ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
+        Ok(out)
     }
 }
 

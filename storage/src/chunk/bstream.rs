@@ -210,6 +210,131 @@ impl BitReader {
     }
 }
 
+/// Bits a [`BitCursor::peek`] always holds: 64 minus the at most 7 bits
+/// of the current byte already consumed.
+pub(crate) const PEEK_BITS: u32 = 57;
+
+/// Bulk reader over one column: a bit position into a byte slice, read with
+/// one unaligned 8-byte load per field instead of a refilled accumulator.
+///
+/// The column is `buf[start_bit / 8 ..]` up to `end_bit`; the loads may
+/// read the bytes after it (the next column, or padding the caller adds so
+/// that loads near the end stay on the fast path). Reads never fail: the
+/// position moves on regardless, so a decoder checks
+/// [`BitCursor::overrun`] once per sample instead of once per field. A
+/// field that needed bits past the end leaves the position past the end, so
+/// "the stream ran out within this sample" is exactly what `overrun`
+/// reports, whatever the bits read past the end were.
+pub(crate) struct BitCursor<'a> {
+    buf: &'a [u8],
+    bit: usize,
+    end_bit: usize,
+}
+
+impl<'a> BitCursor<'a> {
+    /// A cursor over the whole of `buf`.
+    #[cfg(test)]
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Self::within(buf, 0, buf.len())
+    }
+
+    /// A cursor over the column `buf[start..end]` (bytes).
+    pub(crate) fn within(buf: &'a [u8], start: usize, end: usize) -> Self {
+        BitCursor {
+            buf,
+            bit: start * 8,
+            end_bit: end * 8,
+        }
+    }
+
+    /// The next 64 bits, most significant first; at least [`PEEK_BITS`] of
+    /// them are the cursor's (bits past the end of `buf` read as zero).
+    #[inline(always)]
+    pub(crate) fn peek(&self) -> u64 {
+        let byte = self.bit >> 3;
+        let w = match self.buf.get(byte..byte + 8) {
+            Some(b) => u64::from_be_bytes(b.try_into().expect("8 bytes")),
+            None => self.peek_tail(byte),
+        };
+        w << (self.bit & 7)
+    }
+
+    /// [`BitCursor::peek`]'s load within 8 bytes of the end, zero-filled.
+    #[cold]
+    #[inline(never)]
+    fn peek_tail(&self, byte: usize) -> u64 {
+        let mut b = [0u8; 8];
+        if byte < self.buf.len() {
+            let rest = &self.buf[byte..];
+            b[..rest.len()].copy_from_slice(rest);
+        }
+        u64::from_be_bytes(b)
+    }
+
+    #[inline(always)]
+    pub(crate) fn skip(&mut self, n: u32) {
+        self.bit += n as usize;
+    }
+
+    /// Reads `1 <= n <= 64` bits as the low bits of the result.
+    #[inline(always)]
+    pub(crate) fn read(&mut self, n: u32) -> u64 {
+        debug_assert!((1..=64).contains(&n));
+        if n <= PEEK_BITS {
+            let v = self.peek() >> (64 - n);
+            self.skip(n);
+            v
+        } else {
+            self.read_long(n)
+        }
+    }
+
+    /// [`BitCursor::read`] of more bits than one peek holds: two reads.
+    #[inline(never)]
+    fn read_long(&mut self, n: u32) -> u64 {
+        let hi = self.peek() >> 32;
+        self.skip(32);
+        let lo_n = n - 32;
+        let lo = self.peek() >> (64 - lo_n);
+        self.skip(lo_n);
+        (hi << lo_n) | lo
+    }
+
+    /// Bits left in the column.
+    #[inline(always)]
+    pub(crate) fn left(&self) -> usize {
+        self.end_bit.saturating_sub(self.bit)
+    }
+
+    /// Whether a read went past the end of the column.
+    #[inline(always)]
+    pub(crate) fn overrun(&self) -> bool {
+        self.bit > self.end_bit
+    }
+
+    /// An unsigned LEB128 varint, as [`BitReader::read_uvarint`]; `None` on
+    /// an overlong encoding or past the end.
+    pub(crate) fn read_uvarint(&mut self) -> Option<u64> {
+        let mut x: u64 = 0;
+        for i in 0..10 {
+            let b = self.read(8) as u8;
+            if self.overrun() || (i == 9 && b > 1) {
+                return None;
+            }
+            x |= ((b & 0x7f) as u64) << (7 * i);
+            if b < 0x80 {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    pub(crate) fn read_varint(&mut self) -> Option<i64> {
+        let u = self.read_uvarint()?;
+        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,5 +364,57 @@ mod tests {
         assert_eq!(r.read_varint(&buf), Some(i64::MIN));
         // Only padding remains (< 8 bits), then underflow.
         assert_eq!(r.read_bits(&buf, 8), None);
+    }
+
+    #[test]
+    fn cursor_matches_reader() {
+        let mut w = BitWriter::new();
+        let items: Vec<(u64, u32)> = (0..700u64)
+            .map(|i| {
+                let n = (i * 13 % 64) as u32 + 1;
+                let v = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - n);
+                (v, n)
+            })
+            .collect();
+        for &(v, n) in &items {
+            w.write_bits(v, n);
+        }
+        w.write_uvarint(300);
+        w.write_varint(-5);
+        let buf = w.bytes().to_vec();
+        let mut c = BitCursor::new(&buf);
+        for &(v, n) in &items {
+            assert_eq!(c.read(n), v, "n={n}");
+            assert!(!c.overrun());
+        }
+        assert_eq!(c.read_uvarint(), Some(300));
+        assert_eq!(c.read_varint(), Some(-5));
+        // Padding reads as zero; past it the cursor reports the overrun.
+        let pad = (c.end_bit - c.bit) as u32;
+        if pad > 0 {
+            assert_eq!(c.read(pad), 0);
+        }
+        assert!(!c.overrun());
+        assert_eq!(c.read(1), 0);
+        assert!(c.overrun());
+        assert_eq!(c.read_uvarint(), None);
+        assert_eq!(BitCursor::new(&[]).read_uvarint(), None);
+        // A column followed by other bytes reads the same and overruns at
+        // the same point.
+        let mut more = buf.clone();
+        more.extend([0xff; 9]);
+        let mut c = BitCursor::within(&more, 0, buf.len());
+        for &(v, n) in &items {
+            assert_eq!(c.read(n), v, "n={n}");
+        }
+        assert_eq!(c.read_uvarint(), Some(300));
+        assert_eq!(c.read_varint(), Some(-5));
+        let pad = (c.end_bit - c.bit) as u32;
+        if pad > 0 {
+            c.read(pad);
+        }
+        assert!(!c.overrun());
+        c.read(1);
+        assert!(c.overrun());
     }
 }

@@ -69,7 +69,7 @@ impl Chunk {
     /// Appends the samples with `mint <= t <= maxt` to `out`.
     pub fn read_into(&self, mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
         match self.encoding {
-            Encoding::Xor => ChunkIter::new(self.data.clone()).read_into(mint, maxt, out),
+            Encoding::Xor => xor::decode_into(self.data.as_slice(), mint, maxt, out),
         }
     }
 
