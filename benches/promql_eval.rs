@@ -140,6 +140,8 @@ fn timed<T>(iters: u64, cpu: bool, mut f: impl FnMut() -> T) -> Duration {
 }
 
 fn bench_eval(c: &mut Criterion) {
+    // The heap policy the server runs with (`src/alloc.rs`).
+    ferroprom::alloc::tune();
     let cpu = std::env::var_os("PROMQL_BENCH_CPU_TIME").is_some_and(|v| v == "1");
     let dir = tempfile::tempdir().unwrap();
     let db = open_db(dir.path());

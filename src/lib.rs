@@ -1,6 +1,7 @@
 //! The ferroprom server as a library: the binary in `main.rs` wires these
 //! together, and benches and end-to-end tests reach the pieces directly.
 
+pub mod alloc;
 pub mod api;
 pub mod config;
 pub mod discovery;

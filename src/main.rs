@@ -8,6 +8,7 @@ use clap::Parser;
 use ferroprom::flags::{Command, ImportCommand, TsdbCommand};
 
 fn main() -> anyhow::Result<()> {
+    ferroprom::alloc::tune();
     let flags = ferroprom::flags::Flags::parse();
     let filter = tracing_subscriber::EnvFilter::new(format!(
         "{},h2=warn,hyper=warn,reqwest=warn",
