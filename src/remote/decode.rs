@@ -173,14 +173,11 @@ impl<'a> WriteBatch<'a> {
         let mut r = Reader::new(buf, "TimeSeries");
         // The leading run of `Label` fields, only delimited here: decoded
         // in `decode_with` unless known.
-        let mut raw_labels = None;
-        if buf.first() == Some(&LABEL_KEY) {
-            while r.buf.get(r.pos) == Some(&LABEL_KEY) {
-                r.pos += 1;
-                r.message(LEN, "TimeSeries.labels")?;
-            }
-            raw_labels = Some(&buf[..r.pos]);
+        while r.buf.get(r.pos) == Some(&LABEL_KEY) {
+            r.pos += 1;
+            r.message(LEN, "TimeSeries.labels")?;
         }
+        let mut raw_labels = (r.pos > 0).then(|| &buf[..r.pos]);
         while let Some((tag, wire)) = r.key()? {
             match tag {
                 1 => {

@@ -100,7 +100,7 @@ impl SeriesRefCache {
 
     /// Hashes a label set's wire bytes as sent (all its `Label` fields,
     /// see [`super::decode::SeriesView::raw_labels`]), for
-    /// [`get`](Self::get) and [`insert`](Self::insert).
+    /// [`insert`](Self::insert) and [`forget`](Self::forget).
     pub fn key<'a>(&self, raw: &'a [u8], scheme: NameValidationScheme) -> Key<'a> {
         let mut h = self.hasher.build_hasher();
         h.write_u8(scheme as u8);
@@ -112,18 +112,15 @@ impl SeriesRefCache {
         }
     }
 
-    /// The cached ref of `key`'s series, stamping it as seen in `generation`.
-    pub fn get(&self, key: &Key<'_>, generation: u64) -> Option<u64> {
-        let mut shard = self.shard(key.hash).lock();
-        let e = shard.map.get_mut(&key.hash)?;
-        if !matches(&e.key, key) {
-            return None;
-        }
-        e.seen = generation;
-        Some(e.series_ref)
+    /// The cached ref of `key`'s series, stamping it as seen in
+    /// `generation`; the receiver looks a request up with
+    /// [`get_many`](Self::get_many), tests one key at a time.
+    #[cfg(test)]
+    fn get(&self, key: &Key<'_>, generation: u64) -> Option<u64> {
+        self.shard(key.hash).lock().hit(key, generation)
     }
 
-    /// [`get`](Self::get) for a request's worth of label bytes at once
+    /// The cached refs of a request's worth of label bytes at once
     /// (`None` entries are not looked up): one answer per entry pushed to
     /// `out`. Each shard is locked once, and its lookups run back to back
     /// so the CPU can overlap their cache misses.
@@ -180,12 +177,7 @@ impl SeriesRefCache {
                 if self.shard_index(k.hash) != shard_idx {
                     break;
                 }
-                if let Some(e) = shard.map.get_mut(&k.hash) {
-                    if matches(&e.key, &k) {
-                        e.seen = generation;
-                        out[order[i] as usize] = Some(e.series_ref);
-                    }
-                }
+                out[order[i] as usize] = shard.hit(&k, generation);
                 i += 1;
             }
         }
@@ -256,6 +248,16 @@ impl SeriesRefCache {
 }
 
 impl Shard {
+    /// The cached ref of `key`'s series, stamping it as seen in `generation`.
+    fn hit(&mut self, key: &Key<'_>, generation: u64) -> Option<u64> {
+        let e = self.map.get_mut(&key.hash)?;
+        if !matches(&e.key, key) {
+            return None;
+        }
+        e.seen = generation;
+        Some(e.series_ref)
+    }
+
     fn sweep(&mut self, generation: u64) {
         let mut bytes = 0;
         self.map.retain(|_, e| {

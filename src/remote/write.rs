@@ -141,7 +141,7 @@ pub fn append(
                 }
                 Err((i, e)) => {
                     out.appended += i;
-                    rejected(&mut out, e, ts, i, ts.labels)?;
+                    rejected(&mut out, e, ts, i)?;
                 }
             }
         }
@@ -219,7 +219,7 @@ impl<'a> ByLabels<'_, 'a> {
             match res {
                 Ok(()) => out.appended += 1,
                 Err(e) => {
-                    rejected(out, e, ts, i, labels)?;
+                    rejected(out, e, ts, i)?;
                     break;
                 }
             }
@@ -235,7 +235,6 @@ fn rejected(
     e: storage::Error,
     ts: &SeriesView<'_, '_>,
     i: usize,
-    labels: &[(&str, &str)],
 ) -> Result<(), WriteError> {
     let rest = ts.samples.len() - i;
     match e {
@@ -247,7 +246,9 @@ fn rejected(
         }
         storage::Error::InvalidLabels(why) => {
             out.invalid += rest;
-            tracing::warn!(series = %fmt_labels(labels), %why, "remote write: invalid series dropped");
+            // A known series' labels were not decoded: decode them here.
+            let labels = ts.decoded_labels().unwrap_or_default();
+            tracing::warn!(series = %fmt_labels(&labels), %why, "remote write: invalid series dropped");
         }
         e => return Err(WriteError::Storage(e)),
     }

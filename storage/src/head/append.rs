@@ -114,32 +114,21 @@ impl<'h> Appender<'h> {
         out.clear();
         out.resize_with(series.len(), || Ok(()));
         self.pending.reserve(series.len());
-        let shard_of = |r: u64| u32::try_from(r).ok().map(|id| (id % SHARDS) as usize);
-        let mut start = [0u32; SHARDS as usize + 1];
+        let shard_of = |r: u64| u32::try_from(r).ok().map(|id| id % SHARDS);
         for (i, &(r, samples)) in series.iter().enumerate() {
-            if samples.is_empty() {
-                continue;
-            }
-            match shard_of(r) {
-                Some(k) => start[k + 1] += 1,
-                None => out[i] = Err((0, Error::InvalidLabels(format!("unknown series ref {r}")))),
+            if !samples.is_empty() && shard_of(r).is_none() {
+                out[i] = Err((0, Error::InvalidLabels(format!("unknown series ref {r}"))));
             }
         }
-        for k in 1..start.len() {
-            start[k] += start[k - 1];
-        }
-        let mut order = vec![0u32; start[SHARDS as usize] as usize];
-        for (i, &(r, samples)) in series.iter().enumerate() {
-            if let (Some(k), false) = (shard_of(r), samples.is_empty()) {
-                order[start[k] as usize] = i as u32;
-                start[k] += 1;
-            }
-        }
+        let order = shard_order(series.len(), |i| {
+            let (r, samples) = series[i];
+            shard_of(r).filter(|_| !samples.is_empty())
+        });
         let head = self.head;
         let mut next = 0;
         while next < order.len() {
             let k = shard_of(series[order[next] as usize].0).expect("grouped");
-            let mut shard = head.shards[k].lock();
+            let mut shard = head.shards[k as usize].lock();
             warm(
                 &shard,
                 order[next..]
@@ -285,7 +274,9 @@ impl<'h> Appender<'h> {
                 Record::Samples(samples) => {
                     // Applied shard by shard, one lock each; the stable
                     // grouping keeps every series' samples in order.
-                    let order = shard_order(samples);
+                    let order = shard_order(samples.len(), |i| {
+                        Some(samples[i].series_ref as u32 % SHARDS)
+                    });
                     let mut i = 0;
                     while i < order.len() {
                         let shard_idx = samples[order[i] as usize].series_ref as u32 % SHARDS;
@@ -391,20 +382,25 @@ fn warm(shard: &Shard, ids: impl Iterator<Item = u32>) {
     std::hint::black_box(x);
 }
 
-/// Indices of `samples` grouped by shard (a counting sort, stable).
-fn shard_order(samples: &[RefSample]) -> Vec<u32> {
+/// The indices `0..n` that have a shard (`shard_of`), grouped by it (a
+/// counting sort, stable).
+fn shard_order(n: usize, shard_of: impl Fn(usize) -> Option<u32>) -> Vec<u32> {
     let mut start = [0u32; SHARDS as usize + 1];
-    for s in samples {
-        start[(s.series_ref as u32 % SHARDS) as usize + 1] += 1;
+    for i in 0..n {
+        if let Some(k) = shard_of(i) {
+            start[k as usize + 1] += 1;
+        }
     }
     for k in 1..start.len() {
         start[k] += start[k - 1];
     }
-    let mut order = vec![0u32; samples.len()];
-    for (i, s) in samples.iter().enumerate() {
-        let slot = &mut start[(s.series_ref as u32 % SHARDS) as usize];
-        order[*slot as usize] = i as u32;
-        *slot += 1;
+    let mut order = vec![0u32; start[SHARDS as usize] as usize];
+    for i in 0..n {
+        if let Some(k) = shard_of(i) {
+            let slot = &mut start[k as usize];
+            order[*slot as usize] = i as u32;
+            *slot += 1;
+        }
     }
     order
 }
