@@ -625,10 +625,7 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let outs = match kind {
         Kind::Simple(f) => rd.map_windows(ev, grid, |_, _, _, w| Some(f(w)))?,
         Kind::Extrapolated { counter, is_rate } => {
-            let x = Extrapolated {
-                x: rate::Extrapolation::new(counter, is_rate),
-                range,
-            };
+            let x = Extrapolated(rate::Extrapolation::new(counter, is_rate, range));
             rd.map_windows_with(ev, grid, x)?
         }
         Kind::Irate => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, true))?,
@@ -694,18 +691,15 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
 }
 
 /// `rate` / `increase` / `delta` over the windows of a range selector.
-struct Extrapolated {
-    x: rate::Extrapolation,
-    range: i64,
-}
+struct Extrapolated(rate::Extrapolation);
 
 impl WindowFn for Extrapolated {
     fn start_series(&mut self, samples: &[(i64, f64)]) {
-        self.x.start_series(samples);
+        self.0.start_series(samples);
     }
 
     #[inline(always)]
     fn window(&mut self, _: usize, _: i64, te: i64, w: &[(i64, f64)]) -> Option<f64> {
-        self.x.eval(w, te - self.range, te)
+        self.0.eval(w, te)
     }
 }

@@ -214,12 +214,16 @@ impl RangeData {
         &self,
         ev: &Evaluator,
         grid: Grid,
-        mut f: impl WindowFn,
+        f: impl WindowFn,
     ) -> Result<Vec<SeriesPoints>> {
+        // A local copy the compiler can keep in registers in the loop.
+        let mut f = f;
         let steps = grid.len();
         let mut per_step = vec![0usize; steps];
         let mut buf: Vec<(i64, f64)> = Vec::new();
         let mut out = Vec::with_capacity(self.series.len());
+        // `te` moves with `t` unless pinned by `@`.
+        let te_step = if self.at.is_some() { 0 } else { grid.step };
         for (si, s) in self.series.iter().enumerate() {
             ev.check("expression evaluation")?;
             let p: &[(i64, f64)] = match &self.raw {
@@ -230,41 +234,48 @@ impl RangeData {
                     &buf
                 }
             };
-            let mut points: Vec<(i64, f64)> = Vec::new();
-            let mut any = false;
-            if !p.is_empty() {
-                f.start_series(p);
-                // One allocation per series, written by index.
-                points.resize(steps, (0, 0.0));
-                let mut filled = 0usize;
-                let (mut lo, mut hi) = (0usize, 0usize);
-                let (mut t, mut te) = (grid.start, self.eval_time(grid.start));
-                // `te` moves with `t` unless pinned by `@`.
-                let te_step = if self.at.is_some() { 0 } else { grid.step };
-                for (k, held) in per_step.iter_mut().enumerate() {
-                    let start = te - self.range;
-                    while hi < p.len() && p[hi].0 <= te {
-                        hi += 1;
-                    }
-                    let upto = &p[..hi];
-                    while lo < upto.len() && upto[lo].0 <= start {
-                        lo += 1;
-                    }
-                    if lo < upto.len() {
-                        *held += upto.len() - lo;
-                        any = true;
-                        if let Some(v) = f.window(k, t, te, &upto[lo..]) {
-                            points[filled] = (t, v);
-                            filled += 1;
-                        }
-                    }
-                    t = t.wrapping_add(grid.step);
-                    te = te.wrapping_add(te_step);
+            if p.is_empty() {
+                out.push((Vec::new(), false));
+                continue;
+            }
+            f.start_series(p);
+            let mut points: Vec<(i64, f64)> = Vec::with_capacity(steps);
+            let slots = &mut points.spare_capacity_mut()[..steps];
+            let mut filled = 0usize;
+            // Samples held over all windows: whether any window was
+            // non-empty, without a flag to keep up per window.
+            let mut held_total = 0usize;
+            let (mut lo, mut hi) = (0usize, 0usize);
+            let (mut t, mut te) = (grid.start, self.eval_time(grid.start));
+            for (k, held) in per_step.iter_mut().enumerate() {
+                let start = te - self.range;
+                while hi < p.len() && p[hi].0 <= te {
+                    hi += 1;
                 }
-                points.truncate(filled);
-                if filled < steps / 2 {
-                    points.shrink_to_fit();
+                let upto = &p[..hi];
+                while lo < upto.len() && upto[lo].0 <= start {
+                    lo += 1;
                 }
+                if lo < upto.len() {
+                    let w = &upto[lo..];
+                    *held += w.len();
+                    held_total += w.len();
+                    if let Some(v) = f.window(k, t, te, w) {
+                        // At most one point per step: `filled <= k < steps`.
+                        slots[filled].write((t, v));
+                        filled += 1;
+                    }
+                }
+                t = t.wrapping_add(grid.step);
+                te = te.wrapping_add(te_step);
+            }
+            let any = held_total > 0;
+            // SAFETY: the loop above initialised `slots[..filled]`, the
+            // first `filled` elements of `points`' buffer, and `filled` is
+            // at most its capacity `steps`.
+            unsafe { points.set_len(filled) };
+            if filled < steps / 2 {
+                points.shrink_to_fit();
             }
             out.push((points, any));
         }

@@ -75,15 +75,14 @@ pub fn extrapolated_rate(
 }
 
 /// The integers the extrapolation of a window depends on besides its
-/// values (all ms): distance of the first sample to the window start, the
-/// sampled span, the sample count and the window length. The distance of
+/// values and the window length (all ms): distance of the first sample to
+/// the window start, the sampled span and the sample count. The distance of
 /// the last sample to the window end follows from them.
 #[derive(Clone, Copy)]
 struct WindowShape {
     to_start: i64,
     sampled: i64,
     n: usize,
-    range: i64,
 }
 
 impl WindowShape {
@@ -92,17 +91,12 @@ impl WindowShape {
         to_start: 0,
         sampled: 0,
         n: 0,
-        range: 0,
     };
 
     /// Equality without a branch per field.
     #[inline(always)]
     fn same(&self, o: &WindowShape) -> bool {
-        ((self.to_start ^ o.to_start)
-            | (self.sampled ^ o.sampled)
-            | (self.range ^ o.range)
-            | (self.n ^ o.n) as i64)
-            == 0
+        ((self.to_start ^ o.to_start) | (self.sampled ^ o.sampled) | (self.n ^ o.n) as i64) == 0
     }
 }
 
@@ -117,13 +111,24 @@ impl WindowShape {
 /// multiplication. The same IEEE operations run on the same inputs in the
 /// same order as in [`extrapolated_rate`], so the results are identical
 /// (tested below).
+#[derive(Clone, Copy)]
 pub struct Extrapolation {
     is_counter: bool,
     is_rate: bool,
+    /// The window length (ms).
+    range: i64,
     /// Whether no sample of the current series is below the one before.
     monotonic: bool,
+    memo: Memo,
+}
+
+/// The value-independent part of [`extrapolated_rate`] for one
+/// [`WindowShape`], as `extrapolated_rate` computes it. A plain value (no
+/// method takes it by reference in the window loop), so the compiler can
+/// keep it in registers.
+#[derive(Clone, Copy)]
+struct Memo {
     shape: WindowShape,
-    // For `shape`, as `extrapolated_rate` computes them:
     /// `to_start` after the threshold, before the zero-point clamp.
     to_start: f64,
     to_end: f64,
@@ -134,20 +139,85 @@ pub struct Extrapolation {
     factor: f64,
 }
 
+impl Memo {
+    const NONE: Memo = Memo {
+        shape: WindowShape::NONE,
+        to_start: 0.0,
+        to_end: 0.0,
+        sampled: 0.0,
+        duration: 0.0,
+        factor: 0.0,
+    };
+
+    /// Computes the value-independent part for `shape` in a window of
+    /// `range` ms (`to_end`: distance of the last sample to the window
+    /// end). The fields come one by one so that they are passed in
+    /// registers, not stored on the stack for a call that rarely happens.
+    #[inline(never)]
+    fn new(to_start: i64, sampled: i64, n: usize, range: i64, to_end: i64, is_rate: bool) -> Memo {
+        let shape = WindowShape {
+            to_start,
+            sampled,
+            n,
+        };
+        let intervals = (shape.n - 1) as f64;
+        let mut to_start = shape.to_start as f64 / 1000.0;
+        let mut to_end = to_end as f64 / 1000.0;
+        let sampled = shape.sampled as f64 / 1000.0;
+        let avg_interval = sampled / intervals;
+        let threshold = avg_interval * 1.1;
+        if to_start >= threshold {
+            to_start = avg_interval / 2.0;
+        }
+        if to_end >= threshold {
+            to_end = avg_interval / 2.0;
+        }
+        let mut m = Memo {
+            shape,
+            to_start,
+            to_end,
+            sampled,
+            duration: duration_seconds(range),
+            factor: 0.0,
+        };
+        m.factor = m.factor_for(to_start, is_rate);
+        m
+    }
+
+    /// The factor with the start distance clamped to `to_start`, as
+    /// [`extrapolated_rate`] computes it.
+    #[inline(always)]
+    fn factor_for(&self, to_start: f64, is_rate: bool) -> f64 {
+        let extrapolate_to = self.sampled + to_start + self.to_end;
+        let mut factor = extrapolate_to / self.sampled;
+        if is_rate {
+            factor /= self.duration;
+        }
+        factor
+    }
+
+    /// Whether the zero-point clamp provably does not apply, without the
+    /// division: with `first_v >= result > 0` the quotient
+    /// `first_v / result` is at least 1 (rounding is monotonic and 1 is
+    /// exact) or NaN (∞/∞), so `to_zero = sampled * quotient` is at least
+    /// `sampled` or NaN, and neither is `< to_start` when
+    /// `sampled >= to_start`.
+    #[inline(always)]
+    fn never_clamps(&self, first_v: f64, result: f64) -> bool {
+        first_v >= result && self.sampled >= self.to_start
+    }
+}
+
 impl Extrapolation {
     /// `rate` (`is_counter && is_rate`), `increase` (`is_counter`) or
-    /// `delta` (neither).
-    pub fn new(is_counter: bool, is_rate: bool) -> Self {
+    /// `delta` (neither) over windows `range` ms long.
+    pub fn new(is_counter: bool, is_rate: bool, range: i64) -> Self {
         Extrapolation {
             is_counter,
             is_rate,
+            range,
             monotonic: false,
-            shape: WindowShape::NONE,
-            to_start: 0.0,
-            to_end: 0.0,
-            sampled: 0.0,
-            duration: 0.0,
-            factor: 0.0,
+            memo: Memo::NONE,
         }
     }
 
@@ -155,25 +225,20 @@ impl Extrapolation {
     /// without it every window sums its resets). A counter series that
     /// never decreases has no reset in any window, and there the reset sum
     /// would only add `-0.0`, which changes no value.
+    #[inline]
     pub fn start_series(&mut self, samples: &[(i64, f64)]) {
         self.monotonic = self.is_counter && !samples.windows(2).any(|w| w[1].1 < w[0].1);
     }
 
-    /// [`extrapolated_rate`]`(samples, range_start, range_end, ..)`, for
-    /// windows of the series last given to [`Extrapolation::start_series`]
-    /// if it was called.
-    #[inline]
-    pub fn eval(
-        &mut self,
-        samples: &[(i64, f64)],
-        range_start: i64,
-        range_end: i64,
-    ) -> Option<f64> {
-        if samples.len() < 2 {
+    /// [`extrapolated_rate`]`(samples, range_end - range, range_end, ..)`,
+    /// for windows of the series last given to
+    /// [`Extrapolation::start_series`] if it was called.
+    #[inline(always)]
+    pub fn eval(&mut self, samples: &[(i64, f64)], range_end: i64) -> Option<f64> {
+        let range_start = range_end.wrapping_sub(self.range);
+        let [(first_t, first_v), .., (last_t, last_v)] = *samples else {
             return None;
-        }
-        let (first_t, first_v) = samples[0];
-        let (last_t, last_v) = samples[samples.len() - 1];
+        };
         let mut result = last_v - first_v;
         if self.is_counter && !self.monotonic {
             let mut prev = first_v;
@@ -189,69 +254,26 @@ impl Extrapolation {
             to_start: first_t - range_start,
             sampled: last_t - first_t,
             n: samples.len(),
-            range: range_end - range_start,
         };
-        if !self.shape.same(&shape) {
-            self.reshape(shape, range_end - last_t);
+        if !self.memo.shape.same(&shape) {
+            self.memo = Memo::new(
+                shape.to_start,
+                shape.sampled,
+                shape.n,
+                self.range,
+                range_end - last_t,
+                self.is_rate,
+            );
         }
-        let mut factor = self.factor;
-        if self.is_counter && result > 0.0 && first_v >= 0.0 && !self.never_clamps(first_v, result)
-        {
-            let to_zero = self.sampled * (first_v / result);
-            if to_zero < self.to_start {
-                factor = self.factor_for(to_zero);
+        let m = &self.memo;
+        let mut factor = m.factor;
+        if self.is_counter && result > 0.0 && first_v >= 0.0 && !m.never_clamps(first_v, result) {
+            let to_zero = m.sampled * (first_v / result);
+            if to_zero < m.to_start {
+                factor = m.factor_for(to_zero, self.is_rate);
             }
         }
         Some(result * factor)
-    }
-
-    /// Whether the zero-point clamp provably does not apply, without the
-    /// division: with `first_v >= result > 0` the quotient
-    /// `first_v / result` is at least 1 (rounding is monotonic and 1 is
-    /// exact) or NaN (∞/∞), so `to_zero = sampled * quotient` is at least
-    /// `sampled` or NaN, and neither is `< to_start` when
-    /// `sampled >= to_start`.
-    #[inline]
-    fn never_clamps(&self, first_v: f64, result: f64) -> bool {
-        first_v >= result && self.sampled >= self.to_start
-    }
-
-    /// The factor with the start distance clamped to `to_start`, as
-    /// [`extrapolated_rate`] computes it.
-    #[inline]
-    fn factor_for(&self, to_start: f64) -> f64 {
-        let extrapolate_to = self.sampled + to_start + self.to_end;
-        let mut factor = extrapolate_to / self.sampled;
-        if self.is_rate {
-            factor /= self.duration;
-        }
-        factor
-    }
-
-    /// Recomputes the value-independent part for a new shape (`to_end`:
-    /// distance of the last sample to the window end, ms).
-    #[inline(never)]
-    fn reshape(&mut self, shape: WindowShape, to_end: i64) {
-        let intervals = (shape.n - 1) as f64;
-        let mut to_start = shape.to_start as f64 / 1000.0;
-        let mut to_end = to_end as f64 / 1000.0;
-        let sampled = shape.sampled as f64 / 1000.0;
-        let avg_interval = sampled / intervals;
-        let threshold = avg_interval * 1.1;
-        if to_start >= threshold {
-            to_start = avg_interval / 2.0;
-        }
-        if to_end >= threshold {
-            to_end = avg_interval / 2.0;
-        }
-        if self.shape.n == 0 || self.shape.range != shape.range {
-            self.duration = duration_seconds(shape.range);
-        }
-        self.shape = shape;
-        self.to_start = to_start;
-        self.to_end = to_end;
-        self.sampled = sampled;
-        self.factor = self.factor_for(to_start);
     }
 }
 
@@ -546,7 +568,7 @@ mod memoised {
         #[test]
         fn matches_plain(s in series(), range in prop_oneof![Just(60_000i64), 1i64..200_000, Just(1), Just(1_000)], step in prop_oneof![Just(10_000i64), 1i64..50_000], announce in any::<bool>()) {
             for (counter, is_rate) in [(true, true), (true, false), (false, false), (false, true)] {
-                let mut memo = Extrapolation::new(counter, is_rate);
+                let mut memo = Extrapolation::new(counter, is_rate, range);
                 if announce {
                     memo.start_series(&s);
                 }
@@ -558,7 +580,7 @@ mod memoised {
                     let start = te - range;
                     let w: Vec<(i64, f64)> = s.iter().copied().filter(|p| p.0 > start && p.0 <= te).collect();
                     let want = extrapolated_rate(&w, start, te, counter, is_rate);
-                    let got = memo.eval(&w, start, te);
+                    let got = memo.eval(&w, te);
                     prop_assert!(same(got, want), "{counter} {is_rate} {w:?} ({start}, {te}]: {got:?} vs {want:?}");
                     te += step;
                 }
@@ -568,17 +590,17 @@ mod memoised {
 
     #[test]
     fn clamp_and_signed_zero() {
-        let mut m = Extrapolation::new(true, false);
+        let mut m = Extrapolation::new(true, false, 30_000);
         // Zero point within the start distance: clamped (first_v < result).
         let s = [(10_000, 1.0), (20_000, 11.0), (30_000, 21.0)];
         assert!(same(
-            m.eval(&s, 0, 30_000),
+            m.eval(&s, 30_000),
             extrapolated_rate(&s, 0, 30_000, true, false)
         ));
         // Same shape, no clamp: the memoised factor.
         let s2 = [(10_000, 100.0), (20_000, 110.0), (30_000, 120.0)];
         assert!(same(
-            m.eval(&s2, 0, 30_000),
+            m.eval(&s2, 30_000),
             extrapolated_rate(&s2, 0, 30_000, true, false)
         ));
         // -0.0 - 0.0 keeps its sign through the reset loop, with or without
@@ -588,7 +610,7 @@ mod memoised {
             if announce {
                 m.start_series(&z);
             }
-            let got = m.eval(&z, 0, 30_000).unwrap();
+            let got = m.eval(&z, 30_000).unwrap();
             assert!(same(
                 Some(got),
                 extrapolated_rate(&z, 0, 30_000, true, false)
@@ -598,12 +620,13 @@ mod memoised {
         // A series with a reset: windows without it take the short path
         // only when the whole series is monotonic; both give the same.
         let r = [(10_000, 5.0), (20_000, 7.0), (30_000, 1.0), (40_000, 4.0)];
-        m.start_series(&r);
         for (lo, hi) in [(0, 2), (1, 3), (2, 4), (0, 4)] {
             let w = &r[lo..hi];
             let (start, end) = (w[0].0 - 5_000, w[w.len() - 1].0 + 1_000);
+            let mut m = Extrapolation::new(true, false, end - start);
+            m.start_series(&r);
             assert!(same(
-                m.eval(w, start, end),
+                m.eval(w, end),
                 extrapolated_rate(w, start, end, true, false)
             ));
         }
