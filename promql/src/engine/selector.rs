@@ -93,7 +93,11 @@ pub(crate) struct RangeData {
 fn read_samples(s: &storage::querier::Series, buf: &mut Vec<(i64, f64)>) {
     let from = buf.len();
     s.read_into(buf);
-    if buf[from..].iter().any(|p| is_stale_nan(p.1)) {
+    // No early exit: the whole scan vectorises, and markers are rare.
+    if buf[from..]
+        .iter()
+        .fold(false, |any, p| any | is_stale_nan(p.1))
+    {
         let mut i = from;
         for j in from..buf.len() {
             if !is_stale_nan(buf[j].1) {

@@ -227,7 +227,11 @@ impl Extrapolation {
     /// would only add `-0.0`, which changes no value.
     #[inline]
     pub fn start_series(&mut self, samples: &[(i64, f64)]) {
-        self.monotonic = self.is_counter && !samples.windows(2).any(|w| w[1].1 < w[0].1);
+        // No early exit, so that the scan vectorises.
+        self.monotonic = self.is_counter
+            && samples
+                .windows(2)
+                .fold(true, |mono, w| mono & !(w[1].1 < w[0].1));
     }
 
     /// [`extrapolated_rate`]`(samples, range_end - range, range_end, ..)`,
