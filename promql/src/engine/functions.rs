@@ -625,8 +625,13 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let outs = match kind {
         Kind::Simple(f) => rd.map_windows(ev, grid, |_, _, _, w| Some(f(w)))?,
         Kind::Extrapolated { counter, is_rate } => {
-            let x = Extrapolated(rate::Extrapolation::new(counter, is_rate, range));
-            rd.map_windows_with(ev, grid, x)?
+            let x = rate::Extrapolation::new(counter, is_rate, range);
+            // One window loop per combination, the flags constant in it.
+            match (counter, is_rate) {
+                (true, true) => rd.map_windows_with(ev, grid, Extrapolated::<true, true>(x))?,
+                (true, false) => rd.map_windows_with(ev, grid, Extrapolated::<true, false>(x))?,
+                (false, _) => rd.map_windows_with(ev, grid, Extrapolated::<false, false>(x))?,
+            }
         }
         Kind::Irate => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, true))?,
         Kind::Idelta => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, false))?,
@@ -691,15 +696,17 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
 }
 
 /// `rate` / `increase` / `delta` over the windows of a range selector.
-struct Extrapolated(rate::Extrapolation);
+/// `rate` (`COUNTER && RATE`), `increase` (`COUNTER`) or `delta`
+/// (neither), as given to the wrapped [`rate::Extrapolation`].
+struct Extrapolated<const COUNTER: bool, const RATE: bool>(rate::Extrapolation);
 
-impl WindowFn for Extrapolated {
+impl<const COUNTER: bool, const RATE: bool> WindowFn for Extrapolated<COUNTER, RATE> {
     fn start_series(&mut self, samples: &[(i64, f64)]) {
         self.0.start_series(samples);
     }
 
     #[inline(always)]
     fn window(&mut self, _: usize, _: i64, te: i64, w: &[(i64, f64)]) -> Option<f64> {
-        self.0.eval(w, te)
+        self.0.eval_as::<COUNTER, RATE>(w, te)
     }
 }

@@ -137,6 +137,8 @@ struct Memo {
     duration: f64,
     /// `factor` without the zero-point clamp.
     factor: f64,
+    /// `sampled >= to_start`, see [`Memo::never_clamps`].
+    clamp_free: bool,
 }
 
 impl Memo {
@@ -147,6 +149,7 @@ impl Memo {
         sampled: 0.0,
         duration: 0.0,
         factor: 0.0,
+        clamp_free: false,
     };
 
     /// Computes the value-independent part for `shape` in a window of
@@ -179,6 +182,7 @@ impl Memo {
             sampled,
             duration: duration_seconds(range),
             factor: 0.0,
+            clamp_free: sampled >= to_start,
         };
         m.factor = m.factor_for(to_start, is_rate);
         m
@@ -204,7 +208,7 @@ impl Memo {
     /// `sampled >= to_start`.
     #[inline(always)]
     fn never_clamps(&self, first_v: f64, result: f64) -> bool {
-        first_v >= result && self.sampled >= self.to_start
+        first_v >= result && self.clamp_free
     }
 }
 
@@ -237,14 +241,31 @@ impl Extrapolation {
     /// [`extrapolated_rate`]`(samples, range_end - range, range_end, ..)`,
     /// for windows of the series last given to
     /// [`Extrapolation::start_series`] if it was called.
-    #[inline(always)]
     pub fn eval(&mut self, samples: &[(i64, f64)], range_end: i64) -> Option<f64> {
+        match (self.is_counter, self.is_rate) {
+            (true, true) => self.eval_as::<true, true>(samples, range_end),
+            (true, false) => self.eval_as::<true, false>(samples, range_end),
+            (false, true) => self.eval_as::<false, true>(samples, range_end),
+            (false, false) => self.eval_as::<false, false>(samples, range_end),
+        }
+    }
+
+    /// [`Extrapolation::eval`] with `is_counter` and `is_rate` known when
+    /// compiling (they must be the ones given to [`Extrapolation::new`]),
+    /// for a window loop with no test of them per window.
+    #[inline(always)]
+    pub fn eval_as<const COUNTER: bool, const RATE: bool>(
+        &mut self,
+        samples: &[(i64, f64)],
+        range_end: i64,
+    ) -> Option<f64> {
+        debug_assert!(self.is_counter == COUNTER && self.is_rate == RATE);
         let range_start = range_end.wrapping_sub(self.range);
         let [(first_t, first_v), .., (last_t, last_v)] = *samples else {
             return None;
         };
         let mut result = last_v - first_v;
-        if self.is_counter && !self.monotonic {
+        if COUNTER && !self.monotonic {
             let mut prev = first_v;
             for &(_, v) in &samples[1..] {
                 // `x + -0.0` is `x` for every `x` (also -0.0 and NaN), so
@@ -266,15 +287,15 @@ impl Extrapolation {
                 shape.n,
                 self.range,
                 range_end - last_t,
-                self.is_rate,
+                RATE,
             );
         }
         let m = &self.memo;
         let mut factor = m.factor;
-        if self.is_counter && result > 0.0 && first_v >= 0.0 && !m.never_clamps(first_v, result) {
+        if COUNTER && result > 0.0 && first_v >= 0.0 && !m.never_clamps(first_v, result) {
             let to_zero = m.sampled * (first_v / result);
             if to_zero < m.to_start {
-                factor = m.factor_for(to_zero, self.is_rate);
+                factor = m.factor_for(to_zero, RATE);
             }
         }
         Some(result * factor)
