@@ -212,9 +212,9 @@ const PADDED_CHUNK: usize = 1024;
 /// `out`: the same samples as iterating it, stopping at `maxt`, at the end
 /// or at corrupt data.
 ///
-/// Decodes column by column: all timestamps first (pushed with a
-/// placeholder value), then the values into those slots. Each loop keeps
-/// only its own column's state and reads each field with one load
+/// Decodes column by column: all timestamps first, written by index into
+/// slots sized once per chunk, then the values into those slots. Each loop
+/// keeps only its own column's state and reads each field with one load
 /// ([`BitCursor`]); the common one-bit cases (delta-of-delta 0, value
 /// unchanged) are tested first.
 pub(crate) fn decode_into(b: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
@@ -232,149 +232,169 @@ pub(crate) fn decode_into(b: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64, f6
     };
     let n = h.num_samples;
     let base = out.len();
-    out.reserve(n);
+    out.resize(base + n, (0, 0.0));
+    let slots = &mut out[base..];
+    let Some((skipped, taken)) = decode_timestamps(buf, &h, mint, maxt, slots) else {
+        // Timestamps going backwards (corrupt data): the selected samples
+        // are not one run, let the sample-by-sample decoder sort it out.
+        out.truncate(base);
+        ChunkIter::new(ChunkBytes::from_vec(b.to_vec())).read_into(mint, maxt, out);
+        return;
+    };
+    let decoded = decode_values(buf, h.ts_end..b.len(), skipped, &mut slots[..taken]);
+    out.truncate(base + decoded);
+}
+
+/// The timestamp column of [`decode_into`]: writes those in `[mint, maxt]`
+/// to the first `slots`, in order. Returns how many samples were skipped
+/// before `mint` and how many were written, or `None` if a timestamp
+/// before `mint` follows one that was written.
+#[inline(always)]
+fn decode_timestamps(
+    buf: &[u8],
+    h: &Header,
+    mint: i64,
+    maxt: i64,
+    slots: &mut [(i64, f64)],
+) -> Option<(usize, usize)> {
+    let n = h.num_samples;
     // Samples before `mint`: decoded for the column state, not returned.
     let mut skipped = 0usize;
+    // Slots written; never more than the `n` there are.
+    let mut k = 0usize;
     let mut ts = BitCursor::within(buf, h.ts_start, h.ts_end);
-    'ts: {
-        let mut take = |t: i64| {
+    macro_rules! take {
+        ($t:expr) => {{
+            let t: i64 = $t;
             if t > maxt {
-                Take::Stop
+                return Some((skipped, k));
             } else if t >= mint {
-                out.push((t, 0.0));
-                Take::Next
-            } else if out.len() == base {
+                slots[k].0 = t;
+                k += 1;
+            } else if k == 0 {
                 skipped += 1;
-                Take::Next
             } else {
-                Take::Backwards
+                return None;
             }
-        };
-        macro_rules! take {
-            ($t:expr) => {
-                match take($t) {
-                    Take::Next => {}
-                    Take::Stop => break 'ts,
-                    Take::Backwards => {
-                        // Timestamps going backwards (corrupt data): the
-                        // selected samples are not one run, let the
-                        // sample-by-sample decoder sort it out.
-                        out.truncate(base);
-                        let it = ChunkIter::new(super::ChunkBytes::from_vec(b.to_vec()));
-                        it.read_into(mint, maxt, out);
-                        return;
+        }};
+    }
+    if n == 0 {
+        return Some((0, 0));
+    }
+    let Some(mut t) = ts.read_varint() else {
+        return Some((0, 0));
+    };
+    take!(t);
+    if n == 1 {
+        return Some((skipped, k));
+    }
+    let Some(d) = ts.read_uvarint() else {
+        return Some((skipped, k));
+    };
+    let mut delta = d as i64;
+    t = t.wrapping_add(delta);
+    take!(t);
+    let mut i = 2;
+    while i < n {
+        let w = ts.peek();
+        if (w as i64) >= 0 {
+            // Each leading zero bit is a delta-of-delta of 0: a run of
+            // samples at the same interval, taken with one load.
+            let run = (w.leading_zeros().min(PEEK_BITS) as usize)
+                .min(n - i)
+                .min(ts.left());
+            if run == 0 {
+                break; // the column ran out
+            }
+            ts.skip(run as u32);
+            i += run;
+            // A run of increasing timestamps wholly inside the range (every
+            // run but those at the range's edges) is written without
+            // per-sample range checks.
+            let last = delta.checked_mul(run as i64).and_then(|d| t.checked_add(d));
+            if let Some(last) = last {
+                if delta > 0 && t + delta >= mint && last <= maxt {
+                    // `k + run <= i <= n`: one bounds check for the run.
+                    for slot in &mut slots[k..k + run] {
+                        t += delta;
+                        slot.0 = t;
                     }
+                    k += run;
+                    continue;
                 }
-            };
-        }
-        if n == 0 {
-            break 'ts;
-        }
-        let Some(mut t) = ts.read_varint() else {
-            break 'ts;
-        };
-        take!(t);
-        if n == 1 {
-            break 'ts;
-        }
-        let Some(d) = ts.read_uvarint() else {
-            break 'ts;
-        };
-        let mut delta = d as i64;
-        t = t.wrapping_add(delta);
-        take!(t);
-        let mut i = 2;
-        while i < n {
-            let w = ts.peek();
-            if (w as i64) >= 0 {
-                // Each leading zero bit is a delta-of-delta of 0: a run of
-                // samples at the same interval, taken with one load.
-                let run = (w.leading_zeros().min(PEEK_BITS) as usize)
-                    .min(n - i)
-                    .min(ts.left());
-                if run == 0 {
-                    break 'ts; // the column ran out
-                }
-                ts.skip(run as u32);
-                for _ in 0..run {
-                    t = t.wrapping_add(delta);
-                    take!(t);
-                }
-                i += run;
-            } else {
-                let ones = w.leading_ones().min(DOD_ESCAPE_ONES);
-                let dod = if ones < DOD_ESCAPE_ONES {
-                    let bits = DOD_BUCKETS[ones as usize - 1].1;
-                    // Payload right after the prefix and its zero; at most
-                    // 5 + 24 bits, within one peek.
-                    let raw = ((w << (ones + 1)) as i64) >> (64 - bits);
-                    ts.skip(ones + 1 + bits);
-                    raw
-                } else {
-                    ts.skip(DOD_ESCAPE_ONES);
-                    ts.read(64) as i64
-                };
-                if ts.overrun() {
-                    break 'ts;
-                }
-                delta = delta.wrapping_add(dod);
+            }
+            for _ in 0..run {
                 t = t.wrapping_add(delta);
                 take!(t);
-                i += 1;
             }
+        } else {
+            let ones = w.leading_ones().min(DOD_ESCAPE_ONES);
+            let dod = if ones < DOD_ESCAPE_ONES {
+                let bits = DOD_BUCKETS[ones as usize - 1].1;
+                // Payload right after the prefix and its zero; at most
+                // 5 + 24 bits, within one peek.
+                let raw = ((w << (ones + 1)) as i64) >> (64 - bits);
+                ts.skip(ones + 1 + bits);
+                raw
+            } else {
+                ts.skip(DOD_ESCAPE_ONES);
+                ts.read(64) as i64
+            };
+            if ts.overrun() {
+                break;
+            }
+            delta = delta.wrapping_add(dod);
+            t = t.wrapping_add(delta);
+            take!(t);
+            i += 1;
         }
     }
-    // Values of the skipped samples and of those pushed, into their slots.
+    Some((skipped, k))
+}
+
+/// The value column `buf[col]` of [`decode_into`]: decodes the values of
+/// `skipped` samples, then one into each of `slots`. Returns how many slots
+/// got their value before the column ended or turned out corrupt.
+#[inline(always)]
+fn decode_values(
+    buf: &[u8],
+    col: std::ops::Range<usize>,
+    skipped: usize,
+    slots: &mut [(i64, f64)],
+) -> usize {
+    if skipped + slots.len() == 0 {
+        return 0;
+    }
     let mut vals = ValueDecoder {
-        cur: BitCursor::within(buf, h.ts_end, b.len()),
+        cur: BitCursor::within(buf, col.start, col.end),
+        end_bit: 0,
         v: 0,
         trailing: 0,
         m: 64,
     };
-    let wanted = skipped + (out.len() - base);
-    if wanted == 0 {
-        return;
-    }
+    vals.end_bit = vals.cur.end_bit();
     let Some(v0) = vals.next(true) else {
-        out.truncate(base);
-        return;
+        return 0;
     };
-    let from = if skipped == 0 {
-        out[base].1 = f64::from_bits(v0);
-        1
-    } else {
-        for _ in 1..skipped {
-            if vals.next(false).is_none() {
-                out.truncate(base);
-                return;
-            }
-        }
-        0
-    };
-    for (j, slot) in out[base + from..].iter_mut().enumerate() {
-        match vals.next(false) {
-            Some(v) => slot.1 = f64::from_bits(v),
-            None => {
-                out.truncate(base + from + j);
-                return;
-            }
+    if skipped == 0 {
+        slots[0].1 = f64::from_bits(v0);
+        return 1 + vals.fill(&mut slots[1..]);
+    }
+    for _ in 1..skipped {
+        if vals.next(false).is_none() {
+            return 0;
         }
     }
-}
-
-/// What [`decode_into`] does with a decoded timestamp.
-enum Take {
-    /// Taken (or skipped before `mint`); go on.
-    Next,
-    /// Past `maxt`: done.
-    Stop,
-    /// Before `mint` after samples were taken: out of order.
-    Backwards,
+    vals.fill(slots)
 }
 
 /// The value column's state in [`decode_into`].
+#[derive(Clone, Copy)]
 struct ValueDecoder<'a> {
     cur: BitCursor<'a>,
+    /// The column's end, in bits (kept apart from `cur` so that the
+    /// optimistic loop needs no load of it).
+    end_bit: usize,
     /// The last value's bits.
     v: u64,
     /// The current XOR window: trailing zeros and meaningful bits.
@@ -383,10 +403,55 @@ struct ValueDecoder<'a> {
 }
 
 impl ValueDecoder<'_> {
+    /// Decodes a value into each slot after the first value of the chunk;
+    /// returns how many were decoded before the column ended or turned out
+    /// corrupt (the rest of the slots then hold garbage).
+    ///
+    /// Optimistic: the loop does not check for the end of the column per
+    /// value, only once after it; reads past the end are harmless (see
+    /// [`BitCursor`]). If it did run past the end, or met an invalid
+    /// window, (truncated or corrupt data, rare) the values are decoded
+    /// again from the start with a check per value, for exactly the
+    /// reference's result.
+    fn fill(&mut self, slots: &mut [(i64, f64)]) -> usize {
+        let start = *self;
+        let mut ok = true;
+        for slot in slots.iter_mut() {
+            match self.step(false) {
+                Some(v) => slot.1 = f64::from_bits(v),
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok && self.cur.bit() <= self.end_bit {
+            return slots.len();
+        }
+        *self = start;
+        for (j, slot) in slots.iter_mut().enumerate() {
+            match self.next(false) {
+                Some(v) => slot.1 = f64::from_bits(v),
+                None => return j,
+            }
+        }
+        slots.len()
+    }
+
     /// The next value's bits; `None` on corrupt data or past the end.
     /// `first`: the chunk's first value, which has no window to reuse.
     #[inline(always)]
     fn next(&mut self, first: bool) -> Option<u64> {
+        let v = self.step(first)?;
+        if self.cur.overrun() {
+            return None;
+        }
+        Some(v)
+    }
+
+    /// [`ValueDecoder::next`] without the check for the end of the column.
+    #[inline(always)]
+    fn step(&mut self, first: bool) -> Option<u64> {
         let w = self.cur.peek();
         if (w as i64) >= 0 {
             // `0`: the value repeats.
@@ -422,9 +487,6 @@ impl ValueDecoder<'_> {
                 self.cur.read(m)
             };
             self.v ^= bits << self.trailing;
-        }
-        if self.cur.overrun() {
-            return None;
         }
         Some(self.v)
     }
