@@ -265,6 +265,12 @@ impl<'a> BitCursor<'a> {
         self.bit += n as usize;
     }
 
+    /// [`BitCursor::skip`] by a `usize`, saving a widening in hot loops.
+    #[inline(always)]
+    pub(crate) fn skip_wide(&mut self, n: usize) {
+        self.bit += n;
+    }
+
     /// Reads `1 <= n <= 64` bits as the low bits of the result.
     #[inline(always)]
     pub(crate) fn read(&mut self, n: u32) -> u64 {
@@ -272,7 +278,7 @@ impl<'a> BitCursor<'a> {
         let v = if n <= PEEK_BITS {
             self.peek() >> (64 - n)
         } else {
-            read_long(*self, n)
+            read_long(self.buf, self.bit, n)
         };
         self.skip(n);
         v
@@ -325,7 +331,7 @@ impl<'a> BitCursor<'a> {
     }
 }
 
-// The cold paths of `BitCursor` take it by value, not by reference, so
+// The cold paths of `BitCursor` take its fields, not a reference to it, so
 // that a decoding loop can keep its cursor in registers.
 
 /// [`BitCursor::peek`]'s load within 8 bytes of the end, zero-filled.
@@ -343,7 +349,12 @@ fn peek_tail(buf: &[u8], byte: usize) -> u64 {
 /// [`BitCursor::read`] of more bits than one peek holds (without moving
 /// the cursor): two peeks.
 #[inline(never)]
-fn read_long(mut c: BitCursor<'_>, n: u32) -> u64 {
+fn read_long(buf: &[u8], bit: usize, n: u32) -> u64 {
+    let mut c = BitCursor {
+        buf,
+        bit,
+        end_bit: 0,
+    };
     let hi = c.peek() >> 32;
     c.skip(32);
     let lo_n = n - 32;

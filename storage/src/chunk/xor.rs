@@ -2,6 +2,7 @@
 
 use super::bstream::{BitCursor, BitReader, BitWriter, PEEK_BITS};
 use super::ChunkBytes;
+use std::mem::MaybeUninit;
 
 /// Header of an `Xor` chunk: sample count and where each column lives.
 #[derive(Clone, Copy, Debug)]
@@ -207,6 +208,9 @@ impl XorBuilder {
 
 /// Chunks up to this many bytes are decoded from a padded copy on the stack.
 const PADDED_CHUNK: usize = 1024;
+/// Chunks up to this many bytes (most 120-sample chunks: ~1.5-2.5 bytes a
+/// sample) get a smaller copy.
+const SMALL_CHUNK: usize = 376;
 
 /// Appends the samples with `mint <= t <= maxt` of the `Xor` chunk `b` to
 /// `out`: the same samples as iterating it, stopping at `maxt`, at the end
@@ -218,44 +222,59 @@ const PADDED_CHUNK: usize = 1024;
 /// ([`BitCursor`]); the common one-bit cases (delta-of-delta 0, value
 /// unchanged) are tested first.
 pub(crate) fn decode_into(b: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+    // Small chunks (nearly all) are copied next to zero padding so that the
+    // 8-byte loads near the end of a column stay on the fast path; the
+    // smaller the copy, the less there is to zero.
+    if b.len() <= SMALL_CHUNK {
+        let mut padded = [0u8; SMALL_CHUNK + 8];
+        padded[..b.len()].copy_from_slice(b);
+        decode_padded(b, &padded[..b.len() + 8], mint, maxt, out);
+    } else if b.len() <= PADDED_CHUNK {
+        let mut padded = [0u8; PADDED_CHUNK + 8];
+        padded[..b.len()].copy_from_slice(b);
+        decode_padded(b, &padded[..b.len() + 8], mint, maxt, out);
+    } else {
+        decode_padded(b, b, mint, maxt, out);
+    }
+}
+
+/// [`decode_into`] of the chunk `b`, read from `buf`: `b` followed by any
+/// bytes.
+#[inline(never)]
+fn decode_padded(b: &[u8], buf: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
     let Ok(h) = parse_header(b) else {
         return;
     };
-    // Small chunks (nearly all) are copied next to zero padding so that the
-    // 8-byte loads near the end of a column stay on the fast path.
-    let mut padded = [0u8; PADDED_CHUNK + 8];
-    let buf: &[u8] = if b.len() <= PADDED_CHUNK {
-        padded[..b.len()].copy_from_slice(b);
-        &padded[..b.len() + 8]
-    } else {
-        b
-    };
     let n = h.num_samples;
     let base = out.len();
-    out.resize(base + n, (0, 0.0));
-    let slots = &mut out[base..];
-    let Some((skipped, taken)) = decode_timestamps(buf, &h, mint, maxt, slots) else {
+    out.reserve(n);
+    let Some((skipped, taken)) =
+        decode_timestamps(buf, &h, mint, maxt, &mut out.spare_capacity_mut()[..n])
+    else {
         // Timestamps going backwards (corrupt data): the selected samples
         // are not one run, let the sample-by-sample decoder sort it out.
-        out.truncate(base);
         ChunkIter::new(ChunkBytes::from_vec(b.to_vec())).read_into(mint, maxt, out);
         return;
     };
-    let decoded = decode_values(buf, h.ts_end..b.len(), skipped, &mut slots[..taken]);
+    // SAFETY: `decode_timestamps` initialised the first `taken` slots of
+    // the spare capacity, which starts at `base`.
+    unsafe { out.set_len(base + taken) };
+    let decoded = decode_values(buf, h.ts_end..b.len(), skipped, &mut out[base..]);
     out.truncate(base + decoded);
 }
 
-/// The timestamp column of [`decode_into`]: writes those in `[mint, maxt]`
-/// to the first `slots`, in order. Returns how many samples were skipped
-/// before `mint` and how many were written, or `None` if a timestamp
-/// before `mint` follows one that was written.
+/// The timestamp column of [`decode_into`]: initialises the first `slots`,
+/// in order, with the timestamps in `[mint, maxt]` and a placeholder
+/// value; `slots` has room for every sample of the chunk. Returns how many
+/// samples were skipped before `mint` and how many slots were initialised,
+/// or `None` if a timestamp before `mint` follows one that was taken.
 #[inline(always)]
 fn decode_timestamps(
     buf: &[u8],
     h: &Header,
     mint: i64,
     maxt: i64,
-    slots: &mut [(i64, f64)],
+    slots: &mut [MaybeUninit<(i64, f64)>],
 ) -> Option<(usize, usize)> {
     let n = h.num_samples;
     // Samples before `mint`: decoded for the column state, not returned.
@@ -269,7 +288,7 @@ fn decode_timestamps(
             if t > maxt {
                 return Some((skipped, k));
             } else if t >= mint {
-                slots[k].0 = t;
+                slots[k].write((t, 0.0));
                 k += 1;
             } else if k == 0 {
                 skipped += 1;
@@ -317,7 +336,7 @@ fn decode_timestamps(
                     // `k + run <= i <= n`: one bounds check for the run.
                     for slot in &mut slots[k..k + run] {
                         t += delta;
-                        slot.0 = t;
+                        slot.write((t, 0.0));
                     }
                     k += run;
                     continue;
@@ -415,17 +434,7 @@ impl ValueDecoder<'_> {
     /// reference's result.
     fn fill(&mut self, slots: &mut [(i64, f64)]) -> usize {
         let start = *self;
-        let mut ok = true;
-        for slot in slots.iter_mut() {
-            match self.step(false) {
-                Some(v) => slot.1 = f64::from_bits(v),
-                None => {
-                    ok = false;
-                    break;
-                }
-            }
-        }
-        if ok && self.cur.bit() <= self.end_bit {
+        if self.fill_unchecked(slots) && self.cur.bit() <= self.end_bit {
             return slots.len();
         }
         *self = start;
@@ -436,6 +445,77 @@ impl ValueDecoder<'_> {
             }
         }
         slots.len()
+    }
+
+    /// The loop of [`ValueDecoder::fill`], without the checks for the end
+    /// of the column; `false` if it met an invalid window (the state is
+    /// then unspecified).
+    #[inline(always)]
+    fn fill_unchecked(&mut self, slots: &mut [(i64, f64)]) -> bool {
+        let done = self.fill_narrow(slots);
+        for slot in &mut slots[done..] {
+            match self.step(false) {
+                Some(v) => slot.1 = f64::from_bits(v),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// The start of [`ValueDecoder::fill_unchecked`] while the XOR windows
+    /// are narrow enough (at most 44 bits: nearly always) that a value's
+    /// control bits and payload come with one peek; returns how many slots
+    /// it filled. Stops before a wider window (or an invalid one), which
+    /// the general loop then decodes.
+    ///
+    /// The state is kept in locals (registers) with the window in the form
+    /// its use wants: a value XORs in `((w << control) >> lead) & mask`, the
+    /// payload moved from after the control bits straight to its place.
+    #[inline(always)]
+    fn fill_narrow(&mut self, slots: &mut [(i64, f64)]) -> usize {
+        /// Widest window whose payload comes with its `11` control bits
+        /// in one peek: `13 + m <= PEEK_BITS`.
+        const NARROW: u32 = PEEK_BITS - 13;
+        if self.m > NARROW {
+            return 0;
+        }
+        let mut cur = self.cur;
+        let mut v = self.v;
+        // The window as `m` and `trailing` is restored after the loop.
+        let mut lead = 64 - self.m - self.trailing;
+        let mut mask = window_mask(self.m, self.trailing);
+        let mut advance = 2 + self.m as usize;
+        let mut done = slots.len();
+        for (j, slot) in slots.iter_mut().enumerate() {
+            let w = cur.peek();
+            if (w as i64) >= 0 {
+                // `0`: the value repeats.
+                cur.skip(1);
+            } else if (w << 1) as i64 >= 0 {
+                // `10`: XOR in the current window.
+                cur.skip_wide(advance);
+                v ^= ((w << 2) >> lead) & mask;
+            } else {
+                // `11`: 5 bits leading zeros, 6 bits length (0 means 64).
+                let l = (w << 2 >> 59) as u32;
+                let len = (w << 7 >> 58) as u32;
+                if len == 0 || len > NARROW || l + len > 64 {
+                    done = j;
+                    break;
+                }
+                lead = l;
+                mask = window_mask(len, 64 - l - len);
+                advance = 2 + len as usize;
+                cur.skip(13 + len);
+                v ^= ((w << 13) >> lead) & mask;
+            }
+            slot.1 = f64::from_bits(v);
+        }
+        self.cur = cur;
+        self.v = v;
+        self.m = advance as u32 - 2;
+        self.trailing = 64 - lead - self.m;
+        done
     }
 
     /// The next value's bits; `None` on corrupt data or past the end.
@@ -490,6 +570,12 @@ impl ValueDecoder<'_> {
         }
         Some(self.v)
     }
+}
+
+/// The bits of an XOR window of `m >= 1` bits above `trailing` zeros.
+#[inline(always)]
+fn window_mask(m: u32, trailing: u32) -> u64 {
+    (u64::MAX >> (64 - m)) << trailing
 }
 
 /// Iterator over `(t, v)` pairs of one chunk, ascending `t`.
