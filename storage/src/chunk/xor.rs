@@ -1032,6 +1032,65 @@ mod tests {
         }
 
         #[test]
+        fn decode_into_window_widths(
+            n in 1usize..900,
+            wide in proptest::collection::vec((any::<prop::sample::Index>(), any::<u64>()), 0..6),
+            kind in 0u8..3,
+            inc in 1u32..40,
+            step in 0.0f64..1e6,
+            a in any::<prop::sample::Index>(),
+            z in any::<prop::sample::Index>(),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            // Integer counters (narrow XOR windows), fractional steps
+            // (windows of ~40-55 bits, around the narrow loop's limit) or
+            // noise, broken by values with wide windows, so that decoding
+            // moves between the narrow loop and the general one at any
+            // point, including the first value; many samples or noisy values
+            // make chunks of every padding class (small copy, large copy,
+            // none).
+            let mut rng = inc as u64 * 0x9e37_79b9_7f4a_7c15;
+            let mut s: Vec<(i64, f64)> = (0..n)
+                .map(|i| {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let v = match kind {
+                        0 => (i as u32 * inc) as f64,
+                        1 => i as f64 * step,
+                        _ => f64::from_bits(rng),
+                    };
+                    (i as i64 * 15_000, v)
+                })
+                .collect();
+            for (i, bits) in wide {
+                s[i.index(n)].1 = f64::from_bits(bits);
+            }
+            let mut b = XorBuilder::new();
+            for &(t, v) in &s {
+                b.append(t, v);
+            }
+            let data = b.encode();
+            let mut corrupt = data.clone();
+            for &(i, x) in &flips {
+                let i = i.index(corrupt.len());
+                corrupt[i] ^= x;
+            }
+            let keep = cut.index(data.len() + 1);
+            let (mint, maxt) = (s[a.index(n)].0, s[z.index(n)].0);
+            for d in [data.clone(), corrupt, data[..keep].to_vec()] {
+                for (lo, hi) in [(i64::MIN, i64::MAX), (mint, maxt), (mint + 1, i64::MAX)] {
+                    let mut want = vec![(3, 3.0)];
+                    ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
+                    let mut got = vec![(3, 3.0)];
+                    decode_into(&d, lo, hi, &mut got);
+                    prop_assert_eq!(bits(&got), bits(&want));
+                }
+            }
+        }
+
+        #[test]
         fn random_bytes_never_panic(d in proptest::collection::vec(any::<u8>(), 0..300)) {
             let c = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(d));
             let _ = c.validate();
