@@ -486,7 +486,8 @@ impl ValueDecoder<'_> {
         let mut mask = window_mask(self.m, self.trailing);
         let mut advance = 2 + self.m as usize;
         let mut done = slots.len();
-        for (j, slot) in slots.iter_mut().enumerate() {
+        let mut left = slots.iter_mut();
+        while let Some(slot) = left.next() {
             let w = cur.peek();
             if (w as i64) >= 0 {
                 // `0`: the value repeats.
@@ -500,7 +501,8 @@ impl ValueDecoder<'_> {
                 let l = (w << 2 >> 59) as u32;
                 let len = (w << 7 >> 58) as u32;
                 if len == 0 || len > NARROW || l + len > 64 {
-                    done = j;
+                    // This slot and those after it are left.
+                    done -= left.len() + 1;
                     break;
                 }
                 lead = l;
