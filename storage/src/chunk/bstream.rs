@@ -284,18 +284,6 @@ impl<'a> BitCursor<'a> {
         v
     }
 
-    /// The position, in bits from the start of the buffer.
-    #[inline(always)]
-    pub(crate) fn bit(&self) -> usize {
-        self.bit
-    }
-
-    /// The end of the column, in bits from the start of the buffer.
-    #[inline(always)]
-    pub(crate) fn end_bit(&self) -> usize {
-        self.end_bit
-    }
-
     /// Bits left in the column.
     #[inline(always)]
     pub(crate) fn left(&self) -> usize {

@@ -386,12 +386,10 @@ fn decode_values(
     }
     let mut vals = ValueDecoder {
         cur: BitCursor::within(buf, col.start, col.end),
-        end_bit: 0,
         v: 0,
         trailing: 0,
         m: 64,
     };
-    vals.end_bit = vals.cur.end_bit();
     let Some(v0) = vals.next(true) else {
         return 0;
     };
@@ -411,9 +409,6 @@ fn decode_values(
 #[derive(Clone, Copy)]
 struct ValueDecoder<'a> {
     cur: BitCursor<'a>,
-    /// The column's end, in bits (kept apart from `cur` so that the
-    /// optimistic loop needs no load of it).
-    end_bit: usize,
     /// The last value's bits.
     v: u64,
     /// The current XOR window: trailing zeros and meaningful bits.
@@ -434,7 +429,7 @@ impl ValueDecoder<'_> {
     /// reference's result.
     fn fill(&mut self, slots: &mut [(i64, f64)]) -> usize {
         let start = *self;
-        if self.fill_unchecked(slots) && self.cur.bit() <= self.end_bit {
+        if self.fill_unchecked(slots) && !self.cur.overrun() {
             return slots.len();
         }
         *self = start;
