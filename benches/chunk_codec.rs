@@ -146,6 +146,61 @@ fn bench(c: &mut Criterion) {
     g.bench_function("seek_last_120", |b| {
         b.iter(|| black_box(&chunk).iter().seek(s[s.len() - 1].0))
     });
+    // Bulk decoding as range selectors use it.
+    let mut out = Vec::with_capacity(MAX_SAMPLES_PER_CHUNK);
+    g.bench_function("read_into_120", |b| {
+        b.iter(|| {
+            out.clear();
+            black_box(&chunk).read_into(i64::MIN, i64::MAX, &mut out);
+            out.len()
+        })
+    });
+    g.finish();
+
+    // The shape of `promql_eval`'s data: every 10 s exactly, counters
+    // growing by a constant 1..=10 per scrape; ten chunks per increment.
+    let regular: Vec<Chunk> = (1..=10)
+        .flat_map(|inc| {
+            (0..10i64).map(move |c| {
+                let s: Vec<(i64, f64)> = (0..MAX_SAMPLES_PER_CHUNK as i64)
+                    .map(|i| {
+                        let k = c * MAX_SAMPLES_PER_CHUNK as i64 + i;
+                        (k * 10_000, (k * inc) as f64)
+                    })
+                    .collect();
+                Chunk::new(Encoding::Xor, ChunkBytes::from_vec(encode(&s)))
+            })
+        })
+        .collect();
+    let mut g = c.benchmark_group("chunk_codec_regular");
+    g.throughput(Throughput::Elements(
+        (regular.len() * MAX_SAMPLES_PER_CHUNK) as u64,
+    ));
+    let mut out = Vec::with_capacity(MAX_SAMPLES_PER_CHUNK);
+    g.bench_function("read_into_100x120", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for c in black_box(&regular) {
+                out.clear();
+                c.read_into(i64::MIN, i64::MAX, &mut out);
+                n += out.len();
+            }
+            n
+        })
+    });
+    // A range that cuts into the first and the last chunk.
+    let (lo, hi) = (55 * 10_000, (10 * 120 - 7) * 10_000);
+    g.bench_function("read_into_100x120_cut", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for c in black_box(&regular) {
+                out.clear();
+                c.read_into(lo, hi, &mut out);
+                n += out.len();
+            }
+            n
+        })
+    });
     g.finish();
 }
 

@@ -225,6 +225,7 @@ pub(crate) const PEEK_BITS: u32 = 57;
 /// field that needed bits past the end leaves the position past the end, so
 /// "the stream ran out within this sample" is exactly what `overrun`
 /// reports, whatever the bits read past the end were.
+#[derive(Clone, Copy)]
 pub(crate) struct BitCursor<'a> {
     buf: &'a [u8],
     bit: usize,
@@ -254,21 +255,9 @@ impl<'a> BitCursor<'a> {
         let byte = self.bit >> 3;
         let w = match self.buf.get(byte..byte + 8) {
             Some(b) => u64::from_be_bytes(b.try_into().expect("8 bytes")),
-            None => self.peek_tail(byte),
+            None => peek_tail(self.buf, byte),
         };
         w << (self.bit & 7)
-    }
-
-    /// [`BitCursor::peek`]'s load within 8 bytes of the end, zero-filled.
-    #[cold]
-    #[inline(never)]
-    fn peek_tail(&self, byte: usize) -> u64 {
-        let mut b = [0u8; 8];
-        if byte < self.buf.len() {
-            let rest = &self.buf[byte..];
-            b[..rest.len()].copy_from_slice(rest);
-        }
-        u64::from_be_bytes(b)
     }
 
     #[inline(always)]
@@ -276,28 +265,23 @@ impl<'a> BitCursor<'a> {
         self.bit += n as usize;
     }
 
+    /// [`BitCursor::skip`] by a `usize`, saving a widening in hot loops.
+    #[inline(always)]
+    pub(crate) fn skip_wide(&mut self, n: usize) {
+        self.bit += n;
+    }
+
     /// Reads `1 <= n <= 64` bits as the low bits of the result.
     #[inline(always)]
     pub(crate) fn read(&mut self, n: u32) -> u64 {
         debug_assert!((1..=64).contains(&n));
-        if n <= PEEK_BITS {
-            let v = self.peek() >> (64 - n);
-            self.skip(n);
-            v
+        let v = if n <= PEEK_BITS {
+            self.peek() >> (64 - n)
         } else {
-            self.read_long(n)
-        }
-    }
-
-    /// [`BitCursor::read`] of more bits than one peek holds: two reads.
-    #[inline(never)]
-    fn read_long(&mut self, n: u32) -> u64 {
-        let hi = self.peek() >> 32;
-        self.skip(32);
-        let lo_n = n - 32;
-        let lo = self.peek() >> (64 - lo_n);
-        self.skip(lo_n);
-        (hi << lo_n) | lo
+            read_long(self.buf, self.bit, n)
+        };
+        self.skip(n);
+        v
     }
 
     /// Bits left in the column.
@@ -333,6 +317,37 @@ impl<'a> BitCursor<'a> {
         let u = self.read_uvarint()?;
         Some(((u >> 1) as i64) ^ -((u & 1) as i64))
     }
+}
+
+// The cold paths of `BitCursor` take its fields, not a reference to it, so
+// that a decoding loop can keep its cursor in registers.
+
+/// [`BitCursor::peek`]'s load within 8 bytes of the end, zero-filled.
+#[cold]
+#[inline(never)]
+fn peek_tail(buf: &[u8], byte: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if byte < buf.len() {
+        let rest = &buf[byte..];
+        b[..rest.len()].copy_from_slice(rest);
+    }
+    u64::from_be_bytes(b)
+}
+
+/// [`BitCursor::read`] of more bits than one peek holds (without moving
+/// the cursor): two peeks.
+#[inline(never)]
+fn read_long(buf: &[u8], bit: usize, n: u32) -> u64 {
+    let mut c = BitCursor {
+        buf,
+        bit,
+        end_bit: 0,
+    };
+    let hi = c.peek() >> 32;
+    c.skip(32);
+    let lo_n = n - 32;
+    let lo = c.peek() >> (64 - lo_n);
+    (hi << lo_n) | lo
 }
 
 #[cfg(test)]

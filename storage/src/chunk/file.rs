@@ -138,6 +138,17 @@ pub(crate) struct Record {
 /// Decodes and checksums the record at `offset` of `seg`; the error is the
 /// corruption detail.
 pub(crate) fn decode_record(seg: &[u8], offset: usize, head: bool) -> Result<Record, String> {
+    decode_record_checked(seg, offset, head, true)
+}
+
+/// [`decode_record`], checksumming only if `checksum` (for a record whose
+/// checksum the caller already verified).
+pub(crate) fn decode_record_checked(
+    seg: &[u8],
+    offset: usize,
+    head: bool,
+    checksum: bool,
+) -> Result<Record, String> {
     let at = |what: &str| format!("chunk at offset {offset}: {what}");
     if offset < SEGMENT_HEADER_LEN || offset >= seg.len() {
         return Err(at(&format!(
@@ -179,7 +190,7 @@ pub(crate) fn decode_record(seg: &[u8], offset: usize, head: bool) -> Result<Rec
     }
     let data_end = hdr + len as usize;
     let want = u32::from_be_bytes(b[data_end..data_end + 4].try_into().unwrap());
-    if crc32c(&b[..data_end]) != want {
+    if checksum && crc32c(&b[..data_end]) != want {
         return Err(at("checksum mismatch"));
     }
     let encoding = Encoding::from_u8(enc).ok_or_else(|| at(&format!("unknown encoding {enc}")))?;

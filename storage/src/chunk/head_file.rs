@@ -9,14 +9,14 @@
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use memmap2::MmapRaw;
 use parking_lot::Mutex;
 
 use super::file::{
-    decode_record, encode_record, make_ref, segment_header, segment_name, split_ref,
+    decode_record_checked, encode_record, make_ref, segment_header, segment_name, split_ref,
     SEGMENT_HEADER_LEN,
 };
 use super::{Chunk, ChunkBytes, ChunkRef, Encoding, HeadChunkMeta};
@@ -45,9 +45,31 @@ struct HeadSegment {
     path: PathBuf,
     map: MmapRaw,
     written: AtomicUsize,
+    /// Records whose checksum passed, one bit per [`VERIFY_SLOT`] bytes of
+    /// the segment (created at the first read): each record is checksummed
+    /// once, not at every query. A set bit stands for the record *starting*
+    /// in its slot: records are longer than a slot, so no two start in one,
+    /// and chunk refs come from `write` in this process, so a ref's offset
+    /// is always a record's start.
+    verified: OnceLock<Box<[AtomicU64]>>,
 }
 
+/// Bytes of a head segment per bit of [`HeadSegment::verified`]; less than
+/// the shortest record (its header and checksum alone are 30 bytes).
+const VERIFY_SLOT: usize = 16;
+
 impl HeadSegment {
+    /// The bit of [`HeadSegment::verified`] for the record at `offset`:
+    /// word and mask.
+    fn verified_bit(&self, offset: usize) -> (&AtomicU64, u64) {
+        let words = self.verified.get_or_init(|| {
+            let bits = self.map.len().div_ceil(VERIFY_SLOT);
+            (0..bits.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
+        });
+        let slot = offset / VERIFY_SLOT;
+        (&words[slot / 64], 1 << (slot % 64))
+    }
+
     /// The published prefix of the segment.
     fn published(&self) -> &[u8] {
         let n = self.written.load(Ordering::Acquire);
@@ -57,18 +79,11 @@ impl HeadSegment {
     }
 }
 
-/// Chunk bytes of one record: keeps its segment's mapping alive.
-struct RecordBytes {
-    seg: Arc<HeadSegment>,
-    /// Published length at read time; the record lies inside it.
-    len: usize,
-}
-
-impl AsRef<[u8]> for RecordBytes {
+/// The owner of chunk bytes read from a segment: the records handed out
+/// lie in the part published when they were read, which only grows.
+impl AsRef<[u8]> for HeadSegment {
     fn as_ref(&self) -> &[u8] {
-        // SAFETY: `[0, len)` was published before this value was created and
-        // is immutable from then on (see `HeadSegment`).
-        unsafe { std::slice::from_raw_parts(self.seg.map.as_ptr(), self.len) }
+        self.published()
     }
 }
 
@@ -128,6 +143,7 @@ impl HeadChunkFile {
             path,
             map,
             written: AtomicUsize::new(SEGMENT_HEADER_LEN),
+            verified: OnceLock::new(),
         }))
     }
 
@@ -173,8 +189,9 @@ impl HeadChunkFile {
         Ok(make_ref(inner.cur, off as u32))
     }
 
-    /// Reads a chunk back, verifying its CRC32C. The bytes point into the
-    /// mapping and stay valid even if the segment is truncated later.
+    /// Reads a chunk back, verifying its CRC32C at its first read. The
+    /// bytes point into the mapping and stay valid even if the segment is
+    /// truncated later.
     pub fn chunk(&self, r: ChunkRef) -> Result<Chunk> {
         let (seq, off) = split_ref(r);
         let seg = self.inner.lock().segments.get(&seq).cloned();
@@ -185,10 +202,16 @@ impl HeadChunkFile {
             ));
         };
         let published = seg.published();
-        let len = published.len();
-        let rec = decode_record(published, off as usize, true)
+        let off = off as usize;
+        // An offset outside the written part is `decode_record`'s to report.
+        let memo = (off < published.len()).then(|| seg.verified_bit(off));
+        let verified = memo.is_some_and(|(word, bit)| word.load(Ordering::Relaxed) & bit != 0);
+        let rec = decode_record_checked(published, off, true, !verified)
             .map_err(|d| Error::corruption(&seg.path, d))?;
-        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(RecordBytes { seg, len });
+        if let (Some((word, bit)), false) = (memo, verified) {
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = seg;
         Ok(Chunk::new(
             rec.encoding,
             ChunkBytes::from_shared(owner, rec.data),
@@ -352,6 +375,13 @@ mod tests {
         let e = f.chunk(r).unwrap_err();
         assert!(e.to_string().contains("checksum mismatch"), "{e}");
         assert!(e.to_string().contains("000001"), "{e}");
+        // A failed check is not remembered as passed.
+        assert!(f.chunk(r).is_err());
+        // Records around it read (and are checked) as usual, also again.
+        let r2 = f.write(meta(4), &data(4), Encoding::Xor).unwrap();
+        check(&f, r2, 4);
+        check(&f, r2, 4);
+        assert!(f.chunk(r).is_err());
         // An offset past the published end.
         assert!(f.chunk(make_ref(seq, 60_000)).is_err());
         // A record bigger than a segment gets its own.

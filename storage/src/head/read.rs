@@ -45,6 +45,26 @@ impl<'h> HeadQuerier<'h> {
     }
 }
 
+/// Sorts series with distinct label sets by labels.
+///
+/// The leading pairs that every series shares (usually the metric name of a
+/// selector) cannot decide the order, so comparisons start after them:
+/// `[Label]` slices order as [`Labels`] do, pair by pair, then by length.
+fn sort_by_labels(series: &mut [Series]) {
+    let Some((first, rest)) = series.split_first() else {
+        return;
+    };
+    let first = first.labels.iter().as_slice();
+    let shared = rest.iter().fold(first.len(), |n, s| {
+        let l = s.labels.iter().as_slice();
+        first[..n].iter().zip(l).take_while(|(a, b)| a == b).count()
+    });
+    // Distinct label sets: an unstable sort orders them the same.
+    series.sort_unstable_by(|a, b| {
+        a.labels.iter().as_slice()[shared..].cmp(&b.labels.iter().as_slice()[shared..])
+    });
+}
+
 impl Querier for HeadQuerier<'_> {
     fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
         let ids = self.head.postings_for(matchers)?;
@@ -109,7 +129,7 @@ impl Querier for HeadQuerier<'_> {
             }
             out.push(Series::new(labels, spans, self.mint, self.maxt));
         }
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        sort_by_labels(&mut out);
         Ok(out)
     }
 
@@ -125,5 +145,68 @@ impl Querier for HeadQuerier<'_> {
             return Ok(self.head.postings.read().label_values(name));
         }
         Ok(label_values_of(self.matching(matchers)?, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Label sets over a small alphabet, so that many share leading pairs
+    /// (or are prefixes of each other) and the shared-prefix skip matters.
+    fn label_sets() -> impl Strategy<Value = Vec<Labels>> {
+        let pair = (
+            prop::sample::select(vec!["__name__", "a", "b", "job", "l"]),
+            prop::sample::select(vec!["", "0", "1", "10", "2", "x", "xy"]),
+        );
+        let set = proptest::collection::vec(pair, 0..5).prop_map(Labels::from_pairs);
+        (
+            proptest::collection::vec(set, 0..40),
+            prop::option::of(Just(("__name__", "up"))),
+        )
+            .prop_map(|(sets, name)| {
+                let mut sets: Vec<Labels> = sets
+                    .into_iter()
+                    .map(|l| match name {
+                        // One shared metric name, as a selector gives.
+                        Some((n, v)) => {
+                            let mut pairs: Vec<_> = l
+                                .iter()
+                                .filter(|p| p.name != n)
+                                .map(|p| (p.name.clone(), p.value.clone()))
+                                .collect();
+                            pairs.push((n.to_string(), v.to_string()));
+                            Labels::from_pairs(pairs)
+                        }
+                        None => l,
+                    })
+                    .collect();
+                sets.sort();
+                sets.dedup();
+                sets
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn sort_by_labels_matches_labels_order(sets in label_sets(), seed in any::<u64>()) {
+            let mut shuffled = sets.clone();
+            // A deterministic shuffle.
+            let mut x = seed | 1;
+            for i in (1..shuffled.len()).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                shuffled.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            let mut series: Vec<Series> = shuffled
+                .into_iter()
+                .map(|l| Series::new(l, Vec::new(), 0, 0))
+                .collect();
+            sort_by_labels(&mut series);
+            let got: Vec<Labels> = series.into_iter().map(|s| s.labels).collect();
+            prop_assert_eq!(got, sets);
+        }
     }
 }
