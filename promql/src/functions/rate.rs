@@ -235,7 +235,7 @@ impl Extrapolation {
         self.monotonic = self.is_counter
             && samples
                 .windows(2)
-                .fold(true, |mono, w| mono & !(w[1].1 < w[0].1));
+                .fold(true, |mono, w| mono & !w[1].1.lt(&w[0].1));
     }
 
     /// [`extrapolated_rate`]`(samples, range_end - range, range_end, ..)`,
