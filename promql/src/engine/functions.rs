@@ -695,9 +695,9 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     Ok(Val::Vector(merge_after_name_removal(result, delayed)?))
 }
 
-/// `rate` / `increase` / `delta` over the windows of a range selector.
-/// `rate` (`COUNTER && RATE`), `increase` (`COUNTER`) or `delta`
-/// (neither), as given to the wrapped [`rate::Extrapolation`].
+/// `rate` (`COUNTER && RATE`), `increase` (`COUNTER`) or `delta` (neither)
+/// over the windows of a range selector; the flags are the ones given to
+/// the wrapped [`rate::Extrapolation`].
 struct Extrapolated<const COUNTER: bool, const RATE: bool>(rate::Extrapolation);
 
 impl<const COUNTER: bool, const RATE: bool> WindowFn for Extrapolated<COUNTER, RATE> {

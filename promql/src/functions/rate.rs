@@ -123,9 +123,9 @@ pub struct Extrapolation {
 }
 
 /// The value-independent part of [`extrapolated_rate`] for one
-/// [`WindowShape`], as `extrapolated_rate` computes it. A plain value (no
-/// method takes it by reference in the window loop), so the compiler can
-/// keep it in registers.
+/// [`WindowShape`], as `extrapolated_rate` computes it. Rebuilt as a whole
+/// value by [`Memo::new`] (its address never escapes the window loop), so
+/// the compiler can keep it in registers.
 #[derive(Clone, Copy)]
 struct Memo {
     shape: WindowShape,

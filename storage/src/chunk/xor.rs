@@ -226,16 +226,21 @@ pub(crate) fn decode_into(b: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64, f6
     // 8-byte loads near the end of a column stay on the fast path; the
     // smaller the copy, the less there is to zero.
     if b.len() <= SMALL_CHUNK {
-        let mut padded = [0u8; SMALL_CHUNK + 8];
-        padded[..b.len()].copy_from_slice(b);
-        decode_padded(b, &padded[..b.len() + 8], mint, maxt, out);
+        decode_copied::<{ SMALL_CHUNK + 8 }>(b, mint, maxt, out);
     } else if b.len() <= PADDED_CHUNK {
-        let mut padded = [0u8; PADDED_CHUNK + 8];
-        padded[..b.len()].copy_from_slice(b);
-        decode_padded(b, &padded[..b.len() + 8], mint, maxt, out);
+        decode_copied::<{ PADDED_CHUNK + 8 }>(b, mint, maxt, out);
     } else {
         decode_padded(b, b, mint, maxt, out);
     }
+}
+
+/// [`decode_padded`] of `b` copied into `N` zeroed bytes (`b` is at least
+/// 8 bytes shorter).
+#[inline(always)]
+fn decode_copied<const N: usize>(b: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64, f64)>) {
+    let mut padded = [0u8; N];
+    padded[..b.len()].copy_from_slice(b);
+    decode_padded(b, &padded[..b.len() + 8], mint, maxt, out);
 }
 
 /// [`decode_into`] of the chunk `b`, read from `buf`: `b` followed by any
@@ -865,6 +870,38 @@ mod tests {
         s.iter().map(|&(t, v)| (t, v.to_bits())).collect()
     }
 
+    /// `decode_into` against the reference decoder, both appending after
+    /// `prefix`: on `data`, on a copy with the `flips` applied (if any) and
+    /// on its first `cut` bytes, over each of `ranges`.
+    fn matches_reference(
+        data: &[u8],
+        flips: &[(prop::sample::Index, u8)],
+        cut: prop::sample::Index,
+        ranges: &[(i64, i64)],
+        prefix: &[(i64, f64)],
+    ) -> Result<(), TestCaseError> {
+        let mut variants = vec![data.to_vec()];
+        if !flips.is_empty() {
+            let mut corrupt = data.to_vec();
+            for &(i, x) in flips {
+                let i = i.index(corrupt.len());
+                corrupt[i] ^= x;
+            }
+            variants.push(corrupt);
+        }
+        variants.push(data[..cut.index(data.len() + 1)].to_vec());
+        for d in variants {
+            for &(lo, hi) in ranges {
+                let mut want = prefix.to_vec();
+                ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
+                let mut got = prefix.to_vec();
+                decode_into(&d, lo, hi, &mut got);
+                prop_assert_eq!(bits(&got), bits(&want));
+            }
+        }
+        Ok(())
+    }
+
     fn value() -> impl Strategy<Value = f64> {
         prop_oneof![
             Just(f64::NAN),
@@ -985,21 +1022,8 @@ mod tests {
             let data = b.encode();
             let mint = s[a.index(s.len())].0.saturating_add(off);
             let maxt = s[z.index(s.len())].0.saturating_add(off);
-            let mut corrupt = data.clone();
-            for &(i, x) in &flips {
-                let i = i.index(corrupt.len());
-                corrupt[i] ^= x;
-            }
-            let keep = cut.index(data.len() + 1);
-            for d in [data.clone(), corrupt, data[..keep].to_vec()] {
-                for (lo, hi) in [(i64::MIN, i64::MAX), (mint, maxt), (mint, i64::MAX)] {
-                    let mut want = vec![(7, 7.0)];
-                    ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
-                    let mut got = vec![(7, 7.0)];
-                    decode_into(&d, lo, hi, &mut got);
-                    prop_assert_eq!(bits(&got), bits(&want));
-                }
-            }
+            let ranges = [(i64::MIN, i64::MAX), (mint, maxt), (mint, i64::MAX)];
+            matches_reference(&data, &flips, cut, &ranges, &[(7, 7.0)])?;
         }
 
         #[test]
@@ -1015,17 +1039,9 @@ mod tests {
                 b.append(t, v);
             }
             let data = b.encode();
-            let keep = cut.index(data.len() + 1);
             let (mint, maxt) = (s[a.index(n)].0, s[z.index(n)].0);
-            for d in [data.clone(), data[..keep].to_vec()] {
-                for (lo, hi) in [(i64::MIN, i64::MAX), (mint, maxt), (mint + 1, maxt - 1)] {
-                    let mut want = Vec::new();
-                    ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
-                    let mut got = Vec::new();
-                    decode_into(&d, lo, hi, &mut got);
-                    prop_assert_eq!(bits(&got), bits(&want));
-                }
-            }
+            let ranges = [(i64::MIN, i64::MAX), (mint, maxt), (mint + 1, maxt - 1)];
+            matches_reference(&data, &[], cut, &ranges, &[])?;
         }
 
         #[test]
@@ -1069,22 +1085,9 @@ mod tests {
                 b.append(t, v);
             }
             let data = b.encode();
-            let mut corrupt = data.clone();
-            for &(i, x) in &flips {
-                let i = i.index(corrupt.len());
-                corrupt[i] ^= x;
-            }
-            let keep = cut.index(data.len() + 1);
             let (mint, maxt) = (s[a.index(n)].0, s[z.index(n)].0);
-            for d in [data.clone(), corrupt, data[..keep].to_vec()] {
-                for (lo, hi) in [(i64::MIN, i64::MAX), (mint, maxt), (mint + 1, i64::MAX)] {
-                    let mut want = vec![(3, 3.0)];
-                    ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
-                    let mut got = vec![(3, 3.0)];
-                    decode_into(&d, lo, hi, &mut got);
-                    prop_assert_eq!(bits(&got), bits(&want));
-                }
-            }
+            let ranges = [(i64::MIN, i64::MAX), (mint, maxt), (mint + 1, i64::MAX)];
+            matches_reference(&data, &flips, cut, &ranges, &[(3, 3.0)])?;
         }
 
         #[test]
