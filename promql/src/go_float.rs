@@ -151,6 +151,9 @@ mod tests {
     use super::*;
 
     #[test]
+    // The exact binary value is written out on purpose: Go's shortest
+    // spelling of it is what is checked.
+    #[allow(clippy::excessive_precision)]
     fn g_form_switches_to_exponents_as_go_does() {
         for (v, want) in [
             (1.0, "1"),

@@ -11,8 +11,11 @@ pub(crate) struct TestDb {
     pub db: Db,
 }
 
+/// One test series: its label pairs and its `(t ms, v)` samples.
+pub(crate) type TestSeries<'a> = (&'a [(&'a str, &'a str)], Vec<(i64, f64)>);
+
 /// Loads series given as (labels, [(t ms, v)]).
-pub(crate) fn load(series: &[(&[(&str, &str)], Vec<(i64, f64)>)]) -> TestDb {
+pub(crate) fn load(series: &[TestSeries<'_>]) -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
         compaction_interval: None,

@@ -415,7 +415,7 @@ fn run_file(key: &str, src: &str, timeout: Duration, verbose: bool) -> Vec<CaseR
             Cmd::Eval(ev) => {
                 let case_key = format!("{key}:{}", ev.line);
                 let native = is_native_case(&ev, &env);
-                let outcome = run_case_isolated(&env, ev.clone(), timeout);
+                let outcome = run_case_isolated(&env, (*ev).clone(), timeout);
                 let outcome = match (outcome, &load_error) {
                     // Data the script meant to load is missing: say so.
                     (Err(e), Some(le)) => Err(format!("{e} (note: {le})")),

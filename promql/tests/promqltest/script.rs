@@ -125,7 +125,7 @@ pub struct Eval {
 pub enum Cmd {
     Load(Load),
     Clear,
-    Eval(Eval),
+    Eval(Box<Eval>),
 }
 
 /// A script-level error at a line.
@@ -193,7 +193,7 @@ pub fn parse_script(input: &str) -> (Vec<Cmd>, Vec<ScriptError>) {
                 Err(e) => errors.push(e),
             }
         } else if word.starts_with("eval") {
-            cmds.push(Cmd::Eval(parse_eval(i + 1, l, &body)));
+            cmds.push(Cmd::Eval(Box::new(parse_eval(i + 1, l, &body))));
         } else {
             errors.push(ScriptError {
                 line: i + 1,
