@@ -471,7 +471,7 @@ mod tests {
             // point, including the first value; many samples or noisy values
             // make chunks of every padding class (small copy, large copy,
             // none).
-            let mut rng = inc as u64 * 0x9e37_79b9_7f4a_7c15;
+            let mut rng = (inc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let mut s: Vec<(i64, f64)> = (0..n)
                 .map(|i| {
                     rng ^= rng << 13;
