@@ -177,6 +177,35 @@ pub fn crc32c(b: &[u8]) -> u32 {
     crc32c::crc32c(b)
 }
 
+// Fixed-width big-endian integers for callers that index bytes themselves
+// (mmapped files, bit readers, fixed headers) rather than go through an
+// `Encbuf`/`Decbuf`: so that byte order stays decided here alone. Inlined
+// always because the bit readers of the chunk decoder call them per field.
+
+/// A big-endian `u16`.
+#[inline(always)]
+pub(crate) fn be_u16(b: [u8; 2]) -> u16 {
+    u16::from_be_bytes(b)
+}
+
+/// A big-endian `u32`.
+#[inline(always)]
+pub(crate) fn be_u32(b: [u8; 4]) -> u32 {
+    u32::from_be_bytes(b)
+}
+
+/// A big-endian `u64`.
+#[inline(always)]
+pub(crate) fn be_u64(b: [u8; 8]) -> u64 {
+    u64::from_be_bytes(b)
+}
+
+/// The big-endian bytes of `v`.
+#[inline(always)]
+pub(crate) fn u32_be(v: u32) -> [u8; 4] {
+    v.to_be_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

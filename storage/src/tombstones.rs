@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::encoding::{crc32c, Decbuf, DecodeError, Encbuf};
+use crate::encoding::{be_u32, crc32c, Decbuf, DecodeError, Encbuf};
 use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 
@@ -211,7 +211,7 @@ impl Tombstones {
             return Err(format!("file too short ({} bytes)", b.len()));
         }
         let (body, crc) = b.split_at(b.len() - 4);
-        let want = u32::from_be_bytes(crc.try_into().expect("4 bytes"));
+        let want = be_u32(crc.try_into().expect("4 bytes"));
         let got = crc32c(body);
         if want != got {
             return Err(format!(

@@ -1,5 +1,7 @@
 //! Bit streams: most-significant bit first, padded with zero bits to a byte.
 
+use crate::encoding::be_u64;
+
 /// Appends bits to a growable byte vector.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BitWriter {
@@ -96,7 +98,7 @@ impl BitReader {
         let end = self.end.min(buf.len());
         if self.pos + 8 <= end {
             // Load 8 bytes at once and keep as many whole bytes as fit.
-            let w = u64::from_be_bytes(buf[self.pos..self.pos + 8].try_into().unwrap());
+            let w = be_u64(buf[self.pos..self.pos + 8].try_into().unwrap());
             let take = (64 - self.nbits) / 8; // whole bytes that fit
             if take == 0 {
                 return;
@@ -254,7 +256,7 @@ impl<'a> BitCursor<'a> {
     pub(crate) fn peek(&self) -> u64 {
         let byte = self.bit >> 3;
         let w = match self.buf.get(byte..byte + 8) {
-            Some(b) => u64::from_be_bytes(b.try_into().expect("8 bytes")),
+            Some(b) => be_u64(b.try_into().expect("8 bytes")),
             None => peek_tail(self.buf, byte),
         };
         w << (self.bit & 7)
@@ -331,7 +333,7 @@ fn peek_tail(buf: &[u8], byte: usize) -> u64 {
         let rest = &buf[byte..];
         b[..rest.len()].copy_from_slice(rest);
     }
-    u64::from_be_bytes(b)
+    be_u64(b)
 }
 
 /// [`BitCursor::read`] of more bits than one peek holds (without moving

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use memmap2::Mmap;
 
 use super::{Chunk, ChunkBytes, Encoding};
-use crate::encoding::{crc32c, Decbuf, Encbuf};
+use crate::encoding::{be_u32, crc32c, u32_be, Decbuf, Encbuf};
 use crate::error::{Error, Result};
 
 /// `(segment sequence << 32) | byte offset of the record in that segment`.
@@ -41,7 +41,7 @@ pub(crate) fn magic(head: bool) -> u32 {
 
 pub(crate) fn segment_header(head: bool) -> [u8; SEGMENT_HEADER_LEN] {
     let mut h = [0u8; SEGMENT_HEADER_LEN];
-    h[..4].copy_from_slice(&magic(head).to_be_bytes());
+    h[..4].copy_from_slice(&u32_be(magic(head)));
     h[4] = VERSION;
     h
 }
@@ -54,7 +54,7 @@ pub(crate) fn check_segment_header(b: &[u8], head: bool) -> Result<(), String> {
             b.len()
         ));
     }
-    let m = u32::from_be_bytes(b[..4].try_into().unwrap());
+    let m = be_u32(b[..4].try_into().unwrap());
     if m != magic(head) {
         return Err(format!(
             "bad magic {m:#010x}, want {:#010x} ({} chunks)",
@@ -189,7 +189,7 @@ pub(crate) fn decode_record_checked(
         return Err(at("record runs past the end of the segment"));
     }
     let data_end = hdr + len as usize;
-    let want = u32::from_be_bytes(b[data_end..data_end + 4].try_into().unwrap());
+    let want = be_u32(b[data_end..data_end + 4].try_into().unwrap());
     if checksum && crc32c(&b[..data_end]) != want {
         return Err(at("checksum mismatch"));
     }

@@ -61,7 +61,7 @@ impl Chunk {
         if b.len() < 2 {
             return 0;
         }
-        u16::from_be_bytes([b[0], b[1]]) as usize
+        crate::encoding::be_u16([b[0], b[1]]) as usize
     }
 
     /// Iterates the samples; owns a clone of the bytes. Yields nothing for a

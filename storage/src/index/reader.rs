@@ -9,7 +9,7 @@ use roaring::RoaringBitmap;
 use super::matchers::PostingsSource;
 use super::writer::ChunkMeta;
 use super::{HEADER_LEN, MAGIC, TOC_LEN, VERSION};
-use crate::encoding::{crc32c, Decbuf, DecodeError};
+use crate::encoding::{be_u64, crc32c, Decbuf, DecodeError};
 use crate::{Error, Label, Labels, Result};
 
 /// Postings of one label name: `(value symbol, postings list offset)`,
@@ -270,7 +270,7 @@ impl IndexReader {
             )));
         }
         let at = self.sot_array + 8 * id as usize;
-        let off = u64::from_be_bytes(self.mmap[at..at + 8].try_into().expect("8 bytes")) as usize;
+        let off = be_u64(self.mmap[at..at + 8].try_into().expect("8 bytes")) as usize;
         let what = "series entry";
         let mut d = Decbuf::new(&self.mmap[off..self.series_range.1]);
         let content = self.de(what, d.uvarint_bytes())?;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use super::{HEADER_LEN, MAGIC, VERSION};
-use crate::encoding::{crc32c, Encbuf};
+use crate::encoding::{crc32c, u32_be, Encbuf};
 use crate::{Error, Labels, Result};
 
 /// Where one chunk of a series lives and which time range it covers.
@@ -260,8 +260,8 @@ impl Out<'_> {
     fn framed(&mut self, content: &[u8]) -> Result<()> {
         let len = u32::try_from(content.len())
             .map_err(|_| Error::io(self.path, std::io::Error::other("index section over 4 GiB")))?;
-        self.write(&len.to_be_bytes())?;
+        self.write(&u32_be(len))?;
         self.write(content)?;
-        self.write(&crc32c(content).to_be_bytes())
+        self.write(&u32_be(crc32c(content)))
     }
 }
