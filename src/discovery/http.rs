@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::http_client::{self, ClientError, ClientSettings};
 use super::target_group::{parse_groups, Format};
 use super::TargetGroup;
 use crate::config::HttpSdConfig;
+use crate::http_client::{self, ClientError, ClientSettings};
 
 const URL_LABEL: &str = "__meta_url";
 

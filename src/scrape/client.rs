@@ -9,8 +9,8 @@ use reqwest::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTE
 
 use super::error::ScrapeError;
 use crate::config::ScrapeConfig;
-use crate::discovery::http_client::{self, ClientSettings};
 use crate::exposition::{Format, ACCEPT_HEADER};
+use crate::http_client::{self, ClientSettings};
 
 /// `User-Agent` of every scrape.
 pub const USER_AGENT: &str = concat!("ferroprom/", env!("CARGO_PKG_VERSION"));

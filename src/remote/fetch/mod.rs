@@ -17,7 +17,7 @@ pub use metrics::ReadMetrics;
 pub use plan::{Plan, Policy};
 
 use crate::config::RemoteReadConfig;
-use crate::discovery::http_client::{self, ClientError, ClientSettings};
+use crate::http_client::{self, ClientError, ClientSettings};
 use crate::remote::proto::{Query, ReadRequest, ResponseType};
 use decode::{FrameDecoder, MAX_SAMPLES_BYTES};
 use metrics::EndpointMetrics;

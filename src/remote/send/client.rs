@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONT
 
 use super::backoff::parse_retry_after;
 use crate::config::RemoteWriteConfig;
-use crate::discovery::http_client::{self, ClientError, ClientSettings};
+use crate::http_client::{self, ClientError, ClientSettings};
 
 /// What a send attempt came to.
 #[derive(Debug, PartialEq)]
