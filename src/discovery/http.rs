@@ -29,15 +29,8 @@ pub(crate) enum HttpSdError {
 }
 
 fn settings(cfg: &HttpSdConfig) -> ClientSettings<'_> {
-    ClientSettings {
-        basic_auth: cfg.basic_auth.as_ref(),
-        authorization: cfg.authorization.as_ref(),
-        tls: cfg.tls_config.as_ref(),
-        follow_redirects: cfg.follow_redirects,
-        enable_http2: cfg.enable_http2,
-        // A refresh that outlives its interval is abandoned, as in Prometheus.
-        timeout: cfg.refresh_interval.as_std().max(Duration::from_secs(1)),
-    }
+    // A refresh that outlives its interval is abandoned, as in Prometheus.
+    cfg.client_settings(cfg.refresh_interval.as_std().max(Duration::from_secs(1)))
 }
 
 /// One refresh: GET the URL and parse its groups.
