@@ -394,3 +394,162 @@ fn validate_tls(tls: &mut TlsConfig, path: &KeyPath, dir: Option<&Path>) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::HttpClientConfig;
+    use crate::config::parse_str_in_dir;
+    use crate::config::test_support::err;
+
+    #[test]
+    fn bearer_token_becomes_authorization() {
+        let cfg = parse_str_in_dir(
+            "
+scrape_configs:
+  - job_name: a
+    bearer_token: s3cret
+  - job_name: b
+    bearer_token_file: secrets/token
+  - job_name: c
+    authorization: {type: ' ', credentials: x}
+",
+            Path::new("/etc/ferroprom"),
+        )
+        .unwrap();
+        let auth = |i: usize| cfg.scrape_configs[i].authorization.clone().unwrap();
+        assert_eq!(auth(0).kind, "Bearer");
+        assert_eq!(auth(0).credentials.as_deref(), Some("s3cret"));
+        assert_eq!(cfg.scrape_configs[0].bearer_token, None);
+        assert_eq!(
+            auth(1).credentials_file.as_deref(),
+            Some("/etc/ferroprom/secrets/token")
+        );
+        assert_eq!(cfg.scrape_configs[1].bearer_token_file, None);
+        assert_eq!(auth(2).kind, "Bearer");
+    }
+
+    #[test]
+    fn http_client_checks() {
+        for (auth, what) in [
+            (
+                "bearer_token: a\n    bearer_token_file: b",
+                "at most one of bearer_token & bearer_token_file must be configured",
+            ),
+            (
+                "basic_auth: {username: u}\n    bearer_token: a",
+                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
+            ),
+            (
+                "basic_auth: {username: u, password: p, password_file: f}",
+                "at most one of basic_auth password & password_file must be configured",
+            ),
+            (
+                "authorization: {credentials: a, credentials_file: f}",
+                "at most one of authorization credentials & credentials_file must be configured",
+            ),
+            (
+                "authorization: {type: Basic, credentials: a}",
+                "authorization type cannot be set to \"basic\", use \"basic_auth\" instead",
+            ),
+            (
+                "authorization: {credentials: a}\n    basic_auth: {username: u}",
+                "at most one of basic_auth, oauth2 & authorization must be configured",
+            ),
+            (
+                "authorization: {credentials: a}\n    bearer_token: t",
+                "authorization is not compatible with bearer_token & bearer_token_file",
+            ),
+            (
+                "tls_config: {ca: x, ca_file: y}",
+                "at most one of ca and ca_file must be configured",
+            ),
+            (
+                "tls_config: {cert_file: c}",
+                "exactly one of key or key_file must be configured when a client certificate is configured",
+            ),
+            (
+                "tls_config: {key_file: k}",
+                "exactly one of cert or cert_file must be configured when a client key is configured",
+            ),
+            ("tls_config: {min_version: TLS14}", "unknown TLS version: TLS14"),
+        ] {
+            let text = format!("scrape_configs:\n  - job_name: a\n    {auth}\n");
+            let e = err(&text);
+            assert!(e.contains(what), "{auth}: {e}");
+            assert!(e.contains("scrape_configs[0]") && e.contains("(line "), "{e}");
+        }
+    }
+
+    #[test]
+    fn defaults_are_prometheus_defaults() {
+        let d = HttpClientConfig::default();
+        assert!(d.follow_redirects && d.enable_http2);
+        assert_eq!(d.basic_auth, None);
+        assert_eq!(d.tls_config, None);
+        assert_eq!(d.proxy_url, None);
+        let parsed: HttpClientConfig = serde_yaml_ng::from_str("{}").unwrap();
+        assert_eq!(parsed, d);
+        let e = serde_yaml_ng::from_str::<HttpClientConfig>("oauth3: {}").unwrap_err();
+        assert!(e.to_string().contains("unknown field `oauth3`"), "{e}");
+    }
+
+    #[test]
+    fn every_client_entry_takes_the_same_keys() {
+        let keys = "follow_redirects: false
+    enable_http2: false
+    proxy_url: http://127.0.0.1:3128
+    proxy_connect_header: {X-A: [b]}
+    http_headers: {X-B: {values: [c]}}";
+        let cfg = parse_str_in_dir(
+            &format!(
+                "
+scrape_configs:
+  - job_name: a
+    {keys}
+    http_sd_configs:
+      - url: http://127.0.0.1:1/sd
+        {}
+remote_read:
+  - url: http://127.0.0.1:1/read
+    {keys}
+remote_write:
+  - url: http://127.0.0.1:1/write
+    {keys}
+",
+                keys.replace("\n    ", "\n        ")
+            ),
+            Path::new("/cfg"),
+        )
+        .unwrap();
+        let job = &cfg.scrape_configs[0];
+        let sd = &job.http_sd_configs[0];
+        let (rr, rw) = (&cfg.remote_read[0], &cfg.remote_write[0]);
+        for (follow, http2) in [
+            (job.follow_redirects, job.enable_http2),
+            (sd.follow_redirects, sd.enable_http2),
+            (rr.follow_redirects, rr.enable_http2),
+            (rw.follow_redirects, rw.enable_http2),
+        ] {
+            assert!(!follow && !http2);
+        }
+        let warned = |key: &str| {
+            cfg.warnings.iter().any(|w| {
+                w == &format!("{key}: accepted for compatibility but not supported; ignored")
+            })
+        };
+        for entry in [
+            "scrape_configs[0]",
+            "scrape_configs[0].http_sd_configs[0]",
+            "remote_read[0]",
+            "remote_write[0]",
+        ] {
+            assert!(warned(&format!("{entry}.proxy_connect_header")), "{entry}");
+            assert!(warned(&format!("{entry}.http_headers")), "{entry}");
+            // Only scrapes go through the proxy.
+            let proxied = entry == "scrape_configs[0]";
+            assert_eq!(warned(&format!("{entry}.proxy_url")), !proxied, "{entry}");
+        }
+    }
+}

@@ -31,6 +31,8 @@ pub mod relabel;
 pub mod remote_read;
 pub mod remote_write;
 pub mod scrape;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 use std::collections::BTreeMap;

@@ -80,11 +80,8 @@ pub(crate) const RESERVED_HEADERS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use crate::config::test_support::err;
     use crate::config::{parse_str, PromDuration};
-
-    fn err(text: &str) -> String {
-        parse_str(text).unwrap_err().to_string()
-    }
 
     #[test]
     fn defaults_follow_prometheus() {

@@ -711,3 +711,6 @@ fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     ];
     warn_ignored(&root, &ignored, warnings);
 }
+
+#[cfg(test)]
+mod tests;
