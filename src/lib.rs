@@ -7,6 +7,7 @@ pub mod config;
 pub mod discovery;
 pub mod exposition;
 pub mod flags;
+pub(crate) mod http_client;
 pub mod import;
 pub mod metrics;
 pub mod relabel;

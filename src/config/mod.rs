@@ -6,7 +6,8 @@
 //! live in [`load`] and [`validate`]; durations in [`duration`]; sizes in
 //! [`body_size`]; label-name rules in [`names`]; relabeling rules in
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
-//! [`remote_read`].
+//! [`remote_read`]; the HTTP client keys every client entry shares
+//! (credentials, TLS, proxies) in [`http_client`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
@@ -22,6 +23,7 @@
 pub mod body_size;
 pub mod duration;
 pub(crate) mod glob;
+pub mod http_client;
 pub mod load;
 mod locate;
 pub mod names;
@@ -29,6 +31,8 @@ pub mod relabel;
 pub mod remote_read;
 pub mod remote_write;
 pub mod scrape;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -36,15 +40,13 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use duration::PromDuration;
+pub use http_client::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
 pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};
 pub use remote_read::RemoteReadConfig;
 pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
-pub use scrape::{
-    Authorization, BasicAuth, FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig,
-    TlsConfig,
-};
+pub use scrape::{FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -5,51 +5,40 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{Authorization, BasicAuth, PromDuration, TlsConfig};
+use super::http_client::http_client_keys;
+use super::PromDuration;
 
-/// A remote-read endpoint. After loading, `bearer_token` and
-/// `bearer_token_file` have been moved into `authorization` and relative
-/// file paths made absolute, as for scrape jobs.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteReadConfig {
-    /// `http` or `https`; checked by the loader.
-    pub url: String,
-    /// Unique among `remote_read:` entries when set; shown in warnings
-    /// and logs instead of the URL.
-    #[serde(default)]
-    pub name: String,
-    #[serde(default = "super::duration::one_minute")]
-    pub remote_timeout: PromDuration,
-    /// Sent with every request; may not override the protocol's own
-    /// headers or `Authorization`.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// Whether to ask the endpoint also for times the local storage holds.
-    #[serde(default)]
-    pub read_recent: bool,
-    /// Only selectors with every one of these as an equality matcher are
-    /// sent to the endpoint.
-    #[serde(default)]
-    pub required_matchers: BTreeMap<String, String>,
-    /// Whether to ask only for series carrying `global.external_labels`
-    /// and remove those labels from what comes back.
-    #[serde(default = "yes")]
-    pub filter_external_labels: bool,
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    #[serde(default)]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
+http_client_keys! {
+    /// A remote-read endpoint. After loading, `bearer_token` and
+    /// `bearer_token_file` have been moved into `authorization` and relative
+    /// file paths made absolute, as for scrape jobs.
+    #[derive(Clone, Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct RemoteReadConfig {
+        /// `http` or `https`; checked by the loader.
+        pub url: String,
+        /// Unique among `remote_read:` entries when set; shown in warnings
+        /// and logs instead of the URL.
+        #[serde(default)]
+        pub name: String,
+        #[serde(default = "super::duration::one_minute")]
+        pub remote_timeout: PromDuration,
+        /// Sent with every request; may not override the protocol's own
+        /// headers or `Authorization`.
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        /// Whether to ask the endpoint also for times the local storage holds.
+        #[serde(default)]
+        pub read_recent: bool,
+        /// Only selectors with every one of these as an equality matcher are
+        /// sent to the endpoint.
+        #[serde(default)]
+        pub required_matchers: BTreeMap<String, String>,
+        /// Whether to ask only for series carrying `global.external_labels`
+        /// and remove those labels from what comes back.
+        #[serde(default = "yes")]
+        pub filter_external_labels: bool,
+    }
 }
 
 fn yes() -> bool {
@@ -91,11 +80,8 @@ pub(crate) const RESERVED_HEADERS: &[&str] = &[
 
 #[cfg(test)]
 mod tests {
+    use crate::config::test_support::err;
     use crate::config::{parse_str, PromDuration};
-
-    fn err(text: &str) -> String {
-        parse_str(text).unwrap_err().to_string()
-    }
 
     #[test]
     fn defaults_follow_prometheus() {

@@ -8,72 +8,52 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::scrape::{Authorization, BasicAuth, TlsConfig};
+use super::http_client::http_client_keys;
 use super::{PromDuration, RelabelConfig};
 
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RemoteWriteConfig {
-    pub url: String,
-    /// Names the queue in metrics and logs; unique when set. Unset, the
-    /// queue is named by a hash of the whole entry (see
-    /// [`RemoteWriteConfig::queue_name`]).
-    #[serde(default)]
-    pub name: String,
-    #[serde(default = "thirty_seconds")]
-    pub remote_timeout: PromDuration,
-    /// Extra request headers; the protocol's own headers are reserved.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub write_relabel_configs: Vec<RelabelConfig>,
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    #[serde(default)]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    #[serde(default)]
-    pub queue_config: QueueConfig,
-    #[serde(default)]
-    pub metadata_config: MetadataConfig,
-    /// Accepted; ferroprom stores no exemplars, so there are none to send.
-    #[serde(default)]
-    pub send_exemplars: bool,
-    /// Accepted; ferroprom stores no native histograms.
-    #[serde(default)]
-    pub send_native_histograms: bool,
-    // Accepted, not acted on (listed in `Config::warnings` when set).
-    #[serde(default)]
-    pub protobuf_message: Option<String>,
-    #[serde(default)]
-    pub round_robin_dns: Option<bool>,
-    #[serde(default)]
-    pub oauth2: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    pub sigv4: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    pub azuread: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    pub google_iam: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    pub proxy_url: Option<String>,
-    #[serde(default)]
-    pub no_proxy: Option<String>,
-    #[serde(default)]
-    pub proxy_from_environment: Option<bool>,
-    #[serde(default)]
-    pub proxy_connect_header: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    pub http_headers: Option<serde_yaml_ng::Value>,
+http_client_keys! {
+    /// A `remote_write:` entry, with the HTTP client keys of every client
+    /// (see [`super::http_client`]).
+    #[derive(Clone, Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct RemoteWriteConfig {
+        pub url: String,
+        /// Names the queue in metrics and logs; unique when set. Unset, the
+        /// queue is named by a hash of the whole entry (see
+        /// [`RemoteWriteConfig::queue_name`]).
+        #[serde(default)]
+        pub name: String,
+        #[serde(default = "thirty_seconds")]
+        pub remote_timeout: PromDuration,
+        /// Extra request headers; the protocol's own headers are reserved.
+        #[serde(default)]
+        pub headers: BTreeMap<String, String>,
+        #[serde(default)]
+        pub write_relabel_configs: Vec<RelabelConfig>,
+        #[serde(default)]
+        pub queue_config: QueueConfig,
+        #[serde(default)]
+        pub metadata_config: MetadataConfig,
+        /// Accepted; ferroprom stores no exemplars, so there are none to send.
+        #[serde(default)]
+        pub send_exemplars: bool,
+        /// Accepted; ferroprom stores no native histograms.
+        #[serde(default)]
+        pub send_native_histograms: bool,
+        // Accepted, not acted on (listed in `Config::warnings` when set).
+        #[serde(default)]
+        pub protobuf_message: Option<String>,
+        #[serde(default)]
+        pub round_robin_dns: Option<bool>,
+        #[serde(default)]
+        pub oauth2: Option<serde_yaml_ng::Value>,
+        #[serde(default)]
+        pub sigv4: Option<serde_yaml_ng::Value>,
+        #[serde(default)]
+        pub azuread: Option<serde_yaml_ng::Value>,
+        #[serde(default)]
+        pub google_iam: Option<serde_yaml_ng::Value>,
+    }
 }
 
 /// `queue_config:`, Prometheus 2.x's defaults.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::http_client::http_client_keys;
 use super::{NameValidationScheme, PromDuration, RelabelConfig};
 
 /// `scheme:` of a job.
@@ -26,114 +27,92 @@ impl Scheme {
     }
 }
 
-/// A scrape job. `Option` fields fall back to `global:` when loaded; after
-/// [`super::load`] has run they are always `Some` (a limit of 0 also takes
-/// the global value, as in Prometheus). The loader also moves
-/// `bearer_token`/`bearer_token_file` into `authorization` and makes
-/// relative file paths absolute against the config file's directory.
-///
-/// Accepted but not acted on (listed in [`super::Config::warnings`] when
-/// set): `scrape_classic_histograms`, `always_scrape_classic_histograms`,
-/// `convert_classic_histograms_to_nhcb`, `metric_name_escaping_scheme`,
-/// `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor`,
-/// `scrape_failure_log_file`, `proxy_connect_header`, `http_headers`.
-/// `scrape_protocols` and `keep_dropped_targets` fall back to `global:`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeConfig {
-    pub job_name: String,
-    #[serde(default)]
-    pub scrape_interval: Option<PromDuration>,
-    #[serde(default)]
-    pub scrape_timeout: Option<PromDuration>,
-    #[serde(default = "default_metrics_path")]
-    pub metrics_path: String,
-    #[serde(default)]
-    pub scheme: Scheme,
-    /// URL parameters; each key may repeat.
-    #[serde(default)]
-    pub params: BTreeMap<String, Vec<String>>,
-    #[serde(default)]
-    pub honor_labels: bool,
-    #[serde(default = "yes")]
-    pub honor_timestamps: bool,
-    #[serde(default)]
-    pub static_configs: Vec<StaticConfig>,
-    #[serde(default)]
-    pub file_sd_configs: Vec<FileSdConfig>,
-    #[serde(default)]
-    pub http_sd_configs: Vec<HttpSdConfig>,
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    #[serde(default)]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    #[serde(default = "yes")]
-    pub enable_compression: bool,
-    #[serde(default)]
-    pub relabel_configs: Vec<RelabelConfig>,
-    #[serde(default)]
-    pub metric_relabel_configs: Vec<RelabelConfig>,
-    /// 0 means no limit, for this and the other limits.
-    #[serde(default)]
-    pub sample_limit: Option<u64>,
-    #[serde(default)]
-    pub label_limit: Option<u64>,
-    #[serde(default)]
-    pub label_name_length_limit: Option<u64>,
-    #[serde(default)]
-    pub label_value_length_limit: Option<u64>,
-    /// Size such as `10MB`; parsed by the loader into `body_size_limit_bytes`.
-    #[serde(default)]
-    pub body_size_limit: Option<String>,
-    #[serde(skip)]
-    pub body_size_limit_bytes: u64,
-    #[serde(default)]
-    pub target_limit: Option<u64>,
-    /// Falls back to `global.metric_name_validation_scheme`.
-    #[serde(default)]
-    pub metric_name_validation_scheme: Option<NameValidationScheme>,
-    #[serde(default)]
-    pub scrape_protocols: Option<Vec<String>>,
-    #[serde(default)]
-    pub fallback_scrape_protocol: Option<String>,
-    #[serde(default)]
-    pub scrape_classic_histograms: Option<bool>,
-    #[serde(default)]
-    pub always_scrape_classic_histograms: Option<bool>,
-    #[serde(default)]
-    pub convert_classic_histograms_to_nhcb: Option<bool>,
-    #[serde(default)]
-    pub track_timestamps_staleness: Option<bool>,
-    #[serde(default)]
-    pub metric_name_escaping_scheme: Option<String>,
-    #[serde(default)]
-    pub native_histogram_bucket_limit: Option<u64>,
-    #[serde(default)]
-    pub native_histogram_min_bucket_factor: Option<f64>,
-    #[serde(default)]
-    pub keep_dropped_targets: Option<u64>,
-    #[serde(default)]
-    pub scrape_failure_log_file: Option<String>,
-    #[serde(default)]
-    pub proxy_url: Option<String>,
-    #[serde(default)]
-    pub no_proxy: Option<String>,
-    #[serde(default)]
-    pub proxy_from_environment: Option<bool>,
-    #[serde(default)]
-    pub proxy_connect_header: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    pub http_headers: Option<serde_yaml_ng::Value>,
+http_client_keys! {
+    /// A scrape job. `Option` fields fall back to `global:` when loaded; after
+    /// [`super::load`] has run they are always `Some` (a limit of 0 also takes
+    /// the global value, as in Prometheus). The loader also moves
+    /// `bearer_token`/`bearer_token_file` into `authorization` and makes
+    /// relative file paths absolute against the config file's directory.
+    ///
+    /// Accepted but not acted on (listed in [`super::Config::warnings`] when
+    /// set): `scrape_classic_histograms`, `always_scrape_classic_histograms`,
+    /// `convert_classic_histograms_to_nhcb`, `metric_name_escaping_scheme`,
+    /// `native_histogram_bucket_limit`, `native_histogram_min_bucket_factor`,
+    /// `scrape_failure_log_file`, `proxy_connect_header`, `http_headers`.
+    /// `scrape_protocols` and `keep_dropped_targets` fall back to `global:`.
+    #[derive(Clone, Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct ScrapeConfig {
+        pub job_name: String,
+        #[serde(default)]
+        pub scrape_interval: Option<PromDuration>,
+        #[serde(default)]
+        pub scrape_timeout: Option<PromDuration>,
+        #[serde(default = "default_metrics_path")]
+        pub metrics_path: String,
+        #[serde(default)]
+        pub scheme: Scheme,
+        /// URL parameters; each key may repeat.
+        #[serde(default)]
+        pub params: BTreeMap<String, Vec<String>>,
+        #[serde(default)]
+        pub honor_labels: bool,
+        #[serde(default = "yes")]
+        pub honor_timestamps: bool,
+        #[serde(default)]
+        pub static_configs: Vec<StaticConfig>,
+        #[serde(default)]
+        pub file_sd_configs: Vec<FileSdConfig>,
+        #[serde(default)]
+        pub http_sd_configs: Vec<HttpSdConfig>,
+        #[serde(default = "yes")]
+        pub enable_compression: bool,
+        #[serde(default)]
+        pub relabel_configs: Vec<RelabelConfig>,
+        #[serde(default)]
+        pub metric_relabel_configs: Vec<RelabelConfig>,
+        /// 0 means no limit, for this and the other limits.
+        #[serde(default)]
+        pub sample_limit: Option<u64>,
+        #[serde(default)]
+        pub label_limit: Option<u64>,
+        #[serde(default)]
+        pub label_name_length_limit: Option<u64>,
+        #[serde(default)]
+        pub label_value_length_limit: Option<u64>,
+        /// Size such as `10MB`; parsed by the loader into `body_size_limit_bytes`.
+        #[serde(default)]
+        pub body_size_limit: Option<String>,
+        #[serde(skip)]
+        pub body_size_limit_bytes: u64,
+        #[serde(default)]
+        pub target_limit: Option<u64>,
+        /// Falls back to `global.metric_name_validation_scheme`.
+        #[serde(default)]
+        pub metric_name_validation_scheme: Option<NameValidationScheme>,
+        #[serde(default)]
+        pub scrape_protocols: Option<Vec<String>>,
+        #[serde(default)]
+        pub fallback_scrape_protocol: Option<String>,
+        #[serde(default)]
+        pub scrape_classic_histograms: Option<bool>,
+        #[serde(default)]
+        pub always_scrape_classic_histograms: Option<bool>,
+        #[serde(default)]
+        pub convert_classic_histograms_to_nhcb: Option<bool>,
+        #[serde(default)]
+        pub track_timestamps_staleness: Option<bool>,
+        #[serde(default)]
+        pub metric_name_escaping_scheme: Option<String>,
+        #[serde(default)]
+        pub native_histogram_bucket_limit: Option<u64>,
+        #[serde(default)]
+        pub native_histogram_min_bucket_factor: Option<f64>,
+        #[serde(default)]
+        pub keep_dropped_targets: Option<u64>,
+        #[serde(default)]
+        pub scrape_failure_log_file: Option<String>,
+    }
 }
 
 fn default_metrics_path() -> String {
@@ -165,97 +144,14 @@ pub struct FileSdConfig {
     pub refresh_interval: PromDuration,
 }
 
-/// `http_sd_configs:` entry: a URL returning target groups as JSON, polled
-/// every `refresh_interval` (default 1m).
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSdConfig {
-    pub url: String,
-    #[serde(default = "super::duration::one_minute")]
-    pub refresh_interval: PromDuration,
-    #[serde(default)]
-    pub basic_auth: Option<BasicAuth>,
-    #[serde(default)]
-    pub authorization: Option<Authorization>,
-    #[serde(default)]
-    pub tls_config: Option<TlsConfig>,
-    #[serde(default = "yes")]
-    pub follow_redirects: bool,
-    #[serde(default = "yes")]
-    pub enable_http2: bool,
-    /// Moved into `authorization` by the loader, as for scrape jobs.
-    #[serde(default)]
-    pub bearer_token: Option<String>,
-    #[serde(default)]
-    pub bearer_token_file: Option<String>,
-    // Accepted, not acted on.
-    #[serde(default)]
-    pub proxy_url: Option<String>,
-    #[serde(default)]
-    pub no_proxy: Option<String>,
-    #[serde(default)]
-    pub proxy_from_environment: Option<bool>,
-    #[serde(default)]
-    pub http_headers: Option<serde_yaml_ng::Value>,
-}
-
-/// `basic_auth:`. At most one of `password` / `password_file` (and of
-/// `username` / `username_file`); files are read at each request so
-/// rotated secrets take effect.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct BasicAuth {
-    #[serde(default)]
-    pub username: String,
-    #[serde(default)]
-    pub username_file: Option<String>,
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<String>,
-}
-
-/// `authorization:`; `type` defaults to `Bearer` and may not be `Basic`.
-/// The header sent is `<type> <credentials>`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Authorization {
-    #[serde(default = "bearer", rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub credentials: Option<String>,
-    #[serde(default)]
-    pub credentials_file: Option<String>,
-}
-
-fn bearer() -> String {
-    "Bearer".to_string()
-}
-
-/// `tls_config:`. Each of CA, certificate and key may be given inline
-/// (`ca`, `cert`, `key`, PEM text) or as a file, not both. Versions are
-/// `TLS10`..`TLS13`.
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    #[serde(default)]
-    pub ca: Option<String>,
-    #[serde(default)]
-    pub cert: Option<String>,
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
-    pub max_version: Option<String>,
-    #[serde(default)]
-    pub ca_file: Option<String>,
-    #[serde(default)]
-    pub cert_file: Option<String>,
-    #[serde(default)]
-    pub key_file: Option<String>,
-    #[serde(default)]
-    pub server_name: Option<String>,
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    #[serde(default)]
-    pub min_version: Option<String>,
+http_client_keys! {
+    /// `http_sd_configs:` entry: a URL returning target groups as JSON, polled
+    /// every `refresh_interval` (default 1m).
+    #[derive(Clone, Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct HttpSdConfig {
+        pub url: String,
+        #[serde(default = "super::duration::one_minute")]
+        pub refresh_interval: PromDuration,
+    }
 }

@@ -10,9 +10,10 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::body_size::parse_size;
+use super::http_client::Proxies;
 use super::locate::KeyPath;
 use super::remote_read::{RemoteReadConfig, RESERVED_HEADERS};
-use super::scrape::{Authorization, BasicAuth, HttpSdConfig, TlsConfig};
+use super::scrape::HttpSdConfig;
 use super::{Config, GlobalConfig, NameValidationScheme, RemoteWriteConfig, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
 
@@ -25,7 +26,7 @@ pub(crate) struct Problem {
 
 type Result<T> = std::result::Result<T, Problem>;
 
-fn problem(path: KeyPath, message: impl Into<String>) -> Problem {
+pub(super) fn problem(path: KeyPath, message: impl Into<String>) -> Problem {
     Problem {
         path,
         message: message.into(),
@@ -75,6 +76,7 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         &mut cfg.remote_read,
         cfg.global.metric_name_validation_scheme,
         dir,
+        &mut warnings,
     )?;
     validate_remote_writes(
         &mut cfg.remote_write,
@@ -247,14 +249,7 @@ fn validate_job(
         job.metrics_path.insert(0, '/');
     }
 
-    HttpClient {
-        basic_auth: &mut job.basic_auth,
-        authorization: &mut job.authorization,
-        bearer_token: &mut job.bearer_token,
-        bearer_token_file: &mut job.bearer_token_file,
-        tls_config: &mut job.tls_config,
-    }
-    .validate(path, dir)?;
+    job.with_http_client(|h| h.validate(path, dir))?;
 
     for (i, sc) in job.static_configs.iter().enumerate() {
         let sc_path = path.key("static_configs").index(i);
@@ -340,10 +335,10 @@ fn validate_job(
             "scrape_failure_log_file",
             job.scrape_failure_log_file.is_some(),
         ),
-        ("proxy_connect_header", job.proxy_connect_header.is_some()),
-        ("http_headers", job.http_headers.is_some()),
     ];
     warn_ignored(path, &ignored, warnings);
+    // Scrapes honour the proxy keys (see `crate::scrape::client`).
+    job.with_http_client(|h| h.warn_ignored(path, Proxies::Honoured, warnings));
     Ok(())
 }
 
@@ -368,24 +363,8 @@ fn validate_http_sd(
             "refresh_interval must be greater than 0",
         ));
     }
-    HttpClient {
-        basic_auth: &mut hsd.basic_auth,
-        authorization: &mut hsd.authorization,
-        bearer_token: &mut hsd.bearer_token,
-        bearer_token_file: &mut hsd.bearer_token_file,
-        tls_config: &mut hsd.tls_config,
-    }
-    .validate(path, dir)?;
-    let ignored = [
-        ("proxy_url", hsd.proxy_url.is_some()),
-        ("no_proxy", hsd.no_proxy.is_some()),
-        (
-            "proxy_from_environment",
-            hsd.proxy_from_environment.is_some(),
-        ),
-        ("http_headers", hsd.http_headers.is_some()),
-    ];
-    warn_ignored(path, &ignored, warnings);
+    hsd.with_http_client(|h| h.validate(path, dir))?;
+    hsd.with_http_client(|h| h.warn_ignored(path, Proxies::Ignored, warnings));
     Ok(())
 }
 
@@ -442,6 +421,7 @@ fn validate_remote_reads(
     reads: &mut [RemoteReadConfig],
     scheme: NameValidationScheme,
     dir: Option<&Path>,
+    warnings: &mut Vec<String>,
 ) -> Result<()> {
     let mut names = HashSet::new();
     for (i, rr) in reads.iter_mut().enumerate() {
@@ -458,14 +438,8 @@ fn validate_remote_reads(
             scheme,
             &path.key("required_matchers"),
         )?;
-        HttpClient {
-            basic_auth: &mut rr.basic_auth,
-            authorization: &mut rr.authorization,
-            bearer_token: &mut rr.bearer_token,
-            bearer_token_file: &mut rr.bearer_token_file,
-            tls_config: &mut rr.tls_config,
-        }
-        .validate(&path, dir)?;
+        rr.with_http_client(|h| h.validate(&path, dir))?;
+        rr.with_http_client(|h| h.warn_ignored(&path, Proxies::Ignored, warnings));
         if !rr.name.is_empty() && !names.insert(rr.name.clone()) {
             return Err(problem(
                 path.key("name"),
@@ -611,195 +585,20 @@ fn validate_remote_write(
         }
         return Err(problem(p, e.error.to_string()));
     }
-    HttpClient {
-        basic_auth: &mut rw.basic_auth,
-        authorization: &mut rw.authorization,
-        bearer_token: &mut rw.bearer_token,
-        bearer_token_file: &mut rw.bearer_token_file,
-        tls_config: &mut rw.tls_config,
-    }
-    .validate(path, dir)?;
+    rw.with_http_client(|h| h.validate(path, dir))?;
     let ignored = [
         ("send_exemplars", rw.send_exemplars),
         ("send_native_histograms", rw.send_native_histograms),
         ("round_robin_dns", rw.round_robin_dns.is_some()),
-        ("proxy_url", rw.proxy_url.is_some()),
-        ("no_proxy", rw.no_proxy.is_some()),
-        (
-            "proxy_from_environment",
-            rw.proxy_from_environment.is_some(),
-        ),
-        ("proxy_connect_header", rw.proxy_connect_header.is_some()),
-        ("http_headers", rw.http_headers.is_some()),
-        (
-            "queue_config.sample_age_limit",
-            q.sample_age_limit.is_some(),
-        ),
     ];
     warn_ignored(path, &ignored, warnings);
-    Ok(())
-}
-
-/// The HTTP client settings scrape jobs and http_sd share, checked as
-/// Prometheus's `HTTPClientConfig.Validate` does.
-struct HttpClient<'a> {
-    basic_auth: &'a mut Option<BasicAuth>,
-    authorization: &'a mut Option<Authorization>,
-    bearer_token: &'a mut Option<String>,
-    bearer_token_file: &'a mut Option<String>,
-    tls_config: &'a mut Option<TlsConfig>,
-}
-
-impl HttpClient<'_> {
-    fn validate(self, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
-        // Go checks lengths, so an empty string counts as unset.
-        clear_empty(self.bearer_token);
-        clear_empty(self.bearer_token_file);
-        let bearer = self.bearer_token.is_some() || self.bearer_token_file.is_some();
-        if self.bearer_token.is_some() && self.bearer_token_file.is_some() {
-            return Err(problem(
-                path.key("bearer_token_file"),
-                "at most one of bearer_token & bearer_token_file must be configured",
-            ));
-        }
-        if self.basic_auth.is_some() && bearer {
-            return Err(problem(
-                path.key("basic_auth"),
-                "at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured",
-            ));
-        }
-        if let Some(ba) = self.basic_auth.as_mut() {
-            let ba_path = path.key("basic_auth");
-            clear_empty(&mut ba.username_file);
-            clear_empty(&mut ba.password);
-            clear_empty(&mut ba.password_file);
-            if !ba.username.is_empty() && ba.username_file.is_some() {
-                return Err(problem(
-                    ba_path.key("username_file"),
-                    "at most one of basic_auth username & username_file must be configured",
-                ));
-            }
-            if ba.password.is_some() && ba.password_file.is_some() {
-                return Err(problem(
-                    ba_path.key("password_file"),
-                    "at most one of basic_auth password & password_file must be configured",
-                ));
-            }
-            for f in [&mut ba.username_file, &mut ba.password_file]
-                .into_iter()
-                .flatten()
-            {
-                resolve(f, dir);
-            }
-        }
-        if let Some(auth) = self.authorization.as_mut() {
-            let auth_path = path.key("authorization");
-            if bearer {
-                return Err(problem(
-                    auth_path,
-                    "authorization is not compatible with bearer_token & bearer_token_file",
-                ));
-            }
-            clear_empty(&mut auth.credentials);
-            clear_empty(&mut auth.credentials_file);
-            if auth.credentials.is_some() && auth.credentials_file.is_some() {
-                return Err(problem(
-                    auth_path.key("credentials_file"),
-                    "at most one of authorization credentials & credentials_file must be configured",
-                ));
-            }
-            auth.kind = auth.kind.trim().to_string();
-            if auth.kind.is_empty() {
-                auth.kind = "Bearer".to_string();
-            }
-            if auth.kind.eq_ignore_ascii_case("basic") {
-                return Err(problem(
-                    auth_path.key("type"),
-                    r#"authorization type cannot be set to "basic", use "basic_auth" instead"#,
-                ));
-            }
-            if self.basic_auth.is_some() {
-                return Err(problem(
-                    auth_path,
-                    "at most one of basic_auth, oauth2 & authorization must be configured",
-                ));
-            }
-            if let Some(f) = auth.credentials_file.as_mut() {
-                resolve(f, dir);
-            }
-        } else if bearer {
-            // Prometheus rewrites the legacy keys into `authorization`.
-            let mut credentials_file = self.bearer_token_file.take();
-            if let Some(f) = credentials_file.as_mut() {
-                resolve(f, dir);
-            }
-            *self.authorization = Some(Authorization {
-                kind: "Bearer".to_string(),
-                credentials: self.bearer_token.take(),
-                credentials_file,
-            });
-        }
-        if let Some(tls) = self.tls_config.as_mut() {
-            let tls_path = path.key("tls_config");
-            validate_tls(tls, &tls_path, dir)?;
-        }
-        Ok(())
-    }
-}
-
-fn validate_tls(tls: &mut TlsConfig, path: &KeyPath, dir: Option<&Path>) -> Result<()> {
-    for v in [
-        &mut tls.ca,
-        &mut tls.cert,
-        &mut tls.key,
-        &mut tls.ca_file,
-        &mut tls.cert_file,
-        &mut tls.key_file,
-    ] {
-        clear_empty(v);
-    }
-    for (inline, file, what) in [
-        (&tls.ca, &tls.ca_file, "ca"),
-        (&tls.cert, &tls.cert_file, "cert"),
-        (&tls.key, &tls.key_file, "key"),
-    ] {
-        if inline.is_some() && file.is_some() {
-            return Err(problem(
-                path.key(what),
-                format!("at most one of {what} and {what}_file must be configured"),
-            ));
-        }
-    }
-    let has_cert = tls.cert.is_some() || tls.cert_file.is_some();
-    let has_key = tls.key.is_some() || tls.key_file.is_some();
-    if has_cert && !has_key {
-        return Err(problem(
-            path.clone(),
-            "exactly one of key or key_file must be configured when a client certificate is configured",
-        ));
-    }
-    if has_key && !has_cert {
-        return Err(problem(
-            path.clone(),
-            "exactly one of cert or cert_file must be configured when a client key is configured",
-        ));
-    }
-    for (key, version) in [
-        ("min_version", &tls.min_version),
-        ("max_version", &tls.max_version),
-    ] {
-        if let Some(v) = version {
-            if !matches!(v.as_str(), "TLS10" | "TLS11" | "TLS12" | "TLS13") {
-                return Err(problem(path.key(key), format!("unknown TLS version: {v}")));
-            }
-        }
-    }
-    for f in [&mut tls.ca_file, &mut tls.cert_file, &mut tls.key_file]
-        .into_iter()
-        .flatten()
-    {
-        resolve(f, dir);
-    }
+    rw.with_http_client(|h| h.warn_ignored(path, Proxies::Ignored, warnings));
+    let sample_age_limit = rw.queue_config.sample_age_limit.is_some();
+    warn_ignored(
+        path,
+        &[("queue_config.sample_age_limit", sample_age_limit)],
+        warnings,
+    );
     Ok(())
 }
 
@@ -826,7 +625,7 @@ fn body_size(limit: &Option<String>, path: &KeyPath) -> Result<u64> {
     }
 }
 
-fn clear_empty(v: &mut Option<String>) {
+pub(super) fn clear_empty(v: &mut Option<String>) {
     if v.as_deref() == Some("") {
         *v = None;
     }
@@ -834,7 +633,7 @@ fn clear_empty(v: &mut Option<String>) {
 
 /// Makes a relative path absolute against the config file's directory, as
 /// Prometheus does; absolute paths and unknown directories leave it alone.
-fn resolve(p: &mut String, dir: Option<&Path>) {
+pub(super) fn resolve(p: &mut String, dir: Option<&Path>) {
     let Some(dir) = dir else { return };
     if p.is_empty() || Path::new(p.as_str()).is_absolute() {
         return;
@@ -887,7 +686,7 @@ fn is_valid_glob(pattern: &str) -> bool {
     true
 }
 
-fn warn_ignored(path: &KeyPath, keys: &[(&str, bool)], warnings: &mut Vec<String>) {
+pub(super) fn warn_ignored(path: &KeyPath, keys: &[(&str, bool)], warnings: &mut Vec<String>) {
     for (key, set) in keys {
         if *set {
             warnings.push(format!(
@@ -912,3 +711,6 @@ fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     ];
     warn_ignored(&root, &ignored, warnings);
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::http_client::{self, ClientError, ClientSettings};
 use super::target_group::{parse_groups, Format};
 use super::TargetGroup;
 use crate::config::HttpSdConfig;
+use crate::http_client::{self, ClientError, ClientSettings};
 
 const URL_LABEL: &str = "__meta_url";
 
@@ -29,15 +29,8 @@ pub(crate) enum HttpSdError {
 }
 
 fn settings(cfg: &HttpSdConfig) -> ClientSettings<'_> {
-    ClientSettings {
-        basic_auth: cfg.basic_auth.as_ref(),
-        authorization: cfg.authorization.as_ref(),
-        tls: cfg.tls_config.as_ref(),
-        follow_redirects: cfg.follow_redirects,
-        enable_http2: cfg.enable_http2,
-        // A refresh that outlives its interval is abandoned, as in Prometheus.
-        timeout: cfg.refresh_interval.as_std().max(Duration::from_secs(1)),
-    }
+    // A refresh that outlives its interval is abandoned, as in Prometheus.
+    cfg.client_settings(cfg.refresh_interval.as_std().max(Duration::from_secs(1)))
 }
 
 /// One refresh: GET the URL and parse its groups.

@@ -7,7 +7,6 @@
 
 mod file;
 mod http;
-pub(crate) mod http_client;
 mod manager;
 mod target_group;
 

@@ -9,8 +9,8 @@ use reqwest::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTE
 
 use super::error::ScrapeError;
 use crate::config::ScrapeConfig;
-use crate::discovery::http_client::{self, ClientSettings};
 use crate::exposition::{Format, ACCEPT_HEADER};
+use crate::http_client;
 
 /// `User-Agent` of every scrape.
 pub const USER_AGENT: &str = concat!("ferroprom/", env!("CARGO_PKG_VERSION"));
@@ -108,18 +108,10 @@ impl ScrapeClient {
     /// settings every client shares: CA and client certificate files are
     /// read now, credential files at every scrape.
     pub fn new(cfg: &ScrapeConfig) -> Result<Self, ScrapeError> {
-        // Credentials are left out here: they are read at every scrape.
-        let settings = ClientSettings {
-            basic_auth: None,
-            authorization: None,
-            tls: cfg.tls_config.as_ref(),
-            follow_redirects: cfg.follow_redirects,
-            enable_http2: cfg.enable_http2,
-            // No client-wide limit: `fetch` bounds each scrape by its
-            // target's own timeout, which relabeling may have changed.
-            timeout: Duration::MAX,
-        };
-        let mut b = http_client::builder(&settings)
+        // No client-wide limit: `fetch` bounds each scrape by its target's
+        // own timeout, which relabeling may have changed. The builder
+        // leaves credentials out: `Auth` reads them at every scrape.
+        let mut b = http_client::builder(&cfg.client_settings(Duration::MAX))
             .map_err(|e| ScrapeError::Client(chain(&e)))?
             .gzip(cfg.enable_compression)
             .user_agent(USER_AGENT);

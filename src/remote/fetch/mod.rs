@@ -17,7 +17,7 @@ pub use metrics::ReadMetrics;
 pub use plan::{Plan, Policy};
 
 use crate::config::RemoteReadConfig;
-use crate::discovery::http_client::{self, ClientError, ClientSettings};
+use crate::http_client::{self, ClientError, ClientSettings};
 use crate::remote::proto::{Query, ReadRequest, ResponseType};
 use decode::{FrameDecoder, MAX_SAMPLES_BYTES};
 use metrics::EndpointMetrics;
@@ -185,14 +185,7 @@ impl ReadClient {
 }
 
 fn settings(c: &RemoteReadConfig) -> ClientSettings<'_> {
-    ClientSettings {
-        basic_auth: c.basic_auth.as_ref(),
-        authorization: c.authorization.as_ref(),
-        tls: c.tls_config.as_ref(),
-        follow_redirects: c.follow_redirects,
-        enable_http2: c.enable_http2,
-        timeout: c.remote_timeout.as_std(),
-    }
+    c.client_settings(c.remote_timeout.as_std())
 }
 
 fn truncate(s: &str, max: usize) -> &str {

@@ -9,7 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONT
 
 use super::backoff::parse_retry_after;
 use crate::config::RemoteWriteConfig;
-use crate::discovery::http_client::{self, ClientError, ClientSettings};
+use crate::http_client::{self, ClientError, ClientSettings};
 
 /// What a send attempt came to.
 #[derive(Debug, PartialEq)]
@@ -115,14 +115,7 @@ impl Client {
 }
 
 fn settings(cfg: &RemoteWriteConfig) -> ClientSettings<'_> {
-    ClientSettings {
-        basic_auth: cfg.basic_auth.as_ref(),
-        authorization: cfg.authorization.as_ref(),
-        tls: cfg.tls_config.as_ref(),
-        follow_redirects: cfg.follow_redirects,
-        enable_http2: cfg.enable_http2,
-        timeout: cfg.remote_timeout.as_std(),
-    }
+    cfg.client_settings(cfg.remote_timeout.as_std())
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

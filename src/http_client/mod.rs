@@ -1,7 +1,9 @@
-//! An HTTP client built from Prometheus's client settings (`basic_auth`,
-//! `authorization`, `tls_config`, `follow_redirects`, `enable_http2`).
-//! Secrets kept in files are read at each request so rotation needs no
-//! reload, as in Prometheus.
+//! The HTTP client every outgoing connection uses (scrapes, http_sd,
+//! remote read, remote write), built from Prometheus's client settings
+//! (`basic_auth`, `authorization`, `tls_config`, `follow_redirects`,
+//! `enable_http2`; see `crate::config::HttpClientConfig`). Secrets kept in
+//! files are read at each request so rotation needs no reload, as in
+//! Prometheus.
 
 mod tls;
 mod verify;
@@ -12,8 +14,9 @@ use reqwest::{Client, ClientBuilder, RequestBuilder};
 
 use crate::config::{Authorization, BasicAuth, TlsConfig};
 
-/// The settings a client is built from; borrowed from a job or an http_sd
-/// entry after the loader has validated them.
+/// The settings a client is built from; borrowed from a config entry
+/// (`client_settings`, generated for each) after the loader has validated
+/// them.
 pub(crate) struct ClientSettings<'a> {
     pub(crate) basic_auth: Option<&'a BasicAuth>,
     pub(crate) authorization: Option<&'a Authorization>,
