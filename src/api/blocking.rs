@@ -37,24 +37,21 @@ mod tests {
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn dropping_the_future_sets_the_flag() {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let job = run_cancellable(move |cancel| {
-            while !cancel.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            let _ = tx.send(());
-        });
-        assert!(tokio::time::timeout(Duration::from_millis(50), job)
+    async fn the_flag_is_set_when_the_future_is_dropped() {
+        let (flag_tx, flag_rx) = std::sync::mpsc::channel();
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let mut job = Box::pin(run_cancellable(move |cancel| {
+            let _ = flag_tx.send(cancel);
+            let _ = wait.recv();
+        }));
+        // Polled, so the job started; it is still waiting.
+        assert!(tokio::time::timeout(Duration::from_millis(10), &mut job)
             .await
             .is_err());
-        let seen = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(30)))
-            .await
-            .unwrap();
-        assert_eq!(seen, Ok(()));
-        // Not set while a job that runs to its end is running.
-        assert!(!run_cancellable(|c| c.load(Ordering::Relaxed))
-            .await
-            .unwrap());
+        let flag = flag_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(!flag.load(Ordering::Relaxed));
+        drop(job);
+        assert!(flag.load(Ordering::Relaxed));
+        release.send(()).unwrap();
     }
 }
