@@ -14,3 +14,4 @@ pub mod relabel;
 pub mod remote;
 pub mod scrape;
 pub mod server;
+pub mod text_format;

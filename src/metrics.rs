@@ -7,11 +7,12 @@
 //! keep, so the hot path is one atomic operation and no lookup.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+
+use crate::text_format::{self, push_series};
 
 /// A float that can be added to atomically.
 #[derive(Default, Debug)]
@@ -293,11 +294,8 @@ impl Registry {
             for fam in c() {
                 header(&mut out, &fam.name, &fam.help, fam.kind);
                 for (labels, v) in &fam.samples {
-                    let pairs: Vec<(&str, &str)> = labels
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
-                    line(&mut out, &fam.name, &pairs, v);
+                    let pairs = labels.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+                    push_series(&mut out, &fam.name, pairs, *v, None);
                 }
             }
         }
@@ -306,56 +304,19 @@ impl Registry {
 }
 
 fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let help = help.replace('\\', "\\\\").replace('\n', "\\n");
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    text_format::push_help(out, name, help);
+    text_format::push_type(out, name, kind);
 }
 
-fn line(out: &mut String, name: &str, labels: &[(&str, &str)], v: &f64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (i, (n, val)) in labels.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(n);
-            out.push_str("=\"");
-            for c in val.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '"' => out.push_str("\\\""),
-                    '\n' => out.push_str("\\n"),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        out.push('}');
-    }
-    out.push(' ');
-    out.push_str(&format_value(*v));
-    out.push('\n');
-}
-
-/// A sample value as the text format spells it.
-pub fn format_value(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
-    }
-}
-
-fn pairs<'a>(names: &'a [String], values: &'a [String]) -> Vec<(&'a str, &'a str)> {
+/// A child's labels: the family's names paired with the child's values.
+fn pairs<'a>(
+    names: &'a [String],
+    values: &'a [String],
+) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
     names
         .iter()
-        .zip(values)
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect()
+        .map(String::as_str)
+        .zip(values.iter().map(String::as_str))
 }
 
 fn render_family(out: &mut String, f: &Family) {
@@ -363,34 +324,41 @@ fn render_family(out: &mut String, f: &Family) {
         Kind::Counter(m) => {
             header(out, &f.name, &f.help, "counter");
             for (vals, c) in m.lock().iter() {
-                line(out, &f.name, &pairs(&f.label_names, vals), &c.get());
+                push_series(out, &f.name, pairs(&f.label_names, vals), c.get(), None);
             }
         }
         Kind::Gauge(m) => {
             header(out, &f.name, &f.help, "gauge");
             for (vals, g) in m.lock().iter() {
-                line(out, &f.name, &pairs(&f.label_names, vals), &g.get());
+                push_series(out, &f.name, pairs(&f.label_names, vals), g.get(), None);
             }
         }
         Kind::Histogram(bounds, m) => {
             header(out, &f.name, &f.help, "histogram");
             let bucket = format!("{}_bucket", f.name);
+            let les: Vec<String> = bounds
+                .iter()
+                .map(|&b| text_format::format_float(b))
+                .collect();
             for (vals, h) in m.lock().iter() {
                 let base = pairs(&f.label_names, vals);
                 let mut cum = 0u64;
-                for (i, b) in bounds.iter().enumerate() {
+                for (i, le) in les.iter().enumerate() {
                     cum += h.counts[i].load(Ordering::Relaxed);
-                    let le = format_value(*b);
-                    let mut ls = base.clone();
-                    ls.push(("le", &le));
-                    line(out, &bucket, &ls, &(cum as f64));
+                    let ls = base.clone().chain([("le", le.as_str())]);
+                    push_series(out, &bucket, ls, cum as f64, None);
                 }
                 let total = h.count() as f64;
-                let mut ls = base.clone();
-                ls.push(("le", "+Inf"));
-                line(out, &bucket, &ls, &total);
-                line(out, &format!("{}_sum", f.name), &base, &h.sum.get());
-                line(out, &format!("{}_count", f.name), &base, &total);
+                let ls = base.clone().chain([("le", "+Inf")]);
+                push_series(out, &bucket, ls, total, None);
+                push_series(
+                    out,
+                    &format!("{}_sum", f.name),
+                    base.clone(),
+                    h.sum.get(),
+                    None,
+                );
+                push_series(out, &format!("{}_count", f.name), base, total, None);
             }
         }
     }
@@ -441,6 +409,26 @@ dur_seconds_count{h=\"x\"} 3
 head_series 42
 ";
         assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn values_are_spelled_as_go_spells_them() {
+        let r = Registry::new();
+        r.gauge("big", "Big.").set(1e21);
+        r.gauge("inf", "Inf.").set(f64::INFINITY);
+        r.histogram_vec("h", "H.", &[], &[1e-7, 2.5])
+            .with(&[])
+            .observe(1.0);
+        let text = r.render();
+        for line in [
+            "big 1e+21\n",
+            "inf +Inf\n",
+            "h_bucket{le=\"1e-07\"} 0\n",
+            "h_bucket{le=\"2.5\"} 1\n",
+            "h_bucket{le=\"+Inf\"} 1\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
     }
 
     #[test]

@@ -8,13 +8,15 @@
 //! data, error texts, warnings) through jsoniter's standard-library mode.
 //! Both escape `<`, `>`, `&`, U+2028 and U+2029; they differ on `\b` and
 //! `\f`, see [`Escaper`].
+//!
+//! Numbers: sample values are JSON strings (`"1e-07"`, `"+Inf"`),
+//! timestamps JSON numbers of seconds with three decimals (`1.500`), and
+//! other floats JSON numbers as `encoding/json` writes them (`1e-7`).
 
 use std::io::Write as _;
 
 use promql::{go_float, QueryStats, Value};
 use storage::Labels;
-
-use super::response::{push_timestamp, push_value};
 
 /// Which Go encoder a string goes through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,9 +31,17 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `s` as a JSON string literal.
 pub fn push_string(out: &mut Vec<u8>, s: &str, esc: Escaper) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
+    out.reserve(s.len() + 2);
     out.push(b'"');
+    push_escaped(out, s, esc);
+    out.push(b'"');
+}
+
+/// Appends `s` escaped for the inside of a JSON string literal, without
+/// the quotes: also what `api::json` applies to the text serde_json leaves
+/// unescaped, so both writers escape alike.
+pub(super) fn push_escaped(out: &mut Vec<u8>, s: &str, esc: Escaper) {
+    let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
@@ -71,7 +81,21 @@ pub fn push_string(out: &mut Vec<u8>, s: &str, esc: Escaper) {
         start = i;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
+}
+
+/// Appends finite `v` in the form Go's encoders choose: `'e'` (two-digit
+/// exponent) below 1e-6 and from 1e21, shortest `'f'` otherwise. Returns
+/// whether it took the `'e'` form.
+#[inline]
+fn write_finite(out: &mut Vec<u8>, v: f64) -> bool {
+    let abs = v.abs();
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
+        go_float::write_e(out, v);
+        true
+    } else {
+        go_float::write_f(out, v);
+        false
+    }
 }
 
 /// Appends a float as a JSON number the way Go's encoders do: shortest
@@ -82,31 +106,59 @@ pub fn push_number(out: &mut Vec<u8>, f: f64) {
         out.extend_from_slice(b"null");
         return;
     }
-    let abs = f.abs();
-    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        go_float::write_e(out, f);
+    if write_finite(out, f) {
         // encoding/json shortens `e-07` to `e-7` (not `e+21`).
         let n = out.len();
         if out[n - 4..n - 1] == *b"e-0" {
             out.remove(n - 2);
         }
-    } else {
-        go_float::write_f(out, f);
     }
 }
 
-/// A float in Go's `strconv.FormatFloat(v, 'f', -1, 64)` form, as a JSON
-/// string: no exponent ever, `+Inf`, `-Inf`, `NaN`.
-fn push_plain_value(out: &mut Vec<u8>, v: f64) {
+/// Appends `v` as a JSON string: `NaN`, `+Inf`, `-Inf`, or what `finite`
+/// writes for a finite value.
+#[inline]
+fn push_quoted_float(out: &mut Vec<u8>, v: f64, finite: impl FnOnce(&mut Vec<u8>, f64)) {
     out.push(b'"');
     if v.is_nan() {
         out.extend_from_slice(b"NaN");
     } else if v.is_infinite() {
         out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
     } else {
-        go_float::write_f(out, v);
+        finite(out, v);
     }
     out.push(b'"');
+}
+
+/// Appends a sample value the way Prometheus's JSON encoder does: a JSON
+/// string, Go's shortest `'f'` form, `'e'` form (two-digit exponent) below
+/// 1e-6 and from 1e21, and `NaN`, `+Inf`, `-Inf`.
+pub fn push_value(out: &mut Vec<u8>, v: f64) {
+    push_quoted_float(out, v, |out, v| {
+        write_finite(out, v);
+    });
+}
+
+/// A float in Go's `strconv.FormatFloat(v, 'f', -1, 64)` form, as a JSON
+/// string: no exponent ever, `+Inf`, `-Inf`, `NaN`.
+fn push_plain_value(out: &mut Vec<u8>, v: f64) {
+    push_quoted_float(out, v, go_float::write_f);
+}
+
+/// Appends a millisecond timestamp as Prometheus does: a JSON number of
+/// seconds, with exactly three decimals when not whole (`1.500`).
+pub fn push_timestamp(out: &mut Vec<u8>, t_ms: i64) {
+    let secs = t_ms.div_euclid(1000);
+    let frac = t_ms.rem_euclid(1000);
+    if frac == 0 {
+        let _ = write!(out, "{secs}");
+    } else if t_ms < 0 && secs < 0 {
+        // Go prints -1.500 for -1500 ms: sign, then |t| split.
+        let a = t_ms.unsigned_abs();
+        let _ = write!(out, "-{}.{:03}", a / 1000, a % 1000);
+    } else {
+        let _ = write!(out, "{secs}.{frac:03}");
+    }
 }
 
 /// Appends a label set as a JSON object, `{}` when empty.
@@ -315,16 +367,27 @@ mod tests {
     use super::*;
     use promql::{Sample, Series};
 
-    fn string(s: &str, esc: Escaper) -> String {
+    /// What `write` appends to an empty buffer, as text.
+    fn written(write: impl FnOnce(&mut Vec<u8>)) -> String {
         let mut o = Vec::new();
-        push_string(&mut o, s, esc);
+        write(&mut o);
         String::from_utf8(o).unwrap()
     }
 
+    fn string(s: &str, esc: Escaper) -> String {
+        written(|o| push_string(o, s, esc))
+    }
+
     fn number(f: f64) -> String {
-        let mut o = Vec::new();
-        push_number(&mut o, f);
-        String::from_utf8(o).unwrap()
+        written(|o| push_number(o, f))
+    }
+
+    fn v(x: f64) -> String {
+        written(|o| push_value(o, x))
+    }
+
+    fn ts(t: i64) -> String {
+        written(|o| push_timestamp(o, t))
     }
 
     #[test]
@@ -381,6 +444,33 @@ mod tests {
         assert_eq!(number(957.0 + 0.175_354_003_906_25), "957.1753540039062");
         assert_eq!(number(1.5e-300), "1.5e-300");
         assert_eq!(number(f64::NAN), "null");
+    }
+
+    #[test]
+    fn values_are_spelled_like_prometheus() {
+        assert_eq!(v(2.0), "\"2\"");
+        assert_eq!(v(0.1), "\"0.1\"");
+        assert_eq!(v(-0.0), "\"-0\"");
+        assert_eq!(v(1e-7), "\"1e-07\"");
+        assert_eq!(v(1.5e21), "\"1.5e+21\"");
+        assert_eq!(v(1e20), "\"100000000000000000000\"");
+        assert_eq!(v(1.234e-300), "\"1.234e-300\"");
+        assert_eq!(v(f64::NAN), "\"NaN\"");
+        assert_eq!(v(f64::INFINITY), "\"+Inf\"");
+        assert_eq!(v(f64::NEG_INFINITY), "\"-Inf\"");
+        // Halfway between two shortest spellings: Go rounds to even
+        // (Rust's own `{}` would end in 3). Found by tests/differential.rs.
+        assert_eq!(v(957.0 + 0.175_354_003_906_25), "\"957.1753540039062\"");
+        assert_eq!(v(1_420_804_989_621_824.0 + 0.25), "\"1420804989621824.2\"");
+    }
+
+    #[test]
+    fn timestamps_keep_three_decimals() {
+        assert_eq!(ts(1_795_635_765_500), "1795635765.500");
+        assert_eq!(ts(1_795_635_765_000), "1795635765");
+        assert_eq!(ts(4_000), "4");
+        assert_eq!(ts(1), "0.001");
+        assert_eq!(ts(-1_500), "-1.500");
     }
 
     fn data(v: &Value) -> String {

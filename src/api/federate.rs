@@ -14,7 +14,6 @@
 //! always answers in text, which every Prometheus scraper accepts.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,6 +27,7 @@ use storage::{Labels, Matcher, METRIC_NAME};
 
 use super::params::Params;
 use super::ApiState;
+use crate::text_format;
 
 /// Content type of the answer: text format 0.0.4.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -147,9 +147,7 @@ pub fn render(
             continue;
         }
         if family != Some(name) {
-            out.push_str("# TYPE ");
-            push_name(&mut out, name);
-            out.push_str(" untyped\n");
+            text_format::push_type(&mut out, name, "untyped");
             family = Some(name);
         }
         write_sample(&mut out, labels, &ext, *t, *v);
@@ -159,124 +157,21 @@ pub fn render(
 
 /// One sample line: `name{labels,external labels} value timestamp`.
 fn write_sample(out: &mut String, labels: &Labels, ext: &[(&str, &str)], t: i64, v: f64) {
-    let name = labels.get(METRIC_NAME);
-    let legacy = is_legacy_name(name);
-    let mut first = true;
-    let mut open = |out: &mut String| {
-        out.push(if std::mem::take(&mut first) { '{' } else { ',' });
-    };
-    if legacy {
-        out.push_str(name);
-    } else {
-        // A UTF-8 name goes inside the braces, quoted (text format 1.0.0).
-        open(out);
-        push_quoted(out, name);
-    }
-    for l in labels.iter().filter(|l| l.name != METRIC_NAME) {
-        open(out);
-        push_label(out, &l.name, &l.value);
-    }
-    for (n, val) in ext {
-        if labels.get(n).is_empty() {
-            open(out);
-            push_label(out, n, val);
-        }
-    }
-    if !first {
-        out.push('}');
-    }
-    out.push(' ');
-    push_go_float(out, v);
-    let _ = write!(out, " {t}");
-    out.push('\n');
-}
-
-fn push_label(out: &mut String, name: &str, value: &str) {
-    push_name(out, name);
-    out.push('=');
-    push_quoted(out, value);
-}
-
-/// A metric or label name, quoted when it is not a legacy (ASCII) name.
-fn push_name(out: &mut String, name: &str) {
-    if is_legacy_name(name) {
-        out.push_str(name);
-    } else {
-        push_quoted(out, name);
-    }
-}
-
-/// `s` in double quotes with the text format's three escapes.
-fn push_quoted(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-fn is_legacy_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_' || c == b':')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
-}
-
-/// A value as Go's `strconv.FormatFloat(v, 'g', -1, 64)` with `+Inf`,
-/// `-Inf` and `NaN` spelled as the text format does.
-fn push_go_float(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else {
-        let mut buf = Vec::with_capacity(24);
-        promql::go_float::write_g(&mut buf, v);
-        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
-    }
+    let own = labels
+        .iter()
+        .filter(|l| l.name != METRIC_NAME)
+        .map(|l| (l.name.as_str(), l.value.as_str()));
+    let missing = ext
+        .iter()
+        .copied()
+        .filter(|(n, _)| labels.get(n).is_empty());
+    text_format::push_series(out, labels.get(METRIC_NAME), own.chain(missing), v, Some(t));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn float(v: f64) -> String {
-        let mut s = String::new();
-        push_go_float(&mut s, v);
-        s
-    }
-
-    #[test]
-    #[allow(clippy::excessive_precision)] // the exact binary value of a tie
-    fn floats_as_go_formats_them() {
-        for (v, want) in [
-            (1.0, "1"),
-            (0.5, "0.5"),
-            (-2.25, "-2.25"),
-            (1234567.0, "1.234567e+06"),
-            (1e6, "1e+06"),
-            (123456.0, "123456"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1.5e-7, "1.5e-07"),
-            (1e21, "1e+21"),
-            (1.726839813016397e9, "1.726839813016397e+09"),
-            // A tie between two shortest spellings: Go rounds half to even.
-            (957.17535400390625, "957.1753540039062"),
-            (-0.0, "-0"),
-            (f64::INFINITY, "+Inf"),
-            (f64::NEG_INFINITY, "-Inf"),
-            (f64::NAN, "NaN"),
-            (0.0, "0"),
-        ] {
-            assert_eq!(float(v), want, "{v}");
-        }
-    }
+    use crate::text_format::is_legacy_name;
 
     #[test]
     fn names_and_escapes() {

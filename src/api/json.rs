@@ -8,49 +8,39 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 use storage::Labels;
 
+use super::encode::{push_escaped, Escaper};
 use super::response::{ApiError, Success};
 
 /// `data` serialised as Prometheus would send it.
 pub(crate) fn success<T: Serialize>(data: &T) -> Result<Success, ApiError> {
-    let raw = serde_json::to_vec(data).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(Success::raw(escape_like_go(raw)))
+    let mut raw = Vec::with_capacity(128);
+    let mut ser = serde_json::Serializer::with_formatter(&mut raw, GoEscapes::default());
+    data.serialize(&mut ser)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Success::raw(raw))
 }
 
-/// Go's encoder escapes `<`, `>`, `&`, U+2028 and U+2029 inside strings
-/// (jsoniter's standard-library mode does the same). Those bytes can only
-/// occur inside strings in serde_json's output, so a byte-wise rewrite is
-/// exact.
-fn escape_like_go(json: Vec<u8>) -> Vec<u8> {
-    let special = |w: &[u8]| {
-        matches!(w[0], b'<' | b'>' | b'&')
-            || (w.len() >= 3 && w[0] == 0xE2 && w[1] == 0x80 && matches!(w[2], 0xA8 | 0xA9))
-    };
-    if !(0..json.len()).any(|i| special(&json[i..])) {
-        return json;
+/// serde_json's compact output with the escapes Go's encoder adds inside
+/// strings: `<`, `>`, `&`, U+2028 and U+2029 (jsoniter's standard-library
+/// mode does the same). serde_json escapes quotes, backslashes and control
+/// characters itself and hands the rest over as fragments, which go
+/// through the API's one JSON string escaper.
+#[derive(Default)]
+struct GoEscapes {
+    /// Reused for each fragment's escaped text.
+    scratch: Vec<u8>,
+}
+
+impl serde_json::ser::Formatter for GoEscapes {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        self.scratch.clear();
+        push_escaped(&mut self.scratch, fragment, Escaper::Std);
+        writer.write_all(&self.scratch)
     }
-    let mut out = Vec::with_capacity(json.len() + 32);
-    let mut i = 0;
-    while i < json.len() {
-        let b = json[i];
-        match b {
-            b'<' => out.extend_from_slice(b"\\u003c"),
-            b'>' => out.extend_from_slice(b"\\u003e"),
-            b'&' => out.extend_from_slice(b"\\u0026"),
-            0xE2 if json.get(i + 1) == Some(&0x80)
-                && matches!(json.get(i + 2), Some(0xA8 | 0xA9)) =>
-            {
-                out.extend_from_slice(if json[i + 2] == 0xA8 {
-                    b"\\u2028"
-                } else {
-                    b"\\u2029"
-                });
-                i += 2;
-            }
-            _ => out.push(b),
-        }
-        i += 1;
-    }
-    out
 }
 
 /// A label set as a JSON object in label order (Go's `labels.Labels`).

@@ -6,6 +6,7 @@
 
 mod admin;
 pub mod ast_json;
+mod blocking;
 pub mod encode;
 pub mod federate;
 pub mod instrument;

@@ -9,7 +9,7 @@
 //! storage merged with the `remote_read:` endpoints, whose failures come
 //! back as warnings.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -24,6 +24,7 @@ use promql::ast::{Expr, ValueType};
 use promql::{QueryOptions, Value};
 
 use super::ast_json::ast_json;
+use super::blocking;
 use super::encode::{self, Stats, Timings};
 use super::params::{
     invalid_param, limit_param, parse_duration, parse_time, time_param, Params, MAX_TIME, MIN_TIME,
@@ -226,17 +227,6 @@ struct Slot {
     cancel: Arc<AtomicBool>,
 }
 
-/// Sets the flag when dropped: the handler future is dropped when the
-/// client disconnects, which stops the query still running on its own
-/// thread.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Runs `job` on the blocking pool once a query slot is free, within
 /// `timeout` (which counts the wait, as upstream's queue does). The slot
 /// is held until the job returns, even if the request is gone. A panic in
@@ -263,16 +253,15 @@ where
             ))
         }
     };
-    let cancel = Arc::new(AtomicBool::new(false));
-    let _guard = CancelOnDrop(Arc::clone(&cancel));
-    let slot = Slot {
-        queued: queued_at.elapsed(),
-        remaining: deadline.saturating_duration_since(tokio::time::Instant::now()),
-        cancel,
-    };
-    let handle = tokio::task::spawn_blocking(move || {
+    let queued = queued_at.elapsed();
+    let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+    let handle = blocking::run_cancellable(move |cancel| {
         let _permit = permit;
-        job(slot)
+        job(Slot {
+            queued,
+            remaining,
+            cancel,
+        })
     });
     match handle.await {
         Ok(r) => r,
@@ -454,6 +443,7 @@ pub(crate) fn observe(state: &ApiState, endpoint: &str, started: Instant) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
 
     fn p(q: &str) -> Params {
         Params::parse(q)

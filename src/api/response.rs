@@ -1,11 +1,9 @@
 //! The Prometheus API envelope: `{"status":"success","data":…}` and
 //! `{"status":"error","errorType":…,"error":…}`, with Prometheus's status
-//! codes, and the number formats Prometheus writes.
+//! codes. The JSON inside is written by [`super::encode`].
 
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-
-use promql::go_float;
 
 use super::encode::{push_string, Escaper};
 
@@ -192,76 +190,9 @@ fn json_response(status: StatusCode, body: serde_json::Result<Vec<u8>>) -> Respo
     }
 }
 
-/// Appends a sample value the way Prometheus's JSON encoder does: a JSON
-/// string, Go's shortest `'f'` form, `'e'` form (two-digit exponent) below
-/// 1e-6 and from 1e21, and `NaN`, `+Inf`, `-Inf`.
-pub fn push_value(out: &mut Vec<u8>, v: f64) {
-    out.push(b'"');
-    if v.is_nan() {
-        out.extend_from_slice(b"NaN");
-    } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
-    } else {
-        let abs = v.abs();
-        if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-            go_float::write_e(out, v);
-        } else {
-            go_float::write_f(out, v);
-        }
-    }
-    out.push(b'"');
-}
-
-/// Appends a millisecond timestamp as Prometheus does: a JSON number of
-/// seconds, with exactly three decimals when not whole (`1.500`).
-pub fn push_timestamp(out: &mut Vec<u8>, t_ms: i64) {
-    use std::io::Write;
-    let secs = t_ms.div_euclid(1000);
-    let frac = t_ms.rem_euclid(1000);
-    if frac == 0 {
-        let _ = write!(out, "{secs}");
-    } else if t_ms < 0 && secs < 0 {
-        // Go prints -1.500 for -1500 ms: sign, then |t| split.
-        let a = t_ms.unsigned_abs();
-        let _ = write!(out, "-{}.{:03}", a / 1000, a % 1000);
-    } else {
-        let _ = write!(out, "{secs}.{frac:03}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn v(x: f64) -> String {
-        let mut o = Vec::new();
-        push_value(&mut o, x);
-        String::from_utf8(o).unwrap()
-    }
-
-    fn ts(t: i64) -> String {
-        let mut o = Vec::new();
-        push_timestamp(&mut o, t);
-        String::from_utf8(o).unwrap()
-    }
-
-    #[test]
-    fn values_are_spelled_like_prometheus() {
-        assert_eq!(v(2.0), "\"2\"");
-        assert_eq!(v(0.1), "\"0.1\"");
-        assert_eq!(v(-0.0), "\"-0\"");
-        assert_eq!(v(1e-7), "\"1e-07\"");
-        assert_eq!(v(1.5e21), "\"1.5e+21\"");
-        assert_eq!(v(1e20), "\"100000000000000000000\"");
-        assert_eq!(v(1.234e-300), "\"1.234e-300\"");
-        assert_eq!(v(f64::NAN), "\"NaN\"");
-        assert_eq!(v(f64::INFINITY), "\"+Inf\"");
-        assert_eq!(v(f64::NEG_INFINITY), "\"-Inf\"");
-        // Halfway between two shortest spellings: Go rounds to even
-        // (Rust's own `{}` would end in 3). Found by tests/differential.rs.
-        assert_eq!(v(957.0 + 0.175_354_003_906_25), "\"957.1753540039062\"");
-        assert_eq!(v(1_420_804_989_621_824.0 + 0.25), "\"1420804989621824.2\"");
-    }
 
     async fn body(r: Response) -> (StatusCode, String) {
         let status = r.status();
@@ -300,14 +231,5 @@ mod tests {
         );
         let e = ApiError::new(ErrorType::Canceled, "x");
         assert_eq!(body(e.into_response()).await.0.as_u16(), 499);
-    }
-
-    #[test]
-    fn timestamps_keep_three_decimals() {
-        assert_eq!(ts(1_795_635_765_500), "1795635765.500");
-        assert_eq!(ts(1_795_635_765_000), "1795635765");
-        assert_eq!(ts(4_000), "4");
-        assert_eq!(ts(1), "0.001");
-        assert_eq!(ts(-1_500), "-1.500");
     }
 }

@@ -9,7 +9,6 @@
 //! first names, values or series and warns that the result was cut.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,6 +20,7 @@ use axum::Router;
 use storage::querier::{Querier, Queryable};
 use storage::{Labels, Matcher};
 
+use super::blocking;
 use super::encode;
 use super::params::{
     go_quote, invalid_param, limit_param, parse_matchers, time_param, Params, MAX_TIME, MIN_TIME,
@@ -59,16 +59,6 @@ fn storage_error(e: storage::Error) -> ApiError {
     ApiError::new(super::response::ErrorType::Execution, e.to_string())
 }
 
-/// Sets its flag when dropped: a request whose client went away (its
-/// handler future dropped) stops waiting for remote endpoints.
-struct CancelOnDrop(Arc<AtomicBool>);
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Runs `f` on the blocking pool against a querier over `[start, end]` of
 /// the fanout storage, remote selects hinted with `func`; returns its
 /// result and the remote side's warnings.
@@ -84,9 +74,8 @@ where
     F: FnOnce(&dyn Querier) -> Result<T, storage::Error> + Send + 'static,
 {
     let st = Arc::clone(state);
-    let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
-    let flag = Arc::clone(&cancel.0);
-    let r = tokio::task::spawn_blocking(move || {
+    // A request whose client went away stops waiting for remote endpoints.
+    blocking::run_cancellable(move |flag| {
         let view = st.queryable.view(flag, None).with_func(func);
         let q = view.querier(start, end).map_err(storage_error)?;
         let found = f(q.as_ref()).map_err(storage_error)?;
@@ -94,9 +83,7 @@ where
         Ok((found, view.take_warnings()))
     })
     .await
-    .map_err(|e| ApiError::internal(format!("metadata lookup failed: {e}")))?;
-    drop(cancel);
-    r
+    .map_err(|e| ApiError::internal(format!("metadata lookup failed: {e}")))?
 }
 
 fn respond(

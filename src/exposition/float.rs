@@ -1,4 +1,5 @@
-//! Numbers as Prometheus reads them, and the OpenMetrics float spelling.
+//! Numbers as Prometheus reads them, and the OpenMetrics float spelling
+//! (written by [`crate::text_format`]).
 //!
 //! Prometheus parses values with Go's `strconv.ParseFloat` after refusing
 //! `p`, `P` and `_`; what remains is `[+-]?` decimal digits with at most one
@@ -307,21 +308,15 @@ fn special(s: &[u8], signed: bool, neg: bool) -> Result<f64, FloatError> {
 }
 
 /// The OpenMetrics spelling of a float, as Prometheus normalises `le` and
-/// `quantile` label values: Go's shortest `%g` form, with `.0` added when
-/// that has neither a dot nor an exponent; `NaN`, `+Inf`, `-Inf`.
+/// `quantile` label values: the text format's spelling (Go's shortest `%g`
+/// form; `NaN`, `+Inf`, `-Inf`), with `.0` added to a finite value that has
+/// neither a dot nor an exponent.
 pub(super) fn format_openmetrics(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
+    let mut out = crate::text_format::format_float(f);
+    if f.is_finite() && !out.contains(['.', 'e']) {
+        out.push_str(".0");
     }
-    if f.is_infinite() {
-        return if f > 0.0 { "+Inf" } else { "-Inf" }.into();
-    }
-    let mut out = Vec::with_capacity(24);
-    promql::go_float::write_g(&mut out, f);
-    if !out.iter().any(|&c| c == b'.' || c == b'e') {
-        out.extend_from_slice(b".0");
-    }
-    String::from_utf8(out).unwrap_or_default()
+    out
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::labels::Owner;
 use super::lex::{is_metric_start, line_end, metric_name_end, scan_quoted, Context, QuoteRules};
 use super::parser::{Parser, Span};
 use super::{Entry, MetricType};
+use crate::text_format::format_float;
 
 #[derive(Clone, Copy)]
 enum Meta {
@@ -244,7 +245,7 @@ impl<'a> Parser<'a> {
             Some(_) => {
                 let (ts, t, t_end) = self.om_number(j, j, i, "expected timestamp or comment")?;
                 if !ts.is_finite() {
-                    return Err(self.error(t, format!("invalid timestamp {}", go_float(ts))));
+                    return Err(self.error(t, format!("invalid timestamp {}", format_float(ts))));
                 }
                 // Go's int64(ts*1000): truncation toward zero.
                 timestamp = Some((ts * 1000.0) as i64);
@@ -373,9 +374,10 @@ impl<'a> Parser<'a> {
                 let (ts, t, t_end) =
                     self.om_number(v_end, v - 1, entry_start, "expected timestamp or comment")?;
                 if !ts.is_finite() {
-                    return Err(
-                        self.error(t, format!("invalid exemplar timestamp {}", go_float(ts)))
-                    );
+                    return Err(self.error(
+                        t,
+                        format!("invalid exemplar timestamp {}", format_float(ts)),
+                    ));
                 }
                 if b.get(t_end) != Some(&b'\n') {
                     return Err(self.after_timestamp(
@@ -398,17 +400,6 @@ fn om_token_end(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// How Go's `%f` shows a non-finite float.
-fn go_float(f: f64) -> &'static str {
-    if f.is_nan() {
-        "NaN"
-    } else if f > 0.0 {
-        "+Inf"
-    } else {
-        "-Inf"
-    }
 }
 
 #[cfg(test)]
