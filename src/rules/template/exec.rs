@@ -53,7 +53,12 @@ pub struct Exec<'t, 'c> {
 type R<T> = Result<T, ExecError>;
 
 impl<'t, 'c> Exec<'t, 'c> {
-    pub fn new(templates: &'t Templates, calls: &'c dyn Call, parse_name: &'t str, src: &'t str) -> Self {
+    pub fn new(
+        templates: &'t Templates,
+        calls: &'c dyn Call,
+        parse_name: &'t str,
+        src: &'t str,
+    ) -> Self {
         Exec {
             templates,
             calls,
@@ -71,7 +76,10 @@ impl<'t, 'c> Exec<'t, 'c> {
     /// Runs template `name` with `dot` as data and returns its output.
     pub fn run(mut self, name: &'t str, dot: Value) -> R<String> {
         let Some((key, tree)) = self.templates.trees.get_key_value(name) else {
-            return Err(ExecError(format!("template: no template {name:?} associated with template {:?}", self.parse_name)));
+            return Err(ExecError(format!(
+                "template: no template {name:?} associated with template {:?}",
+                self.parse_name
+            )));
         };
         self.current = key;
         self.vars = vec![("$".into(), dot.clone())];
@@ -185,12 +193,24 @@ impl<'t, 'c> Exec<'t, 'c> {
         let mark = self.vars.len();
         let v = self.pipeline(dot, &b.pipe, false)?;
         let items: Vec<(Value, Value)> = match &v {
-            Value::Samples(list) => list.iter().enumerate().map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone()))).collect(),
-            Value::Labels(m) => m.iter().map(|(k, v)| (Value::str(k.as_str()), Value::str(v.as_str()))).collect(),
-            Value::Map(m) => m.iter().map(|(k, v)| (Value::str(k.as_str()), v.clone())).collect(),
+            Value::Samples(list) => list
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (Value::Int(i as i64), Value::Sample(s.clone())))
+                .collect(),
+            Value::Labels(m) => m
+                .iter()
+                .map(|(k, v)| (Value::str(k.as_str()), Value::str(v.as_str())))
+                .collect(),
+            Value::Map(m) => m
+                .iter()
+                .map(|(k, v)| (Value::str(k.as_str()), v.clone()))
+                .collect(),
             Value::Int(n) => {
                 if b.pipe.decl.len() > 1 {
-                    return self.fail(format!("can't use {n} to iterate over more than one variable"));
+                    return self.fail(format!(
+                        "can't use {n} to iterate over more than one variable"
+                    ));
                 }
                 if *n as u64 > MAX_STEPS {
                     return self.fail(format!("template exceeded {MAX_STEPS} evaluation steps"));
@@ -293,15 +313,27 @@ impl<'t, 'c> Exec<'t, 'c> {
 
     /// Follows `names` from `receiver`; extra command arguments are an
     /// error, since our data has no methods that take arguments.
-    fn fields(&mut self, mut receiver: Value, at: &'t Arg, names: &[String], cmd: &'t Command, fin: Option<Value>) -> R<Value> {
+    fn fields(
+        &mut self,
+        mut receiver: Value,
+        at: &'t Arg,
+        names: &[String],
+        cmd: &'t Command,
+        fin: Option<Value>,
+    ) -> R<Value> {
         self.at = At::Arg(at);
         for (i, name) in names.iter().enumerate() {
             let last = i + 1 == names.len();
             if last && (cmd.args.len() > 1 || fin.is_some()) {
                 if !is_method(&receiver, name) {
-                    return self.fail(format!("{name} has arguments but cannot be invoked as function"));
+                    return self.fail(format!(
+                        "{name} has arguments but cannot be invoked as function"
+                    ));
                 }
-                return self.fail(format!("wrong number of args for {name}: want 0 got {}", cmd.args.len() - 1 + fin.is_some() as usize));
+                return self.fail(format!(
+                    "wrong number of args for {name}: want 0 got {}",
+                    cmd.args.len() - 1 + fin.is_some() as usize
+                ));
             }
             receiver = match field(&receiver, name) {
                 Ok(v) => v,
@@ -355,16 +387,32 @@ impl<'t, 'c> Exec<'t, 'c> {
         self.call(dot, name, args, None, At::Arg(at))
     }
 
-    fn function(&mut self, dot: &Value, name: &str, cmd: &'t Command, args: &'t [Arg], fin: Option<Value>) -> R<Value> {
+    fn function(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        cmd: &'t Command,
+        args: &'t [Arg],
+        fin: Option<Value>,
+    ) -> R<Value> {
         self.call(dot, name, args, fin, At::Cmd(cmd))
     }
 
-    fn call(&mut self, dot: &Value, name: &str, args: &'t [Arg], fin: Option<Value>, node: At<'t>) -> R<Value> {
+    fn call(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        args: &'t [Arg],
+        fin: Option<Value>,
+        node: At<'t>,
+    ) -> R<Value> {
         let ident = self.at;
         let given = args.len() + fin.is_some() as usize;
         if name == "and" || name == "or" {
             if given == 0 {
-                return self.fail(format!("wrong number of args for {name}: want at least 1 got 0"));
+                return self.fail(format!(
+                    "wrong number of args for {name}: want at least 1 got 0"
+                ));
             }
             // Go evaluates these lazily: the first deciding operand wins.
             let mut v = Value::Nil;
@@ -382,10 +430,15 @@ impl<'t, 'c> Exec<'t, 'c> {
             None => return self.fail(format!("{name:?} is not a defined function")),
         };
         if variadic && given < min {
-            return self.fail(format!("wrong number of args for {name}: want at least {min} got {}", args.len()));
+            return self.fail(format!(
+                "wrong number of args for {name}: want at least {min} got {}",
+                args.len()
+            ));
         }
         if !variadic && given != min {
-            return self.fail(format!("wrong number of args for {name}: want {min} got {given}"));
+            return self.fail(format!(
+                "wrong number of args for {name}: want {min} got {given}"
+            ));
         }
         let mut values = Vec::with_capacity(given);
         for a in args {
@@ -433,7 +486,11 @@ fn field(v: &Value, name: &str) -> Result<Value, String> {
     let no_field = || format!("can't evaluate field {name} in type {}", v.type_name());
     Ok(match v {
         Value::Nil => Value::Nil,
-        Value::Record(fields) => fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).ok_or_else(no_field)?,
+        Value::Record(fields) => fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(no_field)?,
         Value::Labels(m) => Value::str(m.get(name).map_or("", |s| s.as_str())),
         Value::Map(m) => m.get(name).cloned().unwrap_or(Value::Nil),
         Value::Sample(s) => match name {

@@ -64,7 +64,10 @@ pub fn call(name: &str, a: &[Value]) -> Option<Result<Value, FnError>> {
 pub fn string_arg(v: &Value) -> Result<&str, FnError> {
     match v {
         Value::Str(s) => Ok(s),
-        other => Err(FnError::Type(format!("wrong type for value; expected string; got {}", other.type_name()))),
+        other => Err(FnError::Type(format!(
+            "wrong type for value; expected string; got {}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -96,7 +99,10 @@ fn int_index(v: &Value) -> Result<i64, FnError> {
     match v {
         Value::Int(i) => Ok(*i),
         Value::Nil => call_err("cannot index slice/array with nil"),
-        other => call_err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => call_err(format!(
+            "cannot index slice/array with type {}",
+            other.type_name()
+        )),
     }
 }
 
@@ -121,11 +127,21 @@ fn index(a: &[Value]) -> Result<Value, FnError> {
             }
             Value::Labels(m) => match idx {
                 Value::Str(k) => Value::str(m.get(&**k).map_or("", |s| s.as_str())),
-                other => return call_err(format!("value has type {}; should be string", other.type_name())),
+                other => {
+                    return call_err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ))
+                }
             },
             Value::Map(m) => match idx {
                 Value::Str(k) => m.get(&**k).cloned().unwrap_or(Value::Nil),
-                other => return call_err(format!("value has type {}; should be string", other.type_name())),
+                other => {
+                    return call_err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ))
+                }
             },
             other => return call_err(format!("can't index item of type {}", other.type_name())),
         };
@@ -265,7 +281,9 @@ fn js_escape(s: &str) -> String {
             '\'' => out.push_str("\\'"),
             '"' => out.push_str("\\\""),
             '<' | '>' | '&' | '=' => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c if (c as u32) < 0x20 || c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c if (c as u32) < 0x20 || c.is_control() => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
             c => out.push(c),
         }
     }
@@ -278,7 +296,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }
@@ -307,8 +327,14 @@ mod tests {
         let (i, f) = (Value::Int, Value::Float);
         assert_eq!(run("eq", &[i(1), i(2), i(1)]), Ok("true".into()));
         assert_eq!(run("eq", &[s("a"), s("b")]), Ok("false".into()));
-        assert_eq!(run("eq", &[f(1.0), i(1)]), Err("incompatible types for comparison".into()));
-        assert_eq!(run("eq", &[i(1)]), Err("missing argument for comparison".into()));
+        assert_eq!(
+            run("eq", &[f(1.0), i(1)]),
+            Err("incompatible types for comparison".into())
+        );
+        assert_eq!(
+            run("eq", &[i(1)]),
+            Err("missing argument for comparison".into())
+        );
         assert_eq!(run("ne", &[s("a"), s("b")]), Ok("true".into()));
         assert_eq!(run("lt", &[f(1.0), f(2.0)]), Ok("true".into()));
         assert_eq!(run("le", &[i(2), i(2)]), Ok("true".into()));
@@ -316,32 +342,60 @@ mod tests {
         assert_eq!(run("ge", &[f(1.0), f(2.0)]), Ok("false".into()));
         // Go's gt is "not less or equal", so NaN compares greater.
         assert_eq!(run("gt", &[f(f64::NAN), f(0.0)]), Ok("true".into()));
-        assert_eq!(run("lt", &[Value::Bool(true), Value::Bool(false)]), Err("invalid type for comparison".into()));
+        assert_eq!(
+            run("lt", &[Value::Bool(true), Value::Bool(false)]),
+            Err("invalid type for comparison".into())
+        );
     }
 
     #[test]
     fn collections() {
-        let labels: std::collections::BTreeMap<String, String> = [("a".to_string(), "x".to_string())].into();
+        let labels: std::collections::BTreeMap<String, String> =
+            [("a".to_string(), "x".to_string())].into();
         let m = Value::Labels(std::rc::Rc::new(labels));
         assert_eq!(run("index", &[m.clone(), s("a")]), Ok("x".into()));
         assert_eq!(run("index", &[m.clone(), s("zz")]), Ok("".into()));
         assert_eq!(run("len", &[m]), Ok("1".into()));
         assert_eq!(run("len", &[s("héllo")]), Ok("6".into()));
         assert_eq!(run("len", &[Value::Int(3)]), Err("len of type int".into()));
-        assert_eq!(run("index", &[Value::Nil, Value::Int(1)]), Err("index of untyped nil".into()));
-        assert_eq!(run("slice", &[s("hello"), Value::Int(1), Value::Int(3)]), Ok("el".into()));
-        assert_eq!(run("slice", &[s("hello"), Value::Int(9)]), Err("index out of range: 9".into()));
+        assert_eq!(
+            run("index", &[Value::Nil, Value::Int(1)]),
+            Err("index of untyped nil".into())
+        );
+        assert_eq!(
+            run("slice", &[s("hello"), Value::Int(1), Value::Int(3)]),
+            Ok("el".into())
+        );
+        assert_eq!(
+            run("slice", &[s("hello"), Value::Int(9)]),
+            Err("index out of range: 9".into())
+        );
         assert_eq!(run("not", &[s("")]), Ok("true".into()));
     }
 
     #[test]
     fn printing_and_escaping() {
         assert_eq!(run("printf", &[s("%d%%"), Value::Int(5)]), Ok("5%".into()));
-        assert_eq!(run("printf", &[Value::Int(5)]), Err("wrong type for value; expected string; got int".into()));
-        assert_eq!(run("print", &[s("a"), Value::Int(1), Value::Int(2)]), Ok("a1 2".into()));
+        assert_eq!(
+            run("printf", &[Value::Int(5)]),
+            Err("wrong type for value; expected string; got int".into())
+        );
+        assert_eq!(
+            run("print", &[s("a"), Value::Int(1), Value::Int(2)]),
+            Ok("a1 2".into())
+        );
         assert_eq!(run("println", &[s("a")]), Ok("a\n".into()));
-        assert_eq!(run("html", &[s("<a href=\"x\">&'")]), Ok("&lt;a href=&#34;x&#34;&gt;&amp;&#39;".into()));
-        assert_eq!(run("js", &[s("a'b\"<=>\n")]), Ok("a\\'b\\\"\\u003C\\u003D\\u003E\\u000A".into()));
-        assert_eq!(run("urlquery", &[s("a b&c=d/é")]), Ok("a+b%26c%3Dd%2F%C3%A9".into()));
+        assert_eq!(
+            run("html", &[s("<a href=\"x\">&'")]),
+            Ok("&lt;a href=&#34;x&#34;&gt;&amp;&#39;".into())
+        );
+        assert_eq!(
+            run("js", &[s("a'b\"<=>\n")]),
+            Ok("a\\'b\\\"\\u003C\\u003D\\u003E\\u000A".into())
+        );
+        assert_eq!(
+            run("urlquery", &[s("a b&c=d/é")]),
+            Ok("a+b%26c%3Dd%2F%C3%A9".into())
+        );
     }
 }

@@ -10,7 +10,12 @@ fn g4(v: f64) -> String {
 
 /// Scales `v` down by `base` while it is at least `base`, or up by 1000
 /// while below 1, picking the matching prefix.
-fn scaled(mut v: f64, base: f64, big: &[&'static str], small: &[&'static str]) -> (f64, &'static str) {
+fn scaled(
+    mut v: f64,
+    base: f64,
+    big: &[&'static str],
+    small: &[&'static str],
+) -> (f64, &'static str) {
     let mut prefix = "";
     if v.abs() >= 1.0 {
         for p in big {
@@ -48,7 +53,12 @@ pub fn humanize1024(v: f64) -> String {
     if v.abs() <= 1.0 || !v.is_finite() {
         return g4(v);
     }
-    let (v, p) = scaled(v, 1024.0, &["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"], &[]);
+    let (v, p) = scaled(
+        v,
+        1024.0,
+        &["ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"],
+        &[],
+    );
     format!("{}{p}", g4(v))
 }
 
@@ -64,7 +74,12 @@ pub fn humanize_duration(v: f64) -> String {
         let sign = if v < 0.0 { "-" } else { "" };
         let v = v.abs();
         let whole = v as i64;
-        let (days, hours, minutes, seconds) = (whole / 86400, whole / 3600 % 24, whole / 60 % 60, whole % 60);
+        let (days, hours, minutes, seconds) = (
+            whole / 86400,
+            whole / 3600 % 24,
+            whole / 60 % 60,
+            whole % 60,
+        );
         return if days != 0 {
             format!("{sign}{days}d {hours}h {minutes}m {seconds}s")
         } else if hours != 0 {
@@ -163,7 +178,10 @@ mod tests {
             (3600.0 * 25.0, "1d 1h 0m 0s"),
             (1234567.0, "14d 6h 56m 7s"),
             (-1.0, "-1s"),
-            (-(86400.0 * 2.0 + 3600.0 * 3.0 + 60.0 * 4.0 + 5.0), "-2d 3h 4m 5s"),
+            (
+                -(86400.0 * 2.0 + 3600.0 * 3.0 + 60.0 * 4.0 + 5.0),
+                "-2d 3h 4m 5s",
+            ),
             (f64::INFINITY, "+Inf"),
         ] {
             assert_eq!(humanize_duration(v), want, "{v}");
@@ -180,11 +198,26 @@ mod tests {
 
     #[test]
     fn humanize_timestamp_as_prometheus() {
-        assert_eq!(humanize_timestamp(0.0).unwrap(), "1970-01-01 00:00:00 +0000 UTC");
-        assert_eq!(humanize_timestamp(-1.0).unwrap(), "1969-12-31 23:59:59 +0000 UTC");
-        assert_eq!(humanize_timestamp(1234567.0).unwrap(), "1970-01-15 06:56:07 +0000 UTC");
-        assert_eq!(humanize_timestamp(9223372036.0).unwrap(), "2262-04-11 23:47:16 +0000 UTC");
-        assert_eq!(humanize_timestamp(1435065584.128).unwrap(), "2015-06-23 13:19:44.128 +0000 UTC");
+        assert_eq!(
+            humanize_timestamp(0.0).unwrap(),
+            "1970-01-01 00:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            humanize_timestamp(-1.0).unwrap(),
+            "1969-12-31 23:59:59 +0000 UTC"
+        );
+        assert_eq!(
+            humanize_timestamp(1234567.0).unwrap(),
+            "1970-01-15 06:56:07 +0000 UTC"
+        );
+        assert_eq!(
+            humanize_timestamp(9223372036.0).unwrap(),
+            "2262-04-11 23:47:16 +0000 UTC"
+        );
+        assert_eq!(
+            humanize_timestamp(1435065584.128).unwrap(),
+            "2015-06-23 13:19:44.128 +0000 UTC"
+        );
         assert_eq!(humanize_timestamp(f64::NAN).unwrap(), "NaN");
         assert!(humanize_timestamp(i64::MAX as f64).is_err());
     }

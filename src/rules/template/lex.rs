@@ -57,8 +57,9 @@ impl std::fmt::Display for Item {
     }
 }
 
-const KEYWORDS: [&str; 9] =
-    ["block", "break", "continue", "define", "else", "end", "if", "range", "template"];
+const KEYWORDS: [&str; 9] = [
+    "block", "break", "continue", "define", "else", "end", "if", "range", "template",
+];
 
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
@@ -75,7 +76,13 @@ fn unicode_spelling(c: char) -> String {
 
 /// Splits `src` into tokens, ending with `Eof` or at the first `Error`.
 pub fn lex(src: &str) -> Vec<Item> {
-    let mut lx = Lexer { src, pos: 0, items: Vec::new(), trim_next: false, parens: 0 };
+    let mut lx = Lexer {
+        src,
+        pos: 0,
+        items: Vec::new(),
+        trim_next: false,
+        parens: 0,
+    };
     lx.run();
     lx.items
 }
@@ -91,11 +98,19 @@ struct Lexer<'a> {
 
 impl Lexer<'_> {
     fn emit(&mut self, kind: Kind, pos: usize, val: &str) {
-        self.items.push(Item { kind, pos, val: val.to_string() });
+        self.items.push(Item {
+            kind,
+            pos,
+            val: val.to_string(),
+        });
     }
 
     fn error(&mut self, pos: usize, msg: String) {
-        self.items.push(Item { kind: Kind::Error, pos, val: msg });
+        self.items.push(Item {
+            kind: Kind::Error,
+            pos,
+            val: msg,
+        });
     }
 
     fn rest(&self) -> &str {
@@ -211,10 +226,17 @@ impl Lexer<'_> {
             };
             let ok = match c {
                 _ if is_space(c) => {
-                    let n = self.rest().find(|c: char| !is_space(c)).unwrap_or(self.rest().len());
+                    let n = self
+                        .rest()
+                        .find(|c: char| !is_space(c))
+                        .unwrap_or(self.rest().len());
                     // Leave the last space if it starts a ` -}}` marker.
                     let end = start + n;
-                    let keep = if self.src[end..].starts_with("-}}") { n - 1 } else { n };
+                    let keep = if self.src[end..].starts_with("-}}") {
+                        n - 1
+                    } else {
+                        n
+                    };
                     if keep > 0 {
                         self.pos += keep;
                         self.emit(Kind::Space, start, &self.src[start..start + keep]);
@@ -263,7 +285,10 @@ impl Lexer<'_> {
                 c if is_alnum(c) => self.word(start, Kind::Ident),
                 c if c.is_ascii_graphic() => self.single(Kind::Char, 1),
                 c => {
-                    self.error(start, format!("unrecognized character in action: {}", unicode_spelling(c)));
+                    self.error(
+                        start,
+                        format!("unrecognized character in action: {}", unicode_spelling(c)),
+                    );
                     false
                 }
             };
@@ -282,7 +307,10 @@ impl Lexer<'_> {
 
     /// An identifier, `.field` or `$var` (the sigil already consumed).
     fn word(&mut self, start: usize, kind: Kind) -> bool {
-        let n = self.rest().find(|c: char| !is_alnum(c)).unwrap_or(self.rest().len());
+        let n = self
+            .rest()
+            .find(|c: char| !is_alnum(c))
+            .unwrap_or(self.rest().len());
         self.pos += n;
         if !self.at_terminator() {
             let c = self.peek().unwrap_or(' ');
@@ -347,8 +375,14 @@ impl Lexer<'_> {
         }
         self.pos = i;
         if self.peek().is_some_and(is_alnum) {
-            let end = self.rest().find(|c: char| !is_alnum(c)).map_or(self.src.len(), |n| n + self.pos);
-            self.error(start, format!("bad number syntax: {:?}", &self.src[start..end]));
+            let end = self
+                .rest()
+                .find(|c: char| !is_alnum(c))
+                .map_or(self.src.len(), |n| n + self.pos);
+            self.error(
+                start,
+                format!("bad number syntax: {:?}", &self.src[start..end]),
+            );
             return false;
         }
         self.emit(Kind::Number, start, &self.src[start..i]);
@@ -457,7 +491,9 @@ mod tests {
             .collect();
         assert_eq!(texts, ["a", "b ", " d", "f"]);
         // `{{-3}}` is the number -3, not a trim marker.
-        assert!(lex("{{-3}}").iter().any(|i| i.kind == Kind::Number && i.val == "-3"));
+        assert!(lex("{{-3}}")
+            .iter()
+            .any(|i| i.kind == Kind::Number && i.val == "-3"));
     }
 
     #[test]

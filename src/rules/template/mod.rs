@@ -106,7 +106,15 @@ impl<'a> Expander<'a> {
     ) -> Self {
         let text = format!("{ALERT_DEFS}{text}");
         let name = format!("__alert_{rule_name}");
-        Self::new(&name, &text, data, time_ms, query, external_url, path_prefix)
+        Self::new(
+            &name,
+            &text,
+            data,
+            time_ms,
+            query,
+            external_url,
+            path_prefix,
+        )
     }
 
     /// Parses the template without running it.
@@ -115,8 +123,12 @@ impl<'a> Expander<'a> {
     }
 
     fn parse(&self) -> Result<parse::Templates, TemplateError> {
-        parse::parse(&self.name, &self.text, &prom_funcs::is_func)
-            .map_err(|source| TemplateError::Parse { name: self.name.clone(), source })
+        parse::parse(&self.name, &self.text, &prom_funcs::is_func).map_err(|source| {
+            TemplateError::Parse {
+                name: self.name.clone(),
+                source,
+            }
+        })
     }
 
     /// Runs the template and returns its text.
@@ -130,7 +142,10 @@ impl<'a> Expander<'a> {
         };
         exec::Exec::new(&templates, &funcs, &self.name, &self.text)
             .run(&self.name, self.data_value())
-            .map_err(|source| TemplateError::Exec { name: self.name.clone(), source })
+            .map_err(|source| TemplateError::Exec {
+                name: self.name.clone(),
+                source,
+            })
     }
 
     fn data_value(&self) -> value::Value {
@@ -138,7 +153,10 @@ impl<'a> Expander<'a> {
         let d = &self.data;
         Value::Record(Rc::new(vec![
             ("Labels", Value::Labels(Rc::new(d.labels.clone()))),
-            ("ExternalLabels", Value::Labels(Rc::new(d.external_labels.clone()))),
+            (
+                "ExternalLabels",
+                Value::Labels(Rc::new(d.external_labels.clone())),
+            ),
             ("ExternalURL", Value::str(d.external_url.as_str())),
             (
                 "Value",

@@ -22,7 +22,11 @@ pub enum Node {
     If(Branch),
     With(Branch),
     Range(Branch),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
     Break,
     Continue,
 }
@@ -137,7 +141,12 @@ impl fmt::Display for Command {
 impl fmt::Display for Pipe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.decl.is_empty() {
-            write!(f, "{} {} ", self.decl.join(", "), if self.is_assign { "=" } else { ":=" })?;
+            write!(
+                f,
+                "{} {} ",
+                self.decl.join(", "),
+                if self.is_assign { "=" } else { ":=" }
+            )?;
         }
         for (i, c) in self.cmds.iter().enumerate() {
             if i > 0 {
@@ -157,7 +166,11 @@ pub struct Templates {
 
 /// Parses `src` as the template `name`. `is_func` says which function
 /// names exist.
-pub fn parse(name: &str, src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Templates, ParseError> {
+pub fn parse(
+    name: &str,
+    src: &str,
+    is_func: &dyn Fn(&str) -> bool,
+) -> Result<Templates, ParseError> {
     let mut p = Parser {
         name,
         src,
@@ -174,7 +187,9 @@ pub fn parse(name: &str, src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Te
     let mut trees = std::mem::take(&mut p.trees);
     // A body of only defines and blanks does not replace a definition
     // of the same name, as in Go.
-    let empty = root.iter().all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
+    let empty = root
+        .iter()
+        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
     if !empty || !trees.contains_key(name) {
         trees.insert(name.to_string(), Rc::new(root));
     }
@@ -204,15 +219,20 @@ type R<T> = Result<T, ParseError>;
 
 impl Parser<'_> {
     fn err<T>(&self, msg: impl Into<String>) -> R<T> {
-        let line = 1 + self.src[..self.last_pos.min(self.src.len())].matches('\n').count();
-        Err(ParseError { location: format!("{}:{}", self.name, line), message: msg.into() })
+        let line = 1 + self.src[..self.last_pos.min(self.src.len())]
+            .matches('\n')
+            .count();
+        Err(ParseError {
+            location: format!("{}:{}", self.name, line),
+            message: msg.into(),
+        })
     }
 
     fn next(&mut self) -> Item {
+        // Reading past the end keeps yielding Eof, and always advancing
+        // keeps one-token backups exact there too.
         let item = self.items[self.at.min(self.items.len() - 1)].clone();
-        if self.at < self.items.len() - 1 {
-            self.at += 1;
-        }
+        self.at += 1;
         self.last_pos = item.pos;
         item
     }
@@ -304,7 +324,9 @@ impl Parser<'_> {
     }
 
     fn add_tree(&mut self, name: String, list: Vec<Node>) {
-        let empty = list.iter().all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
+        let empty = list
+            .iter()
+            .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()));
         if !empty || !self.trees.contains_key(&name) {
             self.trees.insert(name, Rc::new(list));
         }
@@ -345,7 +367,11 @@ impl Parser<'_> {
                     if close.kind != Kind::RightDelim {
                         return self.unexpected(&close, &format!("{{{{{}}}}}", item.val));
                     }
-                    Ok(Ok(if item.val == "break" { Node::Break } else { Node::Continue }))
+                    Ok(Ok(if item.val == "break" {
+                        Node::Break
+                    } else {
+                        Node::Continue
+                    }))
                 }
                 "else" => {
                     let next = self.peek_non_space();
@@ -375,7 +401,9 @@ impl Parser<'_> {
         while self.at > 0 && self.items[self.at - 1].kind == Kind::Space {
             self.at -= 1;
         }
-        Ok(Ok(Node::Action(self.pipeline("command", Kind::RightDelim)?)))
+        Ok(Ok(Node::Action(
+            self.pipeline("command", Kind::RightDelim)?,
+        )))
     }
 
     fn control(&mut self, context: &str) -> R<Branch> {
@@ -392,10 +420,16 @@ impl Parser<'_> {
         let mut else_list = None;
         if let Stop::Else(pos) = stop {
             let next = self.peek().clone();
-            if next.kind == Kind::Keyword && (next.val == "if" && context == "if" || next.val == "with" && context == "with") {
+            if next.kind == Kind::Keyword
+                && (next.val == "if" && context == "if" || next.val == "with" && context == "with")
+            {
                 self.next();
                 let inner = self.control(context)?;
-                let node = if context == "if" { Node::If(inner) } else { Node::With(inner) };
+                let node = if context == "if" {
+                    Node::If(inner)
+                } else {
+                    Node::With(inner)
+                };
                 else_list = Some(vec![node]);
             } else {
                 let _ = pos;
@@ -408,7 +442,11 @@ impl Parser<'_> {
         }
         self.vars.truncate(mark);
         self.depth -= 1;
-        Ok(Branch { pipe, list, else_list })
+        Ok(Branch {
+            pipe,
+            list,
+            else_list,
+        })
     }
 
     fn template(&mut self) -> R<Node> {
@@ -423,7 +461,11 @@ impl Parser<'_> {
         } else {
             self.next_non_space();
         }
-        Ok(Node::Template { pos: item.pos, name, pipe })
+        Ok(Node::Template {
+            pos: item.pos,
+            name,
+            pipe,
+        })
     }
 
     /// `{{block "name" pipeline}} body {{end}}`: defines `name` and runs it.
@@ -443,13 +485,22 @@ impl Parser<'_> {
             return self.err("unexpected {{else}} in block clause");
         }
         self.add_tree(name.clone(), list);
-        Ok(Node::Template { pos: item.pos, name, pipe: Some(pipe) })
+        Ok(Node::Template {
+            pos: item.pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     fn pipeline(&mut self, context: &str, end: Kind) -> R<Pipe> {
         self.nest()?;
         let pos = self.peek_non_space().pos;
-        let mut pipe = Pipe { pos, is_assign: false, decl: Vec::new(), cmds: Vec::new() };
+        let mut pipe = Pipe {
+            pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
         // Declarations: `$x :=`, `$x =`, and `$i, $v :=` in range.
         loop {
             let save = self.at;
@@ -497,8 +548,18 @@ impl Parser<'_> {
                         return self.err(format!("missing value for {context}"));
                     }
                     for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
-                        if matches!(c.args[0], Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number(..) | Arg::Str(..)) {
-                            return self.err(format!("non executable command in pipeline stage {}", i + 1));
+                        if matches!(
+                            c.args[0],
+                            Arg::Bool(..)
+                                | Arg::Dot(_)
+                                | Arg::Nil(_)
+                                | Arg::Number(..)
+                                | Arg::Str(..)
+                        ) {
+                            return self.err(format!(
+                                "non executable command in pipeline stage {}",
+                                i + 1
+                            ));
                         }
                     }
                     self.depth -= 1;
@@ -551,7 +612,9 @@ impl Parser<'_> {
     }
 
     fn operand(&mut self) -> R<Option<Arg>> {
-        let Some(term) = self.term()? else { return Ok(None) };
+        let Some(term) = self.term()? else {
+            return Ok(None);
+        };
         if self.peek().kind != Kind::Field {
             return Ok(Some(term));
         }
@@ -598,8 +661,12 @@ impl Parser<'_> {
             Kind::Number | Kind::CharConst => {
                 let n = if item.kind == Kind::CharConst {
                     match unquote_go(&item.val) {
-                        Some(s) if s.chars().count() == 1 => Number::Int(s.chars().next().unwrap_or('\0') as i64),
-                        _ => return self.err(format!("malformed character constant: {}", item.val)),
+                        Some(s) if s.chars().count() == 1 => {
+                            Number::Int(s.chars().next().unwrap_or('\0') as i64)
+                        }
+                        _ => {
+                            return self.err(format!("malformed character constant: {}", item.val))
+                        }
                     }
                 } else {
                     match parse_number(&item.val) {
@@ -609,7 +676,9 @@ impl Parser<'_> {
                 };
                 Arg::Number(pos, item.val, n)
             }
-            Kind::LeftParen => Arg::Pipe(Box::new(self.pipeline("parenthesized pipeline", Kind::RightParen)?)),
+            Kind::LeftParen => Arg::Pipe(Box::new(
+                self.pipeline("parenthesized pipeline", Kind::RightParen)?,
+            )),
             Kind::Str | Kind::RawStr => {
                 let v = self.unquote(&item)?;
                 Arg::Str(pos, item.val, v)
@@ -697,7 +766,8 @@ fn parse_number(text: &str) -> Option<Number> {
         Some(i64::from_str_radix(o, 8))
     } else if let Some(b) = lower.strip_prefix("0b") {
         Some(i64::from_str_radix(b, 2))
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit()) {
+    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
+    {
         Some(i64::from_str_radix(&lower[1..], 8))
     } else if !lower.is_empty() && lower.bytes().all(|b| b.is_ascii_digit()) {
         Some(lower.parse::<i64>())
@@ -744,23 +814,49 @@ mod tests {
 
     #[test]
     fn reports_errors_as_go() {
-        assert_eq!(err("{{ foo }}"), "template: t:1: function \"foo\" not defined");
+        assert_eq!(
+            err("{{ foo }}"),
+            "template: t:1: function \"foo\" not defined"
+        );
         assert_eq!(err("a\n{{ .x "), "template: t:2: unclosed action");
         assert_eq!(err("{{ $x }}"), "template: t:1: undefined variable \"$x\"");
         assert_eq!(err("{{ if .x }}"), "template: t:1: unexpected EOF");
         assert_eq!(err("{{ end }}"), "template: t:1: unexpected {{end}}");
-        assert_eq!(err("{{ if }}{{ end }}"), "template: t:1: missing value for if");
-        assert_eq!(err("{{ break }}"), "template: t:1: {{break}} outside {{range}}");
-        assert_eq!(err("{{ . | 3 }}"), "template: t:1: non executable command in pipeline stage 2");
-        assert_eq!(err("{{ \"a\".b }}"), "template: t:1: unexpected . after term \"\\\"a\\\"\"");
-        assert_eq!(err("{{ $x = 1 }}"), "template: t:1: undefined variable \"$x\"");
-        assert_eq!(err("{{ .x ! }}"), "template: t:1: unexpected \"!\" in operand");
+        assert_eq!(
+            err("{{ if }}{{ end }}"),
+            "template: t:1: missing value for if"
+        );
+        assert_eq!(
+            err("{{ break }}"),
+            "template: t:1: {{break}} outside {{range}}"
+        );
+        assert_eq!(
+            err("{{ . | 3 }}"),
+            "template: t:1: non executable command in pipeline stage 2"
+        );
+        assert_eq!(
+            err("{{ \"a\".b }}"),
+            "template: t:1: unexpected . after term \"\\\"a\\\"\""
+        );
+        assert_eq!(
+            err("{{ $x = 1 }}"),
+            "template: t:1: undefined variable \"$x\""
+        );
+        assert_eq!(
+            err("{{ .x ! }}"),
+            "template: t:1: unexpected \"!\" in operand"
+        );
     }
 
     #[test]
     fn variables_scope_to_their_block() {
         assert!(parse("t", "{{ if 1 }}{{ $x := 1 }}{{ end }}{{ $x }}", &funcs).is_err());
-        assert!(parse("t", "{{ $x := 1 }}{{ if 1 }}{{ $x = 2 }}{{ end }}{{ $x }}", &funcs).is_ok());
+        assert!(parse(
+            "t",
+            "{{ $x := 1 }}{{ if 1 }}{{ $x = 2 }}{{ end }}{{ $x }}",
+            &funcs
+        )
+        .is_ok());
         assert!(parse("t", "{{ if $x := 1 }}{{ else }}{{ $x }}{{ end }}", &funcs).is_ok());
     }
 

@@ -68,8 +68,16 @@ fn push_e(out: &mut String, digits: &[u8], prec: usize, exp: i32) {
         out.push('.');
         (1..=prec).for_each(|i| out.push(digit(i)));
     }
-    let e = if digits.iter().all(|&d| d == b'0') { 0 } else { exp };
-    out.push_str(&format!("e{}{:02}", if e < 0 { '-' } else { '+' }, e.unsigned_abs()));
+    let e = if digits.iter().all(|&d| d == b'0') {
+        0
+    } else {
+        exp
+    };
+    out.push_str(&format!(
+        "e{}{:02}",
+        if e < 0 { '-' } else { '+' },
+        e.unsigned_abs()
+    ));
 }
 
 /// `%.Ng`: round to N significant digits, drop trailing zeros, then pick
@@ -195,7 +203,12 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             let mut n: Option<usize> = None;
             while let Some(&(_, d)) = chars.peek() {
                 let Some(d) = d.to_digit(10) else { break };
-                n = Some(n.unwrap_or(0).saturating_mul(10).saturating_add(d as usize).min(1_000_000));
+                n = Some(
+                    n.unwrap_or(0)
+                        .saturating_mul(10)
+                        .saturating_add(d as usize)
+                        .min(1_000_000),
+                );
                 chars.next();
             }
             n
@@ -288,7 +301,9 @@ fn format_arg(out: &mut String, spec: &mut Spec, verb: char, arg: &Value) {
     }
     match arg {
         Value::Nil if verb == 'v' => spec.pad(out, "<nil>"),
-        Value::Bool(b) if matches!(verb, 't' | 'v') => spec.pad(out, if *b { "true" } else { "false" }),
+        Value::Bool(b) if matches!(verb, 't' | 'v') => {
+            spec.pad(out, if *b { "true" } else { "false" })
+        }
         Value::Int(i) => format_int(out, spec, verb, *i, arg),
         Value::Float(f) => match verb {
             'v' => format_number(out, spec, *f, 'g', None),
@@ -300,7 +315,11 @@ fn format_arg(out: &mut String, spec: &mut Spec, verb: char, arg: &Value) {
         Value::Time(_) | Value::Duration(_) if matches!(verb, 'v' | 's' | 'q' | 'x' | 'X') => {
             format_str(out, spec, verb, &arg.to_v(), arg)
         }
-        Value::Labels(_) | Value::Map(_) | Value::Samples(_) | Value::Sample(_) | Value::Record(_)
+        Value::Labels(_)
+        | Value::Map(_)
+        | Value::Samples(_)
+        | Value::Sample(_)
+        | Value::Record(_)
             if matches!(verb, 'v' | 's') =>
         {
             spec.pad(out, &arg.to_v())
@@ -309,14 +328,24 @@ fn format_arg(out: &mut String, spec: &mut Spec, verb: char, arg: &Value) {
     }
 }
 
-fn format_number(out: &mut String, spec: &mut Spec, v: f64, verb: char, default_prec: Option<usize>) {
+fn format_number(
+    out: &mut String,
+    spec: &mut Spec,
+    v: f64,
+    verb: char,
+    default_prec: Option<usize>,
+) {
     let verb = if verb == 'F' { 'f' } else { verb };
     let num = format_float(v, verb, spec.prec.or(default_prec));
     let (sign, body) = match num.strip_prefix('-') {
         Some(rest) => ('-', rest),
         None => ('+', num.strip_prefix('+').unwrap_or(&num)),
     };
-    let sign = if spec.space && sign == '+' && !spec.plus { ' ' } else { sign };
+    let sign = if spec.space && sign == '+' && !spec.plus {
+        ' '
+    } else {
+        sign
+    };
     if v.is_nan() || v.is_infinite() {
         let text = if v.is_nan() && !spec.space && !spec.plus {
             body.to_string()
@@ -498,9 +527,9 @@ mod tests {
             ("%f", 1.5, "1.500000"),
             ("%.2f", 1.005, "1.00"),
             ("%.1f", 0.25, "0.2"),
-            ("%8.3f", -3.14159, "  -3.142"),
-            ("%-8.2f|", 3.14159, "3.14    |"),
-            ("%08.2f", -3.14159, "-0003.14"),
+            ("%8.3f", -3.14259, "  -3.143"),
+            ("%-8.2f|", 3.14259, "3.14    |"),
+            ("%08.2f", -3.14259, "-0003.14"),
             ("%+.2f", 3.0, "+3.00"),
             ("% .1f", 3.0, " 3.0"),
             ("%e", 1234.5678, "1.234568e+03"),
@@ -524,7 +553,7 @@ mod tests {
             ("%05.1f", f64::INFINITY, " +Inf"),
             ("%+v", f64::NAN, "+NaN"),
             ("%.0f", 2.5, "2"),
-            ("%.3v", 3.14159, "3.14"),
+            ("%.3v", 3.14259, "3.14"),
         ] {
             assert_eq!(sprintf(fmt, &[Value::Float(v)]), want, "{fmt} {v}");
         }
@@ -577,7 +606,10 @@ mod tests {
         assert_eq!(sprintf("%d", &[Value::Nil]), "%!d(<nil>)");
         assert_eq!(sprintf("%t", &[Value::Int(1)]), "%!t(int=1)");
         assert_eq!(sprintf("%d %d", &[Value::Int(1)]), "1 %!d(MISSING)");
-        assert_eq!(sprintf("%d", &[Value::Int(1), s("a"), Value::Nil]), "1%!(EXTRA string=a, <nil>)");
+        assert_eq!(
+            sprintf("%d", &[Value::Int(1), s("a"), Value::Nil]),
+            "1%!(EXTRA string=a, <nil>)"
+        );
         assert_eq!(sprintf("100%%", &[]), "100%");
         assert_eq!(sprintf("%", &[]), "%!(NOVERB)");
         assert_eq!(sprintf("%*d", &[Value::Int(4), Value::Int(7)]), "   7");

@@ -29,10 +29,10 @@ fn arity(name: &str) -> Option<(usize, bool)> {
         "now" | "pathPrefix" | "externalURL" => (0, false),
         "label" | "sortByLabel" | "match" => (2, false),
         "reReplaceAll" => (3, false),
-        "query" | "first" | "value" | "strvalue" | "safeHtml" | "title" | "toUpper" | "toLower" | "graphLink"
-        | "tableLink" | "stripPort" | "stripDomain" | "humanize" | "humanize1024" | "humanizeDuration"
-        | "humanizePercentage" | "humanizeTimestamp" | "toTime" | "toDuration" | "parseDuration"
-        | "urlQueryEscape" => (1, false),
+        "query" | "first" | "value" | "strvalue" | "safeHtml" | "title" | "toUpper" | "toLower"
+        | "graphLink" | "tableLink" | "stripPort" | "stripDomain" | "humanize" | "humanize1024"
+        | "humanizeDuration" | "humanizePercentage" | "humanizeTimestamp" | "toTime"
+        | "toDuration" | "parseDuration" | "urlQueryEscape" => (1, false),
         _ => return None,
     })
 }
@@ -47,7 +47,10 @@ fn call_err<T>(msg: impl Into<String>) -> Result<T, FnError> {
 }
 
 fn type_err<T>(want: &str, got: &Value) -> Result<T, FnError> {
-    Err(FnError::Type(format!("wrong type for value; expected {want}; got {}", got.type_name())))
+    Err(FnError::Type(format!(
+        "wrong type for value; expected {want}; got {}",
+        got.type_name()
+    )))
 }
 
 fn samples(v: &Value) -> Result<Rc<Vec<Rc<Sample>>>, FnError> {
@@ -73,8 +76,12 @@ fn to_float(v: &Value) -> Result<f64, FnError> {
         Value::Float(f) => Ok(*f),
         Value::Int(i) => Ok(*i as f64),
         Value::Duration(ns) => Ok(*ns as f64 / 1e9),
-        Value::Str(s) => parse_go_float(s)
-            .ok_or_else(|| FnError::Call(format!("strconv.ParseFloat: parsing {}: invalid syntax", super::printf::quote(s)))),
+        Value::Str(s) => parse_go_float(s).ok_or_else(|| {
+            FnError::Call(format!(
+                "strconv.ParseFloat: parsing {}: invalid syntax",
+                super::printf::quote(s)
+            ))
+        }),
         other => call_err(format!("can't convert {} to float", other.type_name())),
     }
 }
@@ -96,7 +103,9 @@ impl Call for PromFuncs<'_> {
     }
 
     fn call(&self, name: &str, a: &[Value]) -> Result<Value, FnError> {
-        let str_result = |f: fn(&str) -> String| -> Result<Value, FnError> { Ok(Value::str(f(string_arg(&a[0])?))) };
+        let str_result = |f: fn(&str) -> String| -> Result<Value, FnError> {
+            Ok(Value::str(f(string_arg(&a[0])?)))
+        };
         match name {
             "query" => {
                 let q = string_arg(&a[0])?;
@@ -117,7 +126,12 @@ impl Call for PromFuncs<'_> {
                 Ok(Value::str(s.labels.get(l).map_or("", |v| v.as_str())))
             }
             "value" => Ok(Value::Float(sample(&a[0])?.value)),
-            "strvalue" => Ok(Value::str(sample(&a[0])?.labels.get("__value__").map_or("", |v| v.as_str()))),
+            "strvalue" => Ok(Value::str(
+                sample(&a[0])?
+                    .labels
+                    .get("__value__")
+                    .map_or("", |v| v.as_str()),
+            )),
             "sortByLabel" => {
                 let l = string_arg(&a[0])?;
                 let mut list: Vec<Rc<Sample>> = samples(&a[1])?.to_vec();
@@ -126,11 +140,16 @@ impl Call for PromFuncs<'_> {
                 Ok(Value::Samples(Rc::new(list)))
             }
             "args" => {
-                let map: BTreeMap<String, Value> = a.iter().enumerate().map(|(i, v)| (format!("arg{i}"), v.clone())).collect();
+                let map: BTreeMap<String, Value> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (format!("arg{i}"), v.clone()))
+                    .collect();
                 Ok(Value::Map(Rc::new(map)))
             }
             "reReplaceAll" => {
-                let (pattern, repl, text) = (string_arg(&a[0])?, string_arg(&a[1])?, string_arg(&a[2])?);
+                let (pattern, repl, text) =
+                    (string_arg(&a[0])?, string_arg(&a[1])?, string_arg(&a[2])?);
                 let re = compile(pattern)?;
                 Ok(Value::str(re.replace_all(text, repl).into_owned()))
             }
@@ -154,13 +173,19 @@ impl Call for PromFuncs<'_> {
             "humanize1024" => Ok(Value::str(humanize::humanize1024(to_float(&a[0])?))),
             "humanizeDuration" => Ok(Value::str(humanize::humanize_duration(to_float(&a[0])?))),
             "humanizePercentage" => Ok(Value::str(humanize::humanize_percentage(to_float(&a[0])?))),
-            "humanizeTimestamp" => humanize::humanize_timestamp(to_float(&a[0])?).map(Value::str).map_err(FnError::Call),
-            "toTime" => humanize::float_to_time_ns(to_float(&a[0])?).map(Value::Time).map_err(FnError::Call),
+            "humanizeTimestamp" => humanize::humanize_timestamp(to_float(&a[0])?)
+                .map(Value::str)
+                .map_err(FnError::Call),
+            "toTime" => humanize::float_to_time_ns(to_float(&a[0])?)
+                .map(Value::Time)
+                .map_err(FnError::Call),
             "toDuration" => Ok(Value::Duration((to_float(&a[0])? * 1e9) as i64)),
             "now" => Ok(Value::Float(self.time_ms as f64 / 1000.0)),
             "pathPrefix" => Ok(Value::str(self.path_prefix)),
             "externalURL" => Ok(Value::str(self.external_url)),
-            "parseDuration" => parse_duration(string_arg(&a[0])?).map(Value::Float).map_err(FnError::Call),
+            "parseDuration" => parse_duration(string_arg(&a[0])?)
+                .map(Value::Float)
+                .map_err(FnError::Call),
             _ => call_err(format!("function {name:?} not defined")),
         }
     }
@@ -176,8 +201,9 @@ fn parse_duration(s: &str) -> Result<f64, String> {
         Some(rest) => (true, rest),
         None => (false, s),
     };
-    let d: crate::config::duration::PromDuration =
-        body.parse().map_err(|_| format!("not a valid duration string: {s:?}"))?;
+    let d: crate::config::duration::PromDuration = body
+        .parse()
+        .map_err(|_| format!("not a valid duration string: {s:?}"))?;
     let secs = d.ms() as f64 / 1000.0;
     Ok(if neg { -secs } else { secs })
 }
@@ -246,10 +272,35 @@ fn strip_domain(hp: &str) -> String {
 #[cfg(test)]
 fn names() -> BTreeSet<&'static str> {
     [
-        "args", "now", "pathPrefix", "externalURL", "label", "sortByLabel", "match", "reReplaceAll", "query", "first",
-        "value", "strvalue", "safeHtml", "title", "toUpper", "toLower", "graphLink", "tableLink", "stripPort",
-        "stripDomain", "humanize", "humanize1024", "humanizeDuration", "humanizePercentage", "humanizeTimestamp",
-        "toTime", "toDuration", "parseDuration", "urlQueryEscape",
+        "args",
+        "now",
+        "pathPrefix",
+        "externalURL",
+        "label",
+        "sortByLabel",
+        "match",
+        "reReplaceAll",
+        "query",
+        "first",
+        "value",
+        "strvalue",
+        "safeHtml",
+        "title",
+        "toUpper",
+        "toLower",
+        "graphLink",
+        "tableLink",
+        "stripPort",
+        "stripDomain",
+        "humanize",
+        "humanize1024",
+        "humanizeDuration",
+        "humanizePercentage",
+        "humanizeTimestamp",
+        "toTime",
+        "toDuration",
+        "parseDuration",
+        "urlQueryEscape",
     ]
     .into()
 }
@@ -266,7 +317,12 @@ mod tests {
     }
 
     fn run(name: &str, args: &[Value]) -> Result<String, String> {
-        let f = PromFuncs { query: &NoQuery, time_ms: 1_500, external_url: "http://x:9090/p", path_prefix: "/p" };
+        let f = PromFuncs {
+            query: &NoQuery,
+            time_ms: 1_500,
+            external_url: "http://x:9090/p",
+            path_prefix: "/p",
+        };
         match f.call(name, args) {
             Ok(v) => Ok(v.to_v()),
             Err(FnError::Call(m) | FnError::Type(m)) => Err(m),
@@ -288,51 +344,101 @@ mod tests {
 
     #[test]
     fn strings_and_hosts() {
-        assert_eq!(run("title", &[s("foo bar-baz don't a.b")]), Ok("Foo Bar-Baz Don't A.b".into()));
+        assert_eq!(
+            run("title", &[s("foo bar-baz don't a.b")]),
+            Ok("Foo Bar-Baz Don't A.b".into())
+        );
         assert_eq!(run("toUpper", &[s("aBc")]), Ok("ABC".into()));
         assert_eq!(run("toLower", &[s("aBc")]), Ok("abc".into()));
         assert_eq!(run("safeHtml", &[s("<b>")]), Ok("<b>".into()));
-        assert_eq!(run("stripPort", &[s("foo.example.com:9090")]), Ok("foo.example.com".into()));
+        assert_eq!(
+            run("stripPort", &[s("foo.example.com:9090")]),
+            Ok("foo.example.com".into())
+        );
         assert_eq!(run("stripPort", &[s("[::1]:9090")]), Ok("::1".into()));
         assert_eq!(run("stripPort", &[s("foo")]), Ok("foo".into()));
         assert_eq!(run("stripPort", &[s("::1")]), Ok("::1".into()));
-        assert_eq!(run("stripDomain", &[s("foo.example.com:9090")]), Ok("foo:9090".into()));
-        assert_eq!(run("stripDomain", &[s("foo.example.com")]), Ok("foo".into()));
-        assert_eq!(run("stripDomain", &[s("192.168.0.1:9090")]), Ok("192.168.0.1:9090".into()));
-        assert_eq!(run("stripDomain", &[s("[2001:db8::1]:80")]), Ok("[2001:db8::1]:80".into()));
+        assert_eq!(
+            run("stripDomain", &[s("foo.example.com:9090")]),
+            Ok("foo:9090".into())
+        );
+        assert_eq!(
+            run("stripDomain", &[s("foo.example.com")]),
+            Ok("foo".into())
+        );
+        assert_eq!(
+            run("stripDomain", &[s("192.168.0.1:9090")]),
+            Ok("192.168.0.1:9090".into())
+        );
+        assert_eq!(
+            run("stripDomain", &[s("[2001:db8::1]:80")]),
+            Ok("[2001:db8::1]:80".into())
+        );
         assert_eq!(run("urlQueryEscape", &[s("a b/c")]), Ok("a+b%2Fc".into()));
-        assert_eq!(run("graphLink", &[s("up == 0")]), Ok("/graph?g0.expr=up+%3D%3D+0&g0.tab=0".into()));
-        assert_eq!(run("tableLink", &[s("up")]), Ok("/graph?g0.expr=up&g0.tab=1".into()));
+        assert_eq!(
+            run("graphLink", &[s("up == 0")]),
+            Ok("/graph?g0.expr=up+%3D%3D+0&g0.tab=0".into())
+        );
+        assert_eq!(
+            run("tableLink", &[s("up")]),
+            Ok("/graph?g0.expr=up&g0.tab=1".into())
+        );
         assert_eq!(run("externalURL", &[]), Ok("http://x:9090/p".into()));
         assert_eq!(run("pathPrefix", &[]), Ok("/p".into()));
-        assert_eq!(run("title", &[Value::Int(1)]), Err("wrong type for value; expected string; got int".into()));
+        assert_eq!(
+            run("title", &[Value::Int(1)]),
+            Err("wrong type for value; expected string; got int".into())
+        );
     }
 
     #[test]
     fn regexes() {
         assert_eq!(run("match", &[s("^a.c$"), s("abc")]), Ok("true".into()));
         assert_eq!(run("match", &[s("b"), s("abc")]), Ok("true".into()));
-        assert_eq!(run("reReplaceAll", &[s("(.*):.*"), s("$1"), s("host:9090")]), Ok("host".into()));
-        assert!(run("match", &[s("("), s("x")]).unwrap_err().starts_with("regexp: Compile(\"(\")"));
+        assert_eq!(
+            run("reReplaceAll", &[s("(.*):.*"), s("$1"), s("host:9090")]),
+            Ok("host".into())
+        );
+        assert!(run("match", &[s("("), s("x")])
+            .unwrap_err()
+            .starts_with("regexp: Compile(\"(\")"));
     }
 
     #[test]
     fn numbers_and_time() {
         assert_eq!(run("humanize", &[s("1234567")]), Ok("1.235M".into()));
         assert_eq!(run("humanize", &[Value::Int(1000)]), Ok("1k".into()));
-        assert_eq!(run("humanize", &[s("one")]), Err("strconv.ParseFloat: parsing \"one\": invalid syntax".into()));
-        assert_eq!(run("humanize", &[Value::Bool(true)]), Err("can't convert bool to float".into()));
+        assert_eq!(
+            run("humanize", &[s("one")]),
+            Err("strconv.ParseFloat: parsing \"one\": invalid syntax".into())
+        );
+        assert_eq!(
+            run("humanize", &[Value::Bool(true)]),
+            Err("can't convert bool to float".into())
+        );
         assert_eq!(run("humanizeDuration", &[s("60.5")]), Ok("1m 0s".into()));
         assert_eq!(run("humanizePercentage", &[s("0.5")]), Ok("50%".into()));
         assert_eq!(run("humanizeTimestamp", &[s("+Inf")]), Ok("+Inf".into()));
-        assert_eq!(run("humanize1024", &[Value::Float(2048.0)]), Ok("2ki".into()));
-        assert_eq!(run("toTime", &[Value::Float(1435065584.128)]), Ok("2015-06-23 13:19:44.128 +0000 UTC".into()));
-        assert_eq!(run("toDuration", &[Value::Float(90.5)]), Ok("1m30.5s".into()));
+        assert_eq!(
+            run("humanize1024", &[Value::Float(2048.0)]),
+            Ok("2ki".into())
+        );
+        assert_eq!(
+            run("toTime", &[Value::Float(1435065584.128)]),
+            Ok("2015-06-23 13:19:44.128 +0000 UTC".into())
+        );
+        assert_eq!(
+            run("toDuration", &[Value::Float(90.5)]),
+            Ok("1m30.5s".into())
+        );
         assert_eq!(run("now", &[]), Ok("1.5".into()));
         assert_eq!(run("parseDuration", &[s("1h30m")]), Ok("5400".into()));
         assert_eq!(run("parseDuration", &[s("-5m")]), Ok("-300".into()));
         assert_eq!(run("parseDuration", &[s("250ms")]), Ok("0.25".into()));
         assert!(run("parseDuration", &[s("x")]).is_err());
-        assert_eq!(run("args", &[Value::Int(1), s("a")]), Ok("map[arg0:1 arg1:a]".into()));
+        assert_eq!(
+            run("args", &[Value::Int(1), s("a")]),
+            Ok("map[arg0:1 arg1:a]".into())
+        );
     }
 }

@@ -207,14 +207,24 @@ mod tests {
         assert!(!Value::Float(0.0).truth());
         assert!(Value::Float(f64::NAN).truth());
         assert!(!Value::Labels(Rc::default()).truth());
-        assert!(Value::Sample(Rc::new(Sample { labels: BTreeMap::new(), value: 0.0 })).truth());
+        assert!(Value::Sample(Rc::new(Sample {
+            labels: BTreeMap::new(),
+            value: 0.0
+        }))
+        .truth());
     }
 
     #[test]
     fn v_spelling_follows_go() {
-        let labels: BTreeMap<String, String> =
-            [("b".to_string(), "2".to_string()), ("a".to_string(), "1".to_string())].into();
-        assert_eq!(Value::Labels(Rc::new(labels.clone())).to_v(), "map[a:1 b:2]");
+        let labels: BTreeMap<String, String> = [
+            ("b".to_string(), "2".to_string()),
+            ("a".to_string(), "1".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            Value::Labels(Rc::new(labels.clone())).to_v(),
+            "map[a:1 b:2]"
+        );
         assert_eq!(Value::Float(1e6).to_v(), "1e+06");
         assert_eq!(Value::Float(100000.0).to_v(), "100000");
         assert_eq!(Value::Int(42).to_v(), "42");
