@@ -15,6 +15,17 @@ pub enum FnError {
     Exec(ExecError),
 }
 
+impl FnError {
+    /// The error's text without Go's `error calling` framing (for tests).
+    #[cfg(test)]
+    pub fn message(&self) -> String {
+        match self {
+            FnError::Type(m) | FnError::Call(m) => m.clone(),
+            FnError::Exec(e) => e.to_string(),
+        }
+    }
+}
+
 /// A set of template functions beyond Go's builtins.
 pub trait Call {
     /// The parameter count and whether the last one is variadic, or `None`
@@ -311,11 +322,10 @@ mod tests {
     use super::*;
 
     fn run(name: &str, args: &[Value]) -> Result<String, String> {
-        match call(name, args).unwrap() {
-            Ok(v) => Ok(v.to_v()),
-            Err(FnError::Call(m) | FnError::Type(m)) => Err(m),
-            Err(FnError::Exec(e)) => Err(e.to_string()),
-        }
+        call(name, args)
+            .unwrap()
+            .map(|v| v.to_v())
+            .map_err(|e| e.message())
     }
 
     fn s(v: &str) -> Value {

@@ -390,6 +390,11 @@ impl Lexer<'_> {
     }
 
     fn quoted(&mut self) -> bool {
+        self.delimited('"', Kind::Str, "unterminated quoted string")
+    }
+
+    /// A `"..."` string or `'.'` character: backslash escapes, one line.
+    fn delimited(&mut self, delim: char, kind: Kind, unterminated: &str) -> bool {
         let start = self.pos;
         let mut escaped = false;
         for (i, c) in self.rest().char_indices().skip(1) {
@@ -397,15 +402,15 @@ impl Lexer<'_> {
                 '\n' => break,
                 _ if escaped => escaped = false,
                 '\\' => escaped = true,
-                '"' => {
+                _ if c == delim => {
                     self.pos += i + 1;
-                    self.emit(Kind::Str, start, &self.src[start..self.pos]);
+                    self.emit(kind, start, &self.src[start..self.pos]);
                     return true;
                 }
                 _ => {}
             }
         }
-        self.error(start, "unterminated quoted string".into());
+        self.error(start, unterminated.into());
         false
     }
 
@@ -425,23 +430,7 @@ impl Lexer<'_> {
     }
 
     fn char_const(&mut self) -> bool {
-        let start = self.pos;
-        let mut escaped = false;
-        for (i, c) in self.rest().char_indices().skip(1) {
-            match c {
-                '\n' => break,
-                _ if escaped => escaped = false,
-                '\\' => escaped = true,
-                '\'' => {
-                    self.pos += i + 1;
-                    self.emit(Kind::CharConst, start, &self.src[start..self.pos]);
-                    return true;
-                }
-                _ => {}
-            }
-        }
-        self.error(start, "unterminated character constant".into());
-        false
+        self.delimited('\'', Kind::CharConst, "unterminated character constant")
     }
 }
 

@@ -323,11 +323,9 @@ mod tests {
             external_url: "http://x:9090/p",
             path_prefix: "/p",
         };
-        match f.call(name, args) {
-            Ok(v) => Ok(v.to_v()),
-            Err(FnError::Call(m) | FnError::Type(m)) => Err(m),
-            Err(FnError::Exec(e)) => Err(e.to_string()),
-        }
+        f.call(name, args)
+            .map(|v| v.to_v())
+            .map_err(|e| e.message())
     }
 
     fn s(v: &str) -> Value {

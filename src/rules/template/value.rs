@@ -102,30 +102,8 @@ impl Value {
             Value::Int(i) => out.push_str(&i.to_string()),
             Value::Float(f) => out.push_str(&super::printf::format_float(*f, 'g', None)),
             Value::Str(s) => out.push_str(s),
-            Value::Labels(m) => {
-                out.push_str("map[");
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push(' ');
-                    }
-                    out.push_str(k);
-                    out.push(':');
-                    out.push_str(v);
-                }
-                out.push(']');
-            }
-            Value::Map(m) => {
-                out.push_str("map[");
-                for (i, (k, v)) in m.iter().enumerate() {
-                    if i > 0 {
-                        out.push(' ');
-                    }
-                    out.push_str(k);
-                    out.push(':');
-                    v.write_v(out);
-                }
-                out.push(']');
-            }
+            Value::Labels(m) => write_map(out, m.iter(), |v, out| out.push_str(v)),
+            Value::Map(m) => write_map(out, m.iter(), |v, out| v.write_v(out)),
             Value::Samples(v) => {
                 out.push('[');
                 for (i, s) in v.iter().enumerate() {
@@ -172,6 +150,24 @@ impl Value {
             other => other.write_v(out),
         }
     }
+}
+
+/// Go's `map[k:v k:v]`, keys in sorted order.
+fn write_map<'v, V: 'v>(
+    out: &mut String,
+    entries: impl Iterator<Item = (&'v String, &'v V)>,
+    write: impl Fn(&V, &mut String),
+) {
+    out.push_str("map[");
+    for (i, (k, v)) in entries.enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(k);
+        out.push(':');
+        write(v, out);
+    }
+    out.push(']');
 }
 
 fn write_sample(s: &Sample, out: &mut String) {
