@@ -12,6 +12,7 @@ pub mod import;
 pub mod metrics;
 pub mod relabel;
 pub mod remote;
+pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod text_format;
