@@ -11,5 +11,6 @@ pub mod import;
 pub mod metrics;
 pub mod relabel;
 pub mod remote;
+pub mod rules;
 pub mod scrape;
 pub mod server;
