@@ -21,7 +21,7 @@ pub(crate) mod yaml;
 // The config loader's key-path line finder, shared rather than copied:
 // `crate::config::locate` is private to `config`, so the file is included
 // here by path until `config` exports it as `pub(crate)`.
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 #[path = "../config/locate.rs"]
 mod locate;
 

@@ -207,6 +207,10 @@ fn reads_the_first_document_only_with_a_warning() {
     // An empty file has no groups.
     assert_eq!(parse_rule_file("", &opts()).unwrap().groups, []);
     assert_eq!(parse_rule_file("# nothing\n", &opts()).unwrap().groups, []);
+    // Null lists and maps are empty ones, as in Go.
+    let f = parse_rule_file("groups:\n- name: a\n  labels:\n  rules:\n", &opts()).unwrap();
+    assert!(f.groups[0].rules.is_empty());
+    assert_eq!(parse_rule_file("groups:\n", &opts()).unwrap().groups, []);
 }
 
 #[test]
