@@ -25,7 +25,7 @@ pub mod duration;
 pub(crate) mod glob;
 pub mod http_client;
 pub mod load;
-mod locate;
+pub(crate) mod locate;
 pub mod names;
 pub mod relabel;
 pub mod remote_read;

@@ -18,13 +18,6 @@ pub mod check;
 mod validate;
 pub(crate) mod yaml;
 
-// The config loader's key-path line finder, shared rather than copied:
-// `crate::config::locate` is private to `config`, so the file is included
-// here by path until `config` exports it as `pub(crate)`.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../config/locate.rs"]
-mod locate;
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -32,8 +25,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_yaml_ng::Value;
 
+use crate::config::locate::{self, KeyPath};
 use crate::config::{NameValidationScheme, PromDuration};
-use locate::KeyPath;
 
 pub use check::{check_rule_files, CheckOptions, CheckReport};
 
