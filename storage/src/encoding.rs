@@ -177,6 +177,22 @@ pub fn crc32c(b: &[u8]) -> u32 {
     crc32c::crc32c(b)
 }
 
+// Fixed-width big-endian integers for callers that index bytes themselves
+// (fixed headers such as the WAL's segment and frame headers) rather than go
+// through an `Encbuf`/`Decbuf`: so that byte order stays decided here alone.
+
+/// A big-endian `u32`.
+#[inline(always)]
+pub(crate) fn be_u32(b: [u8; 4]) -> u32 {
+    u32::from_be_bytes(b)
+}
+
+/// The big-endian bytes of `v`.
+#[inline(always)]
+pub(crate) fn u32_be(v: u32) -> [u8; 4] {
+    v.to_be_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
