@@ -1,7 +1,7 @@
 //! Checkpoint directories in a WAL directory: their names
 //! (`checkpoint.NNNNNNNN`, and `.tmp` while being written), finding the
 //! newest, and clearing what a crash mid-checkpoint left. Kept apart from
-//! [`super::checkpoint`], which writes checkpoints, because replay and the
+//! [`super::checkpoint`](mod@super::checkpoint), which writes checkpoints, because replay and the
 //! writer need only this.
 
 use std::fs;

@@ -51,6 +51,7 @@ impl Default for FrameEncoder {
 }
 
 impl FrameEncoder {
+    /// An encoder with empty scratch buffers.
     pub fn new() -> Self {
         Self::default()
     }
@@ -187,6 +188,7 @@ impl Default for Decompressor {
 }
 
 impl Decompressor {
+    /// A decompressor with an empty buffer.
     pub fn new() -> Self {
         Self::default()
     }
@@ -381,6 +383,23 @@ mod tests {
         assert_eq!(rest, [2, 3]);
         assert!(Frames::segment(&[]).next().is_none());
         assert!(Frames::segment(&segment_header()).next().is_none());
+    }
+
+    /// The bytes of `docs/formats/wal.md`, spelled out.
+    #[test]
+    fn bytes_as_specified() {
+        assert_eq!(segment_header(), *b"FPWL\x01\0\0\0");
+        let mut out = Vec::new();
+        FrameEncoder::new()
+            .append(1, &mut out, |b| b.extend_from_slice(b"abc"))
+            .unwrap();
+        // Snappy raw block of "abc": length 3, one literal of 3 bytes.
+        let payload = [3, 0x08, b'a', b'b', b'c'];
+        let crc = crc32c::crc32c(&[&[1u8, FLAG_SNAPPY, 0, 0, 0, 5][..], &payload].concat());
+        let mut want = vec![1, FLAG_SNAPPY, 0, 0, 0, 5];
+        want.extend_from_slice(&u32_be(crc));
+        want.extend_from_slice(&payload);
+        assert_eq!(out, want);
     }
 
     #[test]

@@ -9,6 +9,9 @@
 //! checkpoint so they can be deleted. The byte layout and the repair policy
 //! are specified in `docs/formats/wal.md`.
 //!
+//! All of them frame bytes with one codec, [`frame`], which knows nothing
+//! of records; [`record`] encodes and decodes the bodies it carries.
+//!
 //! [`WalWatcher`] tails a live WAL directory for readers that follow the
 //! writer (the remote-write sender).
 //!
