@@ -167,6 +167,7 @@ impl Frame<'_> {
 }
 
 /// Turns frame payloads into bodies, reusing one buffer across frames.
+#[derive(Default)]
 pub struct Decompressor {
     snappy: snap::raw::Decoder,
     body: Vec<u8>,
@@ -175,15 +176,6 @@ pub struct Decompressor {
 impl std::fmt::Debug for Decompressor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Decompressor").finish_non_exhaustive()
-    }
-}
-
-impl Default for Decompressor {
-    fn default() -> Self {
-        Decompressor {
-            snappy: snap::raw::Decoder::new(),
-            body: Vec::new(),
-        }
     }
 }
 
