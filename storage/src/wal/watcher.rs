@@ -163,7 +163,7 @@ impl Tail {
         })
     }
 
-    /// Reads more of the segment, however much the writer has written.
+    /// Reads (up to a chunk) more of what the writer has written so far.
     fn fill(&mut self) -> Result<usize> {
         self.win.fill(u64::MAX)
     }
