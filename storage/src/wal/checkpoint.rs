@@ -8,56 +8,14 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::fs::{publish_dir, remove_dir_all, sync_dir};
 
+use super::checkpoint_dir::{
+    checkpoint_name, latest_checkpoint, list_checkpoints, tmp_checkpoint_name,
+};
+use super::frame::{FrameEncoder, SEGMENT_HEADER_LEN};
 use super::reader::{find_gap, read_segment};
 use super::record::Record;
-use super::segment::{create_segment, list_segments, FrameEncoder, SEGMENT_HEADER_LEN};
+use super::segment::{create_segment, list_segments, segment_path};
 use super::writer::Wal;
-
-const PREFIX: &str = "checkpoint.";
-const TMP_SUFFIX: &str = ".tmp";
-
-/// The directory name of the checkpoint that includes segments `<= n`.
-pub fn checkpoint_name(n: u32) -> String {
-    format!("{PREFIX}{n:08}")
-}
-
-fn parse_checkpoint_name(name: &str) -> Option<u32> {
-    super::segment::parse_segment_name(name.strip_prefix(PREFIX)?)
-}
-
-/// Published checkpoints in `dir`, sorted by number.
-pub fn list_checkpoints(dir: &Path) -> Result<Vec<(u32, PathBuf)>> {
-    super::segment::list_numbered(dir, parse_checkpoint_name, true)
-}
-
-/// The newest published checkpoint in `dir`.
-pub fn latest_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>> {
-    Ok(list_checkpoints(dir)?.pop())
-}
-
-/// Deletes `checkpoint.*.tmp` directories left by a crash mid-checkpoint.
-pub(crate) fn remove_tmp_checkpoints(dir: &Path) -> Result<()> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    for ent in rd {
-        let ent = ent.map_err(|e| Error::io(dir, e))?;
-        let name = ent.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with(PREFIX) && name.ends_with(TMP_SUFFIX) {
-            let path = ent.path();
-            tracing::warn!(path = %path.display(), "removing incomplete WAL checkpoint");
-            if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_dir_all(&path)?;
-            } else {
-                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
-            }
-        }
-    }
-    Ok(())
-}
 
 /// What [`checkpoint()`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -102,7 +60,7 @@ impl<'a> CheckpointWriter<'a> {
     }
 
     fn path(&self) -> PathBuf {
-        super::segment::segment_path(self.dir, self.seg)
+        segment_path(self.dir, self.seg)
     }
 
     fn close_segment(&mut self) -> Result<()> {
@@ -114,7 +72,7 @@ impl<'a> CheckpointWriter<'a> {
     fn add(&mut self, rec: &Record) -> Result<()> {
         self.frame.clear();
         self.enc
-            .append(rec, &mut self.frame)
+            .append(rec.type_byte(), &mut self.frame, |b| rec.encode(b))
             .map_err(|e| Error::io(self.path(), e))?;
         let n = self.frame.len() as u64;
         if self.len > SEGMENT_HEADER_LEN && self.len + n > self.segment_size {
@@ -185,19 +143,19 @@ pub fn checkpoint(
         .collect();
     if let Some((_, missing)) = find_gap(&segs, prev_n.map(|p| p + 1)) {
         return Err(Error::corruption(
-            super::segment::segment_path(dir, missing),
+            segment_path(dir, missing),
             "segment missing, cannot checkpoint",
         ));
     }
     if segs.last().map(|(n, _)| *n) != Some(upto) {
         return Err(Error::corruption(
-            super::segment::segment_path(dir, upto),
+            segment_path(dir, upto),
             "segment missing, cannot checkpoint",
         ));
     }
 
     let final_dir = dir.join(checkpoint_name(upto));
-    let tmp = dir.join(format!("{}{TMP_SUFFIX}", checkpoint_name(upto)));
+    let tmp = dir.join(tmp_checkpoint_name(upto));
     remove_dir_all(&tmp)?;
     fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
     let res = write_checkpoint(wal, &tmp, prev.as_ref(), &segs, &keep_series, mint);
@@ -244,7 +202,7 @@ fn write_checkpoint(
         let cp_segs = list_segments(cp_dir)?;
         if let Some((_, missing)) = find_gap(&cp_segs, Some(0)) {
             return Err(Error::corruption(
-                super::segment::segment_path(cp_dir, missing),
+                segment_path(cp_dir, missing),
                 "checkpoint segment missing",
             ));
         }
@@ -253,30 +211,24 @@ fn write_checkpoint(
     inputs.extend(segs.iter().map(|(_, p)| p.clone()));
 
     let mut records = 0u64;
-    let mut filter = |rec: Record| -> Result<()> {
-        let out = match rec {
-            Record::Series(mut v) => {
-                let before = v.len() as u64;
-                v.retain(|s| keep(s.series_ref));
-                stats.kept_series += v.len() as u64;
-                stats.dropped_series += before - v.len() as u64;
-                Record::Series(v)
-            }
-            Record::Samples(mut v) => {
-                let before = v.len() as u64;
-                v.retain(|s| s.t >= mint && keep(s.series_ref));
-                stats.kept_samples += v.len() as u64;
-                stats.dropped_samples += before - v.len() as u64;
-                Record::Samples(v)
-            }
-            Record::Tombstones(mut v) => {
-                let before = v.len() as u64;
-                v.retain(|t| t.maxt >= mint && keep(t.series_ref));
-                stats.kept_tombstones += v.len() as u64;
-                stats.dropped_tombstones += before - v.len() as u64;
-                Record::Tombstones(v)
-            }
-        };
+    let mut filter = |mut out: Record| -> Result<()> {
+        match &mut out {
+            Record::Series(v) => retain_counted(
+                v,
+                |s| keep(s.series_ref),
+                (&mut stats.kept_series, &mut stats.dropped_series),
+            ),
+            Record::Samples(v) => retain_counted(
+                v,
+                |s| s.t >= mint && keep(s.series_ref),
+                (&mut stats.kept_samples, &mut stats.dropped_samples),
+            ),
+            Record::Tombstones(v) => retain_counted(
+                v,
+                |t| t.maxt >= mint && keep(t.series_ref),
+                (&mut stats.kept_tombstones, &mut stats.dropped_tombstones),
+            ),
+        }
         if !out.is_empty() {
             w.add(&out)?;
         }
@@ -292,13 +244,21 @@ fn write_checkpoint(
     Ok(stats)
 }
 
+/// Keeps the entries of `v` that `keep` accepts, adding to the `(kept,
+/// dropped)` counters.
+fn retain_counted<T>(v: &mut Vec<T>, keep: impl FnMut(&T) -> bool, counts: (&mut u64, &mut u64)) {
+    let before = v.len();
+    v.retain(keep);
+    *counts.0 += v.len() as u64;
+    *counts.1 += (before - v.len()) as u64;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::labels::Labels;
     use crate::wal::reader::tests::{batches, collect, opts};
     use crate::wal::record::{RefSample, RefSeries, RefTombstone};
-    use crate::wal::segment::segment_path;
 
     fn series(r: u64) -> Record {
         Record::Series(vec![RefSeries {

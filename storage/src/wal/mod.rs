@@ -9,6 +9,9 @@
 //! checkpoint so they can be deleted. The byte layout and the repair policy
 //! are specified in `docs/formats/wal.md`.
 //!
+//! All of them frame bytes with one codec, [`frame`], which knows nothing
+//! of records; [`record`] encodes and decodes the bodies it carries.
+//!
 //! [`WalWatcher`] tails a live WAL directory for readers that follow the
 //! writer (the remote-write sender).
 //!
@@ -16,13 +19,16 @@
 //! (which starts a fresh segment), then [`Wal::log`] each commit.
 
 pub mod checkpoint;
+pub mod checkpoint_dir;
+pub mod frame;
 pub mod reader;
 pub mod record;
 pub mod segment;
 pub mod watcher;
 pub mod writer;
 
-pub use checkpoint::{checkpoint, checkpoint_name, latest_checkpoint, CheckpointStats};
+pub use checkpoint::{checkpoint, CheckpointStats};
+pub use checkpoint_dir::{checkpoint_name, latest_checkpoint};
 pub use reader::{replay, ReadError, ReplayStats, WalReader};
 pub use record::{Record, RefSample, RefSeries, RefTombstone};
 pub use watcher::{SeriesMap, Start, WalPosition, WalSink, WalWatcher};

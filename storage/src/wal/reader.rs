@@ -1,18 +1,15 @@
 //! Reading segments back: a per-segment record iterator and the replay of a
 //! whole WAL directory with torn-tail repair (see `docs/formats/wal.md`).
 
-use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Read};
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-use super::checkpoint::{latest_checkpoint, remove_tmp_checkpoints};
+use super::checkpoint_dir::{latest_checkpoint, remove_tmp_checkpoints};
+use super::frame::{Decompressor, Frame, FrameError, Frames, SEGMENT_HEADER_LEN};
 use super::record::Record;
-use super::segment::{
-    frame_crc, list_segments, segment_path, segment_size, FLAG_SNAPPY, FRAME_HEADER_LEN,
-    SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION,
-};
+use super::segment::{list_segments, segment_path, segment_size, SegmentWindow};
 
 /// Why [`WalReader::next_record`] stopped.
 #[derive(Debug)]
@@ -31,23 +28,18 @@ pub enum ReadError {
 /// first error; corruption is reported as [`Error::Corruption`] naming the
 /// file and offset.
 pub struct WalReader {
-    path: PathBuf,
-    r: BufReader<File>,
+    win: SegmentWindow,
+    /// The file's size at open: bytes appended later are not read.
     file_len: u64,
-    offset: u64,
-    started: bool,
     done: bool,
-    header: [u8; FRAME_HEADER_LEN],
-    payload: Vec<u8>,
-    body: Vec<u8>,
-    snappy: snap::raw::Decoder,
+    decompressor: Decompressor,
 }
 
 impl std::fmt::Debug for WalReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WalReader")
-            .field("path", &self.path)
-            .field("offset", &self.offset)
+            .field("path", &self.win.path())
+            .field("offset", &self.win.offset())
             .finish_non_exhaustive()
     }
 }
@@ -55,144 +47,105 @@ impl std::fmt::Debug for WalReader {
 impl WalReader {
     /// Opens a segment file for reading.
     pub fn open(path: &Path) -> Result<WalReader> {
-        let f = File::open(path).map_err(|e| Error::io(path, e))?;
-        let file_len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+        let win = SegmentWindow::open(path).map_err(|e| Error::io(path, e))?;
+        let file_len = win.file_len()?;
         Ok(WalReader {
-            path: path.to_path_buf(),
-            r: BufReader::with_capacity(256 << 10, f),
+            win,
             file_len,
-            offset: 0,
-            started: false,
             done: false,
-            header: [0; FRAME_HEADER_LEN],
-            payload: Vec::new(),
-            body: Vec::new(),
-            snappy: snap::raw::Decoder::new(),
+            decompressor: Decompressor::new(),
         })
     }
 
     /// The segment file being read.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.win.path()
     }
 
     /// The offset just past the last good record (or header) read so far:
     /// where a torn file would be truncated.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.win.offset()
     }
 
     fn corrupt<T>(&self, detail: impl Into<String>) -> Result<T, ReadError> {
         Err(ReadError::Corrupt {
-            offset: self.offset,
+            offset: self.win.offset(),
             detail: detail.into(),
         })
     }
 
-    fn read_exact(&mut self, n: usize, into_payload: bool) -> Result<(), ReadError> {
-        let res = if into_payload {
-            self.payload.resize(n, 0);
-            self.r.read_exact(&mut self.payload)
-        } else {
-            self.r.read_exact(&mut self.header[..n])
-        };
-        match res {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                self.corrupt("unexpected end of file")
-            }
-            Err(e) => Err(ReadError::Fatal(Error::io(&self.path, e))),
+    /// Reads more of the file after the window ran out mid-frame (or at a
+    /// frame boundary) before the file's end.
+    fn read_more(&mut self) -> Result<(), ReadError> {
+        match self.win.fill(self.file_len) {
+            Ok(0) => self.corrupt("unexpected end of file"),
+            Ok(_) => Ok(()),
+            Err(e) => Err(ReadError::Fatal(e)),
         }
-    }
-
-    fn check_header(&mut self) -> Result<(), ReadError> {
-        if self.file_len == 0 {
-            return Ok(());
-        }
-        if self.file_len < SEGMENT_HEADER_LEN {
-            return self.corrupt("incomplete segment header");
-        }
-        self.read_exact(SEGMENT_HEADER_LEN as usize, false)?;
-        let h = &self.header[..SEGMENT_HEADER_LEN as usize];
-        let magic = u32::from_be_bytes(h[..4].try_into().expect("4 bytes"));
-        if magic != SEGMENT_MAGIC {
-            return self.corrupt(format!("bad segment magic {magic:#010x}"));
-        }
-        if h[4] != SEGMENT_VERSION {
-            return Err(ReadError::Fatal(Error::corruption(
-                &self.path,
-                format!("unsupported WAL segment version {}", h[4]),
-            )));
-        }
-        if h[5..8] != [0, 0, 0] {
-            return self.corrupt("nonzero reserved header bytes");
-        }
-        self.offset = SEGMENT_HEADER_LEN;
-        Ok(())
     }
 
     /// The next record, `Ok(None)` at a clean end of file.
     pub fn next_record(&mut self) -> Result<Option<Record>, ReadError> {
-        if !self.started {
-            self.started = true;
-            self.check_header()?;
-        }
-        if self.offset >= self.file_len {
-            return Ok(None);
-        }
-        let left = self.file_len - self.offset;
-        if left < FRAME_HEADER_LEN as u64 {
-            return self.corrupt(format!("incomplete frame header ({left} bytes)"));
-        }
-        self.read_exact(FRAME_HEADER_LEN, false)?;
-        let h = self.header;
-        let (typ, flags) = (h[0], h[1]);
-        let len = u32::from_be_bytes(h[2..6].try_into().expect("4 bytes"));
-        let crc = u32::from_be_bytes(h[6..10].try_into().expect("4 bytes"));
-        let avail = left - FRAME_HEADER_LEN as u64;
-        if len as u64 > avail {
-            return self.corrupt(format!(
-                "incomplete frame: length {len} but only {avail} bytes left"
-            ));
-        }
-        self.read_exact(len as usize, true)?;
-        let want = frame_crc(&h[..6], &self.payload);
-        if want != crc {
-            return self.corrupt(format!(
-                "checksum mismatch: stored {crc:#010x}, computed {want:#010x}"
-            ));
-        }
-        if typ == 0 {
-            return self.corrupt("record type 0");
-        }
-        if flags & !FLAG_SNAPPY != 0 {
-            return self.corrupt(format!("unknown frame flags {flags:#04x}"));
-        }
-        let rec = if flags & FLAG_SNAPPY != 0 {
-            let n = match snap::raw::decompress_len(&self.payload) {
-                Ok(n) => n,
-                Err(e) => return self.corrupt(format!("snappy: {e}")),
+        loop {
+            let bytes = self.win.unconsumed();
+            let mut frames = if self.win.offset() == 0 {
+                Frames::segment(bytes)
+            } else {
+                Frames::after_header(bytes)
             };
-            // Snappy expands at most ~64x; reject absurd lengths before allocating.
-            if n > self.payload.len().saturating_mul(64) + 64 {
-                return self.corrupt(format!("snappy: implausible decompressed length {n}"));
+            let next = frames.next();
+            let good = frames.offset();
+            let more = self.win.end() < self.file_len;
+            match next {
+                Some(Ok(frame)) => {
+                    let (start, end) = (frame.offset, frame.end());
+                    let rec = decode_record(&frame, &mut self.decompressor);
+                    return match rec {
+                        Ok(r) => {
+                            self.win.consume(end);
+                            Ok(Some(r))
+                        }
+                        Err(detail) => {
+                            self.win.consume(start);
+                            self.corrupt(detail)
+                        }
+                    };
+                }
+                // The window holds no more (or only part of a frame) but
+                // the file does: read on.
+                None if more => {
+                    self.win.consume(good);
+                    self.read_more()?;
+                }
+                Some(Err(e)) if more && e.is_incomplete() => {
+                    self.win.consume(good);
+                    self.read_more()?;
+                }
+                None => {
+                    self.win.consume(good);
+                    return Ok(None);
+                }
+                Some(Err(e @ FrameError::UnsupportedVersion(_))) => {
+                    return Err(ReadError::Fatal(Error::corruption(
+                        self.win.path(),
+                        e.to_string(),
+                    )));
+                }
+                Some(Err(e)) => {
+                    self.win.consume(good);
+                    return self.corrupt(e.to_string());
+                }
             }
-            self.body.resize(n, 0);
-            if let Err(e) = self.snappy.decompress(&self.payload, &mut self.body) {
-                return self.corrupt(format!("snappy: {e}"));
-            }
-            Record::decode(typ, &self.body)
-        } else {
-            Record::decode(typ, &self.payload)
-        };
-        match rec {
-            Ok(r) => {
-                self.offset += FRAME_HEADER_LEN as u64 + len as u64;
-                Ok(Some(r))
-            }
-            Err(e) => self.corrupt(format!("record does not decode: {e}")),
         }
     }
+}
+
+/// The record a checked frame holds; the error is the `detail` replay
+/// reports.
+pub(crate) fn decode_record(frame: &Frame<'_>, dec: &mut Decompressor) -> Result<Record, String> {
+    let body = dec.body(frame).map_err(|e| e.to_string())?;
+    Record::decode(frame.typ, body).map_err(|e| format!("record does not decode: {e}"))
 }
 
 impl Iterator for WalReader {
@@ -212,7 +165,7 @@ impl Iterator for WalReader {
                 self.done = true;
                 Some(Err(match e {
                     ReadError::Corrupt { offset, detail } => {
-                        Error::corruption(&self.path, format!("offset {offset}: {detail}"))
+                        Error::corruption(self.path(), format!("offset {offset}: {detail}"))
                     }
                     ReadError::Fatal(e) => e,
                 }))

@@ -1,26 +1,15 @@
-//! Segment files: naming, creation, header, and record framing.
-//!
-//! See `docs/formats/wal.md` for the byte layout.
+//! Segment files: naming, listing, creation, and reading them through a
+//! window of their bytes. The bytes themselves are the business of
+//! [`super::frame`]; see `docs/formats/wal.md` for the layout.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
 
-use super::record::Record;
-
-/// Segment header magic, "FPWL".
-pub const SEGMENT_MAGIC: u32 = 0x4650_574C;
-/// The only segment format version this code reads and writes.
-pub const SEGMENT_VERSION: u8 = 1;
-/// Bytes in the segment header: magic u32, version u8, 3 reserved bytes.
-pub const SEGMENT_HEADER_LEN: u64 = 8;
-/// Bytes in a frame header: type u8, flags u8, length u32, crc32c u32.
-pub const FRAME_HEADER_LEN: usize = 10;
-/// Frame flag: payload is Snappy (raw block format) compressed.
-pub const FLAG_SNAPPY: u8 = 0x01;
+use super::frame::segment_header;
 
 /// The file name of segment `n`: decimal, zero-padded to 8 digits.
 pub fn segment_name(n: u32) -> String {
@@ -76,12 +65,6 @@ pub(crate) fn list_numbered(
     Ok(out)
 }
 
-/// The segment header bytes.
-pub fn segment_header() -> [u8; SEGMENT_HEADER_LEN as usize] {
-    let m = SEGMENT_MAGIC.to_be_bytes();
-    [m[0], m[1], m[2], m[3], SEGMENT_VERSION, 0, 0, 0]
-}
-
 /// Creates segment `n` in `dir` (which must not exist yet) and writes its
 /// header. With `sync`, the file and the directory entry are fsynced.
 pub fn create_segment(dir: &Path, n: u32, sync: bool) -> Result<File> {
@@ -107,76 +90,100 @@ pub fn segment_size(path: &Path) -> Result<u64> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// Encodes records into frames, reusing its scratch buffers across calls.
-pub struct FrameEncoder {
-    body: Vec<u8>,
-    comp: Vec<u8>,
-    snappy: snap::raw::Encoder,
+/// Most bytes read from a segment file per [`SegmentWindow::fill`], so a
+/// caller tailing a huge backlog gets control back regularly.
+const READ_CHUNK: usize = 4 << 20;
+
+/// A segment file read front to back through one reused buffer, so a
+/// decoder can borrow whole frames from it without a copy per frame: bytes
+/// `[base, base + buf.len())` of the file are in `buf`, of which
+/// `buf[..used]` were consumed.
+pub(crate) struct SegmentWindow {
+    path: PathBuf,
+    file: File,
+    buf: Vec<u8>,
+    used: usize,
+    base: u64,
 }
 
-impl std::fmt::Debug for FrameEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FrameEncoder").finish_non_exhaustive()
+impl SegmentWindow {
+    /// Opens the segment file at `path`; nothing is read yet.
+    pub(crate) fn open(path: &Path) -> std::io::Result<SegmentWindow> {
+        Ok(SegmentWindow {
+            path: path.to_path_buf(),
+            file: File::open(path)?,
+            buf: Vec::new(),
+            used: 0,
+            base: 0,
+        })
     }
-}
 
-impl Default for FrameEncoder {
-    fn default() -> Self {
-        FrameEncoder {
-            body: Vec::new(),
-            comp: Vec::new(),
-            snappy: snap::raw::Encoder::new(),
+    /// The segment file being read.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's current size.
+    pub(crate) fn file_len(&self) -> Result<u64> {
+        self.file
+            .metadata()
+            .map(|m| m.len())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// File offset of the first byte not consumed.
+    pub(crate) fn offset(&self) -> u64 {
+        self.base + self.used as u64
+    }
+
+    /// File offset just past the bytes read so far.
+    pub(crate) fn end(&self) -> u64 {
+        self.base + self.buf.len() as u64
+    }
+
+    /// The bytes read but not consumed yet.
+    pub(crate) fn unconsumed(&self) -> &[u8] {
+        &self.buf[self.used..]
+    }
+
+    /// Marks the first `n` unconsumed bytes as consumed.
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.buf.len() - self.used);
+        self.used += n;
+    }
+
+    /// Reads up to [`READ_CHUNK`] more bytes, but not past file offset
+    /// `limit`; returns how many (0 at the end of the file).
+    pub(crate) fn fill(&mut self, limit: u64) -> Result<usize> {
+        if self.used > 0 && self.used * 2 >= self.buf.len() {
+            self.buf.drain(..self.used);
+            self.base += self.used as u64;
+            self.used = 0;
         }
-    }
-}
-
-impl FrameEncoder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Appends `rec` as one compressed frame to `out`.
-    pub fn append(&mut self, rec: &Record, out: &mut Vec<u8>) -> std::io::Result<()> {
-        self.body.clear();
-        rec.encode(&mut self.body);
-        let need = snap::raw::max_compress_len(self.body.len());
-        if self.comp.len() < need {
-            self.comp.resize(need, 0);
+        let want = limit.saturating_sub(self.end()).min(READ_CHUNK as u64) as usize;
+        let old = self.buf.len();
+        self.buf.resize(old + want, 0);
+        let mut n = 0;
+        while old + n < self.buf.len() {
+            match self.file.read(&mut self.buf[old + n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(old + n);
+                    return Err(Error::io(&self.path, e));
+                }
+            }
         }
-        let n = self
-            .snappy
-            .compress(&self.body, &mut self.comp)
-            .map_err(std::io::Error::other)?;
-        let len = u32::try_from(n).map_err(|_| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "WAL record larger than 4 GiB",
-            )
-        })?;
-        let start = out.len();
-        out.push(rec.type_byte());
-        out.push(FLAG_SNAPPY);
-        out.extend_from_slice(&len.to_be_bytes());
-        let crc = frame_crc(&out[start..start + 6], &self.comp[..n]);
-        out.extend_from_slice(&crc.to_be_bytes());
-        out.extend_from_slice(&self.comp[..n]);
-        // Do not keep a huge scratch buffer around after one giant batch.
-        if self.comp.capacity() > 64 << 20 {
-            self.comp = Vec::new();
-            self.body = Vec::new();
-        }
-        Ok(())
+        self.buf.truncate(old + n);
+        Ok(n)
     }
-}
-
-/// The CRC a frame header + payload must carry.
-pub(crate) fn frame_crc(header6: &[u8], payload: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(header6), payload)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wal::frame::SEGMENT_HEADER_LEN;
 
     #[test]
     fn names() {

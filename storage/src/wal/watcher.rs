@@ -23,23 +23,17 @@
 //! path free of any reader concern.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::labels::Labels;
 
-use super::checkpoint::latest_checkpoint;
+use super::checkpoint_dir::latest_checkpoint;
+use super::frame::{Decompressor, Frames};
+use super::reader::decode_record;
 use super::record::{Record, RefSample, TYPE_SERIES};
-use super::segment::{
-    frame_crc, list_segments, segment_path, FLAG_SNAPPY, FRAME_HEADER_LEN, SEGMENT_HEADER_LEN,
-    SEGMENT_MAGIC, SEGMENT_VERSION,
-};
-
-/// Most bytes read from a segment per [`WalWatcher::poll`] step, so a
-/// caller tailing a huge backlog gets control back regularly.
-const READ_CHUNK: usize = 4 << 20;
+use super::segment::{list_segments, segment_path, SegmentWindow};
 
 /// A place in the WAL: a segment and a byte offset in it. Positions order
 /// by segment, then offset; a record is identified by the position of its
@@ -142,8 +136,7 @@ pub struct WalWatcher<V> {
     /// Set once the current segment hit damage; it is left when a newer
     /// segment appears.
     damaged: bool,
-    body: Vec<u8>,
-    snappy: snap::raw::Decoder,
+    decompressor: Decompressor,
 }
 
 impl<V> std::fmt::Debug for WalWatcher<V> {
@@ -156,103 +149,23 @@ impl<V> std::fmt::Debug for WalWatcher<V> {
     }
 }
 
-/// The segment being tailed: bytes `[base, base + buf.len())` of the file
-/// are in `buf`, of which `buf[..used]` were already parsed.
+/// The segment being tailed.
 struct Tail {
     segment: u32,
-    path: PathBuf,
-    file: File,
-    buf: Vec<u8>,
-    used: usize,
-    base: u64,
+    win: SegmentWindow,
 }
 
 impl Tail {
     fn open(dir: &Path, segment: u32) -> std::io::Result<Tail> {
-        let path = segment_path(dir, segment);
-        let file = File::open(&path)?;
         Ok(Tail {
             segment,
-            path,
-            file,
-            buf: Vec::new(),
-            used: 0,
-            base: 0,
+            win: SegmentWindow::open(&segment_path(dir, segment))?,
         })
     }
 
-    /// Offset of the first unparsed byte.
-    fn offset(&self) -> u64 {
-        self.base + self.used as u64
-    }
-
-    fn unparsed(&self) -> &[u8] {
-        &self.buf[self.used..]
-    }
-
-    /// Reads up to [`READ_CHUNK`] more bytes; returns how many.
+    /// Reads (up to a chunk) more of what the writer has written so far.
     fn fill(&mut self) -> Result<usize> {
-        if self.used > 0 && self.used * 2 >= self.buf.len() {
-            self.buf.drain(..self.used);
-            self.base += self.used as u64;
-            self.used = 0;
-        }
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let mut n = 0;
-        while old + n < self.buf.len() {
-            match self.file.read(&mut self.buf[old + n..]) {
-                Ok(0) => break,
-                Ok(k) => n += k,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(old + n);
-                    return Err(Error::io(&self.path, e));
-                }
-            }
-        }
-        self.buf.truncate(old + n);
-        Ok(n)
-    }
-}
-
-/// The next frame in a tail buffer.
-enum Frame {
-    /// A complete frame: its type, flags, and payload range in the buffer.
-    Complete {
-        typ: u8,
-        flags: u8,
-        payload: std::ops::Range<usize>,
-    },
-    /// Not all bytes are there yet.
-    Partial,
-    Damaged(String),
-}
-
-fn parse_frame(b: &[u8]) -> Frame {
-    if b.len() < FRAME_HEADER_LEN {
-        return Frame::Partial;
-    }
-    let (typ, flags) = (b[0], b[1]);
-    let len = u32::from_be_bytes(b[2..6].try_into().expect("4 bytes")) as usize;
-    let crc = u32::from_be_bytes(b[6..10].try_into().expect("4 bytes"));
-    if b.len() - FRAME_HEADER_LEN < len {
-        return Frame::Partial;
-    }
-    let payload = FRAME_HEADER_LEN..FRAME_HEADER_LEN + len;
-    let want = frame_crc(&b[..6], &b[payload.clone()]);
-    if want != crc {
-        return Frame::Damaged(format!(
-            "checksum mismatch: stored {crc:#010x}, computed {want:#010x}"
-        ));
-    }
-    if typ == 0 || flags & !FLAG_SNAPPY != 0 {
-        return Frame::Damaged(format!("bad frame type {typ} or flags {flags:#04x}"));
-    }
-    Frame::Complete {
-        typ,
-        flags,
-        payload,
+        self.win.fill(u64::MAX)
     }
 }
 
@@ -299,8 +212,7 @@ impl<V> WalWatcher<V> {
             tail: None,
             next_segment: 0,
             damaged: false,
-            body: Vec::new(),
-            snappy: snap::raw::Decoder::new(),
+            decompressor: Decompressor::new(),
         }
     }
 
@@ -315,7 +227,7 @@ impl<V> WalWatcher<V> {
         match &self.tail {
             Some(t) => WalPosition {
                 segment: t.segment,
-                offset: t.offset(),
+                offset: t.win.offset(),
             },
             None => WalPosition {
                 segment: self.next_segment,
@@ -374,15 +286,15 @@ impl<V> WalWatcher<V> {
             let tail = self.tail.take().expect("tail is open");
             let end = WalPosition {
                 segment: tail.segment,
-                offset: tail.offset(),
+                offset: tail.win.offset(),
             };
             let next_pos = WalPosition {
                 segment: next,
                 offset: 0,
             };
-            if !tail.unparsed().is_empty() && !self.damaged {
+            if !tail.win.unconsumed().is_empty() && !self.damaged {
                 let why = "segment ends in a torn record";
-                tracing::warn!(path = %tail.path.display(), offset = end.offset, "WAL watcher: {why}; moving to the next segment");
+                tracing::warn!(path = %tail.win.path().display(), offset = end.offset, "WAL watcher: {why}; moving to the next segment");
                 self.report_gap(sink, end, next_pos, why);
             } else if self.damaged {
                 self.report_gap(sink, end, next_pos, "damaged record in segment");
@@ -533,27 +445,15 @@ impl<V> WalWatcher<V> {
                 Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
                 Err(e) => return Err(Error::io(&seg, e)),
             };
-            let mut at = check_segment_header(&seg, &bytes)?;
-            while at < bytes.len() {
-                match parse_frame(&bytes[at..]) {
-                    Frame::Complete {
-                        typ,
-                        flags,
-                        payload,
-                    } => {
-                        let len = payload.end;
-                        if typ == TYPE_SERIES {
-                            let p = at + payload.start..at + payload.end;
-                            match decode(&mut self.snappy, &mut self.body, typ, flags, &bytes[p]) {
-                                Ok(Record::Series(s)) => defs.extend(s),
-                                Ok(_) => {}
-                                Err(d) => return Err(damaged(&seg, at, d)),
-                            }
-                        }
-                        at += len;
+            let mut frames = Frames::segment(&bytes);
+            while let Some(frame) = frames.next() {
+                let frame = frame.map_err(|e| damaged(&seg, frames.offset(), e.to_string()))?;
+                if frame.typ == TYPE_SERIES {
+                    match decode_record(&frame, &mut self.decompressor) {
+                        Ok(Record::Series(s)) => defs.extend(s),
+                        Ok(_) => {}
+                        Err(d) => return Err(damaged(&seg, frame.offset, d)),
                     }
-                    Frame::Partial => return Err(damaged(&seg, at, "incomplete frame".into())),
-                    Frame::Damaged(d) => return Err(damaged(&seg, at, d)),
                 }
             }
         }
@@ -574,41 +474,39 @@ impl<V> WalWatcher<V> {
     ) -> Result<()> {
         let start = self.start.expect("initialised");
         let tail = self.tail.as_mut().expect("tail is open");
-        if tail.offset() == 0 {
-            if tail.buf.len() < SEGMENT_HEADER_LEN as usize {
-                return Ok(());
-            }
-            if let Err(e) = check_segment_header(&tail.path, &tail.buf) {
-                tracing::warn!(error = %e, "WAL watcher: unreadable segment; waiting for the next one");
-                self.damaged = true;
-                return Ok(());
-            }
-            tail.used = SEGMENT_HEADER_LEN as usize;
-        }
+        let base = tail.win.offset();
+        let mut frames = if base == 0 {
+            Frames::segment(tail.win.unconsumed())
+        } else {
+            Frames::after_header(tail.win.unconsumed())
+        };
         let gen = generation(tail.segment, false);
-        loop {
-            let at = WalPosition {
-                segment: tail.segment,
-                offset: tail.offset(),
-            };
-            let (typ, flags, payload) = match parse_frame(tail.unparsed()) {
-                Frame::Complete {
-                    typ,
-                    flags,
-                    payload,
-                } => (typ, flags, payload),
-                Frame::Partial => return Ok(()),
-                Frame::Damaged(d) => {
-                    tracing::warn!(path = %tail.path.display(), offset = at.offset, detail = %d, "WAL watcher: damaged record; the rest of this segment is skipped");
+        // Set when a frame checks but its record does not decode: the
+        // frame stays unconsumed, as the start of the damage.
+        let mut bad_record = None;
+        while let Some(next) = frames.next() {
+            let frame = match next {
+                Ok(f) => f,
+                // A write in progress: wait for the rest.
+                Err(e) if e.is_incomplete() => break,
+                Err(e) => {
+                    let (path, offset) = (tail.win.path(), base + frames.offset() as u64);
+                    if offset == 0 {
+                        tracing::warn!(path = %path.display(), detail = %e, "WAL watcher: unreadable segment; waiting for the next one");
+                    } else {
+                        tracing::warn!(path = %path.display(), offset, detail = %e, "WAL watcher: damaged record; the rest of this segment is skipped");
+                    }
                     self.damaged = true;
-                    return Ok(());
+                    break;
                 }
             };
-            let frame_len = payload.end;
+            let at = WalPosition {
+                segment: tail.segment,
+                offset: base + frame.offset as u64,
+            };
             let deliver_samples = at >= start;
-            if typ == TYPE_SERIES || deliver_samples {
-                let p = tail.used + payload.start..tail.used + payload.end;
-                match decode(&mut self.snappy, &mut self.body, typ, flags, &tail.buf[p]) {
+            if frame.typ == TYPE_SERIES || deliver_samples {
+                match decode_record(&frame, &mut self.decompressor) {
                     Ok(Record::Series(defs)) => {
                         for s in defs {
                             let v = sink.series(&s.labels);
@@ -622,16 +520,19 @@ impl<V> WalWatcher<V> {
                     }
                     Ok(Record::Tombstones(_)) => {}
                     Err(d) => {
-                        tracing::warn!(path = %tail.path.display(), offset = at.offset, detail = %d, "WAL watcher: undecodable record; the rest of this segment is skipped");
+                        tracing::warn!(path = %tail.win.path().display(), offset = at.offset, detail = %d, "WAL watcher: undecodable record; the rest of this segment is skipped");
                         self.damaged = true;
-                        return Ok(());
+                        bad_record = Some(frame.offset);
+                        break;
                     }
                 }
             }
-            tail.used += frame_len;
             stats.records += 1;
-            stats.bytes += frame_len as u64;
+            stats.bytes += (frame.end() - frame.offset) as u64;
         }
+        let consumed = bad_record.unwrap_or(frames.offset());
+        tail.win.consume(consumed);
+        Ok(())
     }
 }
 
@@ -647,51 +548,11 @@ fn damaged(path: &Path, at: usize, detail: String) -> Error {
     Error::corruption(path, format!("offset {at}: {detail}"))
 }
 
-/// Checks a complete segment header; returns where the frames start.
-fn check_segment_header(path: &Path, b: &[u8]) -> Result<usize> {
-    if b.is_empty() {
-        return Ok(0);
-    }
-    if b.len() < SEGMENT_HEADER_LEN as usize {
-        return Err(damaged(path, 0, "incomplete segment header".into()));
-    }
-    let magic = u32::from_be_bytes(b[..4].try_into().expect("4 bytes"));
-    if magic != SEGMENT_MAGIC || b[4] != SEGMENT_VERSION || b[5..8] != [0, 0, 0] {
-        return Err(damaged(
-            path,
-            0,
-            format!("bad segment header (magic {magic:#010x}, version {})", b[4]),
-        ));
-    }
-    Ok(SEGMENT_HEADER_LEN as usize)
-}
-
-fn decode(
-    snappy: &mut snap::raw::Decoder,
-    body: &mut Vec<u8>,
-    typ: u8,
-    flags: u8,
-    payload: &[u8],
-) -> std::result::Result<Record, String> {
-    if flags & FLAG_SNAPPY == 0 {
-        return Record::decode(typ, payload);
-    }
-    let n = snap::raw::decompress_len(payload).map_err(|e| format!("snappy: {e}"))?;
-    if n > payload.len().saturating_mul(64) + 64 {
-        return Err(format!("snappy: implausible decompressed length {n}"));
-    }
-    body.resize(n, 0);
-    snappy
-        .decompress(payload, body)
-        .map_err(|e| format!("snappy: {e}"))?;
-    Record::decode(typ, body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wal::frame::FrameEncoder;
     use crate::wal::record::RefSeries;
-    use crate::wal::segment::FrameEncoder;
     use crate::wal::{checkpoint, SyncPolicy, Wal, WalOptions};
     use std::io::Write;
 
@@ -791,8 +652,9 @@ mod tests {
         // Write a frame by hand in two halves, as a reader may see a
         // write that is still being copied in.
         let mut frame = Vec::new();
+        let rec = samples(7, 3..10);
         FrameEncoder::new()
-            .append(&samples(7, 3..10), &mut frame)
+            .append(rec.type_byte(), &mut frame, |b| rec.encode(b))
             .unwrap();
         let seg = segment_path(d.path(), wal.current_segment());
         let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
@@ -955,8 +817,9 @@ mod tests {
         let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
         // A complete frame with a wrong checksum.
         let mut frame = Vec::new();
+        let rec = samples(1, 2..4);
         FrameEncoder::new()
-            .append(&samples(1, 2..4), &mut frame)
+            .append(rec.type_byte(), &mut frame, |b| rec.encode(b))
             .unwrap();
         frame[8] ^= 0xff;
         f.write_all(&frame).unwrap();

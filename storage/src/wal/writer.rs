@@ -20,11 +20,10 @@ use parking_lot::Mutex;
 use crate::error::{Error, Result};
 use crate::fs::sync_dir;
 
-use super::checkpoint::{latest_checkpoint, remove_tmp_checkpoints};
+use super::checkpoint_dir::{latest_checkpoint, remove_tmp_checkpoints};
+use super::frame::{FrameEncoder, SEGMENT_HEADER_LEN};
 use super::record::Record;
-use super::segment::{
-    create_segment, list_segments, segment_path, FrameEncoder, SEGMENT_HEADER_LEN,
-};
+use super::segment::{create_segment, list_segments, segment_path};
 
 /// When the WAL fsyncs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,7 +169,7 @@ impl Wal {
         st.buf.clear();
         for r in records {
             st.enc
-                .append(r, &mut st.buf)
+                .append(r.type_byte(), &mut st.buf, |b| r.encode(b))
                 .map_err(|e| Error::io(segment_path(&self.dir, st.seg), e))?;
         }
         if st.buf.is_empty() {
@@ -435,7 +434,8 @@ mod tests {
         let mut enc = FrameEncoder::new();
         let mut buf = Vec::new();
         for r in &recs {
-            enc.append(r, &mut buf).unwrap();
+            enc.append(r.type_byte(), &mut buf, |b| r.encode(b))
+                .unwrap();
         }
         let all = buf.len() as u64;
         std::thread::scope(|s| {
