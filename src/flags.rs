@@ -97,6 +97,52 @@ pub enum Command {
     /// Work with the TSDB on disk (the server must be stopped).
     #[command(subcommand)]
     Tsdb(TsdbCommand),
+    /// Check configuration and rule files (like `promtool check`).
+    #[command(subcommand)]
+    Check(CheckCommand),
+}
+
+/// `ferroprom check ...`
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum CheckCommand {
+    /// Check configuration files and the rule files they name.
+    Config {
+        /// Only check the configuration's syntax, not the files it names.
+        #[arg(long = "syntax-only")]
+        syntax_only: bool,
+        #[command(flatten)]
+        lint: LintArgs,
+        /// The configuration files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check rule files.
+    Rules {
+        #[command(flatten)]
+        lint: LintArgs,
+        /// The rule files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// The lint flags of the `check` tools, as promtool's.
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+pub struct LintArgs {
+    /// Which lint checks to run: `all`, `duplicate-rules` or `none`.
+    #[arg(long = "lint", value_enum, default_value = "duplicate-rules")]
+    pub lint: Lint,
+    /// Make lint findings fail the check (exit status 3).
+    #[arg(long = "lint-fatal")]
+    pub lint_fatal: bool,
+}
+
+/// `--lint` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Lint {
+    All,
+    DuplicateRules,
+    None,
 }
 
 /// `ferroprom tsdb ...`

@@ -16,3 +16,4 @@ pub mod rules;
 pub mod scrape;
 pub mod server;
 pub mod text_format;
+pub mod tools;

@@ -1,11 +1,12 @@
 //! The ferroprom binary: parses flags, sets up logging and runs the server,
-//! or one of the command-line tools (`ferroprom tsdb import ...`).
+//! or one of the command-line tools (`ferroprom tsdb import ...`,
+//! `ferroprom check config|rules ...`).
 
 use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::Parser;
-use ferroprom::flags::{Command, ImportCommand, TsdbCommand};
+use ferroprom::flags::{CheckCommand, Command, ImportCommand, TsdbCommand};
 
 fn main() -> anyhow::Result<()> {
     ferroprom::alloc::tune();
@@ -32,6 +33,21 @@ fn main() -> anyhow::Result<()> {
             );
         }
         return Ok(());
+    }
+    if let Some(Command::Check(check)) = &flags.command {
+        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+        let status = match check {
+            CheckCommand::Config {
+                syntax_only,
+                lint,
+                files,
+            } => ferroprom::tools::check::config(files, *syntax_only, lint, &mut out, &mut err)?,
+            CheckCommand::Rules { lint, files } => {
+                ferroprom::tools::check::rules(files, lint, &mut out, &mut err)?
+            }
+        };
+        drop((out, err));
+        std::process::exit(status);
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting ferroprom");
     let rt = tokio::runtime::Builder::new_multi_thread()

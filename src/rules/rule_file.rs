@@ -309,6 +309,29 @@ pub fn parse_rule_file(text: &str, opts: &ParseOptions) -> Result<RuleFile, Vec<
     Ok(file)
 }
 
+/// The files that `rule_files:` patterns (already resolved against the
+/// config's directory) name, in pattern order, each once. A pattern with
+/// wildcards may match nothing; a plain path must name an existing file.
+pub fn expand_patterns(patterns: &[String]) -> Result<Vec<PathBuf>, String> {
+    let mut out: Vec<PathBuf> = Vec::new();
+    for pattern in patterns {
+        let is_glob = Path::new(pattern)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains(['*', '?']));
+        let found = crate::config::glob::expand(pattern);
+        if found.is_empty() && !is_glob {
+            return Err(format!("{pattern:?} does not point to an existing file"));
+        }
+        for f in found {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Reads and validates rule files, collecting the problems of all of them.
 pub fn load_rule_files<P: AsRef<Path>>(
     paths: &[P],

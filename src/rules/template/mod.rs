@@ -169,6 +169,18 @@ impl<'a> Expander<'a> {
     }
 }
 
+/// Parses `text` as the label or annotation template of alert `rule_name`
+/// (with the same variable header [`Expander::for_alert`] adds) without
+/// running it: what rule-file loading checks, as Prometheus rejects a rule
+/// whose templates do not parse.
+pub fn check_alert_template(rule_name: &str, text: &str) -> Result<(), String> {
+    let name = format!("__alert_{rule_name}");
+    let text = format!("{ALERT_DEFS}{text}");
+    parse::parse(&name, &text, &prom_funcs::is_func)
+        .map(|_| ())
+        .map_err(|source| TemplateError::Parse { name, source }.to_string())
+}
+
 /// The annotation text Prometheus substitutes for a template that failed.
 pub fn error_annotation(err: &TemplateError) -> String {
     format!("<error expanding template: {err}>")
