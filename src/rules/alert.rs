@@ -86,7 +86,10 @@ impl Alert {
             return false;
         }
         let last = self.last_sent_at_ms;
-        if self.resolved_at_ms.is_some_and(|r| last.is_none_or(|l| r > l)) {
+        if self
+            .resolved_at_ms
+            .is_some_and(|r| last.is_none_or(|l| r > l))
+        {
             return true;
         }
         last.is_none_or(|l| l + resend_delay_ms < ts)

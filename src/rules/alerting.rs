@@ -237,7 +237,11 @@ fn series_sample(
         pairs.push(Label::new(ALERT_STATE, s.as_str()));
     }
     pairs.extend(a.labels.iter().cloned());
-    pairs.extend(rule_labels.iter().map(|(n, v)| Label::new(n.as_str(), v.as_str())));
+    pairs.extend(
+        rule_labels
+            .iter()
+            .map(|(n, v)| Label::new(n.as_str(), v.as_str())),
+    );
     Sample {
         metric: Labels::new(pairs),
         t,

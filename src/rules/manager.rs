@@ -274,9 +274,7 @@ async fn run(
     view: View,
 ) -> Option<Group> {
     let interval = g.interval_ms().max(1);
-    let gm = shared
-        .metrics
-        .group(&g.key(), interval, g.rules().len());
+    let gm = shared.metrics.group(&g.key(), interval, g.rules().len());
     let mut ts = g.eval_timestamp(now_ms()) + interval;
     let mut evaluations = 0u64;
     loop {

@@ -109,10 +109,20 @@ impl RuleMetrics {
     /// Forgets a removed group's series.
     pub(crate) fn remove_group(&self, key: &str) {
         let k = &[key];
-        for c in [&self.evaluations, &self.failures, &self.missed, &self.iterations] {
+        for c in [
+            &self.evaluations,
+            &self.failures,
+            &self.missed,
+            &self.iterations,
+        ] {
             c.remove(k);
         }
-        for g in [&self.last_duration, &self.last_timestamp, &self.interval, &self.rules] {
+        for g in [
+            &self.last_duration,
+            &self.last_timestamp,
+            &self.interval,
+            &self.rules,
+        ] {
             g.remove(k);
         }
     }

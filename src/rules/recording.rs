@@ -23,7 +23,12 @@ pub struct RecordingRule {
 impl RecordingRule {
     /// Evaluates the rule at `t` (the group's timestamp minus its query
     /// offset): the samples to write, stamped `t`.
-    pub(crate) fn eval(&self, ctx: &EvalContext, t: i64, limit: usize) -> Result<Vec<Sample>, String> {
+    pub(crate) fn eval(
+        &self,
+        ctx: &EvalContext,
+        t: i64,
+        limit: usize,
+    ) -> Result<Vec<Sample>, String> {
         let mut samples = ctx.query(&self.expr, t)?;
         for s in &mut samples {
             s.metric = self.relabel(&s.metric);
@@ -49,7 +54,11 @@ impl RecordingRule {
         // `Labels::new` keeps the first of equal names: overrides go first.
         let mut pairs: Vec<Label> = Vec::with_capacity(metric.len() + self.labels.len() + 1);
         pairs.push(Label::new(METRIC_NAME, self.name.as_str()));
-        pairs.extend(self.labels.iter().map(|(n, v)| Label::new(n.as_str(), v.as_str())));
+        pairs.extend(
+            self.labels
+                .iter()
+                .map(|(n, v)| Label::new(n.as_str(), v.as_str())),
+        );
         pairs.extend(metric.iter().cloned());
         let mut out = Labels::new(pairs);
         if self.labels.values().any(String::is_empty) {
