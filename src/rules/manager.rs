@@ -43,6 +43,7 @@ pub struct ManagerOptions {
 }
 
 /// Groups read from the rule files, not running yet.
+#[derive(Debug)]
 pub struct LoadedRules {
     groups: Vec<Group>,
     settings: Settings,
@@ -330,3 +331,6 @@ async fn run(
         ts += interval;
     }
 }
+
+#[cfg(test)]
+mod tests;
