@@ -208,7 +208,7 @@ impl Manager {
     /// markers are written, as on upstream shutdown.
     pub async fn stop(&self) {
         self.shared.cancel.store(true, Ordering::Relaxed);
-        let _ = self.shared.done.send(true);
+        self.shared.done.send_replace(true);
         let groups = std::mem::take(&mut *self.groups.lock().await);
         for (_, h) in groups {
             h.stop().await;

@@ -381,8 +381,7 @@ fn alert_goes_pending_then_firing_then_resolved() {
     let last_firing = env
         .raw("ALERTS")
         .into_iter()
-        .filter(|r| r.0 == with_state("firing"))
-        .last()
+        .rfind(|r| r.0 == with_state("firing"))
         .unwrap();
     assert_eq!(last_firing.1, T0 + 3 * MIN);
     assert!(storage::is_stale_nan(last_firing.2));
