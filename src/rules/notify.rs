@@ -53,18 +53,12 @@ pub(crate) fn outgoing(alerts: Vec<Alert>, expr: &str, external_url: &str) -> Ve
 /// `<external URL>/graph?g0.expr=<expr>&g0.tab=1`, the expression
 /// escaped as Go's `url.QueryEscape` does.
 pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let mut out = format!("{external_url}/graph?g0.expr=");
-    for b in expr.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out.push_str("&g0.tab=1");
-    out
+    // Form encoding differs from Go's only on `*` (kept) and `~` (escaped).
+    let escaped: String = form_urlencoded::byte_serialize(expr.as_bytes())
+        .collect::<String>()
+        .replace('*', "%2A")
+        .replace("%7E", "~");
+    format!("{external_url}/graph?g0.expr={escaped}&g0.tab=1")
 }
 
 #[cfg(test)]
@@ -76,6 +70,10 @@ mod tests {
         assert_eq!(
             generator_url("http://p:9090", "up{job=\"a b\"} == 0"),
             "http://p:9090/graph?g0.expr=up%7Bjob%3D%22a+b%22%7D+%3D%3D+0&g0.tab=1"
+        );
+        assert_eq!(
+            generator_url("", "a*b ~ c"),
+            "/graph?g0.expr=a%2Ab+~+c&g0.tab=1"
         );
     }
 }

@@ -466,12 +466,18 @@ fn keep_firing_for_holds_a_cleared_alert() {
     assert_eq!(env.query("ALERTS", T0 + 2 * MIN), [(firing, 1.0)]);
 }
 
-#[test]
-fn too_many_alerts_clear_the_rule_and_fail_it() {
+/// `x{i="a"}` and `x{i="b"}`, both 20 at T0.
+fn two_high_series() -> Env {
     let env = Env::new();
     for i in ["a", "b"] {
         env.add(&[("__name__", "x"), ("i", i)], T0, 20.0);
     }
+    env
+}
+
+#[test]
+fn too_many_alerts_clear_the_rule_and_fail_it() {
+    let env = two_high_series();
     let mut g = group(
         "groups:
 - name: g
@@ -494,10 +500,7 @@ fn too_many_alerts_clear_the_rule_and_fail_it() {
 
 #[test]
 fn duplicate_alert_label_sets_fail_the_evaluation() {
-    let env = Env::new();
-    for i in ["a", "b"] {
-        env.add(&[("__name__", "x"), ("i", i)], T0, 20.0);
-    }
+    let env = two_high_series();
     let mut g = group(
         "groups:
 - name: g
@@ -580,9 +583,18 @@ fn slow_alert(for_: &str) -> Group {
 }
 
 /// Restarts at `restart` with the condition still true: the restored
-/// `ActiveAt`.
-fn restored_active_at(for_: &str, active_at: i64, down_at: i64, restart: i64) -> i64 {
-    let env = Env::new();
+/// `ActiveAt`, and the environment and group to go on with.
+fn restart_with(
+    settings: Settings,
+    for_: &str,
+    active_at: i64,
+    down_at: i64,
+    restart: i64,
+) -> (i64, Env, Group) {
+    let env = Env {
+        settings,
+        ..Env::new()
+    };
     previous_run(&env, active_at, down_at);
     env.add(&[("__name__", "x")], restart, 20.0);
     let mut g = slow_alert(for_);
@@ -592,7 +604,12 @@ fn restored_active_at(for_: &str, active_at: i64, down_at: i64, restart: i64) ->
         "no ALERTS before the restore"
     );
     g.restore_for_state(restart, &env.ctx());
-    g.alerting(0).alerts()[0].active_at_ms
+    let at = g.alerting(0).alerts()[0].active_at_ms;
+    (at, env, g)
+}
+
+fn restored_active_at(for_: &str, active_at: i64, down_at: i64, restart: i64) -> i64 {
+    restart_with(Settings::default(), for_, active_at, down_at, restart).0
 }
 
 #[test]
@@ -633,39 +650,23 @@ fn restore_skips_short_for_and_outages_beyond_tolerance() {
 
 #[test]
 fn restore_flags_change_the_arithmetic() {
-    let env = Env {
-        settings: Settings {
-            for_grace_period_ms: 2 * MIN,
-            outage_tolerance_ms: 3 * 60 * MIN,
-            ..Settings::default()
-        },
-        ..Env::new()
+    let settings = Settings {
+        for_grace_period_ms: 2 * MIN,
+        outage_tolerance_ms: 3 * 60 * MIN,
+        ..Settings::default()
     };
-    // Down 2h (inside a 3h tolerance), 2m left < 2m grace? No: 25m left.
-    previous_run(&env, T0, T0 + 5 * MIN);
+    // Down 2h, inside a 3h tolerance: 25m of 30m left.
     let restart = T0 + 2 * 60 * MIN;
-    env.add(&[("__name__", "x")], restart, 20.0);
-    let mut g = slow_alert("30m");
-    g.eval(restart, &env.ctx());
-    g.restore_for_state(restart, &env.ctx());
-    let at = g.alerting(0).alerts()[0].active_at_ms;
+    let (at, _, _) = restart_with(settings.clone(), "30m", T0, T0 + 5 * MIN, restart);
     assert_eq!(at + 30 * MIN - restart, 25 * MIN);
     // 1m left is under the 2m grace period: fires 2m after the restart.
-    let env2 = Env {
-        settings: env.settings.clone(),
-        ..Env::new()
-    };
-    previous_run(&env2, T0, T0 + 29 * MIN);
     let restart = T0 + 60 * MIN;
-    env2.add(&[("__name__", "x")], restart, 20.0);
-    let mut g = slow_alert("30m");
-    g.eval(restart, &env2.ctx());
-    g.restore_for_state(restart, &env2.ctx());
-    let at = g.alerting(0).alerts()[0].active_at_ms;
+    let (at, env, mut g) = restart_with(settings, "30m", T0, T0 + 29 * MIN, restart);
     assert_eq!(at + 30 * MIN, restart + 2 * MIN);
     // Once restored, ALERTS are written.
-    g.eval(restart + MIN, &env2.ctx());
-    assert_eq!(env2.query("ALERTS", restart + MIN).len(), 1);
+    env.add(&[("__name__", "x")], restart + MIN, 20.0);
+    g.eval(restart + MIN, &env.ctx());
+    assert_eq!(env.query("ALERTS", restart + MIN).len(), 1);
 }
 
 #[test]
