@@ -266,6 +266,13 @@ async fn wait_until(target_ms: i64, stop: &mut watch::Receiver<bool>) -> bool {
     }
 }
 
+/// The slot to evaluate when woken at `now` for slot `ts`: slots that
+/// passed while the last evaluation overran are skipped (and counted).
+fn skip_missed(ts: i64, now: i64, interval: i64) -> (i64, i64) {
+    let missed = ((now - ts) / interval).max(0);
+    (ts + missed * interval, missed)
+}
+
 /// A group's task: evaluate at each aligned slot until stopped, then hand
 /// the group back.
 async fn run(
@@ -283,13 +290,12 @@ async fn run(
             return Some(g);
         }
         if evaluations > 0 {
-            // Slots that passed while the last evaluation ran are skipped.
-            let missed = (now_ms() - ts) / interval;
+            let (next, missed) = skip_missed(ts, now_ms(), interval);
             if missed > 0 {
                 gm.missed.add(missed as f64);
                 gm.iterations.add(missed as f64);
-                ts += missed * interval;
             }
+            ts = next;
         }
         gm.iterations.inc();
         // `for` state is restored once the group evaluated twice after

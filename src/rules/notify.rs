@@ -29,7 +29,7 @@ pub trait AlertSink: Send + Sync {
 }
 
 /// Drops every alert: for a server with nowhere to send them yet.
-pub struct NoSink;
+pub(crate) struct NoSink;
 
 impl AlertSink for NoSink {
     fn send(&self, _alerts: Vec<OutgoingAlert>) {}

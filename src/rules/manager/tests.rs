@@ -202,3 +202,12 @@ async fn reload_keeps_or_carries_over_alert_state_and_marks_removed_groups_stale
     assert!(storage::is_stale_nan(last.1), "{last:?}");
     e.manager.stop().await;
 }
+
+#[test]
+fn overrunning_evaluations_skip_missed_slots() {
+    // On time (or a little late): nothing missed.
+    assert_eq!(skip_missed(1000, 1000, 100), (1000, 0));
+    assert_eq!(skip_missed(1000, 1099, 100), (1000, 0));
+    // The last evaluation ran 2.5 intervals past this slot: two skipped.
+    assert_eq!(skip_missed(1000, 1250, 100), (1200, 2));
+}
