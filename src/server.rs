@@ -141,7 +141,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     }
     // Rules start after storage and before HTTP is ready; a bad rule file
     // fails start-up. The notifier is not wired yet: alerts are dropped.
-    let rule_manager = RuleManager::new(
+    let rule_manager = Arc::new(RuleManager::new(
         RuleManagerOptions {
             engine: promql::Engine::new(promql::EngineOptions {
                 lookback_delta: values.lookback_delta_ms,
@@ -155,7 +155,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             settings: crate::rules::Settings::from_flags(&flags, String::new())?,
         },
         &registry,
-    );
+    ));
     rule_manager.update(&cfg).await?;
 
     reload_ok.set(1.0);
