@@ -82,6 +82,22 @@ pub struct Flags {
     #[arg(long = "query.max-concurrency", default_value_t = 20)]
     pub query_max_concurrency: usize,
 
+    /// Max time to tolerate ferroprom outage for restoring "for" state of
+    /// alerts.
+    #[arg(long = "rules.alert.for-outage-tolerance", default_value = "1h")]
+    pub rules_alert_for_outage_tolerance: String,
+
+    /// Minimum duration between an alert and its restored "for" state.
+    /// Only alerts with a configured "for" greater than the grace period
+    /// are restored.
+    #[arg(long = "rules.alert.for-grace-period", default_value = "10m")]
+    pub rules_alert_for_grace_period: String,
+
+    /// Minimum amount of time to wait before resending an alert to
+    /// Alertmanager.
+    #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
+    pub rules_alert_resend_delay: String,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,

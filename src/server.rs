@@ -22,6 +22,7 @@ use crate::flags::Flags;
 use crate::metrics::Registry;
 use crate::remote::send::RemoteWriteManager;
 use crate::remote::FanoutStorage;
+use crate::rules::{Manager as RuleManager, ManagerOptions as RuleManagerOptions};
 use crate::scrape::manager::ScrapeManager;
 
 /// Why the server could not start or stopped with an error.
@@ -37,6 +38,8 @@ pub enum ServerError {
     RemoteRead(#[from] crate::remote::RemoteReadError),
     #[error("applying the configuration: {0}")]
     RemoteWrite(#[from] crate::remote::send::SendError),
+    #[error(transparent)]
+    Rules(#[from] crate::rules::RulesError),
     #[error("opening storage at {path}: {source}")]
     Storage {
         path: PathBuf,
@@ -136,6 +139,25 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             }
         });
     }
+    // Rules start after storage and before HTTP is ready; a bad rule file
+    // fails start-up. The notifier is not wired yet: alerts are dropped.
+    let rule_manager = Arc::new(RuleManager::new(
+        RuleManagerOptions {
+            engine: promql::Engine::new(promql::EngineOptions {
+                lookback_delta: values.lookback_delta_ms,
+                max_samples: flags.query_max_samples,
+                timeout: values.query_timeout,
+                ..Default::default()
+            }),
+            queryable: Arc::clone(&queryable),
+            db: Arc::clone(&db),
+            sink: Arc::new(crate::rules::notify::NoSink),
+            settings: crate::rules::Settings::from_flags(&flags, String::new())?,
+        },
+        &registry,
+    ));
+    rule_manager.update(&cfg).await?;
+
     reload_ok.set(1.0);
     reload_time.set(unix_now());
 
@@ -199,9 +221,11 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             _ = hup.recv() => None,
             r = reload_rx.recv() => r,
         };
+        let mut rules = None;
         let loaded = load_config(&config_path, &addr)
             .map_err(|e| e.to_string())
             .and_then(|new| {
+                rules = Some(rule_manager.load(&new).map_err(|e| e.to_string())?);
                 // Built before anything changes, so a failure leaves the
                 // old configuration whole.
                 let endpoints = queryable.endpoints_for(&new).map_err(|e| e.to_string())?;
@@ -219,6 +243,9 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         };
         let result = match loaded {
             Ok((new, endpoints)) => {
+                if let Some(r) = rules.take() {
+                    rule_manager.apply(r).await;
+                }
                 let new = Arc::new(new);
                 log_warnings(&new);
                 queryable.set_endpoints(endpoints);
@@ -244,6 +271,8 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     let _ = stop_http_tx.send(());
     drop(discovery);
     scrape.stop().await;
+    // Rules append too: stopped before storage closes.
+    rule_manager.stop().await;
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "HTTP server stopped with an error"),
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),

@@ -12,10 +12,8 @@
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
 //! [`Config::warnings`]):
-//! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
-//!   `storage`, `tracing`, `runtime`, `otlp`;
-//! - `global:` `rule_query_offset`,
-//!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
+//! - top level: `alerting`, `storage`, `tracing`, `runtime`, `otlp`;
+//! - `global:` `scrape_failure_log_file`, `metric_name_escaping_scheme`,
 //!   `always_scrape_classic_histograms`,
 //!   `convert_classic_histograms_to_nhcb`, `query_log_file`;
 //! - per job: see [`scrape::ScrapeConfig`].
@@ -62,8 +60,9 @@ pub struct Config {
     /// file's directory.
     #[serde(default)]
     pub scrape_config_files: Vec<String>,
-    /// Accepted so existing configs load; rules are not evaluated (yet).
-    /// Relative paths are resolved against the config file's directory.
+    /// Rule files (wildcards allowed in the last path element) evaluated by
+    /// `crate::rules`. Relative paths are resolved against the config
+    /// file's directory.
     #[serde(default)]
     pub rule_files: Vec<String>,
     /// Accepted so existing configs load; ferroprom sends no alerts.
@@ -132,6 +131,8 @@ pub struct GlobalConfig {
     // Accepted, not acted on (see the module docs).
     #[serde(default)]
     pub scrape_protocols: Option<Vec<String>>,
+    /// How far back rules query (and stamp their output) by default;
+    /// groups may set their own.
     #[serde(default)]
     pub rule_query_offset: Option<PromDuration>,
     #[serde(default)]

@@ -157,7 +157,6 @@ fn validate_global(
         resolve(file, dir);
     }
     let ignored = [
-        ("rule_query_offset", g.rule_query_offset.is_some()),
         (
             "scrape_failure_log_file",
             g.scrape_failure_log_file.is_some(),
@@ -699,9 +698,6 @@ pub(super) fn warn_ignored(path: &KeyPath, keys: &[(&str, bool)], warnings: &mut
 
 fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     let root = KeyPath::default();
-    if !cfg.rule_files.is_empty() {
-        warnings.push("rule_files: rules are not evaluated by ferroprom; ignored".to_string());
-    }
     let ignored = [
         ("alerting", cfg.alerting.is_some()),
         ("storage", cfg.storage.is_some()),
