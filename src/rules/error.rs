@@ -8,6 +8,9 @@ pub enum RulesError {
     /// Problems in the files (file, line and problem, one per line).
     #[error("loading rule files: {0}")]
     Files(#[from] RuleFileErrors),
+    /// A `rule_files:` entry naming a file that does not exist.
+    #[error("loading rule files: {0}")]
+    Patterns(String),
     /// An expression the rule-file checks passed but the engine rejects.
     #[error("{file}: group {group:?}, rule {rule:?}: {msg}")]
     Expr {
