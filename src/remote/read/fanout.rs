@@ -20,7 +20,7 @@ use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
 use storage::querier::{ChunkSpan, Querier, Queryable, Series};
 use storage::{Db, Label, Labels, Matcher};
 
-use super::fetch::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
+use super::client::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
 use crate::config::Config;
 use crate::metrics::Registry;
 

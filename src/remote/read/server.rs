@@ -14,12 +14,12 @@ use prost::Message;
 use storage::querier::Queryable;
 use storage::{Db, MatchOp, Matcher};
 
-use super::proto::{
+use crate::remote::proto::{
     self, ChunkEncoding, ChunkedReadResponse, ChunkedSeries, MatcherType, QueryResult, ReadRequest,
     ReadResponse, ResponseType, Sample, TimeSeries,
 };
-use super::write::MAX_BODY_BYTES;
-use super::xor::{put_uvarint, XorEncoder, SAMPLES_PER_CHUNK};
+use crate::remote::receive::write::MAX_BODY_BYTES;
+use crate::remote::xor::{put_uvarint, XorEncoder, SAMPLES_PER_CHUNK};
 
 /// Most samples one read request may return in a `Samples` response
 /// (Prometheus's `--storage.remote.read-sample-limit` default).
@@ -451,7 +451,7 @@ mod tests {
             for cs in &msg.chunked_series {
                 let name = cs.labels[0].value.clone();
                 for c in &cs.chunks {
-                    let d = super::super::xor::decode(&c.data).unwrap();
+                    let d = crate::remote::xor::decode(&c.data).unwrap();
                     assert!(d.len() <= SAMPLES_PER_CHUNK);
                     assert_eq!((c.min_time_ms, c.max_time_ms), (d[0].0, d[d.len() - 1].0));
                     samples.entry(name.clone()).or_default().extend(d);
