@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::chunk::{Chunk, ChunkIter};
+use crate::chunk::{Chunk, ChunkBytes, ChunkIter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK};
 use crate::error::Result;
 use crate::labels::{Labels, Matcher};
 use crate::tombstones::Intervals;
@@ -46,6 +46,23 @@ pub struct ChunkSpan {
     pub deleted: Option<Arc<Intervals>>,
 }
 
+impl ChunkSpan {
+    /// One XOR chunk holding `samples` (at least one, ascending by
+    /// timestamp), nothing deleted.
+    fn xor(samples: &[(i64, f64)]) -> ChunkSpan {
+        let mut b = XorBuilder::new();
+        for &(t, v) in samples {
+            b.append(t, v);
+        }
+        ChunkSpan {
+            mint: b.min_time(),
+            maxt: b.max_time(),
+            chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
+            deleted: None,
+        }
+    }
+}
+
 /// A selected series: its labels and the chunks that overlap the query range.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -69,6 +86,22 @@ impl Series {
             mint,
             maxt,
         }
+    }
+
+    /// A series of raw samples (ascending by timestamp, one per timestamp),
+    /// for sources that hold samples rather than chunks (imports, remote
+    /// read answers). They are cut into XOR chunks of
+    /// [`MAX_SAMPLES_PER_CHUNK`] samples each, the most the head and the
+    /// block writer put in one chunk, so the series reads like one from
+    /// storage. Samples are not filtered: pass those wanted; as with
+    /// [`Series::new`], only those in `[mint, maxt]` are ever yielded. No
+    /// samples make a series with no chunks.
+    pub fn from_samples(labels: Labels, samples: &[(i64, f64)], mint: i64, maxt: i64) -> Self {
+        let spans = samples
+            .chunks(MAX_SAMPLES_PER_CHUNK)
+            .map(ChunkSpan::xor)
+            .collect();
+        Series::new(labels, spans, mint, maxt)
     }
 
     /// Adds the chunks of the same series from another source (head or block).
@@ -304,6 +337,29 @@ pub(crate) fn label_values_of(sets: impl IntoIterator<Item = Labels>, name: &str
     values
 }
 
+/// The series several sources selected, as one `select` answer: sorted by
+/// labels, each label set once. Series with equal labels are joined with
+/// [`Series::merge`], so their iterators yield a timestamp present in
+/// several sources once. The lists need not be sorted; equal label sets
+/// keep the order they come in (list by list), which makes the result the
+/// same from run to run.
+pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
+    let mut all: Vec<Series> = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    for list in lists {
+        all.extend(list);
+    }
+    // Stable: equal labels end up adjacent in input order.
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<Series> = Vec::with_capacity(all.len());
+    for s in all {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.merge(s),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 /// A querier over several sources (blocks and the head) whose results are
 /// merged: series with equal labels are combined and overlapping samples
 /// deduplicated.
@@ -323,20 +379,12 @@ impl Querier for MergeQuerier<'_> {
             // Already sorted with distinct labels, by the `Querier` contract.
             return only.select(matchers);
         }
-        let mut all: Vec<Series> = Vec::new();
-        for q in &self.queriers {
-            all.extend(q.select(matchers)?);
-        }
-        // Stable sort keeps each source's order; equal labels end up adjacent.
-        all.sort_by(|a, b| a.labels.cmp(&b.labels));
-        let mut out: Vec<Series> = Vec::with_capacity(all.len());
-        for s in all {
-            match out.last_mut() {
-                Some(last) if last.labels == s.labels => last.merge(s),
-                _ => out.push(s),
-            }
-        }
-        Ok(out)
+        let lists = self
+            .queriers
+            .iter()
+            .map(|q| q.select(matchers))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(merge_series(lists))
     }
 
     fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
@@ -363,19 +411,12 @@ impl Querier for MergeQuerier<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::{ChunkBytes, Encoding, XorBuilder};
     use crate::tombstones::Interval;
 
     fn span(samples: &[(i64, f64)], deleted: Option<Arc<Intervals>>) -> ChunkSpan {
-        let mut b = XorBuilder::new();
-        for &(t, v) in samples {
-            b.append(t, v);
-        }
         ChunkSpan {
-            mint: samples[0].0,
-            maxt: samples[samples.len() - 1].0,
-            chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
             deleted,
+            ..ChunkSpan::xor(samples)
         }
     }
 

@@ -16,16 +16,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
-use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
-use storage::querier::{ChunkSpan, Querier, Queryable, Series};
+use storage::querier::{merge_series, Querier, Queryable, Series};
 use storage::{Db, Label, Labels, Matcher};
 
 use super::client::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
 use crate::config::Config;
 use crate::metrics::Registry;
-
-/// Samples per chunk built from a remote answer, as storage cuts chunks.
-const SAMPLES_PER_CHUNK: usize = 120;
 
 /// How often a thread waiting for remote answers looks at the query's
 /// cancellation flag.
@@ -293,7 +289,7 @@ struct FanoutQuerier<'a> {
 
 impl Querier for FanoutQuerier<'_> {
     fn select(&self, matchers: &[Matcher]) -> storage::Result<Vec<Series>> {
-        let mut all = self.local.select(matchers)?;
+        let local = self.local.select(matchers)?;
         let plans: Vec<(Arc<Endpoint>, Plan)> = self
             .remotes
             .iter()
@@ -306,9 +302,10 @@ impl Querier for FanoutQuerier<'_> {
             })
             .collect();
         if plans.is_empty() {
-            return Ok(all);
+            return Ok(local);
         }
         let answers = self.view.fetch(&plans);
+        let mut remote = Vec::new();
         for ((_, plan), answer) in plans.iter().zip(answers) {
             for rs in answer.into_iter().flatten() {
                 let (lo, hi) = (plan.query.start_timestamp_ms, plan.query.end_timestamp_ms);
@@ -318,11 +315,12 @@ impl Querier for FanoutQuerier<'_> {
                 if let Some(s) =
                     to_series(rs, &plan.strip, lo, hi, self.mint, self.maxt, keep_empty)
                 {
-                    all.push(s);
+                    remote.push(s);
                 }
             }
         }
-        Ok(merge(all))
+        // Local series come first among equal labels.
+        Ok(merge_series(vec![local, remote]))
     }
 
     /// Local names, and Prometheus 2.42's warning for each endpoint (its
@@ -349,9 +347,10 @@ impl FanoutQuerier<'_> {
 }
 
 /// A remote series as storage serves one: `strip` labels removed, samples
-/// outside `[lo, hi]` (what was asked for) dropped, cut into chunks;
-/// `None` when nothing is left, unless `keep_empty`. The series covers the
-/// querier's `[mint, maxt]` so it merges with local ones of the same labels.
+/// outside `[lo, hi]` (what was asked for) dropped, cut into chunks
+/// ([`Series::from_samples`]); `None` when nothing is left, unless
+/// `keep_empty`. The series covers the querier's `[mint, maxt]` so it
+/// merges with local ones of the same labels.
 fn to_series(
     rs: RemoteSeries,
     strip: &[String],
@@ -374,37 +373,7 @@ fn to_series(
             .map(|l| Label::new(l.name, l.value))
             .collect(),
     );
-    let spans = samples
-        .chunks(SAMPLES_PER_CHUNK)
-        .map(|group| {
-            let mut b = XorBuilder::new();
-            for &(t, v) in group {
-                b.append(t, v);
-            }
-            ChunkSpan {
-                mint: group[0].0,
-                maxt: group[group.len() - 1].0,
-                chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
-                deleted: None,
-            }
-        })
-        .collect();
-    Some(Series::new(labels, spans, mint, maxt))
-}
-
-/// Sorts by labels and joins series with equal labels; their iterators
-/// merge the chunks, yielding each timestamp once.
-fn merge(mut all: Vec<Series>) -> Vec<Series> {
-    // Stable: local series come first among equals.
-    all.sort_by(|a, b| a.labels.cmp(&b.labels));
-    let mut out: Vec<Series> = Vec::with_capacity(all.len());
-    for s in all {
-        match out.last_mut() {
-            Some(last) if last.labels == s.labels => last.merge(s),
-            _ => out.push(s),
-        }
-    }
-    out
+    Some(Series::from_samples(labels, samples, mint, maxt))
 }
 
 #[cfg(test)]
@@ -518,7 +487,7 @@ mod tests {
             )
             .unwrap(),
         ];
-        let merged = merge(all);
+        let merged = merge_series(vec![all]);
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].labels, Labels::from_pairs([("__name__", "m")]));
         assert_eq!(merged[1].labels, Labels::from_pairs(l));
