@@ -388,14 +388,18 @@ mod tests {
 
     fn all_samples(db: &storage::Db, name: &str) -> Vec<(Labels, Vec<(i64, f64)>)> {
         let q = db.querier(i64::MIN / 4, i64::MAX / 4).unwrap();
-        q.select(&[storage::Matcher::equal("__name__", name)])
-            .unwrap()
-            .into_iter()
-            .map(|s| {
-                let v = s.iter().collect();
-                (s.labels, v)
-            })
-            .collect()
+        q.select(
+            &storage::querier::SelectHints::default(),
+            &[storage::Matcher::equal("__name__", name)],
+        )
+        .unwrap()
+        .series
+        .into_iter()
+        .map(|s| {
+            let v = s.iter().collect();
+            (s.labels, v)
+        })
+        .collect()
     }
 
     #[test]

@@ -33,10 +33,13 @@ fn append_and_query_sorted() {
     );
     let q = db.querier(0, i64::MAX).unwrap();
     assert_eq!(
-        q.label_names(&[]).unwrap(),
+        q.label_names(&[]).unwrap().0,
         vec!["__name__", "instance", "job"]
     );
-    assert_eq!(q.label_values("instance", &name_is("up")).unwrap().len(), 5);
+    assert_eq!(
+        q.label_values("instance", &name_is("up")).unwrap().0.len(),
+        5
+    );
 }
 
 #[test]

@@ -439,8 +439,12 @@ mod tests {
         use storage::querier::Queryable;
         let q = db.head().querier(0, i64::MAX).unwrap();
         let s = q
-            .select(&[storage::Matcher::equal("__name__", name)])
-            .unwrap();
+            .select(
+                &storage::querier::SelectHints::default(),
+                &[storage::Matcher::equal("__name__", name)],
+            )
+            .unwrap()
+            .series;
         let mut got = Vec::new();
         s[0].read_into(&mut got);
         got
