@@ -169,7 +169,10 @@ fn bench_select(c: &mut Criterion) {
     g.bench_function("two_equality_matchers", |b| {
         b.iter(|| {
             let q = db.querier(0, 10).unwrap();
-            let s = q.select(&two_eq).unwrap();
+            let s = q
+                .select(&storage::querier::SelectHints::default(), &two_eq)
+                .unwrap()
+                .series;
             assert_eq!(s.len(), 1);
         })
     });
@@ -183,7 +186,10 @@ fn bench_select(c: &mut Criterion) {
             || (),
             |_| {
                 let q = db.querier(0, 10).unwrap();
-                q.select(&re).unwrap().len()
+                q.select(&storage::querier::SelectHints::default(), &re)
+                    .unwrap()
+                    .series
+                    .len()
             },
             BatchSize::SmallInput,
         )

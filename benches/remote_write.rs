@@ -6,7 +6,7 @@
 //! as a sender does.
 //!
 //! - `decode/<shape>`: snappy + protobuf decoding alone (the borrowing
-//!   decoder of `ferroprom::remote::decode`).
+//!   decoder of `ferroprom::remote::receive::decode`).
 //! - `append/<shape>`: decode, validate, append and commit into a real
 //!   `storage::Db` with the default WAL options (as the server runs).
 //! - `append_nosync/<shape>`: the same without the WAL fsync.
@@ -32,7 +32,8 @@ use std::cell::Cell;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ferroprom::config::NameValidationScheme;
 use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
-use ferroprom::remote::{write, SeriesRefCache};
+use ferroprom::remote::receive::write;
+use ferroprom::remote::SeriesRefCache;
 use prost::Message;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Options};

@@ -27,8 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use storage::block::{write_block, BlockMeta, Ulid, TMP_CREATION_SUFFIX};
-use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK};
-use storage::querier::{ChunkSpan, Series};
+use storage::querier::Series;
 use storage::{Label, Labels};
 
 use crate::exposition::{Entry, Format, ParseError, Parser};
@@ -342,22 +341,12 @@ fn series_in(labels: &Labels, samples: &[(i64, f64)], mint: i64, maxt: i64) -> O
     if lo == hi {
         return None;
     }
-    let spans = samples[lo..hi]
-        .chunks(MAX_SAMPLES_PER_CHUNK)
-        .map(|part| {
-            let mut b = XorBuilder::new();
-            for &(t, v) in part {
-                b.append(t, v);
-            }
-            ChunkSpan {
-                mint: b.min_time(),
-                maxt: b.max_time(),
-                chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
-                deleted: None,
-            }
-        })
-        .collect();
-    Some(Series::new(labels.clone(), spans, mint, maxt - 1))
+    Some(Series::from_samples(
+        labels.clone(),
+        &samples[lo..hi],
+        mint,
+        maxt - 1,
+    ))
 }
 
 /// Moves the finished blocks from `staging` into `data_dir`; if one move
@@ -399,14 +388,18 @@ mod tests {
 
     fn all_samples(db: &storage::Db, name: &str) -> Vec<(Labels, Vec<(i64, f64)>)> {
         let q = db.querier(i64::MIN / 4, i64::MAX / 4).unwrap();
-        q.select(&[storage::Matcher::equal("__name__", name)])
-            .unwrap()
-            .into_iter()
-            .map(|s| {
-                let v = s.iter().collect();
-                (s.labels, v)
-            })
-            .collect()
+        q.select(
+            &storage::querier::SelectHints::default(),
+            &[storage::Matcher::equal("__name__", name)],
+        )
+        .unwrap()
+        .series
+        .into_iter()
+        .map(|s| {
+            let v = s.iter().collect();
+            (s.labels, v)
+        })
+        .collect()
     }
 
     #[test]
@@ -455,7 +448,9 @@ mod tests {
         let s = import(om.as_bytes(), dir.path(), &mut std::io::sink()).unwrap();
         assert_eq!(s.samples, 1000);
         assert_eq!(s.blocks.len(), 1);
-        assert!(s.blocks[0].stats.num_chunks >= 1000 / MAX_SAMPLES_PER_CHUNK as u64);
+        assert!(
+            s.blocks[0].stats.num_chunks >= 1000 / storage::chunk::MAX_SAMPLES_PER_CHUNK as u64
+        );
         let got = all_samples(&db_at(dir.path()), "c_total");
         assert_eq!(got[0].1.len(), 1000);
         assert_eq!(got[0].1[999], (999 * 5000, 999.0));

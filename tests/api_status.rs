@@ -312,8 +312,9 @@ impl Harness {
 
     fn count_samples(&self, matchers: &[Matcher]) -> usize {
         let q = self.db.querier(i64::MIN / 4, i64::MAX / 4).unwrap();
-        q.select(matchers)
+        q.select(&storage::querier::SelectHints::default(), matchers)
             .unwrap()
+            .series
             .iter()
             .map(|s| s.iter().count())
             .sum()
@@ -825,8 +826,9 @@ async fn snapshot_and_clean_tombstones() {
     let copy = Db::open(&snap, db_options()).unwrap();
     let q = copy.querier(0, i64::MAX).unwrap();
     let n: usize = q
-        .select(&name_is("up"))
+        .select(&storage::querier::SelectHints::default(), &name_is("up"))
         .unwrap()
+        .series
         .iter()
         .map(|s| s.iter().count())
         .sum();

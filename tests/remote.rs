@@ -25,7 +25,8 @@ use ferroprom::remote::proto::{
     Label, LabelMatcher, MatcherType, MetricMetadata, MetricType, Query, ReadRequest, ReadResponse,
     ResponseType, Sample, TimeSeries, WriteRequest,
 };
-use ferroprom::remote::{read, xor};
+use ferroprom::remote::read::server as read;
+use ferroprom::remote::xor;
 use ferroprom::scrape::status::{self, ActiveTarget, DroppedTarget, ScrapeStatus};
 
 /// A base timestamp (ms) well inside the head's valid range.

@@ -111,7 +111,7 @@ fn record(st: &RecvState, headers: &HeaderMap, body: &Bytes) -> StatusCode {
     if status != 204 {
         return StatusCode::from_u16(status).unwrap();
     }
-    let req = match ferroprom::remote::write::decompress(body)
+    let req = match ferroprom::remote::receive::write::decompress(body)
         .map(|raw| <ferroprom::remote::proto::WriteRequest as prost::Message>::decode(&raw[..]))
     {
         Ok(Ok(r)) => r,

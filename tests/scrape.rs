@@ -211,8 +211,9 @@ impl Env {
     fn select(&self, m: &[(&str, &str)]) -> Vec<(Labels, Vec<(i64, f64)>)> {
         let ms: Vec<Matcher> = m.iter().map(|(n, v)| Matcher::equal(*n, *v)).collect();
         let q = self.db.querier(i64::MIN, i64::MAX).unwrap();
-        q.select(&ms)
+        q.select(&storage::querier::SelectHints::default(), &ms)
             .unwrap()
+            .series
             .into_iter()
             .map(|s| {
                 let v = s.iter().collect();

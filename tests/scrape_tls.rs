@@ -252,8 +252,9 @@ impl Env {
     fn latest(&self, m: &[(&str, &str)]) -> Vec<(storage::Labels, f64)> {
         let ms: Vec<Matcher> = m.iter().map(|(n, v)| Matcher::equal(*n, *v)).collect();
         let q = self.db.querier(i64::MIN, i64::MAX).unwrap();
-        q.select(&ms)
+        q.select(&storage::querier::SelectHints::default(), &ms)
             .unwrap()
+            .series
             .into_iter()
             .filter_map(|s| {
                 let v = s.iter().last()?.1;

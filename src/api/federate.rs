@@ -113,7 +113,10 @@ pub fn render(
     let q = db.querier(now.saturating_sub(lookback), now)?;
     let mut latest: BTreeMap<Labels, (i64, f64)> = BTreeMap::new();
     for set in sets {
-        for s in q.select(set)? {
+        for s in q
+            .select(&storage::querier::SelectHints::default(), set)?
+            .series
+        {
             if latest.contains_key(&s.labels) {
                 continue;
             }

@@ -311,8 +311,8 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
             )
         };
         let mut r = r.map_err(ApiError::from_promql)?;
-        let mut warnings = storage.take_warnings();
-        warnings.append(&mut r.warnings);
+        // Storage's warnings (failed remote reads) come first.
+        let mut warnings = std::mem::take(&mut r.warnings);
         if spec.limit > 0 && truncate(&mut r.value, spec.limit) {
             warnings.push("results truncated due to limit".into());
         }

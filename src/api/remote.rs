@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use super::response::method_not_allowed;
 use super::ApiState;
 use crate::remote::proto::ResponseType;
-use crate::remote::{read, write};
+use crate::remote::read::server as read;
+use crate::remote::receive::write;
 
 pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new()

@@ -17,7 +17,7 @@ use axum::http::{Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use storage::querier::{Querier, Queryable};
+use storage::querier::{extend_unique, Querier, Queryable, SelectHints};
 use storage::{Labels, Matcher};
 
 use super::blocking;
@@ -60,27 +60,23 @@ fn storage_error(e: storage::Error) -> ApiError {
 }
 
 /// Runs `f` on the blocking pool against a querier over `[start, end]` of
-/// the fanout storage, remote selects hinted with `func`; returns its
-/// result and the remote side's warnings.
+/// the fanout storage; returns its result and the warnings it collected.
 async fn with_querier<T, F>(
     state: &Arc<ApiState>,
     start: i64,
     end: i64,
-    func: &'static str,
     f: F,
 ) -> Result<(T, Vec<String>), ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&dyn Querier) -> Result<T, storage::Error> + Send + 'static,
+    F: FnOnce(&dyn Querier) -> Result<(T, Vec<String>), storage::Error> + Send + 'static,
 {
     let st = Arc::clone(state);
     // A request whose client went away stops waiting for remote endpoints.
     blocking::run_cancellable(move |flag| {
-        let view = st.queryable.view(flag, None).with_func(func);
+        let view = st.queryable.view(flag, None);
         let q = view.querier(start, end).map_err(storage_error)?;
-        let found = f(q.as_ref()).map_err(storage_error)?;
-        drop(q);
-        Ok((found, view.take_warnings()))
+        f(q.as_ref()).map_err(storage_error)
     })
     .await
     .map_err(|e| ApiError::internal(format!("metadata lookup failed: {e}")))?
@@ -126,17 +122,27 @@ async fn series_answer(state: &Arc<ApiState>, params: &Params) -> Result<Success
     let sets = parse_matchers(&selectors).map_err(|e| invalid_param("match[]", e.msg))?;
     // "series" is no function: the hint tells remote endpoints that only
     // label sets are wanted, as Prometheus's series API sends it.
-    let (found, remote_warnings) = with_querier(state, start, end, "series", move |q| {
+    let hints = SelectHints {
+        start,
+        end,
+        func: Some("series"),
+        labels_only: true,
+        ..Default::default()
+    };
+    let (found, remote_warnings) = with_querier(state, start, end, move |q| {
         // Each select is sorted; several are merged without duplicates.
         let mut all: Vec<Labels> = Vec::new();
+        let mut warnings = Vec::new();
         for set in &sets {
-            all.extend(q.select(set)?.into_iter().map(|s| s.labels));
+            let found = q.select(&hints, set)?;
+            all.extend(found.series.into_iter().map(|s| s.labels));
+            extend_unique(&mut warnings, found.warnings);
         }
         if sets.len() > 1 {
             all.sort();
             all.dedup();
         }
-        Ok(all)
+        Ok((all, warnings))
     })
     .await?;
     let (found, truncated) = cut(found, limit);
@@ -175,7 +181,9 @@ async fn union_lookup<F>(
     lookup: F,
 ) -> Result<Success, ApiError>
 where
-    F: Fn(&dyn Querier, &[Matcher]) -> Result<Vec<String>, storage::Error> + Send + 'static,
+    F: Fn(&dyn Querier, &[Matcher]) -> Result<(Vec<String>, Vec<String>), storage::Error>
+        + Send
+        + 'static,
 {
     let LabelQuery {
         limit,
@@ -183,15 +191,18 @@ where
         end,
         sets,
     } = lq;
-    let (names, remote_warnings) = with_querier(state, start, end, "", move |q| {
+    let (names, remote_warnings) = with_querier(state, start, end, move |q| {
         if sets.len() <= 1 {
             return lookup(q, sets.first().map_or(&[][..], |s| s.as_slice()));
         }
         let mut all = BTreeSet::new();
+        let mut warnings = Vec::new();
         for set in &sets {
-            all.extend(lookup(q, set)?);
+            let (found, w) = lookup(q, set)?;
+            all.extend(found);
+            warnings.extend(w);
         }
-        Ok(all.into_iter().collect())
+        Ok((all.into_iter().collect(), warnings))
     })
     .await?;
     let (names, truncated) = cut(names, limit);

@@ -1,23 +1,21 @@
-//! Prometheus's remote storage protocols: the remote-write 1.0 receiver
-//! ([`write`], with its own borrowing decoder in [`decode`]) and the
-//! remote-read endpoint ([`read`]), over hand-declared protobuf messages
-//! ([`proto`]); and the remote-read client side, whose endpoints queries see
-//! merged with local data ([`FanoutStorage`]). Chunks for streamed reads are
-//! encoded in Prometheus's XOR format ([`xor`]); metadata received by writes
-//! is kept in a [`MetadataStore`]; the receiver remembers the storage refs of
-//! series it has seen in a [`SeriesRefCache`].
+//! Prometheus's remote storage protocols, one folder per role:
+//!
+//! - [`receive`]: the remote-write 1.0 receiver (its borrowing decoder, the
+//!   series-ref cache and the metadata it keeps);
+//! - [`read`]: the remote-read endpoint ([`read::server`]) and the
+//!   remote-read client side, whose endpoints queries see merged with local
+//!   data ([`FanoutStorage`]);
+//! - [`send`]: the remote-write sender, one queue per `remote_write:`.
+//!
+//! What the roles share stays here: the hand-declared protobuf messages
+//! ([`proto`]) and Prometheus's XOR chunk format ([`xor`]), which streamed
+//! reads carry in both directions.
 
-pub mod decode;
-mod fanout;
-pub(crate) mod fetch;
-mod metadata;
 pub mod proto;
 pub mod read;
-mod ref_cache;
+pub mod receive;
 pub mod send;
-pub mod write;
 pub mod xor;
 
-pub use fanout::{Endpoints, FanoutStorage, FanoutView, RemoteReadError};
-pub use metadata::MetadataStore;
-pub use ref_cache::SeriesRefCache;
+pub use read::{Endpoints, FanoutStorage, FanoutView, RemoteReadError};
+pub use receive::{MetadataStore, SeriesRefCache};

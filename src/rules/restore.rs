@@ -3,6 +3,7 @@
 //! before the restart counts, the downtime does not, and no alert fires
 //! sooner than the grace period after the restart.
 
+use storage::querier::SelectHints;
 use storage::{Matcher, METRIC_NAME};
 
 use super::alerting::ALERTS_FOR_STATE_METRIC;
@@ -39,8 +40,13 @@ impl Group {
                 Matcher::equal(METRIC_NAME, ALERTS_FOR_STATE_METRIC),
                 Matcher::equal("alertname", rule.name.as_str()),
             ];
-            let series = match querier.select(&matchers) {
-                Ok(s) => s,
+            let hints = SelectHints {
+                start: mint,
+                end: ts,
+                ..SelectHints::default()
+            };
+            let series = match querier.select(&hints, &matchers) {
+                Ok(s) => s.series,
                 Err(e) => {
                     tracing::error!(alert = %rule.name, error = %e, "failed to restore alert state");
                     return;

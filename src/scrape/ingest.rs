@@ -503,8 +503,9 @@ mod tests {
         let want = Labels::from_pairs(labels.iter().copied());
         let ms: Vec<Matcher> = labels.iter().map(|(n, v)| Matcher::equal(*n, *v)).collect();
         let q = db.querier(i64::MIN, i64::MAX).unwrap();
-        q.select(&ms)
+        q.select(&storage::querier::SelectHints::default(), &ms)
             .unwrap()
+            .series
             .into_iter()
             .filter(|s| s.labels == want)
             .flat_map(|s| s.iter().collect::<Vec<_>>())

@@ -16,7 +16,7 @@ use crate::compact::{blocks_to_delete, exponential_ranges, plan};
 use crate::error::{Error, Result};
 use crate::head::{Appender, Head, HeadOptions, HeadQuerier};
 use crate::labels::Matcher;
-use crate::querier::{MergeQuerier, Querier, Queryable};
+use crate::querier::{MergeQuerier, Querier, Queryable, SelectHints};
 use crate::wal::WalOptions;
 
 /// Database options. `Default` gives Prometheus's defaults.
@@ -371,7 +371,9 @@ impl Inner {
             }
             let mint = lo.div_euclid(range) * range;
             let maxt = mint + range;
-            let series = HeadQuerier::new(&self.head, mint, maxt - 1).select(&[])?;
+            let series = HeadQuerier::new(&self.head, mint, maxt - 1)
+                .select(&SelectHints::default(), &[])?
+                .series;
             if let Some(meta) = write_block(&self.dir, mint, maxt, &[], series)? {
                 let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;
                 let mut blocks = self.blocks.write();
@@ -416,7 +418,9 @@ impl Inner {
                 .iter()
                 .map(|b| Box::new(b.querier(mint, maxt - 1)) as Box<dyn Querier>)
                 .collect();
-            let series = MergeQuerier::new(queriers).select(&[])?;
+            let series = MergeQuerier::new(queriers)
+                .select(&SelectHints::default(), &[])?
+                .series;
             let new = write_block(&self.dir, mint, maxt, &parents, series)?;
             let mut blocks = self.blocks.write();
             if let Some(meta) = new {
@@ -444,7 +448,10 @@ impl Inner {
             .collect();
         for old in dirty {
             let meta = old.meta().clone();
-            let series = old.querier(meta.min_time, meta.max_time - 1).select(&[])?;
+            let series = old
+                .querier(meta.min_time, meta.max_time - 1)
+                .select(&SelectHints::default(), &[])?
+                .series;
             // The old block as parent: a crash before it is deleted below
             // leaves it to be removed at the next open.
             let new = write_block(

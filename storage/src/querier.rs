@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::chunk::{Chunk, ChunkIter};
+use crate::chunk::{Chunk, ChunkBytes, ChunkIter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK};
 use crate::error::Result;
 use crate::labels::{Labels, Matcher};
 use crate::tombstones::Intervals;
@@ -15,25 +15,77 @@ pub trait Queryable: Send + Sync {
     fn querier(&self, mint: i64, maxt: i64) -> Result<Box<dyn Querier + '_>>;
 }
 
+/// Warnings of an answer that is complete as far as it goes but may lack
+/// data (a remote-read endpoint failed, a lookup it does not implement):
+/// shown to the user next to the answer, never an error.
+pub type Warnings = Vec<String>;
+
+/// What a caller of [`Querier::select`] will do with the series, after
+/// Prometheus's `storage.SelectHints`, so that a source can spare work:
+/// local storage ignores them, remote read forwards them to its endpoints
+/// as read hints. Any querier may ignore any hint, so callers must not
+/// count on their effect; only `labels_only` may change the answer.
+#[derive(Clone, Debug, Default)]
+pub struct SelectHints {
+    /// First millisecond the caller will read (inclusive).
+    pub start: i64,
+    /// Last millisecond the caller will read (inclusive).
+    pub end: i64,
+    /// The query's resolution step in ms; 0 for instant queries and
+    /// lookups.
+    pub step: i64,
+    /// The function or aggregation the series feed (`rate`, `sum`), or
+    /// `series` for a series lookup; `None` when there is none.
+    pub func: Option<&'static str>,
+    /// The range of a range selector in ms; 0 for an instant selector.
+    pub range: i64,
+    /// Only label sets are wanted: a querier may then also return series
+    /// with no sample in the range (remote endpoints answering a
+    /// `series` lookup do), and the caller must not rely on samples.
+    pub labels_only: bool,
+}
+
+/// The answer of [`Querier::select`]: the series, and warnings about data
+/// that may be missing from them.
+#[derive(Debug, Default)]
+pub struct SeriesSet {
+    pub series: Vec<Series>,
+    pub warnings: Warnings,
+}
+
 /// A read view over a fixed time range.
 ///
-/// Contract, for every implementation:
-/// - `select` returns the series whose labels satisfy *all* matchers, sorted
-///   by [`Labels`] order, each label set at most once. A series is returned
-///   only if it has chunks overlapping the range; its iterator yields samples
-///   with `mint <= t <= maxt` only, ascending, one per timestamp, with deleted
-///   (tombstoned) samples already removed. A series may still yield no sample
-///   when all its samples in range were deleted.
-/// - Errors (I/O, corruption) come out of `select`; iteration is infallible
-///   because chunks are checksummed when they are loaded.
-/// - `label_names` and `label_values` return sorted, deduplicated strings for
-///   the series matching the matchers (all series when `matchers` is empty)
-///   that have data overlapping the range; blocks may answer from their index
-///   without checking sample times, as Prometheus does.
+/// Errors (I/O, corruption) fail a call; data a source could not provide
+/// (a remote endpoint failed) is no error but a warning of the answer
+/// ([`Warnings`], in the order they arose, each once per call unless a
+/// method says otherwise).
 pub trait Querier {
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>>;
-    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>>;
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>>;
+    /// The series whose labels satisfy *all* `matchers`, sorted by
+    /// [`Labels`] order, each label set at most once.
+    ///
+    /// A series is returned only if it has chunks overlapping the range
+    /// (unless `hints.labels_only` allows otherwise). Its iterator yields
+    /// samples with `mint <= t <= maxt` only, ascending, one per timestamp,
+    /// with deleted (tombstoned) samples already removed; it may still
+    /// yield none when all its samples in range were deleted. Iteration is
+    /// infallible because chunks are checksummed when they are loaded.
+    ///
+    /// `hints` (see [`SelectHints`]) may be passed on or used to skip work
+    /// they make unnecessary, or ignored. Their `start`/`end` lie within
+    /// the querier's range and do not narrow the answer: series and
+    /// samples are those of the whole range.
+    fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet>;
+
+    /// Sorted, deduplicated label names of the series matching `matchers`
+    /// (all series when `matchers` is empty) that have data overlapping the
+    /// range; blocks may answer from their index without checking sample
+    /// times, as Prometheus does. With them, the warnings of the lookup
+    /// (possibly repeated: one per source that could not answer).
+    fn label_names(&self, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)>;
+
+    /// Sorted, deduplicated non-empty values of label `name`, under the
+    /// same rules as [`Querier::label_names`].
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)>;
 }
 
 /// One chunk of a series as seen by a querier, with the deletions that apply
@@ -44,6 +96,23 @@ pub struct ChunkSpan {
     pub maxt: i64,
     pub chunk: Chunk,
     pub deleted: Option<Arc<Intervals>>,
+}
+
+impl ChunkSpan {
+    /// One XOR chunk holding `samples` (at least one, ascending by
+    /// timestamp), nothing deleted.
+    fn xor(samples: &[(i64, f64)]) -> ChunkSpan {
+        let mut b = XorBuilder::new();
+        for &(t, v) in samples {
+            b.append(t, v);
+        }
+        ChunkSpan {
+            mint: b.min_time(),
+            maxt: b.max_time(),
+            chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
+            deleted: None,
+        }
+    }
 }
 
 /// A selected series: its labels and the chunks that overlap the query range.
@@ -69,6 +138,22 @@ impl Series {
             mint,
             maxt,
         }
+    }
+
+    /// A series of raw samples (ascending by timestamp, one per timestamp),
+    /// for sources that hold samples rather than chunks (imports, remote
+    /// read answers). They are cut into XOR chunks of
+    /// [`MAX_SAMPLES_PER_CHUNK`] samples each, the most the head and the
+    /// block writer put in one chunk, so the series reads like one from
+    /// storage. Samples are not filtered: pass those wanted; as with
+    /// [`Series::new`], only those in `[mint, maxt]` are ever yielded. No
+    /// samples make a series with no chunks.
+    pub fn from_samples(labels: Labels, samples: &[(i64, f64)], mint: i64, maxt: i64) -> Self {
+        let spans = samples
+            .chunks(MAX_SAMPLES_PER_CHUNK)
+            .map(ChunkSpan::xor)
+            .collect();
+        Series::new(labels, spans, mint, maxt)
     }
 
     /// Adds the chunks of the same series from another source (head or block).
@@ -304,6 +389,29 @@ pub(crate) fn label_values_of(sets: impl IntoIterator<Item = Labels>, name: &str
     values
 }
 
+/// The series several sources selected, as one `select` answer: sorted by
+/// labels, each label set once. Series with equal labels are joined with
+/// [`Series::merge`], so their iterators yield a timestamp present in
+/// several sources once. The lists need not be sorted; equal label sets
+/// keep the order they come in (list by list), which makes the result the
+/// same from run to run.
+pub fn merge_series(lists: Vec<Vec<Series>>) -> Vec<Series> {
+    let mut all: Vec<Series> = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+    for list in lists {
+        all.extend(list);
+    }
+    // Stable: equal labels end up adjacent in input order.
+    all.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out: Vec<Series> = Vec::with_capacity(all.len());
+    for s in all {
+        match out.last_mut() {
+            Some(last) if last.labels == s.labels => last.merge(s),
+            _ => out.push(s),
+        }
+    }
+    out
+}
+
 /// A querier over several sources (blocks and the head) whose results are
 /// merged: series with equal labels are combined and overlapping samples
 /// deduplicated.
@@ -318,64 +426,69 @@ impl<'a> MergeQuerier<'a> {
 }
 
 impl Querier for MergeQuerier<'_> {
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+    fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet> {
         if let [only] = &self.queriers[..] {
             // Already sorted with distinct labels, by the `Querier` contract.
-            return only.select(matchers);
+            return only.select(hints, matchers);
         }
-        let mut all: Vec<Series> = Vec::new();
+        let mut lists = Vec::with_capacity(self.queriers.len());
+        let mut warnings = Warnings::new();
         for q in &self.queriers {
-            all.extend(q.select(matchers)?);
+            let set = q.select(hints, matchers)?;
+            lists.push(set.series);
+            extend_unique(&mut warnings, set.warnings);
         }
-        // Stable sort keeps each source's order; equal labels end up adjacent.
-        all.sort_by(|a, b| a.labels.cmp(&b.labels));
-        let mut out: Vec<Series> = Vec::with_capacity(all.len());
-        for s in all {
-            match out.last_mut() {
-                Some(last) if last.labels == s.labels => last.merge(s),
-                _ => out.push(s),
-            }
-        }
-        Ok(out)
+        Ok(SeriesSet {
+            series: merge_series(lists),
+            warnings,
+        })
     }
 
-    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+    fn label_names(&self, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)> {
         let mut names = Vec::new();
+        let mut warnings = Warnings::new();
         for q in &self.queriers {
-            names.extend(q.label_names(matchers)?);
+            let (n, w) = q.label_names(matchers)?;
+            names.extend(n);
+            warnings.extend(w);
         }
         names.sort_unstable();
         names.dedup();
-        Ok(names)
+        Ok((names, warnings))
     }
 
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)> {
         let mut values = Vec::new();
+        let mut warnings = Warnings::new();
         for q in &self.queriers {
-            values.extend(q.label_values(name, matchers)?);
+            let (v, w) = q.label_values(name, matchers)?;
+            values.extend(v);
+            warnings.extend(w);
         }
         values.sort_unstable();
         values.dedup();
-        Ok(values)
+        Ok((values, warnings))
+    }
+}
+
+/// Appends the warnings of `more` not yet in `warnings`, in their order.
+pub fn extend_unique(warnings: &mut Warnings, more: Warnings) {
+    for w in more {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::chunk::{ChunkBytes, Encoding, XorBuilder};
     use crate::tombstones::Interval;
 
     fn span(samples: &[(i64, f64)], deleted: Option<Arc<Intervals>>) -> ChunkSpan {
-        let mut b = XorBuilder::new();
-        for &(t, v) in samples {
-            b.append(t, v);
-        }
         ChunkSpan {
-            mint: samples[0].0,
-            maxt: samples[samples.len() - 1].0,
-            chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
             deleted,
+            ..ChunkSpan::xor(samples)
         }
     }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 use crate::block::{write_block, Block, TMP_CREATION_SUFFIX};
 use crate::error::{Error, Result};
 use crate::head::{Head, HeadQuerier};
-use crate::querier::Querier;
+use crate::querier::{Querier, SelectHints};
 
 /// Links every file of `block` into `into/<ulid>`. The block appears under
 /// its final name only once complete, like a freshly written block.
@@ -57,7 +57,9 @@ pub(crate) fn write_head_block(head: &Head, into: &Path) -> Result<()> {
     if mint > maxt {
         return Ok(());
     }
-    let series = HeadQuerier::new(head, mint, maxt).select(&[])?;
+    let series = HeadQuerier::new(head, mint, maxt)
+        .select(&SelectHints::default(), &[])?
+        .series;
     // Block ranges are half-open: the newest sample needs maxt + 1.
     write_block(into, mint, maxt.saturating_add(1), &[], series)?;
     Ok(())

@@ -389,7 +389,10 @@ fn flipped_byte_in_block_chunk_fails_only_queries_touching_it() {
     }
     // Label queries do not read chunks.
     let q = db.querier(0, 8 * H).unwrap();
-    assert_eq!(q.label_values("instance", &[]).unwrap().len(), BLOCK_SERIES);
+    assert_eq!(
+        q.label_values("instance", &[]).unwrap().0.len(),
+        BLOCK_SERIES
+    );
 }
 
 #[test]

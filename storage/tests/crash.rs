@@ -72,8 +72,12 @@ fn read_all(db: &Db) -> BTreeMap<(String, i64), f64> {
     let q = db.querier(i64::MIN, i64::MAX).unwrap();
     let mut out = BTreeMap::new();
     for s in q
-        .select(&[storage::Matcher::equal("__name__", "crash_metric")])
+        .select(
+            &storage::querier::SelectHints::default(),
+            &[storage::Matcher::equal("__name__", "crash_metric")],
+        )
         .unwrap()
+        .series
     {
         let name = s.labels.get("series").to_string();
         let mut last = i64::MIN;

@@ -33,10 +33,13 @@ fn append_and_query_sorted() {
     );
     let q = db.querier(0, i64::MAX).unwrap();
     assert_eq!(
-        q.label_names(&[]).unwrap(),
+        q.label_names(&[]).unwrap().0,
         vec!["__name__", "instance", "job"]
     );
-    assert_eq!(q.label_values("instance", &name_is("up")).unwrap().len(), 5);
+    assert_eq!(
+        q.label_values("instance", &name_is("up")).unwrap().0.len(),
+        5
+    );
 }
 
 #[test]
@@ -347,22 +350,13 @@ fn small_block_ranges_compact_through_levels() {
     assert_eq!(samples(&db, &name_is("s"), 0, i64::MAX)[0].1.len(), 600);
 }
 
-/// Builds a one-chunk series with samples every 15s over [from, to).
+/// Builds a series with samples every 15s over [from, to).
 fn chunk_series(l: &Labels, from: i64, to: i64, offset: f64) -> storage::querier::Series {
-    use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
-    let mut b = XorBuilder::new();
-    let mut t = from;
-    while t < to {
-        b.append(t, t as f64 + offset);
-        t += 15_000;
-    }
-    let span = storage::querier::ChunkSpan {
-        mint: b.min_time(),
-        maxt: b.max_time(),
-        chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
-        deleted: None,
-    };
-    storage::querier::Series::new(l.clone(), vec![span], from, to - 1)
+    let samples: Vec<(i64, f64)> = (from..to)
+        .step_by(15_000)
+        .map(|t| (t, t as f64 + offset))
+        .collect();
+    storage::querier::Series::from_samples(l.clone(), &samples, from, to - 1)
 }
 
 #[test]

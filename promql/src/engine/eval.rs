@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use storage::querier::Queryable;
+use storage::querier::{extend_unique, Queryable, SelectHints, Series, SeriesSet};
 use storage::Labels;
 
 use super::EngineOptions;
@@ -124,6 +124,12 @@ pub(crate) struct Evaluator<'a> {
     cancel: &'a AtomicBool,
     deadline: Instant,
     pub warnings: Vec<String>,
+    /// Warnings of storage selects (failed remote reads), each once; they
+    /// come before the engine's own in the result.
+    storage_warnings: Vec<String>,
+    /// The function or aggregation the selectors being evaluated feed:
+    /// the `func` hint of their selects.
+    feeding: Option<&'static str>,
     pub infos: Vec<String>,
     counter: SampleCounter,
 }
@@ -151,6 +157,8 @@ impl<'a> Evaluator<'a> {
                     .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
             },
             warnings: Vec::new(),
+            storage_warnings: Vec::new(),
+            feeding: None,
             infos: Vec::new(),
             counter: SampleCounter::default(),
         }
@@ -230,6 +238,36 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// The hints of a select over `[start, end]` from here: the query's
+    /// step, the enclosing function and the selector's `range` (0 for an
+    /// instant selector).
+    pub fn select_hints(&self, start: i64, end: i64, range: i64) -> SelectHints {
+        SelectHints {
+            start,
+            end,
+            step: self.qstep,
+            func: self.feeding,
+            range,
+            labels_only: false,
+        }
+    }
+
+    /// The series of a select, its warnings kept for the result.
+    pub fn selected(&mut self, set: SeriesSet) -> Vec<Series> {
+        extend_unique(&mut self.storage_warnings, set.warnings);
+        set.series
+    }
+
+    /// Evaluates `f` with `func` as the function (or aggregation; `None`
+    /// under an operator) the selectors inside feed, as Prometheus derives
+    /// the `func` hint from the nearest such node above a selector.
+    fn feeding<T>(&mut self, func: Option<&'static str>, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = std::mem::replace(&mut self.feeding, func);
+        let r = f(self);
+        self.feeding = outer;
+        r
+    }
+
     pub fn warn(&mut self, msg: String) {
         if !self.warnings.contains(&msg) {
             self.warnings.push(msg);
@@ -255,9 +293,11 @@ impl<'a> Evaluator<'a> {
 
     pub fn finish(self, value: Value) -> QueryResult {
         let c = self.counter;
+        let mut warnings = self.storage_warnings;
+        warnings.extend(self.warnings);
         QueryResult {
             value,
-            warnings: self.warnings,
+            warnings,
             infos: self.infos,
             stats: QueryStats {
                 total_samples: c.total.get(),
@@ -324,9 +364,13 @@ impl<'a> Evaluator<'a> {
                 let rd = self.counted_at(0, |ev| super::subquery::eval_subquery(ev, sq, grid))?;
                 Ok(Val::Matrix(rd.windows_at(grid.start)))
             }
-            Expr::Binary(b) => super::binary::eval_binary(self, b, grid),
-            Expr::Aggregate(a) => super::aggregate::eval_aggregate(self, a, grid),
-            Expr::Call(c) => super::functions::eval_call(self, c, grid),
+            Expr::Binary(b) => self.feeding(None, |ev| super::binary::eval_binary(ev, b, grid)),
+            Expr::Aggregate(a) => self.feeding(Some(a.op.as_str()), |ev| {
+                super::aggregate::eval_aggregate(ev, a, grid)
+            }),
+            Expr::Call(c) => self.feeding(Some(c.func.name), |ev| {
+                super::functions::eval_call(ev, c, grid)
+            }),
         }
     }
 

@@ -36,9 +36,10 @@ pub(crate) fn eval_vector(
     let lookback = ev.opts.lookback_delta;
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
     let started = Instant::now();
-    let querier =
-        ev.q.querier(min_te.saturating_sub(lookback).saturating_add(1), max_te)?;
-    let series = querier.select(&vs.matchers)?;
+    let mint = min_te.saturating_sub(lookback).saturating_add(1);
+    let querier = ev.q.querier(mint, max_te)?;
+    let hints = ev.select_hints(mint, max_te, 0);
+    let series = ev.selected(querier.select(&hints, &vs.matchers)?);
     ev.add_prepare_time(started.elapsed());
     let mut out = Vec::with_capacity(series.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
@@ -297,9 +298,10 @@ pub(crate) fn load_range(ev: &mut Evaluator, ms: &MatrixSelector, grid: Grid) ->
     let at = ev.resolve_at(vs.at);
     let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
     let started = Instant::now();
-    let querier =
-        ev.q.querier(min_te.saturating_sub(ms.range).saturating_add(1), max_te)?;
-    let mut series = querier.select(&vs.matchers)?;
+    let mint = min_te.saturating_sub(ms.range).saturating_add(1);
+    let querier = ev.q.querier(mint, max_te)?;
+    let hints = ev.select_hints(mint, max_te, ms.range);
+    let mut series = ev.selected(querier.select(&hints, &vs.matchers)?);
     ev.add_prepare_time(started.elapsed());
     // Samples are read when windows are cut, one series at a time.
     let out = series

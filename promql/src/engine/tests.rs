@@ -788,3 +788,94 @@ fn per_query_options_override_the_engine() {
     });
     assert!(unlimited.instant(&t.db, &expr, 0).is_ok());
 }
+
+/// Storage that records the hints of every select and warns once per
+/// select, to see what the engine sends and keeps.
+struct Recording<'a> {
+    db: &'a Db,
+    seen: std::sync::Mutex<Vec<storage::querier::SelectHints>>,
+}
+
+struct RecordingQuerier<'a> {
+    inner: Box<dyn storage::querier::Querier + 'a>,
+    seen: &'a std::sync::Mutex<Vec<storage::querier::SelectHints>>,
+}
+
+impl storage::querier::Queryable for Recording<'_> {
+    fn querier(
+        &self,
+        mint: i64,
+        maxt: i64,
+    ) -> storage::Result<Box<dyn storage::querier::Querier + '_>> {
+        Ok(Box::new(RecordingQuerier {
+            inner: self.db.querier(mint, maxt)?,
+            seen: &self.seen,
+        }))
+    }
+}
+
+impl storage::querier::Querier for RecordingQuerier<'_> {
+    fn select(
+        &self,
+        hints: &storage::querier::SelectHints,
+        matchers: &[Matcher],
+    ) -> storage::Result<storage::querier::SeriesSet> {
+        self.seen.lock().unwrap().push(hints.clone());
+        let mut set = self.inner.select(hints, matchers)?;
+        set.warnings.push("remote_read: down".into());
+        Ok(set)
+    }
+
+    fn label_names(&self, matchers: &[Matcher]) -> storage::Result<(Vec<String>, Vec<String>)> {
+        self.inner.label_names(matchers)
+    }
+
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> storage::Result<(Vec<String>, Vec<String>)> {
+        self.inner.label_values(name, matchers)
+    }
+}
+
+/// Each select is hinted with its window, the query step, the nearest
+/// function or aggregation above it (none across an operator) and its
+/// range; storage warnings reach the result once, before the engine's.
+#[test]
+fn selects_carry_hints_and_storage_warnings() {
+    let t = load(&[(&[("__name__", "a")], ramp(0.0, 1.0, 20, 15_000))]);
+    let q = Recording {
+        db: &t.db,
+        seen: Default::default(),
+    };
+    let e = Engine::new(EngineOptions::default());
+    let expr = crate::parse("sum(rate(a[1m])) + a + quantile(2, a)").unwrap();
+    let r = e.range(&q, &expr, 120_000, 240_000, 60_000).unwrap();
+    let lookback = EngineOptions::default().lookback_delta;
+    let seen: Vec<_> = q
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|h| (h.start, h.end, h.step, h.func, h.range, h.labels_only))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (60_001, 240_000, 60_000, Some("rate"), 60_000, false),
+            (120_001 - lookback, 240_000, 60_000, None, 0, false),
+            (
+                120_001 - lookback,
+                240_000,
+                60_000,
+                Some("quantile"),
+                0,
+                false
+            ),
+        ]
+    );
+    assert_eq!(r.warnings[0], "remote_read: down");
+    assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
+    assert!(r.warnings[1].contains("quantile value should be between 0 and 1"));
+}

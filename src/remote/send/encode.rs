@@ -108,7 +108,7 @@ mod tests {
 
     /// The request as a receiver sees it: snappy, then prost.
     fn decode(body: &[u8]) -> proto::WriteRequest {
-        let raw = crate::remote::write::decompress(body).unwrap();
+        let raw = crate::remote::receive::write::decompress(body).unwrap();
         prost::Message::decode(&raw[..]).unwrap()
     }
 

@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(sizes, [2, 2, 1]);
         assert_eq!(chunks(&list, 0).count(), 1);
         assert_eq!(chunks(&[], 0).count(), 0);
-        let raw = crate::remote::write::decompress(&encode(&list[..2]).unwrap()).unwrap();
+        let raw = crate::remote::receive::write::decompress(&encode(&list[..2]).unwrap()).unwrap();
         let req = WriteRequest::decode(&raw[..]).unwrap();
         assert!(req.timeseries.is_empty());
         assert_eq!(req.metadata, list[..2]);

@@ -13,7 +13,9 @@ use crate::error::Result;
 use crate::index::{postings_for_matchers, IndexReader, PostingsSource};
 use crate::labels::Labels;
 use crate::labels::Matcher;
-use crate::querier::{label_names_of, label_values_of, ChunkSpan, Querier, Series};
+use crate::querier::{
+    label_names_of, label_values_of, ChunkSpan, Querier, SelectHints, Series, SeriesSet, Warnings,
+};
 use crate::tombstones::{Interval, Tombstones};
 
 /// An open block. Cheap to share behind an `Arc`; the mmaps stay valid after
@@ -124,10 +126,11 @@ impl BlockQuerier {
 }
 
 impl Querier for BlockQuerier {
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+    /// Hints are not needed: the chunks are at hand.
+    fn select(&self, _hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet> {
         let mut out = Vec::new();
         if !self.block.overlaps(self.mint, self.maxt) {
-            return Ok(out);
+            return Ok(SeriesSet::default());
         }
         for id in self.ids(matchers)?.iter() {
             let (labels, metas) = self.block.index.series(id)?;
@@ -148,20 +151,26 @@ impl Querier for BlockQuerier {
                 out.push(Series::new(labels, spans, self.mint, self.maxt));
             }
         }
-        Ok(out)
+        Ok(SeriesSet {
+            series: out,
+            warnings: Warnings::new(),
+        })
     }
 
-    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+    fn label_names(&self, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)> {
         if matchers.is_empty() {
-            return self.block.index.label_names();
+            return Ok((self.block.index.label_names()?, Warnings::new()));
         }
-        Ok(label_names_of(self.matching(matchers)?))
+        Ok((label_names_of(self.matching(matchers)?), Warnings::new()))
     }
 
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)> {
         if matchers.is_empty() {
-            return self.block.index.label_values(name);
+            return Ok((self.block.index.label_values(name)?, Warnings::new()));
         }
-        Ok(label_values_of(self.matching(matchers)?, name))
+        Ok((
+            label_values_of(self.matching(matchers)?, name),
+            Warnings::new(),
+        ))
     }
 }

@@ -438,8 +438,12 @@ mod tests {
     fn stored(head: &Head) -> Vec<(String, Vec<(i64, u64)>)> {
         let q = head.querier(i64::MIN, i64::MAX).unwrap();
         let mut out: Vec<_> = q
-            .select(&[Matcher::equal("__name__", "m")])
+            .select(
+                &crate::querier::SelectHints::default(),
+                &[Matcher::equal("__name__", "m")],
+            )
             .unwrap()
+            .series
             .iter()
             .map(|s| {
                 let mut got = Vec::new();

@@ -7,7 +7,10 @@ use super::Head;
 use crate::chunk::{Chunk, ChunkBytes, Encoding};
 use crate::error::Result;
 use crate::labels::{Labels, Matcher};
-use crate::querier::{label_names_of, label_values_of, ChunkSpan, Querier, Queryable, Series};
+use crate::querier::{
+    label_names_of, label_values_of, ChunkSpan, Querier, Queryable, SelectHints, Series, SeriesSet,
+    Warnings,
+};
 
 /// A querier over the head for `[mint, maxt]`.
 pub struct HeadQuerier<'h> {
@@ -66,7 +69,8 @@ fn sort_by_labels(series: &mut [Series]) {
 }
 
 impl Querier for HeadQuerier<'_> {
-    fn select(&self, matchers: &[Matcher]) -> Result<Vec<Series>> {
+    /// Hints are not needed: the chunks are at hand.
+    fn select(&self, _hints: &SelectHints, matchers: &[Matcher]) -> Result<SeriesSet> {
         let ids = self.head.postings_for(matchers)?;
         let tombstones = self.head.tombstones.read();
         let mut out = Vec::new();
@@ -130,21 +134,30 @@ impl Querier for HeadQuerier<'_> {
             out.push(Series::new(labels, spans, self.mint, self.maxt));
         }
         sort_by_labels(&mut out);
-        Ok(out)
+        Ok(SeriesSet {
+            series: out,
+            warnings: Warnings::new(),
+        })
     }
 
-    fn label_names(&self, matchers: &[Matcher]) -> Result<Vec<String>> {
+    fn label_names(&self, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)> {
         if matchers.is_empty() {
-            return Ok(self.head.postings.read().label_names());
+            return Ok((self.head.postings.read().label_names(), Warnings::new()));
         }
-        Ok(label_names_of(self.matching(matchers)?))
+        Ok((label_names_of(self.matching(matchers)?), Warnings::new()))
     }
 
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<Vec<String>> {
+    fn label_values(&self, name: &str, matchers: &[Matcher]) -> Result<(Vec<String>, Warnings)> {
         if matchers.is_empty() {
-            return Ok(self.head.postings.read().label_values(name));
+            return Ok((
+                self.head.postings.read().label_values(name),
+                Warnings::new(),
+            ));
         }
-        Ok(label_values_of(self.matching(matchers)?, name))
+        Ok((
+            label_values_of(self.matching(matchers)?, name),
+            Warnings::new(),
+        ))
     }
 }
 

@@ -38,13 +38,16 @@ pub type Got = Vec<(Labels, Vec<(i64, f64)>)>;
 
 pub fn try_samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<Got, Error> {
     let q = db.querier(mint, maxt)?;
-    Ok(q.select(matchers)?
-        .into_iter()
-        .map(|s| {
-            let v = s.iter().collect();
-            (s.labels, v)
-        })
-        .collect())
+    Ok(
+        q.select(&storage::querier::SelectHints::default(), matchers)?
+            .series
+            .into_iter()
+            .map(|s| {
+                let v = s.iter().collect();
+                (s.labels, v)
+            })
+            .collect(),
+    )
 }
 
 pub fn samples(db: &Db, matchers: &[Matcher], mint: i64, maxt: i64) -> Got {

@@ -11,15 +11,15 @@
 use std::collections::BTreeMap;
 
 use prost::Message;
-use storage::querier::Queryable;
+use storage::querier::{Queryable, SelectHints, Series};
 use storage::{Db, MatchOp, Matcher};
 
-use super::proto::{
+use crate::remote::proto::{
     self, ChunkEncoding, ChunkedReadResponse, ChunkedSeries, MatcherType, QueryResult, ReadRequest,
     ReadResponse, ResponseType, Sample, TimeSeries,
 };
-use super::write::MAX_BODY_BYTES;
-use super::xor::{put_uvarint, XorEncoder, SAMPLES_PER_CHUNK};
+use crate::remote::receive::write::MAX_BODY_BYTES;
+use crate::remote::xor::{put_uvarint, XorEncoder, SAMPLES_PER_CHUNK};
 
 /// Most samples one read request may return in a `Samples` response
 /// (Prometheus's `--storage.remote.read-sample-limit` default).
@@ -90,6 +90,23 @@ pub struct PreparedQuery {
     pub start: i64,
     pub end: i64,
     pub matchers: Vec<Matcher>,
+}
+
+impl PreparedQuery {
+    /// The local series of this query. Local storage raises no warnings,
+    /// so there are none to pass on.
+    fn select(&self, db: &Db) -> Result<Vec<Series>, ReadError> {
+        let querier = db
+            .querier(self.start, self.end)
+            .map_err(ReadError::Storage)?;
+        let hints = SelectHints {
+            start: self.start,
+            end: self.end,
+            ..Default::default()
+        };
+        let set = querier.select(&hints, &self.matchers);
+        Ok(set.map_err(ReadError::Storage)?.series)
+    }
 }
 
 /// Converts every query's matchers, so a bad one fails the request before
@@ -179,8 +196,7 @@ pub fn samples_response(
     let mut total = 0usize;
     let mut buf = Vec::new();
     for q in queries {
-        let querier = db.querier(q.start, q.end).map_err(ReadError::Storage)?;
-        let series = querier.select(&q.matchers).map_err(ReadError::Storage)?;
+        let series = q.select(db)?;
         let mut result = QueryResult::default();
         for s in &series {
             buf.clear();
@@ -228,8 +244,7 @@ fn stream_with_limit(
     let mut buf = Vec::new();
     let mut enc = XorEncoder::default();
     for (index, q) in queries.iter().enumerate() {
-        let querier = db.querier(q.start, q.end).map_err(ReadError::Storage)?;
-        let series = querier.select(&q.matchers).map_err(ReadError::Storage)?;
+        let series = q.select(db)?;
         for s in &series {
             buf.clear();
             s.read_into(&mut buf);
@@ -451,7 +466,7 @@ mod tests {
             for cs in &msg.chunked_series {
                 let name = cs.labels[0].value.clone();
                 for c in &cs.chunks {
-                    let d = super::super::xor::decode(&c.data).unwrap();
+                    let d = crate::remote::xor::decode(&c.data).unwrap();
                     assert!(d.len() <= SAMPLES_PER_CHUNK);
                     assert_eq!((c.min_time_ms, c.max_time_ms), (d[0].0, d[d.len() - 1].0));
                     samples.entry(name.clone()).or_default().extend(d);

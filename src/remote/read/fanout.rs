@@ -2,7 +2,8 @@
 //! endpoint, like Prometheus's fanout storage with remote queriers as
 //! secondaries. Series with the same labels become one, their samples
 //! merged by timestamp (one per timestamp). A failing endpoint does not
-//! fail the query: its error becomes a warning of the answer.
+//! fail the query: its error becomes a warning of the answer. The
+//! select's hints go to the endpoints as their read hints.
 //!
 //! Only `select` goes remote. Label names and values come from local
 //! storage alone: Prometheus 2.42's remote querier answers them with a
@@ -15,17 +16,15 @@ use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, RwLock};
-use storage::chunk::{Chunk, ChunkBytes, Encoding, XorBuilder};
-use storage::querier::{ChunkSpan, Querier, Queryable, Series};
+use parking_lot::RwLock;
+use storage::querier::{
+    merge_series, Querier, Queryable, SelectHints, Series, SeriesSet, Warnings,
+};
 use storage::{Db, Label, Labels, Matcher};
 
-use super::fetch::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
+use super::client::{FetchError, Plan, Policy, ReadClient, ReadMetrics, RemoteSeries};
 use crate::config::Config;
 use crate::metrics::Registry;
-
-/// Samples per chunk built from a remote answer, as storage cuts chunks.
-const SAMPLES_PER_CHUNK: usize = 120;
 
 /// How often a thread waiting for remote answers looks at the query's
 /// cancellation flag.
@@ -140,47 +139,21 @@ impl FanoutStorage {
                 .or_else(|| self.runtime.clone()),
             cancel,
             deadline,
-            func: "",
-            warnings: Mutex::new(Vec::new()),
         }
     }
 }
 
-/// The [`Queryable`] one query evaluates against; collects the warnings
-/// of failed remote reads for the answer.
+/// The [`Queryable`] one query evaluates against; failed remote reads
+/// become warnings of the selects that asked for them.
 pub struct FanoutView<'a> {
     db: &'a Db,
     endpoints: Endpoints,
     runtime: Option<tokio::runtime::Handle>,
     cancel: Arc<AtomicBool>,
     deadline: Option<Instant>,
-    /// The `func` read hint sent with every select (Prometheus's
-    /// `SelectHints.Func`; `series` for `/api/v1/series`).
-    func: &'static str,
-    warnings: Mutex<Vec<String>>,
 }
 
 impl FanoutView<'_> {
-    /// Sends `func` as the read hint of remote selects: `series` tells an
-    /// endpoint only label sets are wanted, as Prometheus's series API
-    /// does.
-    pub fn with_func(mut self, func: &'static str) -> Self {
-        self.func = func;
-        self
-    }
-
-    /// The warnings so far, each once, in the order they arose.
-    pub fn take_warnings(&self) -> Vec<String> {
-        std::mem::take(&mut *self.warnings.lock())
-    }
-
-    fn warn(&self, msg: String) {
-        let mut w = self.warnings.lock();
-        if !w.contains(&msg) {
-            w.push(msg);
-        }
-    }
-
     /// The oldest timestamp local storage holds (`i64::MAX` when empty).
     fn local_start(&self) -> i64 {
         let head = self.db.head().min_time();
@@ -192,11 +165,20 @@ impl FanoutView<'_> {
 
     /// Runs the reads concurrently on the runtime and waits for them
     /// here, watching for cancellation; `None` for a read that did not
-    /// finish, with the reason recorded as a warning.
-    fn fetch(&self, plans: &[(Arc<Endpoint>, Plan)]) -> Vec<Option<Vec<RemoteSeries>>> {
+    /// finish, with the reason added to `warnings`.
+    fn fetch(
+        &self,
+        plans: &[(Arc<Endpoint>, Plan)],
+        warnings: &mut Warnings,
+    ) -> Vec<Option<Vec<RemoteSeries>>> {
         let mut out: Vec<Option<Vec<RemoteSeries>>> = vec![None; plans.len()];
+        let mut warn = |msg: String| {
+            if !warnings.contains(&msg) {
+                warnings.push(msg);
+            }
+        };
         let Some(rt) = &self.runtime else {
-            self.warn("remote_read: no async runtime to send requests on".into());
+            warn("remote_read: no async runtime to send requests on".into());
             return out;
         };
         let (tx, rx) = mpsc::channel::<(usize, Result<Vec<RemoteSeries>, FetchError>)>();
@@ -214,14 +196,14 @@ impl FanoutView<'_> {
         let mut pending = plans.len();
         while pending > 0 {
             if self.cancel.load(Ordering::Relaxed) {
-                self.warn("remote_read: query canceled".into());
+                warn("remote_read: query canceled".into());
                 break;
             }
             let wait = match self.deadline {
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(left) => left.min(CANCEL_POLL),
                     None => {
-                        self.warn("remote_read: query timed out".into());
+                        warn("remote_read: query timed out".into());
                         break;
                     }
                 },
@@ -233,14 +215,14 @@ impl FanoutView<'_> {
                     pending -= 1;
                 }
                 Ok((_, Err(e))) => {
-                    self.warn(format!("remote_read: {e}"));
+                    warn(format!("remote_read: {e}"));
                     pending -= 1;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     // A task ended without answering: the runtime is
                     // shutting down.
-                    self.warn("remote_read: request abandoned".into());
+                    warn("remote_read: request abandoned".into());
                     break;
                 }
             }
@@ -292,66 +274,90 @@ struct FanoutQuerier<'a> {
 }
 
 impl Querier for FanoutQuerier<'_> {
-    fn select(&self, matchers: &[Matcher]) -> storage::Result<Vec<Series>> {
-        let mut all = self.local.select(matchers)?;
+    fn select(&self, hints: &SelectHints, matchers: &[Matcher]) -> storage::Result<SeriesSet> {
+        let local = self.local.select(hints, matchers)?;
         let plans: Vec<(Arc<Endpoint>, Plan)> = self
             .remotes
             .iter()
             .filter_map(|(ep, lo, hi)| {
                 let mut plan = ep.policy.plan(*lo, *hi, matchers)?;
                 if let Some(h) = plan.query.hints.as_mut() {
-                    h.func = self.view.func.to_string();
+                    // The window stays the one asked for (cut by
+                    // `read_recent`), not the caller's.
+                    h.step_ms = hints.step;
+                    h.func = hints.func.unwrap_or_default().to_string();
+                    h.range_ms = hints.range;
                 }
                 Some((Arc::clone(ep), plan))
             })
             .collect();
         if plans.is_empty() {
-            return Ok(all);
+            return Ok(local);
         }
-        let answers = self.view.fetch(&plans);
+        let SeriesSet {
+            series: local,
+            mut warnings,
+        } = local;
+        let answers = self.view.fetch(&plans, &mut warnings);
+        let mut remote = Vec::new();
         for ((_, plan), answer) in plans.iter().zip(answers) {
             for rs in answer.into_iter().flatten() {
                 let (lo, hi) = (plan.query.start_timestamp_ms, plan.query.end_timestamp_ms);
                 // A series lookup wants label sets: an endpoint answering
                 // it (Prometheus does) may send series without samples.
-                let keep_empty = self.view.func == "series";
+                let keep_empty = hints.labels_only;
                 if let Some(s) =
                     to_series(rs, &plan.strip, lo, hi, self.mint, self.maxt, keep_empty)
                 {
-                    all.push(s);
+                    remote.push(s);
                 }
             }
         }
-        Ok(merge(all))
+        Ok(SeriesSet {
+            // Local series come first among equal labels.
+            series: merge_series(vec![local, remote]),
+            warnings,
+        })
     }
 
     /// Local names, and Prometheus 2.42's warning for each endpoint (its
     /// remote querier does not implement label lookups).
-    fn label_names(&self, matchers: &[Matcher]) -> storage::Result<Vec<String>> {
-        self.warn_not_implemented();
-        self.local.label_names(matchers)
+    fn label_names(&self, matchers: &[Matcher]) -> storage::Result<(Vec<String>, Warnings)> {
+        let (names, local) = self.local.label_names(matchers)?;
+        Ok((names, self.not_implemented(local)))
     }
 
     /// Local values, with the warnings of [`Self::label_names`].
-    fn label_values(&self, name: &str, matchers: &[Matcher]) -> storage::Result<Vec<String>> {
-        self.warn_not_implemented();
-        self.local.label_values(name, matchers)
+    fn label_values(
+        &self,
+        name: &str,
+        matchers: &[Matcher],
+    ) -> storage::Result<(Vec<String>, Warnings)> {
+        let (values, local) = self.local.label_values(name, matchers)?;
+        Ok((values, self.not_implemented(local)))
     }
 }
 
 impl FanoutQuerier<'_> {
     /// What Prometheus 2.42 answers a label lookup with when remote read
-    /// is configured: one "not implemented" per endpoint, not merged.
-    fn warn_not_implemented(&self) {
-        let mut w = self.view.warnings.lock();
-        w.extend(self.remotes.iter().map(|_| "not implemented".to_string()));
+    /// is configured: one "not implemented" per endpoint, not merged,
+    /// before the local lookup's own warnings.
+    fn not_implemented(&self, local: Warnings) -> Warnings {
+        let mut w: Warnings = self
+            .remotes
+            .iter()
+            .map(|_| "not implemented".to_string())
+            .collect();
+        w.extend(local);
+        w
     }
 }
 
 /// A remote series as storage serves one: `strip` labels removed, samples
-/// outside `[lo, hi]` (what was asked for) dropped, cut into chunks;
-/// `None` when nothing is left, unless `keep_empty`. The series covers the
-/// querier's `[mint, maxt]` so it merges with local ones of the same labels.
+/// outside `[lo, hi]` (what was asked for) dropped, cut into chunks
+/// ([`Series::from_samples`]); `None` when nothing is left, unless
+/// `keep_empty`. The series covers the querier's `[mint, maxt]` so it
+/// merges with local ones of the same labels.
 fn to_series(
     rs: RemoteSeries,
     strip: &[String],
@@ -374,37 +380,7 @@ fn to_series(
             .map(|l| Label::new(l.name, l.value))
             .collect(),
     );
-    let spans = samples
-        .chunks(SAMPLES_PER_CHUNK)
-        .map(|group| {
-            let mut b = XorBuilder::new();
-            for &(t, v) in group {
-                b.append(t, v);
-            }
-            ChunkSpan {
-                mint: group[0].0,
-                maxt: group[group.len() - 1].0,
-                chunk: Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
-                deleted: None,
-            }
-        })
-        .collect();
-    Some(Series::new(labels, spans, mint, maxt))
-}
-
-/// Sorts by labels and joins series with equal labels; their iterators
-/// merge the chunks, yielding each timestamp once.
-fn merge(mut all: Vec<Series>) -> Vec<Series> {
-    // Stable: local series come first among equals.
-    all.sort_by(|a, b| a.labels.cmp(&b.labels));
-    let mut out: Vec<Series> = Vec::with_capacity(all.len());
-    for s in all {
-        match out.last_mut() {
-            Some(last) if last.labels == s.labels => last.merge(s),
-            _ => out.push(s),
-        }
-    }
-    out
+    Some(Series::from_samples(labels, samples, mint, maxt))
 }
 
 #[cfg(test)]
@@ -518,7 +494,7 @@ mod tests {
             )
             .unwrap(),
         ];
-        let merged = merge(all);
+        let merged = merge_series(vec![all]);
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0].labels, Labels::from_pairs([("__name__", "m")]));
         assert_eq!(merged[1].labels, Labels::from_pairs(l));
@@ -570,15 +546,19 @@ mod tests {
         let (series, warnings, skipped) = tokio::task::spawn_blocking(move || {
             let view = f.view(Arc::new(AtomicBool::new(false)), None);
             let q = view.querier(0, 2_000_000).unwrap();
-            let series = q
-                .select(&[
-                    Matcher::equal("__name__", "up"),
-                    Matcher::equal("env", "prod"),
-                ])
+            let SeriesSet { series, warnings } = q
+                .select(
+                    &SelectHints::default(),
+                    &[
+                        Matcher::equal("__name__", "up"),
+                        Matcher::equal("env", "prod"),
+                    ],
+                )
                 .unwrap();
-            let warnings = view.take_warnings();
-            let skipped = q.select(&[Matcher::equal("__name__", "up")]).unwrap();
-            (series, warnings, (skipped.len(), view.take_warnings()))
+            let skipped = q
+                .select(&SelectHints::default(), &[Matcher::equal("__name__", "up")])
+                .unwrap();
+            (series, warnings, (skipped.series.len(), skipped.warnings))
         })
         .await
         .unwrap();
@@ -618,8 +598,10 @@ mod tests {
         let job = tokio::task::spawn_blocking(move || {
             let view = f.view(c, Some(Instant::now() + Duration::from_secs(20)));
             let q = view.querier(0, 10).unwrap();
-            let n = q.select(&[Matcher::equal("__name__", "x")]).unwrap().len();
-            (n, view.take_warnings())
+            let set = q
+                .select(&SelectHints::default(), &[Matcher::equal("__name__", "x")])
+                .unwrap();
+            (set.series.len(), set.warnings)
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
         cancel.store(true, Ordering::Relaxed);
@@ -636,8 +618,9 @@ mod tests {
                 Some(Instant::now() + Duration::from_millis(100)),
             );
             let q = view.querier(0, 10).unwrap();
-            q.select(&[Matcher::equal("__name__", "x")]).unwrap();
-            view.take_warnings()
+            q.select(&SelectHints::default(), &[Matcher::equal("__name__", "x")])
+                .unwrap()
+                .warnings
         })
         .await
         .unwrap();
@@ -669,8 +652,9 @@ mod tests {
             let ask = |mint, maxt| {
                 let view = f.view(Arc::new(AtomicBool::new(false)), None);
                 let q = view.querier(mint, maxt).unwrap();
-                q.select(&[Matcher::equal("__name__", "x")]).unwrap();
-                view.take_warnings()
+                q.select(&SelectHints::default(), &[Matcher::equal("__name__", "x")])
+                    .unwrap()
+                    .warnings
             };
             (ask(5_001, 9_000), ask(1_000, 9_000))
         })

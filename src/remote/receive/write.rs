@@ -8,9 +8,9 @@ use std::collections::HashSet;
 use storage::{Db, METRIC_NAME};
 
 use super::decode::{DecodeError, SeriesView, WriteBatch};
-use super::proto::Sample;
 use super::ref_cache::SeriesRefCache;
 use crate::config::NameValidationScheme;
+use crate::remote::proto::Sample;
 
 /// Largest body accepted, compressed and again after decompression:
 /// 32 MiB. Prometheus's sender caps a request far below this
@@ -323,8 +323,8 @@ fn is_legacy_metric_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::proto::{self, Sample, TimeSeries, WriteRequest};
     use super::*;
+    use crate::remote::proto::{self, Sample, TimeSeries, WriteRequest};
     use prost::Message;
 
     fn l(n: &str, v: &str) -> proto::Label {
@@ -404,7 +404,7 @@ mod tests {
         // A header claiming 64 MiB is refused before allocating.
         let mut huge = Vec::new();
         let mut buf = [0u8; 10];
-        let n = super::super::xor::put_uvarint(&mut buf, 64 << 20);
+        let n = crate::remote::xor::put_uvarint(&mut buf, 64 << 20);
         huge.extend_from_slice(&buf[..n]);
         assert!(matches!(decompress(&huge), Err(WriteError::TooLarge(_))));
         assert!(!WriteError::TooLarge(1).is_retryable());
@@ -439,8 +439,12 @@ mod tests {
         use storage::querier::Queryable;
         let q = db.head().querier(0, i64::MAX).unwrap();
         let s = q
-            .select(&[storage::Matcher::equal("__name__", name)])
-            .unwrap();
+            .select(
+                &storage::querier::SelectHints::default(),
+                &[storage::Matcher::equal("__name__", name)],
+            )
+            .unwrap()
+            .series;
         let mut got = Vec::new();
         s[0].read_into(&mut got);
         got

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use parking_lot::RwLock;
 
-use super::proto::{self, MetricType};
+use crate::remote::proto::{self, MetricType};
 use crate::scrape::status::MetricMetadata;
 
 /// Most metric families kept; a sender cannot grow the map without bound.

@@ -8,7 +8,7 @@
 //! two flat vectors shared by the whole request.
 //!
 //! It accepts and rejects what decoding into the prost structs of
-//! [`super::proto`] does: wire types are checked per known field, strings
+//! [`crate::remote::proto`] does: wire types are checked per known field, strings
 //! must be UTF-8, unknown fields are skipped, exemplars and native
 //! histograms are checked for well-formedness and then dropped (only the
 //! number of histograms is kept, to be reported as rejected).
@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use prost::Message;
 
-use super::proto::{MetricMetadata, Sample};
+use crate::remote::proto::{MetricMetadata, Sample};
 
 /// Nesting depth of groups inside unknown fields at which decoding gives
 /// up, as prost's recursion limit does.
@@ -457,8 +457,8 @@ impl<'a> Reader<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::proto::{self, Exemplar, Histogram, Label, TimeSeries, WriteRequest};
     use super::*;
+    use crate::remote::proto::{self, Exemplar, Histogram, Label, TimeSeries, WriteRequest};
     use proptest::prelude::*;
 
     fn l(n: &str, v: &str) -> Label {

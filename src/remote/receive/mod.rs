@@ -1,0 +1,13 @@
+//! The remote-write 1.0 receiver: [`write`] decompresses, decodes (with its
+//! own borrowing decoder in [`decode`]), validates and appends a request;
+//! the storage refs of series it has seen are remembered in a
+//! [`SeriesRefCache`], and metadata it receives is kept in a
+//! [`MetadataStore`].
+
+pub mod decode;
+mod metadata;
+mod ref_cache;
+pub mod write;
+
+pub use metadata::MetadataStore;
+pub use ref_cache::SeriesRefCache;
