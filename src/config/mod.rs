@@ -6,13 +6,14 @@
 //! live in [`load`] and [`validate`]; durations in [`duration`]; sizes in
 //! [`body_size`]; label-name rules in [`names`]; relabeling rules in
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
-//! [`remote_read`]; the HTTP client keys every client entry shares
-//! (credentials, TLS, proxies) in [`http_client`].
+//! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
+//! keys every client entry shares (credentials, TLS, proxies) in
+//! [`http_client`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
 //! [`Config::warnings`]):
-//! - top level: `alerting`, `rule_files` (loaded, not evaluated yet),
+//! - top level: `rule_files` (loaded, not evaluated yet),
 //!   `storage`, `tracing`, `runtime`, `otlp`;
 //! - `global:` `rule_query_offset`,
 //!   `scrape_failure_log_file`, `metric_name_escaping_scheme`,
@@ -20,6 +21,7 @@
 //!   `convert_classic_histograms_to_nhcb`, `query_log_file`;
 //! - per job: see [`scrape::ScrapeConfig`].
 
+pub mod alerting;
 pub mod body_size;
 pub mod duration;
 pub(crate) mod glob;
@@ -39,6 +41,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use alerting::{AlertingConfig, AlertmanagerConfig};
 pub use duration::PromDuration;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
@@ -66,9 +69,10 @@ pub struct Config {
     /// Relative paths are resolved against the config file's directory.
     #[serde(default)]
     pub rule_files: Vec<String>,
-    /// Accepted so existing configs load; ferroprom sends no alerts.
-    #[serde(default)]
-    pub alerting: Option<serde_yaml_ng::Value>,
+    /// Where alerts are sent (see `crate::notifier`). `alerting:` with no
+    /// value is the same as leaving it out.
+    #[serde(default, deserialize_with = "alerting::or_default")]
+    pub alerting: AlertingConfig,
     /// Where to send every appended sample (see `crate::remote::send`).
     #[serde(default)]
     pub remote_write: Vec<RemoteWriteConfig>,

@@ -13,7 +13,7 @@ use super::body_size::parse_size;
 use super::http_client::Proxies;
 use super::locate::KeyPath;
 use super::remote_read::{RemoteReadConfig, RESERVED_HEADERS};
-use super::scrape::HttpSdConfig;
+use super::scrape::{FileSdConfig, HttpSdConfig};
 use super::{Config, GlobalConfig, NameValidationScheme, RemoteWriteConfig, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
 
@@ -84,6 +84,8 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         dir,
         &mut warnings,
     )?;
+    cfg.alerting
+        .validate(cfg.global.metric_name_validation_scheme, dir, &mut warnings)?;
     top_level_warnings(cfg, &mut warnings);
     cfg.warnings = warnings;
     Ok(())
@@ -267,41 +269,16 @@ fn validate_job(
         }
         check_label_names(sc.labels.keys(), scheme, &sc_path.key("labels"))?;
     }
-    for (i, fsd) in job.file_sd_configs.iter_mut().enumerate() {
-        let fsd_path = path.key("file_sd_configs").index(i);
-        if fsd.files.is_empty() {
-            return Err(problem(
-                fsd_path,
-                "file service discovery config must contain at least one path name",
-            ));
-        }
-        for (j, f) in fsd.files.iter_mut().enumerate() {
-            if !file_sd_pattern().is_match(f) {
-                return Err(problem(
-                    fsd_path.key("files").index(j),
-                    format!("path name {f:?} is not valid for file discovery"),
-                ));
-            }
-            resolve(f, dir);
-        }
-    }
+    validate_file_sds(&mut job.file_sd_configs, &path.key("file_sd_configs"), dir)?;
     for (i, hsd) in job.http_sd_configs.iter_mut().enumerate() {
         validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
     }
-    for key in ["relabel_configs", "metric_relabel_configs"] {
-        let rules = if key == "relabel_configs" {
-            &job.relabel_configs
-        } else {
-            &job.metric_relabel_configs
-        };
-        if let Err(e) = compile_with_scheme(rules, scheme) {
-            let mut p = path.key(key).index(e.index);
-            if let Some(field) = e.error.field() {
-                p = p.key(field);
-            }
-            return Err(problem(p, e.error.to_string()));
-        }
-    }
+    check_relabel(&job.relabel_configs, scheme, &path.key("relabel_configs"))?;
+    check_relabel(
+        &job.metric_relabel_configs,
+        scheme,
+        &path.key("metric_relabel_configs"),
+    )?;
     if let Some(f) = job.scrape_failure_log_file.as_mut() {
         resolve(f, dir);
     }
@@ -342,7 +319,52 @@ fn validate_job(
     Ok(())
 }
 
-fn validate_http_sd(
+/// Checks `file_sd_configs` entries (at `path`) and makes their paths
+/// absolute against `dir`.
+pub(super) fn validate_file_sds(
+    entries: &mut [FileSdConfig],
+    path: &KeyPath,
+    dir: Option<&Path>,
+) -> Result<()> {
+    for (i, fsd) in entries.iter_mut().enumerate() {
+        let fsd_path = path.index(i);
+        if fsd.files.is_empty() {
+            return Err(problem(
+                fsd_path,
+                "file service discovery config must contain at least one path name",
+            ));
+        }
+        for (j, f) in fsd.files.iter_mut().enumerate() {
+            if !file_sd_pattern().is_match(f) {
+                return Err(problem(
+                    fsd_path.key("files").index(j),
+                    format!("path name {f:?} is not valid for file discovery"),
+                ));
+            }
+            resolve(f, dir);
+        }
+    }
+    Ok(())
+}
+
+/// Compiles relabeling `rules` (at `path`) to report the first bad one
+/// with the key it is about.
+pub(super) fn check_relabel(
+    rules: &[crate::config::RelabelConfig],
+    scheme: NameValidationScheme,
+    path: &KeyPath,
+) -> Result<()> {
+    if let Err(e) = compile_with_scheme(rules, scheme) {
+        let mut p = path.index(e.index);
+        if let Some(field) = e.error.field() {
+            p = p.key(field);
+        }
+        return Err(problem(p, e.error.to_string()));
+    }
+    Ok(())
+}
+
+pub(super) fn validate_http_sd(
     hsd: &mut HttpSdConfig,
     path: &KeyPath,
     dir: Option<&Path>,
@@ -578,13 +600,11 @@ fn validate_remote_write(
             "remote_timeout must be greater than 0",
         ));
     }
-    if let Err(e) = compile_with_scheme(&rw.write_relabel_configs, scheme) {
-        let mut p = path.key("write_relabel_configs").index(e.index);
-        if let Some(field) = e.error.field() {
-            p = p.key(field);
-        }
-        return Err(problem(p, e.error.to_string()));
-    }
+    check_relabel(
+        &rw.write_relabel_configs,
+        scheme,
+        &path.key("write_relabel_configs"),
+    )?;
     rw.with_http_client(|h| h.validate(path, dir))?;
     let ignored = [
         ("send_exemplars", rw.send_exemplars),
@@ -703,7 +723,6 @@ fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
         warnings.push("rule_files: rules are not evaluated by ferroprom; ignored".to_string());
     }
     let ignored = [
-        ("alerting", cfg.alerting.is_some()),
         ("storage", cfg.storage.is_some()),
         ("tracing", cfg.tracing.is_some()),
         ("runtime", cfg.runtime.is_some()),
