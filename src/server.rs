@@ -2,8 +2,9 @@
 //! HTTP API, and handles reloads and shutdown.
 //!
 //! Order matters on the way down: stop taking HTTP requests, stop scraping
-//! (so nothing appends any more), flush the remote-write queues (they read
-//! the WAL), then close storage, which syncs the WAL.
+//! (so nothing appends any more), flush the alert notifications and the
+//! remote-write queues (they read the WAL), then close storage, which
+//! syncs the WAL.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::discovery::Discovery;
 use crate::flags::Flags;
 use crate::metrics::Registry;
+use crate::notifier::{Notifier, NotifierOptions};
 use crate::remote::send::RemoteWriteManager;
 use crate::remote::FanoutStorage;
 use crate::scrape::manager::ScrapeManager;
@@ -37,6 +39,8 @@ pub enum ServerError {
     RemoteRead(#[from] crate::remote::RemoteReadError),
     #[error("applying the configuration: {0}")]
     RemoteWrite(#[from] crate::remote::send::SendError),
+    #[error("applying the configuration: {0}")]
+    Notifier(#[from] crate::notifier::NotifierError),
     #[error("opening storage at {path}: {source}")]
     Storage {
         path: PathBuf,
@@ -136,6 +140,18 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             }
         });
     }
+    let external_url = flags.external_url()?;
+    flags.route_prefix()?;
+    let notifier = Arc::new(Notifier::new(
+        &registry,
+        NotifierOptions {
+            queue_capacity: flags.notification_queue_capacity,
+            batch_size: flags.notification_batch_size,
+            ..Default::default()
+        },
+    ));
+    notifier.apply_config(&cfg)?;
+    tracing::info!(external_url = %external_url, "alert notifier started");
     reload_ok.set(1.0);
     reload_time.set(unix_now());
 
@@ -167,6 +183,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         registry: Arc::clone(&registry),
         start_time: SystemTime::now(),
         storage_retention: retention_string(&flags),
+        notifier: Some(Arc::clone(&notifier)),
     });
 
     let listener = tokio::net::TcpListener::bind(addr)
@@ -206,6 +223,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
                 // old configuration whole.
                 let endpoints = queryable.endpoints_for(&new).map_err(|e| e.to_string())?;
                 remote_write.check(&new).map_err(|e| e.to_string())?;
+                notifier.check(&new).map_err(|e| e.to_string())?;
                 scrape.apply_config(&new).map_err(|e| e.to_string())?;
                 Ok((new, endpoints))
             });
@@ -222,6 +240,9 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
                 let new = Arc::new(new);
                 log_warnings(&new);
                 queryable.set_endpoints(endpoints);
+                if let Err(e) = notifier.apply_config(&new) {
+                    tracing::error!(error = %e, "applying alerting configuration");
+                }
                 discovery.update(&new);
                 *config_cell.write() = new;
                 reload_ok.set(1.0);
@@ -249,7 +270,9 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
         Ok(Ok(())) => {}
     }
-    tracing::info!("scraping stopped; flushing remote-write queues");
+    tracing::info!("scraping stopped; sending queued alert notifications");
+    notifier.stop().await;
+    tracing::info!("flushing remote-write queues");
     remote_write.stop().await;
     tracing::info!("closing storage");
     // Other holders of the handle (the metrics collector, a query that
