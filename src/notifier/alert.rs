@@ -81,7 +81,7 @@ mod tests {
             ends_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_300)),
             generator_url: "http://p:9090/graph?g0.expr=up&g0.tab=1".into(),
         };
-        let json = String::from_utf8(encode(&[a.clone()])).unwrap();
+        let json = String::from_utf8(encode(std::slice::from_ref(&a))).unwrap();
         assert_eq!(
             json,
             r#"[{"labels":{"alertname":"Down","job":"x"},"annotations":{"summary":"x is \"down\""},"startsAt":"2023-11-14T22:13:20.123Z","endsAt":"2023-11-14T22:18:20.000Z","generatorURL":"http://p:9090/graph?g0.expr=up&g0.tab=1"}]"#
