@@ -197,14 +197,13 @@ alerting:
 "
     );
     let srv = Server::start(Some(&config), &["--web.enable-lifecycle"]);
-    let data = srv.api("/api/v1/alertmanagers", &[]);
-    assert_eq!(
-        data,
-        serde_json::json!({
-            "activeAlertmanagers": [{"url": format!("http://127.0.0.1:{a}/am/api/v2/alerts")}],
-            "droppedAlertmanagers": [{"url": format!("http://127.0.0.1:{b}/am/api/v2/alerts")}],
-        })
-    );
+    let want = serde_json::json!({
+        "activeAlertmanagers": [{"url": format!("http://127.0.0.1:{a}/am/api/v2/alerts")}],
+        "droppedAlertmanagers": [{"url": format!("http://127.0.0.1:{b}/am/api/v2/alerts")}],
+    });
+    eventually("the configured Alertmanagers", || {
+        (srv.api("/api/v1/alertmanagers", &[]) == want).then_some(())
+    });
     let (_, metrics) = srv.get("/metrics", &[]);
     assert!(metrics.contains("prometheus_notifications_alertmanagers_discovered 1"));
     assert!(metrics.contains("prometheus_notifications_queue_capacity 10000"));
@@ -234,10 +233,11 @@ alerting:
     .unwrap();
     let (code, body) = srv.post("/-/reload", &[]);
     assert_eq!(code, 200, "{body}");
-    let data = srv.api("/api/v1/alertmanagers", &[]);
-    assert_eq!(
-        data["activeAlertmanagers"],
-        serde_json::json!([{"url": format!("http://127.0.0.1:{b}/api/v2/alerts")}])
-    );
-    assert_eq!(data["droppedAlertmanagers"], serde_json::json!([]));
+    let want = serde_json::json!({
+        "activeAlertmanagers": [{"url": format!("http://127.0.0.1:{b}/api/v2/alerts")}],
+        "droppedAlertmanagers": [],
+    });
+    eventually("the reloaded Alertmanagers", || {
+        (srv.api("/api/v1/alertmanagers", &[]) == want).then_some(())
+    });
 }

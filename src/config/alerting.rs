@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::http_client::{http_client_keys, Proxies};
 use super::locate::KeyPath;
-use super::validate::{check_relabel, problem, validate_file_sds, validate_http_sd, Problem};
+use super::validate::{check_relabel, problem, validate_sd, Problem};
 use super::{FileSdConfig, HttpSdConfig, NameValidationScheme, PromDuration, RelabelConfig};
 use super::{Scheme, StaticConfig};
 
@@ -129,10 +129,13 @@ impl AlertmanagerConfig {
                 }
             }
         }
-        validate_file_sds(&mut self.file_sd_configs, &path.key("file_sd_configs"), dir)?;
-        for (i, hsd) in self.http_sd_configs.iter_mut().enumerate() {
-            validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
-        }
+        validate_sd(
+            &mut self.file_sd_configs,
+            &mut self.http_sd_configs,
+            path,
+            dir,
+            warnings,
+        )?;
         check_relabel(&self.relabel_configs, scheme, &path.key("relabel_configs"))?;
         check_relabel(
             &self.alert_relabel_configs,

@@ -269,10 +269,13 @@ fn validate_job(
         }
         check_label_names(sc.labels.keys(), scheme, &sc_path.key("labels"))?;
     }
-    validate_file_sds(&mut job.file_sd_configs, &path.key("file_sd_configs"), dir)?;
-    for (i, hsd) in job.http_sd_configs.iter_mut().enumerate() {
-        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
-    }
+    validate_sd(
+        &mut job.file_sd_configs,
+        &mut job.http_sd_configs,
+        path,
+        dir,
+        warnings,
+    )?;
     check_relabel(&job.relabel_configs, scheme, &path.key("relabel_configs"))?;
     check_relabel(
         &job.metric_relabel_configs,
@@ -319,15 +322,18 @@ fn validate_job(
     Ok(())
 }
 
-/// Checks `file_sd_configs` entries (at `path`) and makes their paths
+/// Checks the `file_sd_configs` and `http_sd_configs` of the entry at
+/// `path` (a scrape job or an Alertmanager set) and makes their paths
 /// absolute against `dir`.
-pub(super) fn validate_file_sds(
-    entries: &mut [FileSdConfig],
+pub(super) fn validate_sd(
+    file_sds: &mut [FileSdConfig],
+    http_sds: &mut [HttpSdConfig],
     path: &KeyPath,
     dir: Option<&Path>,
+    warnings: &mut Vec<String>,
 ) -> Result<()> {
-    for (i, fsd) in entries.iter_mut().enumerate() {
-        let fsd_path = path.index(i);
+    for (i, fsd) in file_sds.iter_mut().enumerate() {
+        let fsd_path = path.key("file_sd_configs").index(i);
         if fsd.files.is_empty() {
             return Err(problem(
                 fsd_path,
@@ -343,6 +349,9 @@ pub(super) fn validate_file_sds(
             }
             resolve(f, dir);
         }
+    }
+    for (i, hsd) in http_sds.iter_mut().enumerate() {
+        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
     }
     Ok(())
 }
@@ -364,7 +373,7 @@ pub(super) fn check_relabel(
     Ok(())
 }
 
-pub(super) fn validate_http_sd(
+fn validate_http_sd(
     hsd: &mut HttpSdConfig,
     path: &KeyPath,
     dir: Option<&Path>,

@@ -91,8 +91,9 @@ struct Shared {
     labeling: RwLock<Arc<Labeling>>,
     sets: RwLock<Vec<Arc<AlertmanagerSet>>>,
     /// The last groups discovery reported per set name, so a reload that
-    /// rebuilds the sets keeps their Alertmanagers until discovery
-    /// re-reports. Locked around every change to `sets`' Alertmanagers.
+    /// rebuilds a set with unchanged discovery settings keeps its
+    /// Alertmanagers meanwhile. Locked around every change to `sets`'
+    /// Alertmanagers.
     groups: Mutex<HashMap<String, Vec<TargetGroup>>>,
     metrics: Metrics,
 }
@@ -180,8 +181,12 @@ impl Notifier {
         let sets = build_sets(cfg)?;
         {
             let groups = self.shared.groups.lock();
+            let old = self.shared.sets.read().clone();
             for set in &sets {
-                if let Some(g) = groups.get(&set.name) {
+                let kept = old
+                    .iter()
+                    .any(|o| o.name == set.name && o.same_discovery(set));
+                if let (true, Some(g)) = (kept, groups.get(&set.name)) {
                     set.sync(g);
                 }
             }

@@ -77,6 +77,15 @@ impl AlertmanagerSet {
         *self.discovered.write() = found;
     }
 
+    /// Whether `other` discovers its Alertmanagers the same way (so the
+    /// groups found for this set hold for it too).
+    pub(crate) fn same_discovery(&self, other: &AlertmanagerSet) -> bool {
+        let (a, b) = (&self.cfg, &other.cfg);
+        a.static_configs == b.static_configs
+            && a.file_sd_configs == b.file_sd_configs
+            && a.http_sd_configs == b.http_sd_configs
+    }
+
     pub(crate) fn discovered(&self) -> Discovered {
         self.discovered.read().clone()
     }
