@@ -98,6 +98,29 @@ pub struct Flags {
     #[arg(long = "rules.alert.resend-delay", default_value = "1m")]
     pub rules_alert_resend_delay: String,
 
+    /// The capacity of the queue for pending Alertmanager notifications.
+    #[arg(
+        long = "alertmanager.notification-queue-capacity",
+        default_value_t = 10_000
+    )]
+    pub notification_queue_capacity: usize,
+
+    /// The maximum number of notifications per batch to send to the
+    /// Alertmanager.
+    #[arg(long = "alertmanager.notification-batch-size", default_value_t = 256)]
+    pub notification_batch_size: usize,
+
+    /// The URL under which ferroprom is externally reachable (links in
+    /// alerts). Defaults to http://<hostname>:<listen port>/.
+    #[arg(long = "web.external-url")]
+    pub external_url: Option<String>,
+
+    /// Prefix for the internal routes of web endpoints; accepted for
+    /// compatibility (routes are served at the root). Defaults to the path
+    /// of --web.external-url.
+    #[arg(long = "web.route-prefix")]
+    pub route_prefix: Option<String>,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,
@@ -274,8 +297,80 @@ impl Flags {
                 self.query_max_concurrency.to_string(),
             ),
             ("log.level".into(), self.log_level.as_str().into()),
+            (
+                "alertmanager.notification-queue-capacity".into(),
+                self.notification_queue_capacity.to_string(),
+            ),
+            (
+                "alertmanager.notification-batch-size".into(),
+                self.notification_batch_size.to_string(),
+            ),
+            (
+                "web.external-url".into(),
+                self.external_url.clone().unwrap_or_default(),
+            ),
+            (
+                "web.route-prefix".into(),
+                self.route_prefix.clone().unwrap_or_default(),
+            ),
         ])
     }
+
+    /// `--web.external-url` as Prometheus computes it: the flag, or
+    /// `http://<hostname>:<listen port>/`, with the path's trailing
+    /// slashes removed.
+    pub fn external_url(&self) -> Result<reqwest::Url, FlagError> {
+        let err = |msg: String| FlagError {
+            flag: "web.external-url",
+            msg,
+        };
+        let text = match self.external_url.as_deref() {
+            Some(u) if !u.is_empty() => u.to_string(),
+            _ => {
+                let port = self
+                    .listen_address
+                    .rsplit_once(':')
+                    .map(|(_, p)| p)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "no port in --web.listen-address {:?}",
+                            self.listen_address
+                        ))
+                    })?;
+                format!("http://{}:{port}/", hostname())
+            }
+        };
+        if text.starts_with(['"', '\'']) || text.ends_with(['"', '\'']) {
+            return Err(err("URL must not begin or end with quotes".into()));
+        }
+        let mut url = reqwest::Url::parse(&text).map_err(|e| err(e.to_string()))?;
+        let path = url.path().trim_end_matches('/').to_string();
+        url.set_path(&path);
+        Ok(url)
+    }
+
+    /// `--web.route-prefix`, defaulting to the external URL's path, as
+    /// `/` followed by the prefix without surrounding slashes.
+    pub fn route_prefix(&self) -> Result<String, FlagError> {
+        let prefix = match self.route_prefix.as_deref() {
+            Some(p) => p.to_string(),
+            None => self.external_url()?.path().to_string(),
+        };
+        Ok(format!("/{}", prefix.trim_matches('/')))
+    }
+}
+
+/// This machine's name, for the default external URL.
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at
+    // most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "localhost".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 #[cfg(test)]
@@ -352,6 +447,42 @@ mod tests {
         assert!(Flags::try_parse_from(["ferroprom", "tsdb", "import", "csv", "x"]).is_err());
         assert!(Flags::try_parse_from(["ferroprom", "tsdb", "import", "openmetrics"]).is_err());
         assert!(Flags::try_parse_from(["ferroprom", "--no.such-flag"]).is_err());
+    }
+
+    #[test]
+    fn alertmanager_and_external_url_flags() {
+        let f = parse(&[]);
+        assert_eq!(f.notification_queue_capacity, 10_000);
+        assert_eq!(f.notification_batch_size, 256);
+        let url = f.external_url().unwrap();
+        assert_eq!(url.port(), Some(9090));
+        assert_eq!(url.path(), "/");
+        assert_eq!(f.route_prefix().unwrap(), "/");
+        let f = parse(&[
+            "--alertmanager.notification-queue-capacity=5",
+            "--alertmanager.notification-batch-size",
+            "7",
+            "--web.external-url=https://example.com/prom/",
+        ]);
+        assert_eq!(
+            (f.notification_queue_capacity, f.notification_batch_size),
+            (5, 7)
+        );
+        assert_eq!(
+            f.external_url().unwrap().as_str(),
+            "https://example.com/prom"
+        );
+        assert_eq!(f.route_prefix().unwrap(), "/prom");
+        assert_eq!(f.as_map()["web.external-url"], "https://example.com/prom/");
+        let f = parse(&["--web.external-url=http://h/x", "--web.route-prefix=/y/"]);
+        assert_eq!(f.route_prefix().unwrap(), "/y");
+        let e = parse(&["--web.external-url='http://h/'"])
+            .external_url()
+            .unwrap_err();
+        assert_eq!(e.flag, "web.external-url");
+        assert!(parse(&["--web.external-url=not a url"])
+            .external_url()
+            .is_err());
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod flags;
 pub(crate) mod http_client;
 pub mod import;
 pub mod metrics;
+pub mod notifier;
 pub mod relabel;
 pub mod remote;
 pub mod rules;

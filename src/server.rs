@@ -2,8 +2,9 @@
 //! HTTP API, and handles reloads and shutdown.
 //!
 //! Order matters on the way down: stop taking HTTP requests, stop scraping
-//! (so nothing appends any more), flush the remote-write queues (they read
-//! the WAL), then close storage, which syncs the WAL.
+//! (so nothing appends any more), flush the alert notifications and the
+//! remote-write queues (they read the WAL), then close storage, which
+//! syncs the WAL.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::discovery::Discovery;
 use crate::flags::Flags;
 use crate::metrics::Registry;
+use crate::notifier::{Notifier, NotifierOptions};
 use crate::remote::send::RemoteWriteManager;
 use crate::remote::FanoutStorage;
 use crate::rules::{Manager as RuleManager, ManagerOptions as RuleManagerOptions};
@@ -40,6 +42,8 @@ pub enum ServerError {
     RemoteWrite(#[from] crate::remote::send::SendError),
     #[error(transparent)]
     Rules(#[from] crate::rules::RulesError),
+    #[error("applying the configuration: {0}")]
+    Notifier(#[from] crate::notifier::NotifierError),
     #[error("opening storage at {path}: {source}")]
     Storage {
         path: PathBuf,
@@ -139,8 +143,21 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             }
         });
     }
+    let external_url = flags.external_url()?;
+    flags.route_prefix()?;
+    let notifier = Arc::new(Notifier::new(
+        &registry,
+        NotifierOptions {
+            queue_capacity: flags.notification_queue_capacity,
+            batch_size: flags.notification_batch_size,
+            ..Default::default()
+        },
+    ));
+    notifier.apply_config(&cfg)?;
+    tracing::info!(external_url = %external_url, "alert notifier started");
+
     // Rules start after storage and before HTTP is ready; a bad rule file
-    // fails start-up. The notifier is not wired yet: alerts are dropped.
+    // fails start-up. Their alerts go to the notifier.
     let rule_manager = Arc::new(RuleManager::new(
         RuleManagerOptions {
             engine: promql::Engine::new(promql::EngineOptions {
@@ -151,8 +168,12 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             }),
             queryable: Arc::clone(&queryable),
             db: Arc::clone(&db),
-            sink: Arc::new(crate::rules::notify::NoSink),
-            settings: crate::rules::Settings::from_flags(&flags, String::new())?,
+            sink: Arc::clone(&notifier) as Arc<dyn crate::rules::AlertSink>,
+            settings: crate::rules::Settings::from_flags(
+                &flags,
+                // `Url` spells an empty path as `/`; links append their own.
+                external_url.as_str().trim_end_matches('/').to_string(),
+            )?,
         },
         &registry,
     ));
@@ -189,6 +210,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         registry: Arc::clone(&registry),
         start_time: SystemTime::now(),
         storage_retention: retention_string(&flags),
+        notifier: Some(Arc::clone(&notifier)),
     });
 
     let listener = tokio::net::TcpListener::bind(addr)
@@ -230,6 +252,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
                 // old configuration whole.
                 let endpoints = queryable.endpoints_for(&new).map_err(|e| e.to_string())?;
                 remote_write.check(&new).map_err(|e| e.to_string())?;
+                notifier.check(&new).map_err(|e| e.to_string())?;
                 scrape.apply_config(&new).map_err(|e| e.to_string())?;
                 Ok((new, endpoints))
             });
@@ -249,6 +272,9 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
                 let new = Arc::new(new);
                 log_warnings(&new);
                 queryable.set_endpoints(endpoints);
+                if let Err(e) = notifier.apply_config(&new) {
+                    tracing::error!(error = %e, "applying alerting configuration");
+                }
                 discovery.update(&new);
                 *config_cell.write() = new;
                 reload_ok.set(1.0);
@@ -278,7 +304,9 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         Err(e) => tracing::warn!(error = %e, "HTTP server task failed"),
         Ok(Ok(())) => {}
     }
-    tracing::info!("scraping stopped; flushing remote-write queues");
+    tracing::info!("scraping stopped; sending queued alert notifications");
+    notifier.stop().await;
+    tracing::info!("flushing remote-write queues");
     remote_write.stop().await;
     tracing::info!("closing storage");
     // Other holders of the handle (the metrics collector, a query that

@@ -195,6 +195,7 @@ fn fixture_with(slots: usize) -> Fixture {
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),
         storage_retention: "15d".into(),
+        notifier: None,
     });
     let router = Router::new()
         .merge(query::routes())

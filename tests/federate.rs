@@ -87,6 +87,7 @@ fn harness(config: &str) -> Harness {
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),
         storage_retention: "15d".into(),
+        notifier: None,
     });
     let app = api::router(state);
     Harness { _dir: dir, db, app }

@@ -81,6 +81,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),
         storage_retention: "15d".into(),
+        notifier: None,
     });
     Harness {
         _dir: dir,

@@ -5,6 +5,7 @@
 //! go out through [`response`] in Prometheus's envelope.
 
 mod admin;
+mod alertmanagers;
 pub mod ast_json;
 mod blocking;
 pub mod encode;
@@ -75,6 +76,8 @@ pub struct ApiState {
     pub start_time: SystemTime,
     /// `--storage.tsdb.retention.time` / `.size` as given, for runtimeinfo.
     pub storage_retention: String,
+    /// Where `/api/v1/alertmanagers` looks; `None` lists no Alertmanagers.
+    pub notifier: Option<Arc<crate::notifier::Notifier>>,
 }
 
 /// The whole HTTP surface: every API route, the lifecycle endpoints and
@@ -90,6 +93,7 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .merge(targets::routes())
         .merge(metadata::routes())
         .merge(rules::routes())
+        .merge(alertmanagers::routes())
         .merge(admin::routes())
         .merge(query::routes())
         .merge(series::routes())

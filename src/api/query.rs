@@ -611,6 +611,7 @@ mod tests {
             registry: Arc::new(Registry::new()),
             start_time: SystemTime::now(),
             storage_retention: String::new(),
+            notifier: None,
         };
         (dir, state)
     }

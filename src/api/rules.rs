@@ -1,7 +1,6 @@
-//! `/api/v1/rules`, `/api/v1/alerts`, `/api/v1/alertmanagers`. ferroprom
-//! evaluates no rules and sends no alerts, so the lists are empty; the
-//! parameters are still checked as Prometheus checks them, so clients see
-//! the same errors.
+//! `/api/v1/rules`, `/api/v1/alerts`. ferroprom evaluates no rules yet,
+//! so the lists are empty; the parameters are still checked as Prometheus
+//! checks them, so clients see the same errors.
 
 use std::sync::Arc;
 
@@ -19,7 +18,6 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new()
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/alerts", get(alerts))
-        .route("/api/v1/alertmanagers", get(alertmanagers))
 }
 
 #[derive(Serialize)]
@@ -57,18 +55,4 @@ struct AlertDiscovery {
 
 async fn alerts() -> Result<Success, ApiError> {
     success(&AlertDiscovery { alerts: [] })
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AlertmanagerDiscovery {
-    active_alertmanagers: [(); 0],
-    dropped_alertmanagers: [(); 0],
-}
-
-async fn alertmanagers() -> Result<Success, ApiError> {
-    success(&AlertmanagerDiscovery {
-        active_alertmanagers: [],
-        dropped_alertmanagers: [],
-    })
 }

@@ -311,7 +311,9 @@ scrape_configs:
             "prometheus"
         );
         assert!(cfg.rule_files.is_empty());
-        assert!(cfg.warnings.iter().any(|w| w.starts_with("alerting")));
+        assert!(cfg.alerting.alertmanagers[0].static_configs[0]
+            .targets
+            .is_empty());
     }
 
     #[test]

@@ -6,18 +6,20 @@
 //! live in [`load`] and [`validate`]; durations in [`duration`]; sizes in
 //! [`body_size`]; label-name rules in [`names`]; relabeling rules in
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
-//! [`remote_read`]; the HTTP client keys every client entry shares
-//! (credentials, TLS, proxies) in [`http_client`].
+//! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
+//! keys every client entry shares (credentials, TLS, proxies) in
+//! [`http_client`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
 //! [`Config::warnings`]):
-//! - top level: `alerting`, `storage`, `tracing`, `runtime`, `otlp`;
+//! - top level: `storage`, `tracing`, `runtime`, `otlp`;
 //! - `global:` `scrape_failure_log_file`, `metric_name_escaping_scheme`,
 //!   `always_scrape_classic_histograms`,
 //!   `convert_classic_histograms_to_nhcb`, `query_log_file`;
 //! - per job: see [`scrape::ScrapeConfig`].
 
+pub mod alerting;
 pub mod body_size;
 pub mod duration;
 pub(crate) mod glob;
@@ -37,6 +39,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+pub use alerting::{AlertingConfig, AlertmanagerConfig};
 pub use duration::PromDuration;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
@@ -65,9 +68,10 @@ pub struct Config {
     /// file's directory.
     #[serde(default)]
     pub rule_files: Vec<String>,
-    /// Accepted so existing configs load; ferroprom sends no alerts.
-    #[serde(default)]
-    pub alerting: Option<serde_yaml_ng::Value>,
+    /// Where alerts are sent (see `crate::notifier`). `alerting:` with no
+    /// value is the same as leaving it out.
+    #[serde(default, deserialize_with = "alerting::or_default")]
+    pub alerting: AlertingConfig,
     /// Where to send every appended sample (see `crate::remote::send`).
     #[serde(default)]
     pub remote_write: Vec<RemoteWriteConfig>,

@@ -13,7 +13,7 @@ use super::body_size::parse_size;
 use super::http_client::Proxies;
 use super::locate::KeyPath;
 use super::remote_read::{RemoteReadConfig, RESERVED_HEADERS};
-use super::scrape::HttpSdConfig;
+use super::scrape::{FileSdConfig, HttpSdConfig};
 use super::{Config, GlobalConfig, NameValidationScheme, RemoteWriteConfig, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
 
@@ -84,6 +84,8 @@ pub(crate) fn validate(cfg: &mut Config, dir: Option<&Path>, explicit: &Explicit
         dir,
         &mut warnings,
     )?;
+    cfg.alerting
+        .validate(cfg.global.metric_name_validation_scheme, dir, &mut warnings)?;
     top_level_warnings(cfg, &mut warnings);
     cfg.warnings = warnings;
     Ok(())
@@ -266,41 +268,19 @@ fn validate_job(
         }
         check_label_names(sc.labels.keys(), scheme, &sc_path.key("labels"))?;
     }
-    for (i, fsd) in job.file_sd_configs.iter_mut().enumerate() {
-        let fsd_path = path.key("file_sd_configs").index(i);
-        if fsd.files.is_empty() {
-            return Err(problem(
-                fsd_path,
-                "file service discovery config must contain at least one path name",
-            ));
-        }
-        for (j, f) in fsd.files.iter_mut().enumerate() {
-            if !file_sd_pattern().is_match(f) {
-                return Err(problem(
-                    fsd_path.key("files").index(j),
-                    format!("path name {f:?} is not valid for file discovery"),
-                ));
-            }
-            resolve(f, dir);
-        }
-    }
-    for (i, hsd) in job.http_sd_configs.iter_mut().enumerate() {
-        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
-    }
-    for key in ["relabel_configs", "metric_relabel_configs"] {
-        let rules = if key == "relabel_configs" {
-            &job.relabel_configs
-        } else {
-            &job.metric_relabel_configs
-        };
-        if let Err(e) = compile_with_scheme(rules, scheme) {
-            let mut p = path.key(key).index(e.index);
-            if let Some(field) = e.error.field() {
-                p = p.key(field);
-            }
-            return Err(problem(p, e.error.to_string()));
-        }
-    }
+    validate_sd(
+        &mut job.file_sd_configs,
+        &mut job.http_sd_configs,
+        path,
+        dir,
+        warnings,
+    )?;
+    check_relabel(&job.relabel_configs, scheme, &path.key("relabel_configs"))?;
+    check_relabel(
+        &job.metric_relabel_configs,
+        scheme,
+        &path.key("metric_relabel_configs"),
+    )?;
     if let Some(f) = job.scrape_failure_log_file.as_mut() {
         resolve(f, dir);
     }
@@ -338,6 +318,57 @@ fn validate_job(
     warn_ignored(path, &ignored, warnings);
     // Scrapes honour the proxy keys (see `crate::scrape::client`).
     job.with_http_client(|h| h.warn_ignored(path, Proxies::Honoured, warnings));
+    Ok(())
+}
+
+/// Checks the `file_sd_configs` and `http_sd_configs` of the entry at
+/// `path` (a scrape job or an Alertmanager set) and makes their paths
+/// absolute against `dir`.
+pub(super) fn validate_sd(
+    file_sds: &mut [FileSdConfig],
+    http_sds: &mut [HttpSdConfig],
+    path: &KeyPath,
+    dir: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    for (i, fsd) in file_sds.iter_mut().enumerate() {
+        let fsd_path = path.key("file_sd_configs").index(i);
+        if fsd.files.is_empty() {
+            return Err(problem(
+                fsd_path,
+                "file service discovery config must contain at least one path name",
+            ));
+        }
+        for (j, f) in fsd.files.iter_mut().enumerate() {
+            if !file_sd_pattern().is_match(f) {
+                return Err(problem(
+                    fsd_path.key("files").index(j),
+                    format!("path name {f:?} is not valid for file discovery"),
+                ));
+            }
+            resolve(f, dir);
+        }
+    }
+    for (i, hsd) in http_sds.iter_mut().enumerate() {
+        validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
+    }
+    Ok(())
+}
+
+/// Compiles relabeling `rules` (at `path`) to report the first bad one
+/// with the key it is about.
+pub(super) fn check_relabel(
+    rules: &[crate::config::RelabelConfig],
+    scheme: NameValidationScheme,
+    path: &KeyPath,
+) -> Result<()> {
+    if let Err(e) = compile_with_scheme(rules, scheme) {
+        let mut p = path.index(e.index);
+        if let Some(field) = e.error.field() {
+            p = p.key(field);
+        }
+        return Err(problem(p, e.error.to_string()));
+    }
     Ok(())
 }
 
@@ -577,13 +608,11 @@ fn validate_remote_write(
             "remote_timeout must be greater than 0",
         ));
     }
-    if let Err(e) = compile_with_scheme(&rw.write_relabel_configs, scheme) {
-        let mut p = path.key("write_relabel_configs").index(e.index);
-        if let Some(field) = e.error.field() {
-            p = p.key(field);
-        }
-        return Err(problem(p, e.error.to_string()));
-    }
+    check_relabel(
+        &rw.write_relabel_configs,
+        scheme,
+        &path.key("write_relabel_configs"),
+    )?;
     rw.with_http_client(|h| h.validate(path, dir))?;
     let ignored = [
         ("send_exemplars", rw.send_exemplars),
@@ -699,7 +728,6 @@ pub(super) fn warn_ignored(path: &KeyPath, keys: &[(&str, bool)], warnings: &mut
 fn top_level_warnings(cfg: &Config, warnings: &mut Vec<String>) {
     let root = KeyPath::default();
     let ignored = [
-        ("alerting", cfg.alerting.is_some()),
         ("storage", cfg.storage.is_some()),
         ("tracing", cfg.tracing.is_some()),
         ("runtime", cfg.runtime.is_some()),

@@ -1,5 +1,6 @@
-//! Runs discovery for every job of the config and reports, per job, the
-//! full list of target groups each time it changes.
+//! Runs discovery for every job of the config (or every Alertmanager set
+//! of its `alerting:` section) and reports, per job, the full list of
+//! target groups each time it changes.
 //!
 //! Each job has one aggregating task fed by a task per `file_sd_configs` /
 //! `http_sd_configs` entry. The first report of a job waits until every
@@ -9,7 +10,7 @@
 //! running and re-report their last groups (the scrape side rebuilds its
 //! state on reload); removed jobs report an empty list.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,11 +19,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::{file, http, TargetGroup};
-use crate::config::{Config, FileSdConfig, HttpSdConfig, ScrapeConfig, StaticConfig};
+use crate::config::{Config, FileSdConfig, HttpSdConfig, StaticConfig};
 
 /// The complete current target groups of one job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DiscoveryUpdate {
+    /// The job name, or for an Alertmanager set `config-<index>` (its
+    /// position in `alerting.alertmanagers`, as Prometheus names them).
     pub job: String,
     /// Static groups first, then file_sd, then http_sd, each in config
     /// order. Empty when the job was removed by a reload.
@@ -56,14 +59,51 @@ struct SdSettings {
     http_sd_configs: Vec<HttpSdConfig>,
 }
 
-impl SdSettings {
-    fn of(job: &ScrapeConfig) -> SdSettings {
-        SdSettings {
-            static_configs: job.static_configs.clone(),
-            file_sd_configs: job.file_sd_configs.clone(),
-            http_sd_configs: job.http_sd_configs.clone(),
+/// Which sections of the config a [`Discovery`] runs: the two never share
+/// a runner, so scrape jobs and Alertmanager sets cannot collide on names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Section {
+    ScrapeJobs,
+    Alertmanagers,
+}
+
+impl Section {
+    /// Every discovered set of `cfg` in config order, with its name.
+    fn sets(self, cfg: &Config) -> Vec<(String, SdSettings)> {
+        match self {
+            Section::ScrapeJobs => cfg
+                .scrape_configs
+                .iter()
+                .map(|j| {
+                    let sd = SdSettings {
+                        static_configs: j.static_configs.clone(),
+                        file_sd_configs: j.file_sd_configs.clone(),
+                        http_sd_configs: j.http_sd_configs.clone(),
+                    };
+                    (j.job_name.clone(), sd)
+                })
+                .collect(),
+            Section::Alertmanagers => cfg
+                .alerting
+                .alertmanagers
+                .iter()
+                .enumerate()
+                .map(|(i, am)| {
+                    let sd = SdSettings {
+                        static_configs: am.static_configs.clone(),
+                        file_sd_configs: am.file_sd_configs.clone(),
+                        http_sd_configs: am.http_sd_configs.clone(),
+                    };
+                    (alertmanager_set_name(i), sd)
+                })
+                .collect(),
         }
     }
+}
+
+/// The name updates carry for `alerting.alertmanagers[index]`.
+pub fn alertmanager_set_name(index: usize) -> String {
+    format!("config-{index}")
 }
 
 struct JobRunner {
@@ -114,6 +154,7 @@ impl Publisher {
 /// Service discovery for all jobs of a config. Must be created and updated
 /// inside a Tokio runtime; dropping it stops all discovery tasks.
 pub struct Discovery {
+    section: Section,
     tx: mpsc::UnboundedSender<DiscoveryUpdate>,
     options: DiscoveryOptions,
     jobs: HashMap<String, JobRunner>,
@@ -133,7 +174,28 @@ impl Discovery {
         tx: mpsc::UnboundedSender<DiscoveryUpdate>,
         options: DiscoveryOptions,
     ) -> Discovery {
+        Discovery::for_section(Section::ScrapeJobs, cfg, tx, options)
+    }
+
+    /// Starts discovery for every `alerting.alertmanagers` set of `cfg`
+    /// instead of the scrape jobs; updates are named by
+    /// [`alertmanager_set_name`].
+    pub fn alertmanagers(
+        cfg: &Config,
+        tx: mpsc::UnboundedSender<DiscoveryUpdate>,
+        options: DiscoveryOptions,
+    ) -> Discovery {
+        Discovery::for_section(Section::Alertmanagers, cfg, tx, options)
+    }
+
+    fn for_section(
+        section: Section,
+        cfg: &Config,
+        tx: mpsc::UnboundedSender<DiscoveryUpdate>,
+        options: DiscoveryOptions,
+    ) -> Discovery {
         let mut d = Discovery {
+            section,
             tx,
             options,
             jobs: HashMap::new(),
@@ -148,15 +210,12 @@ impl Discovery {
     /// no groups), restarts jobs whose discovery settings changed, starts
     /// new ones, and re-reports the last groups of unchanged ones.
     pub fn update(&mut self, cfg: &Config) {
-        let wanted: HashMap<&str, &ScrapeConfig> = cfg
-            .scrape_configs
-            .iter()
-            .map(|j| (j.job_name.as_str(), j))
-            .collect();
+        let sets = self.section.sets(cfg);
+        let wanted: HashSet<&str> = sets.iter().map(|(name, _)| name.as_str()).collect();
         let removed: Vec<String> = self
             .jobs
             .keys()
-            .filter(|j| !wanted.contains_key(j.as_str()))
+            .filter(|j| !wanted.contains(j.as_str()))
             .cloned()
             .collect();
         for job in removed {
@@ -168,23 +227,19 @@ impl Discovery {
                 groups: Vec::new(),
             });
         }
-        for job in &cfg.scrape_configs {
-            let settings = SdSettings::of(job);
-            match self.jobs.get(&job.job_name) {
+        for (name, settings) in sets {
+            match self.jobs.get(&name) {
                 Some(r) if r.settings == settings => {
                     let current = self.current.lock();
-                    if current.get(&job.job_name) == Some(&r.generation) {
+                    if current.get(&name) == Some(&r.generation) {
                         if let Some(groups) = r.last.lock().clone() {
-                            let _ = self.tx.send(DiscoveryUpdate {
-                                job: job.job_name.clone(),
-                                groups,
-                            });
+                            let _ = self.tx.send(DiscoveryUpdate { job: name, groups });
                         }
                     }
                 }
                 _ => {
-                    let runner = self.spawn_job(&job.job_name, settings);
-                    self.jobs.insert(job.job_name.clone(), runner);
+                    let runner = self.spawn_job(&name, settings);
+                    self.jobs.insert(name, runner);
                 }
             }
         }
@@ -434,6 +489,41 @@ scrape_configs:
         let _d = Discovery::with_options(&cfg, tx, opts);
         let u = next(&mut rx).await;
         assert_eq!(addresses(&u), ["127.0.0.1:1"]);
+    }
+
+    #[tokio::test]
+    async fn alertmanager_sets_are_named_by_position_and_skip_scrape_jobs() {
+        let cfg = parse_str(
+            "
+scrape_configs:
+  - job_name: j
+    static_configs: [{targets: ['127.0.0.1:1']}]
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: ['127.0.0.1:9093']}]
+    - static_configs: [{targets: ['127.0.0.1:9094', '127.0.0.1:9095']}]
+",
+        )
+        .unwrap();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut d = Discovery::alertmanagers(&cfg, tx, options());
+        let mut got = [next(&mut rx).await, next(&mut rx).await];
+        got.sort_by(|a, b| a.job.cmp(&b.job));
+        assert_eq!(got[0].job, "config-0");
+        assert_eq!(addresses(&got[0]), ["127.0.0.1:9093"]);
+        assert_eq!(got[1].job, alertmanager_set_name(1));
+        assert_eq!(addresses(&got[1]), ["127.0.0.1:9094", "127.0.0.1:9095"]);
+
+        // Removing the second set reports it empty.
+        let one = parse_str(
+            "alerting:\n  alertmanagers:\n    - static_configs: [{targets: ['127.0.0.1:9093']}]\n",
+        )
+        .unwrap();
+        d.update(&one);
+        let mut got = [next(&mut rx).await, next(&mut rx).await];
+        got.sort_by(|a, b| a.job.cmp(&b.job));
+        assert_eq!(addresses(&got[0]), ["127.0.0.1:9093"]);
+        assert!(got[1].job == "config-1" && got[1].groups.is_empty());
     }
 
     #[tokio::test]

@@ -3,12 +3,13 @@
 //! `http_sd_configs` (polled URLs) all produce [`TargetGroup`]s; the
 //! [`Discovery`] runner reports each job's complete list on a channel as
 //! [`DiscoveryUpdate`]s. Turning groups into scrape targets (target labels,
-//! relabeling) is the scrape manager's job.
+//! relabeling) is the scrape manager's job. A second runner does the same
+//! for the Alertmanager sets of `alerting:`, for the notifier.
 
 mod file;
 mod http;
 mod manager;
 mod target_group;
 
-pub use manager::{Discovery, DiscoveryOptions, DiscoveryUpdate};
+pub use manager::{alertmanager_set_name, Discovery, DiscoveryOptions, DiscoveryUpdate};
 pub use target_group::{TargetGroup, ADDRESS_LABEL};

@@ -1,4 +1,4 @@
-//! Real peers for interop tests: Prometheus and VictoriaMetrics started on a
+//! Real peers for interop tests: Prometheus, VictoriaMetrics and Alertmanager started on a
 //! free loopback port with their data in a temp dir, killed by PID on drop.
 //!
 //! A missing binary skips the test outside CI and fails it inside CI (the
@@ -77,6 +77,28 @@ impl Peer {
             ))
             .arg("-loggerLevel=WARN");
         Self::spawn("victoria-metrics", cmd, dir, port, "/health")
+    }
+
+    /// Alertmanager with one receiver that sends nowhere, clustering off.
+    pub fn alertmanager(bin: &Path) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let cfg = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &cfg,
+            "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n",
+        )
+        .unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .arg("--log.level=warn");
+        Self::spawn("alertmanager", cmd, dir, port, "/-/ready")
     }
 
     fn spawn(
