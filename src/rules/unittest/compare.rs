@@ -38,41 +38,30 @@ fn floats_equal(x: f64, y: f64, fuzzy: bool) -> bool {
     x == y || (fuzzy && (x.next_down() == y || x.next_up() == y))
 }
 
-/// promtool's text for an alert mismatch.
+/// promtool's text for an alert mismatch: both lists, or with `diff` a
+/// line diff of them (common lines indented, expected-only ones marked
+/// `-`, received-only `+`).
 pub(crate) fn alert_mismatch(
     group_name: &str,
     alertname: &str,
     eval_time: &str,
-    exp: &[AlertEntry],
-    got: &[AlertEntry],
+    (exp, got): (&[AlertEntry], &[AlertEntry]),
+    diff: bool,
 ) -> String {
     let indent = |s: String| s.replace('\n', "\n            ");
-    format!(
-        "{}    alertname: {alertname}, time: {eval_time}, \n        exp:{}, \n        got:{}",
-        name_line(group_name),
-        indent(alerts_text(exp)),
-        indent(alerts_text(got))
-    )
-}
-
-/// `--diff`'s text for an alert mismatch: the lines of the two lists,
-/// common ones indented, expected-only ones marked `-`, received-only `+`.
-pub(crate) fn alert_diff(
-    group_name: &str,
-    alertname: &str,
-    eval_time: &str,
-    exp: &[AlertEntry],
-    got: &[AlertEntry],
-) -> String {
     let (exp, got) = (alerts_text(exp), alerts_text(got));
-    let diff = line_diff(
-        &exp.lines().collect::<Vec<_>>(),
-        &got.lines().collect::<Vec<_>>(),
-    );
+    let body = if diff {
+        let lines = line_diff(
+            &exp.lines().collect::<Vec<_>>(),
+            &got.lines().collect::<Vec<_>>(),
+        );
+        format!("diff: {}", indent(lines))
+    } else {
+        format!("exp:{}, \n        got:{}", indent(exp), indent(got))
+    };
     format!(
-        "{}    alertname: {alertname}, time: {eval_time}, \n        diff: {}",
-        name_line(group_name),
-        diff.replace('\n', "\n            ")
+        "{}    alertname: {alertname}, time: {eval_time}, \n        {body}",
+        name_line(group_name)
     )
 }
 
@@ -254,7 +243,7 @@ mod tests {
             labels: Labels::from_pairs([("alertname", "A"), ("job", "x")]),
             annotations: Labels::from_pairs([("summary", "s")]),
         };
-        let text = alert_mismatch("g", "A", "5m", &[], &[a.clone(), a]);
+        let text = alert_mismatch("g", "A", "5m", (&[], &[a.clone(), a]), false);
         assert_eq!(
             text,
             "    name: g,\n    alertname: A, time: 5m, \n        exp:[], \n        got:[\n            0:\n              Labels:{alertname=\"A\", job=\"x\"}\n              Annotations:{summary=\"s\"},\n            1:\n              Labels:{alertname=\"A\", job=\"x\"}\n              Annotations:{summary=\"s\"}\n            ]"

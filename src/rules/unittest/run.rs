@@ -20,8 +20,7 @@ use regex::Regex;
 use storage::Labels;
 
 use super::compare::{
-    alert_diff, alert_mismatch, go_duration, go_labels, sample_mismatch, samples_equal, AlertEntry,
-    SampleEntry,
+    alert_mismatch, go_duration, go_labels, sample_mismatch, samples_equal, AlertEntry, SampleEntry,
 };
 use super::file::{load_unit_test_file, TestGroup, UnitTestFile};
 use super::input::TestStorage;
@@ -365,17 +364,12 @@ impl GroupRun<'_> {
             got.sort();
             exp.sort();
             if exp != got {
-                let text = if self.opts.diff {
-                    alert_diff
-                } else {
-                    alert_mismatch
-                };
-                errors.push(text(
+                errors.push(alert_mismatch(
                     &self.tg.name,
                     &case.alertname,
                     &case.eval_time.to_string(),
-                    &exp,
-                    &got,
+                    (&exp, &got),
+                    self.opts.diff,
                 ));
             }
         }
@@ -447,4 +441,116 @@ fn dump(ctx: &EvalContext, mint: i64, max_eval: i64, log: &mut dyn Write) -> io:
         })
         .collect();
     writeln!(log, "{}", text.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a unit-test file `test` next to rule file `rules.yml`.
+    fn run_texts(test: &str, rules: &str, opts: &RunOptions) -> (Vec<String>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
+        let path = dir.path().join("test.yml");
+        std::fs::write(&path, test).unwrap();
+        let mut log = Vec::new();
+        let errors = run_file(&path, opts, &mut log).unwrap();
+        (errors, String::from_utf8(log).unwrap())
+    }
+
+    const RULES: &str = r#"groups:
+- name: second
+  rules:
+  - record: doubled
+    expr: base * 2
+- name: first
+  rules:
+  - record: base
+    expr: vector(1)
+  - alert: Up
+    expr: up == 1
+    for: 2m
+    labels: {dc: '{{ $externalLabels.dc }}'}
+    annotations: {link: '{{ $externalURL }}/x', value: '{{ $value }}'}
+"#;
+
+    #[test]
+    fn alerts_fire_after_for_with_external_labels_and_url() {
+        let test = r#"rule_files: [rules.yml]
+group_eval_order: [first, second]
+tests:
+- interval: 1m
+  external_labels: {dc: eu}
+  external_url: http://prom.example
+  input_series:
+  - series: up{job="a"}
+    values: 1x10
+  alert_rule_test:
+  - eval_time: 1m
+    alertname: Up
+  - eval_time: 2m30s
+    alertname: Up
+    exp_alerts:
+    - exp_labels: {job: a, dc: eu}
+      exp_annotations: {link: http://prom.example/x, value: '1'}
+  promql_expr_test:
+  - expr: doubled
+    eval_time: 0s
+    exp_samples:
+    - labels: doubled
+      value: 2
+"#;
+        let (errors, log) = run_texts(test, RULES, &RunOptions::default());
+        assert_eq!(errors, Vec::<String>::new());
+        assert_eq!(log, "");
+
+        // File order evaluates `doubled` before `base` exists.
+        let (errors, _) = run_texts(
+            &test.replace("group_eval_order: [first, second]\n", ""),
+            RULES,
+            &RunOptions::default(),
+        );
+        assert_eq!(
+            errors,
+            ["    expr: \"doubled\", time: 0s,\n        exp: {__name__=\"doubled\"} 2E+00\n        got: nil"]
+        );
+    }
+
+    #[test]
+    fn bad_tests_are_reported() {
+        let (errors, _) = run_texts(
+            "rule_files: [rules.yml]\ntests:\n- name: t\n  alert_rule_test:\n  - eval_time: 1m\n",
+            RULES,
+            &RunOptions::default(),
+        );
+        assert_eq!(
+            errors,
+            ["an item under alert_rule_test misses required attribute alertname at eval_time 1m (in TestGroup t)"]
+        );
+        let (errors, _) = run_texts(
+            "tests:\n- promql_expr_test:\n  - expr: vector(1)\n    exp_samples: [{labels: 'a{b=~\"c\"}', value: 1}]\n",
+            RULES,
+            &RunOptions::default(),
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with(
+                "    expr: \"vector(1)\", time: 0s, err: labels \"a{b=~\\\"c\\\"}\": "
+            ),
+            "{errors:?}"
+        );
+        let (errors, log) = run_texts(
+            "rule_files: [none*.yml]\ntests:\n- name: skipped\n  promql_expr_test: [{expr: nope(, eval_time: 0s}]\n",
+            RULES,
+            &RunOptions {
+                run: Some(Regex::new("other").unwrap()),
+                ..RunOptions::default()
+            },
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(
+            log.starts_with("  WARNING: no file match pattern "),
+            "{log}"
+        );
+    }
 }
