@@ -139,6 +139,37 @@ pub enum Command {
     /// Check configuration and rule files (like `promtool check`).
     #[command(subcommand)]
     Check(CheckCommand),
+    /// Unit testing (like `promtool test`).
+    #[command(subcommand)]
+    Test(TestCommand),
+}
+
+/// `ferroprom test ...`
+#[derive(Clone, Debug, PartialEq, Subcommand)]
+pub enum TestCommand {
+    /// Unit tests for rules (promtool's unit-test files).
+    Rules(TestRulesArgs),
+}
+
+/// The flags of `ferroprom test rules`, as promtool's.
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+pub struct TestRulesArgs {
+    /// Only run test groups whose names match the regular expression; may
+    /// be given several times.
+    #[arg(long = "run")]
+    pub run: Vec<String>,
+    /// Say when each test group starts and ends, and dump its data.
+    #[arg(long = "debug")]
+    pub debug: bool,
+    /// Print alert mismatches as a diff of expected and received alerts.
+    #[arg(long = "diff")]
+    pub diff: bool,
+    /// Ignore unknown fields in the rule files the tests load.
+    #[arg(long = "ignore-unknown-fields")]
+    pub ignore_unknown_fields: bool,
+    /// The unit-test files.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
 }
 
 /// `ferroprom check ...`

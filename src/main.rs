@@ -1,16 +1,24 @@
 //! The ferroprom binary: parses flags, sets up logging and runs the server,
 //! or one of the command-line tools (`ferroprom tsdb import ...`,
-//! `ferroprom check config|rules ...`).
+//! `ferroprom check config|rules ...`, `ferroprom test rules ...`).
 
 use std::io::IsTerminal;
 
 use anyhow::Context;
 use clap::Parser;
-use ferroprom::flags::{CheckCommand, Command, ImportCommand, TsdbCommand};
+use ferroprom::flags::{CheckCommand, Command, ImportCommand, TestCommand, TsdbCommand};
 
 fn main() -> anyhow::Result<()> {
     ferroprom::alloc::tune();
     let flags = ferroprom::flags::Flags::parse();
+    // Before logging is set up: rule evaluation logs nothing while testing,
+    // as promtool's.
+    if let Some(Command::Test(TestCommand::Rules(args))) = &flags.command {
+        let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr().lock());
+        let status = ferroprom::tools::test_rules::rules(args, &mut out, &mut err)?;
+        drop((out, err));
+        std::process::exit(status);
+    }
     let filter = tracing_subscriber::EnvFilter::new(format!(
         "{},h2=warn,hyper=warn,reqwest=warn",
         flags.log_level.as_str()

@@ -18,8 +18,19 @@ pub fn load_groups(
         template_check: &check_alert_template,
         ..ParseOptions::default()
     };
+    load_groups_with(patterns, defaults, should_restore, &opts)
+}
+
+/// [`load_groups`] with the files read as `opts` says (`promtool test
+/// rules --ignore-unknown-fields`).
+pub fn load_groups_with(
+    patterns: &[String],
+    defaults: GroupDefaults,
+    should_restore: bool,
+    opts: &ParseOptions,
+) -> Result<Vec<Group>, RulesError> {
     let paths = expand_patterns(patterns).map_err(RulesError::Patterns)?;
-    let files = load_rule_files(&paths, &opts)?;
+    let files = load_rule_files(&paths, opts)?;
     let mut groups = Vec::new();
     for (path, file) in files {
         for w in &file.warnings {

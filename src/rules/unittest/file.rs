@@ -24,7 +24,8 @@ pub struct UnitTestFile {
     /// Unset: one minute ([`UnitTestFile::evaluation_interval`]).
     #[serde(default)]
     pub evaluation_interval: Option<PromDuration>,
-    /// Group names evaluated first, in this order; others follow.
+    /// Group names in evaluation order; a group not named here ranks
+    /// with the first one named (as upstream), ties in file order.
     #[serde(default)]
     pub group_eval_order: Vec<String>,
     #[serde(default)]
