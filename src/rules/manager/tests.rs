@@ -62,7 +62,14 @@ impl Env {
     fn samples(&self, name: &str) -> Vec<(i64, f64)> {
         let q = self.db.querier(0, i64::MAX / 2).unwrap();
         let mut out = Vec::new();
-        for s in q.select(&[Matcher::equal("__name__", name)]).unwrap() {
+        for s in q
+            .select(
+                &storage::querier::SelectHints::default(),
+                &[Matcher::equal("__name__", name)],
+            )
+            .unwrap()
+            .series
+        {
             out.extend(s.iter());
         }
         out.sort_by_key(|p| p.0);
