@@ -294,6 +294,20 @@ fn rules_filters_and_bad_parameters() {
         );
     }
 
+    // The flags of rules and alerting are listed with their defaults.
+    let flags = s.ours.api("/api/v1/status/flags", &[]);
+    for (k, v) in [
+        ("rules.alert.for-outage-tolerance", "1h"),
+        ("rules.alert.for-grace-period", "10m"),
+        ("rules.alert.resend-delay", "1m"),
+        ("alertmanager.notification-queue-capacity", "10000"),
+        ("alertmanager.notification-batch-size", "256"),
+        ("web.external-url", ""),
+        ("web.route-prefix", ""),
+    ] {
+        assert_eq!(flags[k], v, "{k}");
+    }
+
     let alerts = s.ours.api("/api/v1/alerts", &[]);
     let mut states: Vec<&str> = alerts["alerts"]
         .as_array()
