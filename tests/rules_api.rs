@@ -146,14 +146,19 @@ fn snapshot(get: impl Fn(&str, &[(&str, &str)]) -> (u16, String) + Copy) -> Valu
     v
 }
 
-/// Every rule evaluated, and the firing alert there.
-fn settled(v: &Value) -> bool {
-    let rules: Vec<&Value> = v["rules"]["groups"]
+/// The rules of a `/api/v1/rules` answer, group by group.
+fn rule_list(d: &Value) -> Vec<&Value> {
+    d["groups"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|g| g["rules"].as_array().unwrap())
-        .collect();
+        .collect()
+}
+
+/// Every rule evaluated, and the firing alert there.
+fn settled(v: &Value) -> bool {
+    let rules = rule_list(&v["rules"]);
     rules.len() == 7
         && rules.iter().all(|r| r["health"] != "unknown")
         && v["alerts"]["alerts"]
@@ -235,11 +240,8 @@ fn rules_filters_and_bad_parameters() {
     }
     let names = |q: &[(&str, &str)]| -> Vec<String> {
         let d = s.ours.api("/api/v1/rules", q);
-        d["groups"]
-            .as_array()
-            .unwrap()
+        rule_list(&d)
             .iter()
-            .flat_map(|g| g["rules"].as_array().unwrap())
             .map(|r| r["name"].as_str().unwrap().to_string())
             .collect()
     };

@@ -57,19 +57,19 @@ pub(super) enum RuleJson<'a> {
 impl<'a> RuleJson<'a> {
     /// `exclude_alerts` gives `alerts: null`, as upstream.
     pub(super) fn new(r: &'a RuleSnapshot, exclude_alerts: bool) -> Self {
-        let last_error = r.last_error.as_deref().filter(|e| !e.is_empty());
-        let evaluation_time = GoFloat(r.evaluation_time.as_secs_f64());
-        let last_evaluation = wall_time(r.last_evaluation);
+        let outcome = |kind| Outcome {
+            health: r.health.as_str(),
+            last_error: r.last_error.as_deref().filter(|e| !e.is_empty()),
+            evaluation_time: GoFloat(r.evaluation_time.as_secs_f64()),
+            last_evaluation: wall_time(r.last_evaluation),
+            kind,
+        };
         match &r.alerting {
             None => RuleJson::Recording(RecordingJson {
                 name: &r.name,
                 query: &r.query,
                 labels: &r.labels,
-                health: r.health.as_str(),
-                last_error,
-                evaluation_time,
-                last_evaluation,
-                kind: "recording",
+                outcome: outcome("recording"),
             }),
             Some(a) => RuleJson::Alerting(AlertingJson {
                 // Upstream's rule state before the first evaluation.
@@ -84,11 +84,7 @@ impl<'a> RuleJson<'a> {
                 labels: &r.labels,
                 annotations: &a.annotations,
                 alerts: (!exclude_alerts).then(|| active_alerts(a).collect()),
-                health: r.health.as_str(),
-                last_error,
-                evaluation_time,
-                last_evaluation,
-                kind: "alerting",
+                outcome: outcome("alerting"),
             }),
         }
     }
@@ -105,13 +101,8 @@ pub(super) struct AlertingJson<'a> {
     labels: &'a BTreeMap<String, String>,
     annotations: &'a BTreeMap<String, String>,
     alerts: Option<Vec<AlertJson<'a>>>,
-    health: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_error: Option<&'a str>,
-    evaluation_time: GoFloat,
-    last_evaluation: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
+    #[serde(flatten)]
+    outcome: Outcome<'a>,
 }
 
 #[derive(Serialize)]
@@ -120,6 +111,15 @@ pub(super) struct RecordingJson<'a> {
     name: &'a str,
     query: &'a str,
     labels: &'a BTreeMap<String, String>,
+    #[serde(flatten)]
+    outcome: Outcome<'a>,
+}
+
+/// The last evaluation of a rule and its type: the fields both kinds of
+/// rule end with, in upstream's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Outcome<'a> {
     health: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error: Option<&'a str>,
