@@ -329,6 +329,18 @@ impl Flags {
             ),
             ("log.level".into(), self.log_level.as_str().into()),
             (
+                "rules.alert.for-outage-tolerance".into(),
+                self.rules_alert_for_outage_tolerance.clone(),
+            ),
+            (
+                "rules.alert.for-grace-period".into(),
+                self.rules_alert_for_grace_period.clone(),
+            ),
+            (
+                "rules.alert.resend-delay".into(),
+                self.rules_alert_resend_delay.clone(),
+            ),
+            (
                 "alertmanager.notification-queue-capacity".into(),
                 self.notification_queue_capacity.to_string(),
             ),

@@ -211,6 +211,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         start_time: SystemTime::now(),
         storage_retention: retention_string(&flags),
         notifier: Some(Arc::clone(&notifier)),
+        rules: Some(Arc::clone(&rule_manager)),
     });
 
     let listener = tokio::net::TcpListener::bind(addr)

@@ -196,6 +196,7 @@ fn fixture_with(slots: usize) -> Fixture {
         start_time: SystemTime::now(),
         storage_retention: "15d".into(),
         notifier: None,
+        rules: None,
     });
     let router = Router::new()
         .merge(query::routes())

@@ -201,6 +201,7 @@ fn harness(setup: Setup) -> Harness {
         start_time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
         storage_retention: "15d".into(),
         notifier: None,
+        rules: None,
     });
     let app = api::router(Arc::clone(&state));
     Harness {

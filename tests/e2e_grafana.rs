@@ -92,14 +92,101 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
+/// One recording and one alerting rule over the exporter's series.
+const RULES: &str = r#"groups:
+  - name: grafana
+    interval: 1s
+    rules:
+      - record: handler:http_requests:rate1m
+        expr: sum by (handler) (rate(http_requests_total[1m]))
+        labels: {source: rule}
+      - alert: ErrorsSeen
+        expr: http_requests_total{code="500"} > 0
+        labels: {severity: warning}
+        annotations: {summary: "{{ $labels.handler }} fails"}
+"#;
+
+/// #5 (`loadRules`): `type == "recording"` rules with their `name`, `query`
+/// and `labels`, which the editor uses to expand recording rules.
+fn check_recording_rules(d: &Value) {
+    let rules: Vec<&Value> = d["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .filter(|r| r["type"] == "recording")
+        .collect();
+    assert_eq!(rules.len(), 1, "{d}");
+    assert_eq!(rules[0]["name"], "handler:http_requests:rate1m");
+    assert_eq!(
+        rules[0]["query"],
+        "sum by (handler) (rate(http_requests_total[1m]))"
+    );
+    assert_eq!(rules[0]["labels"], serde_json::json!({"source": "rule"}));
+}
+
+/// #29: buildinfo without `features` (so no ruler API is probed), then
+/// `/api/v1/rules` (with the parameters Grafana adds for its own rules,
+/// which must be ignored): groups with `name`, `file`, `rules[]`, and of an
+/// alerting rule what the rule list shows, including its alerts.
+fn check_alerting_view(srv: &Server) {
+    let b = ok_data(srv, false, "/api/v1/status/buildinfo", &[]);
+    assert!(b.get("features").is_none(), "{b}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let d = loop {
+        let d = ok_data(
+            srv,
+            false,
+            "/api/v1/rules",
+            &[("dashboard_uid", "abc"), ("panel_id", "2")],
+        );
+        if d["groups"][0]["rules"][1]["state"] == "firing" {
+            break d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "alert never fired: {d}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let g = &d["groups"][0];
+    assert_eq!(g["name"], "grafana");
+    assert!(g["file"].as_str().unwrap().ends_with("rules.yml"), "{g}");
+    assert!(g["interval"].is_number() && g["lastEvaluation"].is_string());
+    let r = &g["rules"][1];
+    assert_eq!(
+        (&r["type"], &r["name"], &r["health"]),
+        (
+            &Value::from("alerting"),
+            &Value::from("ErrorsSeen"),
+            &Value::from("ok")
+        ),
+        "{r}"
+    );
+    assert_eq!(r["query"], "http_requests_total{code=\"500\"} > 0");
+    assert_eq!(r["labels"]["severity"], "warning");
+    assert!(r["duration"].is_number() && r["evaluationTime"].is_number());
+    let a = &r["alerts"][0];
+    assert_eq!(a["state"], "firing");
+    assert_eq!(a["labels"]["alertname"], "ErrorsSeen");
+    assert_eq!(a["annotations"]["summary"], "/api fails");
+    assert!(a["activeAt"].as_str().unwrap().ends_with('Z'), "{a}");
+    assert!(a["value"].as_str().unwrap().contains("e+"), "{a}");
+    let alerts = ok_data(srv, false, "/api/v1/alerts", &[]);
+    assert_eq!(alerts["alerts"][0]["labels"], a["labels"]);
+}
+
 #[test]
 fn grafana_request_sequence() {
     let (exp, stop) = live_exporter();
     let cfg = format!(
-        "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{}']}}]\n",
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\n\
+         scrape_configs:\n  - job_name: app\n    static_configs: [{{targets: ['{}']}}]\n",
         exp.addr()
     );
-    let srv = Server::start(Some(&cfg), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("rules.yml"), RULES).unwrap();
+    let srv = Server::start_in(dir, Some(&cfg), &[]);
     srv.wait_for("request_seconds_count", 20, |r| !r.is_empty());
     // Enough scrapes for rate() over 1m0s windows to have two points.
     srv.wait_for("count_over_time(http_requests_total[1m])", 20, |r| {
@@ -138,9 +225,11 @@ fn grafana_request_sequence() {
         for k in ["revision", "branch", "buildUser", "buildDate", "goVersion"] {
             assert!(b[k].is_string(), "{k}: {b}");
         }
-        // #5 rules, #6 exemplar probe with millisecond times.
-        let rules = ok_data(&srv, false, "/api/v1/rules", &[]);
-        assert!(rules["groups"].is_array());
+        // #5 recording rules for the query editor, #29 the alerting UI's
+        // listing of data source-managed rules.
+        check_recording_rules(&ok_data(&srv, false, "/api/v1/rules", &[]));
+        check_alerting_view(&srv);
+        // #6 exemplar probe with millisecond times.
         let now_ms = (now_s() * 1000.0) as i64;
         let ex = ok_data(
             &srv,

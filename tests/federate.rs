@@ -88,6 +88,7 @@ fn harness(config: &str) -> Harness {
         start_time: SystemTime::now(),
         storage_retention: "15d".into(),
         notifier: None,
+        rules: None,
     });
     let app = api::router(state);
     Harness { _dir: dir, db, app }

@@ -82,6 +82,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         start_time: SystemTime::now(),
         storage_retention: "15d".into(),
         notifier: None,
+        rules: None,
     });
     Harness {
         _dir: dir,

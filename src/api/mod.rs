@@ -78,6 +78,9 @@ pub struct ApiState {
     pub storage_retention: String,
     /// Where `/api/v1/alertmanagers` looks; `None` lists no Alertmanagers.
     pub notifier: Option<Arc<crate::notifier::Notifier>>,
+    /// What `/api/v1/rules` and `/api/v1/alerts` show; `None` shows no
+    /// rules.
+    pub rules: Option<Arc<crate::rules::Manager>>,
 }
 
 /// The whole HTTP surface: every API route, the lifecycle endpoints and

@@ -612,6 +612,7 @@ mod tests {
             start_time: SystemTime::now(),
             storage_retention: String::new(),
             notifier: None,
+            rules: None,
         };
         (dir, state)
     }

@@ -1,18 +1,24 @@
-//! `/api/v1/rules`, `/api/v1/alerts`. ferroprom evaluates no rules yet,
-//! so the lists are empty; the parameters are still checked as Prometheus
-//! checks them, so clients see the same errors.
+//! `/api/v1/rules` and `/api/v1/alerts`: the rule manager's groups, their
+//! rules with health and alerts, and the active alerts, read from the
+//! snapshots the manager publishes after each evaluation. Parameters
+//! ([`filter`]) and JSON ([`shape`]) follow Prometheus 3.x.
+
+mod filter;
+mod shape;
 
 use std::sync::Arc;
 
+use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
-use serde::Serialize;
 
 use super::json::success;
-use super::params::{go_quote, invalid_param, Params};
-use super::parse_go_bool;
+use super::params::{invalid_param, Params};
 use super::response::{ApiError, Success};
 use super::ApiState;
+use crate::rules::GroupSnapshot;
+use filter::{group_token, RuleFilter};
+use shape::{active_alerts, AlertDiscovery, GroupJson, RuleDiscovery, RuleJson};
 
 pub(super) fn routes() -> Router<Arc<ApiState>> {
     Router::new()
@@ -20,39 +26,75 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/alerts", get(alerts))
 }
 
-#[derive(Serialize)]
-struct RuleDiscovery {
-    groups: [(); 0],
+/// Groups ordered by file, then name; without a rule manager, none.
+fn groups(state: &ApiState) -> Vec<GroupSnapshot> {
+    state.rules.as_ref().map(|m| m.groups()).unwrap_or_default()
 }
 
-async fn rules(params: Params) -> Result<Success, ApiError> {
-    let kind = params.get("type").unwrap_or("").to_ascii_lowercase();
-    if !matches!(kind.as_str(), "" | "alert" | "record") {
+async fn rules(State(state): State<Arc<ApiState>>, params: Params) -> Result<Success, ApiError> {
+    let filter = RuleFilter::parse(&params)?;
+    let groups = groups(&state);
+    success(&discover(&groups, &filter)?)
+}
+
+/// The groups `f` selects. A group left without rules by the filters is
+/// not listed; with `group_limit`, listing starts at the group the token
+/// names and stops after `limit` groups, naming the next one.
+fn discover<'a>(
+    groups: &'a [GroupSnapshot],
+    f: &RuleFilter,
+) -> Result<RuleDiscovery<'a>, ApiError> {
+    let mut out = Vec::new();
+    let mut next = None;
+    let mut seeking = f.page.as_ref().and_then(|p| p.token.as_deref());
+    for g in groups {
+        if let Some(token) = seeking {
+            if group_token(g) != token {
+                continue;
+            }
+            seeking = None;
+        }
+        if !f.wants_group(g) {
+            continue;
+        }
+        let rules: Vec<RuleJson> = g
+            .rules
+            .iter()
+            .filter(|r| f.wants_rule(r))
+            .map(|r| RuleJson::new(r, f.exclude_alerts))
+            .collect();
+        if rules.is_empty() {
+            continue;
+        }
+        if f.page.as_ref().is_some_and(|p| out.len() == p.limit) {
+            next = Some(group_token(g));
+            break;
+        }
+        out.push(GroupJson::new(g, rules));
+    }
+    if let Some(token) = seeking {
         return Err(invalid_param(
-            "type",
-            format!("not supported value {}", go_quote(kind.as_bytes())),
+            "group_next_token",
+            format!("invalid group_next_token '{token}'. were rule groups changed?"),
         ));
     }
-    let exclude = params
-        .get("exclude_alerts")
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if !exclude.is_empty() {
-        parse_go_bool(&exclude).map_err(|e| {
-            invalid_param(
-                "exclude_alerts",
-                format!("error converting exclude_alerts: {e}"),
-            )
-        })?;
-    }
-    success(&RuleDiscovery { groups: [] })
+    Ok(RuleDiscovery {
+        groups: out,
+        group_next_token: next,
+    })
 }
 
-#[derive(Serialize)]
-struct AlertDiscovery {
-    alerts: [(); 0],
+/// Pending and firing alerts of every alerting rule, group by group.
+async fn alerts(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
+    let groups = groups(&state);
+    let alerts = groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .filter_map(|r| r.alerting.as_ref())
+        .flat_map(active_alerts)
+        .collect();
+    success(&AlertDiscovery { alerts })
 }
 
-async fn alerts() -> Result<Success, ApiError> {
-    success(&AlertDiscovery { alerts: [] })
-}
+#[cfg(test)]
+mod tests;
