@@ -187,6 +187,12 @@ impl Group {
         if !self.stale_series.is_empty() {
             self.cleanup_stale_series(ts, ctx);
         }
+        // Each rule committed without waiting for an fsync (a later rule
+        // only needs to see the samples); one fsync per evaluation makes
+        // them all power-loss durable where the WAL policy asks for it.
+        if let Err(e) = ctx.db.head().wal().sync_per_policy() {
+            tracing::warn!(group = %self.name(), error = %e, "syncing rule results to the WAL failed");
+        }
     }
 
     /// One rule: evaluate, hand alerts to the sink, write the samples and
@@ -235,7 +241,7 @@ impl Group {
             let _ = app.append(gone, t, storage::stale_nan());
         }
         self.series_in_prev[i] = written;
-        if let Err(e) = app.commit() {
+        if let Err(e) = app.commit_unsynced() {
             tracing::warn!(rule = %self.rules[i].name(), error = %e, "committing rule results failed");
         }
         Ok(())
@@ -249,7 +255,7 @@ impl Group {
         for s in self.stale_series.drain(..) {
             let _ = app.append(&s, t, storage::stale_nan());
         }
-        if let Err(e) = app.commit() {
+        if let Err(e) = app.commit_unsynced() {
             tracing::warn!(group = %self.name(), error = %e, "writing staleness markers failed");
         }
     }

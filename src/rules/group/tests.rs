@@ -45,14 +45,18 @@ struct Env {
 
 impl Env {
     fn new() -> Env {
+        // Tests here need no durability: no fsync at all.
+        Env::with_wal_sync(storage::wal::SyncPolicy::Never)
+    }
+
+    fn with_wal_sync(sync: storage::wal::SyncPolicy) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let mut opts = Options {
             compaction_interval: None,
             retention: None,
             ..Options::default()
         };
-        // Thousands of one-rule commits: no fsync each.
-        opts.wal.sync = storage::wal::SyncPolicy::Never;
+        opts.wal.sync = sync;
         let db = Db::open(dir.path(), opts).unwrap();
         Env {
             _dir: dir,
@@ -749,4 +753,35 @@ fn a_group_of_ten_thousand_rules_evaluates() {
     g.eval(T0, &env.ctx());
     assert!(g.rules().iter().all(|r| r.status().health == Health::Ok));
     assert_eq!(env.query("r9999", T0)[0].1, 2.0);
+}
+
+#[test]
+fn one_evaluation_costs_one_fsync_however_many_rules() {
+    // The server's default: every client commit is fsynced. Rule results
+    // are not waited on by anyone, so a group pays one fsync per
+    // evaluation, not one per rule.
+    let env = Env::with_wal_sync(storage::wal::SyncPolicy::Always);
+    env.add(&[("__name__", "x")], T0, 1.0);
+    let rules: Vec<_> = (0..100)
+        .map(|i| crate::rules::rule_file::Rule {
+            record: Some(format!("r{i}")),
+            expr: if i == 0 {
+                "x + 1".into()
+            } else {
+                format!("r{} + 1", i - 1)
+            },
+            ..Default::default()
+        })
+        .collect();
+    let rg = RuleGroup {
+        name: "chain".into(),
+        rules,
+        ..Default::default()
+    };
+    let mut g = Group::new("chain.yml", &rg, defaults(), false).unwrap();
+    let before = env.db.head().wal().fsync_stats().0;
+    g.eval(T0, &env.ctx());
+    assert_eq!(env.db.head().wal().fsync_stats().0 - before, 1);
+    // The chain still saw each earlier rule's output.
+    assert_eq!(env.query("r99", T0)[0].1, 101.0);
 }

@@ -249,7 +249,20 @@ impl<'h> Appender<'h> {
 
     /// Writes the batch to the WAL (fsynced per the WAL's policy), then makes
     /// it visible. When this returns `Ok` the samples are acknowledged.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.commit_with(true)
+    }
+
+    /// [`Appender::commit`] without waiting for an fsync: the batch is in
+    /// the WAL (it survives a process kill) and visible, and becomes
+    /// power-loss durable at the WAL's next fsync
+    /// ([`crate::wal::Wal::sync_per_policy`]). For derived data that no
+    /// client is waiting to have acknowledged, such as rule results.
+    pub fn commit_unsynced(self) -> Result<()> {
+        self.commit_with(false)
+    }
+
+    fn commit_with(mut self, sync: bool) -> Result<()> {
         let head = self.head;
         let mut records = Vec::with_capacity(2);
         if !self.series.is_empty() {
@@ -262,7 +275,12 @@ impl<'h> Appender<'h> {
             self.release();
             return Ok(());
         }
-        if let Err(e) = head.wal.log(&records) {
+        let logged = if sync {
+            head.wal.log(&records)
+        } else {
+            head.wal.log_unsynced(&records)
+        };
+        if let Err(e) = logged {
             self.release();
             return Err(e);
         }
