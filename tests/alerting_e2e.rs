@@ -26,24 +26,6 @@ const RULES: &str = r#"groups:
       description: 'about {{ $value | humanize }}'
 "#;
 
-/// The `[t, value]` pairs of the raw samples of `selector` over the last
-/// minute, oldest first, as `(seconds, value)`.
-fn raw_samples(s: &Server, selector: &str) -> Vec<(f64, f64)> {
-    let r = s.query(&format!("{selector}[1m]"));
-    let mut out: Vec<(f64, f64)> = r
-        .iter()
-        .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
-        .map(|p| {
-            (
-                p[0].as_f64().unwrap(),
-                p[1].as_str().unwrap().parse().unwrap(),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.total_cmp(&b.0));
-    out
-}
-
 fn rfc3339_secs(v: &Value) -> f64 {
     let t = chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     t.timestamp_millis() as f64 / 1000.0
@@ -117,9 +99,9 @@ scrape_configs:
 
     // The clock as the stored series tell it: ALERTS_FOR_STATE holds the
     // start of pending, and firing began `for` (3s) after it.
-    let pending_t = raw_samples(&s, "ALERTS{alertstate=\"pending\"}");
-    let firing_t = raw_samples(&s, "ALERTS{alertstate=\"firing\"}");
-    let for_state = raw_samples(&s, "ALERTS_FOR_STATE");
+    let pending_t = s.raw_samples("ALERTS{alertstate=\"pending\"}", "1m");
+    let firing_t = s.raw_samples("ALERTS{alertstate=\"firing\"}", "1m");
+    let for_state = s.raw_samples("ALERTS_FOR_STATE", "1m");
     let active_at = for_state[0].1;
     assert!(
         for_state.iter().all(|&(_, v)| v == active_at),
@@ -211,7 +193,8 @@ scrape_configs:
     s.wait_for("ALERTS", 20, |r| r.is_empty());
     assert!(s.query("ALERTS_FOR_STATE").is_empty());
     assert!(
-        !raw_samples(&s, "ALERTS{alertstate=\"firing\"}").is_empty(),
+        !s.raw_samples("ALERTS{alertstate=\"firing\"}", "1m")
+            .is_empty(),
         "the firing samples are still stored"
     );
 }

@@ -27,24 +27,6 @@ fn rules(hold: &str) -> String {
     )
 }
 
-/// Raw samples `(seconds, value)` of `selector` over the last 10 minutes,
-/// oldest first.
-fn raw_samples(s: &Server, selector: &str) -> Vec<(f64, f64)> {
-    let r = s.query(&format!("{selector}[10m]"));
-    let mut out: Vec<(f64, f64)> = r
-        .iter()
-        .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
-        .map(|p| {
-            (
-                p[0].as_f64().unwrap(),
-                p[1].as_str().unwrap().parse().unwrap(),
-            )
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.total_cmp(&b.0));
-    out
-}
-
 const FOR_STATE: &str = "ALERTS_FOR_STATE{alertname=\"Slow\",severity=\"page\"}";
 const FIRING: &str = "ALERTS{alertname=\"Slow\",alertstate=\"firing\"}";
 
@@ -72,14 +54,17 @@ fn crash_while_pending(hold: &str, grace: &str, pending_secs: f64, down: Duratio
     let _log = s.keep_log();
 
     s.wait_for("ALERTS{alertstate=\"pending\"}", 20, |r| !r.is_empty());
-    let active_at = raw_samples(&s, FOR_STATE)[0].1;
+    let active_at = s.raw_samples(FOR_STATE, "10m")[0].1;
     let last_seen = poll(40, "enough time pending", || {
-        let last = raw_samples(&s, FOR_STATE).last()?.0;
+        let last = s.raw_samples(FOR_STATE, "10m").last()?.0;
         (last >= active_at + pending_secs).then_some(last)
     });
-    let before = raw_samples(&s, FOR_STATE);
+    let before = s.raw_samples(FOR_STATE, "10m");
     assert!(before.iter().all(|&(_, v)| v == active_at), "{before:?}");
-    assert!(raw_samples(&s, FIRING).is_empty(), "fired before the crash");
+    assert!(
+        s.raw_samples(FIRING, "10m").is_empty(),
+        "fired before the crash"
+    );
 
     let killed_at = now_secs();
     let dir = s.kill();
@@ -102,7 +87,9 @@ impl Crash {
     /// sample after the restart (samples are written only once restored).
     fn restored(&self) -> (f64, f64) {
         let after = poll(30, "ALERTS_FOR_STATE after the restart", || {
-            let after: Vec<(f64, f64)> = raw_samples(&self.server, FOR_STATE)
+            let after: Vec<(f64, f64)> = self
+                .server
+                .raw_samples(FOR_STATE, "10m")
                 .into_iter()
                 .filter(|&(t, _)| t > self.killed_at)
                 .collect();
@@ -116,7 +103,8 @@ impl Crash {
     /// The timestamp of the first firing sample after the restart.
     fn fired_at(&self) -> f64 {
         self.server.wait_for(FIRING, 40, |r| !r.is_empty());
-        raw_samples(&self.server, FIRING)
+        self.server
+            .raw_samples(FIRING, "10m")
             .first()
             .map(|&(t, _)| t)
             .unwrap()

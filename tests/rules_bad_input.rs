@@ -201,6 +201,7 @@ fn ten_thousand_rules_evaluate_within_the_interval() {
         s.self_metric("prometheus_rule_group_last_duration_seconds", &[big])
             .filter(|&d| d > 0.0)
     });
+    println!("10,000 rules evaluated in {took}s");
     assert!(took < 60.0, "10,000 rules took {took}s, the interval is 1m");
     assert_eq!(
         s.self_metric("prometheus_rule_group_iterations_missed_total", &[big]),

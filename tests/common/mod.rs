@@ -138,6 +138,22 @@ impl Server {
         d["result"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The raw samples `(seconds, value)` of `selector` over the last
+    /// `range` (e.g. `1m`), all its series together, oldest first.
+    pub fn raw_samples(&self, selector: &str, range: &str) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = self
+            .query(&format!("{selector}[{range}]"))
+            .iter()
+            .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
+            .map(|p| {
+                let v = p[1].as_str().and_then(|v| v.parse().ok());
+                (p[0].as_f64().unwrap(), v.unwrap())
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
     /// Polls `query` until `pred` holds on its result, or panics after `secs`.
     pub fn wait_for(&self, q: &str, secs: u64, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
