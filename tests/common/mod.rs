@@ -6,10 +6,11 @@ pub mod dataset;
 pub mod exporter;
 pub mod peers;
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -137,6 +138,22 @@ impl Server {
         d["result"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The raw samples `(seconds, value)` of `selector` over the last
+    /// `range` (e.g. `1m`), all its series together, oldest first.
+    pub fn raw_samples(&self, selector: &str, range: &str) -> Vec<(f64, f64)> {
+        let mut out: Vec<(f64, f64)> = self
+            .query(&format!("{selector}[{range}]"))
+            .iter()
+            .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
+            .map(|p| {
+                let v = p[1].as_str().and_then(|v| v.parse().ok());
+                (p[0].as_f64().unwrap(), v.unwrap())
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        out
+    }
+
     /// Polls `query` until `pred` holds on its result, or panics after `secs`.
     pub fn wait_for(&self, q: &str, secs: u64, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -157,6 +174,47 @@ impl Server {
         unsafe {
             libc::kill(self.child.id() as i32, sig);
         }
+    }
+
+    /// Reads the server's stderr on a thread from now on, so a chatty
+    /// server cannot block on a full pipe; returns the text read so far.
+    pub fn keep_log(&mut self) -> Arc<Mutex<String>> {
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(err) = self.child.stderr.take() {
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let mut l = sink.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        log
+    }
+
+    /// The value of one series of the server's own `/metrics`: the first
+    /// series named `name` whose labels contain every one of `labels`
+    /// (each as printed, e.g. `rule_group="f;g"` or a part of it).
+    pub fn self_metric(&self, name: &str, labels: &[&str]) -> Option<f64> {
+        let (_, text) = self.get("/metrics", &[]);
+        text.lines().find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let rest = series.strip_prefix(name)?;
+            let wanted = (rest.is_empty() || rest.starts_with('{'))
+                && labels.iter().all(|l| rest.contains(l));
+            wanted.then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    /// Crashes the server: SIGKILL by PID, so nothing is flushed or
+    /// closed; returns its directory for a restart.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
+        // Keep the directory alive for the caller; Drop then finds the
+        // process already reaped.
+        std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap())
     }
 
     /// SIGTERM and wait for exit; returns stderr and the exit status.
@@ -188,6 +246,30 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Calls `f` every 100ms until it gives `Some`, or panics naming `what`
+/// after `secs` seconds.
+pub fn poll<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Seconds since the epoch, as Prometheus timestamps are given.
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
 }
 
 /// Reads a file relative to the workspace root.

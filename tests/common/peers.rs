@@ -164,6 +164,26 @@ impl Peer {
     }
 }
 
+impl Peer {
+    /// Alertmanager's `GET /api/v2/alerts`: the alerts it holds as active
+    /// (resolved ones are not listed).
+    pub fn am_alerts(&self) -> Vec<serde_json::Value> {
+        let (code, body) = self.get("/api/v2/alerts", &[]);
+        assert_eq!(code, 200, "{body}");
+        match serde_json::from_str(&body) {
+            Ok(serde_json::Value::Array(v)) => v,
+            other => panic!("{}: not a JSON array: {other:?}: {body}", self.name),
+        }
+    }
+
+    /// The alert named `alertname` that Alertmanager holds, if any.
+    pub fn am_alert(&self, alertname: &str) -> Option<serde_json::Value> {
+        self.am_alerts()
+            .into_iter()
+            .find(|a| a["labels"]["alertname"] == alertname)
+    }
+}
+
 impl Drop for Peer {
     fn drop(&mut self) {
         let _ = self.child.kill();
