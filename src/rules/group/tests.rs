@@ -105,7 +105,12 @@ impl Env {
     fn raw(&self, name: &str) -> Vec<(String, i64, f64)> {
         let q = self.db.querier(i64::MIN / 2, i64::MAX / 2).unwrap();
         let mut out = Vec::new();
-        for s in q.select(&[Matcher::equal("__name__", name)]).unwrap() {
+        let hints = storage::querier::SelectHints::default();
+        for s in q
+            .select(&hints, &[Matcher::equal("__name__", name)])
+            .unwrap()
+            .series
+        {
             for (t, v) in s.iter() {
                 out.push((s.labels.to_string(), t, v));
             }

@@ -62,7 +62,12 @@ impl Env {
     fn samples(&self, name: &str) -> Vec<(i64, f64)> {
         let q = self.db.querier(0, i64::MAX / 2).unwrap();
         let mut out = Vec::new();
-        for s in q.select(&[Matcher::equal("__name__", name)]).unwrap() {
+        let hints = storage::querier::SelectHints::default();
+        for s in q
+            .select(&hints, &[Matcher::equal("__name__", name)])
+            .unwrap()
+            .series
+        {
             out.extend(s.iter());
         }
         out.sort_by_key(|p| p.0);
