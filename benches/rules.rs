@@ -25,7 +25,7 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use ferroprom::rules::rule_file::{parse_rule_file, ParseOptions};
 use ferroprom::rules::{AlertSink, EvalContext, Group, GroupDefaults, OutgoingAlert, Settings};
 use promql::Engine;
-use storage::wal::{SyncPolicy, WalOptions};
+use storage::wal::SyncPolicy;
 use storage::{Db, Labels, Options};
 
 const METRICS: usize = 100;
@@ -40,19 +40,6 @@ struct NoSink;
 
 impl AlertSink for NoSink {
     fn send(&self, _alerts: Vec<OutgoingAlert>) {}
-}
-
-fn open_db(dir: &std::path::Path) -> Db {
-    let opts = Options {
-        compaction_interval: None,
-        retention: None,
-        wal: WalOptions {
-            sync: SyncPolicy::Never,
-            ..WalOptions::default()
-        },
-        ..Options::default()
-    };
-    Db::open(dir, opts).unwrap()
 }
 
 /// The 10,000 input series, with each one's increment per sample.
@@ -111,7 +98,13 @@ fn thread_cpu_time() -> Duration {
 
 fn bench_rules(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let db = open_db(dir.path());
+    let mut opts = Options {
+        compaction_interval: None,
+        retention: None,
+        ..Options::default()
+    };
+    opts.wal.sync = SyncPolicy::Never;
+    let db = Db::open(dir.path(), opts).unwrap();
     let series = input_series();
     let mut refs = Vec::with_capacity(series.len());
     let step = Cell::new(0i64);

@@ -26,10 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use common::dataset;
+use common::dataset::{self, Dataset, Series};
 use common::peers::{self, Peer};
 use common::Server;
-use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
 
 /// Evaluation interval of both groups.
 const INTERVAL_MS: i64 = 1_000;
@@ -123,15 +122,15 @@ fn config(rules: &Path) -> String {
     )
 }
 
-/// Labels in remote-write form.
-fn labels(pairs: &[(&str, &str)]) -> Vec<Label> {
-    pairs
-        .iter()
-        .map(|(n, v)| Label {
-            name: n.to_string(),
-            value: v.to_string(),
-        })
-        .collect()
+/// A series of the inputs: labels (sorted by name) and samples.
+fn series(pairs: &[(&str, &str)], samples: Vec<(i64, f64)>) -> Series {
+    Series {
+        labels: pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
+        samples,
+    }
 }
 
 /// Temperature of instance `i` at second `s` of the window: 20 before it,
@@ -149,7 +148,7 @@ fn temperature(i: usize, s: i64) -> f64 {
 /// for `s` in `-HISTORY_S..=WINDOW/1000 + TAIL_S`: request counters (one
 /// reset inside the window; errors only inside it), cumulative histogram
 /// buckets and temperatures.
-fn inputs(start: i64, phase: i64) -> Vec<TimeSeries> {
+fn inputs(start: i64, phase: i64) -> Dataset {
     let seconds: Vec<i64> = (-HISTORY_S..=WINDOW_MS / 1000 + TAIL_S).collect();
     let at = |s: i64| start + s * 1000 + phase;
     let mut out = Vec::new();
@@ -171,96 +170,54 @@ fn inputs(start: i64, phase: i64) -> Vec<TimeSeries> {
                     if k == 0 && code == "200" && s == 7 {
                         total = inc;
                     }
-                    Sample {
-                        value: total,
-                        timestamp: at(s),
-                    }
+                    (at(s), total)
                 })
                 .collect();
-            out.push(TimeSeries {
-                labels: labels(&[
-                    ("__name__", "http_requests_total"),
-                    ("code", code),
-                    ("instance", inst),
-                    ("job", "api"),
-                ]),
-                samples,
-                ..Default::default()
-            });
+            let name = "http_requests_total";
+            let labels = [
+                ("__name__", name),
+                ("code", code),
+                ("instance", inst),
+                ("job", "api"),
+            ];
+            out.push(series(&labels, samples));
         }
         let mut cumulative = [0.0f64; 4];
-        let mut per_bucket: [Vec<Sample>; 4] = Default::default();
+        let mut per_bucket: [Vec<(i64, f64)>; 4] = Default::default();
         for &s in &seconds {
             let k = k as i64;
             let b0 = (s + k).rem_euclid(3);
             let b1 = b0 + 1 + s.rem_euclid(2);
             let b2 = b1 + (s * 5 + k).rem_euclid(3);
-            let counts = [b0, b1, b2, b2 + 1];
-            for (j, c) in counts.iter().enumerate() {
+            for (j, c) in [b0, b1, b2, b2 + 1].iter().enumerate() {
                 cumulative[j] += *c as f64;
-                per_bucket[j].push(Sample {
-                    value: cumulative[j],
-                    timestamp: at(s),
-                });
+                per_bucket[j].push((at(s), cumulative[j]));
             }
         }
         for (le, samples) in BUCKETS.iter().zip(per_bucket) {
-            out.push(TimeSeries {
-                labels: labels(&[
-                    ("__name__", "req_duration_seconds_bucket"),
-                    ("instance", inst),
-                    ("job", "api"),
-                    ("le", le),
-                ]),
-                samples,
-                ..Default::default()
-            });
-        }
-        out.push(TimeSeries {
-            labels: labels(&[
-                ("__name__", "temperature"),
+            let name = "req_duration_seconds_bucket";
+            let labels = [
+                ("__name__", name),
                 ("instance", inst),
-                ("room", ROOMS[k]),
-            ]),
-            samples: seconds
-                .iter()
-                .map(|&s| Sample {
-                    value: temperature(k, s),
-                    timestamp: at(s),
-                })
-                .collect(),
-            ..Default::default()
-        });
-    }
-    out
-}
-
-/// Writes `series` in time order, a minute of samples per request.
-fn push(client: &reqwest::blocking::Client, url: &str, series: &[TimeSeries]) {
-    let first = series[0].samples[0].timestamp;
-    let last = series[0].samples.last().unwrap().timestamp;
-    let mut from = first;
-    while from <= last {
-        let to = from + 60_000;
-        let timeseries = series
+                ("job", "api"),
+                ("le", le),
+            ];
+            out.push(series(&labels, samples));
+        }
+        let samples = seconds
             .iter()
-            .map(|s| TimeSeries {
-                labels: s.labels.clone(),
-                samples: s
-                    .samples
-                    .iter()
-                    .filter(|p| (from..to).contains(&p.timestamp))
-                    .cloned()
-                    .collect(),
-                ..Default::default()
-            })
+            .map(|&s| (at(s), temperature(k, s)))
             .collect();
-        let req = WriteRequest {
-            timeseries,
-            metadata: vec![],
-        };
-        dataset::send(client, url, &req);
-        from = to;
+        let labels = [
+            ("__name__", "temperature"),
+            ("instance", inst),
+            ("room", ROOMS[k]),
+        ];
+        out.push(series(&labels, samples));
+    }
+    Dataset {
+        start_ms: at(-HISTORY_S),
+        series: out,
     }
 }
 
@@ -283,14 +240,12 @@ fn api(
     v["data"].clone()
 }
 
+/// A sample value as the API writes it (`"NaN"` and `"+Inf"` included,
+/// which `f64::from_str` reads too).
 fn number(v: &Value) -> f64 {
-    match v.as_str() {
-        Some("NaN") => f64::NAN,
-        Some("+Inf") => f64::INFINITY,
-        Some("-Inf") => f64::NEG_INFINITY,
-        Some(s) => s.parse().unwrap_or_else(|_| panic!("bad value {s}")),
-        None => panic!("bad value {v}"),
-    }
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad value {v}"))
 }
 
 fn secs(ms: i64) -> String {
@@ -317,12 +272,8 @@ fn raw(
     );
     let mut out = Samples::new();
     for s in d["result"].as_array().expect("matrix") {
-        let metric: BTreeMap<String, Value> = s["metric"]
-            .as_object()
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        let metric: BTreeMap<&String, &Value> =
+            s["metric"].as_object().expect("labels").iter().collect();
         let key = serde_json::to_string(&metric).unwrap();
         let points = s["values"]
             .as_array()
@@ -416,30 +367,31 @@ fn rule_results_match_prometheus() {
 
     // Same file and group name: the same slot within the second.
     let slot = |t: i64| t.rem_euclid(INTERVAL_MS);
-    for group in ["metrics", "alerts"] {
-        let name = format!("{group}:eval:time");
-        let a = slot(first_evaluation(oc, &ou, &name));
-        let b = slot(first_evaluation(pc, &pu, &name));
-        assert_eq!(
-            a, b,
-            "group {group:?} evaluates at +{a} ms in ferroprom, +{b} ms in Prometheus"
-        );
-    }
+    let slots: Vec<i64> = ["metrics", "alerts"]
+        .iter()
+        .map(|group| {
+            let name = format!("{group}:eval:time");
+            let a = slot(first_evaluation(oc, &ou, &name));
+            let b = slot(first_evaluation(pc, &pu, &name));
+            assert_eq!(
+                a, b,
+                "group {group:?} evaluates at +{a} ms in ferroprom, +{b} ms in Prometheus"
+            );
+            a
+        })
+        .collect();
 
     // Inputs off both groups' slots: half an interval after the metrics
     // group's, and never on the alerts group's.
-    let offset = slot(first_evaluation(oc, &ou, "metrics:eval:time"));
-    let alerts_offset = slot(first_evaluation(oc, &ou, "alerts:eval:time"));
-    let phase = (offset + INTERVAL_MS / 2) % INTERVAL_MS;
-    let phase = if phase == alerts_offset {
-        (phase + 1) % INTERVAL_MS
-    } else {
-        phase
-    };
-    let start = (now_ms() / 1000 + 4) * 1000;
-    let series = inputs(start, phase);
-    push(pc, &prom.url("/api/v1/write"), &series);
-    push(oc, &ours.url("/api/v1/write"), &series);
+    let mut phase = (slots[0] + INTERVAL_MS / 2) % INTERVAL_MS;
+    if phase == slots[1] {
+        phase = (phase + 1) % INTERVAL_MS;
+    }
+    // Far enough ahead for both writes to be done before it.
+    let start = (now_ms() / 1000 + 5) * 1000;
+    let inputs = inputs(start, phase);
+    dataset::push(pc, &prom.url("/api/v1/write"), &inputs, 60_000);
+    dataset::push(oc, &ours.url("/api/v1/write"), &inputs, 60_000);
     let pushed = now_ms();
     assert!(
         pushed < start,

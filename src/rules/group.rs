@@ -311,12 +311,14 @@ impl Group {
 }
 
 /// The offset (ms) of a group's slots within its interval, as Prometheus
-/// 2.x computes it: the label set `{file, name}` hashed like
+/// 2.42 computes it: the label set `{file, name}` hashed like
 /// `labels.Labels.Hash` (XXH64 of each name and value followed by `0xff`,
 /// in name order), taken modulo the interval in nanoseconds. Prometheus
 /// writes samples at the millisecond floor of that nanosecond offset, so
 /// the same rule file path and group name evaluate at the same
-/// milliseconds in both servers.
+/// milliseconds in both servers. (Release builds from 2.44 on use the
+/// `stringlabels` layout, whose hash covers other bytes, so their slots
+/// differ from these.)
 fn slot_offset_ms(file: &str, name: &str, interval_ms: i64) -> i64 {
     let mut b = Vec::with_capacity(file.len() + name.len() + 12);
     for (n, v) in [("file", file), ("name", name)] {
