@@ -148,8 +148,7 @@ impl Group {
     /// restarts.
     pub fn eval_timestamp(&self, now_ms: i64) -> i64 {
         let interval = self.spec.interval_ms.max(1);
-        let hash = Labels::from_pairs([("name", self.name()), ("file", self.file())]).stable_hash();
-        let offset = (hash % interval as u64) as i64;
+        let offset = slot_offset_ms(self.file(), self.name(), interval);
         let start = now_ms - offset;
         start - start.rem_euclid(interval) + offset
     }
@@ -317,6 +316,27 @@ impl Group {
     }
 }
 
+/// The offset (ms) of a group's slots within its interval, as Prometheus
+/// 2.42 computes it: the label set `{file, name}` hashed like
+/// `labels.Labels.Hash` (XXH64 of each name and value followed by `0xff`,
+/// in name order), taken modulo the interval in nanoseconds. Prometheus
+/// writes samples at the millisecond floor of that nanosecond offset, so
+/// the same rule file path and group name evaluate at the same
+/// milliseconds in both servers. (Release builds from 2.44 on use the
+/// `stringlabels` layout, whose hash covers other bytes, so their slots
+/// differ from these.)
+fn slot_offset_ms(file: &str, name: &str, interval_ms: i64) -> i64 {
+    let mut b = Vec::with_capacity(file.len() + name.len() + 12);
+    for (n, v) in [("file", file), ("name", name)] {
+        b.extend_from_slice(n.as_bytes());
+        b.push(0xff);
+        b.extend_from_slice(v.as_bytes());
+        b.push(0xff);
+    }
+    let interval_ns = interval_ms.max(1) as u64 * 1_000_000;
+    ((xxh64::xxh64(&b) % interval_ns) / 1_000_000) as i64
+}
+
 /// Name and labels: how a rule is recognised across a reload.
 fn rule_key(r: &Rule) -> (String, BTreeMap<String, String>) {
     (r.name().to_string(), r.labels().clone())
@@ -324,3 +344,4 @@ fn rule_key(r: &Rule) -> (String, BTreeMap<String, String>) {
 
 #[cfg(test)]
 mod tests;
+mod xxh64;

@@ -734,6 +734,16 @@ fn evaluation_slots_are_aligned_and_stable() {
 }
 
 #[test]
+fn evaluation_slots_are_prometheus_slots() {
+    // Offsets Prometheus 2.42 evaluated these groups at (the ms part of
+    // `time()` recorded by each), with the rule file at this path.
+    let file = "/tmp/rd/rules.yml";
+    assert_eq!(slot_offset_ms(file, "one_second", 1_000), 242);
+    assert_eq!(slot_offset_ms(file, "ten_seconds", 10_000), 7_350);
+    assert_eq!(slot_offset_ms(file, "a_minute", MIN), 17_938);
+}
+
+#[test]
 fn a_group_of_ten_thousand_rules_evaluates() {
     let env = Env::new();
     env.add(&[("__name__", "x")], T0, 1.0);
