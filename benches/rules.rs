@@ -25,7 +25,6 @@ use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use ferroprom::rules::rule_file::{parse_rule_file, ParseOptions};
 use ferroprom::rules::{AlertSink, EvalContext, Group, GroupDefaults, OutgoingAlert, Settings};
 use promql::Engine;
-use storage::wal::SyncPolicy;
 use storage::{Db, Labels, Options};
 
 const METRICS: usize = 100;
@@ -98,12 +97,13 @@ fn thread_cpu_time() -> Duration {
 
 fn bench_rules(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut opts = Options {
+    let opts = Options {
         compaction_interval: None,
         retention: None,
         ..Options::default()
     };
-    opts.wal.sync = SyncPolicy::Never;
+    // The server's WAL policy (fsync on every client commit): rule results
+    // are committed without waiting and fsynced once per evaluation.
     let db = Db::open(dir.path(), opts).unwrap();
     let series = input_series();
     let mut refs = Vec::with_capacity(series.len());
