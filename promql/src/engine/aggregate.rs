@@ -310,6 +310,92 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
     }
 }
 
+/// The `k` members (input order) of a group that topk (or bottomk) keeps,
+/// left in `heap` in output order.
+///
+/// Which of several equal values survive is not specified by PromQL, but
+/// users see it (and a subquery over topk makes it visible as values), so
+/// this replays Prometheus 3.x's choice exactly: a binary min-heap (max-heap
+/// for bottomk) of at most `k` members, in which a newcomer replaces the
+/// root only when strictly better (or when the root is NaN and the newcomer
+/// is not) and is then sifted down. Equal values therefore keep the earlier
+/// member while the heap is full, but which equal member sits at the root
+/// depends on the heap's shape, so the heap operations are reproduced
+/// step for step rather than approximated by a stable sort. The heap's
+/// order predicate puts NaN below everything when it is the left operand
+/// only; that asymmetry is part of what decides survivors, so it is kept.
+/// 2.x differed in one way: a full heap popped its root and pushed the
+/// newcomer (a different shape afterwards), and replaced a NaN root by a
+/// NaN newcomer.
+fn keep_k(members: &[(u32, f64)], k: usize, bottom: bool, heap: &mut Vec<(u32, f64)>) {
+    // `below(a, b)`: `a` belongs nearer the root than `b`.
+    let below = |a: f64, b: f64| a.is_nan() || if bottom { a > b } else { a < b };
+    heap.clear();
+    for &m in members {
+        if heap.len() < k {
+            heap.push(m);
+            let last = heap.len() - 1;
+            sift_up(heap, last, below);
+            continue;
+        }
+        let root = heap[0].1;
+        let better = if bottom { root > m.1 } else { root < m.1 };
+        if better || (root.is_nan() && !m.1.is_nan()) {
+            heap[0] = m;
+            sift_down(heap, 0, below);
+        }
+    }
+    // Output order: best first. Small heaps are ordered by insertion sort
+    // (as Prometheus's sort does up to 12 elements, so equal values come
+    // out in the very same order); larger ones by a stable sort.
+    if heap.len() <= 12 {
+        for i in 1..heap.len() {
+            let mut j = i;
+            while j > 0 && below(heap[j - 1].1, heap[j].1) {
+                heap.swap(j, j - 1);
+                j -= 1;
+            }
+        }
+    } else {
+        heap.sort_by(|x, y| cmp_values(x.1, y.1, !bottom));
+    }
+}
+
+/// Moves `heap[j]` towards the root while it belongs above its parent.
+fn sift_up(heap: &mut [(u32, f64)], mut j: usize, below: impl Fn(f64, f64) -> bool) {
+    while j > 0 {
+        let parent = (j - 1) / 2;
+        if !below(heap[j].1, heap[parent].1) {
+            break;
+        }
+        heap.swap(parent, j);
+        j = parent;
+    }
+}
+
+/// Moves `heap[i]` away from the root while a child belongs above it,
+/// preferring the right child only when it belongs above the left one.
+fn sift_down(heap: &mut [(u32, f64)], mut i: usize, below: impl Fn(f64, f64) -> bool) {
+    let n = heap.len();
+    loop {
+        let left = 2 * i + 1;
+        if left >= n {
+            break;
+        }
+        let right = left + 1;
+        let child = if right < n && below(heap[right].1, heap[left].1) {
+            right
+        } else {
+            left
+        };
+        if !below(heap[child].1, heap[i].1) {
+            break;
+        }
+        heap.swap(i, child);
+        i = child;
+    }
+}
+
 /// Largest-first order with NaN last (topk), or smallest-first with NaN last.
 fn cmp_values(a: f64, b: f64, desc: bool) -> std::cmp::Ordering {
     use std::cmp::Ordering::*;
@@ -344,6 +430,7 @@ fn select_series(
     let mut order: Vec<usize> = Vec::new();
     let mut seen = vec![false; input.len()];
     let mut per_group: Vec<Vec<(u32, f64)>> = vec![Vec::new(); ngroups];
+    let mut heap: Vec<(u32, f64)> = Vec::new();
     for (k, step) in steps.iter().enumerate() {
         if step.is_empty() {
             continue;
@@ -404,12 +491,17 @@ fn select_series(
         for g in group_order {
             let members = &mut per_group[g];
             match a.op {
-                AggOp::Topk => members.sort_by(|x, y| cmp_values(x.1, y.1, true)),
-                AggOp::Bottomk => members.sort_by(|x, y| cmp_values(x.1, y.1, false)),
-                _ => {}
-            }
-            for &(i, v) in members.iter().take(kk) {
-                take(i, v, &mut out);
+                AggOp::Topk | AggOp::Bottomk if kk > 0 => {
+                    keep_k(members, kk, a.op == AggOp::Bottomk, &mut heap);
+                    for &(i, v) in &heap {
+                        take(i, v, &mut out);
+                    }
+                }
+                _ => {
+                    for &(i, v) in members.iter().take(kk) {
+                        take(i, v, &mut out);
+                    }
+                }
             }
             members.clear();
         }
@@ -424,4 +516,138 @@ fn select_series(
         });
     }
     Ok(Val::Vector(result))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The expected survivors below were worked out by hand from Prometheus
+    //! 3.x's heap operations (`aggregationK`), one member at a time.
+
+    use super::*;
+
+    /// The input ids topk (or bottomk) keeps from `values`, best first.
+    fn kept(values: &[f64], k: usize, bottom: bool) -> Vec<u32> {
+        let members: Vec<(u32, f64)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as u32, v))
+            .collect();
+        let mut heap = Vec::new();
+        keep_k(&members, k, bottom, &mut heap);
+        heap.iter().map(|m| m.0).collect()
+    }
+
+    #[test]
+    fn topk_ties_follow_the_heap_not_the_input_order() {
+        // A full heap of equal values: the newcomer evicts the root (0), and
+        // the next equal value (1) moves up into its place.
+        assert_eq!(kept(&[1.0, 1.0, 1.0, 2.0], 2, false), vec![3, 1]);
+        // The same values in another order: the leader comes first.
+        assert_eq!(kept(&[2.0, 1.0, 1.0, 1.0], 2, false), vec![0, 1]);
+        // Replacing an equal root with an equal newcomer keeps the newcomer
+        // at the root (no swap with an equal child), so it is evicted next.
+        assert_eq!(kept(&[0.0, 1.0, 1.0, 5.0], 2, false), vec![3, 1]);
+        // k = 3: the root after the first eviction is 1, after the second 2
+        // (the right child wins when strictly below the left one).
+        assert_eq!(kept(&[1.0, 1.0, 1.0, 5.0, 5.0], 3, false), vec![3, 4, 2]);
+        assert_eq!(kept(&[1.0, 1.0, 1.0, 1.0, 5.0], 3, false), vec![4, 1, 2]);
+        // Fewer members than k: all of them, best first, equal ones in
+        // input order.
+        assert_eq!(kept(&[1.0, 3.0, 1.0], 5, false), vec![1, 0, 2]);
+        // k = 1: the first of the largest.
+        assert_eq!(kept(&[1.0, 2.0, 2.0, 0.0], 1, false), vec![1]);
+    }
+
+    #[test]
+    fn bottomk_ties_mirror_topk() {
+        assert_eq!(kept(&[1.0, 1.0, 1.0, 0.0], 2, true), vec![3, 1]);
+        assert_eq!(kept(&[0.0, 1.0, 1.0, 1.0], 2, true), vec![0, 1]);
+        assert_eq!(kept(&[1.0, 1.0, 1.0, -5.0, -5.0], 3, true), vec![3, 4, 2]);
+        assert_eq!(kept(&[2.0, 0.0, 0.0, 2.0], 1, true), vec![1]);
+    }
+
+    #[test]
+    fn nan_members_lose_to_numbers_and_never_replace_nan() {
+        let nan = f64::NAN;
+        // A NaN root is replaced by any number.
+        assert_eq!(kept(&[nan, 1.0, nan, 2.0], 2, false), vec![3, 1]);
+        assert_eq!(kept(&[1.0, nan, 3.0], 2, false), vec![2, 0]);
+        assert_eq!(kept(&[1.0, nan, -3.0], 2, true), vec![2, 0]);
+        // NaN never replaces NaN (3.x; 2.x did, keeping 2 here).
+        assert_eq!(kept(&[nan, nan, nan], 2, false), vec![0, 1]);
+        assert_eq!(kept(&[nan, 4.0], 1, false), vec![1]);
+        assert_eq!(kept(&[nan, 4.0], 1, true), vec![1]);
+    }
+
+    #[test]
+    fn large_heaps_come_out_best_first() {
+        let values: Vec<f64> = (0..20).map(|i| (i % 7) as f64).collect();
+        let ids = kept(&values, 15, false);
+        assert_eq!(ids.len(), 15);
+        let got: Vec<f64> = ids.iter().map(|&i| values[i as usize]).collect();
+        assert!(got.windows(2).all(|w| w[0] >= w[1]), "{got:?}");
+        // The five dropped are five of the smallest (0 and 1).
+        assert_eq!(got.iter().filter(|&&v| v <= 1.0).count(), 1);
+    }
+
+    /// stdvar and stddev of `values`, as one group at one step.
+    fn spread(values: &[f64]) -> (f64, f64) {
+        let run = |op| {
+            let mut acc = Acc::default();
+            acc.start(op, values[0], 1);
+            for &v in &values[1..] {
+                acc.add(op, v);
+            }
+            acc.result(op)
+        };
+        (run(AggOp::Stdvar), run(AggOp::Stddev))
+    }
+
+    #[test]
+    fn stdvar_and_stddev_with_infinities_and_nan() {
+        let (inf, nan) = (f64::INFINITY, f64::NAN);
+        assert_eq!(spread(&[1.0, 2.0]), (0.25, 0.5));
+        assert_eq!(spread(&[3.0]), (0.0, 0.0));
+        // Any non-finite member makes the result NaN, wherever it is and
+        // even alone in its group (3.x; 2.x answered 0 for a group of one,
+        // as its accumulator started at 0 whatever the first value).
+        for group in [
+            vec![-inf],
+            vec![inf],
+            vec![nan],
+            vec![-inf, 0.0],
+            vec![0.0, -inf],
+            vec![inf, inf],
+            vec![-inf, -inf, 0.0],
+            vec![1.0, 2.0, nan],
+            vec![nan, 1.0, 2.0],
+        ] {
+            let (var, dev) = spread(&group);
+            assert!(var.is_nan() && dev.is_nan(), "{group:?}: {var} {dev}");
+        }
+    }
+
+    #[test]
+    fn topk_through_the_engine_keeps_the_heap_survivors() {
+        use super::super::tests::load;
+        use super::super::{Engine, EngineOptions, Value};
+        let t = load(&[
+            (&[("__name__", "x"), ("i", "a")], vec![(0, 1.0)]),
+            (&[("__name__", "x"), ("i", "b")], vec![(0, 1.0)]),
+            (&[("__name__", "x"), ("i", "c")], vec![(0, 1.0)]),
+            (&[("__name__", "x"), ("i", "d")], vec![(0, 2.0)]),
+        ]);
+        let e = Engine::new(EngineOptions::default());
+        let r = e
+            .instant(&t.db, &crate::parser::parse("topk(2, x)").unwrap(), 0)
+            .unwrap();
+        let Value::Vector(v) = r.value else {
+            panic!("not a vector")
+        };
+        let got: Vec<String> = v.iter().map(|s| s.metric.to_string()).collect();
+        assert_eq!(
+            got,
+            [r#"{__name__="x", i="d"}"#, r#"{__name__="x", i="b"}"#]
+        );
+    }
 }
