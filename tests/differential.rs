@@ -28,7 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use common::dataset::{self, Dataset, STALE_NAN};
+use common::dataset::{self, Dataset, Rng, Series, SCRAPES, STALE_NAN, STEP_MS};
 use common::peers::{self, Peer};
 use common::Server;
 
@@ -49,6 +49,45 @@ const KNOWN: &[(&str, &str)] = &[
          that drop it); 3.x drops it like every arithmetic operator, as ferroprom does",
     ),
     ("3 atan2 fp_balance", "as `fp_balance atan2 3`"),
+    (
+        "avg_over_time((topk(5, delta(fp_ties[1m])))[5m:30s])",
+        "which of several equal values topk/bottomk keep (k > 1): 2.42 pops the heap's root \
+         and pushes the newcomer, 3.x overwrites the root and sifts it down, so the heaps \
+         differ in shape and a later tie evicts a different series; ferroprom follows 3.x \
+         (with the 2.x step in its place, every run of these agrees with 2.42)",
+    ),
+    (
+        "avg_over_time((bottomk(5, delta(fp_ties[1m])))[5m:30s])",
+        "as `topk(5, …)`",
+    ),
+    ("topk(5, delta(fp_ties[1m]))", "as `topk(5, …)`"),
+    ("bottomk(5, delta(fp_ties[1m]))", "as `topk(5, …)`"),
+    ("topk(2, delta(fp_ties[1m])) by (a)", "as `topk(5, …)`"),
+    ("bottomk(3, delta(fp_ties[1m])) by (a)", "as `topk(5, …)`"),
+    ("topk(7, increase(fp_ties_total[1m]))", "as `topk(5, …)`"),
+    (
+        "bottomk(4, increase(fp_ties_total[2m])) without (b)",
+        "as `topk(5, …)`",
+    ),
+    (
+        "topk(3, log10(sgn(delta(fp_ties[2m]))))",
+        "as `topk(5, …)`; besides, in a range query Prometheus hands topk the series of a \
+         nested function call in Go map order, so which tie survives is random there",
+    ),
+    (
+        "bottomk(3, log10(sgn(delta(fp_ties[2m]))))",
+        "as `topk(3, log10(…))`",
+    ),
+    (
+        "stdvar by (a, b) (log10(sgn(delta(fp_ties[2m]))))",
+        "a group of one ±Inf or NaN: 2.42 answers 0 (its accumulator starts at 0 whatever \
+         the first value), 3.x NaN (prometheus#14941), as ferroprom. Groups of more agree \
+         (NaN)",
+    ),
+    (
+        "stddev by (a, b) (log10(sgn(delta(fp_ties[2m]))))",
+        "as `stdvar by (a, b) (…)`",
+    ),
     (
         r#"fp_temperature_celsius{sensor="cpu"} atan2 ignoring(sensor) fp_temperature_celsius{sensor="board"}"#,
         "as `fp_balance atan2 3`",
@@ -101,6 +140,61 @@ fn dataset_is_deterministic_and_avoids_whole_seconds() {
         .iter()
         .zip(&different.series)
         .any(|(x, y)| x.samples != y.samples));
+}
+
+/// Series where ties and infinities are the rule rather than the exception,
+/// for `topk`/`bottomk` (which of several equal values survive) and
+/// `stdvar`/`stddev` (groups holding ±Inf and NaN): 24 integer random walks
+/// `fp_ties{a, b}` (steps -1, 0, +1) and 24 integer counters
+/// `fp_ties_total{a, b}` (increments 0–2), all sampled at the very same
+/// instants so equal increments give bit-identical `delta`s and `increase`s,
+/// and `sgn` of a `delta` is often 0 (`log10` = -Inf) or -1 (NaN). And 24
+/// gauges `fp_ties_odd{a, b}` drawn from -1, 0, 1, ±Inf and NaN.
+fn ties(start_ms: i64, seed: u64) -> Vec<Series> {
+    let mut rng = Rng::new(seed);
+    let mut out = Vec::new();
+    let odd = [-1.0, 0.0, 1.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+    for name in ["fp_ties", "fp_ties_total", "fp_ties_odd"] {
+        for a in 0..4 {
+            for b in 0..6 {
+                let mut labels = vec![
+                    ("__name__".to_string(), name.to_string()),
+                    ("a".to_string(), a.to_string()),
+                    ("b".to_string(), b.to_string()),
+                ];
+                labels.sort();
+                let mut v = 10.0;
+                let samples = (0..SCRAPES)
+                    .map(|i| {
+                        match name {
+                            "fp_ties" => v += rng.below(3) as f64 - 1.0,
+                            "fp_ties_total" => v += rng.below(3) as f64,
+                            _ => v = odd[rng.below(6) as usize],
+                        }
+                        (start_ms + i * STEP_MS + 500, v)
+                    })
+                    .collect();
+                out.push(Series { labels, samples });
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn tie_series_tie() {
+    let s = ties(1_700_000_000_000, 42);
+    assert_eq!(s.len(), 72);
+    // Per scrape, the 24 walks' last steps take at most 3 values.
+    let steps: Vec<f64> = s[..24]
+        .iter()
+        .map(|x| x.samples[100].1 - x.samples[99].1)
+        .collect();
+    assert!(steps.iter().all(|d| [-1.0, 0.0, 1.0].contains(d)));
+    assert!(steps.contains(&0.0) && steps.contains(&-1.0));
+    assert!(s
+        .iter()
+        .all(|x| x.samples.iter().all(|p| p.0 % 1000 == 500)));
 }
 
 /// One way of running an expression.
@@ -619,6 +713,40 @@ fn cases(at: i64) -> Vec<Case> {
         v.push(case("corner", e));
     }
 
+    // Ties and infinities (`ties`): which tied series topk/bottomk keep,
+    // seen directly and through a subquery average; stdvar/stddev over
+    // groups holding -Inf (log10 0) and NaN (log10 -1).
+    for e in [
+        "avg_over_time((topk(5, delta(fp_ties[1m])))[5m:30s])",
+        "avg_over_time((bottomk(5, delta(fp_ties[1m])))[5m:30s])",
+        "topk(5, delta(fp_ties[1m]))",
+        "bottomk(5, delta(fp_ties[1m]))",
+        "topk(2, delta(fp_ties[1m])) by (a)",
+        "bottomk(3, delta(fp_ties[1m])) by (a)",
+        "topk(1, delta(fp_ties[1m])) by (a)",
+        "bottomk(1, delta(fp_ties[1m]))",
+        "topk(7, increase(fp_ties_total[1m]))",
+        "bottomk(4, increase(fp_ties_total[2m])) without (b)",
+        "topk(3, log10(sgn(delta(fp_ties[2m]))))",
+        "bottomk(3, log10(sgn(delta(fp_ties[2m]))))",
+        "stdvar by (a) (log10(sgn(delta(fp_ties[2m]))))",
+        "stddev by (a) (log10(sgn(delta(fp_ties[2m]))))",
+        "stdvar by (a, b) (log10(sgn(delta(fp_ties[2m]))))",
+        "stddev by (a, b) (log10(sgn(delta(fp_ties[2m]))))",
+        "stdvar(log10(sgn(delta(fp_ties[2m]))))",
+        "stdvar by (a) (delta(fp_ties[1m]))",
+        "stddev by (b) (1 / delta(fp_ties[1m]))",
+        "stdvar by (a) (sgn(delta(fp_ties[2m])) / 0)",
+        "topk(1, fp_ties_odd)",
+        "bottomk(1, fp_ties_odd) by (a)",
+        "topk(1, -fp_ties_odd) by (b)",
+        "stdvar by (a) (fp_ties_odd)",
+        "stddev(fp_ties_odd)",
+        "avg_over_time((stdvar by (a) (log10(sgn(delta(fp_ties[2m])))))[10m:1m])",
+    ] {
+        v.push(case("ties", e));
+    }
+
     // Errors: both must fail with the same errorType.
     for e in [
         "rate(fp_requests_total)",
@@ -888,7 +1016,8 @@ fn ferroprom_answers_like_prometheus() {
     // Two hours ending a few minutes ago, on a whole minute so the
     // 15 s-aligned eval times below are whole-step aligned too.
     let start = now / 60_000 * 60_000 - 7_500_000;
-    let ds: Dataset = dataset::generate(start, 42);
+    let mut ds: Dataset = dataset::generate(start, 42);
+    ds.series.extend(ties(start, 42));
     println!(
         "dataset: {} series, {} samples",
         ds.series.len(),
