@@ -1116,3 +1116,35 @@ async fn concurrent_queries_share_the_slots() {
     }
     assert_eq!(f.state.query_slots.available_permits(), 2);
 }
+
+/// A query whose subquery or range has trillions of steps is refused by
+/// the sample limit (it used to abort the process allocating per step),
+/// and the server keeps answering.
+#[tokio::test]
+async fn huge_step_counts_are_execution_errors() {
+    let f = fixture();
+    let msg = "query processing would load too many samples into memory in query execution";
+    for q in [
+        "count_over_time(up[100y:1ms])",
+        "http_requests_total[100y:1ms]",
+        "sum_over_time(vector(1)[100y:1ms])",
+    ] {
+        let a = f
+            .both(
+                "/api/v1/query",
+                &format!("query={}&time={}", enc(q), T0 + 60),
+            )
+            .await;
+        assert_eq!(a.error(422), ("execution".into(), msg.into()), "{q}");
+    }
+    let q = enc("count_over_time(up[100y:1ms])");
+    let a = f
+        .both(
+            "/api/v1/query_range",
+            &format!("query={q}&start={T0}&end={}&step=60", T0 + 600),
+        )
+        .await;
+    assert_eq!(a.error(422), ("execution".into(), msg.into()));
+    let a = f.both("/api/v1/query", "query=1%2B1&time=4").await;
+    assert_eq!(a.data()["result"], json!([4, "2"]));
+}
