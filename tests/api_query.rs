@@ -252,7 +252,12 @@ impl Answer {
 
 impl Fixture {
     async fn send(&self, req: Request<Body>) -> Answer {
-        let res = self.router.clone().oneshot(req).await.unwrap();
+        self.send_to(&self.router, req).await
+    }
+
+    /// Sends to another router over the same state (e.g. the full one).
+    async fn send_to(&self, router: &Router, req: Request<Body>) -> Answer {
+        let res = router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let body = axum::body::to_bytes(res.into_body(), usize::MAX)
@@ -1190,22 +1195,13 @@ async fn invalid_utf8_in_selectors_is_bad_data() {
             assert!(msg.contains("invalid UTF-8 rune"), "{path} {sel}: {msg}");
         }
         let app = ferroprom::api::router(Arc::clone(&f.state));
-        let res = app
-            .oneshot(
-                Request::get(format!("/federate?match[]={sel}"))
-                    .body(Body::empty())
-                    .unwrap(),
-            )
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "federate {sel}");
-        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
-            .await
-            .unwrap();
-        let body = String::from_utf8_lossy(&body);
+        let req = Request::get(format!("/federate?match[]={sel}"));
+        let a = f.send_to(&app, req.body(Body::empty()).unwrap()).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "federate {sel}");
         assert!(
-            body.contains("invalid UTF-8 rune"),
-            "federate {sel}: {body}"
+            a.body.contains("invalid UTF-8 rune"),
+            "federate {sel}: {}",
+            a.body
         );
     }
     // Valid UTF-8, percent-encoded or escaped, still matches.
