@@ -243,6 +243,16 @@ impl<'a> Evaluator<'a> {
         Ok(())
     }
 
+    /// Fails when the points produced so far by one node (`n`) exceed the
+    /// limit: checked per series while a node's output grows, so its
+    /// buffers stop at the limit plus one series instead of series × steps.
+    pub fn check_output(&self, n: usize) -> Result<()> {
+        if n > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+
     /// Fails when `n` samples held at once exceed the limit.
     pub fn check_samples(&self, n: usize) -> Result<()> {
         self.note_held(n as u64);
@@ -334,7 +344,14 @@ impl<'a> Evaluator<'a> {
 
     pub fn eval(&mut self, expr: &Expr, grid: Grid) -> Result<Val> {
         let v = self.eval_node(expr, grid)?;
-        self.note_held(v.samples());
+        // A node's whole output counts, as upstream counts every point of
+        // a range result: the per-step check alone lets series × steps grow
+        // without bound.
+        let n = v.samples();
+        self.note_held(n);
+        if n > self.opts.max_samples as u64 {
+            return Err(Error::TooManySamples("query execution"));
+        }
         Ok(v)
     }
 

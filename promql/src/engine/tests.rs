@@ -968,3 +968,46 @@ fn large_but_bounded_queries_still_work() {
         Err(Error::TooManySamples(_))
     ));
 }
+
+/// Many series over many steps: each step holds few samples, but the
+/// output (series × steps) is over the limit, so the query fails before
+/// its buffers grow past it.
+#[test]
+fn series_times_steps_hit_the_sample_limit() {
+    let series: Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> = (0..20)
+        .map(|i| {
+            (
+                vec![("__name__".into(), "m".into()), ("i".into(), i.to_string())],
+                ramp(0.0, 1.0, 100, 15_000),
+            )
+        })
+        .collect();
+    let borrowed: Vec<Vec<(&str, &str)>> = series
+        .iter()
+        .map(|(l, _)| l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect())
+        .collect();
+    let input: Vec<TestSeries<'_>> = borrowed
+        .iter()
+        .zip(&series)
+        .map(|(l, (_, p))| (l.as_slice(), p.clone()))
+        .collect();
+    let t = load(&input);
+    let e = Engine::new(EngineOptions {
+        max_samples: 1_000,
+        ..EngineOptions::default()
+    });
+    // 20 series × 100 steps = 2,000 points; 20 per step.
+    for q in ["m", "rate(m[1m])", "m * 2", "sum_over_time(m[1m:15s])"] {
+        let expr = crate::parse(q).unwrap();
+        assert!(
+            matches!(
+                e.range(&t.db, &expr, 15_000, 1_500_000, 15_000),
+                Err(Error::TooManySamples(_))
+            ),
+            "{q}"
+        );
+        // 40 steps × 20 series stay within it.
+        e.range(&t.db, &expr, 15_000, 600_000, 15_000)
+            .unwrap_or_else(|err| panic!("{q}: {err}"));
+    }
+}
