@@ -974,22 +974,14 @@ fn large_but_bounded_queries_still_work() {
 /// its buffers grow past it.
 #[test]
 fn series_times_steps_hit_the_sample_limit() {
-    let series: Vec<(Vec<(String, String)>, Vec<(i64, f64)>)> = (0..20)
-        .map(|i| {
-            (
-                vec![("__name__".into(), "m".into()), ("i".into(), i.to_string())],
-                ramp(0.0, 1.0, 100, 15_000),
-            )
-        })
-        .collect();
-    let borrowed: Vec<Vec<(&str, &str)>> = series
+    let ids: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    let labels: Vec<[(&str, &str); 2]> = ids
         .iter()
-        .map(|(l, _)| l.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect())
+        .map(|i| [("__name__", "m"), ("i", i.as_str())])
         .collect();
-    let input: Vec<TestSeries<'_>> = borrowed
+    let input: Vec<TestSeries<'_>> = labels
         .iter()
-        .zip(&series)
-        .map(|(l, (_, p))| (l.as_slice(), p.clone()))
+        .map(|l| (&l[..], ramp(0.0, 1.0, 100, 15_000)))
         .collect();
     let t = load(&input);
     let e = Engine::new(EngineOptions {
