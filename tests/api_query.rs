@@ -252,7 +252,12 @@ impl Answer {
 
 impl Fixture {
     async fn send(&self, req: Request<Body>) -> Answer {
-        let res = self.router.clone().oneshot(req).await.unwrap();
+        self.send_to(&self.router, req).await
+    }
+
+    /// Sends to another router over the same state (e.g. the full one).
+    async fn send_to(&self, router: &Router, req: Request<Body>) -> Answer {
+        let res = router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let body = axum::body::to_bytes(res.into_body(), usize::MAX)
@@ -1115,4 +1120,96 @@ async fn concurrent_queries_share_the_slots() {
         assert!(t.await.unwrap() > 200);
     }
     assert_eq!(f.state.query_slots.available_permits(), 2);
+}
+
+/// A query whose subquery or range has trillions of steps is refused by
+/// the sample limit (it used to abort the process allocating per step),
+/// and the server keeps answering.
+#[tokio::test]
+async fn huge_step_counts_are_execution_errors() {
+    let f = fixture();
+    let msg = "query processing would load too many samples into memory in query execution";
+    for q in [
+        "count_over_time(up[100y:1ms])",
+        "http_requests_total[100y:1ms]",
+        "sum_over_time(vector(1)[100y:1ms])",
+    ] {
+        let a = f
+            .both(
+                "/api/v1/query",
+                &format!("query={}&time={}", enc(q), T0 + 60),
+            )
+            .await;
+        assert_eq!(a.error(422), ("execution".into(), msg.into()), "{q}");
+    }
+    let q = enc("count_over_time(up[100y:1ms])");
+    let a = f
+        .both(
+            "/api/v1/query_range",
+            &format!("query={q}&start={T0}&end={}&step=60", T0 + 600),
+        )
+        .await;
+    assert_eq!(a.error(422), ("execution".into(), msg.into()));
+    let a = f.both("/api/v1/query", "query=1%2B1&time=4").await;
+    assert_eq!(a.data()["result"], json!([4, "2"]));
+}
+
+/// A selector holding bytes that are not UTF-8, sent as such (`%ff`) or as
+/// a PromQL escape (`\xff`), is `400 bad_data` on every endpoint that
+/// parses one, not an empty success.
+#[tokio::test]
+async fn invalid_utf8_in_selectors_is_bad_data() {
+    let f = fixture();
+    let escaped = enc(r#"up{job="\xff"}"#);
+    for sel in ["up{job=%22%ff%22}", "up{job=%22a%c3%22}", escaped.as_str()] {
+        let a = f
+            .both("/api/v1/query", &format!("query={sel}&time={}", T0 + 60))
+            .await;
+        let (kind, msg) = a.error(400);
+        assert_eq!(kind, "bad_data", "{sel}");
+        assert_eq!(
+            msg, "invalid parameter \"query\": 1:8: parse error: invalid UTF-8 rune",
+            "{sel}"
+        );
+        let a = f
+            .both(
+                "/api/v1/query_range",
+                &format!("query={sel}&start={T0}&end={}&step=15", T0 + 60),
+            )
+            .await;
+        assert_eq!(a.error(400).0, "bad_data", "{sel}");
+        for path in [
+            "/api/v1/series",
+            "/api/v1/labels",
+            "/api/v1/label/job/values",
+        ] {
+            let form = format!("match[]={sel}");
+            // Label values are GET only, as in Prometheus.
+            let a = if path.ends_with("/values") {
+                f.get(&format!("{path}?{form}")).await
+            } else {
+                f.both(path, &form).await
+            };
+            let (kind, msg) = a.error(400);
+            assert_eq!(kind, "bad_data", "{path} {sel}");
+            assert!(msg.contains("invalid UTF-8 rune"), "{path} {sel}: {msg}");
+        }
+        let app = ferroprom::api::router(Arc::clone(&f.state));
+        let req = Request::get(format!("/federate?match[]={sel}"));
+        let a = f.send_to(&app, req.body(Body::empty()).unwrap()).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "federate {sel}");
+        assert!(
+            a.body.contains("invalid UTF-8 rune"),
+            "federate {sel}: {}",
+            a.body
+        );
+    }
+    // Valid UTF-8, percent-encoded or escaped, still matches.
+    let a = f
+        .both(
+            "/api/v1/query",
+            &format!("query={}&time={}", enc(r#"up{job="\x6eode"}"#), T0 + 60),
+        )
+        .await;
+    assert_eq!(a.data()["result"].as_array().unwrap().len(), 2);
 }

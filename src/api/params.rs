@@ -16,7 +16,10 @@ pub const MAX_FORM_BYTES: usize = 10 << 20;
 pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
-    /// Parses an `application/x-www-form-urlencoded` string.
+    /// Parses an `application/x-www-form-urlencoded` string. Bytes that
+    /// are not UTF-8 after percent-decoding become U+FFFD, which the PromQL
+    /// lexer refuses in strings (`invalid UTF-8 rune`, as Go's, which sees
+    /// the same rune for both), so `query` and `match[]` fail with 400.
     pub fn parse(q: &str) -> Params {
         Params(
             form_urlencoded::parse(q.as_bytes())

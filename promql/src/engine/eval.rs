@@ -164,7 +164,21 @@ impl<'a> Evaluator<'a> {
         }
     }
 
-    /// Counts samples per step of a query grid of `steps` steps.
+    /// A grid to evaluate over, refused when it has more steps than the
+    /// query may hold samples: every node allocates per step (a scalar
+    /// holds one value per step), so this check must come before any such
+    /// allocation, or a subquery like `x[100y:1ms]` asks for terabytes.
+    pub fn grid(&self, start: i64, end: i64, step: i64) -> Result<Grid> {
+        let span = (end as i128 - start as i128).max(0);
+        let steps = span / step.max(1) as i128 + 1;
+        if steps > self.opts.max_samples as i128 {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(Grid::new(start, end, step))
+    }
+
+    /// Counts samples per step of a query grid of `steps` steps (a grid
+    /// from [`Evaluator::grid`], so `steps` is bounded).
     pub fn track_steps(&mut self, steps: usize) {
         *self.counter.per_step.borrow_mut() = vec![0; steps];
     }
@@ -225,6 +239,16 @@ impl<'a> Evaluator<'a> {
         }
         if Instant::now() >= self.deadline {
             return Err(Error::Timeout(stage));
+        }
+        Ok(())
+    }
+
+    /// Fails when the points produced so far by one node (`n`) exceed the
+    /// limit: checked per series while a node's output grows, so its
+    /// buffers stop at the limit plus one series instead of series × steps.
+    pub fn check_output(&self, n: usize) -> Result<()> {
+        if n > self.opts.max_samples {
+            return Err(Error::TooManySamples("query execution"));
         }
         Ok(())
     }
@@ -320,7 +344,14 @@ impl<'a> Evaluator<'a> {
 
     pub fn eval(&mut self, expr: &Expr, grid: Grid) -> Result<Val> {
         let v = self.eval_node(expr, grid)?;
-        self.note_held(v.samples());
+        // A node's whole output counts, as upstream counts every point of
+        // a range result: the per-step check alone lets series × steps grow
+        // without bound.
+        let n = v.samples();
+        self.note_held(n);
+        if n > self.opts.max_samples as u64 {
+            return Err(Error::TooManySamples("query execution"));
+        }
         Ok(v)
     }
 

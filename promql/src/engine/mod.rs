@@ -239,7 +239,7 @@ impl Engine {
         }
         let opts = self.effective(qopts);
         let mut ev = Evaluator::new(q, &opts, start, end, step, cancel);
-        let grid = Grid::new(start, end, step);
+        let grid = ev.grid(start, end, step)?;
         if qopts.per_step_stats {
             ev.track_steps(grid.len());
         }

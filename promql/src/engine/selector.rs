@@ -44,6 +44,7 @@ pub(crate) fn eval_vector(
     let mut out = Vec::with_capacity(series.len());
     let mut buf: Vec<(i64, f64)> = Vec::new();
     let mut per_step = vec![0usize; grid.len()];
+    let mut produced = 0usize;
     for s in series {
         ev.check("expression evaluation")?;
         buf.clear();
@@ -66,6 +67,8 @@ pub(crate) fn eval_vector(
             points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
         }
         if !points.is_empty() {
+            produced += points.len();
+            ev.check_output(produced)?;
             out.push(SeriesOut::new(s.labels, points));
         }
     }
@@ -227,6 +230,7 @@ impl RangeData {
         let mut per_step = vec![0usize; steps];
         let mut buf: Vec<(i64, f64)> = Vec::new();
         let mut out = Vec::with_capacity(self.series.len());
+        let mut produced = 0usize;
         // `te` moves with `t` unless pinned by `@`.
         let te_step = if self.at.is_some() { 0 } else { grid.step };
         for (si, s) in self.series.iter().enumerate() {
@@ -282,6 +286,8 @@ impl RangeData {
             if filled < steps / 2 {
                 points.shrink_to_fit();
             }
+            produced += filled;
+            ev.check_output(produced)?;
             out.push((points, any));
         }
         for (k, &n) in per_step.iter().enumerate() {

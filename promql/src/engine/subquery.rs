@@ -25,7 +25,7 @@ pub(crate) fn eval_subquery(
     let series = if start > te_last {
         Vec::new()
     } else {
-        let inner = Grid::new(start, te_last, step);
+        let inner = ev.grid(start, te_last, step)?;
         match ev.eval(&sq.expr, inner)? {
             // Keeps the name-removal marks of the inner series.
             Val::Vector(v) => v,

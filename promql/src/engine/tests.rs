@@ -879,3 +879,127 @@ fn selects_carry_hints_and_storage_warnings() {
     assert_eq!(r.warnings.len(), 2, "{:?}", r.warnings);
     assert!(r.warnings[1].contains("quantile value should be between 0 and 1"));
 }
+
+/// Queries whose step count comes from the user (subquery and range query
+/// grids) must fail with the sample limit before anything sized by the
+/// step count is allocated, never abort the process.
+#[test]
+fn huge_step_counts_hit_the_sample_limit() {
+    let t = http_db();
+    let e = Engine::new(EngineOptions::default());
+    let too_many = |r: Result<QueryResult>, q: &str| match r {
+        Err(Error::TooManySamples(_)) => {}
+        other => panic!("{q}: {other:?}"),
+    };
+    for q in [
+        "count_over_time(http_requests_total[100y:1ms])",
+        "http_requests_total[100y:1ms]",
+        "max_over_time(vector(1)[100y:1ms])",
+        "sum_over_time(rate(http_requests_total[5m])[100y:1ms])",
+        "count_over_time(count_over_time(http_requests_total[1h:1ms])[100y:1h])",
+        "count_over_time(http_requests_total[10000y:1ms] offset -10000y)",
+        "count_over_time(http_requests_total[10000y:1ms] offset 10000y)",
+    ] {
+        too_many(e.instant(&t.db, &crate::parse(q).unwrap(), 10 * M), q);
+    }
+    // As a subquery inside a range query.
+    let q = "count_over_time(http_requests_total[100y:1ms])";
+    too_many(e.range(&t.db, &crate::parse(q).unwrap(), 0, 10 * M, M), q);
+    // A range query with trillions of steps.
+    too_many(
+        e.range(&t.db, &crate::parse("1").unwrap(), 0, i64::MAX / 2, 1),
+        "1 over i64::MAX/2 ms",
+    );
+    let stats = QueryOptions {
+        per_step_stats: true,
+        ..QueryOptions::default()
+    };
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    too_many(
+        e.range_with_options(
+            &t.db,
+            &crate::parse("1").unwrap(),
+            0,
+            1 << 50,
+            1,
+            &stats,
+            &flag,
+        ),
+        "per-step stats over 2^50 steps",
+    );
+}
+
+/// The limit counts steps against `max_samples`: grids within it still
+/// evaluate, and huge parameters of `topk`/`bottomk`/`limitk` are not
+/// capacities.
+#[test]
+fn large_but_bounded_queries_still_work() {
+    let t = http_db();
+    let e = Engine::new(EngineOptions::default());
+    let r = e
+        .range(&t.db, &crate::parse("1").unwrap(), 0, 10_999 * 1000, 1000)
+        .unwrap();
+    match r.value {
+        Value::Matrix(m) => assert_eq!(m[0].points.len(), 11_000),
+        other => panic!("{other:?}"),
+    }
+    let n = vector(
+        e.instant(&t.db, &crate::parse("http_requests_total").unwrap(), 10 * M)
+            .unwrap(),
+    )
+    .len();
+    for q in [
+        "topk(1e18, http_requests_total)",
+        "bottomk(1e18, http_requests_total)",
+        "limitk(1e18, http_requests_total)",
+    ] {
+        let r = e.instant(&t.db, &crate::parse(q).unwrap(), 10 * M).unwrap();
+        assert_eq!(vector(r).len(), n, "{q}");
+    }
+    // Exactly at the limit of steps is allowed, one more is not.
+    let small = Engine::new(EngineOptions {
+        max_samples: 100,
+        ..EngineOptions::default()
+    });
+    let one = crate::parse("1").unwrap();
+    small.range(&t.db, &one, 0, 99, 1).unwrap();
+    assert!(matches!(
+        small.range(&t.db, &one, 0, 100, 1),
+        Err(Error::TooManySamples(_))
+    ));
+}
+
+/// Many series over many steps: each step holds few samples, but the
+/// output (series × steps) is over the limit, so the query fails before
+/// its buffers grow past it.
+#[test]
+fn series_times_steps_hit_the_sample_limit() {
+    let ids: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    let labels: Vec<[(&str, &str); 2]> = ids
+        .iter()
+        .map(|i| [("__name__", "m"), ("i", i.as_str())])
+        .collect();
+    let input: Vec<TestSeries<'_>> = labels
+        .iter()
+        .map(|l| (&l[..], ramp(0.0, 1.0, 100, 15_000)))
+        .collect();
+    let t = load(&input);
+    let e = Engine::new(EngineOptions {
+        max_samples: 1_000,
+        ..EngineOptions::default()
+    });
+    // 20 series × 100 steps = 2,000 points; 20 per step.
+    for q in ["m", "rate(m[1m])", "m * 2", "sum_over_time(m[1m:15s])"] {
+        let expr = crate::parse(q).unwrap();
+        assert!(
+            matches!(
+                e.range(&t.db, &expr, 15_000, 1_500_000, 15_000),
+                Err(Error::TooManySamples(_))
+            ),
+            "{q}"
+        );
+        // 40 steps × 20 series stay within it.
+        e.range(&t.db, &expr, 15_000, 600_000, 15_000)
+            .unwrap_or_else(|err| panic!("{q}: {err}"));
+    }
+}

@@ -247,6 +247,10 @@ fn lex_into(q: &str, toks: &mut Vec<Token>) -> Result<(), ParseError> {
     }
 }
 
+/// Prometheus's error for a string holding bytes that are not UTF-8 (or
+/// U+FFFD, which Go cannot tell from them).
+pub(crate) const INVALID_UTF8: &str = "invalid UTF-8 rune";
+
 /// Reads a quoted string starting at `start` (the opening quote). Returns
 /// the unescaped value and the length including quotes.
 fn lex_string(q: &str, start: usize, quote: char) -> Result<(String, usize), ParseError> {
@@ -255,6 +259,11 @@ fn lex_string(q: &str, start: usize, quote: char) -> Result<(String, usize), Par
     while let Some((i, c)) = iter.next() {
         if c == quote {
             let body = &q[body_start..body_start + i];
+            // Bytes that were not UTF-8 in a request are U+FFFD by now
+            // (lossy form decoding); Go's lexer sees that rune either way.
+            if body.contains(char::REPLACEMENT_CHARACTER) {
+                return Err(ParseError::new(q, start..body_start + i + 1, INVALID_UTF8));
+            }
             let s = literal::unquote(body, quote).map_err(|e| {
                 let span = start..body_start + i + 1;
                 let literal::UnquoteError::Escape(msg) = e;

@@ -3,7 +3,8 @@
 
 use std::ops::Range;
 
-use super::lexer::Tok;
+use super::lexer::{Tok, INVALID_UTF8};
+use super::literal::has_raw_bytes;
 use super::{PResult, Parser};
 use crate::ast::{At, BinOp, Expr, MatrixSelector, SubqueryExpr, ValueType, VectorSelector};
 use storage::{MatchOp, Matcher};
@@ -81,6 +82,14 @@ impl Parser<'_> {
                             return Err(self.unexpected("label matching, expected string"));
                         };
                         let vspan = self.next().span;
+                        // A matcher can never match a value that is not
+                        // UTF-8: refuse it rather than answer empty.
+                        if has_raw_bytes(&label) {
+                            return Err(self.err(label_span, INVALID_UTF8));
+                        }
+                        if has_raw_bytes(&value) {
+                            return Err(self.err(vspan, INVALID_UTF8));
+                        }
                         if label == NAME_LABEL && name_set {
                             return Err(self.name_twice(
                                 label_span.start..vspan.end,
@@ -92,6 +101,9 @@ impl Parser<'_> {
                             .map_err(|e| self.err(label_span.start..vspan.end, e.to_string()))?
                     }
                     // `{"metric.name"}`: a quoted string alone names the metric.
+                    None if quoted && has_raw_bytes(&label) => {
+                        return Err(self.err(label_span, INVALID_UTF8));
+                    }
                     None if quoted => {
                         if name_set || matchers.iter().any(|m| m.name == NAME_LABEL) {
                             return Err(self.name_twice(label_span, &name, &label));

@@ -896,3 +896,30 @@ proptest! {
         prop_assert!(again.as_ref().is_ok_and(|a| same(a, &e)), "{:?}\nprinted as {}\nparsed as {:?}", e, printed, again);
     }
 }
+
+/// Strings that are not UTF-8, whether their bytes came in the request
+/// (U+FFFD after form decoding) or from escapes, cannot be matched: a
+/// parse error, as Prometheus's, instead of an empty result.
+#[test]
+fn invalid_utf8_in_selectors() {
+    for q in [
+        "up{job=\"\u{fffd}\"}",
+        "up{job=`a\u{fffd}`}",
+        "label_replace(up, \"a\", \"\u{fffd}\", \"b\", \"c\")",
+        r#"up{job="\xff"}"#,
+        r#"up{job!~"a\xc5"}"#,
+        r#"{"\xff"="a"}"#,
+        r#"{"a\xff"}"#,
+        r#"rate(up{job="\xff"}[5m])"#,
+    ] {
+        fails(q, "invalid UTF-8 rune");
+        assert!(super::parse_metric_selector(q).is_err(), "{q}");
+    }
+    // Escapes giving UTF-8 are fine; bytes elsewhere stay allowed until used.
+    p(r#"up{job="\xc3\xa9"}"#);
+    p(r#"label_replace(up, "a", "\xff", "b", "c")"#);
+    assert_eq!(
+        parse(r#"up{job="\xff"}"#).unwrap_err().to_string(),
+        "1:8: parse error: invalid UTF-8 rune"
+    );
+}
