@@ -27,7 +27,8 @@ pub enum Error {
     /// The sample is further ahead of the server clock than the head's
     /// future grace allows; accepting it would move the head's max time and
     /// make every later sample out of bounds.
-    #[error("sample timestamp too far in the future")]
+    /// Worded as Prometheus's remote-write handler words the same refusal.
+    #[error("out of bounds: timestamp is too far in the future")]
     TooFarInFuture,
     #[error("invalid matcher: {0}")]
     InvalidMatcher(String),

@@ -45,9 +45,10 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
         tracing::error!(error = %err, "WAL corruption: replay stopped there; earlier data kept");
     }
     if applied.too_far_in_future > 0 {
-        head.stats
-            .replay_too_far_in_future
-            .fetch_add(applied.too_far_in_future, std::sync::atomic::Ordering::Relaxed);
+        head.stats.replay_too_far_in_future.fetch_add(
+            applied.too_far_in_future,
+            std::sync::atomic::Ordering::Relaxed,
+        );
         tracing::warn!(
             skipped = applied.too_far_in_future,
             "WAL samples further ahead of the clock than the future grace were skipped during replay"
@@ -265,7 +266,10 @@ mod tests {
         let (head, report) = open(dir.path(), Some(GRACE));
         assert_eq!(head.max_time(), now - 1000);
         assert_eq!(report.samples_skipped, 1);
-        assert_eq!(head.stats.replay_too_far_in_future.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            head.stats.replay_too_far_in_future.load(Ordering::Relaxed),
+            1
+        );
         let mut app = head.appender();
         app.append(&l, now, 3.0).unwrap();
         app.commit().unwrap();
