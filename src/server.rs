@@ -356,27 +356,25 @@ fn retention_string(flags: &Flags) -> String {
 /// their definitions stay one block in `flags.rs`.
 fn flags_map(flags: &Flags) -> std::collections::BTreeMap<String, String> {
     let mut map = flags.as_map();
-    map.extend([
+    let grace = match flags.future_sample_grace_ms {
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    };
+    map.insert("storage.tsdb.future-sample-grace".into(), grace);
+    let limits = [
+        ("label-limit", flags.remote_write_label_limit),
         (
-            "storage.tsdb.future-sample-grace".to_string(),
-            match flags.future_sample_grace_ms {
-                ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-                ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-                ms => format!("{ms}ms"),
-            },
+            "label-name-length-limit",
+            flags.remote_write_label_name_length_limit,
         ),
         (
-            "web.remote-write-receiver.label-limit".to_string(),
-            flags.remote_write_label_limit.to_string(),
+            "label-value-length-limit",
+            flags.remote_write_label_value_length_limit,
         ),
-        (
-            "web.remote-write-receiver.label-name-length-limit".to_string(),
-            flags.remote_write_label_name_length_limit.to_string(),
-        ),
-        (
-            "web.remote-write-receiver.label-value-length-limit".to_string(),
-            flags.remote_write_label_value_length_limit.to_string(),
-        ),
-    ]);
+    ];
+    map.extend(
+        limits.map(|(name, v)| (format!("web.remote-write-receiver.{name}"), v.to_string())),
+    );
     map
 }

@@ -126,6 +126,26 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
     }
 }
 
+/// A request of `timeseries` without metadata.
+fn request(timeseries: Vec<TimeSeries>) -> WriteRequest {
+    WriteRequest {
+        timeseries,
+        metadata: vec![],
+    }
+}
+
+/// Posts `req` to the real binary with the headers Prometheus's sender uses.
+fn post_write(srv: &common::Server, req: &WriteRequest) -> reqwest::blocking::Response {
+    srv.client
+        .post(srv.url("/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(snappy(&req.encode_to_vec()))
+        .send()
+        .unwrap()
+}
+
 fn snappy(raw: &[u8]) -> Vec<u8> {
     snap::raw::Encoder::new().compress_vec(raw).unwrap()
 }
@@ -297,28 +317,26 @@ async fn malformed_and_rejected_writes_are_400() {
 async fn far_future_samples_are_400_and_ingestion_goes_on() {
     let h = harness(true, "");
     let now = now_ms();
-    let req = WriteRequest {
-        timeseries: vec![
+    let a = h
+        .write(&request(vec![
             series(&[("__name__", "future")], &[(YEAR_9999, 1.0)]),
             series(&[("__name__", "present")], &[(now - 1000, 2.0)]),
             series(&[("__name__", "soon")], &[(now + GRACE / 2, 3.0)]),
-        ],
-        metadata: vec![],
-    };
-    let a = h.write(&req).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        ]))
+        .await;
     assert_eq!(
-        a.text(),
-        "out of bounds: timestamp is too far in the future for series {__name__=\"future\"}\n"
+        (a.status, a.text().as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "out of bounds: timestamp is too far in the future for series {__name__=\"future\"}\n"
+        )
     );
-    let later = WriteRequest {
-        timeseries: vec![
+    let a = h
+        .write(&request(vec![
             series(&[("__name__", "future")], &[(now, 4.0)]),
             series(&[("__name__", "present")], &[(now, 5.0)]),
-        ],
-        metadata: vec![],
-    };
-    let a = h.write(&later).await;
+        ]))
+        .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text());
     let t = now as f64 / 1000.0;
     let v = h
@@ -668,15 +686,7 @@ fn end_to_end_with_the_binary() {
             .collect(),
         metadata: vec![],
     };
-    let r = srv
-        .client
-        .post(srv.url("/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .body(snappy(&req.encode_to_vec()))
-        .send()
-        .unwrap();
+    let r = post_write(&srv, &req);
     assert_eq!(r.status().as_u16(), 204);
     let res = srv.query("sum(e2e_rw)");
     assert_eq!(res[0]["value"][1], "1225");
@@ -739,18 +749,8 @@ fn far_future_sample_in_an_old_wal_does_not_stop_ingestion() {
         db.close().unwrap();
     }
     let srv = common::Server::start_in(dir, None, &["--web.enable-remote-write-receiver"]);
-    let req = WriteRequest {
-        timeseries: vec![series(&[("__name__", "old_wal")], &[(now, 3.0)])],
-        metadata: vec![],
-    };
-    let r = srv
-        .client
-        .post(srv.url("/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .body(snappy(&req.encode_to_vec()))
-        .send()
-        .unwrap();
+    let req = request(vec![series(&[("__name__", "old_wal")], &[(now, 3.0)])]);
+    let r = post_write(&srv, &req);
     assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap());
     assert_eq!(srv.query("old_wal")[0]["value"][1], "3");
     let metrics = srv

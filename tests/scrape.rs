@@ -621,11 +621,10 @@ scrape_configs:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn far_future_timestamps_fail_the_scrape() {
     let e = env().await;
-    e.ex.set(
-        "/metrics",
-        Reply::text("ok 1\nahead{a=\"1\"} 2 253402300799000\n"),
-    );
+    let year_9999 = 253_402_300_799_000_i64;
+    let body = format!("ok 1\nahead{{a=\"1\"}} 2 {year_9999}\n");
     e.configure(JOB);
+    e.ex.set("/metrics", Reply::text(&body));
     e.targets("node", &["/metrics"]);
     let err = || e.target_error("/metrics").filter(|s| !s.is_empty());
     eventually("the error", || err().is_some()).await;
