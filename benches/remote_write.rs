@@ -174,7 +174,8 @@ fn bench(c: &mut Criterion) {
                         let raw = write::decompress(&body).unwrap();
                         let g = refs.begin();
                         let batch = write::decode(&raw, u, &refs, g).unwrap();
-                        let out = write::append(&db, &batch, u, &refs, g).unwrap();
+                        let out =
+                            write::append(&db, &batch, u, &Default::default(), &refs, g).unwrap();
                         assert_eq!(out.appended as u64, samples);
                     },
                     BatchSize::SmallInput,

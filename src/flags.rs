@@ -49,6 +49,37 @@ pub struct Flags {
     #[arg(long = "storage.tsdb.retention.size", default_value = "0")]
     pub retention_size: String,
 
+    /// How far ahead of the server clock a sample's timestamp may be;
+    /// later ones are refused at scrape, remote write and rule output (and
+    /// skipped at WAL replay), so one bad timestamp cannot stop ingestion.
+    /// `tsdb import` is not limited. Units: y, w, d, h, m, s, ms.
+    #[arg(
+        long = "storage.tsdb.future-sample-grace",
+        default_value = "10m",
+        value_parser = |s: &str| storage::compact::parse_duration_ms(s)
+    )]
+    pub future_sample_grace_ms: i64,
+
+    /// Most labels a remote-write series may have (0: no limit).
+    #[arg(long = "web.remote-write-receiver.label-limit", default_value_t = 200)]
+    pub remote_write_label_limit: usize,
+
+    /// Longest label name, in bytes, a remote-write series may have (0: no
+    /// limit).
+    #[arg(
+        long = "web.remote-write-receiver.label-name-length-limit",
+        default_value_t = 1024
+    )]
+    pub remote_write_label_name_length_limit: usize,
+
+    /// Longest label value, in bytes, a remote-write series may have (0: no
+    /// limit).
+    #[arg(
+        long = "web.remote-write-receiver.label-value-length-limit",
+        default_value_t = 65536
+    )]
+    pub remote_write_label_value_length_limit: usize,
+
     /// Address to listen on for the web interface and API.
     #[arg(long = "web.listen-address", default_value = "0.0.0.0:9090")]
     pub listen_address: String,

@@ -91,6 +91,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     let opts = storage::Options {
         retention: values.retention_ms,
         retention_bytes: values.retention_bytes,
+        future_grace: Some(flags.future_sample_grace_ms),
         ..Default::default()
     };
     tracing::info!(path = %data.display(), "opening storage (replaying the WAL)");
@@ -198,7 +199,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         engine,
         query_slots: Arc::new(Semaphore::new(flags.query_max_concurrency)),
         config: Arc::clone(&config_cell),
-        flags: flags.as_map(),
+        flags: flags_map(&flags),
         scrape: scrape.clone(),
         reload: flags.enable_lifecycle.then(|| reload_tx.clone()),
         quit: flags.enable_lifecycle.then(|| quit_tx.clone()),
@@ -206,6 +207,11 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         remote_write_enabled: flags.enable_remote_write_receiver,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_write_limits: crate::remote::receive::LabelLimits {
+            max_labels: flags.remote_write_label_limit,
+            max_name_len: flags.remote_write_label_name_length_limit,
+            max_value_len: flags.remote_write_label_value_length_limit,
+        },
         ready: Arc::clone(&ready),
         registry: Arc::clone(&registry),
         start_time: SystemTime::now(),
@@ -344,4 +350,31 @@ fn retention_string(flags: &Flags) -> String {
         (None, Some(s)) => s.to_string(),
         (None, None) => "15d".to_string(),
     }
+}
+
+/// [`Flags::as_map`] plus the ingestion-limit flags, kept out of its list so
+/// their definitions stay one block in `flags.rs`.
+fn flags_map(flags: &Flags) -> std::collections::BTreeMap<String, String> {
+    let mut map = flags.as_map();
+    let grace = match flags.future_sample_grace_ms {
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    };
+    map.insert("storage.tsdb.future-sample-grace".into(), grace);
+    let limits = [
+        ("label-limit", flags.remote_write_label_limit),
+        (
+            "label-name-length-limit",
+            flags.remote_write_label_name_length_limit,
+        ),
+        (
+            "label-value-length-limit",
+            flags.remote_write_label_value_length_limit,
+        ),
+    ];
+    map.extend(
+        limits.map(|(name, v)| (format!("web.remote-write-receiver.{name}"), v.to_string())),
+    );
+    map
 }

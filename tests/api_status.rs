@@ -196,6 +196,7 @@ fn harness(setup: Setup) -> Harness {
         remote_write_enabled: false,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(setup.ready)),
         registry,
         start_time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),

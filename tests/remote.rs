@@ -29,6 +29,18 @@ use ferroprom::remote::read::server as read;
 use ferroprom::remote::xor;
 use ferroprom::scrape::status::{self, ActiveTarget, DroppedTarget, ScrapeStatus};
 
+/// The server's default future grace (ms).
+const GRACE: i64 = 10 * 60 * 1000;
+/// 9999-12-31T23:59:59Z in ms: the timestamp that used to stop ingestion.
+const YEAR_9999: i64 = 253_402_300_799_000;
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
 /// A base timestamp (ms) well inside the head's valid range.
 const T: i64 = 1_700_000_000_000;
 
@@ -59,6 +71,8 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
             segment_size: 64 * 1024,
             sync: SyncPolicy::Never,
         },
+        // The server's default `--storage.tsdb.future-sample-grace`.
+        future_grace: Some(GRACE),
         ..Options::default()
     };
     let db = Arc::new(Db::open(dir.path(), opts).unwrap());
@@ -77,6 +91,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         remote_write_enabled: write_enabled,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),
         start_time: SystemTime::now(),
@@ -109,6 +124,26 @@ fn series(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
             .collect(),
         ..Default::default()
     }
+}
+
+/// A request of `timeseries` without metadata.
+fn request(timeseries: Vec<TimeSeries>) -> WriteRequest {
+    WriteRequest {
+        timeseries,
+        metadata: vec![],
+    }
+}
+
+/// Posts `req` to the real binary with the headers Prometheus's sender uses.
+fn post_write(srv: &common::Server, req: &WriteRequest) -> reqwest::blocking::Response {
+    srv.client
+        .post(srv.url("/api/v1/write"))
+        .header("Content-Encoding", "snappy")
+        .header("Content-Type", "application/x-protobuf")
+        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .body(snappy(&req.encode_to_vec()))
+        .send()
+        .unwrap()
 }
 
 fn snappy(raw: &[u8]) -> Vec<u8> {
@@ -261,12 +296,126 @@ async fn malformed_and_rejected_writes_are_400() {
         .await;
     assert_eq!(v["data"]["result"][0]["value"][1], "3");
 
-    // Invalid label sets are dropped, as upstream, without failing.
+    // Invalid label sets are dropped and, as Prometheus 3 answers them in
+    // remote write 2.0, reported with 400 so the sender sees why.
     let bad = WriteRequest {
         timeseries: vec![series(&[("job", "no-name")], &[(T, 1.0)])],
         metadata: vec![],
     };
-    assert_eq!(h.write(&bad).await.status, StatusCode::NO_CONTENT);
+    let a = h.write(&bad).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        a.text(),
+        "invalid metric name or labels, got {job=\"no-name\"}\n"
+    );
+}
+
+/// A sample far ahead of the clock is refused with 400 naming its series;
+/// the request's other series are written, and it does not move the head's
+/// time range, so later current samples are still accepted.
+#[tokio::test]
+async fn far_future_samples_are_400_and_ingestion_goes_on() {
+    let h = harness(true, "");
+    let now = now_ms();
+    let a = h
+        .write(&request(vec![
+            series(&[("__name__", "future")], &[(YEAR_9999, 1.0)]),
+            series(&[("__name__", "present")], &[(now - 1000, 2.0)]),
+            series(&[("__name__", "soon")], &[(now + GRACE / 2, 3.0)]),
+        ]))
+        .await;
+    assert_eq!(
+        (a.status, a.text().as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "out of bounds: timestamp is too far in the future for series {__name__=\"future\"}\n"
+        )
+    );
+    let a = h
+        .write(&request(vec![
+            series(&[("__name__", "future")], &[(now, 4.0)]),
+            series(&[("__name__", "present")], &[(now, 5.0)]),
+        ]))
+        .await;
+    assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text());
+    let t = now as f64 / 1000.0;
+    let v = h
+        .get_json(&format!(
+            "/api/v1/query?query=sum(future)%2Bsum(present)&time={t}"
+        ))
+        .await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "9");
+}
+
+/// Label sets over the receiver's limits, without a metric name or with a
+/// name twice are refused with 400 and a message each; the request's valid
+/// series are still written.
+#[tokio::test]
+async fn oversized_and_invalid_label_sets_are_400() {
+    let h = harness(true, "");
+    let mut huge = vec![Label {
+        name: "__name__".into(),
+        value: "huge".into(),
+    }];
+    huge.extend((0..1_000_000).map(|i| Label {
+        name: format!("l{i:07}"),
+        value: "v".into(),
+    }));
+    let long_value = "x".repeat(64 * 1024 + 1);
+    let long_name = "n".repeat(1025);
+    let req = WriteRequest {
+        timeseries: vec![
+            TimeSeries {
+                labels: huge,
+                samples: vec![Sample {
+                    value: 1.0,
+                    timestamp: T,
+                }],
+                ..Default::default()
+            },
+            series(&[("__name__", "lv"), ("a", &long_value)], &[(T, 1.0)]),
+            series(&[("__name__", "ln"), (&long_name, "1")], &[(T, 1.0)]),
+            series(&[("__name__", "dup"), ("a", "1"), ("a", "2")], &[(T, 1.0)]),
+            series(&[("__name__", "ok")], &[(T, 7.0)]),
+        ],
+        metadata: vec![],
+    };
+    let a = h.write(&req).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    let text = a.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(
+        lines[0].starts_with("invalid labels for series {__name__=\"huge\", l0000000=\"v\"")
+            && lines[0].ends_with(", … 999993 more}: 1000001 labels, more than the limit of 200"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].ends_with("value of label \"a\" is 65537 bytes, more than the limit of 65536"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].ends_with("label name of 1025 bytes, more than the limit of 1024"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(
+        lines[3],
+        "invalid labels for series, labels {__name__=\"dup\", a=\"1\", a=\"2\"}, duplicated label a"
+    );
+    let v = h
+        .get_json(&format!("/api/v1/query?query=ok&time={}", T / 1000))
+        .await;
+    assert_eq!(v["data"]["result"][0]["value"][1], "7");
+    let v = h
+        .get_json(&format!(
+            "/api/v1/query?query=count(huge%20or%20lv%20or%20ln%20or%20dup)&time={}",
+            T / 1000
+        ))
+        .await;
+    assert_eq!(v["data"]["result"], serde_json::json!([]));
 }
 
 #[tokio::test]
@@ -537,15 +686,7 @@ fn end_to_end_with_the_binary() {
             .collect(),
         metadata: vec![],
     };
-    let r = srv
-        .client
-        .post(srv.url("/api/v1/write"))
-        .header("Content-Encoding", "snappy")
-        .header("Content-Type", "application/x-protobuf")
-        .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-        .body(snappy(&req.encode_to_vec()))
-        .send()
-        .unwrap();
+    let r = post_write(&srv, &req);
     assert_eq!(r.status().as_u16(), 204);
     let res = srv.query("sum(e2e_rw)");
     assert_eq!(res[0]["value"][1], "1225");
@@ -584,4 +725,45 @@ fn end_to_end_with_the_binary() {
         .send()
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
+}
+
+/// A year-9999 sample in the WAL (written before the limit existed) is
+/// skipped when the server replays it: the server starts, current samples
+/// are accepted, and the skip is counted.
+#[test]
+fn far_future_sample_in_an_old_wal_does_not_stop_ingestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now_ms();
+    {
+        // No future grace: what an older version wrote.
+        let opts = Options {
+            compaction_interval: None,
+            ..Options::default()
+        };
+        let db = Db::open(&dir.path().join("data"), opts).unwrap();
+        let mut app = db.appender();
+        let l = Labels::from_pairs([("__name__", "old_wal")]);
+        app.append(&l, now - 60_000, 1.0).unwrap();
+        app.append(&l, YEAR_9999, 2.0).unwrap();
+        app.commit().unwrap();
+        db.close().unwrap();
+    }
+    let srv = common::Server::start_in(dir, None, &["--web.enable-remote-write-receiver"]);
+    let req = request(vec![series(&[("__name__", "old_wal")], &[(now, 3.0)])]);
+    let r = post_write(&srv, &req);
+    assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap());
+    assert_eq!(srv.query("old_wal")[0]["value"][1], "3");
+    let metrics = srv
+        .client
+        .get(srv.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "ferroprom_tsdb_rejected_samples_total{reason=\"wal_replay_too_far_in_future\"} 1"
+        ),
+        "{metrics}"
+    );
 }

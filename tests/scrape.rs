@@ -136,6 +136,8 @@ async fn env_with(wal: storage::wal::WalOptions) -> Env {
             storage::Options {
                 compaction_interval: None,
                 wal,
+                // The server's default `--storage.tsdb.future-sample-grace`.
+                future_grace: Some(10 * 60 * 1000),
                 ..Default::default()
             },
         )
@@ -609,6 +611,45 @@ scrape_configs:
         "prometheus_target_scrapes_exceeded_sample_limit_total",
     );
     assert!(exceeded >= 1.0, "{exceeded}");
+    e.mgr.stop().await;
+}
+
+/// A sample timestamped far ahead of the clock fails the scrape, as a
+/// sample limit does: nothing of it is stored, the target is down with the
+/// reason, the rejection is counted, and the head is not moved into the
+/// future, so the target recovers as soon as it sends sane timestamps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn far_future_timestamps_fail_the_scrape() {
+    let e = env().await;
+    let year_9999 = 253_402_300_799_000_i64;
+    let body = format!("ok 1\nahead{{a=\"1\"}} 2 {year_9999}\n");
+    e.configure(JOB);
+    e.ex.set("/metrics", Reply::text(&body));
+    e.targets("node", &["/metrics"]);
+    let err = || e.target_error("/metrics").filter(|s| !s.is_empty());
+    eventually("the error", || err().is_some()).await;
+    assert_eq!(
+        err().unwrap(),
+        "1 sample(s) rejected: timestamp too far in the future (first series: ahead{a=\"1\"})"
+    );
+    assert!(e
+        .mgr
+        .active_targets()
+        .iter()
+        .all(|t| t.health == Health::Down));
+    assert!(e.select(&[("__name__", "ok")]).is_empty());
+    assert!(e.select(&[("__name__", "ahead")]).is_empty());
+    assert_eq!(e.last(&[("__name__", "up")]), Some(0.0));
+    let oob = metric_value(
+        &e.registry,
+        "prometheus_target_scrapes_sample_out_of_bounds_total",
+    );
+    assert!(oob >= 1.0, "{oob}");
+
+    e.ex.set("/metrics", Reply::text("ok 1\nahead{a=\"1\"} 2\n"));
+    eventually("recovery", || e.last(&[("__name__", "up")]) == Some(1.0)).await;
+    assert_eq!(e.target_error("/metrics").unwrap(), "");
+    assert_eq!(e.last(&[("__name__", "ahead")]), Some(2.0));
     e.mgr.stop().await;
 }
 

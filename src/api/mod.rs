@@ -70,6 +70,8 @@ pub struct ApiState {
     pub remote_metadata: Arc<crate::remote::MetadataStore>,
     /// Storage refs of series received through remote write.
     pub remote_refs: Arc<crate::remote::SeriesRefCache>,
+    /// Label limits of the remote-write receiver.
+    pub remote_write_limits: crate::remote::receive::LabelLimits,
     /// False until the WAL is replayed and the server can answer queries.
     pub ready: Arc<AtomicBool>,
     pub registry: Arc<Registry>,

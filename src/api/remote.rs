@@ -106,7 +106,14 @@ async fn remote_write(
         let generation = st.remote_refs.begin();
         let batch = write::decode(&raw, scheme, &st.remote_refs, generation)?;
         st.remote_metadata.update(&batch.metadata);
-        write::append(&st.db, &batch, scheme, &st.remote_refs, generation)
+        write::append(
+            &st.db,
+            &batch,
+            scheme,
+            &st.remote_write_limits,
+            &st.remote_refs,
+            generation,
+        )
     })
     .await;
     match result {

@@ -53,6 +53,13 @@ pub enum ScrapeError {
     /// A scraped series names the same label twice.
     #[error("label name \"{0}\" is not unique: invalid sample")]
     DuplicateLabel(String),
+    /// Samples had timestamps further ahead of the server clock than
+    /// `--storage.tsdb.future-sample-grace`; the scrape is refused as a
+    /// whole (as on `sample_limit`), so the target shows down with this.
+    #[error(
+        "{count} sample(s) rejected: timestamp too far in the future (first series: {series})"
+    )]
+    TooFarInFuture { count: usize, series: String },
     /// The job has more targets than `target_limit`; all of them fail.
     #[error("target_limit exceeded (number of targets: {count}, limit: {limit})")]
     TargetLimit { count: usize, limit: usize },

@@ -22,9 +22,6 @@ use crate::config::{NameValidationScheme, ScrapeConfig};
 use crate::exposition::{Entry, Format, Parser};
 use crate::relabel::{self, CompiledRule};
 
-/// Samples further than this into the future are out of bounds.
-const MAX_AHEAD_MS: i64 = 10 * 60 * 1000;
-
 /// Names of the report series, in the order of [`ReportValues`].
 const REPORT_NAMES: [&str; 5] = [
     "up",
@@ -104,6 +101,9 @@ pub struct ScrapeReport {
     pub out_of_order: usize,
     pub duplicates: usize,
     pub out_of_bounds: usize,
+    /// Of `out_of_bounds`: samples further ahead of the clock than the
+    /// storage's future grace. Any fails the scrape.
+    pub too_far_in_future: usize,
     /// Staleness markers written for series that disappeared.
     pub stale_markers: usize,
 }
@@ -230,7 +230,9 @@ impl Ingester {
         rep: &mut ScrapeReport,
     ) -> Result<(), ScrapeError> {
         let mut parser = Parser::new(body, format);
-        let max_t = now_ms().saturating_add(MAX_AHEAD_MS);
+        // The first series with a timestamp too far in the future; only
+        // set on that rejection, so the hot path does not allocate.
+        let mut first_future: Option<String> = None;
         let attempt = self.cache.attempt();
         let limit = self.opts.sample_limit;
         let honor_ts = self.opts.honor_timestamps;
@@ -275,10 +277,6 @@ impl Ingester {
                     limit_hit = true;
                     continue;
                 }
-                if t > max_t {
-                    rep.out_of_bounds += 1;
-                    continue;
-                }
                 match app.append_ref(r, t, value) {
                     Ok(()) => {
                         if explicit.is_none() || track_explicit {
@@ -293,7 +291,7 @@ impl Ingester {
                         self.cache.remove(series);
                     }
                     Err(err) => {
-                        count_rejection(err, rep)?;
+                        reject(err, rep, series, &mut first_future)?;
                         continue;
                     }
                 }
@@ -321,10 +319,6 @@ impl Ingester {
                 limit_hit = true;
                 continue;
             }
-            if t > max_t {
-                rep.out_of_bounds += 1;
-                continue;
-            }
             let labels = Labels::new(self.scratch.clone());
             match app.append(&labels, t, value) {
                 Ok(r) => {
@@ -334,11 +328,17 @@ impl Ingester {
                     }
                     rep.series_added += 1;
                 }
-                Err(err) => count_rejection(err, rep)?,
+                Err(err) => reject(err, rep, series, &mut first_future)?,
             }
         }
         if limit_hit {
             return Err(ScrapeError::SampleLimit);
+        }
+        if let Some(series) = first_future {
+            return Err(ScrapeError::TooFarInFuture {
+                count: rep.too_far_in_future,
+                series,
+            });
         }
         Ok(())
     }
@@ -443,7 +443,8 @@ impl Ingester {
                 Err(
                     storage::Error::OutOfOrderSample
                     | storage::Error::DuplicateSample
-                    | storage::Error::OutOfBounds,
+                    | storage::Error::OutOfBounds
+                    | storage::Error::TooFarInFuture,
                 ) => {}
                 Err(e) => tracing::warn!(error = %e, "appending scrape report failed"),
             }
@@ -458,9 +459,30 @@ fn count_rejection(err: storage::Error, rep: &mut ScrapeReport) -> Result<(), Sc
         storage::Error::OutOfOrderSample => rep.out_of_order += 1,
         storage::Error::DuplicateSample => rep.duplicates += 1,
         storage::Error::OutOfBounds => rep.out_of_bounds += 1,
+        // Counted as out of bounds too, as Prometheus's
+        // `prometheus_target_scrapes_sample_out_of_bounds_total` covers
+        // samples "too old or too far into the future".
+        storage::Error::TooFarInFuture => {
+            rep.out_of_bounds += 1;
+            rep.too_far_in_future += 1;
+        }
         other => return Err(ScrapeError::Storage(other.to_string())),
     }
     Ok(())
+}
+
+/// [`count_rejection`] that also keeps the first series refused as too far
+/// in the future, which the scrape's error names.
+fn reject(
+    err: storage::Error,
+    rep: &mut ScrapeReport,
+    series: &[u8],
+    first_future: &mut Option<String>,
+) -> Result<(), ScrapeError> {
+    if matches!(err, storage::Error::TooFarInFuture) && first_future.is_none() {
+        *first_future = Some(String::from_utf8_lossy(series).into_owned());
+    }
+    count_rejection(err, rep)
 }
 
 /// Wall-clock time in Unix milliseconds.

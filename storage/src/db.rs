@@ -32,6 +32,10 @@ pub struct Options {
     /// How often the background thread checks for compaction work; `None`
     /// disables the thread (callers then call [`Db::compact`]).
     pub compaction_interval: Option<Duration>,
+    /// How far (ms) ahead of the clock a sample may be; `None` (the
+    /// default, for import and tests) takes any timestamp. See
+    /// [`HeadOptions::future_grace`].
+    pub future_grace: Option<i64>,
 }
 
 impl Default for Options {
@@ -42,6 +46,7 @@ impl Default for Options {
             retention_bytes: None,
             wal: WalOptions::default(),
             compaction_interval: Some(Duration::from_secs(60)),
+            future_grace: None,
         }
     }
 }
@@ -57,6 +62,9 @@ pub struct Stats {
     pub rejected_out_of_order: u64,
     pub rejected_duplicate: u64,
     pub rejected_out_of_bounds: u64,
+    pub rejected_too_far_in_future: u64,
+    /// WAL samples skipped at open as too far in the future.
+    pub replay_too_far_in_future: u64,
     pub series_created: u64,
     pub series_removed: u64,
     pub wal_bytes: u64,
@@ -122,6 +130,7 @@ impl Db {
         let head_opts = HeadOptions {
             block_range: opts.block_range,
             wal: opts.wal,
+            future_grace: opts.future_grace,
         };
         let (head, report) = Head::open(dir, head_opts)?;
         counters.wal_corruption = report.replay.corruption.as_ref().map(|e| e.to_string());
@@ -271,6 +280,8 @@ impl Db {
             rejected_out_of_order: h.stats.out_of_order.load(Ordering::Relaxed),
             rejected_duplicate: h.stats.duplicates.load(Ordering::Relaxed),
             rejected_out_of_bounds: h.stats.out_of_bounds.load(Ordering::Relaxed),
+            rejected_too_far_in_future: h.stats.too_far_in_future.load(Ordering::Relaxed),
+            replay_too_far_in_future: h.stats.replay_too_far_in_future.load(Ordering::Relaxed),
             series_created: h.stats.series_created.load(Ordering::Relaxed),
             series_removed: h.stats.series_removed.load(Ordering::Relaxed),
             wal_bytes: h.wal().size_bytes(),

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong inside the storage engine.
 ///
-/// Append rejections (`OutOfOrderSample`, `DuplicateSample`, `OutOfBounds`) are
+/// Append rejections (`OutOfOrderSample`, `DuplicateSample`, `OutOfBounds`,
+/// `TooFarInFuture`) are
 /// expected in normal operation and are counted in [`crate::Stats`]; the others
 /// name the file involved so an operator can find it.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +24,12 @@ pub enum Error {
     DuplicateSample,
     #[error("out of bounds")]
     OutOfBounds,
+    /// The sample is further ahead of the server clock than the head's
+    /// future grace allows; accepting it would move the head's max time and
+    /// make every later sample out of bounds.
+    /// Worded as Prometheus's remote-write handler words the same refusal.
+    #[error("out of bounds: timestamp is too far in the future")]
+    TooFarInFuture,
     #[error("invalid matcher: {0}")]
     InvalidMatcher(String),
     #[error("invalid labels: {0}")]

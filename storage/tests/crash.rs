@@ -27,6 +27,7 @@ fn opts() -> Options {
             sync: SyncPolicy::Always,
         },
         compaction_interval: Some(Duration::from_millis(5)),
+        future_grace: None,
     }
 }
 

@@ -27,6 +27,8 @@ fn families(s: &Stats) -> Vec<Collected> {
     for (reason, n) in [
         ("duplicate", s.rejected_duplicate),
         ("out_of_bounds", s.rejected_out_of_bounds),
+        ("too_far_in_future", s.rejected_too_far_in_future),
+        ("wal_replay_too_far_in_future", s.replay_too_far_in_future),
     ] {
         rejected
             .samples

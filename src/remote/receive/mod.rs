@@ -2,12 +2,14 @@
 //! own borrowing decoder in [`decode`]), validates and appends a request;
 //! the storage refs of series it has seen are remembered in a
 //! [`SeriesRefCache`], and metadata it receives is kept in a
-//! [`MetadataStore`].
+//! [`MetadataStore`]. Series over the [`LabelLimits`] are refused.
 
 pub mod decode;
+mod limits;
 mod metadata;
 mod ref_cache;
 pub mod write;
 
+pub use limits::LabelLimits;
 pub use metadata::MetadataStore;
 pub use ref_cache::SeriesRefCache;

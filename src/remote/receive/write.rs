@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use storage::{Db, METRIC_NAME};
 
 use super::decode::{DecodeError, SeriesView, WriteBatch};
+use super::limits::{shorten, LabelLimits};
 use super::ref_cache::SeriesRefCache;
 use crate::config::NameValidationScheme;
 use crate::remote::proto::Sample;
@@ -48,11 +49,12 @@ impl WriteError {
 pub struct WriteOutcome {
     /// Samples written.
     pub appended: usize,
-    /// Samples of series skipped for invalid labels (upstream logs and
-    /// drops these without failing the request).
+    /// Samples of series skipped for invalid labels or labels over the
+    /// [`LabelLimits`]; the request is still applied but answered 400 (as
+    /// Prometheus 3 does for remote write 2.0) so the sender sees why.
     pub invalid: usize,
-    /// Samples refused by storage (out of order, duplicate, out of bounds)
-    /// or not representable (native histograms).
+    /// Samples refused by storage (out of order, duplicate, out of bounds,
+    /// too far in the future) or not representable (native histograms).
     pub rejected: usize,
     /// The first rejection messages, `<error> for series <labels>`.
     pub messages: Vec<String>,
@@ -90,8 +92,9 @@ pub fn decode<'a>(
 /// Like Prometheus 3, a rejected sample stops only its own series: the
 /// other series are still written and the rejections are reported in the
 /// outcome (the HTTP layer answers 400 with them, so senders do not retry).
-/// Invalid label sets are skipped and counted. Only a storage failure fails
-/// the whole request, with nothing written.
+/// Invalid label sets, and those over `limits`, are skipped, counted and
+/// reported the same way. Only a storage failure fails the whole request,
+/// with nothing written.
 ///
 /// Series `decode` found in `refs` (sent before with the same label bytes
 /// and validated then) go straight to storage by ref; series appended by
@@ -100,6 +103,7 @@ pub fn append(
     db: &Db,
     batch: &WriteBatch<'_>,
     scheme: NameValidationScheme,
+    limits: &LabelLimits,
     refs: &SeriesRefCache,
     generation: u64,
 ) -> Result<WriteOutcome, WriteError> {
@@ -107,6 +111,7 @@ pub fn append(
     let mut app = db.appender();
     let mut by_labels = ByLabels {
         scheme,
+        limits,
         refs,
         generation,
         checked: Vec::with_capacity(16),
@@ -173,6 +178,7 @@ fn histograms(out: &mut WriteOutcome, ts: &SeriesView<'_, '_>) {
 /// labels (creating the series if new), then cached.
 struct ByLabels<'c, 'a> {
     scheme: NameValidationScheme,
+    limits: &'c LabelLimits,
     refs: &'c SeriesRefCache,
     generation: u64,
     /// One buffer for every series' checked labels: no allocation per
@@ -194,12 +200,33 @@ impl<'a> ByLabels<'_, 'a> {
         if ts.samples.is_empty() {
             return Ok(());
         }
-        if let Err(why) = check_labels(labels, self.scheme, &mut self.checked) {
-            if !self.reported.contains(labels) {
-                tracing::warn!(series = %fmt_labels(labels), %why, "remote write: invalid series dropped");
-                self.reported.insert(labels.to_vec());
-            }
+        // Limits first: a huge label set is refused before it is sorted,
+        // copied or formatted in full, and is not remembered below.
+        let (invalid, remember) = match self.limits.check(labels) {
+            Some(why) => (
+                Some(format!(
+                    "invalid labels for series {}: {why}",
+                    fmt_short(labels)
+                )),
+                false,
+            ),
+            None => (
+                check_labels(labels, self.scheme, &mut self.checked)
+                    .err()
+                    .map(|problem| problem.message(labels)),
+                true,
+            ),
+        };
+        if let Some(msg) = invalid {
             out.invalid += ts.samples.len();
+            // Prometheus's sender repeats a series once per sample: each
+            // distinct invalid series is logged and reported once.
+            if !remember || self.reported.insert(labels.to_vec()) {
+                tracing::warn!(%msg, "remote write: invalid series dropped");
+                if out.messages.len() < MAX_MESSAGES {
+                    out.messages.push(msg);
+                }
+            }
             return Ok(());
         }
         let mut series_ref = None;
@@ -240,7 +267,8 @@ fn rejected(
     match e {
         storage::Error::OutOfOrderSample
         | storage::Error::DuplicateSample
-        | storage::Error::OutOfBounds => {
+        | storage::Error::OutOfBounds
+        | storage::Error::TooFarInFuture => {
             out.rejected += rest;
             note(out, || e.to_string(), ts);
         }
@@ -261,6 +289,28 @@ fn note(out: &mut WriteOutcome, msg: impl FnOnce() -> String, ts: &SeriesView<'_
         out.messages
             .push(format!("{} for series {}", msg(), fmt_labels(&labels)));
     }
+}
+
+/// At most this many labels of an invalid series go into its message.
+const SHOWN_LABELS: usize = 8;
+
+/// [`fmt_labels`] bounded for messages about invalid series, which may be
+/// huge: the first labels only, names and values shortened.
+fn fmt_short(labels: &[(&str, &str)]) -> String {
+    let cut: Vec<(String, String)> = labels
+        .iter()
+        .take(SHOWN_LABELS)
+        .map(|&(n, v)| (shorten(n), shorten(v)))
+        .collect();
+    let pairs: Vec<(&str, &str)> = cut.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+    let mut s = fmt_labels(&pairs);
+    if labels.len() > SHOWN_LABELS {
+        s.insert_str(
+            s.len() - 1,
+            &format!(", … {} more", labels.len() - SHOWN_LABELS),
+        );
+    }
+    s
 }
 
 /// Labels as Prometheus prints them: `{a="x", b="y"}`.
@@ -286,11 +336,12 @@ fn check_labels<'a>(
     labels: &[(&'a str, &'a str)],
     scheme: NameValidationScheme,
     out: &mut Vec<(&'a str, &'a str)>,
-) -> Result<(), String> {
+) -> Result<(), LabelProblem> {
+    use LabelProblem::{Duplicate, Invalid};
     out.clear();
     for &(name, value) in labels {
         if !scheme.is_valid_label_name(name) {
-            return Err(format!("invalid label name {name:?}"));
+            return Err(Invalid(format!("invalid label name {name:?}")));
         }
         if !value.is_empty() {
             out.push((name, value));
@@ -301,17 +352,45 @@ fn check_labels<'a>(
     if !out.windows(2).all(|w| w[0].0 < w[1].0) {
         out.sort_by(|a, b| a.0.cmp(b.0));
         if let Some(w) = out.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(format!("duplicate label name {:?}", w[0].0));
+            return Err(Duplicate(w[0].0.to_string()));
         }
     }
     let name = match out.binary_search_by(|l| l.0.cmp(METRIC_NAME)) {
         Ok(i) => out[i].1,
-        Err(_) => return Err("missing metric name".into()),
+        Err(_) => return Err(Invalid("missing metric name".into())),
     };
     if scheme == NameValidationScheme::Legacy && !is_legacy_metric_name(name) {
-        return Err(format!("invalid metric name {name:?}"));
+        return Err(Invalid(format!("invalid metric name {name:?}")));
     }
     Ok(())
+}
+
+/// Why [`check_labels`] refused a label set.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum LabelProblem {
+    /// A name or the metric name is missing or not valid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The name is sent twice.
+    #[error("duplicate label name {0:?}")]
+    Duplicate(String),
+}
+
+impl LabelProblem {
+    /// The 400 message, worded as Prometheus 3's remote-write 2.0 handler
+    /// words it (1.0 there drops such series silently; the issue asked for
+    /// the sender to be told).
+    fn message(&self, labels: &[(&str, &str)]) -> String {
+        match self {
+            LabelProblem::Invalid(_) => {
+                format!("invalid metric name or labels, got {}", fmt_short(labels))
+            }
+            LabelProblem::Duplicate(name) => format!(
+                "invalid labels for series, labels {}, duplicated label {name}",
+                fmt_short(labels)
+            ),
+        }
+    }
 }
 
 /// `[a-zA-Z_:][a-zA-Z0-9_:]*`.
@@ -356,7 +435,9 @@ mod tests {
         scheme: NameValidationScheme,
     ) -> Result<Vec<(&'a str, &'a str)>, String> {
         let mut out = vec![("stale", "content")];
-        check_labels(labels, scheme, &mut out).map(|()| out)
+        check_labels(labels, scheme, &mut out)
+            .map(|()| out)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -432,7 +513,16 @@ mod tests {
         )
         .unwrap();
         let g = refs.begin();
-        append(db, &decode(&raw, scheme, refs, g).unwrap(), scheme, refs, g).unwrap()
+        let limits = LabelLimits::default();
+        append(
+            db,
+            &decode(&raw, scheme, refs, g).unwrap(),
+            scheme,
+            &limits,
+            refs,
+            g,
+        )
+        .unwrap()
     }
 
     fn read(db: &Db, name: &str) -> Vec<(i64, f64)> {
@@ -470,9 +560,13 @@ mod tests {
         assert_eq!(out.appended, 4);
         assert_eq!(out.rejected, 2);
         assert_eq!(out.invalid, 2);
+        // The invalid series is reported once, though sent twice.
         assert_eq!(
             out.messages,
-            vec!["out of order sample for series {__name__=\"b\"}".to_string()]
+            vec![
+                "out of order sample for series {__name__=\"b\"}".to_string(),
+                "invalid metric name or labels, got {x=\"1\"}".to_string(),
+            ]
         );
         assert_eq!(read(&db, "a"), vec![(10, 1.0), (20, 2.0), (30, 3.0)]);
     }

@@ -13,7 +13,7 @@ use crate::wal::{Record, RefSample, RefSeries};
 /// [`Appender::commit`] returns `Ok`; dropping the appender rolls back.
 ///
 /// Rejected samples (out of order, duplicate timestamp with another value,
-/// older than the head's lower bound) return a typed error from `append`,
+/// older than the head's lower bound, too far ahead of the clock) return a typed error from `append`,
 /// are counted in [`super::HeadStats`], and leave the rest of the batch
 /// intact.
 pub struct Appender<'h> {
@@ -29,6 +29,8 @@ pub struct Appender<'h> {
     /// Per touched series: the last pending (t, value bits).
     pending: FastMap<u32, (i64, u64)>,
     min_valid: i64,
+    /// Newest timestamp accepted, fixed when the appender starts.
+    max_valid: i64,
 }
 
 impl<'h> Appender<'h> {
@@ -41,6 +43,7 @@ impl<'h> Appender<'h> {
             held_empty: Vec::new(),
             pending: FastMap::default(),
             min_valid: head.min_valid_time(),
+            max_valid: head.max_valid_time(),
         }
     }
 
@@ -91,6 +94,11 @@ impl<'h> Appender<'h> {
             let stats = &self.head.stats;
             stats.out_of_bounds.fetch_add(1, Ordering::Relaxed);
             return Err(Error::OutOfBounds);
+        }
+        if t > self.max_valid {
+            let stats = &self.head.stats;
+            stats.too_far_in_future.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::TooFarInFuture);
         }
         Ok(())
     }

@@ -43,6 +43,11 @@ pub struct HeadOptions {
     /// Block range in ms (default 2h). Open chunks are cut at its multiples.
     pub block_range: i64,
     pub wal: WalOptions,
+    /// How far (ms) ahead of the wall clock a sample may be. `None` takes
+    /// any timestamp (bulk import of data with future times); the server
+    /// sets it so one bad timestamp cannot push the head's max time, and
+    /// with it the lower bound of every later append, into the future.
+    pub future_grace: Option<i64>,
 }
 
 impl Default for HeadOptions {
@@ -50,6 +55,7 @@ impl Default for HeadOptions {
         HeadOptions {
             block_range: 2 * 3600 * 1000,
             wal: WalOptions::default(),
+            future_grace: None,
         }
     }
 }
@@ -61,10 +67,22 @@ pub struct HeadStats {
     pub out_of_order: AtomicU64,
     pub duplicates: AtomicU64,
     pub out_of_bounds: AtomicU64,
+    /// Appends refused as further ahead of the clock than the future grace.
+    pub too_far_in_future: AtomicU64,
+    /// WAL samples skipped at replay for the same reason (written before
+    /// the limit existed, or with a larger grace).
+    pub replay_too_far_in_future: AtomicU64,
     pub series_created: AtomicU64,
     pub series_removed: AtomicU64,
     pub chunks_cut: AtomicU64,
     pub commits: AtomicU64,
+}
+
+/// Wall-clock time in ms since the epoch (0 for a clock before 1970).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A fast hasher for keys that are already hashes or dense ids.
@@ -193,6 +211,16 @@ impl Head {
             return lb;
         }
         lb.max(max.saturating_sub(self.opts.block_range / 2))
+    }
+
+    /// Samples newer than this are rejected as too far in the future, or
+    /// `i64::MAX` without a future grace. Read once per appender (and per
+    /// replay): the clock is not consulted per sample.
+    pub fn max_valid_time(&self) -> i64 {
+        match self.opts.future_grace {
+            Some(grace) => now_ms().saturating_add(grace),
+            None => i64::MAX,
+        }
     }
 
     fn note_time(&self, t: i64) {

@@ -18,7 +18,10 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
     let (stats, applied) = std::thread::scope(|scope| {
         let (tx, rx) = crossbeam::channel::bounded::<Record>(256);
         let applier = scope.spawn(move || {
-            let mut a = Applied::default();
+            let mut a = Applied {
+                max_valid: h.max_valid_time(),
+                ..Applied::default()
+            };
             for rec in rx {
                 a.apply(h, rec);
             }
@@ -41,6 +44,16 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
     if let Some(err) = &stats.corruption {
         tracing::error!(error = %err, "WAL corruption: replay stopped there; earlier data kept");
     }
+    if applied.too_far_in_future > 0 {
+        head.stats.replay_too_far_in_future.fetch_add(
+            applied.too_far_in_future,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        tracing::warn!(
+            skipped = applied.too_far_in_future,
+            "WAL samples further ahead of the clock than the future grace were skipped during replay"
+        );
+    }
     if applied.skipped > 0 {
         tracing::warn!(
             skipped = applied.skipped,
@@ -56,6 +69,12 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path) -> Result<OpenReport> {
 struct Applied {
     samples: u64,
     skipped: u64,
+    /// Of `skipped`: samples newer than `max_valid`.
+    too_far_in_future: u64,
+    /// A sample past this (the clock plus the future grace at open) is
+    /// skipped rather than applied: applied, it would become the head's max
+    /// time and put every sample written from now on out of bounds.
+    max_valid: i64,
     lo: i64,
     hi: i64,
 }
@@ -65,6 +84,8 @@ impl Default for Applied {
         Applied {
             samples: 0,
             skipped: 0,
+            too_far_in_future: 0,
+            max_valid: i64::MAX,
             lo: i64::MAX,
             hi: i64::MIN,
         }
@@ -91,6 +112,11 @@ impl Applied {
             }
             Record::Samples(samples) => {
                 for s in samples {
+                    if s.t > self.max_valid {
+                        self.too_far_in_future += 1;
+                        self.skipped += 1;
+                        continue;
+                    }
                     let id = s.series_ref as u32;
                     let mut shard = head.shard(id).lock();
                     let ok = shard.series.get_mut(&id).is_some_and(|m| {
@@ -200,4 +226,72 @@ pub(super) fn rewrite_wal(head: &mut Head, dir: &Path) -> Result<()> {
         head.wal.log(&[Record::Tombstones(stones)])?;
     }
     head.wal.sync()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{now_ms, HeadOptions};
+    use super::*;
+    use crate::error::Error;
+    use crate::labels::Labels;
+    use std::sync::atomic::Ordering;
+
+    const GRACE: i64 = 10 * 60 * 1000;
+
+    fn open(dir: &Path, future_grace: Option<i64>) -> (Head, OpenReport) {
+        let opts = HeadOptions {
+            future_grace,
+            ..HeadOptions::default()
+        };
+        Head::open(dir, opts).unwrap()
+    }
+
+    /// A year-9999 sample in the WAL (written by a version without the
+    /// limit) is skipped at replay, so the head's max time stays near now
+    /// and current samples are still accepted.
+    #[test]
+    fn far_future_wal_sample_does_not_poison_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = now_ms();
+        let far = 253_402_300_799_000; // 9999-12-31T23:59:59Z
+        let l = Labels::from_pairs([("__name__", "m")]);
+        {
+            let (head, _) = open(dir.path(), None);
+            let mut app = head.appender();
+            app.append(&l, now - 1000, 1.0).unwrap();
+            app.append(&l, far, 2.0).unwrap();
+            app.commit().unwrap();
+            assert_eq!(head.max_time(), far);
+        }
+        let (head, report) = open(dir.path(), Some(GRACE));
+        assert_eq!(head.max_time(), now - 1000);
+        assert_eq!(report.samples_skipped, 1);
+        assert_eq!(
+            head.stats.replay_too_far_in_future.load(Ordering::Relaxed),
+            1
+        );
+        let mut app = head.appender();
+        app.append(&l, now, 3.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(head.max_time(), now);
+    }
+
+    /// With a grace, an append past it is refused and counted, and leaves
+    /// the head's time range alone.
+    #[test]
+    fn append_past_grace_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (head, _) = open(dir.path(), Some(GRACE));
+        let now = now_ms();
+        let l = Labels::from_pairs([("__name__", "m")]);
+        let mut app = head.appender();
+        assert!(matches!(
+            app.append(&l, now + 2 * GRACE, 1.0),
+            Err(Error::TooFarInFuture)
+        ));
+        app.append(&l, now + GRACE / 2, 1.0).unwrap();
+        app.commit().unwrap();
+        assert_eq!(head.max_time(), now + GRACE / 2);
+        assert_eq!(head.stats.too_far_in_future.load(Ordering::Relaxed), 1);
+    }
 }
