@@ -15,16 +15,10 @@ use common::{poll, Server};
 /// 30 s); returns its exit status and stderr.
 fn run_to_exit(args: &[String]) -> (std::process::ExitStatus, String) {
     let dir = tempfile::tempdir().unwrap();
+    // The data directory is the working directory's default `./data`.
+    let listen = format!("--web.listen-address=127.0.0.1:{}", common::free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_ferroprom"))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!(
-            "--web.listen-address=127.0.0.1:{}",
-            common::free_port()
-        ))
-        .args(args)
+        .args(std::iter::once(&listen).chain(args))
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
