@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod no_effect;
+
+pub use no_effect::NoEffect;
+
 /// Log verbosity (`--log.level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogLevel {
@@ -30,10 +34,18 @@ impl LogLevel {
 #[derive(Clone, Debug, Parser)]
 #[command(name = "ferroprom", version, about, long_about = None)]
 pub struct Flags {
-    /// Prometheus configuration file path. When the file does not exist, a
-    /// built-in configuration that scrapes ferroprom itself every 15s is used.
+    /// Prometheus configuration file path. When this flag is not given and
+    /// prometheus.yml does not exist, a built-in configuration that scrapes
+    /// ferroprom itself every 15s is used; a path given that does not exist
+    /// is an error.
     #[arg(long = "config.file", default_value = "prometheus.yml")]
     pub config_file: String,
+
+    /// Whether `--config.file` was given on the command line (only the
+    /// default path may fall back to the built-in configuration). Set by
+    /// [`Flags::from_command_line`]; clap's derive cannot fill it.
+    #[arg(skip)]
+    pub config_file_given: bool,
 
     /// Base path for metrics storage.
     #[arg(long = "storage.tsdb.path", default_value = "./data")]
@@ -155,6 +167,14 @@ pub struct Flags {
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,
+
+    /// TLS and authentication for the web interface: not supported, so
+    /// start-up fails when it is given rather than serve without them.
+    #[arg(long = "web.config.file")]
+    pub web_config_file: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub no_effect: NoEffect,
 
     /// A tool to run instead of the server.
     #[command(subcommand)]
@@ -289,6 +309,21 @@ pub struct FlagError {
 const DEFAULT_RETENTION_MS: i64 = 15 * 24 * 3600 * 1000;
 
 impl Flags {
+    /// Parses `args` (the program name first) as [`Flags::try_parse_from`]
+    /// does, and records whether `--config.file` came from them.
+    pub fn from_command_line<I, T>(args: I) -> Result<Flags, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Flags::command().try_get_matches_from(args)?;
+        let mut flags = Flags::from_arg_matches(&matches)?;
+        flags.config_file_given =
+            matches.value_source("config_file") == Some(clap::parser::ValueSource::CommandLine);
+        Ok(flags)
+    }
+
     /// Parses the duration and size flags.
     pub fn parse_values(&self) -> Result<Parsed, FlagError> {
         use storage::compact::{parse_duration_ms, parse_size_bytes};
@@ -557,6 +592,70 @@ mod tests {
         assert!(parse(&["--web.external-url=not a url"])
             .external_url()
             .is_err());
+    }
+
+    #[test]
+    fn explicit_config_file_is_told_from_the_default() {
+        let f = Flags::from_command_line(["ferroprom"]).unwrap();
+        assert_eq!(f.config_file, "prometheus.yml");
+        assert!(!f.config_file_given);
+        for arg in ["--config.file=prometheus.yml", "--config.file=/x.yml"] {
+            assert!(
+                Flags::from_command_line(["ferroprom", arg])
+                    .unwrap()
+                    .config_file_given
+            );
+        }
+        assert!(Flags::from_command_line(["ferroprom", "--no.such-flag"]).is_err());
+    }
+
+    /// Every Prometheus 3.x flag without effect here parses, with its
+    /// value, alone and all together; switches also in kingpin's `--no-`
+    /// form.
+    #[test]
+    fn every_no_effect_flag_parses() {
+        let mut all = vec!["ferroprom".to_string()];
+        for name in NoEffect::VALUE_FLAGS {
+            let value = if *name == "log.format" { "json" } else { "x" };
+            let arg = format!("--{name}={value}");
+            let f = parse(&[&arg]);
+            assert_eq!(f.no_effect.given(), [format!("{name}={value}")], "{arg}");
+            all.push(arg);
+        }
+        for name in NoEffect::SWITCHES {
+            for arg in [format!("--{name}"), format!("--no-{name}")] {
+                assert_eq!(parse(&[&arg]).no_effect.given(), [name.to_string()]);
+            }
+            all.push(format!("--{name}"));
+        }
+        let f = Flags::try_parse_from(&all).unwrap();
+        assert_eq!(
+            f.no_effect.given().len(),
+            NoEffect::VALUE_FLAGS.len() + NoEffect::SWITCHES.len()
+        );
+        assert!(parse(&[]).no_effect.given().is_empty());
+        assert!(Flags::try_parse_from(["ferroprom", "--log.format=xml"]).is_err());
+    }
+
+    #[test]
+    fn enable_feature_is_repeatable_and_comma_separated() {
+        let f = parse(&[
+            "--enable-feature=exemplar-storage,native-histograms",
+            "--enable-feature",
+            "no-such-feature,,memory-snapshot-on-shutdown",
+        ]);
+        assert_eq!(
+            f.no_effect.features(),
+            (
+                vec![
+                    "exemplar-storage",
+                    "native-histograms",
+                    "memory-snapshot-on-shutdown"
+                ],
+                vec!["no-such-feature"]
+            )
+        );
+        assert!(f.no_effect.given().is_empty());
     }
 
     #[test]

@@ -5,12 +5,12 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use clap::Parser;
 use ferroprom::flags::{CheckCommand, Command, ImportCommand, TestCommand, TsdbCommand};
 
 fn main() -> anyhow::Result<()> {
     ferroprom::alloc::tune();
-    let flags = ferroprom::flags::Flags::parse();
+    let flags = ferroprom::flags::Flags::from_command_line(std::env::args_os())
+        .unwrap_or_else(|e| e.exit());
     // Before logging is set up: rule evaluation logs nothing while testing,
     // as promtool's.
     if let Some(Command::Test(TestCommand::Rules(args))) = &flags.command {

@@ -49,6 +49,8 @@ pub enum ServerError {
         path: PathBuf,
         source: storage::Error,
     },
+    #[error("--web.config.file={0:?}: TLS and authentication for the web interface are not supported; refusing to serve without them")]
+    WebConfig(PathBuf),
     #[error("invalid --web.listen-address {addr:?}: {msg}")]
     Listen { addr: String, msg: String },
     #[error("serving HTTP: {0}")]
@@ -58,9 +60,11 @@ pub enum ServerError {
 }
 
 /// Loads the configuration named by `--config.file`, or the built-in one
-/// (scraping this server at `listen`) when that file does not exist.
-pub fn load_config(path: &Path, listen: &SocketAddr) -> Result<Config, ConfigError> {
-    if path.exists() {
+/// (scraping this server at `listen`) when that file does not exist and
+/// was not `given` on the command line: a mistyped explicit path must fail,
+/// not quietly run with another configuration.
+pub fn load_config(path: &Path, listen: &SocketAddr, given: bool) -> Result<Config, ConfigError> {
+    if given || path.exists() {
         return config::load_file(path);
     }
     tracing::info!(
@@ -76,6 +80,10 @@ pub fn load_config(path: &Path, listen: &SocketAddr) -> Result<Config, ConfigErr
 /// Runs the server until SIGTERM/SIGINT or `/-/quit`.
 pub async fn run(flags: Flags) -> Result<(), ServerError> {
     let values = flags.parse_values()?;
+    if let Some(path) = &flags.web_config_file {
+        return Err(ServerError::WebConfig(path.clone()));
+    }
+    flags.no_effect.log();
     let addr: SocketAddr = tokio::net::lookup_host(&flags.listen_address)
         .await
         .ok()
@@ -85,7 +93,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             msg: "expected host:port".into(),
         })?;
     let config_path = PathBuf::from(&flags.config_file);
-    let cfg = Arc::new(load_config(&config_path, &addr)?);
+    let cfg = Arc::new(load_config(&config_path, &addr, flags.config_file_given)?);
 
     let data = PathBuf::from(&flags.storage_path);
     let opts = storage::Options {
@@ -251,7 +259,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
             r = reload_rx.recv() => r,
         };
         let mut rules = None;
-        let loaded = load_config(&config_path, &addr)
+        let loaded = load_config(&config_path, &addr, flags.config_file_given)
             .map_err(|e| e.to_string())
             .and_then(|new| {
                 rules = Some(rule_manager.load(&new).map_err(|e| e.to_string())?);

@@ -76,7 +76,8 @@ struct ConfigYaml {
 /// The configuration file as loaded (Prometheus re-marshals its parsed
 /// config; the loaded text keeps the operator's comments and layout).
 /// Secrets are never shown: if any are present, the file is re-marshalled
-/// with them replaced by `<secret>`, as Prometheus prints them.
+/// with them replaced by `<secret>`, and URL passwords by `xxxxx`, as
+/// Prometheus prints them.
 async fn config(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
     let cfg = Arc::clone(&state.config.read());
     success(&ConfigYaml {
@@ -105,7 +106,9 @@ fn redact_secrets(source: &str) -> String {
     serde_yaml_ng::to_string(&doc).unwrap_or_default()
 }
 
-/// Replaces secret values in place; returns whether any was found.
+/// Replaces secret values and the password of any URL in place; returns
+/// whether any was found. Every string is checked as a URL, not only known
+/// URL keys, so a new key (proxy, OAuth2 endpoint...) cannot leak.
 fn redact(v: &mut serde_yaml_ng::Value) -> bool {
     use serde_yaml_ng::Value;
     match v {
@@ -124,6 +127,13 @@ fn redact(v: &mut serde_yaml_ng::Value) -> bool {
         }
         Value::Sequence(s) => s.iter_mut().fold(false, |f, x| redact(x) | f),
         Value::Tagged(t) => redact(&mut t.value),
+        Value::String(s) => match crate::config::redact::redact_url(s) {
+            std::borrow::Cow::Owned(hidden) => {
+                *s = hidden;
+                true
+            }
+            std::borrow::Cow::Borrowed(_) => false,
+        },
         _ => false,
     }
 }
@@ -299,6 +309,28 @@ mod tests {
         let flow = "scrape_configs: [{job_name: a, bearer_token: abc}]";
         assert!(!redact_secrets(flow).contains("abc"));
         assert_eq!(redact_secrets("a: [unclosed"), "");
+    }
+
+    #[test]
+    fn url_passwords_are_masked_everywhere() {
+        let with = "remote_write:\n  - url: http://user:pass1@rw:9201/write\n    proxy_url: http://p:pass2@proxy:3128\nremote_read:\n  - url: https://r:pass3@rr/read\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [am:9093]\n      proxy_url: http://a:pass4@proxy\nscrape_configs:\n  - job_name: h\n    http_sd_configs:\n      - url: http://s:pass5@sd/targets\n        basic_auth:\n          username: s\n          password: pass6\n";
+        let out = redact_secrets(with);
+        for n in 1..=6 {
+            assert!(!out.contains(&format!("pass{n}")), "{out}");
+        }
+        for kept in [
+            "http://user:xxxxx@rw:9201/write",
+            "http://p:xxxxx@proxy:3128",
+            "https://r:xxxxx@rr/read",
+            "http://a:xxxxx@proxy",
+            "http://s:xxxxx@sd/targets",
+            "password: <secret>",
+            "username: s",
+        ] {
+            assert!(out.contains(kept), "{kept} in {out}");
+        }
+        let plain = "remote_write:\n  - url: http://user@rw/write # no password\n";
+        assert_eq!(redact_secrets(plain), plain);
     }
 
     #[test]

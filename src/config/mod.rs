@@ -8,7 +8,8 @@
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
-//! [`http_client`].
+//! [`http_client`]; hiding URL passwords wherever a URL is shown in
+//! [`redact`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
@@ -27,6 +28,7 @@ pub mod http_client;
 pub mod load;
 pub(crate) mod locate;
 pub mod names;
+pub mod redact;
 pub mod relabel;
 pub mod remote_read;
 pub mod remote_write;

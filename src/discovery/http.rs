@@ -69,7 +69,7 @@ pub(crate) async fn run(cfg: HttpSdConfig, tx: mpsc::Sender<Vec<TargetGroup>>) {
     let client = match http_client::build(&settings(&cfg)) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!(url = %cfg.url, error = %e, "http_sd: cannot build client");
+            tracing::error!(url = %crate::config::redact::redact_url(&cfg.url), error = %e, "http_sd: cannot build client");
             return;
         }
     };
@@ -89,7 +89,7 @@ pub(crate) async fn run(cfg: HttpSdConfig, tx: mpsc::Sender<Vec<TargetGroup>>) {
                 }
             }
             Err(e) => {
-                tracing::error!(url = %cfg.url, error = %e, "http_sd: refresh failed; keeping the previous groups");
+                tracing::error!(url = %crate::config::redact::redact_url(&cfg.url), error = %e, "http_sd: refresh failed; keeping the previous groups");
             }
         }
     }

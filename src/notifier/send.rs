@@ -42,7 +42,7 @@ pub(crate) async fn send_all(
             requests.spawn(async move {
                 let result = set.post(&url, body).await;
                 if let Err(e) = &result {
-                    tracing::error!(alertmanager = %url, count, error = %e, "error sending alerts");
+                    tracing::error!(alertmanager = %crate::config::redact::redact_url(&url), count, error = %e, "error sending alerts");
                     metrics.errors.with(&[&url]).add(count);
                 }
                 metrics

@@ -48,16 +48,21 @@ impl Server {
             std::fs::write(&cfg_path, c).unwrap();
         }
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferroprom"));
-        cmd.arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .args(extra)
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        // Without a config the flag is left out: only the default path (in
+        // the working directory, `dir`) may fall back to the built-in
+        // config; an explicit missing one fails start-up.
+        if config.is_some() {
+            cmd.arg(format!("--config.file={}", cfg_path.display()));
+        }
+        cmd.arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .args(extra)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         let child = cmd.spawn().expect("start ferroprom");
         let client = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))

@@ -188,7 +188,7 @@ impl Queue {
                 cfg.metadata_config.clone(),
             )));
         }
-        tracing::info!(remote_name = %name, url = %cfg.url, "remote write: queue started");
+        tracing::info!(remote_name = %name, url = %crate::config::redact::redact_url(&cfg.url), "remote write: queue started");
         Ok(Queue {
             inner,
             url: cfg.url.clone(),

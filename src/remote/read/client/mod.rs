@@ -128,7 +128,7 @@ impl ReadClient {
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
             return Err(FetchError::Status {
-                url: self.config.url.clone(),
+                url: crate::config::redact::redact_url(&self.config.url).into_owned(),
                 status,
                 body: truncate(text.trim_end(), MAX_ERROR_BODY).to_string(),
             });
