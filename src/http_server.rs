@@ -159,10 +159,15 @@ async fn serve_connection(
 ) {
     // hyper's protocol detection waits for the first bytes without a
     // timeout, so a client that connects and sends nothing is bounded here.
+    // Eviction and shutdown close it too, without waiting for the timeout.
     let mut first = [0u8; 1];
-    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => return,
+    tokio::select! {
+        peeked = tokio::time::timeout(header_timeout, stream.peek(&mut first)) => match peeked {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        },
+        () = slot.evict.notified() => return,
+        _ = stop.wait_for(|stopping| *stopping) => return,
     }
     let conn_slot = Arc::clone(slot);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
