@@ -164,6 +164,16 @@ pub struct Flags {
     #[arg(long = "web.route-prefix")]
     pub route_prefix: Option<String>,
 
+    /// Maximum duration before timing out read of the request, body
+    /// included; request headers must arrive within 30s or this, if less.
+    #[arg(long = "web.read-timeout", default_value = "5m")]
+    pub web_read_timeout: String,
+
+    /// Maximum number of simultaneous connections (0: no limit). Beyond
+    /// it, new connections wait, and the oldest idle one is closed.
+    #[arg(long = "web.max-connections", default_value_t = 512)]
+    pub web_max_connections: usize,
+
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,
@@ -296,6 +306,7 @@ pub struct Parsed {
     pub retention_bytes: Option<u64>,
     pub lookback_delta_ms: i64,
     pub query_timeout: std::time::Duration,
+    pub web_read_timeout: std::time::Duration,
 }
 
 /// A flag with a value that does not parse.
@@ -354,11 +365,17 @@ impl Flags {
         if self.query_max_concurrency == 0 {
             return Err(err("query.max-concurrency", "must be at least 1".into()));
         }
+        let read_timeout_ms =
+            parse_duration_ms(&self.web_read_timeout).map_err(|m| err("web.read-timeout", m))?;
+        if read_timeout_ms <= 0 {
+            return Err(err("web.read-timeout", "must be positive".into()));
+        }
         Ok(Parsed {
             retention_ms,
             retention_bytes,
             lookback_delta_ms,
             query_timeout: std::time::Duration::from_millis(timeout_ms as u64),
+            web_read_timeout: std::time::Duration::from_millis(read_timeout_ms as u64),
         })
     }
 
@@ -421,6 +438,11 @@ impl Flags {
             (
                 "web.route-prefix".into(),
                 self.route_prefix.clone().unwrap_or_default(),
+            ),
+            ("web.read-timeout".into(), self.web_read_timeout.clone()),
+            (
+                "web.max-connections".into(),
+                self.web_max_connections.to_string(),
             ),
         ])
     }

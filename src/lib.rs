@@ -8,6 +8,7 @@ pub mod discovery;
 pub mod exposition;
 pub mod flags;
 pub(crate) mod http_client;
+pub mod http_server;
 pub mod import;
 pub mod metrics;
 pub mod notifier;

@@ -228,22 +228,20 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         rules: Some(Arc::clone(&rule_manager)),
     });
 
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| ServerError::Listen {
-            addr: flags.listen_address.clone(),
-            msg: e.to_string(),
-        })?;
+    let listener = crate::http_server::bind(addr).map_err(|e| ServerError::Listen {
+        addr: flags.listen_address.clone(),
+        msg: e.to_string(),
+    })?;
     tracing::info!(address = %addr, "listening");
     let (stop_http_tx, stop_http_rx) = tokio::sync::oneshot::channel::<()>();
     let router = api::router(state);
-    let http = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stop_http_rx.await;
-            })
-            .await
-    });
+    let limits = crate::http_server::Limits {
+        read_timeout: values.web_read_timeout,
+        max_connections: flags.web_max_connections,
+    };
+    let http = tokio::spawn(crate::http_server::serve(listener, router, limits, async {
+        let _ = stop_http_rx.await;
+    }));
     ready.store(true, Ordering::Release);
     tracing::info!("server is ready to receive web requests");
 
