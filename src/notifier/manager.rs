@@ -409,14 +409,12 @@ mod tests {
             assert_eq!(sizes, [256, 256, 88]);
             assert_eq!(got.lock()[0][0]["labels"]["alertname"], "A0");
         }
-        let metrics = registry.render();
+        // The counter moves when the sender reads the answer, a moment
+        // after the receiver has recorded the batch.
         let url = format!("http://{a}/api/v2/alerts");
-        assert!(
-            metrics.contains(&format!(
-                "prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 600"
-            )),
-            "{metrics}"
-        );
+        let sent = format!("prometheus_notifications_sent_total{{alertmanager=\"{url}\"}} 600");
+        until("600 counted as sent", || registry.render().contains(&sent)).await;
+        let metrics = registry.render();
         assert!(metrics.contains("prometheus_notifications_alertmanagers_discovered 2"));
         assert!(metrics.contains("prometheus_notifications_queue_capacity 10000"));
         n.stop().await;

@@ -179,6 +179,20 @@ async fn reload_keeps_or_carries_over_alert_state_and_marks_removed_groups_stale
         .unwrap();
     assert_eq!(active_at(&e.manager.groups()), Some(first));
 
+    // The group about to be removed must have written its series first,
+    // or there is nothing to mark stale (a loaded machine may not have run
+    // its first evaluation yet).
+    for _ in 0..200 {
+        if !e.samples("one").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !e.samples("one").is_empty(),
+        "the recording group never ran"
+    );
+
     // Changed (a rule added, other group removed): the alert keeps its
     // ActiveAt.
     e.write(
