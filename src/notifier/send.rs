@@ -41,15 +41,17 @@ pub(crate) async fn send_all(
             let (set, body, metrics) = (Arc::clone(set), body.clone(), metrics.clone());
             requests.spawn(async move {
                 let result = set.post(&url, body).await;
+                // Logs and `/metrics` name the Alertmanager without its password.
+                let shown = crate::config::redact::redact_url(&url);
                 if let Err(e) = &result {
-                    tracing::error!(alertmanager = %crate::config::redact::redact_url(&url), count, error = %e, "error sending alerts");
-                    metrics.errors.with(&[&url]).add(count);
+                    tracing::error!(alertmanager = %shown, count, error = %e, "error sending alerts");
+                    metrics.errors.with(&[&shown]).add(count);
                 }
                 metrics
                     .latency
-                    .with(&[&url])
+                    .with(&[&shown])
                     .observe(begin.elapsed().as_secs_f64());
-                metrics.sent.with(&[&url]).add(count);
+                metrics.sent.with(&[&shown]).add(count);
                 result.is_ok()
             });
         }

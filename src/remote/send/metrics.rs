@@ -122,7 +122,8 @@ impl Families {
     /// as Prometheus unregisters a stopped queue's metrics. A queue started
     /// later under the same name and URL begins from zero.
     pub(crate) fn remove_queue(&self, name: &str, url: &str) {
-        let l = [name, url];
+        let url = crate::config::redact::redact_url(url);
+        let l = [name, &url];
         for c in [
             &self.samples,
             &self.failed,
@@ -151,7 +152,9 @@ impl Families {
     }
 
     pub(crate) fn for_queue(&self, name: &str, url: &str) -> QueueMetrics {
-        let l = [name, url];
+        // `/metrics` is readable by anyone who can scrape: no password in it.
+        let url = crate::config::redact::redact_url(url);
+        let l = [name, &url];
         QueueMetrics {
             samples: self.samples.with(&l),
             failed: self.failed.with(&l),
@@ -224,5 +227,22 @@ mod tests {
         assert!(text.contains("prometheus_remote_storage_samples_total{remote_name=\"b\""));
         let again = f.for_queue("a", "http://127.0.0.1:1/w");
         assert_eq!(again.samples.get(), 0.0);
+    }
+
+    #[test]
+    fn a_password_in_the_url_never_reaches_the_exposition() {
+        let r = Registry::new();
+        let f = Families::register(&r);
+        f.for_queue("a", "http://user:s3cret@127.0.0.1:1/w")
+            .samples
+            .add(1.0);
+        let text = r.render();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("url=\"http://user:xxxxx@127.0.0.1:1/w\""),
+            "{text}"
+        );
+        f.remove_queue("a", "http://user:s3cret@127.0.0.1:1/w");
+        assert!(!r.render().contains("remote_name=\"a\""));
     }
 }

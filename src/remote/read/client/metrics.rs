@@ -39,6 +39,11 @@ impl ReadMetrics {
 
     /// The handles of one endpoint.
     pub(crate) fn endpoint(&self, name: &str, url: &str) -> EndpointMetrics {
+        // `/metrics` is readable by anyone who can scrape: no password in it
+        // (an unnamed endpoint is named by its URL, so both are redacted).
+        let name = crate::config::redact::redact_url(name);
+        let url = crate::config::redact::redact_url(url);
+        let (name, url) = (name.as_ref(), url.as_ref());
         EndpointMetrics {
             queries: self.queries.clone(),
             in_flight: self.in_flight.with(&[name, url]),
@@ -94,5 +99,26 @@ impl InFlight<'_> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.m.in_flight.add(-1.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_the_url_never_reaches_the_exposition() {
+        let r = Registry::new();
+        let m = ReadMetrics::register(&r);
+        // Unnamed: the URL is the name too.
+        let url = "http://user:s3cret@127.0.0.1:1/read";
+        let e = m.endpoint(url, url);
+        e.start().answered(200);
+        let text = r.render();
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(
+            text.contains("remote_name=\"http://user:xxxxx@127.0.0.1:1/read\""),
+            "{text}"
+        );
     }
 }
