@@ -19,6 +19,23 @@ pub enum LogLevel {
     Error,
 }
 
+/// Log line format (`--log.format`): key=value text, or one JSON object
+/// per line for log shippers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Logfmt,
+    Json,
+}
+
+impl LogFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogFormat::Logfmt => "logfmt",
+            LogFormat::Json => "json",
+        }
+    }
+}
+
 impl LogLevel {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -177,6 +194,10 @@ pub struct Flags {
     /// Only log messages with the given severity or above.
     #[arg(long = "log.level", value_enum, default_value = "info")]
     pub log_level: LogLevel,
+
+    /// Output format of log messages.
+    #[arg(long = "log.format", value_enum, default_value = "logfmt")]
+    pub log_format: LogFormat,
 
     /// TLS and authentication for the web interface: not supported, so
     /// start-up fails when it is given rather than serve without them.
@@ -411,6 +432,7 @@ impl Flags {
                 self.query_max_concurrency.to_string(),
             ),
             ("log.level".into(), self.log_level.as_str().into()),
+            ("log.format".into(), self.log_format.as_str().into()),
             (
                 "rules.alert.for-outage-tolerance".into(),
                 self.rules_alert_for_outage_tolerance.clone(),
@@ -638,7 +660,7 @@ mod tests {
     fn every_no_effect_flag_parses() {
         let mut all = vec!["ferroprom".to_string()];
         for name in NoEffect::VALUE_FLAGS {
-            let value = if *name == "log.format" { "json" } else { "x" };
+            let value = "x";
             let arg = format!("--{name}={value}");
             let f = parse(&[&arg]);
             assert_eq!(f.no_effect.given(), [format!("{name}={value}")], "{arg}");

@@ -5,7 +5,7 @@
 use std::io::IsTerminal;
 
 use anyhow::Context;
-use ferroprom::flags::{CheckCommand, Command, ImportCommand, TestCommand, TsdbCommand};
+use ferroprom::flags::{CheckCommand, Command, ImportCommand, LogFormat, TestCommand, TsdbCommand};
 
 fn main() -> anyhow::Result<()> {
     ferroprom::alloc::tune();
@@ -23,11 +23,13 @@ fn main() -> anyhow::Result<()> {
         "{},h2=warn,hyper=warn,reqwest=warn",
         flags.log_level.as_str()
     ));
-    tracing_subscriber::fmt()
+    let logger = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    match flags.log_format {
+        LogFormat::Json => logger.json().init(),
+        LogFormat::Logfmt => logger.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
     if let Some(Command::Tsdb(TsdbCommand::Import(ImportCommand::Openmetrics { file, data_dir }))) =
         &flags.command
     {

@@ -109,12 +109,20 @@ fn a_typical_systemd_command_line_starts() {
         "have no effect here",
         "web.page-title=x",
         "storage.tsdb.no-lockfile",
-        "log.format=json",
         "exemplar-storage,native-histograms",
         "unknown option for --enable-feature",
         "no-such-feature",
     ] {
         assert!(text.contains(want), "{want:?} not in log:\n{text}");
+    }
+    // `--log.format=json`: one JSON object per line, as log shippers read.
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(
+            v["level"].is_string() && v["timestamp"].is_string() && v["fields"].is_object(),
+            "{line}"
+        );
     }
 }
 
@@ -146,4 +154,11 @@ fn url_passwords_are_hidden_in_the_config_api_and_the_log() {
     });
     assert!(text.contains("writer:xxxxx@127.0.0.1:1/write"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+    // Nor in the queue's metric labels, which any scraper reads.
+    let (_, metrics) = s.get("/metrics", &[]);
+    assert!(
+        metrics.contains("url=\"http://writer:xxxxx@127.0.0.1:1/write\""),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("hunter2"));
 }

@@ -23,10 +23,6 @@ macro_rules! no_effect_flags {
                 #[arg(long = $sn, alias = concat!("no-", $sn))]
                 $sf: bool,
             )*
-            /// Only the logfmt-like text format is written.
-            #[arg(long = "log.format", value_name = "logfmt|json",
-                  value_parser = ["logfmt", "json"])]
-            log_format: Option<String>,
             /// Comma-separated Prometheus feature names; may be repeated.
             /// ferroprom's behaviour is fixed, so none changes anything.
             #[arg(long = "enable-feature", value_name = "NAMES", value_delimiter = ',')]
@@ -35,7 +31,7 @@ macro_rules! no_effect_flags {
 
         impl NoEffect {
             /// Names of the flags above that take a value.
-            pub const VALUE_FLAGS: &'static [&'static str] = &[$($vn,)* "log.format"];
+            pub const VALUE_FLAGS: &'static [&'static str] = &[$($vn,)*];
             /// Names of the flags above that take none.
             pub const SWITCHES: &'static [&'static str] = &[$($sn,)*];
 
@@ -54,9 +50,6 @@ macro_rules! no_effect_flags {
                         out.push($sn.to_string());
                     }
                 )*
-                if let Some(v) = &self.log_format {
-                    out.push(format!("log.format={v}"));
-                }
                 out
             }
         }
