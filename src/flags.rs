@@ -138,6 +138,13 @@ pub struct Flags {
     #[arg(long = "query.max-samples", default_value_t = 50_000_000)]
     pub query_max_samples: usize,
 
+    /// Most heap memory one query may hold, as a size (`2GB`, `512MiB`) or
+    /// a share of the memory available (the machine's, or the container's
+    /// limit when smaller); 0 = no limit. A query that passes it stops with
+    /// a 422 error, as one over --query.max-samples does.
+    #[arg(long = "query.max-memory", default_value = "25%")]
+    pub query_max_memory: String,
+
     /// Maximum number of queries executed concurrently.
     #[arg(long = "query.max-concurrency", default_value_t = 20)]
     pub query_max_concurrency: usize,
@@ -328,6 +335,8 @@ pub struct Parsed {
     pub lookback_delta_ms: i64,
     pub query_timeout: std::time::Duration,
     pub web_read_timeout: std::time::Duration,
+    /// `--query.max-memory` in bytes; `None` = no limit.
+    pub query_max_memory: Option<usize>,
 }
 
 /// A flag with a value that does not parse.
@@ -391,7 +400,12 @@ impl Flags {
         if read_timeout_ms <= 0 {
             return Err(err("web.read-timeout", "must be positive".into()));
         }
+        let query_max_memory = parse_memory_limit(&self.query_max_memory, || {
+            crate::alloc::system_memory::limit_bytes()
+        })
+        .map_err(|m| err("query.max-memory", m))?;
         Ok(Parsed {
+            query_max_memory,
             retention_ms,
             retention_bytes,
             lookback_delta_ms,
@@ -433,6 +447,7 @@ impl Flags {
             ),
             ("log.level".into(), self.log_level.as_str().into()),
             ("log.format".into(), self.log_format.as_str().into()),
+            ("query.max-memory".into(), self.query_max_memory.clone()),
             (
                 "rules.alert.for-outage-tolerance".into(),
                 self.rules_alert_for_outage_tolerance.clone(),
@@ -524,6 +539,31 @@ fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// `--query.max-memory`: `N%` of `available()` (rounded down), or a size;
+/// 0 means no limit. A share of an unknown total is no limit either.
+fn parse_memory_limit(
+    text: &str,
+    available: impl FnOnce() -> Option<u64>,
+) -> Result<Option<usize>, String> {
+    let bytes = match text.trim().strip_suffix('%') {
+        Some(pct) => {
+            let pct: f64 = pct
+                .trim()
+                .parse()
+                .map_err(|_| format!("{text:?}: not a percentage"))?;
+            if !(0.0..=100.0).contains(&pct) {
+                return Err(format!("{text:?}: a share must be within 0% and 100%"));
+            }
+            match available() {
+                Some(total) => (total as f64 * pct / 100.0) as u64,
+                None => 0,
+            }
+        }
+        None => storage::compact::parse_size_bytes(text)?,
+    };
+    Ok((bytes > 0).then(|| usize::try_from(bytes).unwrap_or(usize::MAX)))
 }
 
 #[cfg(test)]
@@ -679,6 +719,21 @@ mod tests {
         );
         assert!(parse(&[]).no_effect.given().is_empty());
         assert!(Flags::try_parse_from(["ferroprom", "--log.format=xml"]).is_err());
+    }
+
+    #[test]
+    fn query_max_memory_is_a_share_or_a_size() {
+        let total = || Some(8u64 << 30);
+        assert_eq!(parse_memory_limit("25%", total), Ok(Some(2 << 30)));
+        assert_eq!(parse_memory_limit("512MiB", total), Ok(Some(512 << 20)));
+        assert_eq!(parse_memory_limit("0", total), Ok(None));
+        assert_eq!(parse_memory_limit("0%", total), Ok(None));
+        assert_eq!(parse_memory_limit("50%", || None), Ok(None));
+        assert!(parse_memory_limit("150%", total).is_err());
+        assert!(parse_memory_limit("lots", total).is_err());
+        let p = parse(&[]).parse_values().unwrap();
+        assert!(p.query_max_memory.is_some_and(|b| b > 0));
+        assert!(parse(&["--query.max-memory=x%"]).parse_values().is_err());
     }
 
     #[test]

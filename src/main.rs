@@ -7,6 +7,10 @@ use std::io::IsTerminal;
 use anyhow::Context;
 use ferroprom::flags::{CheckCommand, Command, ImportCommand, LogFormat, TestCommand, TsdbCommand};
 
+/// Charges each query's allocations to its `--query.max-memory` budget.
+#[global_allocator]
+static ALLOCATOR: ferroprom::alloc::Counting = ferroprom::alloc::Counting;
+
 fn main() -> anyhow::Result<()> {
     ferroprom::alloc::tune();
     let flags = ferroprom::flags::Flags::from_command_line(std::env::args_os())

@@ -206,6 +206,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         queryable: Arc::clone(&queryable),
         engine,
         query_slots: Arc::new(Semaphore::new(flags.query_max_concurrency)),
+        query_memory_limit: values.query_max_memory,
         config: Arc::clone(&config_cell),
         flags: flags_map(&flags),
         scrape: scrape.clone(),

@@ -182,6 +182,7 @@ fn fixture_with(slots: usize) -> Fixture {
         db,
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(slots)),
+        query_memory_limit: None,
         config: Arc::new(RwLock::new(Arc::new(Config::default()))),
         flags: BTreeMap::new(),
         scrape: Arc::new(NoScrape),

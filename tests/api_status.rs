@@ -181,6 +181,7 @@ fn harness(setup: Setup) -> Harness {
         db: Arc::clone(&db),
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),
+        query_memory_limit: None,
         config: Arc::new(RwLock::new(Arc::new(config))),
         flags: BTreeMap::from([
             (

@@ -72,6 +72,7 @@ fn harness(config: &str) -> Harness {
         db: Arc::clone(&db),
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),
+        query_memory_limit: None,
         config: Arc::new(RwLock::new(Arc::new(
             ferroprom::config::parse_str(config).unwrap(),
         ))),

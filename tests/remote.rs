@@ -82,6 +82,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         db,
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),
+        query_memory_limit: None,
         config: Arc::new(RwLock::new(Arc::new(config))),
         flags: BTreeMap::new(),
         scrape: Arc::new(NoScrape),

@@ -55,6 +55,8 @@ pub struct ApiState {
     pub engine: promql::Engine,
     /// `--query.max-concurrency` permits.
     pub query_slots: Arc<Semaphore>,
+    /// `--query.max-memory`: the heap one query may hold; `None` = no limit.
+    pub query_memory_limit: Option<usize>,
     /// The configuration currently applied.
     pub config: Arc<RwLock<Arc<Config>>>,
     /// `--flag` → value, for `/api/v1/status/flags`.

@@ -31,6 +31,7 @@ use super::params::{
 };
 use super::response::{method_not_allowed, ApiError, ErrorType, Success};
 use super::ApiState;
+use crate::alloc::MemoryBudget;
 use crate::metrics::{HistogramVec, Registry, DEFAULT_BUCKETS};
 
 /// Most points per series a range query may return (Prometheus's limit).
@@ -291,6 +292,18 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         .map_or(engine_timeout, |t| t.min(engine_timeout));
     let st = Arc::clone(state);
     run_in_slot(state, timeout, move |slot| {
+        // Everything below allocates on this thread, the answer's JSON
+        // included, so all of it counts against the query's memory budget.
+        let budget = st
+            .query_memory_limit
+            .map(|limit| MemoryBudget::new(limit, Arc::clone(&slot.cancel)));
+        let _scope = budget.as_ref().map(MemoryBudget::enter);
+        let over_budget = || {
+            budget
+                .as_ref()
+                .filter(|b| b.tripped())
+                .map(|b| too_much_memory(b.limit()))
+        };
         let mut options = spec.options.clone();
         options.timeout = Some(slot.remaining);
         let engine = &st.engine;
@@ -310,7 +323,7 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
                 &slot.cancel,
             )
         };
-        let mut r = r.map_err(ApiError::from_promql)?;
+        let mut r = r.map_err(|e| over_budget().unwrap_or_else(|| ApiError::from_promql(e)))?;
         // Storage's warnings (failed remote reads) come first.
         let mut warnings = std::mem::take(&mut r.warnings);
         if spec.limit > 0 && truncate(&mut r.value, spec.limit) {
@@ -334,13 +347,28 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
             start: spec.start,
             step: spec.step.max(1),
         });
+        let data = encode::query_data(&r.value, stats.as_ref());
+        if let Some(e) = over_budget() {
+            return Err(e);
+        }
         Ok(Success {
-            data: encode::query_data(&r.value, stats.as_ref()),
+            data,
             warnings,
             infos: r.infos,
         })
     })
     .await
+}
+
+/// The answer to a query that went over `--query.max-memory`: 422, like
+/// one over `--query.max-samples`.
+fn too_much_memory(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorType::Execution,
+        format!(
+            "query processing would use too much memory: more than {limit} bytes (--query.max-memory)"
+        ),
+    )
 }
 
 /// Keeps the first `limit` series of a vector or matrix; whether any were
@@ -598,6 +626,7 @@ mod tests {
             db,
             engine: promql::Engine::new(promql::EngineOptions::default()),
             query_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            query_memory_limit: None,
             config: Default::default(),
             flags: Default::default(),
             scrape: Arc::new(NoScrape),

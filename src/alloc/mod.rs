@@ -1,5 +1,7 @@
-//! The process's heap policy, set once at start by the server (and by the
-//! benchmarks that measure the engine as the server runs it).
+//! The process's heap: the allocator the binary installs ([`Counting`],
+//! which charges per-query [`MemoryBudget`]s), and its policy, set once at
+//! start by the server (and by the benchmarks that measure the engine as
+//! the server runs it).
 //!
 //! glibc hands freed memory at the top of a heap back to the kernel as soon
 //! as more than 128 KiB is free there (and allocations above its mmap
@@ -10,6 +12,13 @@
 //! to [`TRIM_THRESHOLD`] free per heap trades that much resident memory
 //! after a large query for not paying the faults on the next one, which is
 //! what Go's heap (Prometheus) does too.
+
+mod budget;
+mod counting;
+pub mod system_memory;
+
+pub use budget::{MemoryBudget, Scope};
+pub use counting::Counting;
 
 /// Free bytes a heap may keep at its top before glibc returns them.
 pub const TRIM_THRESHOLD: usize = 128 << 20;
