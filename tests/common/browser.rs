@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 pub const WAIT: Duration = Duration::from_secs(15);
 
 /// The W3C key for "this object is an element reference".
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735a31c0a5";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The binaries Debian's `chromium` and `chromium-driver` install.
 const CHROMIUM: &str = "/usr/bin/chromium";
