@@ -287,3 +287,51 @@ fn the_ui_works_under_a_route_prefix() {
     assert!(b.url().ends_with("/prometheus/tsdb-status"), "{}", b.url());
     b.screenshot("prefix-tsdb-status");
 }
+
+/// What the server sends for the UI, without a browser: the shell with
+/// the prefix filled in, assets with content types and ETags, 404s.
+#[test]
+fn ui_files_are_served_with_types_and_caching() {
+    let s = Server::start(None, &["--web.external-url=http://proxy.example/monitor/"]);
+    assert_eq!(s.prefix, "/monitor");
+    let page = s.client.get(s.url("/alerts")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+    let html = page.text().unwrap();
+    assert!(html.contains("<base href=\"/monitor/\">"), "{html}");
+    assert!(
+        html.contains(r#"window.FERROPROM = {"externalUrl":"http://proxy.example/monitor","prefix":"/monitor"}"#),
+        "{html}"
+    );
+
+    let js = s.client.get(s.url("/assets/app.js")).send().unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let etag = js.headers()["etag"].clone();
+    assert!(js.text().unwrap().contains("import { makeApi }"));
+    let again = s
+        .client
+        .get(s.url("/assets/app.js"))
+        .header("if-none-match", etag.clone())
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"], etag);
+    let css = s.client.get(s.url("/assets/style.css")).send().unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+
+    for missing in ["/assets/nope.js", "/nope", "/targets/x"] {
+        let (code, body) = s.get(missing, &[]);
+        assert_eq!(
+            (code, body.as_str()),
+            (404, "404 page not found\n"),
+            "{missing}"
+        );
+    }
+    // The API answers under the prefix too.
+    assert_eq!(s.api("/api/v1/status/buildinfo", &[])["version"], "2.53.0");
+}

@@ -110,3 +110,34 @@ pub fn mount(api: Router, m: &Mount) -> Router {
 async fn redirect(to: String) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn mount_for(args: &[&str]) -> Mount {
+        let flags = crate::flags::Flags::try_parse_from(
+            std::iter::once("ferroprom").chain(args.iter().copied()),
+        )
+        .unwrap();
+        Mount::from_flags(&flags).unwrap()
+    }
+
+    #[test]
+    fn prefixes_from_flags() {
+        let m = mount_for(&["--web.listen-address=:9090"]);
+        assert_eq!((m.route_prefix.as_str(), m.path_prefix.as_str()), ("", ""));
+        let m = mount_for(&["--web.route-prefix=/prometheus/"]);
+        assert_eq!(m.route_prefix, "/prometheus");
+        assert_eq!(m.path_prefix, "/prometheus");
+        // Behind a proxy that strips `/mon`: served at the root, linked
+        // under `/mon`.
+        let m = mount_for(&["--web.external-url=http://h/mon/", "--web.route-prefix=/"]);
+        assert_eq!(m.route_prefix, "");
+        assert_eq!(m.path_prefix, "/mon");
+        assert_eq!(m.external_url, "http://h/mon");
+        let m = mount_for(&["--web.external-url=http://h/a/b"]);
+        assert_eq!(m.route_prefix, "/a/b");
+    }
+}
