@@ -286,6 +286,18 @@ fn the_ui_works_under_a_route_prefix() {
     b.wait_text("#head-stats", "Series");
     assert!(b.url().ends_with("/prometheus/tsdb-status"), "{}", b.url());
     b.screenshot("prefix-tsdb-status");
+
+    // The dark theme follows the system preference.
+    let background = || {
+        b.eval(
+            "return getComputedStyle(document.body).backgroundColor",
+            vec![],
+        )
+    };
+    assert_eq!(background(), json!("rgb(255, 255, 255)"));
+    b.prefer_dark(true);
+    assert_eq!(background(), json!("rgb(13, 17, 23)"));
+    b.screenshot("prefix-tsdb-status-dark");
 }
 
 /// What the server sends for the UI, without a browser: the shell with

@@ -211,6 +211,19 @@ impl Browser {
         .unwrap_or_else(|e| panic!("script failed: {e}"))
     }
 
+    /// Makes pages see `prefers-color-scheme: dark` (or light again), through
+    /// chromedriver's DevTools passthrough.
+    pub fn prefer_dark(&self, dark: bool) {
+        let value = if dark { "dark" } else { "light" };
+        let params = json!({"features": [{"name": "prefers-color-scheme", "value": value}]});
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Emulation.setEmulatedMedia", "params": params})),
+        )
+        .unwrap_or_else(|e| panic!("emulating the colour scheme: {e}"));
+    }
+
     /// The first element matching the CSS selector, waiting for it.
     pub fn find(&self, css: &str) -> Element<'_> {
         let deadline = Instant::now() + WAIT;
