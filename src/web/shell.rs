@@ -17,13 +17,14 @@ pub(super) struct Shell {
 
 impl Shell {
     pub(super) fn new(prefix: &str, external_url: &str) -> Shell {
+        let prefix = encode_path(prefix);
         let settings = serde_json::json!({ "prefix": prefix, "externalUrl": external_url });
         // `<` escaped so no value can close the script element.
         let settings = settings.to_string().replace('<', "\\u003c");
         Shell {
             head: format!(
-                "<base href=\"{}/\">\n<script>window.FERROPROM = {settings};</script>",
-                escape_attr(prefix)
+                "<base href=\"{prefix}/\">
+<script>window.FERROPROM = {settings};</script>"
             ),
         }
     }
@@ -46,16 +47,17 @@ impl Shell {
     }
 }
 
-fn escape_attr(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
+/// `prefix` as a URL path safe inside an HTML attribute: bytes outside
+/// the path characters of RFC 3986 are percent-encoded (`%` is kept, as
+/// the external URL's path comes encoded already).
+fn encode_path(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len());
+    for b in prefix.bytes() {
+        let plain = b.is_ascii_alphanumeric() || b"-._~/!$()*+,;=:@%".contains(&b);
+        if plain {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
@@ -68,11 +70,7 @@ mod tests {
     #[test]
     fn head_escapes_the_prefix_and_settings() {
         let s = Shell::new("/a\"b", "http://h/</script>");
-        assert!(
-            s.head.starts_with("<base href=\"/a&quot;b/\">"),
-            "{}",
-            s.head
-        );
+        assert!(s.head.starts_with("<base href=\"/a%22b/\">"), "{}", s.head);
         assert!(!s.head.contains("</script>\";"), "{}", s.head);
         assert!(s.head.contains("\\u003c/script>"), "{}", s.head);
     }
