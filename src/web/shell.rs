@@ -23,8 +23,7 @@ impl Shell {
         let settings = settings.to_string().replace('<', "\\u003c");
         Shell {
             head: format!(
-                "<base href=\"{prefix}/\">
-<script>window.FERROPROM = {settings};</script>"
+                "<base href=\"{prefix}/\">\n<script>window.FERROPROM = {settings};</script>"
             ),
         }
     }
