@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 /// How long element look-ups and `wait_*` calls wait.
-pub const WAIT: Duration = Duration::from_secs(15);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// The W3C key for "this object is an element reference".
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
