@@ -211,6 +211,12 @@ export class Chart {
       hi = 1;
     }
     if (this.stacked) lo = Math.min(lo, 0);
+    if (lo !== hi) {
+      // A little air so extremes do not sit on the frame.
+      const air = (hi - lo) * 0.04;
+      hi += air;
+      if (lo !== 0) lo -= air;
+    }
     if (lo === hi) {
       // A flat line sits in the middle rather than on an edge.
       const d = lo === 0 ? 1 : Math.abs(lo) * 0.1;
@@ -266,6 +272,13 @@ export class Chart {
     ctx.lineJoin = "round";
     for (const { s, top, base } of layers) this.drawSeries(ctx, s.color, top, base, X, Y);
     ctx.restore();
+    if (!this.series.length) {
+      ctx.fillStyle = col.fg;
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      ctx.font = "14px system-ui, sans-serif";
+      ctx.fillText("No data", area.x + area.w / 2, area.y + area.h / 2);
+    }
   }
 
   /**
