@@ -260,7 +260,10 @@ export class Chart {
       ctx.moveTo(x, area.y);
       ctx.lineTo(x, area.y + area.h);
       ctx.stroke();
-      ctx.fillText(formatTimeTick(t, xt.step), x, area.y + area.h + 6);
+      // Labels near the edges are kept inside the canvas.
+      const label = formatTimeTick(t, xt.step);
+      const half = ctx.measureText(label).width / 2;
+      ctx.fillText(label, Math.min(Math.max(x, half + 1), w - half - 1), area.y + area.h + 6);
     }
 
     // Series, clipped to the plot area (infinities and zooms run off it).

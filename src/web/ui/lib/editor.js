@@ -242,6 +242,15 @@ export function createEditor(container, opts) {
     }
   });
   render();
+  // Re-measure when the width changes (wrapping changes the height) and
+  // once laid out; a frame later, so the resize does not re-enter the
+  // observer in the same frame.
+  let lastWidth = -1;
+  new ResizeObserver(() => {
+    if (wrap.clientWidth === lastWidth) return;
+    lastWidth = wrap.clientWidth;
+    requestAnimationFrame(render);
+  }).observe(wrap);
 
   return {
     get value() {
