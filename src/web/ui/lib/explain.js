@@ -3,20 +3,10 @@
 // each node printed back as PromQL and runnable as its own instant query to
 // show how many series it returns.
 
-/** `ms` as a PromQL duration ("1h30m", "250ms"). */
-export function formatDuration(ms) {
-  if (ms === 0) return "0s";
-  const units = [["y", 31536000000], ["w", 604800000], ["d", 86400000], ["h", 3600000], ["m", 60000], ["s", 1000], ["ms", 1]];
-  let rest = Math.abs(ms);
-  let out = ms < 0 ? "-" : "";
-  for (const [u, size] of units) {
-    if (rest >= size) {
-      out += `${Math.floor(rest / size)}${u}`;
-      rest %= size;
-    }
-  }
-  return out;
-}
+import { formatDuration as formatSeconds } from "./duration.js";
+
+/** `ms` (as the tree gives durations) as PromQL duration text. */
+const formatDuration = (ms) => formatSeconds(ms / 1000);
 
 const str = (s) => JSON.stringify(s);
 

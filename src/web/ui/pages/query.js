@@ -6,9 +6,8 @@ import { createEditor } from "../lib/editor.js";
 import { Chart, seriesName } from "../lib/chart.js";
 import { formatTime } from "../lib/chart_scale.js";
 import { renderExplain } from "../lib/explain.js";
-import {
-  defaultPanel, decodePanels, encodePanels, parseDuration, formatDuration, parseTime, formatInputTime,
-} from "../lib/panel_url.js";
+import { defaultPanel, decodePanels, encodePanels, parseTime, formatInputTime } from "../lib/panel_url.js";
+import { parseDuration, formatDuration } from "../lib/duration.js";
 
 // Rows rendered before the table asks to show more.
 const PAGE_ROWS = 1000;
@@ -237,23 +236,33 @@ class Panel {
     this.sort = { key: null, dir: 1 };
   }
 
-  async runTable() {
+  /**
+   * One API call whose outcome goes to the status `box`: `{env, ms}`, or
+   * null when it failed (the error is shown and `onError` called) or a
+   * newer run has started meanwhile.
+   */
+  async call(path, q, box, onError) {
     const seq = ++this.seq;
+    box.s.textContent = "Loading…";
+    const t0 = performance.now();
+    try {
+      const env = await this.api(path, q);
+      return seq === this.seq ? { env, ms: performance.now() - t0 } : null;
+    } catch (e) {
+      if (seq === this.seq) {
+        this.showOutcome(box, { error: errorText(e), warnings: e.warnings });
+        onError();
+      }
+      return null;
+    }
+  }
+
+  async runTable() {
     const q = { query: this.model.expr, stats: "1" };
     if (this.model.end !== null) q.time = String(this.model.end);
-    this.tableBox.s.textContent = "Loading…";
-    const t0 = performance.now();
-    let env;
-    try {
-      env = await this.api("/api/v1/query", q);
-    } catch (e) {
-      if (seq !== this.seq) return;
-      this.tableWrap.replaceChildren();
-      this.showOutcome(this.tableBox, { error: errorText(e), warnings: e.warnings });
-      return;
-    }
-    if (seq !== this.seq) return;
-    const ms = performance.now() - t0;
+    const got = await this.call("/api/v1/query", q, this.tableBox, () => this.tableWrap.replaceChildren());
+    if (!got) return;
+    const { env, ms } = got;
     this.tableData = env.data;
     this.shown = PAGE_ROWS;
     const n = countOf(env.data);
@@ -396,27 +405,18 @@ class Panel {
   }
 
   async runGraph() {
-    const seq = ++this.seq;
     const end = this.model.end === null ? Date.now() / 1000 : this.model.end;
     const step = this.model.step || autoStep(this.model.range);
     // Align to the step so consecutive refreshes sample the same instants.
     const alignedEnd = Math.floor(end / step) * step;
     const start = alignedEnd - this.model.range;
     const q = { query: this.model.expr, start: String(start), end: String(alignedEnd), step: String(step), stats: "1" };
-    this.graphBox.s.textContent = "Loading…";
-    const t0 = performance.now();
-    let env;
-    try {
-      env = await this.api("/api/v1/query_range", q);
-    } catch (e) {
-      if (seq !== this.seq) return;
-      this.showOutcome(this.graphBox, { error: errorText(e), warnings: e.warnings });
+    const got = await this.call("/api/v1/query_range", q, this.graphBox, () => {
       this.lastGraph = null;
       this.chart.setData([], { start, end: alignedEnd, step, stacked: this.model.stacked });
-      return;
-    }
-    if (seq !== this.seq) return;
-    const ms = performance.now() - t0;
+    });
+    if (!got) return;
+    const { env, ms } = got;
     const result = env.data.resultType === "matrix" ? env.data.result : [];
     this.showOutcome(this.graphBox, {
       warnings: env.warnings,
