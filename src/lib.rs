@@ -19,3 +19,4 @@ pub mod scrape;
 pub mod server;
 pub mod text_format;
 pub mod tools;
+pub mod web;

@@ -153,7 +153,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         });
     }
     let external_url = flags.external_url()?;
-    flags.route_prefix()?;
+    let mount = crate::web::Mount::from_flags(&flags)?;
     let notifier = Arc::new(Notifier::new(
         &registry,
         NotifierOptions {
@@ -234,7 +234,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     })?;
     tracing::info!(address = %addr, "listening");
     let (stop_http_tx, stop_http_rx) = tokio::sync::oneshot::channel::<()>();
-    let router = api::router(state);
+    let router = crate::web::mount(api::router(state), &mount);
     let limits = crate::http_server::Limits {
         read_timeout: values.web_read_timeout,
         max_connections: flags.web_max_connections,

@@ -86,6 +86,6 @@ pub(super) async fn method_not_allowed_text(req: Request, next: Next) -> Respons
 }
 
 /// The answer for paths nothing is routed to.
-pub(super) async fn not_found() -> Response {
+pub(crate) async fn not_found() -> Response {
     go_error(StatusCode::NOT_FOUND, "404 page not found\n")
 }

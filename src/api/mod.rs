@@ -40,6 +40,7 @@ use crate::metrics::Registry;
 use crate::scrape::status::ScrapeStatus;
 
 pub use instrument::{register_process_metrics, register_storage_metrics};
+pub(crate) use middleware::not_found;
 pub use status::{BuildInfo, BUILD_INFO};
 
 /// A reload request: the answer channel gets `Err(message)` when the new

@@ -2,6 +2,7 @@
 //! port in a temp dir, a tiny test exporter, and a blocking HTTP client.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod dataset;
 pub mod exporter;
 pub mod peers;
@@ -30,6 +31,9 @@ pub struct Server {
     pub port: u16,
     pub dir: tempfile::TempDir,
     pub client: reqwest::blocking::Client,
+    /// `--web.route-prefix` as given in the extra flags (`""` when none):
+    /// [`Server::url`] puts it before every path.
+    pub prefix: String,
 }
 
 impl Server {
@@ -68,18 +72,21 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
+        let prefix = route_prefix(extra);
         let mut s = Server {
             child,
             port,
             dir,
             client,
+            prefix,
         };
         s.wait_ready();
         s
     }
 
+    /// The address of `path` under the route prefix.
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        format!("http://127.0.0.1:{}{}{}", self.port, self.prefix, path)
     }
 
     pub fn config_path(&self) -> PathBuf {
@@ -243,6 +250,24 @@ impl Server {
         // Leave the TempDir alive for the caller; disarm Drop's kill.
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         (dir, status, err)
+    }
+}
+
+/// The route prefix the server mounts everything under: the
+/// `--web.route-prefix` flag, or the path of `--web.external-url`, without
+/// a trailing slash.
+fn route_prefix(extra: &[&str]) -> String {
+    let flag = |name: &str| extra.iter().find_map(|a| a.strip_prefix(name));
+    let path = match flag("--web.route-prefix=") {
+        Some(p) => p,
+        None => flag("--web.external-url=")
+            .and_then(|u| u.split_once("://"))
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or(""),
+    };
+    match path.trim_matches('/') {
+        "" => String::new(),
+        p => format!("/{p}"),
     }
 }
 
