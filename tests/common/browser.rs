@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 pub const WAIT: Duration = Duration::from_secs(15);
 
 /// The W3C key for "this object is an element reference".
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735a31c0a5";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// The binaries Debian's `chromium` and `chromium-driver` install.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -312,6 +312,23 @@ impl Browser {
             .severe()
             .unwrap_or_else(|e| panic!("reading the browser log: {e}"));
         assert!(severe.is_empty(), "browser console errors: {severe:#?}");
+    }
+
+    /// Takes the SEVERE console entries of a step that provokes them on
+    /// purpose (Chromium logs every API answer of 400 as a failed load):
+    /// there must be at least one, and each must contain `expected`.
+    pub fn expect_console_errors(&self, expected: &str) -> Vec<String> {
+        let severe = self
+            .severe()
+            .unwrap_or_else(|e| panic!("reading the browser log: {e}"));
+        assert!(
+            !severe.is_empty(),
+            "expected a console error with {expected:?}"
+        );
+        for e in &severe {
+            assert!(e.contains(expected), "unexpected console error: {e}");
+        }
+        severe
     }
 }
 

@@ -213,7 +213,7 @@ export class Chart {
     if (this.stacked) lo = Math.min(lo, 0);
     if (lo !== hi) {
       // A little air so extremes do not sit on the frame.
-      const air = (hi - lo) * 0.04;
+      const air = (hi - lo) * 0.08;
       hi += air;
       if (lo !== 0) lo -= air;
     }

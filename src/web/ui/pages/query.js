@@ -405,15 +405,14 @@ class Panel {
   }
 
   async runGraph() {
-    const end = this.model.end === null ? Date.now() / 1000 : this.model.end;
+    // Not aligned to the step: the newest samples would fall off the end.
+    const end = this.model.end === null ? Math.round(Date.now()) / 1000 : this.model.end;
     const step = this.model.step || autoStep(this.model.range);
-    // Align to the step so consecutive refreshes sample the same instants.
-    const alignedEnd = Math.floor(end / step) * step;
-    const start = alignedEnd - this.model.range;
-    const q = { query: this.model.expr, start: String(start), end: String(alignedEnd), step: String(step), stats: "1" };
+    const start = end - this.model.range;
+    const q = { query: this.model.expr, start: String(start), end: String(end), step: String(step), stats: "1" };
     const got = await this.call("/api/v1/query_range", q, this.graphBox, () => {
       this.lastGraph = null;
-      this.chart.setData([], { start, end: alignedEnd, step, stacked: this.model.stacked });
+      this.chart.setData([], { start, end, step, stacked: this.model.stacked });
     });
     if (!got) return;
     const { env, ms } = got;
@@ -421,11 +420,11 @@ class Panel {
     this.showOutcome(this.graphBox, {
       warnings: env.warnings,
       infos: env.infos,
-      text: `${statsText(env.data, ms)} · Result: ${result.length} series · ${formatTime(start)} to ${formatTime(alignedEnd)} UTC, step ${formatDuration(step)}`,
+      text: `${statsText(env.data, ms)} · Result: ${result.length} series · ${formatTime(start)} to ${formatTime(end)} UTC, step ${formatDuration(step)}`,
     });
-    const window = { start, end: alignedEnd, step };
-    this.lastGraph = { result, window };
-    this.chart.setData(result, { ...window, stacked: this.model.stacked });
+    const span = { start, end, step };
+    this.lastGraph = { result, window: span };
+    this.chart.setData(result, { ...span, stacked: this.model.stacked });
   }
 }
 
