@@ -154,13 +154,14 @@ pub struct Flags {
     pub notification_batch_size: usize,
 
     /// The URL under which ferroprom is externally reachable (links in
-    /// alerts). Defaults to http://<hostname>:<listen port>/.
+    /// alerts and the web UI; its path is where browsers find the UI).
+    /// Defaults to http://<hostname>:<listen port>/.
     #[arg(long = "web.external-url")]
     pub external_url: Option<String>,
 
-    /// Prefix for the internal routes of web endpoints; accepted for
-    /// compatibility (routes are served at the root). Defaults to the path
-    /// of --web.external-url.
+    /// Prefix for the internal routes of web endpoints: the UI, the API
+    /// and every other route are served under it. Defaults to the path of
+    /// --web.external-url.
     #[arg(long = "web.route-prefix")]
     pub route_prefix: Option<String>,
 

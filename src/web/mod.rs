@@ -95,8 +95,14 @@ pub fn mount(api: Router, m: &Mount) -> Router {
         return inner;
     }
     let prefix = format!("{}/", m.path_prefix);
+    let home = format!("{}/query", m.path_prefix);
     Router::new()
         .nest(&m.route_prefix, inner)
+        // `nest` leaves the prefix with a trailing slash unmatched.
+        .route(
+            &format!("{}/", m.route_prefix),
+            get(move || redirect(home.clone())),
+        )
         .route("/", get(move || redirect(prefix.clone())))
         .fallback(crate::api::not_found)
 }

@@ -59,3 +59,12 @@ export function formatLabels(labels) {
     .join(', ');
   return `{${inner}}`;
 }
+
+/** A sample value as the API sends it (`"4.2e+01"`, `"NaN"`, `"+Inf"`) in
+ * plain notation where that stays short. */
+export function formatValue(s) {
+  const n = Number(s);
+  if (!Number.isFinite(n)) return String(s);
+  const a = Math.abs(n);
+  return a !== 0 && (a >= 1e15 || a < 1e-6) ? n.toExponential() : String(n);
+}

@@ -75,3 +75,17 @@ export function pager(page, pages, total, go) {
     h('button', { type: 'button', disabled: page >= pages - 1, onclick: () => go(page + 1) }, 'Next ›'),
   );
 }
+
+/** A table of a `{name, value}` list as the TSDB status API returns them,
+ * with each value's share of `total` when given. `link(name)` may turn a
+ * name into a clickable element. */
+export function statTable({ caption, rows, nameTitle = 'Name', valueTitle = 'Count', total, link, format = String, pageSize = 20, id }) {
+  const columns = [
+    { title: nameTitle, cell: (r) => (link ? link(r.name) : h('code', null, r.name)), sort: (r) => r.name },
+    { title: valueTitle, class: 'num', cell: (r) => format(r.value), sort: (r) => r.value },
+  ];
+  if (total) columns.push({ title: 'Share', class: 'num', cell: (r) => `${((100 * r.value) / total).toFixed(2)}%`, sort: (r) => r.value });
+  const t = pagedTable({ caption, columns, rows: rows || [], pageSize, emptyText: 'None.' });
+  if (id) t.id = id;
+  return t;
+}
