@@ -95,6 +95,7 @@ export class Chart {
 
   destroy() {
     this.resizeObserver.disconnect();
+    window.removeEventListener("mouseup", this.onMouseUp);
     this.root.remove();
   }
 
@@ -344,7 +345,7 @@ export class Chart {
     });
     this.overlay.addEventListener("mouseleave", () => this.hover(null));
     // The drag ends wherever the button is released.
-    window.addEventListener("mouseup", () => {
+    this.onMouseUp = () => {
       const d = this.drag;
       this.drag = null;
       if (!d) return;
@@ -354,7 +355,8 @@ export class Chart {
       const a = t(Math.min(d.x0, d.x1));
       const b = t(Math.max(d.x0, d.x1));
       this.onZoom({ start: a, end: b });
-    });
+    };
+    window.addEventListener("mouseup", this.onMouseUp);
   }
 
   /** Crosshair, nearest point and tooltip for the mouse at `p`. */

@@ -125,6 +125,16 @@ class Panel {
       this.tabButtons[key] = b;
       this.bodies[key] = el("div", { class: "pq-tab-body", role: "tabpanel", id: `${this.id}-body-${key}`, "aria-labelledby": b.id });
     }
+    // Arrow keys move between tabs, as for any tab list.
+    tabs.addEventListener("keydown", (e) => {
+      if (e.key !== "ArrowRight" && e.key !== "ArrowLeft") return;
+      const keys = Object.keys(this.tabButtons);
+      const i = keys.indexOf(this.model.tab);
+      const next = keys[(i + (e.key === "ArrowRight" ? 1 : keys.length - 1)) % keys.length];
+      e.preventDefault();
+      this.selectTab(next);
+      this.tabButtons[next].focus();
+    });
     this.root.append(tabs, this.bodies.table, this.bodies.graph, this.bodies.explain);
     this.buildTable();
     this.buildGraph();
@@ -149,6 +159,7 @@ class Panel {
     for (const [k, b] of Object.entries(this.tabButtons)) {
       const on = k === this.model.tab;
       b.setAttribute("aria-selected", String(on));
+      b.tabIndex = on ? 0 : -1;
       b.classList.toggle("active", on);
       this.bodies[k].hidden = !on;
     }
