@@ -187,6 +187,29 @@ fn query_page_table_graph_urls_and_autocomplete() {
     assert_eq!(b.count(".pq-legend-item.off"), 0);
     assert!(pixels_like(&b, Some(1)) > 20);
 
+    // Dragging across the right half zooms: about half the range, with an
+    // absolute end time, written to the URL.
+    b.eval(
+        "const body = [...document.querySelectorAll('.pq-tab-body')].find(e => !e.hidden && e.querySelector('canvas'));
+         const o = body.querySelector('.pq-chart-overlay'), r = o.getBoundingClientRect();
+         const at = (type, f, target) => target.dispatchEvent(new MouseEvent(type, {clientX: r.left + r.width * f, clientY: r.top + r.height / 2, button: 0, bubbles: true}));
+         at('mousedown', 0.5, o); at('mousemove', 0.75, o); at('mousemove', 0.97, o); at('mouseup', 0.97, window);",
+        vec![],
+    );
+    wait_until("zoomed URL", || b.url().contains("g0.end_time="));
+    let zoomed = b.find(".pq-range").property("value");
+    let secs = zoomed
+        .as_str()
+        .and_then(|t| t.strip_suffix('s'))
+        .and_then(|n| n.parse::<u32>().ok());
+    assert!(
+        secs.is_some_and(|s| (15..=35).contains(&s)),
+        "zoomed range {zoomed}"
+    );
+    assert!(b
+        .url()
+        .contains(&format!("g0.range_input={}", zoomed.as_str().unwrap())));
+
     // Prometheus 3 link: graph tab, stacked, the query run on load.
     b.goto(&srv.url(
         "/query?g0.expr=ui_test_metric&g0.tab=graph&g0.range_input=1m&g0.display_mode=stacked&g0.res_type=fixed&g0.res_step=2",
