@@ -326,6 +326,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("reading the browser log: {e}"));
         assert!(severe.is_empty(), "browser console errors: {severe:#?}");
     }
+
+    /// Takes the SEVERE console entries of a step that provokes them on
+    /// purpose (Chromium logs every API answer of 400 as a failed load):
+    /// there must be at least one, and each must contain `expected`.
+    pub fn expect_console_errors(&self, expected: &str) -> Vec<String> {
+        let severe = self
+            .severe()
+            .unwrap_or_else(|e| panic!("reading the browser log: {e}"));
+        assert!(
+            !severe.is_empty(),
+            "expected a console error with {expected:?}"
+        );
+        for e in &severe {
+            assert!(e.contains(expected), "unexpected console error: {e}");
+        }
+        severe
+    }
 }
 
 impl Drop for Browser {
