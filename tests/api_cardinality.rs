@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
 use serde_json::{json, Value};
 
 use common::dataset::send;
@@ -250,20 +247,6 @@ fn rankings_drill_down_and_errors() {
     assert_eq!(churn(&after), (8, 0));
 }
 
-fn run_import(file: &Path, data_dir: &Path) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroprom"))
-        .args(["tsdb", "import", "openmetrics"])
-        .arg(file)
-        .arg(data_dir)
-        .output()
-        .expect("run ferroprom tsdb import");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Head GC: series whose data a block covers leave the head and count as
 /// removed; the series replayed from the WAL at start do not count as
 /// created.
@@ -287,7 +270,8 @@ fn churn_counts_series_removed_by_head_gc() {
     let file = dir.path().join("backfill.om");
     let t = (now / 1000) - 3 * 3600;
     std::fs::write(&file, format!("backfill 1 {t}\n# EOF\n")).unwrap();
-    run_import(&file, &dir.path().join("data"));
+    let (ok, stderr) = common::run_import(&file, &dir.path().join("data"));
+    assert!(ok, "{stderr}");
 
     let srv = start_in(dir);
     let d = tsdb(&srv, &[]);

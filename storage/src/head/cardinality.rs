@@ -349,20 +349,7 @@ mod tests {
         assert_eq!(empty.max_time, i64::MIN);
         assert!(empty.series_count_by_metric_name.is_empty());
 
-        let mut app = head.appender();
-        for (i, (name, job, inst)) in [
-            ("up", "node", "a:1"),
-            ("up", "node", "bb:2"),
-            ("up", "prom", "a:1"),
-            ("http_requests_total", "prom", "a:1"),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let l = Labels::from_pairs([("__name__", name), ("job", job), ("instance", inst)]);
-            app.append(&l, 1000 + i as i64, 1.0).unwrap();
-        }
-        app.commit().unwrap();
+        fill_node(&head);
 
         let c = head.cardinality(&top(10)).unwrap();
         assert_eq!(c.num_series, 4);
@@ -413,8 +400,8 @@ mod tests {
         assert_eq!(gone.num_label_pairs, 0);
     }
 
-    fn node_head(dir: &std::path::Path) -> Head {
-        let (head, _) = Head::open(dir, HeadOptions::default()).unwrap();
+    /// Four series: `up` for two jobs and instances, one other metric.
+    fn fill_node(head: &Head) {
         let mut app = head.appender();
         for (i, (name, job, inst)) in [
             ("up", "node", "a:1"),
@@ -429,6 +416,11 @@ mod tests {
             app.append(&l, 1000 + i as i64, 1.0).unwrap();
         }
         app.commit().unwrap();
+    }
+
+    fn node_head(dir: &std::path::Path) -> Head {
+        let (head, _) = Head::open(dir, HeadOptions::default()).unwrap();
+        fill_node(&head);
         head
     }
 
