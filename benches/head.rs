@@ -1,12 +1,14 @@
 //! Head benchmarks: append throughput for existing series, postings
-//! selection at high cardinality, WAL replay speed, memory per series.
+//! selection at high cardinality, cardinality statistics, WAL replay speed,
+//! memory per series.
 //!
-//! Run: `cargo bench --bench head`. Memory and replay numbers are printed
+//! Run: `cargo bench --bench head` (`-- cardinality` for the statistics alone). Memory and replay numbers are printed
 //! once at start (they are measurements of state, not of a loop).
 
 use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use storage::head::CardinalityQuery;
 use storage::querier::Queryable;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Labels, MatchOp, Matcher, Options};
@@ -197,10 +199,59 @@ fn bench_select(c: &mut Criterion) {
     g.finish();
 }
 
+/// Cardinality statistics (`/api/v1/status/tsdb`) on a 50,000-series head:
+/// unfocused (postings only), focused on one metric (250 series), and
+/// focused on a selector matching the whole head (the per-series path at
+/// its worst).
+fn bench_cardinality(c: &mut Criterion) {
+    const SERIES: u64 = 50_000;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(SyncPolicy::Never)).unwrap();
+    let mut app = db.appender();
+    for i in 0..SERIES as usize {
+        app.append(&node_labels(i), 0, 1.0).unwrap();
+    }
+    app.commit().unwrap();
+    let head = db.head();
+    let run = |q: &CardinalityQuery, want: u64| {
+        let c = head.cardinality(q).unwrap();
+        assert_eq!(c.num_series, want);
+        c
+    };
+    let mut g = c.benchmark_group("cardinality_50k_series");
+    let all = CardinalityQuery::default();
+    g.bench_function("unfocused", |b| b.iter(|| run(&all, SERIES)));
+    let focus = CardinalityQuery {
+        focus_label: Some("instance".into()),
+        ..CardinalityQuery::default()
+    };
+    g.bench_function("unfocused_focus_label", |b| b.iter(|| run(&focus, SERIES)));
+    let one_metric = CardinalityQuery {
+        selectors: vec![vec![Matcher::equal("__name__", "node_metric_7")]],
+        focus_label: Some("instance".into()),
+        ..CardinalityQuery::default()
+    };
+    g.bench_function("match_one_metric", |b| b.iter(|| run(&one_metric, 250)));
+    let whole = CardinalityQuery {
+        selectors: vec![vec![Matcher::equal("job", "node")]],
+        ..CardinalityQuery::default()
+    };
+    g.bench_function("match_whole_head", |b| b.iter(|| run(&whole, SERIES)));
+    // The API also reports the head's chunk count: one pass over the series.
+    g.bench_function("num_chunks", |b| b.iter(|| head.num_chunks()));
+    g.finish();
+}
+
 fn reports(_: &mut Criterion) {
     report_memory();
     report_replay();
 }
 
-criterion_group!(benches, reports, bench_append, bench_select);
+criterion_group!(
+    benches,
+    reports,
+    bench_append,
+    bench_select,
+    bench_cardinality
+);
 criterion_main!(benches);

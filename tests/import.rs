@@ -4,25 +4,10 @@
 mod common;
 
 use std::io::Read;
-use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
-use common::Server;
-
-fn run_import(file: &Path, data_dir: &Path) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferroprom"))
-        .args(["tsdb", "import", "openmetrics"])
-        .arg(file)
-        .arg(data_dir)
-        .output()
-        .expect("run ferroprom tsdb import");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{run_import, Server};
 
 fn range(server: &Server, q: &str, start: i64, end: i64, step: &str) -> Vec<Value> {
     let d = server.api(

@@ -1,5 +1,7 @@
 //! `/api/v1/status/*`: configuration, flags, build and runtime information,
-//! TSDB cardinality and WAL replay progress.
+//! TSDB cardinality (in [`tsdb`]) and WAL replay progress.
+
+mod tsdb;
 
 use std::sync::Arc;
 
@@ -9,7 +11,6 @@ use axum::Router;
 use serde::Serialize;
 
 use super::json::{go_time, success};
-use super::params::Params;
 use super::response::{ApiError, Success};
 use super::ApiState;
 
@@ -19,7 +20,7 @@ pub(super) fn routes() -> Router<Arc<ApiState>> {
         .route("/api/v1/status/flags", get(flags))
         .route("/api/v1/status/buildinfo", get(buildinfo))
         .route("/api/v1/status/runtimeinfo", get(runtimeinfo))
-        .route("/api/v1/status/tsdb", get(tsdb))
+        .route("/api/v1/status/tsdb", get(tsdb::tsdb))
         .route("/api/v1/status/walreplay", get(walreplay))
 }
 
@@ -210,69 +211,6 @@ fn metric_value(text: &str, name: &str) -> Option<f64> {
     text.lines().find_map(|l| {
         let rest = l.strip_prefix(name)?.strip_prefix(' ')?;
         rest.trim().parse().ok()
-    })
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HeadStats {
-    num_series: u64,
-    num_label_pairs: u64,
-    chunk_count: u64,
-    min_time: i64,
-    max_time: i64,
-}
-
-#[derive(Serialize)]
-struct Stat<'a> {
-    name: &'a str,
-    value: u64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct TsdbStatus<'a> {
-    head_stats: HeadStats,
-    series_count_by_metric_name: Vec<Stat<'a>>,
-    label_value_count_by_label_name: Vec<Stat<'a>>,
-    memory_in_bytes_by_label_name: Vec<Stat<'a>>,
-    series_count_by_label_value_pair: Vec<Stat<'a>>,
-}
-
-fn stats(v: &[(String, u64)]) -> Vec<Stat<'_>> {
-    v.iter()
-        .map(|(name, value)| Stat {
-            name,
-            value: *value,
-        })
-        .collect()
-}
-
-async fn tsdb(State(state): State<Arc<ApiState>>, params: Params) -> Result<Success, ApiError> {
-    let limit = match params.get("limit") {
-        None | Some("") => 10,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
-            _ => return Err(ApiError::bad_data("limit must be a positive number")),
-        },
-    };
-    let db = Arc::clone(&state.db);
-    let (card, chunks) =
-        tokio::task::spawn_blocking(move || (db.head().cardinality(limit), db.head().num_chunks()))
-            .await
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-    success(&TsdbStatus {
-        head_stats: HeadStats {
-            num_series: card.num_series,
-            num_label_pairs: card.num_label_pairs,
-            chunk_count: chunks,
-            min_time: card.min_time,
-            max_time: card.max_time,
-        },
-        series_count_by_metric_name: stats(&card.series_count_by_metric_name),
-        label_value_count_by_label_name: stats(&card.label_value_count_by_label_name),
-        memory_in_bytes_by_label_name: stats(&card.memory_in_bytes_by_label_name),
-        series_count_by_label_value_pair: stats(&card.series_count_by_label_value_pair),
     })
 }
 

@@ -302,6 +302,21 @@ pub fn now_secs() -> f64 {
         .as_secs_f64()
 }
 
+/// Runs `ferroprom tsdb import openmetrics <file> <data_dir>`; returns
+/// whether it succeeded and its stderr.
+pub fn run_import(file: &Path, data_dir: &Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferroprom"))
+        .args(["tsdb", "import", "openmetrics"])
+        .arg(file)
+        .arg(data_dir)
+        .output()
+        .expect("run ferroprom tsdb import");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Reads a file relative to the workspace root.
 pub fn workspace_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

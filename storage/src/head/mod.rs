@@ -9,6 +9,7 @@
 
 mod append;
 mod cardinality;
+mod churn;
 mod read;
 mod replay;
 mod series;
@@ -30,7 +31,8 @@ use crate::tombstones::{Interval, Tombstones};
 use crate::wal::{self, Record, RefTombstone, Wal, WalOptions};
 
 pub use append::Appender;
-pub use cardinality::Cardinality;
+pub use cardinality::{Cardinality, CardinalityQuery};
+pub use churn::{HeadChurn, CHURN_WINDOW_SECONDS};
 pub use read::HeadQuerier;
 use series::MemSeries;
 
@@ -146,6 +148,9 @@ pub struct Head {
     /// Samples older than this are rejected (raised by truncation).
     lower_bound: AtomicI64,
     pub stats: HeadStats,
+    /// Series created (outside WAL replay) and removed per minute, for the
+    /// cardinality statistics.
+    churn: churn::Churn,
 }
 
 /// What opening the head found in the WAL.
@@ -173,6 +178,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             lower_bound: AtomicI64::new(i64::MIN),
             stats: HeadStats::default(),
+            churn: churn::Churn::default(),
             opts,
         };
         let report = replay::replay(&mut head, &wal_dir)?;
@@ -321,6 +327,11 @@ impl Head {
         // never sees an id without its series.
         self.postings.write().add(id, labels);
         self.stats.series_created.fetch_add(1, Ordering::Relaxed);
+        // Replay rebuilds series that existed before the restart; counting
+        // them would show every restart as an hour of churn.
+        if want_id.is_none() {
+            self.churn.record(churn::now_secs(), 1, 0);
+        }
         (id, true)
     }
 
@@ -444,6 +455,7 @@ impl Head {
             self.stats
                 .series_removed
                 .fetch_add(removed.len(), Ordering::Relaxed);
+            self.churn.record(churn::now_secs(), 0, removed.len());
         }
         self.tombstones
             .write()
