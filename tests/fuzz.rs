@@ -77,6 +77,13 @@ fn with_mode(mode: u8, rest: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Seeds of both modes for each encoded message.
+fn both_modes(messages: impl Iterator<Item = Vec<u8>>) -> Vec<Vec<u8>> {
+    messages
+        .flat_map(|raw| [with_mode(0, &raw), with_mode(1, &snappy(&raw))])
+        .collect()
+}
+
 // ---------------------------------------------------------------- exposition
 
 /// A parsed sample: labels (`__name__` included, sorted), value, timestamp.
@@ -215,13 +222,7 @@ fn write_seeds() -> Vec<Vec<u8>> {
         },
         WriteRequest::default(),
     ];
-    let mut out = Vec::new();
-    for r in &reqs {
-        let raw = r.encode_to_vec();
-        out.push(with_mode(0, &raw));
-        out.push(with_mode(1, &snappy(&raw)));
-    }
-    out
+    both_modes(reqs.iter().map(Message::encode_to_vec))
 }
 
 fn sample_bits(s: &[proto::Sample]) -> Vec<(i64, u64)> {
@@ -340,13 +341,7 @@ fn read_seeds() -> Vec<Vec<u8>> {
             accepted_response_types: vec![1, 0, 7],
         },
     ];
-    let mut out = Vec::new();
-    for r in &reqs {
-        let raw = r.encode_to_vec();
-        out.push(with_mode(0, &raw));
-        out.push(with_mode(1, &snappy(&raw)));
-    }
-    out
+    both_modes(reqs.iter().map(Message::encode_to_vec))
 }
 
 #[test]

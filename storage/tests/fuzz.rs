@@ -71,13 +71,14 @@ fn sample_records() -> Vec<Record> {
 /// A segment holding `frames` (type byte, body) as the WAL writer frames
 /// them.
 fn segment(frames: &[(u8, Vec<u8>)]) -> Vec<u8> {
-    let mut out = segment_header().to_vec();
     let mut enc = FrameEncoder::new();
-    for (typ, body) in frames {
-        enc.append(*typ, &mut out, |b| b.extend_from_slice(body))
-            .unwrap();
-    }
-    out
+    frames
+        .iter()
+        .fold(segment_header().to_vec(), |mut out, (typ, body)| {
+            enc.append(*typ, &mut out, |b| b.extend_from_slice(body))
+                .unwrap();
+            out
+        })
 }
 
 fn record_frames(records: &[Record]) -> Vec<(u8, Vec<u8>)> {

@@ -259,19 +259,10 @@ impl Mutation {
                 b.splice(i..end, bytes);
             }
             Mutation::Varint { at, which } => {
-                let mut v = interesting(*which);
-                let mut enc = Vec::new();
-                loop {
-                    let byte = (v & 0x7f) as u8;
-                    v >>= 7;
-                    if v == 0 {
-                        enc.push(byte);
-                        break;
-                    }
-                    enc.push(byte | 0x80);
-                }
+                let mut enc = storage::encoding::Encbuf { buf: Vec::new() };
+                enc.put_uvarint(interesting(*which));
                 let i = pos(*at, b.len() + 1);
-                b.splice(i..i, enc);
+                b.splice(i..i, enc.buf);
             }
             Mutation::Insert { at, bytes } => {
                 let i = pos(*at, b.len() + 1);
