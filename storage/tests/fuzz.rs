@@ -504,6 +504,36 @@ fn fix_index_crcs(b: &mut [u8]) {
         let crc = crc32c(&b[start + 4..start + 4 + n]);
         b[end - 4..end].copy_from_slice(&crc.to_be_bytes());
     }
+    // Series entries (uvarint length) and postings lists (u32 length)
+    // carry a checksum each.
+    let mut at = offs[1];
+    while at < offs[2].min(toc) {
+        let mut d = storage::encoding::Decbuf::new(&b[at..offs[2].min(toc)]);
+        let Ok(n) = d.uvarint() else { break };
+        let start = offs[2].min(toc) - d.remaining();
+        let Some(end) = start
+            .checked_add(n as usize)
+            .filter(|e| e + 4 <= offs[2].min(toc))
+        else {
+            break;
+        };
+        let crc = crc32c(&b[start..end]);
+        b[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+        at = end + 4;
+    }
+    let mut at = offs[3];
+    while at + 8 <= offs[4].min(toc) {
+        let n = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let Some(end) = (at + 4)
+            .checked_add(n)
+            .filter(|e| e + 4 <= offs[4].min(toc))
+        else {
+            break;
+        };
+        let crc = crc32c(&b[at + 4..end]);
+        b[end..end + 4].copy_from_slice(&crc.to_be_bytes());
+        at = end + 4;
+    }
     let crc = crc32c(&b[toc..toc + 40]);
     b[toc + 40..toc + 44].copy_from_slice(&crc.to_be_bytes());
 }
