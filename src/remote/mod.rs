@@ -8,13 +8,15 @@
 //! - [`send`]: the remote-write sender, one queue per `remote_write:`.
 //!
 //! What the roles share stays here: the hand-declared protobuf messages
-//! ([`proto`]) and Prometheus's XOR chunk format ([`xor`]), which streamed
-//! reads carry in both directions.
+//! ([`proto`]), Prometheus's XOR chunk format ([`xor`]), which streamed
+//! reads carry in both directions, and the length check of snappy bodies
+//! ([`snappy`]).
 
 pub mod proto;
 pub mod read;
 pub mod receive;
 pub mod send;
+pub(crate) mod snappy;
 pub mod xor;
 
 pub use read::{Endpoints, FanoutStorage, FanoutView, RemoteReadError};

@@ -68,6 +68,7 @@ pub fn decode(body: &[u8]) -> Result<ReadRequest, ReadError> {
     if len > MAX_BODY_BYTES {
         return Err(ReadError::TooLarge(len));
     }
+    crate::remote::snappy::check_expansion(body, len)?;
     let raw = snap::raw::Decoder::new().decompress_vec(body)?;
     Ok(ReadRequest::decode(raw.as_slice())?)
 }

@@ -70,6 +70,7 @@ pub fn decompress(body: &[u8]) -> Result<Vec<u8>, WriteError> {
     if len > MAX_BODY_BYTES {
         return Err(WriteError::TooLarge(len));
     }
+    crate::remote::snappy::check_expansion(body, len)?;
     Ok(snap::raw::Decoder::new().decompress_vec(body)?)
 }
 

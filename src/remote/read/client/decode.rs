@@ -60,6 +60,7 @@ pub fn samples_response(body: &[u8]) -> Result<Vec<RemoteSeries>, DecodeError> {
     if len > MAX_SAMPLES_BYTES {
         return Err(DecodeError::TooLarge(len));
     }
+    crate::remote::snappy::check_expansion(body, len)?;
     let raw = snap::raw::Decoder::new().decompress_vec(body)?;
     let resp = ReadResponse::decode(raw.as_slice())?;
     let [result] = <[_; 1]>::try_from(resp.results)
