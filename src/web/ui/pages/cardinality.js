@@ -85,7 +85,7 @@ export async function mount(root, ctx) {
     parts.push(h('p', { id: 'card-scope' }, state.match
       ? ['Series matching ', h('code', null, state.match), `: ${formatCount(total)}`]
       : `All head series: ${formatCount(total)}`));
-    parts.push(headCards(d.headStats));
+    parts.push(headCards(d.headStats, Boolean(state.match)));
     if (d.headChurn) {
       const c = d.headChurn;
       parts.push(h('p', { id: 'card-churn' }, h('strong', null, 'Head churn'),

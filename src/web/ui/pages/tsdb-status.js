@@ -22,14 +22,16 @@ export async function mount(root, ctx) {
     statTable({ caption: 'Top 10 series count by label value pairs', rows: d.seriesCountByLabelValuePair, nameTitle: 'Label pair', total: n, id: 'by-pair' })));
 }
 
-/** The head statistics as cards. */
-export function headCards(s) {
+/** The head statistics as cards. With `scoped` (a `match[]` focus) only
+ * series and label pairs are narrowed; the rest stay the whole head's. */
+export function headCards(s, scoped = false) {
+  const whole = scoped ? ' (whole head)' : '';
   const card = (k, v) => h('div', { class: 'card' }, h('div', { class: 'v' }, v), h('div', { class: 'k' }, k));
-  const time = (ms) => (s.numSeries > 0 ? formatTime(ms / 1000) : '—');
+  const time = (ms) => (s.chunkCount > 0 ? formatTime(ms / 1000) : '—');
   return h('div', { class: 'cards', id: 'head-stats' },
     card('Series', formatCount(s.numSeries)),
     card('Label pairs', formatCount(s.numLabelPairs)),
-    card('Chunks', formatCount(s.chunkCount)),
-    card('Min time', time(s.minTime)),
-    card('Max time', time(s.maxTime)));
+    card(`Chunks${whole}`, formatCount(s.chunkCount)),
+    card(`Min time${whole}`, time(s.minTime)),
+    card(`Max time${whole}`, time(s.maxTime)));
 }
