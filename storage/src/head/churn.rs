@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 const MINUTES: usize = 60;
 
 /// The window [`Churn::window`] reports over, in seconds.
-pub const CHURN_WINDOW_SECONDS: u64 = MINUTES as u64 * 60;
+const CHURN_WINDOW_SECONDS: u64 = MINUTES as u64 * 60;
 
 #[derive(Clone, Copy, Default)]
 struct Bucket {
@@ -23,7 +23,7 @@ struct Bucket {
     removed: u64,
 }
 
-/// Series created and removed over [`CHURN_WINDOW_SECONDS`].
+/// Series created and removed over the last `window_seconds` (an hour).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HeadChurn {
     pub window_seconds: u64,

@@ -32,7 +32,7 @@ use crate::wal::{self, Record, RefTombstone, Wal, WalOptions};
 
 pub use append::Appender;
 pub use cardinality::{Cardinality, CardinalityQuery};
-pub use churn::{HeadChurn, CHURN_WINDOW_SECONDS};
+pub use churn::HeadChurn;
 pub use read::HeadQuerier;
 use series::MemSeries;
 
