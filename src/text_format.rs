@@ -40,7 +40,7 @@ pub fn is_legacy_name(s: &str) -> bool {
         && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b':')
 }
 
-/// Appends a metric or label name, quoted when it is not a legacy name.
+/// Appends a metric name, quoted when it is not a legacy name.
 pub fn push_name(out: &mut String, name: &str) {
     if is_legacy_name(name) {
         out.push_str(name);
@@ -111,7 +111,12 @@ pub fn push_series<'a>(
     }
     for (n, val) in labels {
         open(out);
-        push_name(out, n);
+        // A label name may not hold a bare ':' as a metric name may.
+        if crate::config::names::is_legacy_name(n) {
+            out.push_str(n);
+        } else {
+            push_quoted(out, n);
+        }
         out.push('=');
         push_quoted(out, val);
     }
@@ -162,6 +167,23 @@ mod tests {
             assert_eq!(float(v), want, "{v}");
         }
         assert_eq!(format_float(1e21), "1e+21");
+    }
+
+    /// Fuzz finding (`tests/fuzz.rs`, exposition round trip): the label
+    /// name `a:b` was written bare, which no text-format parser (ours or
+    /// Prometheus's) reads; `/federate` output with such a label failed to
+    /// scrape.
+    #[test]
+    fn label_names_with_colons_are_quoted() {
+        let mut s = String::new();
+        push_series(&mut s, "a:b", [("a:b", "c"), ("_x1", "d")], 1.0, None);
+        assert_eq!(s, "a:b{\"a:b\"=\"c\",_x1=\"d\"} 1\n");
+        let mut p = crate::exposition::Parser::new(s.as_bytes(), Default::default());
+        assert!(p.next().unwrap().is_some());
+        let mut labels = Vec::new();
+        p.labels(&mut labels).unwrap();
+        let names: Vec<_> = labels.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["__name__", "_x1", "a:b"]);
     }
 
     #[test]

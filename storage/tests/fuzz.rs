@@ -513,7 +513,7 @@ fn fix_index_crcs(b: &mut [u8]) {
         let start = offs[2].min(toc) - d.remaining();
         let Some(end) = start
             .checked_add(n as usize)
-            .filter(|e| e + 4 <= offs[2].min(toc))
+            .filter(|e| e.checked_add(4).is_some_and(|x| x <= offs[2].min(toc)))
         else {
             break;
         };
@@ -522,11 +522,11 @@ fn fix_index_crcs(b: &mut [u8]) {
         at = end + 4;
     }
     let mut at = offs[3];
-    while at + 8 <= offs[4].min(toc) {
+    while at.saturating_add(8) <= offs[4].min(toc) {
         let n = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
         let Some(end) = (at + 4)
             .checked_add(n)
-            .filter(|e| e + 4 <= offs[4].min(toc))
+            .filter(|e| e.checked_add(4).is_some_and(|x| x <= offs[4].min(toc)))
         else {
             break;
         };
