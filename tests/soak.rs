@@ -402,6 +402,17 @@ fn soak() {
     if !status.success() {
         failures.push(format!("ferroprom exited with {status} on SIGTERM"));
     }
+    let levels = {
+        let lines = log.lock().unwrap();
+        let count = |level: &str| lines.iter().filter(|l| l.text.contains(level)).count();
+        format!(
+            "{} lines: {} INFO, {} WARN, {} ERROR",
+            lines.len(),
+            count(" INFO "),
+            count(" WARN "),
+            count(" ERROR ")
+        )
+    };
     let bad_log: Vec<String> = log
         .lock()
         .unwrap()
@@ -455,6 +466,7 @@ fn soak() {
         "dashboard: {} refreshes, {} queries cut by the crash",
         panels.refreshes, panels.excused
     );
+    let _ = writeln!(r, "server log: {levels}");
     r.push_str(&report::latency_table(&panels.latencies));
     r.push_str(&report::rss_timeline(&obs, run));
     let _ = writeln!(

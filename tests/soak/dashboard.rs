@@ -79,7 +79,7 @@ fn panels(plan: &Plan, instance: &str) -> Vec<Panel> {
             format!("sum(rate({}{{shard=\"0\"}}[{w}]))", super::writer::LIVE),
         ),
         q(
-            "count(up)",
+            "count by (job) (up == 1)",
             Kind::Instant,
             "count by (job) (up == 1)".into(),
         ),
