@@ -144,7 +144,11 @@ fn reload(
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))?;
         let yaml = v["data"]["yaml"].as_str().unwrap_or_default();
-        if yaml.contains("canary") != (gen % 2 == 1) || !yaml.contains(&gen.to_string()) {
+        let shown_gen = yaml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("soak_reload:"))
+            .map(|v| v.trim().trim_matches(['"', '\'']));
+        if yaml.contains("canary") != (gen % 2 == 1) || shown_gen != Some(&gen.to_string()) {
             return Err(format!("after reload {gen} the server shows:\n{yaml}"));
         }
         Ok(())
@@ -481,6 +485,16 @@ fn soak() {
     println!("{r}");
     if let Some(path) = &plan.report {
         std::fs::write(path, &r).unwrap();
+        // Every RSS reading too, for plotting.
+        let csv: String = obs
+            .iter()
+            .map(|o| format!("{:.1},{},{}\n", o.at.as_secs_f64(), o.epoch, o.rss_kib))
+            .collect();
+        std::fs::write(
+            path.with_extension("rss.csv"),
+            format!("seconds,start,vmrss_kib\n{csv}"),
+        )
+        .unwrap();
     }
     assert!(failures.is_empty(), "soak failed:\n{}", failures.join("\n"));
 }

@@ -78,7 +78,8 @@ pub fn run(
         let t = Instant::now();
         if let Some(live) = endpoint.live() {
             if let Some(rss) = rss_kib(live.pid) {
-                let counters = (tick % 5 == 0)
+                let counters = tick
+                    .is_multiple_of(5)
                     .then(|| client.get(live.url("/metrics")).send().ok()?.text().ok())
                     .flatten()
                     .and_then(|text| Counters::parse(&text));
