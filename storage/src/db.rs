@@ -12,7 +12,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::block::{write_block, Block, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
 use crate::compact::plan::max_block_range_ms;
-use crate::compact::{blocks_to_delete, exponential_ranges, plan};
+use crate::compact::{blocks_to_delete, exponential_ranges, plan, RetentionReason};
 use crate::error::{Error, Result};
 use crate::head::{Appender, Head, HeadOptions, HeadQuerier};
 use crate::labels::Matcher;
@@ -73,6 +73,10 @@ pub struct Stats {
     pub compactions: u64,
     pub compactions_failed: u64,
     pub compaction_seconds: f64,
+    /// Retention passes that deleted blocks for their age / for the size
+    /// limit (Prometheus counts passes, not blocks).
+    pub time_retentions: u64,
+    pub size_retentions: u64,
     pub blocks: u64,
     pub block_bytes: u64,
     /// Blocks skipped at startup because they failed to open.
@@ -95,6 +99,8 @@ struct Counters {
     compactions: u64,
     failed: u64,
     seconds: f64,
+    time_retentions: u64,
+    size_retentions: u64,
     corrupt_blocks: u64,
     wal_corruption: Option<String>,
 }
@@ -290,6 +296,8 @@ impl Db {
             compactions: c.compactions,
             compactions_failed: c.failed,
             compaction_seconds: c.seconds,
+            time_retentions: c.time_retentions,
+            size_retentions: c.size_retentions,
             blocks: blocks.len() as u64,
             block_bytes: blocks.iter().map(|b| b.size_bytes()).sum(),
             blocks_corrupt: c.corrupt_blocks,
@@ -508,6 +516,12 @@ impl Inner {
         );
         if doomed.is_empty() {
             return Ok(());
+        }
+        {
+            let mut c = self.counters.lock();
+            let reason = |want| doomed.iter().any(|(_, r)| *r == want);
+            c.time_retentions += reason(RetentionReason::Time) as u64;
+            c.size_retentions += reason(RetentionReason::Size) as u64;
         }
         let removed: Vec<Arc<Block>> = {
             let mut blocks = self.blocks.write();

@@ -243,6 +243,8 @@ fn retention_by_time_drops_whole_blocks() {
         "oldest sample {first} kept too long"
     );
     assert!(first > 0);
+    let stats = db.stats();
+    assert_eq!((stats.time_retentions, stats.size_retentions), (1, 0));
 }
 
 #[test]
@@ -260,7 +262,9 @@ fn retention_by_size_drops_oldest_blocks() {
     fill(&db, "s", 5, 0, 10 * H);
     db.compact().unwrap();
     assert!(db.blocks().is_empty(), "{:?}", block_ranges(&db));
-    assert!(db.stats().head_series > 0);
+    let stats = db.stats();
+    assert!(stats.head_series > 0);
+    assert_eq!((stats.time_retentions, stats.size_retentions), (0, 1));
 }
 
 #[test]

@@ -150,6 +150,18 @@ fn families(s: &Stats) -> Vec<Collected> {
             s.compaction_seconds,
         ),
         single(
+            "prometheus_tsdb_time_retentions_total",
+            "The number of times that blocks were deleted because the maximum time limit was exceeded.",
+            "counter",
+            s.time_retentions as f64,
+        ),
+        single(
+            "prometheus_tsdb_size_retentions_total",
+            "The number of times that blocks were deleted because the maximum number of bytes was exceeded.",
+            "counter",
+            s.size_retentions as f64,
+        ),
+        single(
             "prometheus_tsdb_blocks_loaded",
             "Number of currently loaded data blocks",
             "gauge",
@@ -207,6 +219,8 @@ mod tests {
             "ferroprom_tsdb_rejected_samples_total{reason=\"duplicate\"} 0\n",
             "prometheus_tsdb_blocks_loaded 0\n",
             "# TYPE prometheus_tsdb_compactions_total counter\n",
+            "prometheus_tsdb_time_retentions_total 0\n",
+            "prometheus_tsdb_size_retentions_total 0\n",
             "# TYPE prometheus_tsdb_head_chunks gauge\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
