@@ -122,8 +122,14 @@ pub struct RssVerdict {
 }
 
 /// Largest growth allowed: the last quarter's max may exceed the reference
-/// by 25%.
+/// by 25%, plus [`RSS_GROWTH_SLACK_KIB`].
 pub const RSS_GROWTH_LIMIT: f64 = 1.25;
+
+/// A fixed allowance on top of the ratio: glibc keeps up to 128 MiB free at
+/// a heap's top by design (`src/alloc`), so a small server's RSS can step
+/// up by a few tens of MiB at its first compaction without anything
+/// leaking; at the CI size that step alone is ~20% of the RSS.
+pub const RSS_GROWTH_SLACK_KIB: u64 = 32 << 10;
 
 /// Judges `obs`: the run lasts `run`, the restarted server was ready at
 /// `restarted`, and `warm_up` after each start is left out.
@@ -151,7 +157,8 @@ pub fn rss_verdict(
         warm_up_max,
         ok: reference > 0
             && last_quarter > 0
-            && last_quarter as f64 <= reference as f64 * RSS_GROWTH_LIMIT,
+            && last_quarter as f64
+                <= reference as f64 * RSS_GROWTH_LIMIT + RSS_GROWTH_SLACK_KIB as f64,
     }
 }
 
@@ -161,11 +168,11 @@ fn rss_verdict_leaves_out_both_warm_ups() {
         .map(|s| Observation {
             at: Duration::from_secs(s),
             epoch: 1 + u64::from(s >= 50),
-            // Warm-ups peak high; steady at 100; a late rise to 120.
+            // Warm-ups peak high; steady at 100 MiB; a late rise to 120.
             rss_kib: match s {
-                0..=9 | 50..=59 => 500,
-                90.. => 120,
-                _ => 100,
+                0..=9 | 50..=59 => 500 << 10,
+                90.. => 120 << 10,
+                _ => 100 << 10,
             },
             counters: None,
         })
@@ -178,10 +185,11 @@ fn rss_verdict_leaves_out_both_warm_ups() {
     );
     assert_eq!(
         (v.reference, v.last_quarter, v.warm_up_max, v.ok),
-        (100, 120, 500, true)
+        (100 << 10, 120 << 10, 500 << 10, true)
     );
+    // 125 MiB + 32 MiB is the most allowed.
     let mut leaky = obs.clone();
-    leaky.last_mut().unwrap().rss_kib = 126;
+    leaky.last_mut().unwrap().rss_kib = 158 << 10;
     assert!(
         !rss_verdict(
             &leaky,

@@ -88,11 +88,12 @@ pub fn ingest_rate(obs: &[Observation]) -> f64 {
 
 pub fn rss_line(v: &RssVerdict) -> String {
     format!(
-        "RSS: max after warm-up {:.0} MiB, max in the last quarter {:.0} MiB ({:.2}×; limit {}×), max during warm-ups {:.0} MiB",
+        "RSS: max after warm-up {:.0} MiB, max in the last quarter {:.0} MiB ({:.2}×; limit {}× + {} MiB), max during warm-ups {:.0} MiB",
         v.reference as f64 / 1024.0,
         v.last_quarter as f64 / 1024.0,
         v.last_quarter as f64 / v.reference.max(1) as f64,
         super::monitor::RSS_GROWTH_LIMIT,
+        super::monitor::RSS_GROWTH_SLACK_KIB >> 10,
         v.warm_up_max as f64 / 1024.0,
     )
 }
