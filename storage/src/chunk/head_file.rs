@@ -310,7 +310,11 @@ impl HeadChunkFile {
 /// Reads the segment at `path`: its valid records are appended to `loaded`
 /// (and remembered as checksummed), the file is truncated after the last of
 /// them and mapped. A file whose header is unreadable is deleted (`None`).
-fn load_segment(path: &Path, seq: u32, loaded: &mut Vec<LoadedChunk>) -> Result<Option<HeadSegment>> {
+fn load_segment(
+    path: &Path,
+    seq: u32,
+    loaded: &mut Vec<LoadedChunk>,
+) -> Result<Option<HeadSegment>> {
     let f = OpenOptions::new()
         .read(true)
         .write(true)

@@ -505,7 +505,10 @@ mod tests {
             std::fs::write(&segs[0], b).unwrap();
         };
         let cut: Damage = |segs| {
-            let f = std::fs::OpenOptions::new().write(true).open(&segs[0]).unwrap();
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&segs[0])
+                .unwrap();
             f.set_len(1000).unwrap();
         };
         let garbage: Damage = |segs| std::fs::write(&segs[0], b"not a chunk file").unwrap();
@@ -559,8 +562,7 @@ mod tests {
             let m = [crate::Matcher::equal("s", "1")];
             head.delete(&m, 250_000, 260_000).unwrap();
         }
-        let (head, report) =
-            Head::open_above(dir.path(), HeadOptions::default(), 200_000).unwrap();
+        let (head, report) = Head::open_above(dir.path(), HeadOptions::default(), 200_000).unwrap();
         assert!(report.chunks_loaded > 0);
         let got = read_all(&head);
         let mut want = expect(3, 0, 400_000);
