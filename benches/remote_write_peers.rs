@@ -25,6 +25,8 @@
 //! restarts it on the same data dir and port and reports the time from
 //! start to `/-/ready` answering 200, and checks with a
 //! `count_over_time` query that every acknowledged sample is back),
+//! `RW_KEEP_CRASHED` (a directory: each crashed data dir is copied to
+//! `<dir>/<server>` before its restart, to profile a restart by hand),
 //! `RW_SERVERS` (`ferroprom,prometheus,victoria-metrics`), `RW_SHAPES`
 //! (`2000x1,500x20`), `RW_FERROPROM` / `RW_PROMETHEUS` / `RW_VICTORIA`
 //! (binary paths; default the one cargo built, `/usr/bin/prometheus`,
@@ -412,6 +414,18 @@ impl Server {
     fn crash_and_restart(&mut self, kind: Kind) -> Duration {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Ok(to) = std::env::var("RW_KEEP_CRASHED") {
+            // A copy of the crashed data dir, to profile a restart by hand.
+            let to = Path::new(&to).join(kind.name());
+            let _ = std::fs::remove_dir_all(&to);
+            let ok = Command::new("cp")
+                .arg("-a")
+                .arg(&self.data)
+                .arg(&to)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "copying {} to {}", self.data.display(), to.display());
+        }
         let start = Instant::now();
         self.child = Server::spawn(kind, self._dir.path(), &self.data, self.port);
         self.wait_ready(kind);

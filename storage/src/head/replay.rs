@@ -2,11 +2,14 @@
 
 use std::path::Path;
 
-use super::{FastMap, Head, OpenReport};
+use std::sync::Arc;
+
+use super::series::Appended;
+use super::{FastMap, Head, OpenReport, SHARDS};
 use crate::chunk::{ChunkRef, LoadedChunk};
 use crate::error::Result;
 use crate::tombstones::Interval;
-use crate::wal::{self, Record};
+use crate::wal::{self, Record, RefSample, RefSeries, RefTombstone};
 
 /// Chunks found in the head-chunks file, by the series ref they were
 /// written for: `(ref, mint, maxt)`, oldest first.
@@ -30,47 +33,98 @@ pub(super) fn group_loaded(loaded: Vec<LoadedChunk>, floor: i64) -> Loaded {
     by_series
 }
 
+/// Threads appending samples during replay; each owns the series of every
+/// `WORKERS`-th shard, so they never contend for a shard lock.
+const WORKERS: usize = 2;
+
+/// What the reading thread hands a sample worker, in log order.
+enum Work {
+    Samples(Arc<Vec<RefSample>>),
+    /// A WAL series ref replayed as another id.
+    Remap(u64, u32),
+}
+
 /// Replays checkpoint and segments into `head`. Series keep their WAL refs
 /// so later records (and tombstones) resolve to them. A series gets its
 /// `loaded` chunks when its series record is replayed, and its WAL samples
 /// inside them are skipped.
 ///
-/// Reading (CRC, snappy, record decoding) and applying run on two threads
-/// joined by a bounded channel, so replay uses both cores; one consumer keeps
-/// the records in log order.
+/// The reading thread decodes records (CRC, snappy, record bodies) and
+/// applies series and tombstone records itself; every samples record goes
+/// to all [`WORKERS`] sample workers over bounded channels, and each worker
+/// appends the samples of its own shards. A series record is applied before
+/// any later record is handed on, so a worker never meets a sample of a
+/// series not yet created; per series, samples stay in log order.
 pub(super) fn replay(head: &mut Head, wal_dir: &Path, loaded: Loaded) -> Result<OpenReport> {
     let h: &Head = head;
-    let (stats, applied) = std::thread::scope(|scope| {
-        let (tx, rx) = crossbeam::channel::bounded::<Record>(256);
-        let applier = scope.spawn(move || {
-            let mut a = Applied {
-                max_valid: h.max_valid_time(),
-                loaded,
-                ..Applied::default()
-            };
-            for rec in rx {
-                a.apply(h, rec);
-            }
-            a
-        });
+    let max_valid = h.max_valid_time();
+    let (stats, pass, applied) = std::thread::scope(|scope| {
+        let mut txs = Vec::with_capacity(WORKERS);
+        let mut workers = Vec::with_capacity(WORKERS);
+        for w in 0..WORKERS {
+            let (tx, rx) = crossbeam::channel::bounded::<Work>(128);
+            txs.push(tx);
+            workers.push(scope.spawn(move || {
+                let mut a = Applied {
+                    worker: w,
+                    max_valid,
+                    ..Applied::default()
+                };
+                for work in rx {
+                    match work {
+                        Work::Samples(v) => a.samples(h, &v),
+                        Work::Remap(from, to) => {
+                            a.remap.insert(from, to);
+                        }
+                    }
+                }
+                a
+            }));
+        }
+        let mut pass = SeriesPass {
+            loaded,
+            ..SeriesPass::default()
+        };
         let stats = wal::replay(wal_dir, |rec| {
-            // The applier only stops early by panicking, which join reports.
-            let _ = tx.send(rec);
+            // A worker only stops early by panicking, which join reports.
+            match rec {
+                Record::Series(series) => {
+                    for (from, to) in pass.series(h, series) {
+                        for tx in &txs {
+                            let _ = tx.send(Work::Remap(from, to));
+                        }
+                    }
+                }
+                Record::Samples(samples) => {
+                    let samples = Arc::new(samples);
+                    for tx in &txs {
+                        let _ = tx.send(Work::Samples(Arc::clone(&samples)));
+                    }
+                }
+                Record::Tombstones(stones) => pass.tombstones(h, stones),
+            }
             Ok(())
         });
-        drop(tx);
-        let applied = applier.join().expect("WAL replay applier panicked");
-        (stats, applied)
+        drop(txs);
+        let mut applied = Applied::default();
+        for w in workers {
+            applied.merge(w.join().expect("WAL replay worker panicked"));
+        }
+        (stats, pass, applied)
     });
     let stats = stats?;
-    if applied.samples > 0 || applied.chunks_loaded > 0 {
+    if applied.samples > 0 {
         head.note_time(applied.lo);
         head.note_time(applied.hi);
     }
+    if pass.chunks_loaded > 0 {
+        head.note_time(pass.lo);
+        head.note_time(pass.hi);
+    }
     finish(head);
-    if applied.chunks_loaded > 0 {
+    if pass.chunks_loaded > 0 {
         tracing::info!(
-            chunks = applied.chunks_loaded,
+            chunks = pass.chunks_loaded,
             samples_skipped = applied.samples_in_chunks,
             "head chunks taken from chunks_head; their WAL samples not replayed"
         );
@@ -97,7 +151,7 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path, loaded: Loaded) -> Result<
     Ok(OpenReport {
         replay: stats,
         samples_skipped: applied.skipped,
-        chunks_loaded: applied.chunks_loaded,
+        chunks_loaded: pass.chunks_loaded,
     })
 }
 
@@ -119,7 +173,91 @@ fn finish(head: &Head) {
     });
 }
 
+/// The reading thread's part of replay: series and tombstone records.
+struct SeriesPass {
+    /// Chunks from the head-chunks file not yet given to their series.
+    loaded: Loaded,
+    chunks_loaded: u64,
+    /// Time range of the chunks given out.
+    lo: i64,
+    hi: i64,
+    /// WAL series refs replayed as another id (the labels already had a
+    /// series): their samples and tombstones go there.
+    remap: FastMap<u64, u32>,
+}
+
+impl Default for SeriesPass {
+    fn default() -> Self {
+        SeriesPass {
+            loaded: Loaded::default(),
+            chunks_loaded: 0,
+            lo: i64::MAX,
+            hi: i64::MIN,
+            remap: FastMap::default(),
+        }
+    }
+}
+
+impl SeriesPass {
+    /// Creates the series (with their loaded chunks); returns the refs
+    /// remapped to another id.
+    fn series(&mut self, head: &Head, series: Vec<RefSeries>) -> Vec<(u64, u32)> {
+        let mut remapped = Vec::new();
+        for s in series {
+            if s.labels.validate().is_err() {
+                continue;
+            }
+            let want = u32::try_from(s.series_ref).ok();
+            let (id, new) = head.get_or_create(&s.labels, want);
+            let chunks = self.loaded.remove(&s.series_ref);
+            if let Some(m) = head.shard(id).lock().series.get_mut(&id) {
+                m.wal_logged = true;
+                // Chunks were written under the id the series had, which
+                // is its WAL ref; a remapped or already filled series takes
+                // its samples from the WAL instead.
+                if let (Some(c), true, true) = (&chunks, new, Some(id) == want) {
+                    m.attach_mapped(c);
+                    self.chunks_loaded += c.len() as u64;
+                    self.lo = self.lo.min(c[0].1);
+                    self.hi = self.hi.max(c[c.len() - 1].2);
+                }
+            }
+            if Some(id) != want {
+                self.remap.insert(s.series_ref, id);
+                remapped.push((s.series_ref, id));
+                tracing::warn!(series_ref = s.series_ref, "WAL series ref remapped");
+            }
+        }
+        remapped
+    }
+
+    fn tombstones(&mut self, head: &Head, stones: Vec<RefTombstone>) {
+        let mut ts = head.tombstones.write();
+        for t in stones {
+            let id = id_of(&self.remap, t.series_ref);
+            ts.add(
+                id as u64,
+                Interval {
+                    mint: t.mint,
+                    maxt: t.maxt,
+                },
+            );
+        }
+    }
+}
+
+/// The head id of a WAL series ref.
+fn id_of(remap: &FastMap<u64, u32>, series_ref: u64) -> u32 {
+    if remap.is_empty() {
+        return series_ref as u32;
+    }
+    remap.get(&series_ref).copied().unwrap_or(series_ref as u32)
+}
+
+/// One sample worker's part of replay.
 struct Applied {
+    /// Which shards are this worker's: those with `shard % WORKERS == worker`.
+    worker: usize,
     samples: u64,
     skipped: u64,
     /// Of `skipped`: samples newer than `max_valid`.
@@ -130,27 +268,22 @@ struct Applied {
     max_valid: i64,
     lo: i64,
     hi: i64,
-    /// Chunks from the head-chunks file not yet given to their series.
-    loaded: Loaded,
-    chunks_loaded: u64,
     /// WAL samples found already in a loaded chunk.
     samples_in_chunks: u64,
-    /// WAL series refs replayed as another id (the labels already had a
-    /// series): their samples and tombstones go there.
+    /// The reading thread's remappings, as far as the log has got.
     remap: FastMap<u64, u32>,
 }
 
 impl Default for Applied {
     fn default() -> Self {
         Applied {
+            worker: 0,
             samples: 0,
             skipped: 0,
             too_far_in_future: 0,
             max_valid: i64::MAX,
             lo: i64::MAX,
             hi: i64::MIN,
-            loaded: Loaded::default(),
-            chunks_loaded: 0,
             samples_in_chunks: 0,
             remap: FastMap::default(),
         }
@@ -158,82 +291,43 @@ impl Default for Applied {
 }
 
 impl Applied {
-    /// The head id of a WAL series ref.
-    fn id_of(&self, series_ref: u64) -> u32 {
-        if self.remap.is_empty() {
-            return series_ref as u32;
+    /// Appends the samples of this worker's shards.
+    fn samples(&mut self, head: &Head, samples: &[RefSample]) {
+        for s in samples {
+            let id = id_of(&self.remap, s.series_ref);
+            if (id % SHARDS) as usize % WORKERS != self.worker {
+                continue;
+            }
+            if s.t > self.max_valid {
+                self.too_far_in_future += 1;
+                self.skipped += 1;
+                continue;
+            }
+            let mut shard = head.shard(id).lock();
+            let r = shard
+                .series
+                .get_mut(&id)
+                .map(|m| m.replay_append(id, s.t, s.v, head.opts.block_range, &head.chunks));
+            if let Some(Ok(a)) = r {
+                if a == Appended::Duplicate {
+                    self.samples_in_chunks += 1;
+                }
+                self.samples += 1;
+                self.lo = self.lo.min(s.t);
+                self.hi = self.hi.max(s.t);
+            } else {
+                self.skipped += 1;
+            }
         }
-        self.remap
-            .get(&series_ref)
-            .copied()
-            .unwrap_or(series_ref as u32)
     }
 
-    fn apply(&mut self, head: &Head, rec: Record) {
-        match rec {
-            Record::Series(series) => {
-                for s in series {
-                    if s.labels.validate().is_err() {
-                        continue;
-                    }
-                    let want = u32::try_from(s.series_ref).ok();
-                    let (id, new) = head.get_or_create(&s.labels, want);
-                    let chunks = self.loaded.remove(&s.series_ref);
-                    if let Some(m) = head.shard(id).lock().series.get_mut(&id) {
-                        m.wal_logged = true;
-                        // Chunks were written under the id the series had,
-                        // which is its WAL ref; a remapped or already filled
-                        // series takes its samples from the WAL instead.
-                        if let (Some(c), true, true) = (&chunks, new, Some(id) == want) {
-                            m.attach_mapped(c);
-                            self.chunks_loaded += c.len() as u64;
-                            self.lo = self.lo.min(c[0].1);
-                            self.hi = self.hi.max(c[c.len() - 1].2);
-                        }
-                    }
-                    if Some(id) != want {
-                        self.remap.insert(s.series_ref, id);
-                        tracing::warn!(series_ref = s.series_ref, "WAL series ref remapped");
-                    }
-                }
-            }
-            Record::Samples(samples) => {
-                for s in samples {
-                    if s.t > self.max_valid {
-                        self.too_far_in_future += 1;
-                        self.skipped += 1;
-                        continue;
-                    }
-                    let id = self.id_of(s.series_ref);
-                    let mut shard = head.shard(id).lock();
-                    let r = shard.series.get_mut(&id).map(|m| {
-                        m.replay_append(id, s.t, s.v, head.opts.block_range, &head.chunks)
-                    });
-                    if let Some(Ok(a)) = r {
-                        if a == super::series::Appended::Duplicate {
-                            self.samples_in_chunks += 1;
-                        }
-                        self.samples += 1;
-                        self.lo = self.lo.min(s.t);
-                        self.hi = self.hi.max(s.t);
-                    } else {
-                        self.skipped += 1;
-                    }
-                }
-            }
-            Record::Tombstones(stones) => {
-                let mut ts = head.tombstones.write();
-                for t in stones {
-                    ts.add(
-                        self.id_of(t.series_ref) as u64,
-                        Interval {
-                            mint: t.mint,
-                            maxt: t.maxt,
-                        },
-                    );
-                }
-            }
-        }
+    fn merge(&mut self, o: Applied) {
+        self.samples += o.samples;
+        self.skipped += o.skipped;
+        self.too_far_in_future += o.too_far_in_future;
+        self.lo = self.lo.min(o.lo);
+        self.hi = self.hi.max(o.hi);
+        self.samples_in_chunks += o.samples_in_chunks;
     }
 }
 
