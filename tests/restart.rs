@@ -59,13 +59,14 @@ fn request(round: i64, series: usize, t0: i64) -> Vec<u8> {
             ..Default::default()
         })
         .collect();
-    let req = WriteRequest {
+    let raw = WriteRequest {
         timeseries,
-        metadata: vec![],
-    };
+        ..Default::default()
+    }
+    .encode_to_vec();
     snap::raw::Encoder::new()
-        .compress_vec(&req.encode_to_vec())
-        .unwrap()
+        .compress_vec(&raw)
+        .expect("snappy")
 }
 
 /// Sends rounds from `from` on until `stop` is set or a request fails;

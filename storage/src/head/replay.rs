@@ -304,14 +304,14 @@ impl Applied {
                 continue;
             }
             let mut shard = head.shard(id).lock();
-            let r = shard
-                .series
-                .get_mut(&id)
-                .map(|m| m.replay_append(id, s.t, s.v, head.opts.block_range, &head.chunks));
-            if let Some(Ok(a)) = r {
-                if a == Appended::Duplicate {
+            let r = shard.series.get_mut(&id).map(|m| {
+                if m.in_loaded_chunk(s.t, &head.chunks) {
                     self.samples_in_chunks += 1;
+                    return Ok(Appended::Duplicate);
                 }
+                m.append(id, s.t, s.v, head.opts.block_range, &head.chunks)
+            });
+            if let Some(Ok(_)) = r {
                 self.samples += 1;
                 self.lo = self.lo.min(s.t);
                 self.hi = self.hi.max(s.t);

@@ -166,32 +166,26 @@ impl MemSeries {
         self.any = true;
     }
 
-    /// Replay's [`MemSeries::append`]. While the series holds only chunks
-    /// taken by [`MemSeries::attach_mapped`] (no open chunk yet), a WAL
-    /// sample inside one of their time ranges is already there and is
-    /// skipped (`Duplicate`). One at or before their end but in no chunk's
-    /// range shows that a chunk is missing (a damaged or deleted record):
-    /// the chunks from there on are dropped and the WAL fills them in, so a
-    /// bad chunk file costs replay time, never samples.
-    pub fn replay_append(
-        &mut self,
-        id: u32,
-        t: i64,
-        v: f64,
-        block_range: i64,
-        file: &HeadChunkFile,
-    ) -> Result<Appended> {
-        if self.open.is_none() && self.any && t <= self.last_t {
-            let i = self.closed.partition_point(|c| c.bounds().1 < t);
-            if self.closed.get(i).is_some_and(|c| c.bounds().0 <= t) {
-                return Ok(Appended::Duplicate);
-            }
-            self.closed.truncate(i);
-            self.any = false;
-            self.last_t = i64::MIN;
-            self.finish_replay(file);
+    /// Replay: whether a WAL sample at `t` is already held. While the
+    /// series holds only chunks taken by [`MemSeries::attach_mapped`] (no
+    /// open chunk yet), a sample inside one of their time ranges is. One at
+    /// or before their end but in no chunk's range shows that a chunk is
+    /// missing (a damaged or deleted record): the chunks from there on are
+    /// dropped and the caller appends the WAL samples, so a bad chunk file
+    /// costs replay time, never samples.
+    pub fn in_loaded_chunk(&mut self, t: i64, file: &HeadChunkFile) -> bool {
+        if self.open.is_some() || !self.any || t > self.last_t {
+            return false;
         }
-        self.append(id, t, v, block_range, file)
+        let i = self.closed.partition_point(|c| c.bounds().1 < t);
+        if self.closed.get(i).is_some_and(|c| c.bounds().0 <= t) {
+            return true;
+        }
+        self.closed.truncate(i);
+        self.any = false;
+        self.last_t = i64::MIN;
+        self.finish_replay(file);
+        false
     }
 
     /// After replay: when the newest sample is in a chunk taken by
