@@ -432,11 +432,20 @@ impl Server {
         start.elapsed()
     }
 
-    /// Samples held for `{job="node"}` at `at` (ms) over the last `range`,
-    /// as a query counts them.
+    /// Samples held for the load's series at `at` (ms) over the last
+    /// `range`, as a query counts them: one query per metric name, since
+    /// `count_over_time` drops the name and the names' series would collide.
     fn count_samples(&self, at: i64, range: &str) -> io::Result<u64> {
+        let mut total = 0;
+        for name in NAMES {
+            total += self.count_one(name, at, range)?;
+        }
+        Ok(total)
+    }
+
+    fn count_one(&self, name: &str, at: i64, range: &str) -> io::Result<u64> {
         let q = format!(
-            "/api/v1/query?query=sum(count_over_time(%7Bjob%3D%22node%22%7D%5B{range}%5D))&time={}.{:03}",
+            "/api/v1/query?query=sum(count_over_time({name}%7Bjob%3D%22node%22%7D%5B{range}%5D))&time={}.{:03}",
             at.div_euclid(1000),
             at.rem_euclid(1000)
         );
@@ -444,6 +453,9 @@ impl Server {
         let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
         if st != 200 {
             return Err(bad(format!("{st}: {body}")));
+        }
+        if body.contains("\"result\":[]") {
+            return Ok(0);
         }
         // `"value":[<time>,"<count>"]`: the count is the last quoted string.
         let v = body

@@ -172,7 +172,10 @@ impl Head {
     pub fn open_above(dir: &Path, opts: HeadOptions, floor: i64) -> Result<(Head, OpenReport)> {
         let wal_dir = dir.join("wal");
         let (chunks, loaded) = HeadChunkFile::open(&dir.join("chunks_head"))?;
-        let loaded = replay::group_loaded(loaded, floor);
+        let max_valid = opts
+            .future_grace
+            .map_or(i64::MAX, |g| now_ms().saturating_add(g));
+        let loaded = replay::group_loaded(loaded, floor, max_valid);
         let mut head = Head {
             symbols: SymbolTable::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),

@@ -16,13 +16,15 @@ use crate::wal::{self, Record, RefSample, RefSeries, RefTombstone};
 pub(super) type Loaded = FastMap<u64, Vec<(ChunkRef, i64, i64)>>;
 
 /// Groups loaded chunks by series. Chunks ending before `floor` (data
-/// already in blocks) are left out, and so is a chunk not after its
-/// series' previous one (a series ref reused for other data): a left-out
-/// chunk's samples, if still wanted, are in the WAL.
-pub(super) fn group_loaded(loaded: Vec<LoadedChunk>, floor: i64) -> Loaded {
+/// already in blocks) are left out, so is one reaching past `max_valid`
+/// (the future grace: its samples come from the WAL, where replay skips
+/// the ones too far ahead), and so is a chunk not after its series'
+/// previous one (a series ref reused for other data): a left-out chunk's
+/// samples, if still wanted, are in the WAL.
+pub(super) fn group_loaded(loaded: Vec<LoadedChunk>, floor: i64, max_valid: i64) -> Loaded {
     let mut by_series = Loaded::default();
     for (r, m) in loaded {
-        if m.maxt < floor || m.mint > m.maxt {
+        if m.maxt < floor || m.mint > m.maxt || m.maxt > max_valid {
             continue;
         }
         let v = by_series.entry(m.series_ref).or_default();
@@ -95,7 +97,11 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path, loaded: Loaded) -> Result<
                         }
                     }
                 }
-                Record::Samples(samples) => {
+                Record::Samples(mut samples) => {
+                    pass.drop_covered(&mut samples);
+                    if samples.is_empty() {
+                        return Ok(());
+                    }
                     let samples = Arc::new(samples);
                     for tx in &txs {
                         let _ = tx.send(Work::Samples(Arc::clone(&samples)));
@@ -125,7 +131,7 @@ pub(super) fn replay(head: &mut Head, wal_dir: &Path, loaded: Loaded) -> Result<
     if pass.chunks_loaded > 0 {
         tracing::info!(
             chunks = pass.chunks_loaded,
-            samples_skipped = applied.samples_in_chunks,
+            samples_skipped = applied.samples_in_chunks + pass.samples_in_chunks,
             "head chunks taken from chunks_head; their WAL samples not replayed"
         );
     }
@@ -184,7 +190,18 @@ struct SeriesPass {
     /// WAL series refs replayed as another id (the labels already had a
     /// series): their samples and tombstones go there.
     remap: FastMap<u64, u32>,
+    /// Per series id (below [`COVER_IDS`]): the `(start, len)` of its
+    /// loaded chunks' time ranges in `ranges`; `len` 0 once a WAL sample
+    /// went past them (or a gap showed).
+    cover: Vec<(u32, u32)>,
+    ranges: Vec<(i64, i64)>,
+    /// WAL samples dropped by [`SeriesPass::drop_covered`].
+    samples_in_chunks: u64,
 }
+
+/// Series ids [`SeriesPass::cover`] tracks; samples of larger ids (not
+/// written by this head) go to the workers, which check them one by one.
+const COVER_IDS: u64 = 1 << 26;
 
 impl Default for SeriesPass {
     fn default() -> Self {
@@ -194,6 +211,9 @@ impl Default for SeriesPass {
             lo: i64::MAX,
             hi: i64::MIN,
             remap: FastMap::default(),
+            cover: Vec::new(),
+            ranges: Vec::new(),
+            samples_in_chunks: 0,
         }
     }
 }
@@ -220,6 +240,14 @@ impl SeriesPass {
                     self.chunks_loaded += c.len() as u64;
                     self.lo = self.lo.min(c[0].1);
                     self.hi = self.hi.max(c[c.len() - 1].2);
+                    if u64::from(id) < COVER_IDS {
+                        let i = id as usize;
+                        if self.cover.len() <= i {
+                            self.cover.resize(i + 1, (0, 0));
+                        }
+                        self.cover[i] = (self.ranges.len() as u32, c.len() as u32);
+                        self.ranges.extend(c.iter().map(|&(_, lo, hi)| (lo, hi)));
+                    }
                 }
             }
             if Some(id) != want {
@@ -229,6 +257,50 @@ impl SeriesPass {
             }
         }
         remapped
+    }
+
+    /// Removes the samples that lie inside their series' loaded chunks, so
+    /// the workers never see them: a table lookup per sample on this
+    /// thread instead of a shard lock and a series lookup on a worker.
+    /// The rule is [`super::series::MemSeries::in_loaded_chunk`]'s, kept in
+    /// step with it: a sample past the chunks ends the dropping for the
+    /// series, and one in a gap between them cuts the ranges there as the
+    /// worker will cut the chunks.
+    fn drop_covered(&mut self, samples: &mut Vec<RefSample>) {
+        if self.cover.is_empty() {
+            return;
+        }
+        let (cover, ranges, remap) = (&mut self.cover, &self.ranges, &self.remap);
+        let before = samples.len();
+        samples.retain(|s| {
+            // A remapped ref's samples belong to another series than the
+            // one that took chunks under that ref.
+            if !remap.is_empty() && remap.contains_key(&s.series_ref) {
+                return true;
+            }
+            let Some(e) = usize::try_from(s.series_ref)
+                .ok()
+                .and_then(|i| cover.get_mut(i))
+            else {
+                return true;
+            };
+            let (start, n) = (e.0 as usize, e.1 as usize);
+            if n == 0 {
+                return true;
+            }
+            let r = &ranges[start..start + n];
+            if s.t > r[n - 1].1 {
+                e.1 = 0;
+                return true;
+            }
+            let i = r.partition_point(|&(_, maxt)| maxt < s.t);
+            if i < n && r[i].0 <= s.t {
+                return false;
+            }
+            e.1 = i as u32;
+            true
+        });
+        self.samples_in_chunks += (before - samples.len()) as u64;
     }
 
     fn tombstones(&mut self, head: &Head, stones: Vec<RefTombstone>) {
