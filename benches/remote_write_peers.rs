@@ -21,6 +21,12 @@
 //! Run: `cargo bench --bench remote_write_peers`. Knobs (env): `RW_SERIES`
 //! (20000), `RW_ROUNDS` (120 rounds of 15 s per series), `RW_CONNS` (4
 //! concurrent connections), `RW_RUNS` (3 fresh runs per server and shape),
+//! `RW_RESTARTS` (0; with N, each run then `kill -9`s its server N times,
+//! restarts it on the same data dir and port and reports the time from
+//! start to `/-/ready` answering 200, and checks with a
+//! `count_over_time` query that every acknowledged sample is back),
+//! `RW_KEEP_CRASHED` (a directory: each crashed data dir is copied to
+//! `<dir>/<server>` before its restart, to profile a restart by hand),
 //! `RW_SERVERS` (`ferroprom,prometheus,victoria-metrics`), `RW_SHAPES`
 //! (`2000x1,500x20`), `RW_FERROPROM` / `RW_PROMETHEUS` / `RW_VICTORIA`
 //! (binary paths; default the one cargo built, `/usr/bin/prometheus`,
@@ -362,6 +368,21 @@ impl Server {
         let port = free_port();
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").expect("config");
+        let child = Server::spawn(kind, dir.path(), &data, port);
+        let mut s = Server {
+            child,
+            port,
+            data,
+            _dir: dir,
+        };
+        s.wait_ready(kind);
+        s
+    }
+
+    /// Starts `kind` on `data` and `port`, logging to `server.log` in `dir`
+    /// (appended to, so a restart keeps the first run's log).
+    fn spawn(kind: Kind, dir: &Path, data: &Path, port: u16) -> Child {
+        let cfg = dir.join("config.yml");
         let mut cmd = Command::new(kind.binary());
         match kind {
             Kind::Ferroprom | Kind::Prometheus => {
@@ -375,22 +396,75 @@ impl Server {
                     .arg(format!("-storageDataPath={}", data.display()));
             }
         }
-        let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-        cmd.current_dir(dir.path())
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .expect("log file");
+        cmd.current_dir(dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", kind.name()));
-        let mut s = Server {
-            child,
-            port,
-            data,
-            _dir: dir,
-        };
-        s.wait_ready(kind);
-        s
+        cmd.spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", kind.name()))
+    }
+
+    /// `kill -9`s the server, starts it again on the same data and port, and
+    /// returns the time from spawning to its first ready answer.
+    fn crash_and_restart(&mut self, kind: Kind) -> Duration {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Ok(to) = std::env::var("RW_KEEP_CRASHED") {
+            // A copy of the crashed data dir, to profile a restart by hand.
+            let to = Path::new(&to).join(kind.name());
+            let _ = std::fs::remove_dir_all(&to);
+            let ok = Command::new("cp")
+                .arg("-a")
+                .arg(&self.data)
+                .arg(&to)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "copying {} to {}", self.data.display(), to.display());
+        }
+        let start = Instant::now();
+        self.child = Server::spawn(kind, self._dir.path(), &self.data, self.port);
+        self.wait_ready(kind);
+        start.elapsed()
+    }
+
+    /// Samples held for the load's series at `at` (ms) over the last
+    /// `range`, as a query counts them: one query per metric name, since
+    /// `count_over_time` drops the name and the names' series would collide.
+    fn count_samples(&self, at: i64, range: &str) -> io::Result<u64> {
+        let mut total = 0;
+        for name in NAMES {
+            total += self.count_one(name, at, range)?;
+        }
+        Ok(total)
+    }
+
+    fn count_one(&self, name: &str, at: i64, range: &str) -> io::Result<u64> {
+        let q = format!(
+            "/api/v1/query?query=sum(count_over_time({name}%7Bjob%3D%22node%22%7D%5B{range}%5D))&time={}.{:03}",
+            at.div_euclid(1000),
+            at.rem_euclid(1000)
+        );
+        let (st, body) = Conn::open(self.port)?.request("GET", &q, b"")?;
+        let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+        if st != 200 {
+            return Err(bad(format!("{st}: {body}")));
+        }
+        if body.contains("\"result\":[]") {
+            return Ok(0);
+        }
+        // `"value":[<time>,"<count>"]`: the count is the last quoted string.
+        let v = body
+            .rsplit('"')
+            .nth(1)
+            .ok_or_else(|| bad(format!("no value in {body}")))?;
+        v.parse::<f64>()
+            .map(|f| f as u64)
+            .map_err(|_| bad(format!("bad count in {body}")))
     }
 
     fn wait_ready(&mut self, kind: Kind) {
@@ -472,10 +546,19 @@ struct Result {
     disk: u64,
     failed: usize,
     first_error: Option<String>,
+    /// Per `kill -9` and restart after the upload: time to ready, and the
+    /// samples a query then counts (or why it failed).
+    restarts: Vec<(Duration, std::result::Result<u64, String>)>,
 }
 
-fn run(kind: Kind, load: &Load) -> Result {
-    let server = Server::start(kind);
+/// Query time and range covering every sample of a load, for counting.
+struct CountAt {
+    at: i64,
+    range: String,
+}
+
+fn run(kind: Kind, load: &Load, restarts: usize, count_at: &CountAt) -> Result {
+    let mut server = Server::start(kind);
     let port = server.port;
     let cpu_before = server.cpu_seconds();
     let start = Instant::now();
@@ -519,6 +602,15 @@ fn run(kind: Kind, load: &Load) -> Result {
     }
     let rss = server.peak_rss();
     let disk = dir_size(&server.data);
+    let restarts = (0..restarts)
+        .map(|_| {
+            let ready = server.crash_and_restart(kind);
+            let n = server
+                .count_samples(count_at.at, &count_at.range)
+                .map_err(|e| e.to_string());
+            (ready, n)
+        })
+        .collect();
     drop(server);
     let failed = outcomes.iter().map(|o| o.0).sum();
     let first_error = outcomes.into_iter().find_map(|o| o.1);
@@ -529,6 +621,7 @@ fn run(kind: Kind, load: &Load) -> Result {
         disk,
         failed,
         first_error,
+        restarts,
     }
 }
 
@@ -538,6 +631,7 @@ fn main() {
     let rounds: usize = env_or("RW_ROUNDS", 120);
     let conns: usize = env_or("RW_CONNS", 4);
     let runs: usize = env_or("RW_RUNS", 3);
+    let restarts: usize = env_or("RW_RESTARTS", 0);
     let servers: Vec<Kind> = env_list("RW_SERVERS", "ferroprom,prometheus,victoria-metrics")
         .iter()
         .map(|s| Kind::parse(s))
@@ -585,6 +679,10 @@ fn main() {
         .expect("clock")
         .as_millis() as i64;
     let t0 = (now_ms - 3_600_000) / 1000 * 1000;
+    let count_at = CountAt {
+        at: t0 + (rounds as i64 + 1) * 15_000,
+        range: format!("{}s", rounds * 15 + 60),
+    };
     for shape in &shapes {
         let load = build_load(shape, series, rounds, conns, t0);
         let requests: usize = load.per_conn.iter().map(Vec::len).sum();
@@ -610,7 +708,9 @@ fn main() {
         );
         let mut best_ferro = None;
         for &kind in &available {
-            let results: Vec<Result> = (0..runs.max(1)).map(|_| run(kind, &load)).collect();
+            let results: Vec<Result> = (0..runs.max(1))
+                .map(|_| run(kind, &load, restarts, &count_at))
+                .collect();
             let rate = |r: &Result| load.samples as f64 / r.wall.as_secs_f64();
             let best = results
                 .iter()
@@ -639,7 +739,57 @@ fn main() {
             if let Some(e) = results.iter().find_map(|r| r.first_error.as_ref()) {
                 println!("    first error: {e}");
             }
+            print_restarts(&results, load.samples);
         }
     }
     println!("\nratio = ferroprom's best samples/s / this server's best samples/s");
+    if restarts > 0 {
+        println!("ready = start after kill -9 until /-/ready answers 200");
+    }
+}
+
+/// The restart figures of one server's runs: every time to ready, their
+/// median, and whether a query counts every sample the upload had
+/// acknowledged.
+fn print_restarts(results: &[Result], acknowledged: u64) {
+    let mut ready: Vec<Duration> = results
+        .iter()
+        .flat_map(|r| r.restarts.iter().map(|x| x.0))
+        .collect();
+    if ready.is_empty() {
+        return;
+    }
+    ready.sort();
+    let all: Vec<String> = ready
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect();
+    println!(
+        "    ready after kill -9: median {:.2} s (all: {})",
+        ready[ready.len() / 2].as_secs_f64(),
+        all.join(" ")
+    );
+    for r in results {
+        let lost = r.failed > 0;
+        for (i, (_, n)) in r.restarts.iter().enumerate() {
+            match n {
+                Ok(n) if *n == acknowledged || lost => {}
+                Ok(n) => println!(
+                    "    restart {}: {n} samples counted, {acknowledged} acknowledged: MISSING {}",
+                    i + 1,
+                    acknowledged as i64 - *n as i64
+                ),
+                Err(e) => println!("    restart {}: count failed: {e}", i + 1),
+            }
+        }
+    }
+    let counted = results
+        .iter()
+        .flat_map(|r| &r.restarts)
+        .filter(|(_, n)| n.as_ref().is_ok_and(|n| *n == acknowledged))
+        .count();
+    println!(
+        "    every acknowledged sample back after {counted} of {} restarts",
+        ready.len()
+    );
 }

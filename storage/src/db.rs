@@ -138,7 +138,9 @@ impl Db {
             wal: opts.wal,
             future_grace: opts.future_grace,
         };
-        let (head, report) = Head::open(dir, head_opts)?;
+        // Head chunks ending before the newest block are not loaded.
+        let floor = blocks.iter().map(|b| b.meta().max_time).max();
+        let (head, report) = Head::open_above(dir, head_opts, floor.unwrap_or(i64::MIN))?;
         counters.wal_corruption = report.replay.corruption.as_ref().map(|e| e.to_string());
         let (first, last) = head.wal().segment_range()?.unwrap_or_default();
         let wal_replay = WalReplayStatus {

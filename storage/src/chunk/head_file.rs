@@ -3,8 +3,11 @@
 //! `docs/formats/chunk-files.md`.
 //!
 //! **Not durable**: nothing here is ever fsynced. The write-ahead log is the
-//! durability source; on startup the head is rebuilt from the WAL and this
-//! directory is cleared by [`HeadChunkFile::create`].
+//! durability source. On startup [`HeadChunkFile::open`] hands back every
+//! record that still checks out, so the head can take those chunks instead
+//! of re-appending their samples from the WAL; whatever is torn, damaged or
+//! missing is simply not handed back, and the head replays those samples
+//! from the WAL as before.
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -12,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use memmap2::MmapRaw;
+use memmap2::{Mmap, MmapRaw};
 use parking_lot::Mutex;
 
 use super::file::{
-    decode_record_checked, encode_record, make_ref, segment_header, segment_name, split_ref,
-    SEGMENT_HEADER_LEN,
+    check_segment_header, decode_record, decode_record_checked, encode_record, list_segments,
+    make_ref, segment_header, segment_name, split_ref, SEGMENT_HEADER_LEN,
 };
 use super::{Chunk, ChunkBytes, ChunkRef, Encoding, HeadChunkMeta};
 use crate::error::{Error, Result};
@@ -39,8 +42,10 @@ pub const HEAD_SEGMENT_BYTES: u64 = 128 << 20;
 ///   `written` and only ever form shared slices within `[0, written)`.
 /// * The writer only writes through raw pointers into `[written, len)`, which
 ///   no slice covers, so shared slices never alias a mutation.
+/// * Segments found at open are mapped over their valid prefix only, with
+///   `written` set to their length: nothing is ever written to them.
 /// * Nothing else in this process maps or writes these files (they live in
-///   the head's private directory, recreated on startup).
+///   the head's private directory).
 struct HeadSegment {
     path: PathBuf,
     map: MmapRaw,
@@ -53,6 +58,10 @@ struct HeadSegment {
     /// is always a record's start.
     verified: OnceLock<Box<[AtomicU64]>>,
 }
+
+/// A chunk record found by [`HeadChunkFile::open`]: its reference and the
+/// metadata stored with it (series ref, time range).
+pub type LoadedChunk = (ChunkRef, HeadChunkMeta);
 
 /// Bytes of a head segment per bit of [`HeadSegment::verified`]; less than
 /// the shortest record (its header and checksum alone are 30 bytes).
@@ -112,16 +121,46 @@ impl HeadChunkFile {
     /// Like [`HeadChunkFile::create`] with a chosen segment size (at most 4 GiB).
     pub fn create_with_segment_size(dir: &Path, segment_bytes: u64) -> Result<Self> {
         crate::fs::remove_dir_all(dir)?;
+        Ok(Self::open_with_segment_size(dir, segment_bytes)?.0)
+    }
+
+    /// Opens `dir` (creating it), keeping the chunks a previous run wrote:
+    /// returns them in file order, which is write order, so each series'
+    /// chunks come oldest first. New chunks go to a new segment after the
+    /// highest existing one. 128 MiB segments.
+    ///
+    /// Each segment is read up to its first record that does not check out
+    /// (the zero tail of a preallocated segment, a torn write, damage) and
+    /// truncated there; a segment with a bad header is deleted. None of this
+    /// is an error: every chunk here is also in the WAL.
+    pub fn open(dir: &Path) -> Result<(Self, Vec<LoadedChunk>)> {
+        Self::open_with_segment_size(dir, HEAD_SEGMENT_BYTES)
+    }
+
+    /// Like [`HeadChunkFile::open`] with a chosen segment size (at most 4 GiB).
+    pub fn open_with_segment_size(
+        dir: &Path,
+        segment_bytes: u64,
+    ) -> Result<(Self, Vec<LoadedChunk>)> {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        Ok(HeadChunkFile {
+        let mut segments = BTreeMap::new();
+        let mut loaded = Vec::new();
+        for (seq, path) in list_segments(dir)? {
+            if let Some(seg) = load_segment(&path, seq, &mut loaded)? {
+                segments.insert(seq, Arc::new(seg));
+            }
+        }
+        let cur = segments.keys().next_back().copied().unwrap_or(0);
+        let f = HeadChunkFile {
             dir: dir.to_path_buf(),
             segment_bytes: segment_bytes.clamp(SEGMENT_HEADER_LEN as u64 + 64, u32::MAX as u64),
             inner: Mutex::new(Inner {
-                segments: BTreeMap::new(),
-                cur: 0,
+                segments,
+                cur,
                 buf: Vec::new(),
             }),
-        })
+        };
+        Ok((f, loaded))
     }
 
     fn new_segment(&self, seq: u32, min_len: u64) -> Result<Arc<HeadSegment>> {
@@ -148,6 +187,8 @@ impl HeadChunkFile {
     }
 
     /// Appends a chunk record (not fsynced) and returns its reference.
+    /// Segments found at open are full (their map ends at their last
+    /// record), so the first write after open starts a new segment.
     pub fn write(
         &self,
         meta: HeadChunkMeta,
@@ -264,6 +305,66 @@ impl HeadChunkFile {
             .map(|s| s.map.len() as u64)
             .sum()
     }
+}
+
+/// Reads the segment at `path`: its valid records are appended to `loaded`
+/// (and remembered as checksummed), the file is truncated after the last of
+/// them and mapped. A file whose header is unreadable is deleted (`None`).
+fn load_segment(
+    path: &Path,
+    seq: u32,
+    loaded: &mut Vec<LoadedChunk>,
+) -> Result<Option<HeadSegment>> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut found = Vec::new();
+    let mut end = 0;
+    if (SEGMENT_HEADER_LEN as u64..=u32::MAX as u64).contains(&len) {
+        // SAFETY: the file is private to the head and not yet shared with
+        // anything in this process; this map is dropped before the file is
+        // truncated below.
+        let map = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(path, e))?;
+        if check_segment_header(&map, true).is_ok() {
+            end = SEGMENT_HEADER_LEN;
+            while end < map.len() {
+                match decode_record(&map, end, true) {
+                    Ok(rec) => {
+                        if let Some(meta) = rec.meta {
+                            found.push((make_ref(seq, end as u32), meta));
+                        }
+                        end = rec.end;
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+    }
+    if end == 0 {
+        tracing::warn!(file = %path.display(), "head chunk segment unreadable; deleted (its samples are replayed from the WAL)");
+        drop(f);
+        fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+        return Ok(None);
+    }
+    if (end as u64) < len {
+        f.set_len(end as u64).map_err(|e| Error::io(path, e))?;
+    }
+    let map = MmapRaw::map_raw(&f).map_err(|e| Error::io(path, e))?;
+    let seg = HeadSegment {
+        path: path.to_path_buf(),
+        map,
+        written: AtomicUsize::new(end),
+        verified: OnceLock::new(),
+    };
+    for (r, _) in &found {
+        let (word, bit) = seg.verified_bit(split_ref(*r).1 as usize);
+        word.fetch_or(bit, Ordering::Relaxed);
+    }
+    loaded.extend(found);
+    Ok(Some(seg))
 }
 
 #[cfg(test)]

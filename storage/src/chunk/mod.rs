@@ -11,7 +11,7 @@ mod xor;
 
 pub use bytes::ChunkBytes;
 pub use file::{ChunkFileReader, ChunkFileWriter, ChunkRef, HeadChunkMeta};
-pub use head_file::{HeadChunkFile, HEAD_SEGMENT_BYTES};
+pub use head_file::{HeadChunkFile, LoadedChunk, HEAD_SEGMENT_BYTES};
 pub use xor::{ChunkIter, XorBuilder};
 
 /// How a chunk's bytes are encoded; stored as one byte next to the chunk.

@@ -158,14 +158,29 @@ pub struct OpenReport {
     pub replay: wal::ReplayStats,
     /// Samples in the WAL that could not be applied (e.g. out of order).
     pub samples_skipped: u64,
+    /// Full chunks taken from the head-chunks file a previous run wrote
+    /// (their samples were not re-appended from the WAL).
+    pub chunks_loaded: u64,
 }
 
 impl Head {
-    /// Opens the head in `dir`: replays `dir/wal` into memory, recreates the
-    /// head-chunks dir `dir/chunks_head`, then opens the WAL for writing.
+    /// Opens the head in `dir`: takes the full chunks a previous run left in
+    /// `dir/chunks_head`, replays `dir/wal` into memory (skipping samples
+    /// those chunks hold), then opens the WAL for writing.
     pub fn open(dir: &Path, opts: HeadOptions) -> Result<(Head, OpenReport)> {
+        Self::open_above(dir, opts, i64::MIN)
+    }
+
+    /// [`Head::open`] for a database whose blocks reach `floor`: chunks in
+    /// `dir/chunks_head` ending before it are not loaded (that data is in a
+    /// block; the head was truncated there).
+    pub fn open_above(dir: &Path, opts: HeadOptions, floor: i64) -> Result<(Head, OpenReport)> {
         let wal_dir = dir.join("wal");
-        let chunks = HeadChunkFile::create(&dir.join("chunks_head"))?;
+        let (chunks, loaded) = HeadChunkFile::open(&dir.join("chunks_head"))?;
+        let max_valid = opts
+            .future_grace
+            .map_or(i64::MAX, |g| now_ms().saturating_add(g));
+        let loaded = replay::group_loaded(loaded, floor, max_valid);
         let mut head = Head {
             symbols: SymbolTable::new(),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
@@ -181,7 +196,22 @@ impl Head {
             churn: churn::Churn::default(),
             opts,
         };
-        let report = replay::replay(&mut head, &wal_dir)?;
+        let mut report = replay::replay(&mut head, &wal_dir, loaded)?;
+        if report.replay.corruption.is_some() && report.chunks_loaded > 0 {
+            // Replay stopped early: loaded chunks may hold samples from
+            // after the damage, which the head must not keep when the WAL
+            // does not (the rewritten WAL would make them durable while
+            // their neighbours are gone). Start over from the WAL alone.
+            head.chunks = HeadChunkFile::create(&dir.join("chunks_head"))?;
+            head.symbols = SymbolTable::new();
+            head.shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+            head.postings = RwLock::new(MemPostings::default());
+            head.tombstones = RwLock::new(Tombstones::default());
+            head.min_time = AtomicI64::new(i64::MAX);
+            head.max_time = AtomicI64::new(i64::MIN);
+            head.stats = HeadStats::default();
+            report = replay::replay(&mut head, &wal_dir, replay::Loaded::default())?;
+        }
         if report.replay.corruption.is_some() {
             replay::rewrite_wal(&mut head, dir)?;
         }

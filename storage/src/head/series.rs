@@ -144,6 +144,76 @@ impl MemSeries {
         }
     }
 
+    /// Replay: takes chunks a previous run wrote to the head-chunks file
+    /// (`(ref, mint, maxt)`, oldest first) as this series' full chunks, so
+    /// the WAL samples they hold need not be appended again. The series must
+    /// be empty. The last sample's value is read by [`MemSeries::finish_replay`]
+    /// only if no WAL sample follows.
+    pub fn attach_mapped(&mut self, chunks: &[(ChunkRef, i64, i64)]) {
+        debug_assert!(!self.any && self.closed.is_empty());
+        let Some(&(_, _, maxt)) = chunks.last() else {
+            return;
+        };
+        self.closed = chunks
+            .iter()
+            .map(|&(chunk_ref, mint, maxt)| ClosedChunk::Mapped {
+                chunk_ref,
+                mint,
+                maxt,
+            })
+            .collect();
+        self.last_t = maxt;
+        self.any = true;
+    }
+
+    /// Replay: whether a WAL sample at `t` is already held. While the
+    /// series holds only chunks taken by [`MemSeries::attach_mapped`] (no
+    /// open chunk yet), a sample inside one of their time ranges is. One at
+    /// or before their end but in no chunk's range shows that a chunk is
+    /// missing (a damaged or deleted record): the chunks from there on are
+    /// dropped and the caller appends the WAL samples, so a bad chunk file
+    /// costs replay time, never samples.
+    pub fn in_loaded_chunk(&mut self, t: i64, file: &HeadChunkFile) -> bool {
+        if self.open.is_some() || !self.any || t > self.last_t {
+            return false;
+        }
+        let i = self.closed.partition_point(|c| c.bounds().1 < t);
+        if self.closed.get(i).is_some_and(|c| c.bounds().0 <= t) {
+            return true;
+        }
+        self.closed.truncate(i);
+        self.any = false;
+        self.last_t = i64::MIN;
+        self.finish_replay(file);
+        false
+    }
+
+    /// After replay: when the newest sample is in a chunk taken by
+    /// [`MemSeries::attach_mapped`], reads its value (the duplicate check of
+    /// the next append compares it). Keeps the time of the chunk's end if
+    /// the chunk cannot be read.
+    pub fn finish_replay(&mut self, file: &HeadChunkFile) {
+        if self.open.is_some() {
+            return;
+        }
+        let Some(ClosedChunk::Mapped {
+            chunk_ref, maxt, ..
+        }) = self.closed.last()
+        else {
+            return;
+        };
+        self.any = true;
+        self.last_t = *maxt;
+        match file.chunk(*chunk_ref).map(|c| c.iter().last()) {
+            Ok(Some((t, v))) => {
+                self.last_t = t;
+                self.last_v_bits = v.to_bits();
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "head chunk unreadable after replay"),
+        }
+    }
+
     /// Drops chunks that end before `mint`. Returns whether the series is now
     /// empty (and may be garbage collected).
     pub fn truncate(&mut self, mint: i64) -> bool {
