@@ -367,6 +367,7 @@ fn overlapping_blocks_are_merged_deduplicated() {
     // the same samples, as after a re-import.
     let m = 60_000;
     storage::block::write_block(
+        storage::vfs::Fs::os(),
         dir.path(),
         0,
         30 * m,
@@ -376,6 +377,7 @@ fn overlapping_blocks_are_merged_deduplicated() {
     .unwrap()
     .unwrap();
     storage::block::write_block(
+        storage::vfs::Fs::os(),
         dir.path(),
         15 * m,
         45 * m,
