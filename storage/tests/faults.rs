@@ -340,3 +340,35 @@ fn power_loss_after_every_fsync() {
         every_n(r, Fault::PowerAfterFsync);
     }
 }
+
+/// Regression: the data and WAL directories were created without an fsync
+/// of their parent, so a power loss right after the first acknowledged
+/// commit could take the whole WAL directory away with it.
+#[test]
+fn power_loss_keeps_the_wal_of_a_new_database() {
+    let (v, root) = injector();
+    let dir = root.path().join("data");
+    let opts = |fs| Options {
+        compaction_interval: None,
+        wal: WalOptions {
+            vfs: fs,
+            ..WalOptions::default()
+        },
+        ..Options::default()
+    };
+    let db = Db::open(&dir, opts(Fs::new(v))).unwrap();
+    let mut app = db.appender();
+    app.append(&labels(0), 1000, 1.0).unwrap();
+    app.commit().unwrap();
+    v.power_off_after(v.fsyncs());
+    drop(db);
+    v.power_loss().unwrap();
+    let db = Db::open(&dir, opts(Fs::os())).unwrap();
+    let q = db.querier(0, i64::MAX).unwrap();
+    let got = q
+        .select(&storage::querier::SelectHints::default(), &[])
+        .unwrap()
+        .series;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].iter().collect::<Vec<_>>(), [(1000, 1.0)]);
+}

@@ -399,3 +399,106 @@ impl VfsFile for FaultFile {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(v: &FaultVfs, path: &Path, data: &[u8], sync: bool) {
+        let mut f = v.open(path, OpenMode::Truncate).unwrap();
+        f.write_all(data).unwrap();
+        if sync {
+            f.sync_data().unwrap();
+        }
+    }
+
+    #[test]
+    fn power_loss_keeps_only_synced_bytes_and_entries() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        std::fs::write(root.join("old"), b"before").unwrap();
+        let v = FaultVfs::new(root, &["untracked"]).unwrap();
+        std::fs::create_dir(root.join("untracked")).unwrap();
+        // Synced file, synced entry: survives.
+        write(&v, &root.join("a"), b"aaaa", true);
+        // Synced file, entry never synced: gone.
+        v.sync_dir(root).unwrap();
+        write(&v, &root.join("b"), b"bb", true);
+        // Bytes appended after the fsync: lost, the synced prefix stays.
+        let mut f = v.open(&root.join("a"), OpenMode::Existing).unwrap();
+        f.write_all(b"xx").unwrap();
+        // A directory synced inside, renamed, parent synced: survives
+        // under its new name with its contents.
+        v.create_dir(&root.join("d.tmp")).unwrap();
+        write(&v, &root.join("d.tmp/f"), b"ff", true);
+        v.sync_dir(&root.join("d.tmp")).unwrap();
+        v.rename(&root.join("d.tmp"), &root.join("d")).unwrap();
+        v.remove_file(&root.join("old")).unwrap();
+        v.sync_dir(root).unwrap();
+        // After the last fsync counted here, nothing reaches the disk.
+        v.power_off_after(v.fsyncs());
+        write(&v, &root.join("c"), b"c", false);
+        assert!(v.powered_off());
+        assert!(v.open(&root.join("e"), OpenMode::Truncate).is_err());
+        std::fs::write(root.join("untracked/keep"), b"k").unwrap();
+
+        v.power_loss().unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a", "b", "d", "untracked"]);
+        assert_eq!(std::fs::read(root.join("a")).unwrap(), b"aaaa");
+        assert_eq!(std::fs::read(root.join("b")).unwrap(), b"bb");
+        assert_eq!(std::fs::read(root.join("d/f")).unwrap(), b"ff");
+        assert_eq!(std::fs::read(root.join("untracked/keep")).unwrap(), b"k");
+        assert!(!v.powered_off(), "power is back");
+    }
+
+    #[test]
+    fn entry_not_synced_is_lost() {
+        let d = tempfile::tempdir().unwrap();
+        let v = FaultVfs::new(d.path(), &[]).unwrap();
+        write(&v, &d.path().join("x"), b"data", true);
+        v.power_off_after(v.fsyncs());
+        v.power_loss().unwrap();
+        assert!(!d.path().join("x").exists());
+    }
+
+    #[test]
+    fn nth_operation_fails_until_cleared() {
+        let d = tempfile::tempdir().unwrap();
+        let v = FaultVfs::new(d.path(), &[]).unwrap();
+        v.fail_from(3, FaultKind::NoSpace);
+        let f = v.open(&d.path().join("x"), OpenMode::Truncate).unwrap(); // 1
+        assert_eq!((&f).write(b"abcd").unwrap(), 4); // 2
+        let e = (&f).write(b"efgh").unwrap_err(); // 3
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert!(v.create_dir(&d.path().join("y")).is_err()); // 4
+        v.clear();
+        assert_eq!((&f).write(b"ij").unwrap(), 2);
+        assert_eq!(std::fs::read(d.path().join("x")).unwrap(), b"abcdij");
+        assert_eq!(v.ops(), 5);
+
+        v.fail_from(v.ops() + 1, FaultKind::Io);
+        let e = f.sync_data().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EIO));
+    }
+
+    #[test]
+    fn short_write_writes_half_then_fails() {
+        let d = tempfile::tempdir().unwrap();
+        let v = FaultVfs::new(d.path(), &[]).unwrap();
+        let f = v.open(&d.path().join("x"), OpenMode::Truncate).unwrap();
+        v.fail_from(v.ops() + 1, FaultKind::ShortWrite);
+        let e = (&f).write_all(b"abcdefgh").unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+        assert_eq!(std::fs::read(d.path().join("x")).unwrap(), b"abcd");
+        // Truncation and later writes continue at the new end.
+        v.clear();
+        f.set_len(2).unwrap();
+        (&f).write_all(b"zz").unwrap();
+        assert_eq!(std::fs::read(d.path().join("x")).unwrap(), b"abzz");
+    }
+}
