@@ -21,7 +21,7 @@ use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
 
 /// Series per request: each request is a batch of new series whose WAL
 /// records fill the disk quickly without cutting any head chunk.
-const SERIES: usize = 200;
+const SERIES: usize = 1000;
 const MOUNT_SIZE: &str = "6m";
 const FILLER_BYTES: usize = 2 << 20;
 
@@ -73,10 +73,24 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// 64 hex digits that do not compress, so the WAL (Snappy) grows fast.
+fn noise(seed: u64) -> String {
+    let mut x = seed;
+    (0..4)
+        .map(|_| {
+            // splitmix64
+            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            format!("{:016x}", z ^ (z >> 31))
+        })
+        .collect()
+}
+
 /// Request `n`: `SERIES` new series of metric `fill_<n>`, one sample each
 /// with value `n`, labels padded so the WAL grows fast.
 fn request(n: usize, t: i64) -> WriteRequest {
-    let pad = "x".repeat(200);
     WriteRequest {
         timeseries: (0..SERIES)
             .map(|i| TimeSeries {
@@ -87,7 +101,7 @@ fn request(n: usize, t: i64) -> WriteRequest {
                     },
                     Label {
                         name: "i".into(),
-                        value: format!("{i}-{pad}"),
+                        value: format!("{i}-{}", noise((n * SERIES + i) as u64)),
                     },
                 ],
                 samples: vec![Sample {
@@ -118,28 +132,33 @@ fn post(srv: &common::Server, req: &WriteRequest) -> (u16, String) {
     (status, r.text().unwrap_or_default())
 }
 
-/// Every acknowledged request's series are there, each with its value.
-fn check_acknowledged(srv: &common::Server, acked: &[usize], when: &str) {
-    let got: BTreeMap<String, (f64, f64)> = srv
-        .query("count by (__name__) ({__name__=~\"fill_.*\"})")
+/// `agg by (__name__) (…)` over every `fill_*` series, by metric name.
+fn by_name(srv: &common::Server, agg: &str) -> BTreeMap<String, f64> {
+    srv.query(&format!("{agg} by (__name__) ({{__name__=~\"fill_.*\"}})"))
         .iter()
         .map(|s| {
             let name = s["metric"]["__name__"].as_str().unwrap().to_string();
-            let count: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
-            (name, (count, 0.0))
+            (name, s["value"][1].as_str().unwrap().parse().unwrap())
         })
-        .collect();
+        .collect()
+}
+
+/// Every acknowledged request's series are there, each with its value.
+fn check_acknowledged(srv: &common::Server, acked: &[usize], when: &str) {
+    let (count, min, max) = (
+        by_name(srv, "count"),
+        by_name(srv, "min"),
+        by_name(srv, "max"),
+    );
     for &n in acked {
         let name = format!("fill_{n}");
         assert_eq!(
-            got.get(&name).map(|c| c.0),
-            Some(SERIES as f64),
+            count.get(&name),
+            Some(&(SERIES as f64)),
             "{when}: acknowledged request {n} not all stored"
         );
-        let vals = srv.query(&format!("max({name}) - min({name})"));
-        assert_eq!(vals[0]["value"][1], "0", "{when}: {name}");
-        let v = srv.query(&format!("min({name})"));
-        assert_eq!(v[0]["value"][1], n.to_string().as_str(), "{when}: {name}");
+        assert_eq!(min.get(&name), Some(&(n as f64)), "{when}: {name}");
+        assert_eq!(max.get(&name), Some(&(n as f64)), "{when}: {name}");
     }
 }
 
@@ -153,13 +172,19 @@ fn disk_full_answers_500_and_resumes_when_space_frees() {
     let filler = data.join("filler");
     std::fs::write(&filler, vec![1u8; FILLER_BYTES]).unwrap();
     // A scrape target, so the scrape path meets the full disk too.
-    let exporter = common::exporter::Exporter::start("probe 1\n");
+    // Its body is large enough that a scrape never fits in the last
+    // partly used page of a WAL segment.
+    let body: String = (0..200)
+        .map(|i| format!("probe{{k=\"{}\"}} 1\n", noise(1 << 40 | i)))
+        .collect();
+    let exporter = common::exporter::Exporter::start(&body);
     let config = format!(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: probe\n    \
          static_configs:\n      - targets: ['{}']\n",
         exporter.addr()
     );
-    let mut srv = common::Server::start_in(dir, Some(&config), &[]);
+    let recv = ["--web.enable-remote-write-receiver"];
+    let mut srv = common::Server::start_in(dir, Some(&config), &recv);
     let _log = srv.keep_log();
 
     // Fill the disk.
@@ -176,11 +201,22 @@ fn disk_full_answers_500_and_resumes_when_space_frees() {
         }
         n += 1;
     };
-    assert!(!acked.is_empty(), "some requests fit before the disk filled");
+    assert!(
+        !acked.is_empty(),
+        "some requests fit before the disk filled"
+    );
     assert!(
         first_500.contains("No space left") || first_500.contains("WAL"),
         "{first_500}"
     );
+    // Take the last free pages too, so even a scrape's small batch finds
+    // no room.
+    let filler2 = data.join("filler2");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler2).unwrap();
+        while f.write_all(&[2u8; 4096]).is_ok() {}
+    }
     // Still full: more requests are refused, not acknowledged.
     for _ in 0..3 {
         n += 1;
@@ -195,12 +231,12 @@ fn disk_full_answers_500_and_resumes_when_space_frees() {
     common::poll(20, "target lastError", || {
         let v = srv.api("/api/v1/targets", &[]);
         let t = &v["activeTargets"][0];
-        (t["health"] == "down" && !t["lastError"].as_str().unwrap_or("").is_empty())
-            .then_some(())
+        (t["health"] == "down" && !t["lastError"].as_str().unwrap_or("").is_empty()).then_some(())
     });
 
     // The disk frees up: ingestion resumes without a restart.
     std::fs::remove_file(&filler).unwrap();
+    std::fs::remove_file(&filler2).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         n += 1;
@@ -210,7 +246,10 @@ fn disk_full_answers_500_and_resumes_when_space_frees() {
             break;
         }
         assert_eq!(status, 500, "{body}");
-        assert!(Instant::now() < deadline, "ingestion did not resume: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "ingestion did not resume: {body}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     for _ in 0..3 {
@@ -223,10 +262,15 @@ fn disk_full_answers_500_and_resumes_when_space_frees() {
         let v = srv.api("/api/v1/targets", &[]);
         (v["activeTargets"][0]["health"] == "up").then_some(())
     });
+    eprintln!(
+        "{} requests acknowledged, {} refused",
+        acked.len(),
+        n + 1 - acked.len()
+    );
     check_acknowledged(&srv, &acked, "after the disk freed up");
 
     // And after a crash and restart (WAL replay from the full-disk era).
     let dir = srv.kill();
-    let srv = common::Server::start_in(dir, Some(&config), &[]);
+    let srv = common::Server::start_in(dir, Some(&config), &recv);
     check_acknowledged(&srv, &acked, "after restart");
 }

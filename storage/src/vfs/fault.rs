@@ -184,9 +184,14 @@ impl FaultVfs {
         self.state.lock().fail_from = Some((n, kind));
     }
 
-    /// Loses power right after fsync `n` (of a file or directory, 1-based).
+    /// Loses power right after fsync `n` (of a file or directory, 1-based;
+    /// at once if that many already ran).
     pub fn power_off_after(&self, n: u64) {
-        self.state.lock().power_off_after = Some(n);
+        let mut st = self.state.lock();
+        st.power_off_after = Some(n);
+        if st.fsyncs >= n {
+            st.powered_off = true;
+        }
     }
 
     /// The disk frees up: operations run again (power loss is not cleared).
@@ -437,7 +442,6 @@ mod tests {
         v.sync_dir(root).unwrap();
         // After the last fsync counted here, nothing reaches the disk.
         v.power_off_after(v.fsyncs());
-        write(&v, &root.join("c"), b"c", false);
         assert!(v.powered_off());
         assert!(v.open(&root.join("e"), OpenMode::Truncate).is_err());
         std::fs::write(root.join("untracked/keep"), b"k").unwrap();

@@ -647,7 +647,10 @@ mod tests {
         wal.log(&recs[2..]).unwrap();
         drop(wal);
         let (got, stats) = collect(d.path());
-        assert!(stats.corruption.is_none() && stats.truncated.is_none(), "{stats:?}");
+        assert!(
+            stats.corruption.is_none() && stats.truncated.is_none(),
+            "{stats:?}"
+        );
         let mut want = vec![recs[0].clone()];
         want.extend_from_slice(&recs[2..]);
         assert_eq!(got, want);
