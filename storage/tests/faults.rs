@@ -184,18 +184,6 @@ fn run(v: &'static FaultVfs, dir: &Path, retention: Retention, fault: Option<Fau
             }
         }
         let live: std::collections::HashSet<_> = db.blocks().iter().map(|m| m.ulid).collect();
-        if fault.is_none() {
-            for m in db.blocks() {
-                eprintln!(
-                    "block {} {}..{} level {} ",
-                    m.ulid,
-                    m.min_time / H,
-                    m.max_time / H,
-                    m.compaction.level
-                );
-            }
-            eprintln!("stats {:?}", db.stats());
-        }
         out.blocks_dropped = seen.difference(&live).count();
         if !power && !cleared && failed_at.is_some() {
             // Failed in the last steps: the same instance recovers now.
@@ -313,32 +301,29 @@ fn every_n(retention: Retention, make: impl Fn(u64) -> Fault) {
     assert!(n > 50, "the run has only {n} operations");
 }
 
+fn both_retentions(make: impl Fn(u64) -> Fault) {
+    every_n(Retention::Time, &make);
+    every_n(Retention::Size, &make);
+}
+
 #[test]
 fn no_space_at_every_operation() {
-    for r in [Retention::Time, Retention::Size] {
-        every_n(r, |n| Fault::Op(n, FaultKind::NoSpace));
-    }
+    both_retentions(|n| Fault::Op(n, FaultKind::NoSpace));
 }
 
 #[test]
 fn io_error_at_every_operation() {
-    for r in [Retention::Time, Retention::Size] {
-        every_n(r, |n| Fault::Op(n, FaultKind::Io));
-    }
+    both_retentions(|n| Fault::Op(n, FaultKind::Io));
 }
 
 #[test]
 fn short_write_at_every_operation() {
-    for r in [Retention::Time, Retention::Size] {
-        every_n(r, |n| Fault::Op(n, FaultKind::ShortWrite));
-    }
+    both_retentions(|n| Fault::Op(n, FaultKind::ShortWrite));
 }
 
 #[test]
 fn power_loss_after_every_fsync() {
-    for r in [Retention::Time, Retention::Size] {
-        every_n(r, Fault::PowerAfterFsync);
-    }
+    both_retentions(Fault::PowerAfterFsync);
 }
 
 /// Regression: the data and WAL directories were created without an fsync

@@ -146,8 +146,10 @@ impl FaultVfs {
     /// Back to no faults and zero counts, with the tree as it is now taken
     /// as durable (for reusing one injector over many runs).
     pub fn reset(&self) -> io::Result<()> {
-        let mut st = State::default();
-        st.root_ino = fs::metadata(&self.root)?.ino();
+        let mut st = State {
+            root_ino: fs::metadata(&self.root)?.ino(),
+            ..State::default()
+        };
         self.capture(&self.root, &mut st, true)?;
         *self.state.lock() = st;
         Ok(())
