@@ -319,7 +319,7 @@ fn write_staged(
             .series
             .iter()
             .filter_map(|(labels, samples)| series_in(labels, samples, mint, maxt));
-        if let Some(meta) = write_block(staging, mint, maxt, &[], series)? {
+        if let Some(meta) = write_block(storage::vfs::Fs::os(), staging, mint, maxt, &[], series)? {
             metas.push(meta);
         }
         draw(

@@ -162,6 +162,7 @@ fn db_options() -> Options {
         wal: WalOptions {
             segment_size: 64 * 1024,
             sync: SyncPolicy::Never,
+            ..WalOptions::default()
         },
         ..Options::default()
     }

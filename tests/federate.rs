@@ -61,6 +61,7 @@ fn harness(config: &str) -> Harness {
                 wal: WalOptions {
                     segment_size: 64 * 1024,
                     sync: SyncPolicy::Never,
+                    ..WalOptions::default()
                 },
                 ..Options::default()
             },

@@ -70,6 +70,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         wal: WalOptions {
             segment_size: 64 * 1024,
             sync: SyncPolicy::Never,
+            ..WalOptions::default()
         },
         // The server's default `--storage.tsdb.future-sample-grace`.
         future_grace: Some(GRACE),

@@ -26,6 +26,9 @@ pub(crate) struct ScrapeMetrics {
     out_of_order: Arc<Counter>,
     duplicate: Arc<Counter>,
     out_of_bounds: Arc<Counter>,
+    /// Scrapes whose samples storage could not take (a full or failing
+    /// disk); Prometheus only logs these.
+    append_failed: Arc<Counter>,
     pub(crate) pool_targets: GaugeVec,
     pub(crate) pool_target_limit: GaugeVec,
     pub(crate) sync_length: HistogramVec,
@@ -82,6 +85,10 @@ impl ScrapeMetrics {
             out_of_bounds: r.counter(
                 "prometheus_target_scrapes_sample_out_of_bounds_total",
                 "Total number of samples rejected due to timestamp falling outside of the time bounds.",
+            ),
+            append_failed: r.counter(
+                "ferroprom_target_scrapes_append_failed_total",
+                "Total number of scrapes whose samples could not be stored (storage I/O errors).",
             ),
             pool_targets: r.gauge_vec(
                 "prometheus_target_scrape_pool_targets",
@@ -146,6 +153,7 @@ impl ScrapeMetrics {
                 | ScrapeError::LabelNameLengthLimit { .. }
                 | ScrapeError::LabelValueLengthLimit { .. },
             ) => self.exceeded_label_limits.inc(),
+            Some(ScrapeError::Storage(_)) => self.append_failed.inc(),
             _ => {}
         }
     }

@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::head::{Appender, Head, HeadOptions, HeadQuerier};
 use crate::labels::Matcher;
 use crate::querier::{MergeQuerier, Querier, Queryable, SelectHints};
+use crate::vfs::Fs;
 use crate::wal::WalOptions;
 
 /// Database options. `Default` gives Prometheus's defaults.
@@ -28,6 +29,8 @@ pub struct Options {
     pub retention: Option<i64>,
     /// `--storage.tsdb.retention.size`; `None` means unlimited.
     pub retention_bytes: Option<u64>,
+    /// WAL tuning, and the file system every write of the database goes
+    /// through ([`WalOptions::vfs`]).
     pub wal: WalOptions,
     /// How often the background thread checks for compaction work; `None`
     /// disables the thread (callers then call [`Db::compact`]).
@@ -130,9 +133,10 @@ impl Db {
     /// fails to open is logged, counted and skipped; its files stay for
     /// inspection), replays the WAL into the head.
     pub fn open(dir: &Path, opts: Options) -> Result<Db> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let fs = opts.wal.vfs;
+        fs.create_dir_durable(dir)?;
         let mut counters = Counters::default();
-        let blocks = open_blocks(dir, &mut counters)?;
+        let blocks = open_blocks(fs, dir, &mut counters)?;
         let head_opts = HeadOptions {
             block_range: opts.block_range,
             wal: opts.wal,
@@ -241,16 +245,17 @@ impl Db {
             // It would be taken for a block when the parent is opened.
             return Err(invalid("dir must not be a valid ULID"));
         }
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let fs = self.inner.fs();
+        fs.create_dir_all(dir)?;
         // Compaction, retention and deletion would change the block list
         // or a block's tombstones halfway through.
         let _g = self.inner.compact_lock.lock();
         let blocks: Vec<Arc<Block>> = self.inner.blocks.read().clone();
         for b in &blocks {
-            crate::snapshot::link_block(b, dir)?;
+            crate::snapshot::link_block(fs, b, dir)?;
         }
         if with_head {
-            crate::snapshot::write_head_block(&self.inner.head, dir)?;
+            crate::snapshot::write_head_block(fs, &self.inner.head, dir)?;
         }
         Ok(())
     }
@@ -363,6 +368,10 @@ fn background(inner: Arc<Inner>, stop: Receiver<()>, every: Duration) {
 }
 
 impl Inner {
+    fn fs(&self) -> Fs {
+        self.opts.wal.vfs
+    }
+
     fn compact(&self) -> Result<()> {
         let _g = self.compact_lock.lock();
         let start = Instant::now();
@@ -395,8 +404,8 @@ impl Inner {
             let series = HeadQuerier::new(&self.head, mint, maxt - 1)
                 .select(&SelectHints::default(), &[])?
                 .series;
-            if let Some(meta) = write_block(&self.dir, mint, maxt, &[], series)? {
-                let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;
+            if let Some(meta) = write_block(self.fs(), &self.dir, mint, maxt, &[], series)? {
+                let block = Block::open(self.fs(), &self.dir.join(meta.ulid.to_string()))?;
                 let mut blocks = self.blocks.write();
                 blocks.push(Arc::new(block));
                 blocks.sort_by_key(|b| b.meta().min_time);
@@ -442,17 +451,17 @@ impl Inner {
             let series = MergeQuerier::new(queriers)
                 .select(&SelectHints::default(), &[])?
                 .series;
-            let new = write_block(&self.dir, mint, maxt, &parents, series)?;
+            let new = write_block(self.fs(), &self.dir, mint, maxt, &parents, series)?;
             let mut blocks = self.blocks.write();
             if let Some(meta) = new {
-                let block = Block::open(&self.dir.join(meta.ulid.to_string()))?;
+                let block = Block::open(self.fs(), &self.dir.join(meta.ulid.to_string()))?;
                 blocks.push(Arc::new(block));
             }
             blocks.retain(|b| !group.contains(&b.meta().ulid));
             blocks.sort_by_key(|b| b.meta().min_time);
             drop(blocks);
             for b in &parts {
-                delete_block_dir(b.dir())?;
+                delete_block_dir(self.fs(), b.dir())?;
             }
             self.counters.lock().compactions += 1;
         }
@@ -476,6 +485,7 @@ impl Inner {
             // The old block as parent: a crash before it is deleted below
             // leaves it to be removed at the next open.
             let new = write_block(
+                self.fs(),
                 &self.dir,
                 meta.min_time,
                 meta.max_time,
@@ -484,14 +494,14 @@ impl Inner {
             )?;
             let mut blocks = self.blocks.write();
             if let Some(m) = new {
-                let block = Block::open(&self.dir.join(m.ulid.to_string()))?;
+                let block = Block::open(self.fs(), &self.dir.join(m.ulid.to_string()))?;
                 blocks.push(Arc::new(block));
             }
             blocks.retain(|b| b.meta().ulid != meta.ulid);
             blocks.sort_by_key(|b| b.meta().min_time);
             drop(blocks);
             tracing::info!(block = %meta.ulid, "tombstones cleaned");
-            delete_block_dir(old.dir())?;
+            delete_block_dir(self.fs(), old.dir())?;
         }
         Ok(())
     }
@@ -535,7 +545,7 @@ impl Inner {
         };
         for b in removed {
             tracing::info!(block = %b.meta().ulid, "retention: deleting block");
-            delete_block_dir(b.dir())?;
+            delete_block_dir(self.fs(), b.dir())?;
         }
         Ok(())
     }
@@ -543,20 +553,20 @@ impl Inner {
 
 /// Deletion is a rename first, so a crash never leaves a half-deleted block
 /// that looks valid.
-fn delete_block_dir(dir: &Path) -> Result<()> {
+fn delete_block_dir(fs: Fs, dir: &Path) -> Result<()> {
     let mut tmp = dir.as_os_str().to_owned();
     tmp.push(TMP_DELETION_SUFFIX);
     let tmp = PathBuf::from(tmp);
-    std::fs::rename(dir, &tmp).map_err(|e| Error::io(dir, e))?;
+    fs.rename(dir, &tmp)?;
     if let Some(p) = dir.parent() {
-        crate::fs::sync_dir(p)?;
+        fs.sync_dir(p)?;
     }
-    crate::fs::remove_dir_all(&tmp)
+    fs.remove_dir_all(&tmp)
 }
 
 /// Opens every block dir in `dir`, after removing leftovers of interrupted
 /// writes and deletions, and blocks already merged into a newer one.
-fn open_blocks(dir: &Path, counters: &mut Counters) -> Result<Vec<Arc<Block>>> {
+fn open_blocks(fs: Fs, dir: &Path, counters: &mut Counters) -> Result<Vec<Arc<Block>>> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     let mut blocks = Vec::new();
     for entry in rd {
@@ -568,13 +578,13 @@ fn open_blocks(dir: &Path, counters: &mut Counters) -> Result<Vec<Arc<Block>>> {
         }
         if name.ends_with(TMP_CREATION_SUFFIX) || name.ends_with(TMP_DELETION_SUFFIX) {
             tracing::info!(dir = %path.display(), "removing leftover temporary block dir");
-            crate::fs::remove_dir_all(&path)?;
+            fs.remove_dir_all(&path)?;
             continue;
         }
         if name.parse::<crate::block::Ulid>().is_err() {
             continue;
         }
-        match Block::open(&path) {
+        match Block::open(fs, &path) {
             Ok(b) => blocks.push(Arc::new(b)),
             Err(e) => {
                 tracing::error!(error = %e, "skipping block that failed to open");
@@ -592,7 +602,7 @@ fn open_blocks(dir: &Path, counters: &mut Counters) -> Result<Vec<Arc<Block>>> {
         .into_iter()
         .partition(|b| parents.contains(&b.meta().ulid));
     for b in stale {
-        delete_block_dir(b.dir())?;
+        delete_block_dir(fs, b.dir())?;
     }
     let mut live = live;
     live.sort_by_key(|b| b.meta().min_time);

@@ -22,6 +22,7 @@ pub mod labels;
 pub mod querier;
 mod snapshot;
 pub mod tombstones;
+pub mod vfs;
 pub mod wal;
 
 pub use db::{Db, Options, Stats, WalReplayStatus};

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::encoding::{be_u32, crc32c, Decbuf, DecodeError, Encbuf};
 use crate::error::{Error, Result};
-use crate::fs::write_atomic;
+use crate::vfs::Fs;
 
 /// Magic number opening a tombstones file ("TOMB").
 pub const TOMBSTONES_MAGIC: u32 = 0x544F_4D42;
@@ -256,8 +256,8 @@ impl Tombstones {
     }
 
     /// Writes the tombstones file at `path` atomically.
-    pub fn write(&self, path: &Path) -> Result<()> {
-        write_atomic(path, &self.encode())
+    pub fn write(&self, fs: Fs, path: &Path) -> Result<()> {
+        fs.write_atomic(path, &self.encode())
     }
 
     /// Reads the tombstones file at `path`; a missing file means no
@@ -406,9 +406,9 @@ mod tests {
             "missing = empty"
         );
         let t = sample();
-        t.write(&path).unwrap();
+        t.write(Fs::os(), &path).unwrap();
         assert_eq!(Tombstones::read(&path).unwrap(), t);
-        Tombstones::new().write(&path).unwrap();
+        Tombstones::new().write(Fs::os(), &path).unwrap();
         assert!(Tombstones::read(&path).unwrap().is_empty());
         assert!(!dir.path().join("tombstones.tmp").exists());
     }

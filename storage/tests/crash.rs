@@ -25,6 +25,7 @@ fn opts() -> Options {
         wal: WalOptions {
             segment_size: 16 * 1024,
             sync: SyncPolicy::Always,
+            ..WalOptions::default()
         },
         compaction_interval: Some(Duration::from_millis(5)),
         future_grace: None,

@@ -371,6 +371,7 @@ fn overlapping_blocks_are_merged_deduplicated() {
     // the same samples, as after a re-import.
     let m = 60_000;
     storage::block::write_block(
+        storage::vfs::Fs::os(),
         dir.path(),
         0,
         30 * m,
@@ -380,6 +381,7 @@ fn overlapping_blocks_are_merged_deduplicated() {
     .unwrap()
     .unwrap();
     storage::block::write_block(
+        storage::vfs::Fs::os(),
         dir.path(),
         15 * m,
         45 * m,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ulid::Ulid;
 use crate::error::{Error, Result};
-use crate::fs::write_atomic;
+use crate::vfs::Fs;
 
 /// Name of the metadata file inside a block directory.
 pub const META_FILENAME: &str = "meta.json";
@@ -157,12 +157,12 @@ impl BlockMeta {
     }
 
     /// Writes `dir/meta.json` atomically (`meta.tmp`, fsync, rename, fsync dir).
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    pub fn write(&self, fs: Fs, dir: &Path) -> Result<()> {
         let path = dir.join(META_FILENAME);
         let mut json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::io(&path, std::io::Error::other(e)))?;
         json.push(b'\n');
-        write_atomic(&path, &json)
+        fs.write_atomic(&path, &json)
     }
 }
 
@@ -198,12 +198,12 @@ mod tests {
         assert_eq!(m.min_time, 0);
         assert_eq!(m.max_time, 14_400_000);
         assert_eq!(m.compaction.parents.len(), 2);
-        m.write(dir.path()).unwrap();
+        m.write(Fs::os(), dir.path()).unwrap();
         assert_eq!(BlockMeta::read(dir.path()).unwrap(), m);
         assert!(!dir.path().join("meta.tmp").exists());
 
         let l1 = BlockMeta::new_level1(Ulid::new(), 5, 10, BlockStats::default());
-        l1.write(dir.path()).unwrap();
+        l1.write(Fs::os(), dir.path()).unwrap();
         let text = std::fs::read_to_string(dir.path().join(META_FILENAME)).unwrap();
         assert!(!text.contains("parents"), "empty parents omitted: {text}");
         assert!(text.contains("\"minTime\": 5"));

@@ -17,10 +17,13 @@ use crate::querier::{
     label_names_of, label_values_of, ChunkSpan, Querier, SelectHints, Series, SeriesSet, Warnings,
 };
 use crate::tombstones::{Interval, Tombstones};
+use crate::vfs::Fs;
 
 /// An open block. Cheap to share behind an `Arc`; the mmaps stay valid after
 /// the directory is deleted, so queries in flight finish safely.
 pub struct Block {
+    /// Where tombstones are written.
+    fs: Fs,
     dir: PathBuf,
     meta: BlockMeta,
     index: IndexReader,
@@ -31,14 +34,16 @@ pub struct Block {
 
 impl Block {
     /// Opens `dir`, checking meta.json, the index checksums and every chunk
-    /// segment header. Errors name the offending file.
-    pub fn open(dir: &Path) -> Result<Block> {
+    /// segment header. Errors name the offending file. Later writes (of
+    /// tombstones) go through `fs`.
+    pub fn open(fs: Fs, dir: &Path) -> Result<Block> {
         let meta = BlockMeta::read(dir)?;
         let index = IndexReader::open(&dir.join(INDEX_FILENAME))?;
         let chunks = ChunkFileReader::open(&dir.join(CHUNKS_DIRNAME), false)?;
         let tombstones = Tombstones::read(&dir.join(TOMBSTONES_FILENAME))?;
         let size = crate::fs::dir_size(dir);
         Ok(Block {
+            fs,
             dir: dir.to_path_buf(),
             meta,
             index,
@@ -83,7 +88,7 @@ impl Block {
         for id in ids.iter() {
             ts.add(id as u64, Interval { mint, maxt });
         }
-        ts.write(&self.dir.join(TOMBSTONES_FILENAME))?;
+        ts.write(self.fs, &self.dir.join(TOMBSTONES_FILENAME))?;
         *guard = Arc::new(ts);
         Ok(ids.len())
     }

@@ -11,17 +11,19 @@ use crate::chunk::{
 use crate::error::Result;
 use crate::index::{ChunkMeta, IndexWriter};
 use crate::querier::Series;
+use crate::vfs::Fs;
 
 /// Chunk segment files in blocks are cut at this size.
 const SEGMENT_BYTES: u64 = 512 << 20;
 
 /// Writes `series` (sorted by labels, restricted to `[mint, maxt)`) as a new
-/// block under `parent`. Chunks are copied as they are when they fit the
+/// block under `parent`, through `fs`. Chunks are copied as they are when they fit the
 /// range, do not overlap and carry no deletions; otherwise the series is
 /// re-encoded (merging duplicates, dropping deleted samples). `parents` are
 /// the blocks being compacted (empty for a block cut from the head). Returns
 /// `None` when no sample is left to write.
 pub fn write_block(
+    fs: Fs,
     parent: &Path,
     mint: i64,
     maxt: i64,
@@ -30,24 +32,29 @@ pub fn write_block(
 ) -> Result<Option<BlockMeta>> {
     let ulid = Ulid::new();
     let tmp = parent.join(format!("{ulid}{TMP_CREATION_SUFFIX}"));
-    crate::fs::remove_dir_all(&tmp)?;
-    std::fs::create_dir_all(&tmp).map_err(|e| crate::Error::io(&tmp, e))?;
-    let result = write_into(&tmp, ulid, mint, maxt, parents, series);
-    match result {
-        Ok(Some(meta)) => {
-            let dst = parent.join(ulid.to_string());
-            crate::fs::sync_dir(&tmp)?;
-            crate::fs::publish_dir(&tmp, &dst)?;
-            Ok(Some(meta))
-        }
-        other => {
-            crate::fs::remove_dir_all(&tmp)?;
-            other
+    fs.remove_dir_all(&tmp)?;
+    fs.create_dir_all(&tmp)?;
+    let result =
+        write_into(fs, &tmp, ulid, mint, maxt, parents, series).and_then(|meta| match meta {
+            Some(meta) => {
+                fs.sync_dir(&tmp)?;
+                fs.publish_dir(&tmp, &parent.join(ulid.to_string()))?;
+                Ok(Some(meta))
+            }
+            None => Ok(None),
+        });
+    if !matches!(result, Ok(Some(_))) {
+        // A failed write (a full disk) must not leave its files behind to
+        // fill the disk again; when even that fails, the next open does it.
+        if let Err(e) = fs.remove_dir_all(&tmp) {
+            tracing::warn!(error = %e, "could not remove an unfinished block");
         }
     }
+    result
 }
 
 fn write_into(
+    fs: Fs,
     dir: &Path,
     ulid: Ulid,
     mint: i64,
@@ -55,8 +62,8 @@ fn write_into(
     parents: &[BlockMeta],
     series: impl IntoIterator<Item = Series>,
 ) -> Result<Option<BlockMeta>> {
-    let mut chunks = ChunkFileWriter::create(&dir.join(CHUNKS_DIRNAME), false, SEGMENT_BYTES)?;
-    let mut index = IndexWriter::create(&dir.join(INDEX_FILENAME))?;
+    let mut chunks = ChunkFileWriter::create(fs, &dir.join(CHUNKS_DIRNAME), false, SEGMENT_BYTES)?;
+    let mut index = IndexWriter::create(fs, &dir.join(INDEX_FILENAME))?;
     let mut stats = BlockStats::default();
     let mut metas = Vec::new();
     for s in series {
@@ -89,7 +96,7 @@ fn write_into(
     };
     meta.min_time = mint;
     meta.max_time = maxt;
-    meta.write(dir)?;
+    meta.write(fs, dir)?;
     Ok(Some(meta))
 }
 

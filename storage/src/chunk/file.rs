@@ -1,7 +1,7 @@
 //! Chunk segment files: an append-only writer and an mmap reader. Layout in
 //! `docs/formats/chunk-files.md`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use memmap2::Mmap;
 use super::{Chunk, ChunkBytes, Encoding};
 use crate::encoding::{be_u32, crc32c, u32_be, Decbuf, Encbuf};
 use crate::error::{Error, Result};
+use crate::vfs::{Fs, OpenMode, WriteFile};
 
 /// `(segment sequence << 32) | byte offset of the record in that segment`.
 pub type ChunkRef = u64;
@@ -204,12 +205,13 @@ pub(crate) fn decode_record_checked(
 
 /// Writes chunk records into numbered segment files.
 pub struct ChunkFileWriter {
+    fs: Fs,
     dir: PathBuf,
     head: bool,
     max_segment_bytes: u64,
     seq: u32,
     path: PathBuf,
-    file: BufWriter<File>,
+    file: BufWriter<WriteFile>,
     size: u64,
     dir_dirty: bool,
     buf: Vec<u8>,
@@ -217,12 +219,14 @@ pub struct ChunkFileWriter {
 
 impl ChunkFileWriter {
     /// Creates `dir` if needed; starts a new segment after the highest
-    /// existing one. `head` selects the head-chunk variant.
-    pub fn create(dir: &Path, head: bool, max_segment_bytes: u64) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    /// existing one. `head` selects the head-chunk variant. Writes go
+    /// through `fs`.
+    pub fn create(fs: Fs, dir: &Path, head: bool, max_segment_bytes: u64) -> Result<Self> {
+        fs.create_dir_all(dir)?;
         let seq = list_segments(dir)?.last().map_or(0, |s| s.0) + 1;
-        let (path, file) = Self::open_segment(dir, seq, head)?;
+        let (path, file) = Self::open_segment(fs, dir, seq, head)?;
         Ok(ChunkFileWriter {
+            fs,
             dir: dir.to_path_buf(),
             head,
             // Offsets are 32 bits.
@@ -236,13 +240,14 @@ impl ChunkFileWriter {
         })
     }
 
-    fn open_segment(dir: &Path, seq: u32, head: bool) -> Result<(PathBuf, BufWriter<File>)> {
+    fn open_segment(
+        fs: Fs,
+        dir: &Path,
+        seq: u32,
+        head: bool,
+    ) -> Result<(PathBuf, BufWriter<WriteFile>)> {
         let path = dir.join(segment_name(seq));
-        let f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let f = fs.open(&path, OpenMode::CreateNew)?;
         let mut w = BufWriter::with_capacity(1 << 16, f);
         w.write_all(&segment_header(head))
             .map_err(|e| Error::io(&path, e))?;
@@ -283,7 +288,7 @@ impl ChunkFileWriter {
     fn cut(&mut self) -> Result<()> {
         self.sync_file()?;
         let seq = self.seq + 1;
-        let (path, file) = Self::open_segment(&self.dir, seq, self.head)?;
+        let (path, file) = Self::open_segment(self.fs, &self.dir, seq, self.head)?;
         self.seq = seq;
         self.path = path;
         self.file = file;
@@ -305,7 +310,7 @@ impl ChunkFileWriter {
     pub fn sync(&mut self) -> Result<()> {
         self.sync_file()?;
         if self.dir_dirty {
-            crate::fs::sync_dir(&self.dir)?;
+            self.fs.sync_dir(&self.dir)?;
             self.dir_dirty = false;
         }
         Ok(())
@@ -439,7 +444,7 @@ mod tests {
     }
 
     fn write_many(dir: &Path, head: bool, n: usize) -> Vec<ChunkRef> {
-        let mut w = ChunkFileWriter::create(dir, head, 4096).unwrap();
+        let mut w = ChunkFileWriter::create(Fs::os(), dir, head, 4096).unwrap();
         let refs: Vec<_> = (0..n)
             .map(|i| w.write(head.then(|| meta(i)), &chunk(i)).unwrap())
             .collect();
@@ -475,7 +480,7 @@ mod tests {
             ));
             // A second writer continues after the highest segment.
             let last = segs.last().unwrap().0;
-            let mut w = ChunkFileWriter::create(&dir, head, 4096).unwrap();
+            let mut w = ChunkFileWriter::create(Fs::os(), &dir, head, 4096).unwrap();
             let cr = w.write(head.then(|| meta(0)), &chunk(0)).unwrap();
             w.finish().unwrap();
             assert_eq!(split_ref(cr), (last + 1, SEGMENT_HEADER_LEN as u32));
@@ -539,7 +544,7 @@ mod tests {
         let (seq, cut) = split_ref(refs[3]);
         let in_seg: Vec<_> = refs.iter().filter(|r| split_ref(**r).0 == seq).collect();
         let path = dir.join(segment_name(seq));
-        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         f.set_len(cut as u64 + 3).unwrap();
         drop(f);
         let r = ChunkFileReader::open(dir, false).unwrap();

@@ -345,7 +345,7 @@ mod model_tests {
             // Block index built from the same series.
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("index");
-            let mut w = IndexWriter::create(&path).unwrap();
+            let mut w = IndexWriter::create(crate::vfs::Fs::os(), &path).unwrap();
             for l in &series {
                 w.add_series(l, &[]).unwrap();
             }
@@ -394,7 +394,7 @@ mod model_tests {
         series.sort();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
-        let mut w = IndexWriter::create(&path).unwrap();
+        let mut w = IndexWriter::create(crate::vfs::Fs::os(), &path).unwrap();
         for l in &series {
             w.add_series(l, &[]).unwrap();
         }

@@ -399,7 +399,7 @@ mod tests {
     use crate::Matcher;
 
     fn write_index(path: &Path, series: &[(Labels, Vec<ChunkMeta>)]) -> u64 {
-        let mut w = IndexWriter::create(path).unwrap();
+        let mut w = IndexWriter::create(crate::vfs::Fs::os(), path).unwrap();
         for (i, (l, c)) in series.iter().enumerate() {
             assert_eq!(w.add_series(l, c).unwrap(), i as u32);
         }
@@ -496,7 +496,7 @@ mod tests {
     #[test]
     fn writer_rejects_out_of_order() {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = IndexWriter::create(&dir.path().join("index")).unwrap();
+        let mut w = IndexWriter::create(crate::vfs::Fs::os(), &dir.path().join("index")).unwrap();
         w.add_series(&Labels::from_pairs([("a", "2")]), &[])
             .unwrap();
         assert!(w

@@ -1,7 +1,6 @@
 //! Writes a block's `index` file (format in `docs/formats/index.md`).
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,6 +9,7 @@ use roaring::RoaringBitmap;
 
 use super::{HEADER_LEN, MAGIC, VERSION};
 use crate::encoding::{crc32c, u32_be, Encbuf};
+use crate::vfs::{Fs, OpenMode, WriteFile};
 use crate::{Error, Labels, Result};
 
 /// Where one chunk of a series lives and which time range it covers.
@@ -27,7 +27,7 @@ pub struct ChunkMeta {
 /// [`IndexWriter::finish`].
 pub struct IndexWriter {
     path: PathBuf,
-    file: File,
+    file: WriteFile,
     sym_ids: HashMap<Arc<str>, u32>,
     sym_strs: Vec<Arc<str>>,
     /// Label pairs of all series as temporary symbol ids, back to back.
@@ -42,9 +42,9 @@ pub struct IndexWriter {
 }
 
 impl IndexWriter {
-    /// Creates (truncates) the index file at `path`.
-    pub fn create(path: &Path) -> Result<Self> {
-        let file = File::create(path).map_err(|e| Error::io(path, e))?;
+    /// Creates (truncates) the index file at `path`, written through `fs`.
+    pub fn create(fs: Fs, path: &Path) -> Result<Self> {
+        let file = fs.open(path, OpenMode::Truncate)?;
         Ok(IndexWriter {
             path: path.to_path_buf(),
             file,
@@ -244,7 +244,7 @@ pub(crate) fn encode_chunks(e: &mut Encbuf, chunks: &[ChunkMeta]) {
 }
 
 struct Out<'a> {
-    w: BufWriter<File>,
+    w: BufWriter<WriteFile>,
     pos: u64,
     path: &'a Path,
 }

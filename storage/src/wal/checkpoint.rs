@@ -1,12 +1,11 @@
 //! Checkpoints: fold a prefix of the WAL into `checkpoint.NNNNNNNN`, keeping
 //! only live series and recent samples, so old segments can be deleted.
 
-use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fs::{publish_dir, remove_dir_all, sync_dir};
+use crate::vfs::{Fs, WriteFile};
 
 use super::checkpoint_dir::{
     checkpoint_name, latest_checkpoint, list_checkpoints, tmp_checkpoint_name,
@@ -36,19 +35,21 @@ pub struct CheckpointStats {
 
 /// Writes records into numbered segments in a checkpoint directory.
 struct CheckpointWriter<'a> {
+    fs: Fs,
     dir: &'a Path,
     segment_size: u64,
     seg: u32,
-    w: BufWriter<File>,
+    w: BufWriter<WriteFile>,
     len: u64,
     frame: Vec<u8>,
     enc: FrameEncoder,
 }
 
 impl<'a> CheckpointWriter<'a> {
-    fn new(dir: &'a Path, segment_size: u64) -> Result<Self> {
-        let f = create_segment(dir, 0, false)?;
+    fn new(fs: Fs, dir: &'a Path, segment_size: u64) -> Result<Self> {
+        let f = create_segment(fs, dir, 0, false)?;
         Ok(CheckpointWriter {
+            fs,
             dir,
             segment_size,
             seg: 0,
@@ -78,7 +79,10 @@ impl<'a> CheckpointWriter<'a> {
         if self.len > SEGMENT_HEADER_LEN && self.len + n > self.segment_size {
             self.close_segment()?;
             self.seg += 1;
-            self.w = BufWriter::with_capacity(1 << 20, create_segment(self.dir, self.seg, false)?);
+            self.w = BufWriter::with_capacity(
+                1 << 20,
+                create_segment(self.fs, self.dir, self.seg, false)?,
+            );
             self.len = SEGMENT_HEADER_LEN;
         }
         self.w
@@ -90,7 +94,7 @@ impl<'a> CheckpointWriter<'a> {
 
     fn finish(mut self) -> Result<()> {
         self.close_segment()?;
-        sync_dir(self.dir)
+        self.fs.sync_dir(self.dir)
     }
 }
 
@@ -156,25 +160,26 @@ pub fn checkpoint(
 
     let final_dir = dir.join(checkpoint_name(upto));
     let tmp = dir.join(tmp_checkpoint_name(upto));
-    remove_dir_all(&tmp)?;
-    fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let fs = wal.options().vfs;
+    fs.remove_dir_all(&tmp)?;
+    fs.create_dir(&tmp)?;
     let res = write_checkpoint(wal, &tmp, prev.as_ref(), &segs, &keep_series, mint);
     let mut stats = match res {
         Ok(s) => s,
         Err(e) => {
-            if let Err(e2) = remove_dir_all(&tmp) {
+            if let Err(e2) = fs.remove_dir_all(&tmp) {
                 tracing::warn!(error = %e2, "could not remove failed WAL checkpoint");
             }
             return Err(e);
         }
     };
     stats.checkpoint = upto;
-    publish_dir(&tmp, &final_dir)?;
+    fs.publish_dir(&tmp, &final_dir)?;
     stats.size_bytes = crate::fs::dir_size(&final_dir);
 
     for (n, path) in list_checkpoints(dir)? {
         if n < upto {
-            remove_dir_all(&path)?;
+            fs.remove_dir_all(&path)?;
         }
     }
     wal.truncate_before(upto + 1)?;
@@ -196,7 +201,7 @@ fn write_checkpoint(
     mint: i64,
 ) -> Result<CheckpointStats> {
     let mut stats = CheckpointStats::default();
-    let mut w = CheckpointWriter::new(tmp, wal.options().segment_size)?;
+    let mut w = CheckpointWriter::new(wal.options().vfs, tmp, wal.options().segment_size)?;
     let mut inputs: Vec<PathBuf> = Vec::new();
     if let Some((_, cp_dir)) = prev {
         let cp_segs = list_segments(cp_dir)?;
@@ -259,6 +264,7 @@ mod tests {
     use crate::labels::Labels;
     use crate::wal::reader::tests::{batches, collect, opts};
     use crate::wal::record::{RefSample, RefSeries, RefTombstone};
+    use std::fs;
 
     fn series(r: u64) -> Record {
         Record::Series(vec![RefSeries {

@@ -4,11 +4,10 @@
 //! [`super::checkpoint`](mod@super::checkpoint), which writes checkpoints, because replay and the
 //! writer need only this.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fs::remove_dir_all;
+use crate::vfs::Fs;
 
 use super::segment::{list_numbered, parse_segment_name};
 
@@ -41,8 +40,8 @@ pub fn latest_checkpoint(dir: &Path) -> Result<Option<(u32, PathBuf)>> {
 }
 
 /// Deletes `checkpoint.*.tmp` directories left by a crash mid-checkpoint.
-pub(crate) fn remove_tmp_checkpoints(dir: &Path) -> Result<()> {
-    let rd = match fs::read_dir(dir) {
+pub(crate) fn remove_tmp_checkpoints(fs: Fs, dir: &Path) -> Result<()> {
+    let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(dir, e)),
@@ -55,9 +54,9 @@ pub(crate) fn remove_tmp_checkpoints(dir: &Path) -> Result<()> {
             let path = ent.path();
             tracing::warn!(path = %path.display(), "removing incomplete WAL checkpoint");
             if ent.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                remove_dir_all(&path)?;
+                fs.remove_dir_all(&path)?;
             } else {
-                fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                fs.remove_file(&path)?;
             }
         }
     }

@@ -253,7 +253,7 @@ fn mid_log_corruption(stats: &mut ReplayStats, path: &Path, detail: String) {
 /// Leftover `checkpoint.*.tmp` directories are deleted first.
 pub fn replay(dir: &Path, mut f: impl FnMut(Record) -> Result<()>) -> Result<ReplayStats> {
     let mut stats = ReplayStats::default();
-    remove_tmp_checkpoints(dir)?;
+    remove_tmp_checkpoints(crate::vfs::Fs::os(), dir)?;
     let cp = latest_checkpoint(dir)?;
     if let Some((n, cp_dir)) = &cp {
         stats.checkpoint = Some(*n);
@@ -361,6 +361,7 @@ pub(crate) mod tests {
         WalOptions {
             segment_size,
             sync: SyncPolicy::Never,
+            ..WalOptions::default()
         }
     }
 

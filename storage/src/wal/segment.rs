@@ -2,12 +2,12 @@
 //! window of their bytes. The bytes themselves are the business of
 //! [`super::frame`]; see `docs/formats/wal.md` for the layout.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::fs::sync_dir;
+use crate::vfs::{Fs, OpenMode, WriteFile};
 
 use super::frame::segment_header;
 
@@ -65,20 +65,17 @@ pub(crate) fn list_numbered(
     Ok(out)
 }
 
-/// Creates segment `n` in `dir` (which must not exist yet) and writes its
-/// header. With `sync`, the file and the directory entry are fsynced.
-pub fn create_segment(dir: &Path, n: u32, sync: bool) -> Result<File> {
+/// Creates segment `n` in `dir` (which must not exist yet) through `fs`
+/// and writes its header. With `sync`, the file and the directory entry
+/// are fsynced.
+pub fn create_segment(fs: Fs, dir: &Path, n: u32, sync: bool) -> Result<WriteFile> {
     let path = segment_path(dir, n);
-    let mut f = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    let mut f = fs.open(&path, OpenMode::CreateNew)?;
     f.write_all(&segment_header())
         .map_err(|e| Error::io(&path, e))?;
     if sync {
         f.sync_all().map_err(|e| Error::io(&path, e))?;
-        sync_dir(dir)?;
+        fs.sync_dir(dir)?;
     }
     Ok(f)
 }
@@ -198,10 +195,10 @@ mod tests {
     #[test]
     fn create_and_list() {
         let d = tempfile::tempdir().unwrap();
-        create_segment(d.path(), 2, true).unwrap();
-        create_segment(d.path(), 0, false).unwrap();
+        create_segment(Fs::os(), d.path(), 2, true).unwrap();
+        create_segment(Fs::os(), d.path(), 0, false).unwrap();
         fs::create_dir(d.path().join("checkpoint.00000001")).unwrap();
-        assert!(create_segment(d.path(), 2, false).is_err());
+        assert!(create_segment(Fs::os(), d.path(), 2, false).is_err());
         let l = list_segments(d.path()).unwrap();
         assert_eq!(l.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 2]);
         assert_eq!(segment_size(&l[0].1).unwrap(), SEGMENT_HEADER_LEN);

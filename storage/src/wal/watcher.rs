@@ -586,6 +586,7 @@ mod tests {
         WalOptions {
             segment_size,
             sync: SyncPolicy::Never,
+            ..WalOptions::default()
         }
     }
 

@@ -16,6 +16,7 @@ pub fn opts_with_segments(segment_size: u64) -> Options {
         wal: WalOptions {
             segment_size,
             sync: SyncPolicy::Never,
+            ..WalOptions::default()
         },
         ..Options::default()
     }
