@@ -20,6 +20,7 @@ use storage::encoding::crc32c;
 use storage::index::{postings_for_matchers, ChunkMeta, IndexReader, IndexWriter};
 use storage::querier::{Querier, SelectHints, Series};
 use storage::tombstones::{Interval, Tombstones};
+use storage::vfs::Fs;
 use storage::wal::frame::{segment_header, Decompressor, FrameEncoder, Frames};
 use storage::wal::{Record, RefSample, RefSeries, RefTombstone, WalReader};
 use storage::{Label, Labels, MatchOp, Matcher};
@@ -191,7 +192,7 @@ fn seed_chunks() -> Vec<Vec<u8>> {
 /// Chunk segment files written by the real writer, one per chunk list.
 fn chunk_segments(head: bool, chunks: &[Vec<u8>]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = ChunkFileWriter::create(dir.path(), head, 1 << 30).unwrap();
+    let mut w = ChunkFileWriter::create(Fs::os(), dir.path(), head, 1 << 30).unwrap();
     for (i, data) in chunks.iter().enumerate() {
         let meta = head.then_some(HeadChunkMeta {
             series_ref: i as u64,
@@ -541,7 +542,7 @@ fn fix_index_crcs(b: &mut [u8]) {
 fn seed_index(series: &[(Labels, Vec<ChunkMeta>)]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index");
-    let mut w = IndexWriter::create(&path).unwrap();
+    let mut w = IndexWriter::create(Fs::os(), &path).unwrap();
     for (l, c) in series {
         w.add_series(l, c).unwrap();
     }
@@ -618,20 +619,20 @@ fn fuzz_index() {
 #[test]
 fn fuzz_block() {
     let src = tempfile::tempdir().unwrap();
-    let meta = write_block(src.path(), 0, i64::MAX, &[], seed_series())
+    let meta = write_block(Fs::os(), src.path(), 0, i64::MAX, &[], seed_series())
         .unwrap()
         .unwrap();
     let block_dir = src.path().join(meta.ulid.to_string());
     let mut ts = Tombstones::new();
     ts.add(0, Interval::new(10, 20_000));
     ts.add(4, Interval::new(i64::MIN, i64::MAX));
-    ts.write(&block_dir.join("tombstones")).unwrap();
+    ts.write(Fs::os(), &block_dir.join("tombstones")).unwrap();
     // The reference copy the target restores before each input.
     let files: Vec<Vec<u8>> = BLOCK_FILES
         .iter()
         .map(|f| std::fs::read(block_dir.join(f)).unwrap())
         .collect();
-    assert!(Block::open(&block_dir).is_ok());
+    assert!(Block::open(Fs::os(), &block_dir).is_ok());
     let seeds = files
         .iter()
         .enumerate()
@@ -650,7 +651,7 @@ fn fuzz_block() {
             let data = if i == kind { content } else { &files[i][..] };
             std::fs::write(block_dir.join(f), data).unwrap();
         }
-        if let Ok(b) = Block::open(&block_dir) {
+        if let Ok(b) = Block::open(Fs::os(), &block_dir) {
             query_block(b);
         }
     });
