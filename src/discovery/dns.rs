@@ -147,36 +147,37 @@ fn host_port(host: &str, port: u16) -> String {
 pub(crate) fn group(name: &str, records: &[RData], port: u16) -> TargetGroup {
     let mut targets = Vec::with_capacity(records.len());
     for r in records {
-        let (address, srv_target, srv_port, mx, ns) = match r {
-            RData::SRV(srv) => {
+        let ip = match r {
+            RData::A(a) => Some(IpAddr::V4(a.0)),
+            RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+            _ => None,
+        };
+        let (address, srv_target, srv_port, mx, ns) = match (r, ip) {
+            (_, Some(ip)) => {
+                let a = SocketAddr::new(ip, port).to_string();
+                (
+                    a,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                )
+            }
+            (RData::SRV(srv), _) => {
                 let t = srv.target.to_string();
                 let a = host_port(t.trim_end_matches('.'), srv.port);
                 (a, t, srv.port.to_string(), String::new(), String::new())
             }
-            RData::MX(mx) => {
+            (RData::MX(mx), _) => {
                 let t = mx.exchange.to_string();
                 let a = host_port(t.trim_end_matches('.'), port);
                 (a, String::new(), String::new(), t, String::new())
             }
-            RData::NS(ns) => {
+            (RData::NS(ns), _) => {
                 let t = ns.0.to_string();
                 let a = host_port(t.trim_end_matches('.'), port);
                 (a, String::new(), String::new(), String::new(), t)
             }
-            RData::A(a) => (
-                SocketAddr::new(IpAddr::V4(a.0), port).to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
-            RData::AAAA(a) => (
-                SocketAddr::new(IpAddr::V6(a.0), port).to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ),
             _ => continue,
         };
         targets.push(BTreeMap::from([
