@@ -5,11 +5,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::http_client::{http_client_keys, Proxies};
+use super::http_client::Proxies;
 use super::locate::KeyPath;
+use super::sd::sd_keys;
 use super::validate::{check_relabel, problem, validate_sd, Problem};
-use super::{FileSdConfig, HttpSdConfig, NameValidationScheme, PromDuration, RelabelConfig};
-use super::{Scheme, StaticConfig};
+use super::{NameValidationScheme, PromDuration, RelabelConfig, Scheme};
 
 /// `alerting:`.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
@@ -23,7 +23,7 @@ pub struct AlertingConfig {
     pub alertmanagers: Vec<AlertmanagerConfig>,
 }
 
-http_client_keys! {
+sd_keys! {
     /// One `alertmanagers:` entry: a set of Alertmanagers found through
     /// service discovery that all receive every alert the same way. After
     /// loading, credentials are in `authorization` and relative file paths
@@ -31,12 +31,6 @@ http_client_keys! {
     #[derive(Clone, Debug, Deserialize, PartialEq)]
     #[serde(deny_unknown_fields)]
     pub struct AlertmanagerConfig {
-        #[serde(default)]
-        pub static_configs: Vec<StaticConfig>,
-        #[serde(default)]
-        pub file_sd_configs: Vec<FileSdConfig>,
-        #[serde(default)]
-        pub http_sd_configs: Vec<HttpSdConfig>,
         #[serde(default)]
         pub scheme: Scheme,
         /// Put before `/api/v2/alerts` in the URL alerts are posted to.
@@ -129,13 +123,7 @@ impl AlertmanagerConfig {
                 }
             }
         }
-        validate_sd(
-            &mut self.file_sd_configs,
-            &mut self.http_sd_configs,
-            path,
-            dir,
-            warnings,
-        )?;
+        self.with_sd_configs(|sd| validate_sd(sd, path, dir, warnings))?;
         check_relabel(&self.relabel_configs, scheme, &path.key("relabel_configs"))?;
         check_relabel(
             &self.alert_relabel_configs,

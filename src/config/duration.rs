@@ -84,6 +84,10 @@ impl fmt::Display for PromDuration {
     }
 }
 
+pub(crate) fn thirty_seconds() -> PromDuration {
+    PromDuration::from_secs(30)
+}
+
 pub(crate) fn one_minute() -> PromDuration {
     PromDuration::from_secs(60)
 }

@@ -8,7 +8,8 @@
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
-//! [`http_client`]; hiding URL passwords wherever a URL is shown in
+//! [`http_client`]; the service-discovery keys of jobs and Alertmanager
+//! sets in [`sd`]; hiding URL passwords wherever a URL is shown in
 //! [`redact`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
@@ -33,6 +34,7 @@ pub mod relabel;
 pub mod remote_read;
 pub mod remote_write;
 pub mod scrape;
+pub mod sd;
 #[cfg(test)]
 mod test_support;
 mod validate;
@@ -50,6 +52,7 @@ pub use relabel::{RelabelAction, RelabelConfig};
 pub use remote_read::RemoteReadConfig;
 pub use remote_write::{MetadataConfig, QueueConfig, RemoteWriteConfig};
 pub use scrape::{FileSdConfig, HttpSdConfig, Scheme, ScrapeConfig, StaticConfig};
+pub use sd::{DnsRecordType, DnsSdConfig, SdConfigs};
 
 /// The whole configuration file.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::http_client::http_client_keys;
+use super::sd::sd_keys;
 use super::{NameValidationScheme, PromDuration, RelabelConfig};
 
 /// `scheme:` of a job.
@@ -27,7 +28,7 @@ impl Scheme {
     }
 }
 
-http_client_keys! {
+sd_keys! {
     /// A scrape job. `Option` fields fall back to `global:` when loaded; after
     /// [`super::load`] has run they are always `Some` (a limit of 0 also takes
     /// the global value, as in Prometheus). The loader also moves
@@ -59,12 +60,6 @@ http_client_keys! {
         pub honor_labels: bool,
         #[serde(default = "yes")]
         pub honor_timestamps: bool,
-        #[serde(default)]
-        pub static_configs: Vec<StaticConfig>,
-        #[serde(default)]
-        pub file_sd_configs: Vec<FileSdConfig>,
-        #[serde(default)]
-        pub http_sd_configs: Vec<HttpSdConfig>,
         #[serde(default = "yes")]
         pub enable_compression: bool,
         #[serde(default)]

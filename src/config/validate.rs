@@ -13,7 +13,8 @@ use super::body_size::parse_size;
 use super::http_client::Proxies;
 use super::locate::KeyPath;
 use super::remote_read::{RemoteReadConfig, RESERVED_HEADERS};
-use super::scrape::{FileSdConfig, HttpSdConfig};
+use super::scrape::HttpSdConfig;
+use super::sd::{DnsRecordType, DnsSdConfig, SdConfigs};
 use super::{Config, GlobalConfig, NameValidationScheme, RemoteWriteConfig, ScrapeConfig};
 use crate::relabel::compile_with_scheme;
 
@@ -268,13 +269,7 @@ fn validate_job(
         }
         check_label_names(sc.labels.keys(), scheme, &sc_path.key("labels"))?;
     }
-    validate_sd(
-        &mut job.file_sd_configs,
-        &mut job.http_sd_configs,
-        path,
-        dir,
-        warnings,
-    )?;
+    job.with_sd_configs(|sd| validate_sd(sd, path, dir, warnings))?;
     check_relabel(&job.relabel_configs, scheme, &path.key("relabel_configs"))?;
     check_relabel(
         &job.metric_relabel_configs,
@@ -321,17 +316,16 @@ fn validate_job(
     Ok(())
 }
 
-/// Checks the `file_sd_configs` and `http_sd_configs` of the entry at
-/// `path` (a scrape job or an Alertmanager set) and makes their paths
-/// absolute against `dir`.
+/// Checks the discovery keys (but `static_configs`, whose check depends
+/// on the entry) of the entry at `path` (a scrape job or an Alertmanager
+/// set) and makes their paths absolute against `dir`.
 pub(super) fn validate_sd(
-    file_sds: &mut [FileSdConfig],
-    http_sds: &mut [HttpSdConfig],
+    sd: &mut SdConfigs,
     path: &KeyPath,
     dir: Option<&Path>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    for (i, fsd) in file_sds.iter_mut().enumerate() {
+    for (i, fsd) in sd.file_sd_configs.iter_mut().enumerate() {
         let fsd_path = path.key("file_sd_configs").index(i);
         if fsd.files.is_empty() {
             return Err(problem(
@@ -349,8 +343,29 @@ pub(super) fn validate_sd(
             resolve(f, dir);
         }
     }
-    for (i, hsd) in http_sds.iter_mut().enumerate() {
+    for (i, hsd) in sd.http_sd_configs.iter_mut().enumerate() {
         validate_http_sd(hsd, &path.key("http_sd_configs").index(i), dir, warnings)?;
+    }
+    for (i, dsd) in sd.dns_sd_configs.iter().enumerate() {
+        validate_dns_sd(dsd, &path.key("dns_sd_configs").index(i))?;
+    }
+    Ok(())
+}
+
+/// Prometheus's checks of a `dns_sd_configs` entry (the type is checked
+/// while parsing).
+fn validate_dns_sd(dsd: &DnsSdConfig, path: &KeyPath) -> Result<()> {
+    if dsd.names.is_empty() {
+        return Err(problem(
+            path.clone(),
+            "DNS-SD config must contain at least one SRV record name",
+        ));
+    }
+    if dsd.record_type != DnsRecordType::Srv && dsd.port == 0 {
+        return Err(problem(
+            path.clone(),
+            "a port is required in DNS-SD configs for all record types except SRV",
+        ));
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! target groups each time it changes.
 //!
 //! Each job has one aggregating task fed by a task per `file_sd_configs` /
-//! `http_sd_configs` entry. The first report of a job waits until every
+//! `http_sd_configs` / `dns_sd_configs` entry. The first report of a job waits until every
 //! source has answered once (or `initial_wait` has passed), so a job whose
 //! HTTP endpoint is slow does not first appear without those targets and
 //! then grow. On reload, jobs whose discovery settings are unchanged keep
@@ -18,8 +18,8 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{file, http, TargetGroup};
-use crate::config::{Config, FileSdConfig, HttpSdConfig, StaticConfig};
+use super::{dns, file, http, TargetGroup};
+use crate::config::{Config, SdConfigs};
 
 /// The complete current target groups of one job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,8 +27,8 @@ pub struct DiscoveryUpdate {
     /// The job name, or for an Alertmanager set `config-<index>` (its
     /// position in `alerting.alertmanagers`, as Prometheus names them).
     pub job: String,
-    /// Static groups first, then file_sd, then http_sd, each in config
-    /// order. Empty when the job was removed by a reload.
+    /// Static groups first, then file_sd, then http_sd, then dns_sd, each
+    /// in config order. Empty when the job was removed by a reload.
     pub groups: Vec<TargetGroup>,
 }
 
@@ -52,12 +52,7 @@ impl Default for DiscoveryOptions {
 
 /// A job's discovery settings; a reload restarts the job only when these
 /// change.
-#[derive(Clone, Debug, PartialEq)]
-struct SdSettings {
-    static_configs: Vec<StaticConfig>,
-    file_sd_configs: Vec<FileSdConfig>,
-    http_sd_configs: Vec<HttpSdConfig>,
-}
+type SdSettings = SdConfigs;
 
 /// Which sections of the config a [`Discovery`] runs: the two never share
 /// a runner, so scrape jobs and Alertmanager sets cannot collide on names.
@@ -74,28 +69,14 @@ impl Section {
             Section::ScrapeJobs => cfg
                 .scrape_configs
                 .iter()
-                .map(|j| {
-                    let sd = SdSettings {
-                        static_configs: j.static_configs.clone(),
-                        file_sd_configs: j.file_sd_configs.clone(),
-                        http_sd_configs: j.http_sd_configs.clone(),
-                    };
-                    (j.job_name.clone(), sd)
-                })
+                .map(|j| (j.job_name.clone(), j.sd_configs()))
                 .collect(),
             Section::Alertmanagers => cfg
                 .alerting
                 .alertmanagers
                 .iter()
                 .enumerate()
-                .map(|(i, am)| {
-                    let sd = SdSettings {
-                        static_configs: am.static_configs.clone(),
-                        file_sd_configs: am.file_sd_configs.clone(),
-                        http_sd_configs: am.http_sd_configs.clone(),
-                    };
-                    (alertmanager_set_name(i), sd)
-                })
+                .map(|(i, am)| (alertmanager_set_name(i), am.sd_configs()))
                 .collect(),
         }
     }
@@ -264,7 +245,9 @@ impl Discovery {
         };
         let last = Arc::new(Mutex::new(None));
         let mut tasks = JoinSet::new();
-        let sources = settings.file_sd_configs.len() + settings.http_sd_configs.len();
+        let sources = settings.file_sd_configs.len()
+            + settings.http_sd_configs.len()
+            + settings.dns_sd_configs.len();
         let (src_tx, src_rx) = mpsc::channel::<(usize, Vec<TargetGroup>)>(sources.max(1) * 2);
         for (i, f) in settings.file_sd_configs.iter().enumerate() {
             let (tx, rx) = mpsc::channel(1);
@@ -275,6 +258,12 @@ impl Discovery {
         for (i, h) in settings.http_sd_configs.iter().enumerate() {
             let (tx, rx) = mpsc::channel(1);
             tasks.spawn(http::run(h.clone(), tx));
+            tasks.spawn(forward(offset + i, rx, src_tx.clone()));
+        }
+        let offset = offset + settings.http_sd_configs.len();
+        for (i, d) in settings.dns_sd_configs.iter().enumerate() {
+            let (tx, rx) = mpsc::channel(1);
+            tasks.spawn(dns::run(d.clone(), tx));
             tasks.spawn(forward(offset + i, rx, src_tx.clone()));
         }
         drop(src_tx);

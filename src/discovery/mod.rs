@@ -1,11 +1,13 @@
 //! Service discovery: where a job's targets come from. `static_configs`,
-//! `file_sd_configs` (JSON/YAML files, re-read on change) and
-//! `http_sd_configs` (polled URLs) all produce [`TargetGroup`]s; the
+//! `file_sd_configs` (JSON/YAML files, re-read on change),
+//! `http_sd_configs` (polled URLs) and `dns_sd_configs` (DNS names looked
+//! up every `refresh_interval`) all produce [`TargetGroup`]s; the
 //! [`Discovery`] runner reports each job's complete list on a channel as
 //! [`DiscoveryUpdate`]s. Turning groups into scrape targets (target labels,
 //! relabeling) is the scrape manager's job. A second runner does the same
 //! for the Alertmanager sets of `alerting:`, for the notifier.
 
+mod dns;
 mod file;
 mod http;
 // Not wired into the config yet: the list/watch client comes next.
@@ -14,5 +16,6 @@ mod kubernetes;
 mod manager;
 mod target_group;
 
+pub use dns::register_metrics as register_dns_metrics;
 pub use manager::{alertmanager_set_name, Discovery, DiscoveryOptions, DiscoveryUpdate};
 pub use target_group::{TargetGroup, ADDRESS_LABEL};

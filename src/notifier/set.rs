@@ -80,10 +80,7 @@ impl AlertmanagerSet {
     /// Whether `other` discovers its Alertmanagers the same way (so the
     /// groups found for this set hold for it too).
     pub(crate) fn same_discovery(&self, other: &AlertmanagerSet) -> bool {
-        let (a, b) = (&self.cfg, &other.cfg);
-        a.static_configs == b.static_configs
-            && a.file_sd_configs == b.file_sd_configs
-            && a.http_sd_configs == b.http_sd_configs
+        self.cfg.sd_configs() == other.cfg.sd_configs()
     }
 
     pub(crate) fn discovered(&self) -> Discovered {

@@ -70,9 +70,7 @@ fn build(
 /// configs equal here scrape the same targets the same way.
 fn without_discovery(cfg: &ScrapeConfig) -> ScrapeConfig {
     let mut c = cfg.clone();
-    c.static_configs.clear();
-    c.file_sd_configs.clear();
-    c.http_sd_configs.clear();
+    c.with_sd_configs(|sd| *sd = Default::default());
     c
 }
 

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod dataset;
+pub mod dns;
 pub mod exporter;
 pub mod peers;
 
@@ -46,6 +47,16 @@ impl Server {
 
     /// Like [`Server::start`] in an existing directory (restarts).
     pub fn start_in(dir: tempfile::TempDir, config: Option<&str>, extra: &[&str]) -> Server {
+        Self::start_with_env(dir, config, extra, &[])
+    }
+
+    /// Like [`Server::start_in`] with extra environment variables.
+    pub fn start_with_env(
+        dir: tempfile::TempDir,
+        config: Option<&str>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Server {
         let port = free_port();
         let cfg_path = dir.path().join("prometheus.yml");
         if let Some(c) = config {
@@ -64,6 +75,7 @@ impl Server {
         ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .args(extra)
+        .envs(env.iter().copied())
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

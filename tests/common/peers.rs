@@ -65,6 +65,30 @@ impl Peer {
         Self::spawn("prometheus", cmd, dir, port, "/-/ready")
     }
 
+    /// Prometheus with `config`, reading `resolv_conf` as its
+    /// `/etc/resolv.conf`: the file is bind-mounted in a private mount
+    /// namespace of its own (`unshare`), so the machine's stays untouched.
+    /// For DNS service discovery against a test's DNS server; needs root.
+    pub fn prometheus_with_resolv_conf(bin: &Path, config: &str, resolv_conf: &Path) -> Peer {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let cfg = dir.path().join("prometheus.yml");
+        std::fs::write(&cfg, config).unwrap();
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(r#"mount --bind "$0" /etc/resolv.conf && exec "$@""#)
+            .arg(resolv_conf)
+            .arg(bin)
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn");
+        Self::spawn("prometheus", cmd, dir, port, "/-/ready")
+    }
+
     /// VictoriaMetrics single-node with default settings.
     pub fn victoria_metrics(bin: &Path) -> Peer {
         let dir = tempfile::tempdir().unwrap();

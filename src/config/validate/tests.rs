@@ -252,6 +252,43 @@ fn service_discovery_checks() {
         "missing field `url`",
         4,
     );
+    assert_err(
+        "scrape_configs:\n  - job_name: a\n    dns_sd_configs:\n      - {names: []}\n",
+        "scrape_configs[0].dns_sd_configs[0]",
+        "DNS-SD config must contain at least one SRV record name",
+        4,
+    );
+    assert_err(
+        "alerting:\n  alertmanagers:\n    - dns_sd_configs:\n      - {names: [am.example], type: A}\n",
+        "alerting.alertmanagers[0].dns_sd_configs[0]",
+        "a port is required in DNS-SD configs for all record types except SRV",
+        4,
+    );
+    assert_err(
+        "scrape_configs:\n  - job_name: a\n    dns_sd_configs:\n      - {names: [x], type: TXT}\n",
+        "",
+        "invalid DNS-SD records type TXT",
+        4,
+    );
+    assert_err(
+        "scrape_configs:\n  - job_name: a\n    dns_sd_configs:\n      - {names: [x], prot: 80}\n",
+        "",
+        "unknown field `prot`",
+        4,
+    );
+    // SRV needs no port; the other types take theirs, in any case.
+    let cfg = parse_str(
+        "scrape_configs:\n  - job_name: a\n    dns_sd_configs:\n      - names: [_m._tcp.example]\n      - {names: [mx.example], type: mx, port: 25, refresh_interval: 1m}\n",
+    )
+    .unwrap();
+    let d = &cfg.scrape_configs[0].dns_sd_configs;
+    assert_eq!(d[0].record_type, crate::config::DnsRecordType::Srv);
+    assert_eq!(
+        d[0].refresh_interval,
+        crate::config::PromDuration::from_secs(30)
+    );
+    assert_eq!(d[1].record_type, crate::config::DnsRecordType::Mx);
+    assert_eq!((d[1].port, d[1].refresh_interval.ms()), (25, 60_000));
 }
 
 #[test]
