@@ -172,7 +172,10 @@ impl HeadChunkFile {
             .create_new(true)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        f.set_len(len).map_err(|e| Error::io(&path, e))?;
+        if let Err(e) = reserve(&f, len) {
+            let _ = fs::remove_file(&path);
+            return Err(Error::io(&path, e));
+        }
         let map = MmapRaw::map_raw(&f).map_err(|e| Error::io(&path, e))?;
         let hdr = segment_header(true);
         // SAFETY: fresh mapping of `len >= SEGMENT_HEADER_LEN` bytes, nothing
@@ -367,6 +370,31 @@ fn load_segment(
     Ok(Some(seg))
 }
 
+/// Gives `f` `len` bytes with disk blocks allocated up front. Writes go
+/// through a shared mapping, and a page the file system cannot back when it
+/// is first written kills the process with SIGBUS: on a full disk a sparse
+/// file would do exactly that. Reserving fails cleanly instead (ENOSPC),
+/// and the head keeps the chunk in memory.
+fn reserve(f: &fs::File, len: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let len = libc::off_t::try_from(len)
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
+        // SAFETY: a valid open descriptor; posix_fallocate only allocates
+        // blocks (and extends the size) of that file. It returns the error
+        // number rather than setting errno.
+        match unsafe { libc::posix_fallocate(f.as_raw_fd(), 0, len) } {
+            0 => Ok(()),
+            err => Err(std::io::Error::from_raw_os_error(err)),
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        f.set_len(len)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{ChunkFileReader, XorBuilder};
@@ -397,6 +425,23 @@ mod tests {
         let a: Vec<_> = c.iter().map(|(t, v)| (t, v.to_bits())).collect();
         let b: Vec<_> = want.iter().map(|(t, v)| (t, v.to_bits())).collect();
         assert_eq!(a, b);
+    }
+
+    /// A new segment's blocks are allocated when it is created, so writing
+    /// through the mapping can never meet a full disk (SIGBUS).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn segments_are_allocated_not_sparse() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        fs::create_dir_all(&dir).unwrap();
+        let (f, _) = HeadChunkFile::open_with_segment_size(&dir, 1 << 20).unwrap();
+        f.write(meta(1), &data(1), Encoding::Xor).unwrap();
+        let seg = fs::read_dir(&dir).unwrap().next().unwrap().unwrap();
+        let m = seg.metadata().unwrap();
+        assert_eq!(m.len(), 1 << 20);
+        assert!(m.blocks() * 512 >= 1 << 20, "{} blocks", m.blocks());
     }
 
     #[test]
