@@ -150,6 +150,10 @@ impl HeadChunkFile {
                 segments.insert(seq, Arc::new(seg));
             }
         }
+        // Chunks the head had already truncated away are in blocks, or
+        // past retention when those blocks are gone: never take them back.
+        let floor = read_floor(dir);
+        loaded.retain(|(_, meta)| meta.maxt >= floor);
         let cur = segments.keys().next_back().copied().unwrap_or(0);
         let f = HeadChunkFile {
             dir: dir.to_path_buf(),
@@ -187,6 +191,18 @@ impl HeadChunkFile {
             written: AtomicUsize::new(SEGMENT_HEADER_LEN),
             verified: OnceLock::new(),
         }))
+    }
+
+    /// Records that the head no longer holds data before `t` (it was
+    /// truncated there): a later [`HeadChunkFile::open`] ignores chunks
+    /// ending before `t`, even when no block remains to say so (retention
+    /// may have deleted them all). Written atomically and fsynced; the
+    /// layout is in `docs/formats/chunk-files.md`.
+    pub fn set_floor(&self, t: i64) -> Result<()> {
+        let mut b = crate::encoding::Encbuf::new();
+        b.put_u64(t as u64);
+        b.put_crc32c_of(0);
+        crate::fs::write_atomic(&self.dir.join(FLOOR_FILE), &b.buf)
     }
 
     /// Appends a chunk record (not fsynced) and returns its reference.
@@ -370,6 +386,26 @@ fn load_segment(
     Ok(Some(seg))
 }
 
+/// The file holding the head's truncation time (see [`HeadChunkFile::set_floor`]).
+const FLOOR_FILE: &str = "floor";
+
+/// The recorded floor, or `i64::MIN` when there is none or it does not
+/// check out (then only the blocks bound what is loaded, as before).
+fn read_floor(dir: &Path) -> i64 {
+    let path = dir.join(FLOOR_FILE);
+    let Ok(bytes) = fs::read(&path) else {
+        return i64::MIN;
+    };
+    let mut d = crate::encoding::Decbuf::new(&bytes);
+    match (d.u64(), d.u32(), d.is_empty()) {
+        (Ok(t), Ok(crc), true) if crate::encoding::crc32c(&bytes[..8]) == crc => t as i64,
+        _ => {
+            tracing::warn!(path = %path.display(), "head chunk floor file damaged; ignored");
+            i64::MIN
+        }
+    }
+}
+
 /// Gives `f` `len` bytes with disk blocks allocated up front. Writes go
 /// through a shared mapping, and a page the file system cannot back when it
 /// is first written kills the process with SIGBUS: on a full disk a sparse
@@ -425,6 +461,29 @@ mod tests {
         let a: Vec<_> = c.iter().map(|(t, v)| (t, v.to_bits())).collect();
         let b: Vec<_> = want.iter().map(|(t, v)| (t, v.to_bits())).collect();
         assert_eq!(a, b);
+    }
+
+    /// Chunks ending before the recorded floor are not loaded again; a
+    /// damaged floor file is ignored.
+    #[test]
+    fn the_floor_survives_reopen_and_hides_older_chunks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("chunks_head");
+        {
+            let (f, _) = HeadChunkFile::open_with_segment_size(&dir, 1 << 20).unwrap();
+            for i in 0..10 {
+                f.write(meta(i), &data(i), Encoding::Xor).unwrap();
+            }
+            f.set_floor(meta(6).maxt).unwrap();
+        }
+        let (_, loaded) = HeadChunkFile::open_with_segment_size(&dir, 1 << 20).unwrap();
+        let kept: Vec<i64> = loaded.iter().map(|(_, m)| m.maxt).collect();
+        assert_eq!(kept, (6..10).map(|i| meta(i).maxt).collect::<Vec<_>>());
+        let mut bytes = fs::read(dir.join(FLOOR_FILE)).unwrap();
+        bytes[0] ^= 1;
+        fs::write(dir.join(FLOOR_FILE), bytes).unwrap();
+        let (_, loaded) = HeadChunkFile::open_with_segment_size(&dir, 1 << 20).unwrap();
+        assert_eq!(loaded.len(), 10);
     }
 
     /// A new segment's blocks are allocated when it is created, so writing

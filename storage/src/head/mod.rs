@@ -448,7 +448,12 @@ impl Head {
     /// chunks ending before it, series left empty, their postings and
     /// tombstones; then checkpoints the WAL so replay stays short.
     pub fn truncate(&self, mint: i64) -> Result<()> {
-        self.lower_bound.fetch_max(mint, Ordering::AcqRel);
+        let previous = self.lower_bound.fetch_max(mint, Ordering::AcqRel);
+        if mint > previous {
+            // Before anything is dropped: a restart must not load chunks
+            // from before `mint` back from the chunk files.
+            self.chunks.set_floor(mint)?;
+        }
         let mut removed = RoaringBitmap::new();
         let mut new_min = i64::MAX;
         let mut min_segment = self.chunks.current_segment();
