@@ -510,7 +510,7 @@ async fn removed_services_get_an_empty_group() {
     })
     .await;
     let mut d = Running::start(config(&stub, ", refresh_interval: 50ms"), TIMING);
-    let mut first = vec![d.next().await, d.next().await].concat();
+    let mut first = [d.next().await, d.next().await].concat();
     first.sort_by(|x, y| x.source.cmp(&y.source));
     assert_eq!(first.len(), 2);
     assert!(first.iter().all(|g| g.targets.len() == 1));
@@ -573,10 +573,17 @@ async fn failures_keep_targets_and_are_retried() {
     );
     check_one_target(&d.next().await);
     let failures_before = metrics::failures();
+    let calls_before = stub.uris().len();
     *failing.lock() = true;
-    d.quiet_for(Duration::from_millis(600)).await;
+    d.quiet_for(Duration::from_millis(700)).await;
     assert!(metrics::failures() > failures_before);
     let calls = stub.uris().len();
+    // Retried after the 200ms pause, not at once and not given up.
+    assert!(
+        (2..=5).contains(&(calls - calls_before)),
+        "{} calls while failing",
+        calls - calls_before
+    );
     // Answered again (a new index): reported again.
     *index.lock() = 2;
     *failing.lock() = false;
