@@ -1,14 +1,16 @@
 //! ferroprom's own metrics, served at `/metrics` in the Prometheus text
-//! format: a small registry of counter, gauge and histogram families with
-//! labels, plus collectors that read numbers kept elsewhere (storage stats)
-//! at render time.
+//! format: a small registry of counter, gauge, histogram and summary
+//! families with labels, plus collectors that read numbers kept elsewhere
+//! (storage stats) at render time.
 //!
-//! Handles ([`Counter`], [`Gauge`], [`Histogram`]) are `Arc`s that callers
-//! keep, so the hot path is one atomic operation and no lookup.
+//! Handles ([`Counter`], [`Gauge`], [`Histogram`], [`Summary`]) are `Arc`s
+//! that callers keep, so the hot path is one atomic operation (a short lock
+//! for a summary) and no lookup.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -113,6 +115,79 @@ impl Histogram {
     }
 }
 
+/// The quantiles a [`Summary`] reports: client_golang's objectives, which
+/// every Prometheus summary we mirror uses.
+const SUMMARY_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
+/// How long an observation counts towards the quantiles (client_golang's
+/// default `MaxAge`).
+const SUMMARY_MAX_AGE: Duration = Duration::from_secs(600);
+/// Observations kept for the quantiles; the oldest are dropped first, so
+/// a busy summary costs bounded memory.
+const SUMMARY_CAPACITY: usize = 4096;
+
+/// Observations summarised as quantiles over the last ten minutes plus
+/// the all-time sum and count, as a client_golang summary renders. The
+/// quantiles are exact over the kept window rather than streamed
+/// estimates; with no recent observation they are NaN, as in Go.
+#[derive(Debug, Default)]
+pub struct Summary {
+    inner: Mutex<SummaryState>,
+}
+
+#[derive(Debug, Default)]
+struct SummaryState {
+    recent: VecDeque<(Instant, f64)>,
+    sum: f64,
+    count: u64,
+}
+
+impl Summary {
+    pub fn observe(&self, v: f64) {
+        let mut s = self.inner.lock();
+        if s.recent.len() == SUMMARY_CAPACITY {
+            s.recent.pop_front();
+        }
+        s.recent.push_back((Instant::now(), v));
+        s.sum += v;
+        s.count += 1;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.inner.lock().count
+    }
+
+    /// `(quantile, value)` pairs, then the sum and the count.
+    fn snapshot(&self) -> (Vec<(f64, f64)>, f64, u64) {
+        let (mut values, sum, count) = {
+            let mut s = self.inner.lock();
+            let now = Instant::now();
+            while s
+                .recent
+                .front()
+                .is_some_and(|(t, _)| now.duration_since(*t) > SUMMARY_MAX_AGE)
+            {
+                s.recent.pop_front();
+            }
+            let values: Vec<f64> = s.recent.iter().map(|(_, v)| *v).collect();
+            (values, s.sum, s.count)
+        };
+        values.sort_by(f64::total_cmp);
+        let quantiles = SUMMARY_QUANTILES
+            .iter()
+            .map(|&q| {
+                let v = if values.is_empty() {
+                    f64::NAN
+                } else {
+                    let i = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+                    values[i - 1]
+                };
+                (q, v)
+            })
+            .collect();
+        (quantiles, sum, count)
+    }
+}
+
 /// Prometheus's default buckets, in seconds.
 pub const DEFAULT_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -122,6 +197,7 @@ enum Kind {
     Counter(Mutex<BTreeMap<Vec<String>, Arc<Counter>>>),
     Gauge(Mutex<BTreeMap<Vec<String>, Arc<Gauge>>>),
     Histogram(Arc<[f64]>, Mutex<BTreeMap<Vec<String>, Arc<Histogram>>>),
+    Summary(Mutex<BTreeMap<Vec<String>, Arc<Summary>>>),
 }
 
 struct Family {
@@ -129,6 +205,17 @@ struct Family {
     help: String,
     label_names: Vec<String>,
     kind: Kind,
+}
+
+impl Family {
+    fn new(name: &str, help: &str, labels: &[&str], kind: Kind) -> Arc<Family> {
+        Arc::new(Family {
+            name: name.to_string(),
+            help: help.to_string(),
+            label_names: labels.iter().map(|l| l.to_string()).collect(),
+            kind,
+        })
+    }
 }
 
 /// A family of counters with the same name and label names.
@@ -140,6 +227,9 @@ pub struct GaugeVec(Arc<Family>);
 /// A family of histograms.
 #[derive(Clone)]
 pub struct HistogramVec(Arc<Family>);
+/// A family of summaries.
+#[derive(Clone)]
+pub struct SummaryVec(Arc<Family>);
 
 fn key(family: &Family, values: &[&str]) -> Vec<String> {
     assert_eq!(
@@ -210,6 +300,27 @@ impl HistogramVec {
     }
 }
 
+impl SummaryVec {
+    /// A family in no registry yet, for a process-wide static that each
+    /// registry then shows through [`Registry::adopt_summary_vec`].
+    pub fn unregistered(name: &str, help: &str, labels: &[&str]) -> SummaryVec {
+        SummaryVec(Family::new(
+            name,
+            help,
+            labels,
+            Kind::Summary(Mutex::default()),
+        ))
+    }
+
+    /// The summary for these label values, created empty on first use.
+    pub fn with(&self, values: &[&str]) -> Arc<Summary> {
+        let Kind::Summary(m) = &self.0.kind else {
+            unreachable!()
+        };
+        Arc::clone(m.lock().entry(key(&self.0, values)).or_default())
+    }
+}
+
 /// A value computed at render time: `(name, help, type, samples)` where a
 /// sample is `(labels, value)`.
 pub struct Collected {
@@ -235,14 +346,15 @@ impl Registry {
     }
 
     fn add(&self, name: &str, help: &str, labels: &[&str], kind: Kind) -> Arc<Family> {
-        let f = Arc::new(Family {
-            name: name.to_string(),
-            help: help.to_string(),
-            label_names: labels.iter().map(|l| l.to_string()).collect(),
-            kind,
-        });
+        let f = Family::new(name, help, labels, kind);
         self.families.lock().push(Arc::clone(&f));
         f
+    }
+
+    /// Shows `family`, made by [`SummaryVec::unregistered`], in this
+    /// registry too.
+    pub fn adopt_summary_vec(&self, family: &SummaryVec) {
+        self.families.lock().push(Arc::clone(&family.0));
     }
 
     pub fn counter_vec(&self, name: &str, help: &str, labels: &[&str]) -> CounterVec {
@@ -276,6 +388,15 @@ impl Registry {
             labels,
             Kind::Histogram(bounds, Mutex::default()),
         ))
+    }
+
+    pub fn summary_vec(&self, name: &str, help: &str, labels: &[&str]) -> SummaryVec {
+        SummaryVec(self.add(name, help, labels, Kind::Summary(Mutex::default())))
+    }
+
+    /// A summary without labels.
+    pub fn summary(&self, name: &str, help: &str) -> Arc<Summary> {
+        self.summary_vec(name, help, &[]).with(&[])
     }
 
     /// Registers a function called at every render, for numbers that live
@@ -361,6 +482,23 @@ fn render_family(out: &mut String, f: &Family) {
                 push_series(out, &format!("{}_count", f.name), base, total, None);
             }
         }
+        Kind::Summary(m) => {
+            header(out, &f.name, &f.help, "summary");
+            for (vals, s) in m.lock().iter() {
+                let (quantiles, sum, count) = s.snapshot();
+                let names: Vec<String> = quantiles
+                    .iter()
+                    .map(|&(q, _)| text_format::format_float(q))
+                    .collect();
+                let base = pairs(&f.label_names, vals);
+                for ((_, v), q) in quantiles.iter().zip(&names) {
+                    let ls = base.clone().chain([("quantile", q.as_str())]);
+                    push_series(out, &f.name, ls, *v, None);
+                }
+                push_series(out, &format!("{}_sum", f.name), base.clone(), sum, None);
+                push_series(out, &format!("{}_count", f.name), base, count as f64, None);
+            }
+        }
     }
 }
 
@@ -429,6 +567,33 @@ head_series 42
         ] {
             assert!(text.contains(line), "missing {line:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn summaries_render_quantiles_sum_and_count() {
+        let r = Registry::new();
+        let s = r.summary_vec("rpc_seconds", "RPCs.", &["call"]);
+        let empty = s.with(&["idle"]);
+        let busy = s.with(&["busy"]);
+        for v in 1..=10 {
+            busy.observe(v as f64);
+        }
+        assert_eq!((empty.count(), busy.count()), (0, 10));
+        let expected = "\
+# HELP rpc_seconds RPCs.
+# TYPE rpc_seconds summary
+rpc_seconds{call=\"busy\",quantile=\"0.5\"} 5
+rpc_seconds{call=\"busy\",quantile=\"0.9\"} 9
+rpc_seconds{call=\"busy\",quantile=\"0.99\"} 10
+rpc_seconds_sum{call=\"busy\"} 55
+rpc_seconds_count{call=\"busy\"} 10
+rpc_seconds{call=\"idle\",quantile=\"0.5\"} NaN
+rpc_seconds{call=\"idle\",quantile=\"0.9\"} NaN
+rpc_seconds{call=\"idle\",quantile=\"0.99\"} NaN
+rpc_seconds_sum{call=\"idle\"} 0
+rpc_seconds_count{call=\"idle\"} 0
+";
+        assert_eq!(r.render(), expected);
     }
 
     #[test]

@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use common::dns::{name, Answer, DnsServer};
 use common::exporter::Exporter;
 use common::peers::{self, Peer};
-use common::Server;
+use common::{active_targets, Server};
 use hickory_resolver::proto::rr::rdata::{A, AAAA, MX, SRV};
 use hickory_resolver::proto::rr::{RData, RecordType};
-use serde_json::Value;
 
 const SRV_NAME: &str = "_metrics._tcp.ferroprom.test.";
 const A_NAME: &str = "web.ferroprom.test.";
@@ -32,53 +31,6 @@ fn start(dns: &DnsServer, config: &str) -> Server {
     let env = [("FERROPROM_DNS_SD_SERVER", dns.addr())];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Server::start_with_env(dir, Some(config), &[], &env)
-}
-
-/// The active targets of `job` in a `/api/v1/targets` answer.
-fn active(body: &str, job: &str) -> Vec<Value> {
-    let v: Value = serde_json::from_str(body).unwrap();
-    v["data"]["activeTargets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["labels"]["job"] == job)
-        .cloned()
-        .collect()
-}
-
-/// The active targets of `job`.
-fn targets(s: &Server, job: &str) -> Vec<Value> {
-    active(&s.get("/api/v1/targets", &[]).1, job)
-}
-
-fn addresses(s: &Server, job: &str) -> Vec<String> {
-    let mut a: Vec<String> = targets(s, job)
-        .iter()
-        .map(|t| {
-            t["discoveredLabels"]["__address__"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    a.sort();
-    a
-}
-
-/// Polls until `job`'s addresses are `want`, or panics after 20s.
-fn wait_addresses(s: &Server, job: &str, want: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = addresses(s, job);
-        if got == want {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{job}: want {want:?}, got {got:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]
@@ -120,8 +72,8 @@ scrape_configs:
         format!("localhost:{}", e2.port),
     ];
     want.sort();
-    wait_addresses(&s, "srv", &want);
-    let t = targets(&s, "srv");
+    s.wait_target_addresses("srv", &want, 20);
+    let t = s.targets_of("srv");
     let first = t
         .iter()
         .find(|t| t["discoveredLabels"]["__address__"] == want[0].as_str())
@@ -137,8 +89,8 @@ scrape_configs:
 
     // A records use the configured port; the missing name adds nothing.
     let a = [format!("127.0.0.1:{}", e1.port)];
-    wait_addresses(&s, "a", &a);
-    let t = targets(&s, "a");
+    s.wait_target_addresses("a", &a, 20);
+    let t = s.targets_of("a");
     assert_eq!(t[0]["discoveredLabels"]["__meta_dns_name"], A_NAME);
     s.wait_for("up{job=\"a\"}", 20, |r| {
         r.len() == 1 && r[0]["value"][1] == "1"
@@ -150,7 +102,7 @@ scrape_configs:
         RecordType::SRV,
         Answer::Records(vec![srv(e2.port)]),
     );
-    wait_addresses(&s, "srv", &[format!("localhost:{}", e2.port)]);
+    s.wait_target_addresses("srv", &[format!("localhost:{}", e2.port)], 20);
 
     // Failing lookups keep the targets and are counted.
     let failures_before = s
@@ -167,7 +119,7 @@ scrape_configs:
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(
-        addresses(&s, "srv"),
+        s.target_addresses("srv"),
         [format!("localhost:{}", e2.port)],
         "kept while lookups fail"
     );
@@ -179,13 +131,13 @@ scrape_configs:
 
     // A name that disappears (NXDOMAIN) empties its group.
     dns.remove(SRV_NAME, RecordType::SRV);
-    wait_addresses(&s, "srv", &[]);
+    s.wait_target_addresses("srv", &[], 20);
 }
 
 /// Per target of `job`, its address and `__meta_dns_*` discovered labels,
 /// sorted.
 fn dns_labels(body: &str, job: &str) -> Vec<BTreeMap<String, String>> {
-    let mut all: Vec<BTreeMap<String, String>> = active(body, job)
+    let mut all: Vec<BTreeMap<String, String>> = active_targets(body, job)
         .iter()
         .map(|t| {
             t["discoveredLabels"]
@@ -272,7 +224,10 @@ scrape_configs:
     loop {
         let theirs = prom.get("/api/v1/targets", &[]).1;
         let mine = ours.get("/api/v1/targets", &[]).1;
-        let complete = |body: &str| want.iter().all(|(j, n)| active(body, j).len() == *n);
+        let complete = |body: &str| {
+            want.iter()
+                .all(|(j, n)| active_targets(body, j).len() == *n)
+        };
         if complete(&theirs) && complete(&mine) {
             for (job, _) in want {
                 assert_eq!(

@@ -93,6 +93,8 @@ const SECRET_KEYS: &[&str] = &[
     "bearer_token",
     "client_secret",
     "secret_key",
+    // consul_sd's ACL token.
+    "token",
 ];
 
 fn redact_secrets(source: &str) -> String {
@@ -246,6 +248,10 @@ mod tests {
         assert!(out.contains("username: u"), "{out}");
         let flow = "scrape_configs: [{job_name: a, bearer_token: abc}]";
         assert!(!redact_secrets(flow).contains("abc"));
+        let consul =
+            "scrape_configs: [{job_name: c, consul_sd_configs: [{token: t0k3n, password: pw}]}]";
+        let out = redact_secrets(consul);
+        assert!(!out.contains("t0k3n") && !out.contains("pw"), "{out}");
         assert_eq!(redact_secrets("a: [unclosed"), "");
     }
 

@@ -157,15 +157,16 @@ pub(crate) fn yes() -> bool {
 
 /// `basic_auth:`. At most one of `password` / `password_file` (and of
 /// `username` / `username_file`); files are read at each request so
-/// rotated secrets take effect.
+/// rotated secrets take effect. A numeric user name or password is read
+/// as its text, as Prometheus reads it.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct BasicAuth {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::scalar::string")]
     pub username: String,
     #[serde(default)]
     pub username_file: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::scalar::opt_string")]
     pub password: Option<String>,
     #[serde(default)]
     pub password_file: Option<String>,
@@ -178,7 +179,7 @@ pub struct BasicAuth {
 pub struct Authorization {
     #[serde(default = "bearer", rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::scalar::opt_string")]
     pub credentials: Option<String>,
     #[serde(default)]
     pub credentials_file: Option<String>,

@@ -9,8 +9,9 @@
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
 //! [`http_client`]; the service-discovery keys of jobs and Alertmanager
-//! sets in [`sd`]; hiding URL passwords wherever a URL is shown in
-//! [`redact`].
+//! sets in [`sd`] (Consul's own keys in [`consul_sd`]); Go's reading of
+//! any YAML scalar as a string in [`scalar`]; hiding URL passwords
+//! wherever a URL is shown in [`redact`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
@@ -23,6 +24,7 @@
 
 pub mod alerting;
 pub mod body_size;
+pub mod consul_sd;
 pub mod duration;
 pub(crate) mod glob;
 pub mod http_client;
@@ -33,6 +35,7 @@ pub mod redact;
 pub mod relabel;
 pub mod remote_read;
 pub mod remote_write;
+pub(crate) mod scalar;
 pub mod scrape;
 pub mod sd;
 #[cfg(test)]
@@ -44,6 +47,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 pub use alerting::{AlertingConfig, AlertmanagerConfig};
+pub use consul_sd::ConsulSdConfig;
 pub use duration::PromDuration;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};

@@ -349,6 +349,9 @@ pub(super) fn validate_sd(
     for (i, dsd) in sd.dns_sd_configs.iter().enumerate() {
         validate_dns_sd(dsd, &path.key("dns_sd_configs").index(i))?;
     }
+    for (i, csd) in sd.consul_sd_configs.iter_mut().enumerate() {
+        csd.validate(&path.key("consul_sd_configs").index(i), dir, warnings)?;
+    }
     Ok(())
 }
 

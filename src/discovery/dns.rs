@@ -22,7 +22,7 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::TokioResolver;
 use tokio::sync::mpsc;
 
-use super::target_group::ADDRESS_LABEL;
+use super::target_group::{join_host_port, ADDRESS_LABEL};
 use super::TargetGroup;
 use crate::config::{DnsRecordType, DnsSdConfig};
 use crate::metrics::{Collected, Counter, Registry};
@@ -131,14 +131,6 @@ async fn lookup(
     }
 }
 
-/// `host:port`, with an IPv6 address in brackets.
-fn host_port(host: &str, port: u16) -> String {
-    match host.parse::<IpAddr>() {
-        Ok(ip) => SocketAddr::new(ip, port).to_string(),
-        Err(_) => format!("{host}:{port}"),
-    }
-}
-
 /// The group for `name` from its records. Every target carries all five
 /// `__meta_dns_*` labels, empty where the record type has no such field,
 /// and the record names keep their final dot, as in Prometheus; the
@@ -165,17 +157,17 @@ pub(crate) fn group(name: &str, records: &[RData], port: u16) -> TargetGroup {
             }
             (RData::SRV(srv), _) => {
                 let t = srv.target.to_string();
-                let a = host_port(t.trim_end_matches('.'), srv.port);
+                let a = join_host_port(t.trim_end_matches('.'), srv.port);
                 (a, t, srv.port.to_string(), String::new(), String::new())
             }
             (RData::MX(mx), _) => {
                 let t = mx.exchange.to_string();
-                let a = host_port(t.trim_end_matches('.'), port);
+                let a = join_host_port(t.trim_end_matches('.'), port);
                 (a, String::new(), String::new(), t, String::new())
             }
             (RData::NS(ns), _) => {
                 let t = ns.0.to_string();
-                let a = host_port(t.trim_end_matches('.'), port);
+                let a = join_host_port(t.trim_end_matches('.'), port);
                 (a, String::new(), String::new(), String::new(), t)
             }
             _ => continue,

@@ -18,7 +18,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{dns, file, http, TargetGroup};
+use super::{consul, dns, file, http, TargetGroup};
 use crate::config::{Config, SdConfigs};
 
 /// The complete current target groups of one job.
@@ -27,8 +27,8 @@ pub struct DiscoveryUpdate {
     /// The job name, or for an Alertmanager set `config-<index>` (its
     /// position in `alerting.alertmanagers`, as Prometheus names them).
     pub job: String,
-    /// Static groups first, then file_sd, then http_sd, then dns_sd, each
-    /// in config order. Empty when the job was removed by a reload.
+    /// Static groups first, then file_sd, http_sd, dns_sd and consul_sd,
+    /// each in config order. Empty when the job was removed by a reload.
     pub groups: Vec<TargetGroup>,
 }
 
@@ -247,7 +247,8 @@ impl Discovery {
         let mut tasks = JoinSet::new();
         let sources = settings.file_sd_configs.len()
             + settings.http_sd_configs.len()
-            + settings.dns_sd_configs.len();
+            + settings.dns_sd_configs.len()
+            + settings.consul_sd_configs.len();
         let (src_tx, src_rx) = mpsc::channel::<(usize, Vec<TargetGroup>)>(sources.max(1) * 2);
         for (i, f) in settings.file_sd_configs.iter().enumerate() {
             let (tx, rx) = mpsc::channel(1);
@@ -264,6 +265,12 @@ impl Discovery {
         for (i, d) in settings.dns_sd_configs.iter().enumerate() {
             let (tx, rx) = mpsc::channel(1);
             tasks.spawn(dns::run(d.clone(), tx));
+            tasks.spawn(forward(offset + i, rx, src_tx.clone()));
+        }
+        let offset = offset + settings.dns_sd_configs.len();
+        for (i, c) in settings.consul_sd_configs.iter().enumerate() {
+            let (tx, rx) = mpsc::channel(1);
+            tasks.spawn(consul::run(c.clone(), tx));
             tasks.spawn(forward(offset + i, rx, src_tx.clone()));
         }
         drop(src_tx);

@@ -1,7 +1,10 @@
-//! Target groups: what every discovery mechanism produces, and the JSON /
-//! YAML form file_sd and http_sd read them from.
+//! Target groups: what every discovery mechanism produces, the JSON /
+//! YAML form file_sd and http_sd read them from, and the two spellings
+//! every mechanism shares: `host:port` addresses and meta-label names made
+//! from outside keys.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 
 use serde::Deserialize;
 
@@ -9,6 +12,32 @@ use crate::config::StaticConfig;
 
 /// The label holding a target's `host:port`.
 pub const ADDRESS_LABEL: &str = "__address__";
+
+/// `host:port`, with a host that contains a colon (an IPv6 address) in
+/// brackets, as Go's `net.JoinHostPort` writes it.
+pub(crate) fn join_host_port(host: &str, port: impl Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// A label-name suffix made of `[a-zA-Z0-9_]` only, every other character
+/// replaced by `_`, as Prometheus turns outside keys (Kubernetes labels,
+/// Consul metadata) into `__meta_*` names. A leading digit is kept: the
+/// suffix always follows a prefix.
+pub(crate) fn sanitize_label_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
 
 /// Targets sharing a set of labels, as one discovery source produced them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -158,6 +187,19 @@ mod tests {
                 "{text:?} should fail"
             );
         }
+    }
+
+    #[test]
+    fn addresses_and_label_names_are_spelled_as_go_does() {
+        assert_eq!(join_host_port("10.0.0.1", 80), "10.0.0.1:80");
+        assert_eq!(join_host_port("::1", 9090u16), "[::1]:9090");
+        assert_eq!(join_host_port("node.example", -1), "node.example:-1");
+        assert_eq!(
+            sanitize_label_name("app.kubernetes.io/name"),
+            "app_kubernetes_io_name"
+        );
+        assert_eq!(sanitize_label_name("Ünschedulable_9"), "_nschedulable_9");
+        assert_eq!(sanitize_label_name("0abc"), "0abc");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod consul;
 pub mod dataset;
 pub mod dns;
 pub mod exporter;
@@ -193,6 +194,35 @@ impl Server {
         }
     }
 
+    /// The active targets of `job` in `/api/v1/targets`, sorted by their
+    /// discovered address.
+    pub fn targets_of(&self, job: &str) -> Vec<Value> {
+        active_targets(&self.get("/api/v1/targets", &[]).1, job)
+    }
+
+    /// The discovered addresses of `job`'s active targets, sorted.
+    pub fn target_addresses(&self, job: &str) -> Vec<String> {
+        self.targets_of(job)
+            .iter()
+            .map(|t| {
+                t["discoveredLabels"]["__address__"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    /// Polls until `job`'s addresses are `want` (sorted), or panics after
+    /// `secs`; returns how long it took.
+    pub fn wait_target_addresses(&self, job: &str, want: &[String], secs: u64) -> Duration {
+        let started = Instant::now();
+        poll(secs, &format!("{job} targets {want:?}"), || {
+            (self.target_addresses(job) == want).then_some(())
+        });
+        started.elapsed()
+    }
+
     /// Sends a signal to the process.
     pub fn signal(&self, sig: i32) {
         unsafe {
@@ -288,6 +318,21 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The active targets of `job` in a `/api/v1/targets` answer (ours or a
+/// peer's), sorted by their discovered address.
+pub fn active_targets(body: &str, job: &str) -> Vec<Value> {
+    let v: Value = serde_json::from_str(body).unwrap();
+    let mut t: Vec<Value> = v["data"]["activeTargets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["labels"]["job"] == job)
+        .cloned()
+        .collect();
+    t.sort_by_key(|t| t["discoveredLabels"]["__address__"].to_string());
+    t
 }
 
 /// Calls `f` every 100ms until it gives `Some`, or panics naming `what`

@@ -12,21 +12,7 @@ pub(crate) const META_PREFIX: &str = "__meta_kubernetes_";
 /// The namespace of a namespaced object.
 pub(crate) const NAMESPACE_LABEL: &str = "__meta_kubernetes_namespace";
 
-/// A label name made of `[a-zA-Z0-9_]` only, every other character replaced
-/// by `_`, as Prometheus turns Kubernetes label keys (`app.kubernetes.io/name`)
-/// into label-name suffixes. A leading digit is kept: the suffix always
-/// follows a prefix.
-pub(crate) fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
+pub(crate) use crate::discovery::target_group::{join_host_port, sanitize_label_name as sanitize};
 
 /// Adds `<role>_name`, `<role>_label_<k>`, `<role>_labelpresent_<k>`,
 /// `<role>_annotation_<k>` and `<role>_annotationpresent_<k>`.
@@ -52,15 +38,6 @@ fn add_labels_and_annotations(out: &mut BTreeMap<String, String>, meta: &ObjectM
                 "true".to_string(),
             );
         }
-    }
-}
-
-/// `host:port`, with an IPv6 host in brackets.
-pub(crate) fn join_host_port(host: &str, port: i32) -> String {
-    if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }
 
