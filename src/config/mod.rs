@@ -9,7 +9,7 @@
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
 //! [`http_client`]; the service-discovery keys of jobs and Alertmanager
-//! sets in [`sd`]; hiding URL passwords wherever a URL is shown in
+//! sets in [`sd`], Kubernetes's in [`kubernetes_sd`]; hiding URL passwords wherever a URL is shown in
 //! [`redact`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
@@ -26,6 +26,7 @@ pub mod body_size;
 pub mod duration;
 pub(crate) mod glob;
 pub mod http_client;
+pub mod kubernetes_sd;
 pub mod load;
 pub(crate) mod locate;
 pub mod names;
@@ -46,6 +47,7 @@ use serde::Deserialize;
 pub use alerting::{AlertingConfig, AlertmanagerConfig};
 pub use duration::PromDuration;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+pub use kubernetes_sd::{KubernetesRole, KubernetesSdConfig};
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
 pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};

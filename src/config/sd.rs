@@ -1,6 +1,6 @@
 //! The service-discovery keys a scrape job and an Alertmanager set share
 //! (`static_configs`, `file_sd_configs`, `http_sd_configs`,
-//! `dns_sd_configs`), declared once: a struct gets them by being declared
+//! `dns_sd_configs`, `kubernetes_sd_configs`), declared once: a struct gets them by being declared
 //! inside [`sd_keys!`], which also gives it the HTTP client keys (through
 //! `http_client_keys!`, as both users have them) and generates
 //! `sd_configs` (a copy of the keys as one [`SdConfigs`]) and
@@ -16,7 +16,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{FileSdConfig, HttpSdConfig, PromDuration, StaticConfig};
+use super::{FileSdConfig, HttpSdConfig, KubernetesSdConfig, PromDuration, StaticConfig};
 
 /// Declares a config struct with its own fields, then the SD keys, then
 /// the HTTP client keys.
@@ -34,6 +34,8 @@ macro_rules! sd_keys {
                 pub http_sd_configs: Vec<$crate::config::HttpSdConfig>,
                 #[serde(default)]
                 pub dns_sd_configs: Vec<$crate::config::DnsSdConfig>,
+                #[serde(default)]
+                pub kubernetes_sd_configs: Vec<$crate::config::KubernetesSdConfig>,
             }
         }
 
@@ -45,6 +47,7 @@ macro_rules! sd_keys {
                     file_sd_configs: self.file_sd_configs.clone(),
                     http_sd_configs: self.http_sd_configs.clone(),
                     dns_sd_configs: self.dns_sd_configs.clone(),
+                    kubernetes_sd_configs: self.kubernetes_sd_configs.clone(),
                 }
             }
 
@@ -60,12 +63,14 @@ macro_rules! sd_keys {
                     file_sd_configs: take(&mut self.file_sd_configs),
                     http_sd_configs: take(&mut self.http_sd_configs),
                     dns_sd_configs: take(&mut self.dns_sd_configs),
+                    kubernetes_sd_configs: take(&mut self.kubernetes_sd_configs),
                 };
                 let r = f(&mut keys);
                 self.static_configs = keys.static_configs;
                 self.file_sd_configs = keys.file_sd_configs;
                 self.http_sd_configs = keys.http_sd_configs;
                 self.dns_sd_configs = keys.dns_sd_configs;
+                self.kubernetes_sd_configs = keys.kubernetes_sd_configs;
                 r
             }
         }
@@ -81,6 +86,7 @@ pub struct SdConfigs {
     pub file_sd_configs: Vec<FileSdConfig>,
     pub http_sd_configs: Vec<HttpSdConfig>,
     pub dns_sd_configs: Vec<DnsSdConfig>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
 }
 
 /// `dns_sd_configs:` entry: DNS names looked up every `refresh_interval`

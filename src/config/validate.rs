@@ -349,6 +349,9 @@ pub(super) fn validate_sd(
     for (i, dsd) in sd.dns_sd_configs.iter().enumerate() {
         validate_dns_sd(dsd, &path.key("dns_sd_configs").index(i))?;
     }
+    for (i, ksd) in sd.kubernetes_sd_configs.iter_mut().enumerate() {
+        ksd.validate(&path.key("kubernetes_sd_configs").index(i), dir, warnings)?;
+    }
     Ok(())
 }
 
