@@ -14,8 +14,7 @@ use crate::discovery::{TargetGroup, ADDRESS_LABEL};
 /// its labels and annotations.
 pub(crate) fn target_group(svc: &Service, namespace: Option<&Namespace>) -> TargetGroup {
     let meta = &svc.metadata;
-    let mut labels = BTreeMap::from([(NAMESPACE_LABEL.to_string(), meta.namespace.clone())]);
-    add_object_meta(&mut labels, meta, "service");
+    let mut labels = service_labels(svc);
     if let Some(ns) = namespace {
         add_namespace_meta(&mut labels, &ns.metadata);
     }
@@ -66,6 +65,15 @@ pub(crate) fn target_group(svc: &Service, namespace: Option<&Namespace>) -> Targ
         targets,
         labels,
     }
+}
+
+/// The service's namespace, name, labels and annotations: its group's
+/// labels, which the endpoints roles also give the groups of its endpoints.
+pub(crate) fn service_labels(svc: &Service) -> BTreeMap<String, String> {
+    let meta = &svc.metadata;
+    let mut labels = BTreeMap::from([(NAMESPACE_LABEL.to_string(), meta.namespace.clone())]);
+    add_object_meta(&mut labels, meta, "service");
+    labels
 }
 
 /// The IPs the load balancer reports in its status, comma-separated; the

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::de::DeserializeOwned;
 
-use super::objects::Namespace;
+use super::lookup::{Attach, Lookup};
+use super::objects::{Job, Namespace, Node, ObjectMeta, Pod, ReplicaSet, Service};
 use crate::discovery::TargetGroup;
 
 /// Decodes an API object from its JSON form; panics on a malformed fixture.
@@ -46,4 +47,82 @@ pub(crate) fn with_labels(mut g: TargetGroup, extra: &[(&str, &str)]) -> TargetG
     g.labels
         .extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     g
+}
+
+/// The stores of a discoverer, as a [`Lookup`] over fixture objects.
+#[derive(Default)]
+pub(crate) struct Store {
+    pub pods: Vec<Pod>,
+    pub services: Vec<Service>,
+    pub nodes: Vec<Node>,
+    pub namespaces: Vec<Namespace>,
+    pub replica_sets: Vec<ReplicaSet>,
+    pub jobs: Vec<Job>,
+}
+
+/// The object of `items` named `namespace`/`name`.
+fn find<'a, T>(
+    items: &'a [T],
+    meta: impl Fn(&T) -> &ObjectMeta,
+    namespace: &str,
+    name: &str,
+) -> Option<&'a T> {
+    items.iter().find(|o| {
+        let m = meta(o);
+        m.namespace == namespace && m.name == name
+    })
+}
+
+impl Lookup for Store {
+    fn pod(&self, namespace: &str, name: &str) -> Option<&Pod> {
+        find(&self.pods, |o| &o.metadata, namespace, name)
+    }
+    fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        find(&self.services, |o| &o.metadata, namespace, name)
+    }
+    fn node(&self, name: &str) -> Option<&Node> {
+        find(&self.nodes, |o| &o.metadata, "", name)
+    }
+    fn namespace(&self, name: &str) -> Option<&Namespace> {
+        find(&self.namespaces, |o| &o.metadata, "", name)
+    }
+    fn replica_set(&self, namespace: &str, name: &str) -> Option<&ReplicaSet> {
+        find(&self.replica_sets, |o| &o.metadata, namespace, name)
+    }
+    fn job(&self, namespace: &str, name: &str) -> Option<&Job> {
+        find(&self.jobs, |o| &o.metadata, namespace, name)
+    }
+}
+
+/// `attach_metadata` left out.
+pub(crate) const ATTACH_NONE: Attach = Attach {
+    node: false,
+    namespace: false,
+    deployment: false,
+    job: false,
+    cronjob: false,
+};
+
+/// `attach_metadata: {node: true}`.
+pub(crate) const ATTACH_NODE: Attach = Attach {
+    node: true,
+    ..ATTACH_NONE
+};
+
+/// `attach_metadata: {namespace: true}`.
+pub(crate) const ATTACH_NAMESPACE: Attach = Attach {
+    namespace: true,
+    ..ATTACH_NONE
+};
+
+/// Upstream's `makeNode(name, "", "", labels, nil, nil)`: a node with the
+/// given labels and an empty InternalIP.
+pub(crate) fn node(name: &str, labels: serde_json::Value) -> Node {
+    object(serde_json::json!({
+        "metadata": {"name": name, "labels": labels},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": ""}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        },
+    }))
 }
