@@ -98,3 +98,671 @@ fn address_target(
     }
     target
 }
+
+#[cfg(test)]
+mod tests {
+    //! Upstream's endpoints cases (Prometheus
+    //! `discovery/kubernetes/endpoints_test.go`), each reduced to the
+    //! stores' state after its events → the group Prometheus last sent.
+
+    use serde_json::{json, Value};
+
+    use super::super::deleted;
+    use super::super::objects::{Pod, Service};
+    use super::super::test_support::{
+        group, labels, namespace, node, object, with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE,
+        ATTACH_NONE,
+    };
+    use super::*;
+
+    /// Upstream's `makeEndpoints`: three subsets, the first address with a
+    /// hostname and node name, one address both ready and not ready, one
+    /// pointing at Node `barbaz`.
+    fn endpoints(ns: &str) -> Endpoints {
+        object(json!({
+            "metadata": {
+                "name": "testendpoints",
+                "namespace": ns,
+                "annotations": {"test.annotation": "test"},
+            },
+            "subsets": [
+                {
+                    "addresses": [{"ip": "1.2.3.4", "hostname": "testendpoint1", "nodeName": "foobar"}],
+                    "ports": [{"name": "testport", "port": 9000, "protocol": "TCP"}],
+                },
+                {
+                    "addresses": [{"ip": "2.3.4.5"}],
+                    "notReadyAddresses": [{"ip": "2.3.4.5"}],
+                    "ports": [{"name": "testport", "port": 9001, "protocol": "TCP"}],
+                },
+                {
+                    "addresses": [{"ip": "6.7.8.9", "targetRef": {"kind": "Node", "name": "barbaz"}}],
+                    "ports": [{"name": "testport", "port": 9002, "protocol": "TCP"}],
+                },
+            ],
+        }))
+    }
+
+    /// The group of `endpoints(ns)` with no other object known, plus
+    /// `extra` group labels.
+    fn expected(ns: &str, extra: &[(&str, &str)]) -> TargetGroup {
+        let g = group(
+            &format!("endpoints/{ns}/testendpoints"),
+            &[
+                &[
+                    ("__address__", "1.2.3.4:9000"),
+                    ("__meta_kubernetes_endpoint_hostname", "testendpoint1"),
+                    ("__meta_kubernetes_endpoint_node_name", "foobar"),
+                    ("__meta_kubernetes_endpoint_port_name", "testport"),
+                    ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                    ("__meta_kubernetes_endpoint_ready", "true"),
+                ],
+                &[
+                    ("__address__", "2.3.4.5:9001"),
+                    ("__meta_kubernetes_endpoint_port_name", "testport"),
+                    ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                    ("__meta_kubernetes_endpoint_ready", "true"),
+                ],
+                &[
+                    ("__address__", "2.3.4.5:9001"),
+                    ("__meta_kubernetes_endpoint_port_name", "testport"),
+                    ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                    ("__meta_kubernetes_endpoint_ready", "false"),
+                ],
+                &[
+                    ("__address__", "6.7.8.9:9002"),
+                    ("__meta_kubernetes_endpoint_address_target_kind", "Node"),
+                    ("__meta_kubernetes_endpoint_address_target_name", "barbaz"),
+                    ("__meta_kubernetes_endpoint_port_name", "testport"),
+                    ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                    ("__meta_kubernetes_endpoint_ready", "true"),
+                ],
+            ],
+            &[
+                ("__meta_kubernetes_namespace", ns),
+                ("__meta_kubernetes_endpoints_name", "testendpoints"),
+                (
+                    "__meta_kubernetes_endpoints_annotation_test_annotation",
+                    "test",
+                ),
+                (
+                    "__meta_kubernetes_endpoints_annotationpresent_test_annotation",
+                    "true",
+                ),
+            ],
+        );
+        with_labels(g, extra)
+    }
+
+    /// Service `testendpoints` in `default` with the given labels.
+    fn service(labels: Value) -> Service {
+        object(json!({
+            "metadata": {"name": "testendpoints", "namespace": "default", "labels": labels},
+        }))
+    }
+
+    /// A pod `testpod` in `ns` on `testnode` with the given containers and
+    /// init containers and IP, no phase and no conditions.
+    fn pod(ns: &str, ip: &str, containers: Value, init_containers: Value) -> Pod {
+        object(json!({
+            "metadata": {"name": "testpod", "namespace": ns, "uid": "deadbeef"},
+            "spec": {
+                "nodeName": "testnode",
+                "containers": containers,
+                "initContainers": init_containers,
+            },
+            "status": {"hostIP": "2.3.4.5", "podIP": ip},
+        }))
+    }
+
+    /// A container `name` (image `<name>:latest`) with one TCP port.
+    fn container(name: &str, port_name: &str, port: i32) -> Value {
+        json!({
+            "name": name,
+            "image": format!("{name}:latest"),
+            "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
+        })
+    }
+
+    /// An Endpoints object `name` in `ns` with one ready address 4.3.2.1
+    /// pointing at Pod `testpod`, and the given ports.
+    fn pod_endpoints(ns: &str, name: &str, ports: Value) -> Endpoints {
+        object(json!({
+            "metadata": {"name": name, "namespace": ns},
+            "subsets": [{
+                "addresses": [{
+                    "ip": "4.3.2.1",
+                    "targetRef": {"kind": "Pod", "name": "testpod", "namespace": ns},
+                }],
+                "ports": ports,
+            }],
+        }))
+    }
+
+    /// The labels of `testpod` as `pod(_, ip, …)` builds it: no ready
+    /// condition, no phase.
+    fn pod_labels_of(ip: &str) -> Vec<(&str, &str)> {
+        vec![
+            ("__meta_kubernetes_pod_name", "testpod"),
+            ("__meta_kubernetes_pod_ip", ip),
+            ("__meta_kubernetes_pod_ready", "unknown"),
+            ("__meta_kubernetes_pod_phase", ""),
+            ("__meta_kubernetes_pod_node_name", "testnode"),
+            ("__meta_kubernetes_pod_host_ip", "2.3.4.5"),
+            ("__meta_kubernetes_pod_uid", "deadbeef"),
+        ]
+    }
+
+    /// The `pod_container_*` labels of a TCP port of `container`.
+    fn container_port(
+        container: &'static str,
+        image: &'static str,
+        port_name: &'static str,
+        port: &'static str,
+        init: &'static str,
+    ) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("__meta_kubernetes_pod_container_name", container),
+            ("__meta_kubernetes_pod_container_image", image),
+            ("__meta_kubernetes_pod_container_port_name", port_name),
+            ("__meta_kubernetes_pod_container_port_number", port),
+            ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
+            ("__meta_kubernetes_pod_container_init", init),
+        ]
+    }
+
+    /// The `endpoint_*` labels of a target at `address` (4.3.2.1, Pod
+    /// `testpod`) with endpoint port `port_name`.
+    fn pod_address(
+        port_name: &'static str,
+        address: &'static str,
+    ) -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("__address__", address),
+            ("__meta_kubernetes_endpoint_port_name", port_name),
+            ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+            ("__meta_kubernetes_endpoint_ready", "true"),
+            ("__meta_kubernetes_endpoint_address_target_kind", "Pod"),
+            ("__meta_kubernetes_endpoint_address_target_name", "testpod"),
+        ]
+    }
+
+    /// One target's labels from several lists.
+    fn target(parts: &[&[(&str, &str)]]) -> BTreeMap<String, String> {
+        parts.iter().flat_map(|p| labels(p)).collect()
+    }
+
+    /// A group of `source` with the given targets and the group labels of
+    /// an Endpoints object `name` in `ns` and nothing else.
+    fn plain_group(ns: &str, name: &str, targets: Vec<BTreeMap<String, String>>) -> TargetGroup {
+        TargetGroup {
+            source: format!("endpoints/{ns}/{name}"),
+            targets,
+            labels: labels(&[
+                ("__meta_kubernetes_namespace", ns),
+                ("__meta_kubernetes_endpoints_name", name),
+            ]),
+        }
+    }
+
+    /// Endpoint ports: `(name, port, protocol)`.
+    fn ports(list: &[(&str, i32, &str)]) -> Value {
+        list.iter()
+            .map(|(name, port, protocol)| json!({"name": name, "port": port, "protocol": protocol}))
+            .collect()
+    }
+
+    #[test]
+    fn endpoints_discovery_before_run() {
+        let got = target_group(&endpoints("default"), &Store::default(), ATTACH_NONE);
+        assert_eq!(got, expected("default", &[]));
+    }
+
+    #[test]
+    fn endpoints_discovery_add() {
+        let store = Store {
+            pods: vec![pod(
+                "default",
+                "1.2.3.4",
+                json!([
+                    container("c1", "mainport", 9000),
+                    container("c2", "sideport", 9001)
+                ]),
+                Value::Null,
+            )],
+            ..Store::default()
+        };
+        let ep = pod_endpoints(
+            "default",
+            "testendpoints",
+            ports(&[("testport", 9000, "TCP")]),
+        );
+        let pod_labels = pod_labels_of("1.2.3.4");
+        let want = plain_group(
+            "default",
+            "testendpoints",
+            vec![
+                target(&[
+                    &pod_address("testport", "4.3.2.1:9000"),
+                    &pod_labels,
+                    &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+                ]),
+                target(&[
+                    &[("__address__", "1.2.3.4:9001")],
+                    &pod_labels,
+                    &container_port("c2", "c2:latest", "sideport", "9001", "false"),
+                ]),
+            ],
+        );
+        assert_eq!(target_group(&ep, &store, ATTACH_NONE), want);
+    }
+
+    #[test]
+    fn endpoints_discovery_delete() {
+        let before = target_group(&endpoints("default"), &Store::default(), ATTACH_NONE);
+        assert_eq!(
+            deleted(before.source),
+            group("endpoints/default/testendpoints", &[], &[])
+        );
+    }
+
+    #[test]
+    fn endpoints_discovery_update() {
+        let ep: Endpoints = object(json!({
+            "metadata": {"name": "testendpoints", "namespace": "default"},
+            "subsets": [
+                {"addresses": [{"ip": "1.2.3.4"}], "ports": ports(&[("testport", 9000, "TCP")])},
+                {"addresses": [{"ip": "2.3.4.5"}], "ports": ports(&[("testport", 9001, "TCP")])},
+            ],
+        }));
+        let plain = |address| {
+            target(&[&[
+                ("__address__", address),
+                ("__meta_kubernetes_endpoint_port_name", "testport"),
+                ("__meta_kubernetes_endpoint_port_protocol", "TCP"),
+                ("__meta_kubernetes_endpoint_ready", "true"),
+            ]])
+        };
+        let want = plain_group(
+            "default",
+            "testendpoints",
+            vec![plain("1.2.3.4:9000"), plain("2.3.4.5:9001")],
+        );
+        assert_eq!(target_group(&ep, &Store::default(), ATTACH_NONE), want);
+    }
+
+    #[test]
+    fn endpoints_discovery_empty_subsets() {
+        let ep: Endpoints = object(json!({
+            "metadata": {"name": "testendpoints", "namespace": "default"},
+            "subsets": [],
+        }));
+        let want = plain_group("default", "testendpoints", vec![]);
+        assert_eq!(target_group(&ep, &Store::default(), ATTACH_NONE), want);
+    }
+
+    const SERVICE_TEST_LABELS: [(&str, &str); 3] = [
+        ("__meta_kubernetes_service_label_app_name", "test"),
+        ("__meta_kubernetes_service_labelpresent_app_name", "true"),
+        ("__meta_kubernetes_service_name", "testendpoints"),
+    ];
+
+    fn service_store(labels: Value) -> Store {
+        Store {
+            services: vec![service(labels)],
+            ..Store::default()
+        }
+    }
+
+    #[test]
+    fn endpoints_discovery_with_service() {
+        let store = service_store(json!({"app/name": "test"}));
+        let got = target_group(&endpoints("default"), &store, ATTACH_NONE);
+        assert_eq!(got, expected("default", &SERVICE_TEST_LABELS));
+    }
+
+    #[test]
+    fn endpoints_discovery_with_service_update() {
+        let store = service_store(json!({"app/name": "svc", "component": "testing"}));
+        let want = expected(
+            "default",
+            &[
+                ("__meta_kubernetes_service_label_app_name", "svc"),
+                ("__meta_kubernetes_service_labelpresent_app_name", "true"),
+                ("__meta_kubernetes_service_name", "testendpoints"),
+                ("__meta_kubernetes_service_label_component", "testing"),
+                ("__meta_kubernetes_service_labelpresent_component", "true"),
+            ],
+        );
+        assert_eq!(
+            target_group(&endpoints("default"), &store, ATTACH_NONE),
+            want
+        );
+    }
+
+    /// Service `app/name: test` and nodes `foobar` (`az: foobar_az`) and
+    /// `barbaz` (`az: us-west2`).
+    fn node_store(foobar_az: &str) -> Store {
+        Store {
+            services: vec![service(json!({"app/name": "test"}))],
+            nodes: vec![
+                node("foobar", json!({"az": foobar_az})),
+                node("barbaz", json!({"az": "us-west2"})),
+            ],
+            ..Store::default()
+        }
+    }
+
+    /// `expected` with the service of `node_store` and node labels on the
+    /// targets of 1.2.3.4 (node `foobar`, `az: foobar_az`) and 6.7.8.9
+    /// (Node `barbaz`).
+    fn expected_with_nodes(foobar_az: &str) -> TargetGroup {
+        let mut want = expected("default", &SERVICE_TEST_LABELS);
+        for (i, node, az) in [(0, "foobar", foobar_az), (3, "barbaz", "us-west2")] {
+            want.targets[i].extend(labels(&[
+                ("__meta_kubernetes_node_label_az", az),
+                ("__meta_kubernetes_node_labelpresent_az", "true"),
+                ("__meta_kubernetes_node_name", node),
+            ]));
+        }
+        want
+    }
+
+    #[test]
+    fn endpoints_discovery_with_node_metadata() {
+        let got = target_group(&endpoints("default"), &node_store("us-east1"), ATTACH_NODE);
+        assert_eq!(got, expected_with_nodes("us-east1"));
+    }
+
+    #[test]
+    fn endpoints_discovery_with_updated_node_metadata() {
+        // Node `foobar` changes `az` from us-east1 to eu-central1, yet the
+        // group upstream expects last is the one from before: Prometheus
+        // rebuilds an Endpoints group on a node event only through its
+        // node index, which holds the node of an address pointing at a Pod
+        // (its `nodeName`) or at a Node, and 1.2.3.4 points at nothing.
+        let sent = target_group(&endpoints("default"), &node_store("us-east1"), ATTACH_NODE);
+        assert_eq!(sent, expected_with_nodes("us-east1"));
+        // Whenever the group is rebuilt, it carries the node's new labels.
+        let store = node_store("eu-central1");
+        let rebuilt = target_group(&endpoints("default"), &store, ATTACH_NODE);
+        assert_eq!(rebuilt, expected_with_nodes("eu-central1"));
+    }
+
+    #[test]
+    fn endpoints_discovery_namespaces() {
+        let store = Store {
+            services: vec![object(json!({
+                "metadata": {"name": "testendpoints", "namespace": "ns1", "labels": {"app": "app1"}},
+            }))],
+            pods: vec![pod(
+                "ns2",
+                "4.3.2.1",
+                json!([container("c1", "mainport", 9000)]),
+                Value::Null,
+            )],
+            ..Store::default()
+        };
+        let want = expected(
+            "ns1",
+            &[
+                ("__meta_kubernetes_service_label_app", "app1"),
+                ("__meta_kubernetes_service_labelpresent_app", "true"),
+                ("__meta_kubernetes_service_name", "testendpoints"),
+            ],
+        );
+        assert_eq!(target_group(&endpoints("ns1"), &store, ATTACH_NONE), want);
+
+        let ep = pod_endpoints("ns2", "testendpoints", ports(&[("testport", 9000, "TCP")]));
+        let want = plain_group(
+            "ns2",
+            "testendpoints",
+            vec![target(&[
+                &pod_address("testport", "4.3.2.1:9000"),
+                &pod_labels_of("4.3.2.1"),
+                &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+            ])],
+        );
+        assert_eq!(target_group(&ep, &store, ATTACH_NONE), want);
+    }
+
+    #[test]
+    fn endpoints_discovery_own_namespace() {
+        // The pod in `own-ns` is no address's target: it adds nothing.
+        let store = Store {
+            pods: vec![pod(
+                "own-ns",
+                "4.3.2.1",
+                json!([container("p1", "mainport", 9000)]),
+                Value::Null,
+            )],
+            ..Store::default()
+        };
+        let got = target_group(&endpoints("own-ns"), &store, ATTACH_NONE);
+        assert_eq!(got, expected("own-ns", &[]));
+    }
+
+    #[test]
+    fn endpoints_discovery_update_pod() {
+        // The pod became ready and Running after the Endpoints was built.
+        let mut pod_json = json!({
+            "metadata": {"name": "testpod", "namespace": "default", "uid": "deadbeef"},
+            "spec": {"nodeName": "testnode", "containers": [container("c1", "mainport", 9000)]},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True"}],
+                "hostIP": "2.3.4.5",
+                "podIP": "4.3.2.1",
+            },
+        });
+        let ep = pod_endpoints(
+            "default",
+            "testendpoints",
+            ports(&[("mainport", 9000, "TCP")]),
+        );
+        let mut pod_labels = pod_labels_of("4.3.2.1");
+        pod_labels[2].1 = "true";
+        pod_labels[3].1 = "Running";
+        let want = plain_group(
+            "default",
+            "testendpoints",
+            vec![target(&[
+                &pod_address("mainport", "4.3.2.1:9000"),
+                &pod_labels,
+                &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+            ])],
+        );
+        let store = Store {
+            pods: vec![object(pod_json.clone())],
+            ..Store::default()
+        };
+        assert_eq!(target_group(&ep, &store, ATTACH_NONE), want);
+
+        // Before, while Pending and not ready:
+        pod_json["status"]["phase"] = json!("Pending");
+        pod_json["status"]["conditions"] = json!([{"type": "Ready", "status": "False"}]);
+        let store = Store {
+            pods: vec![object(pod_json)],
+            ..Store::default()
+        };
+        let before = target_group(&ep, &store, ATTACH_NONE);
+        assert_eq!(before.targets[0]["__meta_kubernetes_pod_ready"], "false");
+        assert_eq!(before.targets[0]["__meta_kubernetes_pod_phase"], "Pending");
+    }
+
+    #[test]
+    fn endpoints_discovery_sidecar_container() {
+        let store = Store {
+            pods: vec![pod(
+                "default",
+                "4.3.2.1",
+                json!([container("c1", "mainport", 9000)]),
+                json!([
+                    container("ic1", "initport", 1111),
+                    container("ic2", "initport", 9111)
+                ]),
+            )],
+            ..Store::default()
+        };
+        let ep = pod_endpoints(
+            "default",
+            "testsidecar",
+            ports(&[("testport", 9000, "TCP"), ("initport", 9111, "TCP")]),
+        );
+        let pod_labels = pod_labels_of("4.3.2.1");
+        let want = plain_group(
+            "default",
+            "testsidecar",
+            vec![
+                target(&[
+                    &pod_address("testport", "4.3.2.1:9000"),
+                    &pod_labels,
+                    &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+                ]),
+                target(&[
+                    &pod_address("initport", "4.3.2.1:9111"),
+                    &pod_labels,
+                    &container_port("ic2", "ic2:latest", "initport", "9111", "true"),
+                ]),
+                target(&[
+                    &[("__address__", "4.3.2.1:1111")],
+                    &pod_labels,
+                    &container_port("ic1", "ic1:latest", "initport", "1111", "true"),
+                ]),
+            ],
+        );
+        assert_eq!(target_group(&ep, &store, ATTACH_NONE), want);
+    }
+
+    #[test]
+    fn endpoints_discovery_with_namespace_metadata() {
+        let store = Store {
+            namespaces: vec![namespace(
+                json!({"environment": "production", "team": "backend"}),
+                json!({"owner": "platform", "version": "v1.2.3"}),
+            )],
+            ..Store::default()
+        };
+        let want = expected(
+            "test-ns",
+            &[
+                ("__meta_kubernetes_namespace_annotation_owner", "platform"),
+                (
+                    "__meta_kubernetes_namespace_annotationpresent_owner",
+                    "true",
+                ),
+                ("__meta_kubernetes_namespace_annotation_version", "v1.2.3"),
+                (
+                    "__meta_kubernetes_namespace_annotationpresent_version",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_namespace_label_environment",
+                    "production",
+                ),
+                (
+                    "__meta_kubernetes_namespace_labelpresent_environment",
+                    "true",
+                ),
+                ("__meta_kubernetes_namespace_label_team", "backend"),
+                ("__meta_kubernetes_namespace_labelpresent_team", "true"),
+            ],
+        );
+        let got = target_group(&endpoints("test-ns"), &store, ATTACH_NAMESPACE);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn endpoints_discovery_with_updated_namespace_metadata() {
+        let store = Store {
+            namespaces: vec![namespace(
+                json!({"environment": "staging", "team": "frontend", "region": "us-west"}),
+                json!({"owner": "sre", "version": "v2.1.0", "cost-center": "engineering"}),
+            )],
+            ..Store::default()
+        };
+        let want = expected(
+            "test-ns",
+            &[
+                ("__meta_kubernetes_namespace_annotation_owner", "sre"),
+                (
+                    "__meta_kubernetes_namespace_annotationpresent_owner",
+                    "true",
+                ),
+                ("__meta_kubernetes_namespace_annotation_version", "v2.1.0"),
+                (
+                    "__meta_kubernetes_namespace_annotationpresent_version",
+                    "true",
+                ),
+                (
+                    "__meta_kubernetes_namespace_annotation_cost_center",
+                    "engineering",
+                ),
+                (
+                    "__meta_kubernetes_namespace_annotationpresent_cost_center",
+                    "true",
+                ),
+                ("__meta_kubernetes_namespace_label_environment", "staging"),
+                (
+                    "__meta_kubernetes_namespace_labelpresent_environment",
+                    "true",
+                ),
+                ("__meta_kubernetes_namespace_label_team", "frontend"),
+                ("__meta_kubernetes_namespace_labelpresent_team", "true"),
+                ("__meta_kubernetes_namespace_label_region", "us-west"),
+                ("__meta_kubernetes_namespace_labelpresent_region", "true"),
+            ],
+        );
+        let got = target_group(&endpoints("test-ns"), &store, ATTACH_NAMESPACE);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn resolve_pod_ref() {
+        // Upstream's benchmark resolves a Pod reference the store does not
+        // hold: the address stays a plain target.
+        let ep = pod_endpoints("foo", "testendpoints", ports(&[("testport", 9000, "TCP")]));
+        let got = target_group(&ep, &Store::default(), ATTACH_NONE);
+        let want = vec![target(&[&pod_address("testport", "4.3.2.1:9000")])];
+        assert_eq!(got.targets, want);
+    }
+
+    #[test]
+    fn endpoint_protocol_labels_a_matched_container_port() {
+        // Both DNS ports match the container port 53 (TCP by default); each
+        // target's container port protocol is its endpoint port's, as in
+        // Prometheus.
+        let dns = json!([{"name": "dns", "image": "dns:1", "ports": [{"name": "dns", "containerPort": 53}]}]);
+        let store = Store {
+            pods: vec![pod("default", "4.3.2.1", dns, Value::Null)],
+            ..Store::default()
+        };
+        let ep = pod_endpoints(
+            "default",
+            "dns",
+            ports(&[("tcp", 53, "TCP"), ("udp", 53, "UDP")]),
+        );
+        let got = target_group(&ep, &store, ATTACH_NONE);
+        let protocols: Vec<&str> = got
+            .targets
+            .iter()
+            .map(|t| t["__meta_kubernetes_pod_container_port_protocol"].as_str())
+            .collect();
+        assert_eq!(protocols, ["TCP", "UDP"]);
+    }
+
+    #[test]
+    fn last_container_declaring_the_port_labels_the_target() {
+        // Two containers declare 8080: Prometheus's matching loop lets the
+        // later one's labels stand.
+        let both = json!([container("a", "http", 8080), container("b", "web", 8080)]);
+        let store = Store {
+            pods: vec![pod("default", "4.3.2.1", both, Value::Null)],
+            ..Store::default()
+        };
+        let ep = pod_endpoints("default", "web", ports(&[("web", 8080, "TCP")]));
+        let got = target_group(&ep, &store, ATTACH_NONE);
+        assert_eq!(got.targets.len(), 1);
+        assert_eq!(got.targets[0]["__meta_kubernetes_pod_container_name"], "b");
+    }
+}
