@@ -110,8 +110,8 @@ mod tests {
     use super::super::deleted;
     use super::super::objects::{Pod, Service};
     use super::super::test_support::{
-        group, labels, namespace, node, object, with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE,
-        ATTACH_NONE,
+        backend_namespace, backend_namespace_updated, group, labels, namespace_store, node, object,
+        with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE, ATTACH_NONE,
     };
     use super::*;
 
@@ -636,85 +636,24 @@ mod tests {
 
     #[test]
     fn endpoints_discovery_with_namespace_metadata() {
-        let store = Store {
-            namespaces: vec![namespace(
-                json!({"environment": "production", "team": "backend"}),
-                json!({"owner": "platform", "version": "v1.2.3"}),
-            )],
-            ..Store::default()
-        };
-        let want = expected(
-            "test-ns",
-            &[
-                ("__meta_kubernetes_namespace_annotation_owner", "platform"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_owner",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_annotation_version", "v1.2.3"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_version",
-                    "true",
-                ),
-                (
-                    "__meta_kubernetes_namespace_label_environment",
-                    "production",
-                ),
-                (
-                    "__meta_kubernetes_namespace_labelpresent_environment",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_team", "backend"),
-                ("__meta_kubernetes_namespace_labelpresent_team", "true"),
-            ],
+        let (ns, attached) = backend_namespace();
+        let got = target_group(
+            &endpoints("test-ns"),
+            &namespace_store(ns),
+            ATTACH_NAMESPACE,
         );
-        let got = target_group(&endpoints("test-ns"), &store, ATTACH_NAMESPACE);
-        assert_eq!(got, want);
+        assert_eq!(got, expected("test-ns", attached));
     }
 
     #[test]
     fn endpoints_discovery_with_updated_namespace_metadata() {
-        let store = Store {
-            namespaces: vec![namespace(
-                json!({"environment": "staging", "team": "frontend", "region": "us-west"}),
-                json!({"owner": "sre", "version": "v2.1.0", "cost-center": "engineering"}),
-            )],
-            ..Store::default()
-        };
-        let want = expected(
-            "test-ns",
-            &[
-                ("__meta_kubernetes_namespace_annotation_owner", "sre"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_owner",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_annotation_version", "v2.1.0"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_version",
-                    "true",
-                ),
-                (
-                    "__meta_kubernetes_namespace_annotation_cost_center",
-                    "engineering",
-                ),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_cost_center",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_environment", "staging"),
-                (
-                    "__meta_kubernetes_namespace_labelpresent_environment",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_team", "frontend"),
-                ("__meta_kubernetes_namespace_labelpresent_team", "true"),
-                ("__meta_kubernetes_namespace_label_region", "us-west"),
-                ("__meta_kubernetes_namespace_labelpresent_region", "true"),
-            ],
+        let (ns, attached) = backend_namespace_updated();
+        let got = target_group(
+            &endpoints("test-ns"),
+            &namespace_store(ns),
+            ATTACH_NAMESPACE,
         );
-        let got = target_group(&endpoints("test-ns"), &store, ATTACH_NAMESPACE);
-        assert_eq!(got, want);
+        assert_eq!(got, expected("test-ns", attached));
     }
 
     #[test]

@@ -190,8 +190,8 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::super::test_support::{
-        group, namespace, node, object, with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE,
-        ATTACH_NONE,
+        group, namespace, namespace_store, node, object, with_labels, Store, ATTACH_NAMESPACE,
+        ATTACH_NODE, ATTACH_NONE,
     };
     use super::*;
 
@@ -515,13 +515,10 @@ mod tests {
 
     #[test]
     fn pod_discovery_with_namespace_metadata() {
-        let store = Store {
-            namespaces: vec![namespace(
-                json!({"app": "web", "tier": "frontend"}),
-                json!({"maintainer": "devops", "build": "v3.4.5"}),
-            )],
-            ..Store::default()
-        };
+        let store = namespace_store(namespace(
+            json!({"app": "web", "tier": "frontend"}),
+            json!({"maintainer": "devops", "build": "v3.4.5"}),
+        ));
         let want = with_labels(
             expected("test-ns"),
             &[
@@ -550,13 +547,10 @@ mod tests {
 
     #[test]
     fn pod_discovery_with_updated_namespace_metadata() {
-        let store = Store {
-            namespaces: vec![namespace(
-                json!({"app": "service", "tier": "backend", "zone": "us-east"}),
-                json!({"maintainer": "sre", "build": "v4.5.6", "deployment": "canary"}),
-            )],
-            ..Store::default()
-        };
+        let store = namespace_store(namespace(
+            json!({"app": "service", "tier": "backend", "zone": "us-east"}),
+            json!({"maintainer": "sre", "build": "v4.5.6", "deployment": "canary"}),
+        ));
         let want = with_labels(
             expected("test-ns"),
             &[

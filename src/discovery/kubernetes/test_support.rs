@@ -126,3 +126,145 @@ pub(crate) fn node(name: &str, labels: serde_json::Value) -> Node {
         },
     }))
 }
+
+/// A `test-ns` fixture of upstream's `…WithNamespaceMetadata` cases, with
+/// the group labels attaching its metadata gives.
+pub(crate) type NamespaceCase = (Namespace, &'static [(&'static str, &'static str)]);
+
+/// The namespace of the service and endpoints cases.
+pub(crate) fn backend_namespace() -> NamespaceCase {
+    let ns = namespace(
+        serde_json::json!({"environment": "production", "team": "backend"}),
+        serde_json::json!({"owner": "platform", "version": "v1.2.3"}),
+    );
+    let labels = &[
+        ("__meta_kubernetes_namespace_annotation_owner", "platform"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_owner",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_annotation_version", "v1.2.3"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_version",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_namespace_label_environment",
+            "production",
+        ),
+        (
+            "__meta_kubernetes_namespace_labelpresent_environment",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_label_team", "backend"),
+        ("__meta_kubernetes_namespace_labelpresent_team", "true"),
+    ];
+    (ns, labels)
+}
+
+/// `backend_namespace` after the update of the service and endpoints cases.
+pub(crate) fn backend_namespace_updated() -> NamespaceCase {
+    let ns = namespace(
+        serde_json::json!({"environment": "staging", "team": "frontend", "region": "us-west"}),
+        serde_json::json!({"owner": "sre", "version": "v2.1.0", "cost-center": "engineering"}),
+    );
+    let labels = &[
+        ("__meta_kubernetes_namespace_annotation_owner", "sre"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_owner",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_annotation_version", "v2.1.0"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_version",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_namespace_annotation_cost_center",
+            "engineering",
+        ),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_cost_center",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_label_environment", "staging"),
+        (
+            "__meta_kubernetes_namespace_labelpresent_environment",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_label_team", "frontend"),
+        ("__meta_kubernetes_namespace_labelpresent_team", "true"),
+        ("__meta_kubernetes_namespace_label_region", "us-west"),
+        ("__meta_kubernetes_namespace_labelpresent_region", "true"),
+    ];
+    (ns, labels)
+}
+
+/// The namespace of the ingress and endpointslice cases.
+pub(crate) fn web_namespace() -> NamespaceCase {
+    let ns = namespace(
+        serde_json::json!({"service": "web", "layer": "frontend"}),
+        serde_json::json!({"contact": "platform", "release": "v5.6.7"}),
+    );
+    let labels = &[
+        ("__meta_kubernetes_namespace_annotation_contact", "platform"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_contact",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_annotation_release", "v5.6.7"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_release",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_label_service", "web"),
+        ("__meta_kubernetes_namespace_labelpresent_service", "true"),
+        ("__meta_kubernetes_namespace_label_layer", "frontend"),
+        ("__meta_kubernetes_namespace_labelpresent_layer", "true"),
+    ];
+    (ns, labels)
+}
+
+/// The namespace of the ingress and endpointslice cases after their
+/// updates, which end in the same state.
+pub(crate) fn web_namespace_updated() -> NamespaceCase {
+    let ns = namespace(
+        serde_json::json!({"component": "cache", "layer": "backend", "region": "us-central"}),
+        serde_json::json!({"contact": "sre", "release": "v6.7.8", "monitoring": "enabled"}),
+    );
+    let labels = &[
+        ("__meta_kubernetes_namespace_annotation_contact", "sre"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_contact",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_annotation_release", "v6.7.8"),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_release",
+            "true",
+        ),
+        (
+            "__meta_kubernetes_namespace_annotation_monitoring",
+            "enabled",
+        ),
+        (
+            "__meta_kubernetes_namespace_annotationpresent_monitoring",
+            "true",
+        ),
+        ("__meta_kubernetes_namespace_label_component", "cache"),
+        ("__meta_kubernetes_namespace_labelpresent_component", "true"),
+        ("__meta_kubernetes_namespace_label_layer", "backend"),
+        ("__meta_kubernetes_namespace_labelpresent_layer", "true"),
+        ("__meta_kubernetes_namespace_label_region", "us-central"),
+        ("__meta_kubernetes_namespace_labelpresent_region", "true"),
+    ];
+    (ns, labels)
+}
+
+/// A store holding only `namespace`.
+pub(crate) fn namespace_store(namespace: Namespace) -> Store {
+    Store {
+        namespaces: vec![namespace],
+        ..Store::default()
+    }
+}
