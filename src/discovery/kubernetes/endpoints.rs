@@ -108,10 +108,11 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::super::deleted;
-    use super::super::objects::{Pod, Service};
+    use super::super::objects::Service;
     use super::super::test_support::{
-        backend_namespace, backend_namespace_updated, group, labels, namespace_store, node, object,
-        with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE, ATTACH_NONE,
+        backend_namespace, backend_namespace_updated, backing_pod, backing_pod_labels,
+        container_json, container_port_labels, group, labels, namespace_store, node, object,
+        target, with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE, ATTACH_NONE,
     };
     use super::*;
 
@@ -201,29 +202,6 @@ mod tests {
         }))
     }
 
-    /// A pod `testpod` in `ns` on `testnode` with the given containers and
-    /// init containers and IP, no phase and no conditions.
-    fn pod(ns: &str, ip: &str, containers: Value, init_containers: Value) -> Pod {
-        object(json!({
-            "metadata": {"name": "testpod", "namespace": ns, "uid": "deadbeef"},
-            "spec": {
-                "nodeName": "testnode",
-                "containers": containers,
-                "initContainers": init_containers,
-            },
-            "status": {"hostIP": "2.3.4.5", "podIP": ip},
-        }))
-    }
-
-    /// A container `name` (image `<name>:latest`) with one TCP port.
-    fn container(name: &str, port_name: &str, port: i32) -> Value {
-        json!({
-            "name": name,
-            "image": format!("{name}:latest"),
-            "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
-        })
-    }
-
     /// An Endpoints object `name` in `ns` with one ready address 4.3.2.1
     /// pointing at Pod `testpod`, and the given ports.
     fn pod_endpoints(ns: &str, name: &str, ports: Value) -> Endpoints {
@@ -237,38 +215,6 @@ mod tests {
                 "ports": ports,
             }],
         }))
-    }
-
-    /// The labels of `testpod` as `pod(_, ip, …)` builds it: no ready
-    /// condition, no phase.
-    fn pod_labels_of(ip: &str) -> Vec<(&str, &str)> {
-        vec![
-            ("__meta_kubernetes_pod_name", "testpod"),
-            ("__meta_kubernetes_pod_ip", ip),
-            ("__meta_kubernetes_pod_ready", "unknown"),
-            ("__meta_kubernetes_pod_phase", ""),
-            ("__meta_kubernetes_pod_node_name", "testnode"),
-            ("__meta_kubernetes_pod_host_ip", "2.3.4.5"),
-            ("__meta_kubernetes_pod_uid", "deadbeef"),
-        ]
-    }
-
-    /// The `pod_container_*` labels of a TCP port of `container`.
-    fn container_port(
-        container: &'static str,
-        image: &'static str,
-        port_name: &'static str,
-        port: &'static str,
-        init: &'static str,
-    ) -> Vec<(&'static str, &'static str)> {
-        vec![
-            ("__meta_kubernetes_pod_container_name", container),
-            ("__meta_kubernetes_pod_container_image", image),
-            ("__meta_kubernetes_pod_container_port_name", port_name),
-            ("__meta_kubernetes_pod_container_port_number", port),
-            ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
-            ("__meta_kubernetes_pod_container_init", init),
-        ]
     }
 
     /// The `endpoint_*` labels of a target at `address` (4.3.2.1, Pod
@@ -285,11 +231,6 @@ mod tests {
             ("__meta_kubernetes_endpoint_address_target_kind", "Pod"),
             ("__meta_kubernetes_endpoint_address_target_name", "testpod"),
         ]
-    }
-
-    /// One target's labels from several lists.
-    fn target(parts: &[&[(&str, &str)]]) -> BTreeMap<String, String> {
-        parts.iter().flat_map(|p| labels(p)).collect()
     }
 
     /// A group of `source` with the given targets and the group labels of
@@ -321,12 +262,12 @@ mod tests {
     #[test]
     fn endpoints_discovery_add() {
         let store = Store {
-            pods: vec![pod(
+            pods: vec![backing_pod(
                 "default",
                 "1.2.3.4",
                 json!([
-                    container("c1", "mainport", 9000),
-                    container("c2", "sideport", 9001)
+                    container_json("c1", "mainport", 9000),
+                    container_json("c2", "sideport", 9001)
                 ]),
                 Value::Null,
             )],
@@ -337,7 +278,7 @@ mod tests {
             "testendpoints",
             ports(&[("testport", 9000, "TCP")]),
         );
-        let pod_labels = pod_labels_of("1.2.3.4");
+        let pod_labels = backing_pod_labels("1.2.3.4");
         let want = plain_group(
             "default",
             "testendpoints",
@@ -345,12 +286,12 @@ mod tests {
                 target(&[
                     &pod_address("testport", "4.3.2.1:9000"),
                     &pod_labels,
-                    &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+                    &container_port_labels("c1", "c1:latest", "mainport", "9000", "false"),
                 ]),
                 target(&[
                     &[("__address__", "1.2.3.4:9001")],
                     &pod_labels,
-                    &container_port("c2", "c2:latest", "sideport", "9001", "false"),
+                    &container_port_labels("c2", "c2:latest", "sideport", "9001", "false"),
                 ]),
             ],
         );
@@ -495,10 +436,10 @@ mod tests {
             services: vec![object(json!({
                 "metadata": {"name": "testendpoints", "namespace": "ns1", "labels": {"app": "app1"}},
             }))],
-            pods: vec![pod(
+            pods: vec![backing_pod(
                 "ns2",
                 "4.3.2.1",
-                json!([container("c1", "mainport", 9000)]),
+                json!([container_json("c1", "mainport", 9000)]),
                 Value::Null,
             )],
             ..Store::default()
@@ -519,8 +460,8 @@ mod tests {
             "testendpoints",
             vec![target(&[
                 &pod_address("testport", "4.3.2.1:9000"),
-                &pod_labels_of("4.3.2.1"),
-                &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+                &backing_pod_labels("4.3.2.1"),
+                &container_port_labels("c1", "c1:latest", "mainport", "9000", "false"),
             ])],
         );
         assert_eq!(target_group(&ep, &store, ATTACH_NONE), want);
@@ -530,10 +471,10 @@ mod tests {
     fn endpoints_discovery_own_namespace() {
         // The pod in `own-ns` is no address's target: it adds nothing.
         let store = Store {
-            pods: vec![pod(
+            pods: vec![backing_pod(
                 "own-ns",
                 "4.3.2.1",
-                json!([container("p1", "mainport", 9000)]),
+                json!([container_json("p1", "mainport", 9000)]),
                 Value::Null,
             )],
             ..Store::default()
@@ -547,7 +488,7 @@ mod tests {
         // The pod became ready and Running after the Endpoints was built.
         let mut pod_json = json!({
             "metadata": {"name": "testpod", "namespace": "default", "uid": "deadbeef"},
-            "spec": {"nodeName": "testnode", "containers": [container("c1", "mainport", 9000)]},
+            "spec": {"nodeName": "testnode", "containers": [container_json("c1", "mainport", 9000)]},
             "status": {
                 "phase": "Running",
                 "conditions": [{"type": "Ready", "status": "True"}],
@@ -560,7 +501,7 @@ mod tests {
             "testendpoints",
             ports(&[("mainport", 9000, "TCP")]),
         );
-        let mut pod_labels = pod_labels_of("4.3.2.1");
+        let mut pod_labels = backing_pod_labels("4.3.2.1");
         pod_labels[2].1 = "true";
         pod_labels[3].1 = "Running";
         let want = plain_group(
@@ -569,7 +510,7 @@ mod tests {
             vec![target(&[
                 &pod_address("mainport", "4.3.2.1:9000"),
                 &pod_labels,
-                &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+                &container_port_labels("c1", "c1:latest", "mainport", "9000", "false"),
             ])],
         );
         let store = Store {
@@ -593,13 +534,13 @@ mod tests {
     #[test]
     fn endpoints_discovery_sidecar_container() {
         let store = Store {
-            pods: vec![pod(
+            pods: vec![backing_pod(
                 "default",
                 "4.3.2.1",
-                json!([container("c1", "mainport", 9000)]),
+                json!([container_json("c1", "mainport", 9000)]),
                 json!([
-                    container("ic1", "initport", 1111),
-                    container("ic2", "initport", 9111)
+                    container_json("ic1", "initport", 1111),
+                    container_json("ic2", "initport", 9111)
                 ]),
             )],
             ..Store::default()
@@ -609,7 +550,7 @@ mod tests {
             "testsidecar",
             ports(&[("testport", 9000, "TCP"), ("initport", 9111, "TCP")]),
         );
-        let pod_labels = pod_labels_of("4.3.2.1");
+        let pod_labels = backing_pod_labels("4.3.2.1");
         let want = plain_group(
             "default",
             "testsidecar",
@@ -617,17 +558,17 @@ mod tests {
                 target(&[
                     &pod_address("testport", "4.3.2.1:9000"),
                     &pod_labels,
-                    &container_port("c1", "c1:latest", "mainport", "9000", "false"),
+                    &container_port_labels("c1", "c1:latest", "mainport", "9000", "false"),
                 ]),
                 target(&[
                     &pod_address("initport", "4.3.2.1:9111"),
                     &pod_labels,
-                    &container_port("ic2", "ic2:latest", "initport", "9111", "true"),
+                    &container_port_labels("ic2", "ic2:latest", "initport", "9111", "true"),
                 ]),
                 target(&[
                     &[("__address__", "4.3.2.1:1111")],
                     &pod_labels,
-                    &container_port("ic1", "ic1:latest", "initport", "1111", "true"),
+                    &container_port_labels("ic1", "ic1:latest", "initport", "1111", "true"),
                 ]),
             ],
         );
@@ -673,7 +614,7 @@ mod tests {
         // Prometheus.
         let dns = json!([{"name": "dns", "image": "dns:1", "ports": [{"name": "dns", "containerPort": 53}]}]);
         let store = Store {
-            pods: vec![pod("default", "4.3.2.1", dns, Value::Null)],
+            pods: vec![backing_pod("default", "4.3.2.1", dns, Value::Null)],
             ..Store::default()
         };
         let ep = pod_endpoints(
@@ -694,9 +635,12 @@ mod tests {
     fn last_container_declaring_the_port_labels_the_target() {
         // Two containers declare 8080: Prometheus's matching loop lets the
         // later one's labels stand.
-        let both = json!([container("a", "http", 8080), container("b", "web", 8080)]);
+        let both = json!([
+            container_json("a", "http", 8080),
+            container_json("b", "web", 8080)
+        ]);
         let store = Store {
-            pods: vec![pod("default", "4.3.2.1", both, Value::Null)],
+            pods: vec![backing_pod("default", "4.3.2.1", both, Value::Null)],
             ..Store::default()
         };
         let ep = pod_endpoints("default", "web", ports(&[("web", 8080, "TCP")]));

@@ -268,3 +268,68 @@ pub(crate) fn namespace_store(namespace: Namespace) -> Store {
         ..Store::default()
     }
 }
+
+/// A pod `testpod` in `ns` on `testnode` with the given containers and
+/// init containers and IP, no phase and no conditions.
+pub(crate) fn backing_pod(
+    ns: &str,
+    ip: &str,
+    containers: serde_json::Value,
+    init_containers: serde_json::Value,
+) -> Pod {
+    object(serde_json::json!({
+        "metadata": {"name": "testpod", "namespace": ns, "uid": "deadbeef"},
+        "spec": {
+            "nodeName": "testnode",
+            "containers": containers,
+            "initContainers": init_containers,
+        },
+        "status": {"hostIP": "2.3.4.5", "podIP": ip},
+    }))
+}
+
+/// A container `name` (image `<name>:latest`) with one TCP port.
+pub(crate) fn container_json(name: &str, port_name: &str, port: i32) -> serde_json::Value {
+    serde_json::json!({
+        "name": name,
+        "image": format!("{name}:latest"),
+        "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
+    })
+}
+
+/// The labels of `testpod` as `backing_pod(_, ip, …)` builds it: no ready
+/// condition, no phase.
+pub(crate) fn backing_pod_labels(ip: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("__meta_kubernetes_pod_name", "testpod"),
+        ("__meta_kubernetes_pod_ip", ip),
+        ("__meta_kubernetes_pod_ready", "unknown"),
+        ("__meta_kubernetes_pod_phase", ""),
+        ("__meta_kubernetes_pod_node_name", "testnode"),
+        ("__meta_kubernetes_pod_host_ip", "2.3.4.5"),
+        ("__meta_kubernetes_pod_uid", "deadbeef"),
+    ]
+}
+
+/// The `pod_container_*` labels of a TCP port of `container`.
+pub(crate) fn container_port_labels(
+    container: &'static str,
+    image: &'static str,
+    port_name: &'static str,
+    port: &'static str,
+    init: &'static str,
+) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("__meta_kubernetes_pod_container_name", container),
+        ("__meta_kubernetes_pod_container_image", image),
+        ("__meta_kubernetes_pod_container_port_name", port_name),
+        ("__meta_kubernetes_pod_container_port_number", port),
+        ("__meta_kubernetes_pod_container_port_protocol", "TCP"),
+        ("__meta_kubernetes_pod_container_init", init),
+    ]
+}
+
+/// One target's labels from several lists.
+pub(crate) fn target(parts: &[&[(&str, &str)]]) -> BTreeMap<String, String> {
+    parts.iter().flat_map(|p| labels(p)).collect()
+}
