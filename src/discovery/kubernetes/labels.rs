@@ -12,6 +12,11 @@ pub(crate) const META_PREFIX: &str = "__meta_kubernetes_";
 /// The namespace of a namespaced object.
 pub(crate) const NAMESPACE_LABEL: &str = "__meta_kubernetes_namespace";
 
+/// `__meta_kubernetes_<suffix>`.
+pub(crate) fn meta_label(suffix: &str) -> String {
+    format!("{META_PREFIX}{suffix}")
+}
+
 /// A label name made of `[a-zA-Z0-9_]` only, every other character replaced
 /// by `_`, as Prometheus turns Kubernetes label keys (`app.kubernetes.io/name`)
 /// into label-name suffixes. A leading digit is kept: the suffix always

@@ -7,27 +7,36 @@
 //!   failures in [`error`].
 //! - Following the API: [`reflector`] (list, then watch, relist on 410,
 //!   back off on errors), one per kind and namespace; [`kind`] names the
-//!   kinds and their API paths.
+//!   kinds, their API paths and the decoded objects.
 //! - Turning objects into groups: [`discoverer`] (which kinds a role
-//!   watches, the stores, rebuilding the groups a change affects) over
-//!   the pure per-role builders [`node`], [`service`], [`ingress`], which
-//!   read the API objects of [`objects`] and share [`labels`].
+//!   watches, the stores, rebuilding the groups a change affects) over the
+//!   pure per-role builders: `node.rs`, `service.rs`, `ingress.rs`,
+//!   `pod.rs` (also the pod labels the endpoints roles reuse),
+//!   `endpoints.rs`, `endpointslice.rs`, with `backing_pods.rs` (what the
+//!   two endpoints roles add for addresses backed by a pod). They read the
+//!   API objects of `objects.rs`, share the label helpers of `labels.rs`,
+//!   and see the other stores through `lookup.rs` (`Lookup`, `Attach`).
 //! - [`metrics`]: `prometheus_sd_kubernetes_*`.
 //!
 //! Every role's group has the source `<kind>/<namespace>/<name>` (`node/<name>`
 //! for nodes); a deleted object's group leaves the list.
 
+mod backing_pods;
 mod client;
 mod discoverer;
+pub(crate) mod endpoints;
+pub(crate) mod endpointslice;
 mod error;
 mod in_cluster;
 pub(crate) mod ingress;
 mod kind;
 mod kubeconfig;
 mod labels;
+pub(crate) mod lookup;
 mod metrics;
 pub(crate) mod node;
 pub(crate) mod objects;
+pub(crate) mod pod;
 mod reflector;
 pub(crate) mod service;
 
@@ -37,12 +46,11 @@ mod test_support;
 pub(crate) use discoverer::KubernetesSd;
 pub use metrics::register_metrics;
 
-#[cfg(test)]
 use super::TargetGroup;
 
 /// The group announcing that the object behind `source` is gone: no targets,
-/// no labels, as Prometheus sends on a delete event.
-#[cfg(test)]
+/// no labels, as Prometheus sends on a delete event. Prometheus sends the
+/// same for a pod it cannot target (no IP yet, or its node filtered out).
 pub(crate) fn deleted(source: String) -> TargetGroup {
     TargetGroup {
         source,
