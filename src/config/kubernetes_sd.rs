@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::http_client::{http_client_keys, HttpClientConfig};
 use super::locate::KeyPath;
-use super::validate::{clear_empty, problem, resolve, warn_ignored, Problem};
+use super::validate::{clear_empty, problem, resolve, Problem};
 
 http_client_keys! {
     /// One `kubernetes_sd_configs:` entry. The HTTP client keys apply to
@@ -141,9 +141,9 @@ pub struct SelectorConfig {
 
 /// `attach_metadata:`: labels of related objects added to each target.
 /// `node` (pod, endpoints and endpointslice roles) adds the node's;
-/// `namespace` (every role but node) the namespace's. `deployment`, `job`
-/// and `cronjob` are Prometheus's newest keys (a pod's owning workload);
-/// accepted and warned about, not acted on.
+/// `namespace` (every role but node) the namespace's; `deployment`, `job`
+/// and `cronjob` (the same three roles) name a pod's owning workload,
+/// found through its ReplicaSet or Job.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AttachMetadata {
@@ -171,12 +171,7 @@ impl KubernetesSdConfig {
 
     /// Prometheus's checks, in its order and with its messages; makes
     /// `kubeconfig_file` and the client's files absolute against `dir`.
-    pub(crate) fn validate(
-        &mut self,
-        path: &KeyPath,
-        dir: Option<&Path>,
-        warnings: &mut Vec<String>,
-    ) -> Result<(), Problem> {
+    pub(crate) fn validate(&mut self, path: &KeyPath, dir: Option<&Path>) -> Result<(), Problem> {
         let Some(role) = self.role else {
             return Err(problem(
                 path.clone(),
@@ -222,17 +217,6 @@ impl KubernetesSdConfig {
         if let Some(f) = self.kubeconfig_file.as_mut() {
             resolve(f, dir);
         }
-        let am = &self.attach_metadata;
-        let attach = path.key("attach_metadata");
-        warn_ignored(
-            &attach,
-            &[
-                ("deployment", am.deployment),
-                ("job", am.job),
-                ("cronjob", am.cronjob),
-            ],
-            warnings,
-        );
         Ok(())
     }
 
@@ -342,22 +326,12 @@ mod tests {
     }
 
     #[test]
-    fn newest_attach_keys_are_accepted_with_a_warning() {
-        let cfg = parse_str_in_dir(
-            &job("role: pod\n        attach_metadata: {deployment: true, cronjob: true}"),
-            Path::new("/cfg"),
-        )
-        .unwrap();
-        let w = |k: &str| {
-            format!("scrape_configs[0].kubernetes_sd_configs[0].attach_metadata.{k}: accepted for compatibility but not supported; ignored")
-        };
-        assert!(
-            cfg.warnings.contains(&w("deployment")),
-            "{:?}",
-            cfg.warnings
+    fn workload_attach_keys() {
+        let c = load(
+            "role: pod\n        attach_metadata: {deployment: true, job: true, cronjob: true}",
         );
-        assert!(cfg.warnings.contains(&w("cronjob")));
-        assert!(!cfg.warnings.contains(&w("job")));
+        let am = c.attach_metadata;
+        assert!(am.deployment && am.job && am.cronjob && !am.node);
     }
 
     #[test]

@@ -350,7 +350,7 @@ pub(super) fn validate_sd(
         validate_dns_sd(dsd, &path.key("dns_sd_configs").index(i))?;
     }
     for (i, ksd) in sd.kubernetes_sd_configs.iter_mut().enumerate() {
-        ksd.validate(&path.key("kubernetes_sd_configs").index(i), dir, warnings)?;
+        ksd.validate(&path.key("kubernetes_sd_configs").index(i), dir)?;
     }
     Ok(())
 }

@@ -23,84 +23,96 @@ use tokio::task::JoinSet;
 
 use super::client::{Access, ApiClient};
 use super::error::KubeError;
-use super::kind::{Kind, Object};
+use super::kind::{key, Kind, Object};
+use super::lookup::{Attach, Lookup};
 use super::metrics::{count_event, EventType};
-use super::objects::{Ingress, Namespace, Node, Service};
+use super::objects::{Job, Namespace, Node, Pod, ReplicaSet, Service};
 use super::reflector::{Event, Reflector, Timing, Watched};
-use super::{ingress, node, service};
+use super::{endpoints, endpointslice, ingress, node, pod, service};
+use crate::config::kubernetes_sd::AttachMetadata;
 use crate::config::{KubernetesRole, KubernetesSdConfig};
 use crate::discovery::TargetGroup;
 
+/// The kind whose objects become `role`'s groups.
+fn primary(role: KubernetesRole) -> Kind {
+    match role {
+        KubernetesRole::Node => Kind::Node,
+        KubernetesRole::Service => Kind::Service,
+        KubernetesRole::Ingress => Kind::Ingress,
+        KubernetesRole::Pod => Kind::Pod,
+        KubernetesRole::Endpoints => Kind::Endpoints,
+        KubernetesRole::EndpointSlice => Kind::EndpointSlice,
+    }
+}
+
 /// The kinds `role` watches, each with the role whose selector filters it
-/// (`None`: namespaces, which are never filtered). Metadata attached from
-/// nodes and namespaces adds their kinds.
-fn watched_kinds(
-    role: KubernetesRole,
-    attach_node: bool,
-    attach_namespace: bool,
-) -> Vec<(Kind, Option<KubernetesRole>)> {
+/// (`None`: never filtered, as in Prometheus). Metadata attached from
+/// nodes, namespaces and a pod's owners adds their kinds.
+fn watched_kinds(role: KubernetesRole, attach: Attach) -> Vec<(Kind, Option<KubernetesRole>)> {
     use KubernetesRole as R;
-    let mut kinds = match role {
-        R::Node => vec![(Kind::Node, Some(R::Node))],
-        R::Service => vec![(Kind::Service, Some(R::Service))],
-        R::Ingress => vec![(Kind::Ingress, Some(R::Ingress))],
-        // Roles that are not wired yet watch nothing (the loader accepts
-        // them; their builders come with the pod and endpoints roles).
-        R::Pod | R::Endpoints | R::EndpointSlice => Vec::new(),
-    };
-    let node_metadata = matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
-    if attach_node && node_metadata {
+    let mut kinds = vec![(primary(role), Some(role))];
+    let pods = matches!(role, R::Pod | R::Endpoints | R::EndpointSlice);
+    if matches!(role, R::Endpoints | R::EndpointSlice) {
+        kinds.push((Kind::Service, Some(R::Service)));
+        kinds.push((Kind::Pod, Some(R::Pod)));
+    }
+    if attach.node && pods {
         kinds.push((Kind::Node, Some(R::Node)));
     }
-    if attach_namespace && role != R::Node {
+    if attach.namespace && role != R::Node {
         kinds.push((Kind::Namespace, None));
+    }
+    if attach.deployment && pods {
+        kinds.push((Kind::ReplicaSet, None));
+    }
+    if (attach.job || attach.cronjob) && pods {
+        kinds.push((Kind::Job, None));
     }
     kinds
 }
 
 /// Which role's event counter an event of `kind` goes to, as Prometheus
 /// counts them: the role's own kind always; in the endpoints roles also
-/// services, and pod updates; never attached nodes and namespaces.
+/// services, and for role endpoints pod updates; never attached nodes,
+/// namespaces or owners.
 fn counted_as(role: KubernetesRole, kind: Kind, event: EventType) -> Option<KubernetesRole> {
     use KubernetesRole as R;
     match (role, kind) {
-        (R::Node, Kind::Node) | (R::Service, Kind::Service) | (R::Ingress, Kind::Ingress) => {
-            Some(role)
-        }
+        _ if kind == primary(role) => Some(role),
         (R::Endpoints | R::EndpointSlice, Kind::Service) => Some(R::Service),
-        _ => {
-            let _ = event;
-            None
-        }
+        (R::Endpoints, Kind::Pod) if event == EventType::Update => Some(R::Pod),
+        _ => None,
+    }
+}
+
+/// `attach_metadata:` as the builders take it.
+fn attach(a: &AttachMetadata) -> Attach {
+    Attach {
+        node: a.node,
+        namespace: a.namespace,
+        deployment: a.deployment,
+        job: a.job,
+        cronjob: a.cronjob,
     }
 }
 
 /// The objects every reflector of one entry has reported, by kind and key.
 #[derive(Default)]
-struct Stores {
-    nodes: HashMap<String, Arc<Node>>,
-    namespaces: HashMap<String, Arc<Namespace>>,
-    services: HashMap<String, Arc<Service>>,
-    ingresses: HashMap<String, Arc<Ingress>>,
-}
+struct Stores(HashMap<Kind, HashMap<String, Object>>);
 
 impl Stores {
     fn insert(&mut self, key: String, object: Object) {
-        match object {
-            Object::Node(o) => drop(self.nodes.insert(key, o)),
-            Object::Namespace(o) => drop(self.namespaces.insert(key, o)),
-            Object::Service(o) => drop(self.services.insert(key, o)),
-            Object::Ingress(o) => drop(self.ingresses.insert(key, o)),
-        }
+        self.0.entry(object.kind()).or_default().insert(key, object);
     }
 
     fn remove(&mut self, kind: Kind, key: &str) {
-        match kind {
-            Kind::Node => drop(self.nodes.remove(key)),
-            Kind::Namespace => drop(self.namespaces.remove(key)),
-            Kind::Service => drop(self.services.remove(key)),
-            Kind::Ingress => drop(self.ingresses.remove(key)),
+        if let Some(m) = self.0.get_mut(&kind) {
+            m.remove(key);
         }
+    }
+
+    fn get(&self, kind: Kind, key: &str) -> Option<&Object> {
+        self.0.get(&kind)?.get(key)
     }
 }
 
@@ -118,20 +130,62 @@ impl<'a> Recorder<'a> {
         }
     }
 
-    fn note(&self, kind: Kind, key: &str) {
-        self.seen.borrow_mut().push((kind, key.to_string()));
+    fn find(&self, kind: Kind, namespace: &str, name: &str) -> Option<&'a Object> {
+        let k = key(namespace, name);
+        let found = self.stores.get(kind, &k);
+        self.seen.borrow_mut().push((kind, k));
+        found
+    }
+}
+
+impl Lookup for Recorder<'_> {
+    fn pod(&self, namespace: &str, name: &str) -> Option<&Pod> {
+        match self.find(Kind::Pod, namespace, name)? {
+            Object::Pod(p) => Some(p),
+            _ => None,
+        }
     }
 
-    fn namespace(&self, name: &str) -> Option<&'a Namespace> {
-        self.note(Kind::Namespace, name);
-        self.stores.namespaces.get(name).map(|n| &**n)
+    fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        match self.find(Kind::Service, namespace, name)? {
+            Object::Service(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn node(&self, name: &str) -> Option<&Node> {
+        match self.find(Kind::Node, "", name)? {
+            Object::Node(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn namespace(&self, name: &str) -> Option<&Namespace> {
+        match self.find(Kind::Namespace, "", name)? {
+            Object::Namespace(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    fn replica_set(&self, namespace: &str, name: &str) -> Option<&ReplicaSet> {
+        match self.find(Kind::ReplicaSet, namespace, name)? {
+            Object::ReplicaSet(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    fn job(&self, namespace: &str, name: &str) -> Option<&Job> {
+        match self.find(Kind::Job, namespace, name)? {
+            Object::Job(j) => Some(j),
+            _ => None,
+        }
     }
 }
 
 /// The groups of one entry and what they were built from.
 struct Discoverer {
     role: KubernetesRole,
-    attach_namespace: bool,
+    attach: Attach,
     stores: Stores,
     /// Per primary object (by key), its group as last built.
     groups: BTreeMap<String, TargetGroup>,
@@ -144,28 +198,15 @@ struct Discoverer {
 }
 
 impl Discoverer {
-    fn new(cfg: &KubernetesSdConfig, role: KubernetesRole) -> Self {
+    fn new(role: KubernetesRole, attach: Attach) -> Self {
         Discoverer {
             role,
-            attach_namespace: cfg.attach_metadata.namespace,
+            attach,
             stores: Stores::default(),
             groups: BTreeMap::new(),
             dependents: HashMap::new(),
             looked_up: HashMap::new(),
             changed: false,
-        }
-    }
-
-    /// The kind whose objects become groups.
-    fn primary(&self) -> Kind {
-        match self.role {
-            KubernetesRole::Node => Kind::Node,
-            KubernetesRole::Service => Kind::Service,
-            KubernetesRole::Ingress => Kind::Ingress,
-            // Not wired yet: nothing is watched for them.
-            KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice => {
-                Kind::Namespace
-            }
         }
     }
 
@@ -176,28 +217,28 @@ impl Discoverer {
     fn build(&self, key: &str) -> (Option<Option<TargetGroup>>, Vec<(Kind, String)>) {
         let rec = Recorder::new(&self.stores);
         let namespace_of = |ns: &str| {
-            if self.attach_namespace {
+            if self.attach.namespace {
                 rec.namespace(ns)
             } else {
                 None
             }
         };
-        let group = match self.role {
-            KubernetesRole::Node => self.stores.nodes.get(key).map(|n| node::target_group(n)),
-            KubernetesRole::Service => self.stores.services.get(key).map(|s| {
-                Some(service::target_group(
-                    s,
-                    namespace_of(&s.metadata.namespace),
-                ))
-            }),
-            KubernetesRole::Ingress => self.stores.ingresses.get(key).map(|i| {
-                Some(ingress::target_group(
-                    i,
-                    namespace_of(&i.metadata.namespace),
-                ))
-            }),
-            KubernetesRole::Pod | KubernetesRole::Endpoints | KubernetesRole::EndpointSlice => None,
-        };
+        let group = self.stores.get(primary(self.role), key).map(|o| match o {
+            Object::Node(n) => node::target_group(n),
+            Object::Service(s) => Some(service::target_group(
+                s,
+                namespace_of(&s.metadata.namespace),
+            )),
+            Object::Ingress(i) => Some(ingress::target_group(
+                i,
+                namespace_of(&i.metadata.namespace),
+            )),
+            Object::Pod(p) => Some(pod::target_group(p, &rec, self.attach)),
+            Object::Endpoints(e) => Some(endpoints::target_group(e, &rec, self.attach)),
+            Object::EndpointSlice(e) => Some(endpointslice::target_group(e, &rec, self.attach)),
+            // Never a role's own kind.
+            Object::Namespace(_) | Object::ReplicaSet(_) | Object::Job(_) => None,
+        });
         (group, rec.seen.into_inner())
     }
 
@@ -256,7 +297,7 @@ impl Discoverer {
         if let Some(role) = counted_as(self.role, kind, event_type) {
             count_event(role, event_type);
         }
-        if kind == self.primary() {
+        if kind == primary(self.role) {
             self.rebuild(&key);
         }
         let affected: Vec<String> = self
@@ -320,9 +361,8 @@ impl KubernetesSd {
 
     /// Every collection to follow.
     fn watched(&self) -> Vec<Watched> {
-        let attach = &self.cfg.attach_metadata;
         let mut out = Vec::new();
-        for (kind, selector_role) in watched_kinds(self.role, attach.node, attach.namespace) {
+        for (kind, selector_role) in watched_kinds(self.role, attach(&self.cfg.attach_metadata)) {
             let (label, field) = selector_role.map_or(("", ""), |r| self.cfg.selector(r));
             let namespaces = if kind.namespaced() {
                 self.namespaces()
@@ -358,7 +398,7 @@ impl KubernetesSd {
             reflectors.spawn(r.run());
         }
         drop(events_tx);
-        let mut d = Discoverer::new(&self.cfg, self.role);
+        let mut d = Discoverer::new(self.role, attach(&self.cfg.attach_metadata));
         let mut synced = vec![false; watched.len()];
         let mut sent = false;
         if watched.is_empty() {
@@ -413,24 +453,145 @@ mod tests {
     #[test]
     fn kinds_per_role() {
         use KubernetesRole as R;
+        let all = Attach {
+            node: true,
+            namespace: true,
+            deployment: true,
+            job: true,
+            cronjob: false,
+        };
+        assert_eq!(watched_kinds(R::Node, all), [(Kind::Node, Some(R::Node))]);
         assert_eq!(
-            watched_kinds(R::Node, true, true),
-            [(Kind::Node, Some(R::Node))]
-        );
-        assert_eq!(
-            watched_kinds(R::Service, true, true),
+            watched_kinds(R::Service, all),
             [(Kind::Service, Some(R::Service)), (Kind::Namespace, None)]
         );
         assert_eq!(
-            watched_kinds(R::Ingress, false, false),
+            watched_kinds(R::Ingress, Attach::default()),
             [(Kind::Ingress, Some(R::Ingress))]
         );
+        assert_eq!(
+            watched_kinds(R::Pod, Attach::default()),
+            [(Kind::Pod, Some(R::Pod))]
+        );
+        assert_eq!(
+            watched_kinds(R::EndpointSlice, all),
+            [
+                (Kind::EndpointSlice, Some(R::EndpointSlice)),
+                (Kind::Service, Some(R::Service)),
+                (Kind::Pod, Some(R::Pod)),
+                (Kind::Node, Some(R::Node)),
+                (Kind::Namespace, None),
+                (Kind::ReplicaSet, None),
+                (Kind::Job, None),
+            ]
+        );
+    }
+
+    #[test]
+    fn events_are_counted_under_prometheus_roles() {
+        use EventType::*;
+        use KubernetesRole as R;
+        assert_eq!(counted_as(R::Pod, Kind::Pod, Add), Some(R::Pod));
+        assert_eq!(counted_as(R::Pod, Kind::Node, Update), None);
+        assert_eq!(
+            counted_as(R::Endpoints, Kind::Service, Delete),
+            Some(R::Service)
+        );
+        assert_eq!(counted_as(R::Endpoints, Kind::Pod, Update), Some(R::Pod));
+        assert_eq!(counted_as(R::Endpoints, Kind::Pod, Add), None);
+        assert_eq!(counted_as(R::EndpointSlice, Kind::Pod, Update), None);
+        assert_eq!(counted_as(R::Service, Kind::Namespace, Update), None);
+    }
+
+    fn pod(name: &str, ip: &str, ready: &str) -> Object {
+        Object::Pod(Arc::new(object(json!({
+            "metadata": {"name": name, "namespace": "ns1", "uid": "u"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [{"name": "http", "containerPort": 8080}]}]},
+            "status": {"podIP": ip, "phase": "Running", "conditions": [{"type": "Ready", "status": ready}]},
+        }))))
+    }
+
+    fn endpoints(pods: &[&str]) -> Object {
+        let addresses: Vec<serde_json::Value> = pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| json!({"ip": format!("10.2.0.{i}"), "targetRef": {"kind": "Pod", "namespace": "ns1", "name": p}}))
+            .collect();
+        Object::Endpoints(Arc::new(object(json!({
+            "metadata": {"name": "web", "namespace": "ns1"},
+            "subsets": [{"addresses": addresses, "ports": [{"name": "http", "port": 8080}]}],
+        }))))
+    }
+
+    #[test]
+    fn endpoints_follow_their_service_and_pods() {
+        let mut d = Discoverer::new(KubernetesRole::Endpoints, Attach::default());
+        d.handle(Event::Added("ns1/web".into(), endpoints(&["p0"])));
+        let g = &d.groups["ns1/web"];
+        assert_eq!(g.source, "endpoints/ns1/web");
+        assert!(!g.labels.contains_key("__meta_kubernetes_service_name"));
+        assert!(!g.targets[0].contains_key("__meta_kubernetes_pod_name"));
+
+        // The service and the pod arrive later: the group is rebuilt.
+        d.handle(Event::Added("ns1/web".into(), svc("web", 8080)));
+        assert_eq!(
+            d.groups["ns1/web"].labels["__meta_kubernetes_service_name"],
+            "web"
+        );
+        d.handle(Event::Added("ns1/p0".into(), pod("p0", "10.2.0.0", "True")));
+        assert_eq!(
+            d.groups["ns1/web"].targets[0]["__meta_kubernetes_pod_name"],
+            "p0"
+        );
+        assert_eq!(
+            d.groups["ns1/web"].targets[0]["__meta_kubernetes_pod_ready"],
+            "true"
+        );
+
+        // A pod that is not behind the endpoints changes nothing.
+        d.changed = false;
+        d.handle(Event::Added(
+            "ns1/other".into(),
+            pod("other", "10.2.9.9", "True"),
+        ));
+        assert!(!d.changed);
+        assert!(!d
+            .dependents
+            .contains_key(&(Kind::Pod, "ns1/other".to_string())));
+        // The backing pod becoming not ready does.
+        d.handle(Event::Updated(
+            "ns1/p0".into(),
+            pod("p0", "10.2.0.0", "False"),
+        ));
+        assert!(d.changed);
+        assert_eq!(
+            d.groups["ns1/web"].targets[0]["__meta_kubernetes_pod_ready"],
+            "false"
+        );
+    }
+
+    #[test]
+    fn pods_with_node_metadata_wait_for_their_node() {
+        let a = Attach {
+            node: true,
+            ..Attach::default()
+        };
+        let mut d = Discoverer::new(KubernetesRole::Pod, a);
+        d.handle(Event::Added("ns1/p".into(), pod("p", "10.2.0.5", "True")));
+        assert!(d.groups["ns1/p"].targets.is_empty(), "node not known yet");
+        let node = Object::Node(Arc::new(object(json!({
+            "metadata": {"name": "n1", "labels": {"zone": "a"}},
+        }))));
+        d.handle(Event::Added("n1".into(), node));
+        let g = &d.groups["ns1/p"];
+        assert_eq!(g.targets[0]["__address__"], "10.2.0.5:8080");
+        assert_eq!(g.labels["__meta_kubernetes_node_label_zone"], "a");
     }
 
     #[test]
     fn attached_namespace_changes_rebuild_only_its_groups() {
         let c = cfg("role: service\nattach_metadata: {namespace: true}");
-        let mut d = Discoverer::new(&c, KubernetesRole::Service);
+        let mut d = Discoverer::new(KubernetesRole::Service, attach(&c.attach_metadata));
         d.handle(Event::Added("ns1/a".into(), svc("a", 80)));
         d.handle(Event::Added("ns1/b".into(), svc("b", 81)));
         assert_eq!(d.groups.len(), 2);
@@ -468,7 +629,7 @@ mod tests {
     #[test]
     fn without_attach_metadata_namespaces_are_not_looked_up() {
         let c = cfg("role: service");
-        let mut d = Discoverer::new(&c, KubernetesRole::Service);
+        let mut d = Discoverer::new(KubernetesRole::Service, attach(&c.attach_metadata));
         d.handle(Event::Added("ns1/a".into(), svc("a", 80)));
         assert!(d.dependents.is_empty());
         assert_eq!(d.groups["ns1/a"].source, "svc/ns1/a");
@@ -477,7 +638,7 @@ mod tests {
     #[test]
     fn a_node_without_address_keeps_its_previous_group() {
         let c = cfg("role: node");
-        let mut d = Discoverer::new(&c, KubernetesRole::Node);
+        let mut d = Discoverer::new(KubernetesRole::Node, attach(&c.attach_metadata));
         let with = |addr: serde_json::Value| {
             Object::Node(Arc::new(object(json!({
                 "metadata": {"name": "n1"},

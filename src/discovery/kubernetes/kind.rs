@@ -4,66 +4,83 @@
 
 use std::sync::Arc;
 
-use super::objects::{Ingress, Namespace, Node, Service};
+use super::objects::{
+    EndpointSlice, Endpoints, Ingress, Job, Namespace, Node, Pod, ReplicaSet, Service,
+};
 
-/// A kind of API object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) enum Kind {
-    Node,
-    Namespace,
-    Service,
-    Ingress,
+/// Declares [`Kind`] and [`Object`] from one table: variant, API group
+/// path, resource, namespaced or not.
+macro_rules! kinds {
+    ($($name:ident: $group:literal, $resource:literal, $namespaced:literal;)*) => {
+        /// A kind of API object.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub(crate) enum Kind {
+            $($name,)*
+        }
+
+        impl Kind {
+            /// Whether objects live in namespaces (and so can be watched
+            /// per namespace).
+            pub(crate) fn namespaced(self) -> bool {
+                match self {
+                    $(Kind::$name => $namespaced,)*
+                }
+            }
+
+            /// The API group path and resource name.
+            fn resource(self) -> (&'static str, &'static str) {
+                match self {
+                    $(Kind::$name => ($group, $resource),)*
+                }
+            }
+
+            /// Decodes one object of this kind from its JSON.
+            pub(crate) fn decode(
+                self,
+                json: serde_json::Value,
+            ) -> Result<Object, serde_json::Error> {
+                Ok(match self {
+                    $(Kind::$name => Object::$name(Arc::new(serde_json::from_value(json)?)),)*
+                })
+            }
+        }
+
+        /// A decoded object of some kind; shared, as stores and lookups
+        /// hold the same object.
+        #[derive(Clone, Debug)]
+        pub(crate) enum Object {
+            $($name(Arc<$name>),)*
+        }
+
+        impl Object {
+            pub(crate) fn kind(&self) -> Kind {
+                match self {
+                    $(Object::$name(_) => Kind::$name,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Node: "api/v1", "nodes", false;
+    Namespace: "api/v1", "namespaces", false;
+    Service: "api/v1", "services", true;
+    Pod: "api/v1", "pods", true;
+    Endpoints: "api/v1", "endpoints", true;
+    EndpointSlice: "apis/discovery.k8s.io/v1", "endpointslices", true;
+    Ingress: "apis/networking.k8s.io/v1", "ingresses", true;
+    ReplicaSet: "apis/apps/v1", "replicasets", true;
+    Job: "apis/batch/v1", "jobs", true;
 }
 
 impl Kind {
-    /// Whether objects live in namespaces (and so can be watched per
-    /// namespace).
-    pub(crate) fn namespaced(self) -> bool {
-        !matches!(self, Kind::Node | Kind::Namespace)
-    }
-
     /// The API path of the collection: all namespaces, or `namespace`'s.
     pub(crate) fn collection_path(self, namespace: Option<&str>) -> String {
-        let (group, resource) = match self {
-            Kind::Node => ("api/v1", "nodes"),
-            Kind::Namespace => ("api/v1", "namespaces"),
-            Kind::Service => ("api/v1", "services"),
-            Kind::Ingress => ("apis/networking.k8s.io/v1", "ingresses"),
-        };
+        let (group, resource) = self.resource();
         match namespace.filter(|_| self.namespaced()) {
             Some(ns) => format!("/{group}/namespaces/{ns}/{resource}"),
             None => format!("/{group}/{resource}"),
-        }
-    }
-
-    /// Decodes one object of this kind from its JSON.
-    pub(crate) fn decode(self, json: serde_json::Value) -> Result<Object, serde_json::Error> {
-        Ok(match self {
-            Kind::Node => Object::Node(Arc::new(serde_json::from_value(json)?)),
-            Kind::Namespace => Object::Namespace(Arc::new(serde_json::from_value(json)?)),
-            Kind::Service => Object::Service(Arc::new(serde_json::from_value(json)?)),
-            Kind::Ingress => Object::Ingress(Arc::new(serde_json::from_value(json)?)),
-        })
-    }
-}
-
-/// A decoded object of some kind; shared, as stores and lookups hold the
-/// same object.
-#[derive(Clone, Debug)]
-pub(crate) enum Object {
-    Node(Arc<Node>),
-    Namespace(Arc<Namespace>),
-    Service(Arc<Service>),
-    Ingress(Arc<Ingress>),
-}
-
-impl Object {
-    pub(crate) fn kind(&self) -> Kind {
-        match self {
-            Object::Node(_) => Kind::Node,
-            Object::Namespace(_) => Kind::Namespace,
-            Object::Service(_) => Kind::Service,
-            Object::Ingress(_) => Kind::Ingress,
         }
     }
 }
@@ -94,6 +111,11 @@ mod tests {
             Kind::Ingress.collection_path(None),
             "/apis/networking.k8s.io/v1/ingresses"
         );
+        assert_eq!(
+            Kind::EndpointSlice.collection_path(Some("a")),
+            "/apis/discovery.k8s.io/v1/namespaces/a/endpointslices"
+        );
+        assert_eq!(Kind::Job.collection_path(None), "/apis/batch/v1/jobs");
         assert_eq!(key("", "n1"), "n1");
         assert_eq!(key("ns", "a"), "ns/a");
     }
