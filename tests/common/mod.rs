@@ -6,6 +6,7 @@ pub mod browser;
 pub mod dataset;
 pub mod dns;
 pub mod exporter;
+pub mod kube_api;
 pub mod peers;
 
 use std::io::{BufRead, BufReader, Read};
