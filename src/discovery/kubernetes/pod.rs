@@ -73,7 +73,7 @@ pub(crate) fn target_group(pod: &Pod, lookup: &dyn Lookup, attach: Attach) -> Ta
 /// `_phase`, `_node_name`, `_host_ip`, `_uid`, labels, annotations, its
 /// controller and, as `attach` asks, its Deployment, Job or CronJob),
 /// without its namespace: the roles put that at different levels.
-pub(crate) fn pod_labels(
+pub(super) fn pod_labels(
     pod: &Pod,
     lookup: &dyn Lookup,
     attach: Attach,
@@ -132,14 +132,14 @@ pub(crate) fn pod_labels(
 
 /// The pod's containers then its init containers, each with whether it is
 /// an init container: the order Prometheus lists their targets in.
-pub(crate) fn containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
+pub(super) fn containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
     let spec = &pod.spec;
     let regular = spec.containers.iter().map(|c| (c, false));
     regular.chain(spec.init_containers.iter().map(|c| (c, true)))
 }
 
 /// The `pod_container_*` labels naming `container`.
-pub(crate) fn container_labels(container: &Container, init: bool) -> BTreeMap<String, String> {
+pub(super) fn container_labels(container: &Container, init: bool) -> BTreeMap<String, String> {
     BTreeMap::from([
         (meta_label("pod_container_name"), container.name.clone()),
         (meta_label("pod_container_image"), container.image.clone()),
@@ -150,7 +150,7 @@ pub(crate) fn container_labels(container: &Container, init: bool) -> BTreeMap<St
 /// Adds the `pod_container_port_*` labels of `port`. `protocol` is the
 /// port's own, except where the endpoints role labels a port matched by an
 /// endpoint port with the latter's protocol.
-pub(crate) fn add_port_labels(
+pub(super) fn add_port_labels(
     out: &mut BTreeMap<String, String>,
     port: &ContainerPort,
     protocol: &str,
