@@ -816,4 +816,25 @@ mod tests {
         let got = target_group(&object(json), &Store::default(), ATTACH_NONE);
         assert_eq!(got.targets[0]["__address__"], "[fd00::7]:9000");
     }
+
+    #[test]
+    fn null_and_missing_fields_decode_as_absent() {
+        // The API's Go decoder reads `null` as the zero value; so do we.
+        let bare: Pod = object(
+            json!({"metadata": {"name": "p", "namespace": "n"}, "spec": null, "status": null}),
+        );
+        assert_eq!(
+            target_group(&bare, &Store::default(), ATTACH_NONE),
+            group("pod/n/p", &[], &[])
+        );
+        let nulls: Pod = object(json!({
+            "metadata": {"name": "p", "namespace": "n", "ownerReferences": null, "labels": null},
+            "spec": {"containers": [{"name": "c", "ports": null}], "initContainers": null},
+            "status": {"podIP": "10.0.0.1", "conditions": null, "containerStatuses": null},
+        }));
+        let got = target_group(&nulls, &Store::default(), ATTACH_NONE);
+        assert_eq!(got.targets.len(), 1);
+        assert_eq!(got.targets[0]["__address__"], "10.0.0.1");
+        assert_eq!(got.labels["__meta_kubernetes_pod_ready"], "unknown");
+    }
 }
