@@ -13,7 +13,7 @@ use super::pod::{add_port_labels, container_labels, containers, pod_labels};
 use crate::discovery::ADDRESS_LABEL;
 
 /// The pods seen behind one object's addresses, as its targets are built.
-pub(crate) struct BackingPods<'a> {
+pub(super) struct BackingPods<'a> {
     lookup: &'a dyn Lookup,
     attach: Attach,
     /// In first-seen order, each with the port numbers its addresses had.
@@ -22,7 +22,7 @@ pub(crate) struct BackingPods<'a> {
 }
 
 impl<'a> BackingPods<'a> {
-    pub(crate) fn new(lookup: &'a dyn Lookup, attach: Attach) -> Self {
+    pub(super) fn new(lookup: &'a dyn Lookup, attach: Attach) -> Self {
         BackingPods {
             lookup,
             attach,
@@ -35,7 +35,7 @@ impl<'a> BackingPods<'a> {
     /// store, and of the container declaring `port`. The container port's
     /// protocol is labelled with `endpoint_protocol` when given (role
     /// endpoints does so), else with the container port's own.
-    pub(crate) fn label(
+    pub(super) fn label(
         &mut self,
         target: &mut BTreeMap<String, String>,
         target_ref: Option<&ObjectReference>,
@@ -77,7 +77,7 @@ impl<'a> BackingPods<'a> {
 
     /// One target per container port of the seen pods that none of their
     /// addresses had, at the pod's IP; none for a pod without IP.
-    pub(crate) fn uncovered_port_targets(self) -> Vec<BTreeMap<String, String>> {
+    pub(super) fn uncovered_port_targets(self) -> Vec<BTreeMap<String, String>> {
         let mut targets = Vec::new();
         for (pod, covered) in &self.seen {
             let ip = &pod.status.pod_ip;

@@ -108,11 +108,11 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::super::deleted;
-    use super::super::objects::Service;
     use super::super::test_support::{
         backend_namespace, backend_namespace_updated, backing_pod, backing_pod_labels,
-        container_json, container_port_labels, group, labels, namespace_store, node, object,
-        target, with_labels, Store, ATTACH_NAMESPACE, ATTACH_NODE, ATTACH_NONE,
+        container_json, container_port_labels, group, labels, namespace_store, node, node_store,
+        object, service_store, target, with_labels, with_node_labels, Store, ATTACH_NAMESPACE,
+        ATTACH_NODE, ATTACH_NONE, SERVICE_TEST_LABELS, SERVICE_UPDATED_LABELS,
     };
     use super::*;
 
@@ -193,13 +193,6 @@ mod tests {
             ],
         );
         with_labels(g, extra)
-    }
-
-    /// Service `testendpoints` in `default` with the given labels.
-    fn service(labels: Value) -> Service {
-        object(json!({
-            "metadata": {"name": "testendpoints", "namespace": "default", "labels": labels},
-        }))
     }
 
     /// An Endpoints object `name` in `ns` with one ready address 4.3.2.1
@@ -342,19 +335,6 @@ mod tests {
         assert_eq!(target_group(&ep, &Store::default(), ATTACH_NONE), want);
     }
 
-    const SERVICE_TEST_LABELS: [(&str, &str); 3] = [
-        ("__meta_kubernetes_service_label_app_name", "test"),
-        ("__meta_kubernetes_service_labelpresent_app_name", "true"),
-        ("__meta_kubernetes_service_name", "testendpoints"),
-    ];
-
-    fn service_store(labels: Value) -> Store {
-        Store {
-            services: vec![service(labels)],
-            ..Store::default()
-        }
-    }
-
     #[test]
     fn endpoints_discovery_with_service() {
         let store = service_store(json!({"app/name": "test"}));
@@ -365,54 +345,20 @@ mod tests {
     #[test]
     fn endpoints_discovery_with_service_update() {
         let store = service_store(json!({"app/name": "svc", "component": "testing"}));
-        let want = expected(
-            "default",
-            &[
-                ("__meta_kubernetes_service_label_app_name", "svc"),
-                ("__meta_kubernetes_service_labelpresent_app_name", "true"),
-                ("__meta_kubernetes_service_name", "testendpoints"),
-                ("__meta_kubernetes_service_label_component", "testing"),
-                ("__meta_kubernetes_service_labelpresent_component", "true"),
-            ],
-        );
+        let want = expected("default", &SERVICE_UPDATED_LABELS);
         assert_eq!(
             target_group(&endpoints("default"), &store, ATTACH_NONE),
             want
         );
     }
 
-    /// Service `app/name: test` and nodes `foobar` (`az: foobar_az`) and
-    /// `barbaz` (`az: us-west2`).
-    fn node_store(foobar_az: &str) -> Store {
-        Store {
-            services: vec![service(json!({"app/name": "test"}))],
-            nodes: vec![
-                node("foobar", json!({"az": foobar_az})),
-                node("barbaz", json!({"az": "us-west2"})),
-            ],
-            ..Store::default()
-        }
-    }
-
-    /// `expected` with the service of `node_store` and node labels on the
-    /// targets of 1.2.3.4 (node `foobar`, `az: foobar_az`) and 6.7.8.9
-    /// (Node `barbaz`).
-    fn expected_with_nodes(foobar_az: &str) -> TargetGroup {
-        let mut want = expected("default", &SERVICE_TEST_LABELS);
-        for (i, node, az) in [(0, "foobar", foobar_az), (3, "barbaz", "us-west2")] {
-            want.targets[i].extend(labels(&[
-                ("__meta_kubernetes_node_label_az", az),
-                ("__meta_kubernetes_node_labelpresent_az", "true"),
-                ("__meta_kubernetes_node_name", node),
-            ]));
-        }
-        want
-    }
-
     #[test]
     fn endpoints_discovery_with_node_metadata() {
         let got = target_group(&endpoints("default"), &node_store("us-east1"), ATTACH_NODE);
-        assert_eq!(got, expected_with_nodes("us-east1"));
+        assert_eq!(
+            got,
+            with_node_labels(expected("default", &SERVICE_TEST_LABELS), "us-east1")
+        );
     }
 
     #[test]
@@ -423,11 +369,17 @@ mod tests {
         // node index, which holds the node of an address pointing at a Pod
         // (its `nodeName`) or at a Node, and 1.2.3.4 points at nothing.
         let sent = target_group(&endpoints("default"), &node_store("us-east1"), ATTACH_NODE);
-        assert_eq!(sent, expected_with_nodes("us-east1"));
+        assert_eq!(
+            sent,
+            with_node_labels(expected("default", &SERVICE_TEST_LABELS), "us-east1")
+        );
         // Whenever the group is rebuilt, it carries the node's new labels.
         let store = node_store("eu-central1");
         let rebuilt = target_group(&endpoints("default"), &store, ATTACH_NODE);
-        assert_eq!(rebuilt, expected_with_nodes("eu-central1"));
+        assert_eq!(
+            rebuilt,
+            with_node_labels(expected("default", &SERVICE_TEST_LABELS), "eu-central1")
+        );
     }
 
     #[test]
@@ -647,5 +599,24 @@ mod tests {
         let got = target_group(&ep, &store, ATTACH_NONE);
         assert_eq!(got.targets.len(), 1);
         assert_eq!(got.targets[0]["__meta_kubernetes_pod_container_name"], "b");
+    }
+
+    #[test]
+    fn address_node_labels_prefer_the_node_name() {
+        // An address naming node `a` but pointing at Node `b` gets `a`'s
+        // labels (the endpointslice role prefers the reference instead).
+        let ep: Endpoints = object(json!({
+            "metadata": {"name": "kubelet", "namespace": "kube-system"},
+            "subsets": [{
+                "addresses": [{"ip": "1.1.1.1", "nodeName": "a", "targetRef": {"kind": "Node", "name": "b"}}],
+                "ports": ports(&[("https-metrics", 10250, "TCP")]),
+            }],
+        }));
+        let store = Store {
+            nodes: vec![node("a", json!({})), node("b", json!({}))],
+            ..Store::default()
+        };
+        let got = target_group(&ep, &store, ATTACH_NODE);
+        assert_eq!(got.targets[0]["__meta_kubernetes_node_name"], "a");
     }
 }

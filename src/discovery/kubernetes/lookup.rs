@@ -29,16 +29,21 @@ pub(crate) struct Attach {
 /// discoverer's stores. Each answers `None` for an object it does not hold,
 /// whether it never existed, was deleted or was filtered out by a selector.
 pub(crate) trait Lookup {
+    /// Read by the endpoints roles for addresses whose `targetRef` is a Pod.
     fn pod(&self, namespace: &str, name: &str) -> Option<&Pod>;
+    /// Read by the endpoints roles: the service the object belongs to.
     fn service(&self, namespace: &str, name: &str) -> Option<&Service>;
+    /// Read only with `Attach::node`.
     fn node(&self, name: &str) -> Option<&Node>;
+    /// Read only with `Attach::namespace`.
     fn namespace(&self, name: &str) -> Option<&Namespace>;
-    /// Read only with `Attach::deployment`. A discoverer watches
-    /// ReplicaSets only then, hence the default: none held.
+    /// Read only with `Attach::deployment`, the one case in which a
+    /// discoverer watches ReplicaSets (in the pod's namespace) and must
+    /// answer; the default is the store of one that does not: empty.
     fn replica_set(&self, _namespace: &str, _name: &str) -> Option<&ReplicaSet> {
         None
     }
-    /// Read only with `Attach::cronjob`, likewise.
+    /// Read only with `Attach::cronjob`; Jobs are watched then, likewise.
     fn job(&self, _namespace: &str, _name: &str) -> Option<&Job> {
         None
     }
@@ -46,7 +51,7 @@ pub(crate) trait Lookup {
 
 /// Adds the node's `node_name`, labels and annotations (`attach_metadata:
 /// {node: true}`) when the store holds it; nothing otherwise.
-pub(crate) fn add_node_meta(out: &mut BTreeMap<String, String>, lookup: &dyn Lookup, name: &str) {
+pub(super) fn add_node_meta(out: &mut BTreeMap<String, String>, lookup: &dyn Lookup, name: &str) {
     if let Some(node) = lookup.node(name) {
         add_object_meta(out, &node.metadata, "node");
     }
@@ -54,7 +59,7 @@ pub(crate) fn add_node_meta(out: &mut BTreeMap<String, String>, lookup: &dyn Loo
 
 /// Adds the namespace's labels and annotations (`attach_metadata:
 /// {namespace: true}`) when the store holds it; nothing otherwise.
-pub(crate) fn add_namespace_meta_of(
+pub(super) fn add_namespace_meta_of(
     out: &mut BTreeMap<String, String>,
     lookup: &dyn Lookup,
     name: &str,

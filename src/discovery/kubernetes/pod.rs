@@ -73,7 +73,7 @@ pub(crate) fn target_group(pod: &Pod, lookup: &dyn Lookup, attach: Attach) -> Ta
 /// `_phase`, `_node_name`, `_host_ip`, `_uid`, labels, annotations, its
 /// controller and, as `attach` asks, its Deployment, Job or CronJob),
 /// without its namespace: the roles put that at different levels.
-pub(crate) fn pod_labels(
+pub(super) fn pod_labels(
     pod: &Pod,
     lookup: &dyn Lookup,
     attach: Attach,
@@ -132,14 +132,14 @@ pub(crate) fn pod_labels(
 
 /// The pod's containers then its init containers, each with whether it is
 /// an init container: the order Prometheus lists their targets in.
-pub(crate) fn containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
+pub(super) fn containers(pod: &Pod) -> impl Iterator<Item = (&Container, bool)> {
     let spec = &pod.spec;
     let regular = spec.containers.iter().map(|c| (c, false));
     regular.chain(spec.init_containers.iter().map(|c| (c, true)))
 }
 
 /// The `pod_container_*` labels naming `container`.
-pub(crate) fn container_labels(container: &Container, init: bool) -> BTreeMap<String, String> {
+pub(super) fn container_labels(container: &Container, init: bool) -> BTreeMap<String, String> {
     BTreeMap::from([
         (meta_label("pod_container_name"), container.name.clone()),
         (meta_label("pod_container_image"), container.image.clone()),
@@ -150,7 +150,7 @@ pub(crate) fn container_labels(container: &Container, init: bool) -> BTreeMap<St
 /// Adds the `pod_container_port_*` labels of `port`. `protocol` is the
 /// port's own, except where the endpoints role labels a port matched by an
 /// endpoint port with the latter's protocol.
-pub(crate) fn add_port_labels(
+pub(super) fn add_port_labels(
     out: &mut BTreeMap<String, String>,
     port: &ContainerPort,
     protocol: &str,
@@ -815,5 +815,26 @@ mod tests {
         json["status"]["podIP"] = json!("fd00::7");
         let got = target_group(&object(json), &Store::default(), ATTACH_NONE);
         assert_eq!(got.targets[0]["__address__"], "[fd00::7]:9000");
+    }
+
+    #[test]
+    fn null_and_missing_fields_decode_as_absent() {
+        // The API's Go decoder reads `null` as the zero value; so do we.
+        let bare: Pod = object(
+            json!({"metadata": {"name": "p", "namespace": "n"}, "spec": null, "status": null}),
+        );
+        assert_eq!(
+            target_group(&bare, &Store::default(), ATTACH_NONE),
+            group("pod/n/p", &[], &[])
+        );
+        let nulls: Pod = object(json!({
+            "metadata": {"name": "p", "namespace": "n", "ownerReferences": null, "labels": null},
+            "spec": {"containers": [{"name": "c", "ports": null}], "initContainers": null},
+            "status": {"podIP": "10.0.0.1", "conditions": null, "containerStatuses": null},
+        }));
+        let got = target_group(&nulls, &Store::default(), ATTACH_NONE);
+        assert_eq!(got.targets.len(), 1);
+        assert_eq!(got.targets[0]["__address__"], "10.0.0.1");
+        assert_eq!(got.labels["__meta_kubernetes_pod_ready"], "unknown");
     }
 }

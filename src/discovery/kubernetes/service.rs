@@ -69,7 +69,7 @@ pub(crate) fn target_group(svc: &Service, namespace: Option<&Namespace>) -> Targ
 
 /// The service's namespace, name, labels and annotations: its group's
 /// labels, which the endpoints roles also give the groups of its endpoints.
-pub(crate) fn service_labels(svc: &Service) -> BTreeMap<String, String> {
+pub(super) fn service_labels(svc: &Service) -> BTreeMap<String, String> {
     let meta = &svc.metadata;
     let mut labels = BTreeMap::from([(NAMESPACE_LABEL.to_string(), meta.namespace.clone())]);
     add_object_meta(&mut labels, meta, "service");

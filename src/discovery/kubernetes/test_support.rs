@@ -333,3 +333,66 @@ pub(crate) fn container_port_labels(
 pub(crate) fn target(parts: &[&[(&str, &str)]]) -> BTreeMap<String, String> {
     parts.iter().flat_map(|p| labels(p)).collect()
 }
+
+/// Service `testendpoints` in `ns` with the given labels: the service of
+/// the endpoints roles' cases.
+pub(crate) fn endpoints_service(ns: &str, labels: serde_json::Value) -> Service {
+    object(serde_json::json!({
+        "metadata": {"name": "testendpoints", "namespace": ns, "labels": labels},
+    }))
+}
+
+/// A store holding only `endpoints_service("default", labels)`.
+pub(crate) fn service_store(labels: serde_json::Value) -> Store {
+    Store {
+        services: vec![endpoints_service("default", labels)],
+        ..Store::default()
+    }
+}
+
+/// The group labels `endpoints_service(_, {"app/name": "test"})` gives.
+pub(crate) const SERVICE_TEST_LABELS: [(&str, &str); 3] = [
+    ("__meta_kubernetes_service_label_app_name", "test"),
+    ("__meta_kubernetes_service_labelpresent_app_name", "true"),
+    ("__meta_kubernetes_service_name", "testendpoints"),
+];
+
+/// The group labels the service gives after the update of the endpoints
+/// roles' `…WithServiceUpdate` cases.
+pub(crate) const SERVICE_UPDATED_LABELS: [(&str, &str); 5] = [
+    ("__meta_kubernetes_service_label_app_name", "svc"),
+    ("__meta_kubernetes_service_labelpresent_app_name", "true"),
+    ("__meta_kubernetes_service_name", "testendpoints"),
+    ("__meta_kubernetes_service_label_component", "testing"),
+    ("__meta_kubernetes_service_labelpresent_component", "true"),
+];
+
+/// The store of the endpoints roles' node-metadata cases: the service
+/// (`app/name: test`) and nodes `foobar` (`az: foobar_az`) and `barbaz`
+/// (`az: us-west2`).
+pub(crate) fn node_store(foobar_az: &str) -> Store {
+    Store {
+        services: vec![endpoints_service(
+            "default",
+            serde_json::json!({"app/name": "test"}),
+        )],
+        nodes: vec![
+            node("foobar", serde_json::json!({"az": foobar_az})),
+            node("barbaz", serde_json::json!({"az": "us-west2"})),
+        ],
+        ..Store::default()
+    }
+}
+
+/// `g` with the node labels of `node_store(foobar_az)` added to its first
+/// target (on `foobar`) and its fourth (on `barbaz`).
+pub(crate) fn with_node_labels(mut g: TargetGroup, foobar_az: &str) -> TargetGroup {
+    for (i, node, az) in [(0, "foobar", foobar_az), (3, "barbaz", "us-west2")] {
+        g.targets[i].extend(labels(&[
+            ("__meta_kubernetes_node_label_az", az),
+            ("__meta_kubernetes_node_labelpresent_az", "true"),
+            ("__meta_kubernetes_node_name", node),
+        ]));
+    }
+    g
+}
