@@ -370,3 +370,195 @@ impl Reflector {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, VecDeque};
+
+    use axum::extract::Query;
+    use parking_lot::Mutex;
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::KubernetesSdConfig;
+    use crate::discovery::kubernetes::client::Access;
+
+    /// What the scripted server answers, in order: list pages and watch
+    /// bodies for `/api/v1/nodes`; every query is recorded.
+    #[derive(Default)]
+    struct Script {
+        answers: VecDeque<(u16, String)>,
+        seen: Vec<BTreeMap<String, String>>,
+    }
+
+    async fn serve(script: Arc<Mutex<Script>>) -> Arc<ApiClient> {
+        let app = axum::Router::new().route(
+            "/api/v1/nodes",
+            axum::routing::get(move |Query(q): Query<BTreeMap<String, String>>| {
+                let script = script.clone();
+                async move {
+                    let mut s = script.lock();
+                    s.seen.push(q);
+                    let (code, body) = s.answers.pop_front().unwrap_or((500, String::new()));
+                    (axum::http::StatusCode::from_u16(code).unwrap(), body)
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let cfg: KubernetesSdConfig =
+            serde_yaml_ng::from_str(&format!("role: node\napi_server: http://{addr}")).unwrap();
+        Arc::new(ApiClient::new(Access::from_config(&cfg).unwrap()).unwrap())
+    }
+
+    fn node(name: &str, rv: &str) -> serde_json::Value {
+        json!({"metadata": {"name": name, "resourceVersion": rv}})
+    }
+
+    fn page(rv: &str, cont: &str, items: &[serde_json::Value]) -> (u16, String) {
+        let body = json!({"metadata": {"resourceVersion": rv, "continue": cont}, "items": items});
+        (200, body.to_string())
+    }
+
+    fn events(lines: &[serde_json::Value]) -> (u16, String) {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        (200, body)
+    }
+
+    /// The events up to and including the `n`th `Synced`, as short text.
+    async fn until_synced(rx: &mut mpsc::Receiver<Event>, n: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut synced = 0;
+        while synced < n {
+            let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("an event in time")
+                .expect("reflector running");
+            out.push(match e {
+                Event::Added(k, _) => format!("add {k}"),
+                Event::Updated(k, _) => format!("update {k}"),
+                Event::Deleted(_, k) => format!("delete {k}"),
+                Event::Synced(_) => {
+                    synced += 1;
+                    "synced".to_string()
+                }
+            });
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn pages_watches_relists_and_diffs() {
+        let script = Arc::new(Mutex::new(Script::default()));
+        script.lock().answers.extend([
+            // First list, in two pages.
+            page("10", "tok", &[node("a", "1"), node("b", "2")]),
+            page("10", "", &[node("c", "3")]),
+            // A watch: c changes, a goes, a bookmark, then 410 as an event.
+            events(&[
+                json!({"type": "MODIFIED", "object": node("c", "11")}),
+                json!({"type": "DELETED", "object": node("a", "12")}),
+                json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "15"}}}),
+                json!({"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old"}}),
+            ]),
+            // Relist: b unchanged, c changed again, d new, a still gone.
+            page("20", "", &[node("b", "2"), node("c", "19"), node("d", "18")]),
+            // The watch ends at once, empty; its resumption gets HTTP 410.
+            events(&[]),
+            (410, String::new()),
+            // Third list: b is gone.
+            page("30", "", &[node("c", "19"), node("d", "18")]),
+        ]);
+        let client = serve(script.clone()).await;
+        let (tx, mut rx) = mpsc::channel(64);
+        let watched = Watched {
+            kind: Kind::Node,
+            namespace: None,
+            label_selector: "zone=a".into(),
+            field_selector: String::new(),
+        };
+        let timing = Timing {
+            page_size: 2,
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(50),
+            watch_timeout: Duration::from_secs(1),
+        };
+        let task = tokio::spawn(Reflector::new(0, client, watched, timing, tx).run());
+        assert_eq!(
+            until_synced(&mut rx, 1).await,
+            ["add a", "add b", "add c", "synced"]
+        );
+        assert_eq!(
+            until_synced(&mut rx, 1).await,
+            ["update c", "delete a", "update c", "add d", "synced"]
+        );
+        assert_eq!(until_synced(&mut rx, 1).await, ["delete b", "synced"]);
+        task.abort();
+
+        let seen = script.lock().seen.clone();
+        let get = |i: usize, k: &str| seen[i].get(k).cloned().unwrap_or_default();
+        assert_eq!(
+            (get(0, "limit"), get(0, "continue")),
+            ("2".into(), "".into())
+        );
+        assert_eq!(get(0, "labelSelector"), "zone=a");
+        assert_eq!(get(1, "continue"), "tok");
+        assert_eq!(get(2, "watch"), "1");
+        assert_eq!(
+            get(2, "resourceVersion"),
+            "10",
+            "watch from the list's version"
+        );
+        assert_eq!(get(2, "allowWatchBookmarks"), "true");
+        assert_eq!(get(2, "labelSelector"), "zone=a");
+        let secs: u64 = get(2, "timeoutSeconds").parse().unwrap();
+        assert!((1..=2).contains(&secs), "{secs}");
+        assert_eq!(get(3, "watch"), "", "a relist after the 410 event");
+        assert_eq!(get(4, "resourceVersion"), "20");
+        assert_eq!(
+            get(5, "resourceVersion"),
+            "20",
+            "resumed from the last version"
+        );
+        assert_eq!(get(6, "watch"), "", "a relist after HTTP 410");
+    }
+
+    #[tokio::test]
+    async fn errors_back_off_and_keep_what_is_known() {
+        let script = Arc::new(Mutex::new(Script::default()));
+        script.lock().answers.extend([
+            page("5", "", &[node("a", "1")]),
+            (500, "boom".to_string()),
+            (200, "not json\n".to_string()),
+            events(&[json!({"type": "ADDED", "object": node("b", "6")})]),
+        ]);
+        let client = serve(script.clone()).await;
+        let (tx, mut rx) = mpsc::channel(64);
+        let watched = Watched {
+            kind: Kind::Node,
+            namespace: None,
+            label_selector: String::new(),
+            field_selector: String::new(),
+        };
+        let timing = Timing {
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(20),
+            ..Timing::default()
+        };
+        let task = tokio::spawn(Reflector::new(3, client, watched, timing, tx).run());
+        assert_eq!(until_synced(&mut rx, 1).await, ["add a", "synced"]);
+        // A 500 and an undecodable stream: nothing is reported deleted,
+        // and the watch resumes from version 5 until it works.
+        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(e, Event::Added(ref k, _) if k == "b"), "{e:?}");
+        task.abort();
+        let seen = script.lock().seen.clone();
+        for q in &seen[1..4] {
+            assert_eq!(q.get("resourceVersion").map(String::as_str), Some("5"));
+        }
+    }
+}
