@@ -668,6 +668,21 @@ mod tests {
             sd("role: service\nnamespaces: {names: [b, a, b]}").namespaces(),
             [Some("a".to_string()), Some("b".to_string())]
         );
+        // In-cluster with `own_namespace`: the pod's namespace is added.
+        let c = cfg("role: pod\nnamespaces: {own_namespace: true, names: [a]}");
+        let mut access =
+            Access::from_config(&cfg("role: pod\napi_server: http://127.0.0.1:1")).unwrap();
+        access.own_namespace = Some("monitoring".to_string());
+        let own = KubernetesSd {
+            cfg: c,
+            role: KubernetesRole::Pod,
+            client: Arc::new(ApiClient::new(access).unwrap()),
+            timing: Timing::default(),
+        };
+        assert_eq!(
+            own.namespaces(),
+            [Some("a".to_string()), Some("monitoring".to_string())]
+        );
         let s = sd("role: ingress\nnamespaces: {names: [x]}\nselectors: [{role: ingress, label: 'a=b', field: 'metadata.name=i'}]\nattach_metadata: {namespace: true}");
         let w = s.watched();
         assert_eq!(w.len(), 2);
