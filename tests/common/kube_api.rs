@@ -459,7 +459,8 @@ impl futures_core::Stream for Lines {
     }
 }
 
-/// A realistic small cluster, all addresses on loopback (so nothing the
+/// A realistic small cluster (with the defaults the API server fills in,
+/// such as port protocols), all addresses on loopback (so nothing the
 /// tests discover and scrape leaves the machine): two nodes; namespaces
 /// `default` (the API server's `kubernetes` service), `shop` and
 /// `monitoring`; in `shop` the Deployment `web` (ReplicaSet `web-7d4b9`,
@@ -515,10 +516,10 @@ pub mod cluster {
                 "nodeName": node,
                 "initContainers": [
                     {"name": "migrate", "image": "shop/migrate:1.4"},
-                    {"name": "proxy", "image": "envoyproxy/envoy:v1.31", "restartPolicy": "Always", "ports": [{"name": "envoy-admin", "containerPort": 15000}]},
+                    {"name": "proxy", "image": "envoyproxy/envoy:v1.31", "restartPolicy": "Always", "ports": [{"name": "envoy-admin", "containerPort": 15000, "protocol": "TCP"}]},
                 ],
                 "containers": [
-                    {"name": "app", "image": "shop/web:2.3.1", "ports": [{"name": "http", "containerPort": 8080}, {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]},
+                    {"name": "app", "image": "shop/web:2.3.1", "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"}, {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}]},
                 ],
             },
             "status": {
@@ -588,7 +589,7 @@ pub mod cluster {
     }
 
     pub fn web_ports() -> Value {
-        json!([{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}, {"name": "metrics", "port": 9090}])
+        json!([{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}, {"name": "metrics", "port": 9090, "protocol": "TCP"}])
     }
 
     fn endpoint_ports() -> Value {
@@ -608,7 +609,7 @@ pub mod cluster {
         }
         api.apply("services", json!({
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443}]},
+            "spec": {"type": "ClusterIP", "clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP"}]},
         }));
         api.apply("endpoints", json!({
             "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
@@ -623,22 +624,22 @@ pub mod cluster {
         api.apply("pods", json!({
             "metadata": {"name": "prometheus-0", "namespace": "monitoring", "labels": {"app": "prometheus"},
                          "ownerReferences": [{"kind": "StatefulSet", "name": "prometheus", "controller": true}]},
-            "spec": {"nodeName": "node-b", "containers": [{"name": "prometheus", "ports": [{"name": "web", "containerPort": 9090}]}]},
+            "spec": {"nodeName": "node-b", "containers": [{"name": "prometheus", "ports": [{"name": "web", "containerPort": 9090, "protocol": "TCP"}]}]},
             "status": {"phase": "Running", "podIP": "127.0.2.1", "hostIP": "127.0.0.12", "conditions": [{"type": "Ready", "status": "True"}],
                        "containerStatuses": [{"name": "prometheus", "containerID": "containerd://prom"}]},
         }));
         api.apply("services", web_service(web_ports()));
         api.apply("services", json!({
             "metadata": {"name": "web-headless", "namespace": "shop", "labels": {"app": "web"}},
-            "spec": {"type": "ClusterIP", "clusterIP": "None", "ports": [{"name": "http", "port": 8080}]},
+            "spec": {"type": "ClusterIP", "clusterIP": "None", "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}]},
         }));
         api.apply("services", json!({
             "metadata": {"name": "payments-db", "namespace": "shop"},
-            "spec": {"type": "ExternalName", "externalName": "db.payments.example.com", "ports": [{"name": "pg", "port": 5432}]},
+            "spec": {"type": "ExternalName", "externalName": "db.payments.example.com", "ports": [{"name": "pg", "port": 5432, "protocol": "TCP"}]},
         }));
         api.apply("services", json!({
             "metadata": {"name": "web-public", "namespace": "shop", "labels": {"app": "web"}},
-            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.1.11", "ports": [{"name": "https", "port": 443, "targetPort": 8080}]},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.1.11", "ports": [{"name": "https", "port": 443, "targetPort": 8080, "protocol": "TCP"}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}},
         }));
         api.apply(
@@ -650,7 +651,7 @@ pub mod cluster {
             web_endpoints(
                 "web-headless",
                 &WEB_PODS,
-                json!([{"name": "http", "port": 8080}]),
+                json!([{"name": "http", "port": 8080, "protocol": "TCP"}]),
             ),
         );
         api.apply("endpointslices", web_slice(&WEB_PODS));

@@ -16,7 +16,7 @@
 //!   two endpoints roles add for addresses backed by a pod). They read the
 //!   API objects of `objects.rs`, share the label helpers of `labels.rs`,
 //!   and see the other stores through `lookup.rs` (`Lookup`, `Attach`).
-//! - [`metrics`]: `prometheus_sd_kubernetes_*`.
+//! - Metrics: [`metrics`] (`prometheus_sd_kubernetes_*`).
 //!
 //! Every role's group has the source `<kind>/<namespace>/<name>` (`node/<name>`
 //! for nodes); a deleted object's group leaves the list.
