@@ -6,7 +6,8 @@
 //! answers 410, and while it answers 500. A second test checks that
 //! `namespaces`, `selectors` and `attach_metadata` reach the API as
 //! requests and query parameters, that Alertmanager sets discover too, and
-//! that a config that cannot start is counted. A third runs
+//! that a config that cannot start is counted, and that `kubeconfig_file`
+//! finds the server. A third runs
 //! VictoriaMetrics 1.79 on the same cluster as a second opinion on every
 //! label, its known gaps allowed by name.
 //!
@@ -641,13 +642,29 @@ fn upstream_example_discovers_the_fake_cluster_and_follows_it() {
 }
 
 #[test]
-fn namespaces_selectors_and_alertmanagers_reach_the_api() {
+fn namespaces_selectors_kubeconfig_and_alertmanagers_reach_the_api() {
     let api = KubeApi::start();
     cluster::seed(&api);
     let url = api.url();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "current-context: c
+clusters: [{{name: k, cluster: {{server: '{url}'}}}}]
+contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
+users: [{{name: u, user: {{token: t}}}}]"
+        ),
+    )
+    .unwrap();
+    let kubeconfig = kubeconfig.display();
     let config = format!(
         "
 scrape_configs:
+  - job_name: nodes-via-kubeconfig
+    kubernetes_sd_configs:
+      - {{role: node, kubeconfig_file: '{kubeconfig}'}}
   - job_name: web-on-node-a
     kubernetes_sd_configs:
       - api_server: {url}
@@ -669,6 +686,7 @@ alerting:
 "
     );
     let s = Server::start(Some(&config), &[]);
+    wait_count(&s, "nodes-via-kubeconfig", 2);
     // Pods a1 and c3 run on node-a: 4 targets each.
     wait_count(&s, "web-on-node-a", 8);
     let t = find(

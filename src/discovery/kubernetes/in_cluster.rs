@@ -85,6 +85,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::discovery::kubernetes::client::ApiClient;
+    use crate::discovery::kubernetes::tls_test_server::TlsApi;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
         let vars: HashMap<String, String> = vars
@@ -127,6 +129,33 @@ mod tests {
         ];
         let a = access(env(&v6), dir.path(), false).unwrap();
         assert_eq!(a.server.as_str(), "https://[fd00::1]:6443/");
+    }
+
+    /// The service account's CA is what makes the API server trusted, and
+    /// each request sends the token the file holds at that moment, so a
+    /// token the kubelet rotates is picked up without a restart.
+    #[tokio::test]
+    async fn requests_trust_the_ca_and_send_the_current_token() {
+        let api = TlsApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), "t0").unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &api.ca_pem).unwrap();
+        let port = api.addr.port().to_string();
+        let vars = [
+            ("KUBERNETES_SERVICE_HOST", "127.0.0.1"),
+            ("KUBERNETES_SERVICE_PORT", port.as_str()),
+        ];
+        let client = ApiClient::new(access(env(&vars), dir.path(), false).unwrap()).unwrap();
+        client.list("/api/v1/nodes", &[]).await.unwrap();
+        std::fs::write(dir.path().join("token"), "t1\n").unwrap();
+        client.list("/api/v1/nodes", &[]).await.unwrap();
+        assert_eq!(api.authorizations(), ["Bearer t0", "Bearer t1"]);
+
+        std::fs::remove_file(dir.path().join("ca.crt")).unwrap();
+        let untrusting = ApiClient::new(access(env(&vars), dir.path(), false).unwrap()).unwrap();
+        let e = untrusting.list("/api/v1/nodes", &[]).await.unwrap_err();
+        assert!(matches!(e, KubeError::Request(_)), "{e}");
+        assert_eq!(api.authorizations().len(), 2, "no request got through");
     }
 
     #[test]

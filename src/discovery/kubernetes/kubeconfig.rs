@@ -190,6 +190,8 @@ fn from_text(text: &str, dir: &Path) -> Result<Access, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::discovery::kubernetes::client::ApiClient;
+    use crate::discovery::kubernetes::tls_test_server::TlsApi;
 
     const CONFIG: &str = "
 apiVersion: v1
@@ -257,6 +259,33 @@ users: [{name: u, user: {token: abc}}]";
         assert!(from_text(&both, Path::new("/"))
             .unwrap_err()
             .contains("not both"));
+    }
+
+    /// The file's CA (relative to it) is trusted and its token file is
+    /// read at every request.
+    #[tokio::test]
+    async fn requests_trust_the_ca_and_send_the_current_token() {
+        let api = TlsApi::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.crt"), &api.ca_pem).unwrap();
+        std::fs::write(dir.path().join("token"), "t0").unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(
+            &kubeconfig,
+            format!(
+                "current-context: c
+clusters: [{{name: k, cluster: {{server: 'https://{}', certificate-authority: ca.crt}}}}]
+contexts: [{{name: c, context: {{cluster: k, user: u}}}}]
+users: [{{name: u, user: {{tokenFile: token}}}}]",
+                api.addr
+            ),
+        )
+        .unwrap();
+        let client = ApiClient::new(access(&kubeconfig).unwrap()).unwrap();
+        client.list("/api/v1/pods", &[]).await.unwrap();
+        std::fs::write(dir.path().join("token"), "t1").unwrap();
+        client.list("/api/v1/pods", &[]).await.unwrap();
+        assert_eq!(api.authorizations(), ["Bearer t0", "Bearer t1"]);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(crate) mod service;
 
 #[cfg(test)]
 mod test_support;
+#[cfg(test)]
+mod tls_test_server;
 
 pub(crate) use discoverer::KubernetesSd;
 pub use metrics::register_metrics;

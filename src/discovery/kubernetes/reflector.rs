@@ -426,16 +426,30 @@ mod tests {
         (200, body)
     }
 
+    /// Every node, without selectors.
+    fn all_nodes() -> Watched {
+        Watched {
+            kind: Kind::Node,
+            namespace: None,
+            label_selector: String::new(),
+            field_selector: String::new(),
+        }
+    }
+
+    /// The next event, within 10 s.
+    async fn next(rx: &mut mpsc::Receiver<Event>) -> Event {
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("an event in time")
+            .expect("reflector running")
+    }
+
     /// The events up to and including the `n`th `Synced`, as short text.
     async fn until_synced(rx: &mut mpsc::Receiver<Event>, n: usize) -> Vec<String> {
         let mut out = Vec::new();
         let mut synced = 0;
         while synced < n {
-            let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-                .await
-                .expect("an event in time")
-                .expect("reflector running");
-            out.push(match e {
+            out.push(match next(rx).await {
                 Event::Added(k, _) => format!("add {k}"),
                 Event::Updated(k, _) => format!("update {k}"),
                 Event::Deleted(_, k) => format!("delete {k}"),
@@ -524,6 +538,34 @@ mod tests {
         assert_eq!(get(6, "watch"), "", "a relist after HTTP 410");
     }
 
+    /// A bookmark reports nothing but moves the resume point, so a watch
+    /// that ends after one resumes from the bookmark's version.
+    #[tokio::test]
+    async fn bookmarks_move_the_resume_point() {
+        let script = Arc::new(Mutex::new(Script::default()));
+        script.lock().answers.extend([
+            page("5", "", &[node("a", "1")]),
+            events(&[
+                json!({"type": "BOOKMARK", "object": {"metadata": {"resourceVersion": "9"}}}),
+            ]),
+            events(&[json!({"type": "ADDED", "object": node("b", "10")})]),
+        ]);
+        let client = serve(script.clone()).await;
+        let (tx, mut rx) = mpsc::channel(64);
+        let task =
+            tokio::spawn(Reflector::new(0, client, all_nodes(), Timing::default(), tx).run());
+        assert_eq!(until_synced(&mut rx, 1).await, ["add a", "synced"]);
+        let e = next(&mut rx).await;
+        assert!(matches!(e, Event::Added(ref k, _) if k == "b"), "{e:?}");
+        task.abort();
+        let seen = script.lock().seen.clone();
+        let versions: Vec<&str> = seen[1..3]
+            .iter()
+            .map(|q| q.get("resourceVersion").map_or("", String::as_str))
+            .collect();
+        assert_eq!(versions, ["5", "9"]);
+    }
+
     #[tokio::test]
     async fn errors_back_off_and_keep_what_is_known() {
         let script = Arc::new(Mutex::new(Script::default()));
@@ -535,25 +577,16 @@ mod tests {
         ]);
         let client = serve(script.clone()).await;
         let (tx, mut rx) = mpsc::channel(64);
-        let watched = Watched {
-            kind: Kind::Node,
-            namespace: None,
-            label_selector: String::new(),
-            field_selector: String::new(),
-        };
         let timing = Timing {
             min_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(20),
             ..Timing::default()
         };
-        let task = tokio::spawn(Reflector::new(3, client, watched, timing, tx).run());
+        let task = tokio::spawn(Reflector::new(3, client, all_nodes(), timing, tx).run());
         assert_eq!(until_synced(&mut rx, 1).await, ["add a", "synced"]);
         // A 500 and an undecodable stream: nothing is reported deleted,
         // and the watch resumes from version 5 until it works.
-        let e = tokio::time::timeout(Duration::from_secs(10), rx.recv())
-            .await
-            .unwrap()
-            .unwrap();
+        let e = next(&mut rx).await;
         assert!(matches!(e, Event::Added(ref k, _) if k == "b"), "{e:?}");
         task.abort();
         let seen = script.lock().seen.clone();
