@@ -385,6 +385,16 @@ mod tests {
                 "endpoints role supports only pod, service, endpoints selectors",
             ),
             (
+                "role: endpointslice\n        selectors: [{role: endpoints}]",
+                "selectors[0].role",
+                "endpointslice role supports only pod, service, endpointslice selectors",
+            ),
+            (
+                "role: ingress\n        selectors: [{role: service}]",
+                "selectors[0].role",
+                "ingress role supports only ingress selectors",
+            ),
+            (
                 "role: node\n        selectors: [{label: a}]",
                 "selectors[0].role",
                 "node role supports only node selectors",

@@ -389,6 +389,8 @@ mod tests {
     struct Script {
         answers: VecDeque<(u16, String)>,
         seen: Vec<BTreeMap<String, String>>,
+        /// When each request came.
+        at: Vec<Instant>,
     }
 
     async fn serve(script: Arc<Mutex<Script>>) -> Arc<ApiClient> {
@@ -399,6 +401,7 @@ mod tests {
                 async move {
                     let mut s = script.lock();
                     s.seen.push(q);
+                    s.at.push(Instant::now());
                     let (code, body) = s.answers.pop_front().unwrap_or((500, String::new()));
                     (axum::http::StatusCode::from_u16(code).unwrap(), body)
                 }
@@ -578,8 +581,8 @@ mod tests {
         let client = serve(script.clone()).await;
         let (tx, mut rx) = mpsc::channel(64);
         let timing = Timing {
-            min_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(20),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(150),
             ..Timing::default()
         };
         let task = tokio::spawn(Reflector::new(3, client, all_nodes(), timing, tx).run());
@@ -589,9 +592,14 @@ mod tests {
         let e = next(&mut rx).await;
         assert!(matches!(e, Event::Added(ref k, _) if k == "b"), "{e:?}");
         task.abort();
-        let seen = script.lock().seen.clone();
-        for q in &seen[1..4] {
+        let script = script.lock();
+        for q in &script.seen[1..4] {
             assert_eq!(q.get("resourceVersion").map(String::as_str), Some("5"));
         }
+        // Each failure waits before the next try, twice as long as the
+        // one before, up to the cap.
+        let gap = |i: usize| script.at[i + 1] - script.at[i];
+        assert!(gap(1) >= Duration::from_millis(100), "{:?}", gap(1));
+        assert!(gap(2) >= Duration::from_millis(150), "{:?}", gap(2));
     }
 }
