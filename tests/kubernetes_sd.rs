@@ -1030,15 +1030,16 @@ fn victoriametrics_discovers_the_same_labels() {
         "endpointslice",
         "ingress",
     ];
-    // Every discovered label becomes a target label, so that a scrape pool
-    // keeps targets apart that share an address (Prometheus merges those,
-    // VictoriaMetrics does not) and both list every target SD makes.
+    // Every target is dropped: nothing is scraped (service and ingress
+    // targets name hosts off this machine), and both list every target SD
+    // makes among the dropped ones, with its discovered labels (active
+    // targets sharing an address would be merged by Prometheus's rules).
     let mut config = String::from("global: {scrape_interval: 1h}\nscrape_configs:\n");
     for role in roles {
         config.push_str(&format!(
             "  - job_name: k8s-{role}
     kubernetes_sd_configs: [{{role: {role}, api_server: '{}'}}]
-    relabel_configs: [{{action: labelmap, regex: '__meta_kubernetes_(.+)'}}]
+    relabel_configs: [{{action: drop, source_labels: [__address__], regex: '.*'}}]
 ",
             api.url()
         ));
