@@ -3,11 +3,11 @@
 //! pointed at a fake API server on loopback holding a realistic cluster,
 //! and `/api/v1/targets` shows the targets the role builders make for it,
 //! before and after watch events, after the server ends its watches or
-//! answers 410, and while it answers 500. A second test checks that
-//! `namespaces`, `selectors` and `attach_metadata` reach the API as
-//! requests and query parameters, that Alertmanager sets discover too, and
-//! that a config that cannot start is counted, and that `kubeconfig_file`
-//! finds the server. A third runs
+//! answers 410, while it answers 500 and while it is unreachable. A
+//! second test checks that `namespaces`, `selectors` and
+//! `attach_metadata` reach the API as requests and query parameters, that
+//! Alertmanager sets discover too, that a config that cannot start is
+//! counted, and that `kubeconfig_file` finds the server. A third runs
 //! VictoriaMetrics 1.79 on the same cluster as a second opinion on every
 //! label, its known gaps allowed by name.
 //!
@@ -581,6 +581,43 @@ fn upstream_example_discovers_the_fake_cluster_and_follows_it() {
     api.set_failing(false);
     api.delete("ingresses", "shop", "web");
     wait_count(&s, "kubernetes-ingresses", 0);
+
+    // While the API server is unreachable, targets stay too; a change
+    // made meanwhile arrives once it is back, through the resumed watch.
+    let failures = s
+        .self_metric("prometheus_sd_kubernetes_failures_total", &[])
+        .unwrap();
+    api.go_offline();
+    poll(20, "refused connections counted", || {
+        (s.self_metric("prometheus_sd_kubernetes_failures_total", &[])? >= failures + 3.0)
+            .then_some(())
+    });
+    for (job, addrs) in &before {
+        assert_eq!(
+            &active_addresses(&s, job),
+            addrs,
+            "{job} kept while the API is unreachable"
+        );
+    }
+    let node_lists = lists(&api, "/api/v1/nodes");
+    api.apply("nodes", cluster::node("node-b", "127.0.0.12", "zone-e"));
+    api.come_back();
+    poll(30, "node-b's zone changed while offline", || {
+        find(
+            &s,
+            "kubernetes-nodes",
+            "127.0.0.12:10250",
+            (
+                "__meta_kubernetes_node_label_topology_kubernetes_io_zone",
+                "zone-e",
+            ),
+        )
+    });
+    assert_eq!(
+        lists(&api, "/api/v1/nodes"),
+        node_lists,
+        "resumed from the known version, not relisted"
+    );
 
     // A namespace disappears, and with it everything in it.
     api.delete_namespace("shop");

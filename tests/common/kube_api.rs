@@ -5,8 +5,8 @@
 //! events ADDED, MODIFIED, DELETED, BOOKMARK and ERROR, replayed from the
 //! asked resource version). The test edits the cluster while it runs and
 //! can end every watch, expire resource versions (410 as an HTTP status
-//! or as an ERROR event), and make the server answer 500. Every request's
-//! path and query is recorded.
+//! or as an ERROR event), make the server answer 500, and take it off
+//! the network and back. Every request's path and query is recorded.
 //!
 //! Its own Tokio runtime runs on a background thread, so blocking tests
 //! use it as they use the other fakes.
@@ -60,7 +60,14 @@ pub struct KubeApi {
     pub port: u16,
     cluster: Arc<Mutex<Cluster>>,
     signals: broadcast::Sender<Signal>,
-    _runtime: tokio::runtime::Runtime,
+    /// The serving task and what stops it, while the server is reachable.
+    serving: Mutex<
+        Option<(
+            tokio::sync::oneshot::Sender<()>,
+            tokio::task::JoinHandle<()>,
+        )>,
+    >,
+    runtime: tokio::runtime::Runtime,
 }
 
 type Shared = (Arc<Mutex<Cluster>>, broadcast::Sender<Signal>);
@@ -77,19 +84,70 @@ impl KubeApi {
             ..Cluster::default()
         }));
         let (signals, _) = broadcast::channel(4096);
-        let shared: Shared = (cluster.clone(), signals.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let port = listener.local_addr().unwrap().port();
-        let app = axum::Router::new().fallback(handle).with_state(shared);
-        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
-        KubeApi {
+        let api = KubeApi {
             port,
             cluster,
             signals,
-            _runtime: runtime,
-        }
+            serving: Mutex::new(None),
+            runtime,
+        };
+        api.serve(listener);
+        api
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let shared: Shared = (self.cluster.clone(), self.signals.clone());
+        let app = axum::Router::new().fallback(handle).with_state(shared);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = self.runtime.spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap()
+        });
+        *self.serving.lock().unwrap() = Some((stop, task));
+    }
+
+    /// Makes the server unreachable: open watches end, connections close
+    /// and new ones are refused, until [`KubeApi::come_back`]. The cluster
+    /// and its history stay, so changes made meanwhile can be watched.
+    pub fn go_offline(&self) {
+        let Some((stop, task)) = self.serving.lock().unwrap().take() else {
+            return;
+        };
+        let _ = stop.send(());
+        // A watch a client opened again before its connection heard of the
+        // shutdown must end too, so watches are ended until all is closed.
+        self.runtime.block_on(async {
+            let mut task = std::pin::pin!(task);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                self.end_watches();
+                tokio::select! {
+                    r = &mut task => return r.unwrap(),
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "connections closed in time"
+                );
+            }
+        });
+    }
+
+    /// Serves again on the same port.
+    pub fn come_back(&self) {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", self.port)))
+            .unwrap();
+        self.serve(listener);
     }
 
     pub fn url(&self) -> String {
