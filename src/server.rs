@@ -123,8 +123,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
     let registry = Arc::new(Registry::new());
     api::register_storage_metrics(&registry, Arc::clone(&db));
     api::register_process_metrics(&registry);
-    discovery::register_dns_metrics(&registry);
-    discovery::register_consul_metrics(&registry);
+    discovery::register_metrics(&registry);
     let reload_ok = registry.gauge(
         "prometheus_config_last_reload_successful",
         "Whether the last configuration reload attempt was successful.",

@@ -9,9 +9,9 @@
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
 //! [`http_client`]; the service-discovery keys of jobs and Alertmanager
-//! sets in [`sd`] (Consul's own keys in [`consul_sd`]); Go's reading of
-//! any YAML scalar as a string in [`scalar`]; hiding URL passwords
-//! wherever a URL is shown in [`redact`].
+//! sets in [`sd`] (Consul's own keys in [`consul_sd`], Kubernetes's in
+//! [`kubernetes_sd`]); Go's reading of any YAML scalar as a string in
+//! [`scalar`]; hiding URL passwords wherever a URL is shown in [`redact`].
 //!
 //! Keys Prometheus knows that ferroprom accepts but does not act on (so
 //! existing files keep loading; each one set is listed in
@@ -28,6 +28,7 @@ pub mod consul_sd;
 pub mod duration;
 pub(crate) mod glob;
 pub mod http_client;
+pub mod kubernetes_sd;
 pub mod load;
 pub(crate) mod locate;
 pub mod names;
@@ -50,6 +51,7 @@ pub use alerting::{AlertingConfig, AlertmanagerConfig};
 pub use consul_sd::ConsulSdConfig;
 pub use duration::PromDuration;
 pub use http_client::{Authorization, BasicAuth, HttpClientConfig, TlsConfig};
+pub use kubernetes_sd::{KubernetesRole, KubernetesSdConfig};
 pub use load::{load_file, parse_str, parse_str_in_dir, ConfigError, DEFAULT_CONFIG};
 pub use names::NameValidationScheme;
 pub use relabel::{RelabelAction, RelabelConfig};

@@ -1,6 +1,7 @@
 //! The service-discovery keys a scrape job and an Alertmanager set share
 //! (`static_configs`, `file_sd_configs`, `http_sd_configs`,
-//! `dns_sd_configs`, `consul_sd_configs`), declared once: a struct gets them by being declared
+//! `dns_sd_configs`, `consul_sd_configs`, `kubernetes_sd_configs`),
+//! declared once: a struct gets them by being declared
 //! inside [`sd_keys!`], which also gives it the HTTP client keys (through
 //! `http_client_keys!`, as both users have them) and generates
 //! `sd_configs` (a copy of the keys as one [`SdConfigs`]) and
@@ -16,7 +17,9 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer};
 
-use super::{ConsulSdConfig, FileSdConfig, HttpSdConfig, PromDuration, StaticConfig};
+use super::{
+    ConsulSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, PromDuration, StaticConfig,
+};
 
 /// Declares a config struct with its own fields, then the SD keys, then
 /// the HTTP client keys.
@@ -36,6 +39,8 @@ macro_rules! sd_keys {
                 pub dns_sd_configs: Vec<$crate::config::DnsSdConfig>,
                 #[serde(default)]
                 pub consul_sd_configs: Vec<$crate::config::ConsulSdConfig>,
+                #[serde(default)]
+                pub kubernetes_sd_configs: Vec<$crate::config::KubernetesSdConfig>,
             }
         }
 
@@ -48,6 +53,7 @@ macro_rules! sd_keys {
                     http_sd_configs: self.http_sd_configs.clone(),
                     dns_sd_configs: self.dns_sd_configs.clone(),
                     consul_sd_configs: self.consul_sd_configs.clone(),
+                    kubernetes_sd_configs: self.kubernetes_sd_configs.clone(),
                 }
             }
 
@@ -64,6 +70,7 @@ macro_rules! sd_keys {
                     http_sd_configs: take(&mut self.http_sd_configs),
                     dns_sd_configs: take(&mut self.dns_sd_configs),
                     consul_sd_configs: take(&mut self.consul_sd_configs),
+                    kubernetes_sd_configs: take(&mut self.kubernetes_sd_configs),
                 };
                 let r = f(&mut keys);
                 self.static_configs = keys.static_configs;
@@ -71,6 +78,7 @@ macro_rules! sd_keys {
                 self.http_sd_configs = keys.http_sd_configs;
                 self.dns_sd_configs = keys.dns_sd_configs;
                 self.consul_sd_configs = keys.consul_sd_configs;
+                self.kubernetes_sd_configs = keys.kubernetes_sd_configs;
                 r
             }
         }
@@ -87,6 +95,7 @@ pub struct SdConfigs {
     pub http_sd_configs: Vec<HttpSdConfig>,
     pub dns_sd_configs: Vec<DnsSdConfig>,
     pub consul_sd_configs: Vec<ConsulSdConfig>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
 }
 
 /// `dns_sd_configs:` entry: DNS names looked up every `refresh_interval`

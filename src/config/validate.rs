@@ -352,6 +352,9 @@ pub(super) fn validate_sd(
     for (i, csd) in sd.consul_sd_configs.iter_mut().enumerate() {
         csd.validate(&path.key("consul_sd_configs").index(i), dir, warnings)?;
     }
+    for (i, ksd) in sd.kubernetes_sd_configs.iter_mut().enumerate() {
+        ksd.validate(&path.key("kubernetes_sd_configs").index(i), dir)?;
+    }
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! target groups each time it changes.
 //!
 //! Each job has one aggregating task fed by a task per `file_sd_configs` /
-//! `http_sd_configs` / `dns_sd_configs` entry. The first report of a job waits until every
+//! `http_sd_configs` / `dns_sd_configs` / `consul_sd_configs` /
+//! `kubernetes_sd_configs` entry. The first report of a job waits until every
 //! source has answered once (or `initial_wait` has passed), so a job whose
 //! HTTP endpoint is slow does not first appear without those targets and
 //! then grow. On reload, jobs whose discovery settings are unchanged keep
@@ -11,15 +12,42 @@
 //! state on reload); removed jobs report an empty list.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{consul, dns, file, http, TargetGroup};
+use super::{consul, dns, file, http, kubernetes, TargetGroup};
 use crate::config::{Config, SdConfigs};
+use crate::metrics::{Collected, Gauge, Registry};
+
+/// SD configs that could not start, per runner (`name="scrape"` for scrape
+/// jobs, `"notify"` for Alertmanager sets), as of the last (re)load.
+static FAILED_CONFIGS: LazyLock<[Gauge; 2]> = LazyLock::new(Default::default);
+
+/// Adds `prometheus_sd_failed_configs` to `registry`.
+pub(super) fn register_metrics(registry: &Registry) {
+    registry.collector(|| {
+        let samples = [Section::ScrapeJobs, Section::Alertmanagers]
+            .into_iter()
+            .map(|s| {
+                (
+                    vec![("name".to_string(), s.metric_name().to_string())],
+                    FAILED_CONFIGS[s as usize].get(),
+                )
+            })
+            .collect();
+        vec![Collected {
+            name: "prometheus_sd_failed_configs".to_string(),
+            help: "Current number of service discovery configurations that failed to load."
+                .to_string(),
+            kind: "gauge",
+            samples,
+        }]
+    });
+}
 
 /// The complete current target groups of one job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,8 +55,8 @@ pub struct DiscoveryUpdate {
     /// The job name, or for an Alertmanager set `config-<index>` (its
     /// position in `alerting.alertmanagers`, as Prometheus names them).
     pub job: String,
-    /// Static groups first, then file_sd, http_sd, dns_sd and consul_sd,
-    /// each in config order. Empty when the job was removed by a reload.
+    /// Static groups first, then file_sd, http_sd, dns_sd, consul_sd and
+    /// kubernetes_sd, each in config order. Empty when the job was removed by a reload.
     pub groups: Vec<TargetGroup>,
 }
 
@@ -63,6 +91,15 @@ enum Section {
 }
 
 impl Section {
+    /// The `name` label of this runner's metrics, as Prometheus names its
+    /// two discovery managers.
+    fn metric_name(self) -> &'static str {
+        match self {
+            Section::ScrapeJobs => "scrape",
+            Section::Alertmanagers => "notify",
+        }
+    }
+
     /// Every discovered set of `cfg` in config order, with its name.
     fn sets(self, cfg: &Config) -> Vec<(String, SdSettings)> {
         match self {
@@ -92,6 +129,8 @@ struct JobRunner {
     generation: u64,
     /// The last groups reported, to re-report on reload.
     last: Arc<Mutex<Option<Vec<TargetGroup>>>>,
+    /// How many of its SD configs could not start.
+    failed: usize,
     /// Dropping the set aborts the job's tasks.
     _tasks: JoinSet<()>,
 }
@@ -224,6 +263,8 @@ impl Discovery {
                 }
             }
         }
+        let failed: usize = self.jobs.values().map(|j| j.failed).sum();
+        FAILED_CONFIGS[self.section as usize].set(failed as f64);
     }
 
     /// Names of the jobs being discovered.
@@ -248,7 +289,8 @@ impl Discovery {
         let sources = settings.file_sd_configs.len()
             + settings.http_sd_configs.len()
             + settings.dns_sd_configs.len()
-            + settings.consul_sd_configs.len();
+            + settings.consul_sd_configs.len()
+            + settings.kubernetes_sd_configs.len();
         let (src_tx, src_rx) = mpsc::channel::<(usize, Vec<TargetGroup>)>(sources.max(1) * 2);
         for (i, f) in settings.file_sd_configs.iter().enumerate() {
             let (tx, rx) = mpsc::channel(1);
@@ -273,6 +315,28 @@ impl Discovery {
             tasks.spawn(consul::run(c.clone(), tx));
             tasks.spawn(forward(offset + i, rx, src_tx.clone()));
         }
+        let offset = offset + settings.consul_sd_configs.len();
+        let mut failed = 0;
+        for (i, k) in settings.kubernetes_sd_configs.iter().enumerate() {
+            match kubernetes::KubernetesSd::new(k) {
+                Ok(sd) => {
+                    let (tx, rx) = mpsc::channel(1);
+                    tasks.spawn(sd.run(tx));
+                    tasks.spawn(forward(offset + i, rx, src_tx.clone()));
+                }
+                Err(e) => {
+                    // Counted in `prometheus_sd_failed_configs`; the source
+                    // answers at once, with nothing, so the job's first
+                    // report does not wait for it.
+                    failed += 1;
+                    tracing::error!(job, error = %e, "kubernetes_sd: cannot create the discoverer");
+                    let tx = src_tx.clone();
+                    tasks.spawn(async move {
+                        let _ = tx.send((offset + i, Vec::new())).await;
+                    });
+                }
+            }
+        }
         drop(src_tx);
         let static_groups: Vec<TargetGroup> = settings
             .static_configs
@@ -292,6 +356,7 @@ impl Discovery {
             settings,
             generation,
             last,
+            failed,
             _tasks: tasks,
         }
     }

@@ -234,7 +234,14 @@ impl Pool {
         }
 
         for (h, t) in wanted {
-            if self.active.contains_key(&h) {
+            if let Some(a) = self.active.get_mut(&h) {
+                // The same target (labels and URL), perhaps discovered with
+                // other meta labels (a pod turned not ready): the loop runs
+                // on, and the API shows the newest discovered labels, as
+                // Prometheus does.
+                if a.target.discovered_labels() != t.discovered_labels() {
+                    a.target = Arc::new(t);
+                }
                 continue;
             }
             let target = Arc::new(t);

@@ -7,6 +7,7 @@ pub mod consul;
 pub mod dataset;
 pub mod dns;
 pub mod exporter;
+pub mod kube_api;
 pub mod peers;
 
 use std::io::{BufRead, BufReader, Read};

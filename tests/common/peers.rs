@@ -91,9 +91,25 @@ impl Peer {
 
     /// VictoriaMetrics single-node with default settings.
     pub fn victoria_metrics(bin: &Path) -> Peer {
+        Self::victoria_metrics_in(bin, tempfile::tempdir().unwrap(), &[])
+    }
+
+    /// VictoriaMetrics scraping as `config` (a `prometheus.yml`) says.
+    pub fn victoria_metrics_scraping(bin: &Path, config: &str) -> Peer {
         let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("scrape.yml");
+        std::fs::write(&cfg, config).unwrap();
+        let extra = [
+            format!("-promscrape.config={}", cfg.display()),
+            "-promscrape.maxDroppedTargets=1000".to_string(),
+        ];
+        Self::victoria_metrics_in(bin, dir, &extra)
+    }
+
+    fn victoria_metrics_in(bin: &Path, dir: tempfile::TempDir, extra: &[String]) -> Peer {
         let port = free_port();
         let mut cmd = Command::new(bin);
+        cmd.args(extra);
         cmd.arg(format!("-httpListenAddr=127.0.0.1:{port}"))
             .arg(format!(
                 "-storageDataPath={}",

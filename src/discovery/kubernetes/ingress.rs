@@ -90,7 +90,9 @@ mod tests {
 
     use serde_json::{json, Value};
 
-    use super::super::test_support::{group, namespace, object, with_labels};
+    use super::super::test_support::{
+        group, object, web_namespace, web_namespace_updated, with_labels,
+    };
     use super::*;
 
     /// `testingress` in `ns` with three rules (two paths on example.com, an
@@ -235,67 +237,15 @@ mod tests {
 
     #[test]
     fn namespace_metadata_attached() {
-        let ns = namespace(
-            json!({"service": "web", "layer": "frontend"}),
-            json!({"contact": "platform", "release": "v5.6.7"}),
-        );
-        let want = with_labels(
-            expected("test-ns", "http", "http"),
-            &[
-                ("__meta_kubernetes_namespace_annotation_contact", "platform"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_contact",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_annotation_release", "v5.6.7"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_release",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_service", "web"),
-                ("__meta_kubernetes_namespace_labelpresent_service", "true"),
-                ("__meta_kubernetes_namespace_label_layer", "frontend"),
-                ("__meta_kubernetes_namespace_labelpresent_layer", "true"),
-            ],
-        );
+        let (ns, attached) = web_namespace();
+        let want = with_labels(expected("test-ns", "http", "http"), attached);
         assert_eq!(target_group(&ingress("test-ns", None), Some(&ns)), want);
     }
 
     #[test]
     fn updated_namespace_metadata() {
-        let after = namespace(
-            json!({"component": "cache", "layer": "backend", "region": "us-central"}),
-            json!({"contact": "sre", "release": "v6.7.8", "monitoring": "enabled"}),
-        );
-        let want = with_labels(
-            expected("test-ns", "http", "http"),
-            &[
-                ("__meta_kubernetes_namespace_annotation_contact", "sre"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_contact",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_annotation_release", "v6.7.8"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_release",
-                    "true",
-                ),
-                (
-                    "__meta_kubernetes_namespace_annotation_monitoring",
-                    "enabled",
-                ),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_monitoring",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_component", "cache"),
-                ("__meta_kubernetes_namespace_labelpresent_component", "true"),
-                ("__meta_kubernetes_namespace_label_layer", "backend"),
-                ("__meta_kubernetes_namespace_labelpresent_layer", "true"),
-                ("__meta_kubernetes_namespace_label_region", "us-central"),
-                ("__meta_kubernetes_namespace_labelpresent_region", "true"),
-            ],
-        );
+        let (after, attached) = web_namespace_updated();
+        let want = with_labels(expected("test-ns", "http", "http"), attached);
         assert_eq!(target_group(&ingress("test-ns", None), Some(&after)), want);
     }
 }

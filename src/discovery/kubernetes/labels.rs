@@ -14,6 +14,11 @@ pub(crate) const NAMESPACE_LABEL: &str = "__meta_kubernetes_namespace";
 
 pub(crate) use crate::discovery::target_group::{join_host_port, sanitize_label_name as sanitize};
 
+/// `__meta_kubernetes_<suffix>`.
+pub(crate) fn meta_label(suffix: &str) -> String {
+    format!("{META_PREFIX}{suffix}")
+}
+
 /// Adds `<role>_name`, `<role>_label_<k>`, `<role>_labelpresent_<k>`,
 /// `<role>_annotation_<k>` and `<role>_annotationpresent_<k>`.
 pub(crate) fn add_object_meta(out: &mut BTreeMap<String, String>, meta: &ObjectMeta, role: &str) {

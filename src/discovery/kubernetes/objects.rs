@@ -28,6 +28,31 @@ pub(crate) struct ObjectMeta {
     pub labels: BTreeMap<String, String>,
     #[serde(deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
+    /// The pod role's `_uid`.
+    pub uid: String,
+    /// Whose the object is: the pod role names a pod's controller, and
+    /// follows a ReplicaSet's or Job's to its Deployment or CronJob.
+    #[serde(deserialize_with = "nullable")]
+    pub owner_references: Vec<OwnerReference>,
+}
+
+impl ObjectMeta {
+    /// The owner flagged as the object's controller, as Kubernetes'
+    /// `GetControllerOf` picks it: the first with `controller: true`.
+    pub(crate) fn controller(&self) -> Option<&OwnerReference> {
+        self.owner_references.iter().find(|o| o.controller)
+    }
+}
+
+/// One entry of `metadata.ownerReferences`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct OwnerReference {
+    pub kind: String,
+    pub name: String,
+    /// Absent and `false` mean the same: not the controller.
+    #[serde(deserialize_with = "nullable")]
+    pub controller: bool,
 }
 
 /// A `v1` Namespace; only its metadata is attached to other roles' groups.
@@ -65,7 +90,7 @@ pub(crate) struct NodeStatus {
     #[serde(deserialize_with = "nullable")]
     pub daemon_endpoints: NodeDaemonEndpoints,
     #[serde(deserialize_with = "nullable")]
-    pub conditions: Vec<NodeCondition>,
+    pub conditions: Vec<Condition>,
 }
 
 /// One of a node's addresses; `type` is `InternalIP`, `Hostname`, ….
@@ -92,10 +117,11 @@ pub(crate) struct DaemonEndpoint {
     pub port: i32,
 }
 
-/// `Ready`, `MemoryPressure`, … with status `True`, `False` or `Unknown`.
+/// A node's or pod's condition: `Ready`, `MemoryPressure`, … with status
+/// `True`, `False` or `Unknown`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
-pub(crate) struct NodeCondition {
+pub(crate) struct Condition {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(deserialize_with = "nullable")]
@@ -127,6 +153,12 @@ pub(crate) struct ServiceSpec {
     pub external_name: String,
     #[serde(rename = "loadBalancerIP")]
     pub load_balancer_ip: String,
+    /// `SingleStack`, `PreferDualStack` or `RequireDualStack`; absent on
+    /// services older than dual-stack support.
+    pub ip_family_policy: Option<String>,
+    /// `IPv4` / `IPv6`, the primary family first.
+    #[serde(deserialize_with = "nullable")]
+    pub ip_families: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -211,4 +243,197 @@ pub(crate) struct HttpIngressRuleValue {
 #[serde(default)]
 pub(crate) struct HttpIngressPath {
     pub path: String,
+}
+
+/// A `v1` Pod.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Pod {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+    #[serde(deserialize_with = "nullable")]
+    pub spec: PodSpec,
+    #[serde(deserialize_with = "nullable")]
+    pub status: PodStatus,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct PodSpec {
+    /// Empty until the pod is scheduled.
+    pub node_name: String,
+    #[serde(deserialize_with = "nullable")]
+    pub containers: Vec<Container>,
+    /// Run before `containers`; those with `restartPolicy: Always` keep
+    /// running beside them (sidecars). Prometheus treats both kinds alike.
+    #[serde(deserialize_with = "nullable")]
+    pub init_containers: Vec<Container>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Container {
+    pub name: String,
+    pub image: String,
+    #[serde(deserialize_with = "nullable")]
+    pub ports: Vec<ContainerPort>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct ContainerPort {
+    pub name: String,
+    pub container_port: i32,
+    /// The API leaves it out when it is the default, `TCP`.
+    #[serde(default = "tcp")]
+    pub protocol: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct PodStatus {
+    /// `Pending`, `Running`, `Succeeded`, `Failed` or `Unknown`.
+    pub phase: String,
+    /// Empty while the pod starts and after it was evicted.
+    #[serde(rename = "podIP")]
+    pub pod_ip: String,
+    #[serde(rename = "hostIP")]
+    pub host_ip: String,
+    #[serde(deserialize_with = "nullable")]
+    pub conditions: Vec<Condition>,
+    #[serde(deserialize_with = "nullable")]
+    pub container_statuses: Vec<ContainerStatus>,
+    #[serde(deserialize_with = "nullable")]
+    pub init_container_statuses: Vec<ContainerStatus>,
+}
+
+/// The runtime's view of one container, matched to the spec by name.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct ContainerStatus {
+    pub name: String,
+    /// `<runtime>://<id>`; empty until the container was created.
+    #[serde(rename = "containerID")]
+    pub container_id: String,
+}
+
+/// An `apps/v1` ReplicaSet: only its owner (a Deployment) is read.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ReplicaSet {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+}
+
+/// A `batch/v1` Job: only its owner (a CronJob) is read.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Job {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+}
+
+/// A `v1` Endpoints: the addresses behind the same-named service.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct Endpoints {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+    #[serde(deserialize_with = "nullable")]
+    pub subsets: Vec<EndpointSubset>,
+}
+
+/// Addresses sharing one set of ports.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct EndpointSubset {
+    #[serde(deserialize_with = "nullable")]
+    pub addresses: Vec<EndpointAddress>,
+    #[serde(deserialize_with = "nullable")]
+    pub not_ready_addresses: Vec<EndpointAddress>,
+    #[serde(deserialize_with = "nullable")]
+    pub ports: Vec<EndpointPort>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct EndpointAddress {
+    pub ip: String,
+    pub hostname: String,
+    /// Absent and empty differ in the labels: only a present one is shown.
+    pub node_name: Option<String>,
+    pub target_ref: Option<ObjectReference>,
+}
+
+/// What an address points at: usually a Pod, sometimes a Node.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct ObjectReference {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct EndpointPort {
+    pub name: String,
+    pub port: i32,
+    /// The API leaves it out when it is the default, `TCP`.
+    #[serde(default = "tcp")]
+    pub protocol: String,
+}
+
+/// A `discovery.k8s.io/v1` EndpointSlice. Unlike `Endpoints`, most of its
+/// fields are optional in the API, and Prometheus labels only those present.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct EndpointSlice {
+    #[serde(deserialize_with = "nullable")]
+    pub metadata: ObjectMeta,
+    /// `IPv4`, `IPv6` or `FQDN`.
+    pub address_type: String,
+    #[serde(deserialize_with = "nullable")]
+    pub endpoints: Vec<Endpoint>,
+    #[serde(deserialize_with = "nullable")]
+    pub ports: Vec<EndpointSlicePort>,
+}
+
+/// The label naming the service a slice belongs to.
+pub(crate) const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// One backend of a slice; its addresses are interchangeable.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct Endpoint {
+    #[serde(deserialize_with = "nullable")]
+    pub addresses: Vec<String>,
+    #[serde(deserialize_with = "nullable")]
+    pub conditions: EndpointConditions,
+    pub hostname: Option<String>,
+    pub target_ref: Option<ObjectReference>,
+    pub node_name: Option<String>,
+    pub zone: Option<String>,
+    /// The pre-`zone` topology map, still labelled.
+    #[serde(deserialize_with = "nullable")]
+    pub deprecated_topology: BTreeMap<String, String>,
+}
+
+/// Each condition is unknown (absent) unless the controller set it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub(crate) struct EndpointConditions {
+    pub ready: Option<bool>,
+    pub serving: Option<bool>,
+    pub terminating: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub(crate) struct EndpointSlicePort {
+    pub name: Option<String>,
+    /// Absent means "every port": the target is the bare address.
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub app_protocol: Option<String>,
 }

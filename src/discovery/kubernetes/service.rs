@@ -14,8 +14,7 @@ use crate::discovery::{TargetGroup, ADDRESS_LABEL};
 /// its labels and annotations.
 pub(crate) fn target_group(svc: &Service, namespace: Option<&Namespace>) -> TargetGroup {
     let meta = &svc.metadata;
-    let mut labels = BTreeMap::from([(NAMESPACE_LABEL.to_string(), meta.namespace.clone())]);
-    add_object_meta(&mut labels, meta, "service");
+    let mut labels = service_labels(svc);
     if let Some(ns) = namespace {
         add_namespace_meta(&mut labels, &ns.metadata);
     }
@@ -68,6 +67,15 @@ pub(crate) fn target_group(svc: &Service, namespace: Option<&Namespace>) -> Targ
     }
 }
 
+/// The service's namespace, name, labels and annotations: its group's
+/// labels, which the endpoints roles also give the groups of its endpoints.
+pub(super) fn service_labels(svc: &Service) -> BTreeMap<String, String> {
+    let meta = &svc.metadata;
+    let mut labels = BTreeMap::from([(NAMESPACE_LABEL.to_string(), meta.namespace.clone())]);
+    add_object_meta(&mut labels, meta, "service");
+    labels
+}
+
 /// The IPs the load balancer reports in its status, comma-separated; the
 /// requested `spec.loadBalancerIP` (deprecated in the API) when it reports
 /// none yet.
@@ -98,7 +106,9 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::super::deleted;
-    use super::super::test_support::{group, namespace, object, with_labels};
+    use super::super::test_support::{
+        backend_namespace, backend_namespace_updated, group, namespace, object, with_labels,
+    };
     use super::*;
 
     /// `testservice` in `ns`: one TCP port 30900, ClusterIP 10.0.0.1.
@@ -311,35 +321,8 @@ mod tests {
 
     #[test]
     fn namespace_metadata_attached() {
-        let ns = namespace(
-            json!({"environment": "production", "team": "backend"}),
-            json!({"owner": "platform", "version": "v1.2.3"}),
-        );
-        let want = with_labels(
-            expected_single("test-ns"),
-            &[
-                ("__meta_kubernetes_namespace_annotation_owner", "platform"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_owner",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_annotation_version", "v1.2.3"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_version",
-                    "true",
-                ),
-                (
-                    "__meta_kubernetes_namespace_label_environment",
-                    "production",
-                ),
-                (
-                    "__meta_kubernetes_namespace_labelpresent_environment",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_team", "backend"),
-                ("__meta_kubernetes_namespace_labelpresent_team", "true"),
-            ],
-        );
+        let (ns, attached) = backend_namespace();
+        let want = with_labels(expected_single("test-ns"), attached);
         assert_eq!(target_group(&service("test-ns"), Some(&ns)), want);
     }
 
@@ -349,47 +332,13 @@ mod tests {
             json!({"environment": "development", "team": "frontend"}),
             json!({"owner": "devops", "version": "v2.1.0"}),
         );
-        let after = namespace(
-            json!({"environment": "staging", "team": "frontend", "region": "us-west"}),
-            json!({"owner": "sre", "version": "v2.1.0", "cost-center": "engineering"}),
-        );
+        let (after, attached) = backend_namespace_updated();
         let svc = service("test-ns");
         assert_eq!(
             target_group(&svc, Some(&before)).source,
             target_group(&svc, Some(&after)).source
         );
-        let want = with_labels(
-            expected_single("test-ns"),
-            &[
-                ("__meta_kubernetes_namespace_annotation_owner", "sre"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_owner",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_annotation_version", "v2.1.0"),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_version",
-                    "true",
-                ),
-                (
-                    "__meta_kubernetes_namespace_annotation_cost_center",
-                    "engineering",
-                ),
-                (
-                    "__meta_kubernetes_namespace_annotationpresent_cost_center",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_environment", "staging"),
-                (
-                    "__meta_kubernetes_namespace_labelpresent_environment",
-                    "true",
-                ),
-                ("__meta_kubernetes_namespace_label_team", "frontend"),
-                ("__meta_kubernetes_namespace_labelpresent_team", "true"),
-                ("__meta_kubernetes_namespace_label_region", "us-west"),
-                ("__meta_kubernetes_namespace_labelpresent_region", "true"),
-            ],
-        );
+        let want = with_labels(expected_single("test-ns"), attached);
         assert_eq!(target_group(&svc, Some(&after)), want);
     }
 

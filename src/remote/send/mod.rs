@@ -20,7 +20,7 @@
 //!
 //! Not sent: exemplars and native histograms (ferroprom stores neither).
 
-mod backoff;
+pub(crate) mod backoff;
 mod client;
 mod encode;
 mod metadata;
