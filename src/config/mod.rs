@@ -8,7 +8,8 @@
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
-//! [`http_client`]; the service-discovery keys of jobs and Alertmanager
+//! [`http_client`]; environment variables in external labels in
+//! [`env_expand`]; the service-discovery keys of jobs and Alertmanager
 //! sets in [`sd`]; hiding URL passwords wherever a URL is shown in
 //! [`redact`].
 //!
@@ -24,6 +25,7 @@
 pub mod alerting;
 pub mod body_size;
 pub mod duration;
+mod env_expand;
 pub(crate) mod glob;
 pub mod http_client;
 pub mod load;
@@ -95,8 +97,9 @@ pub struct Config {
     /// The file's text as loaded, served by `/api/v1/status/config`.
     #[serde(skip)]
     pub source: String,
-    /// One line per setting that was accepted but is not acted on, for the
-    /// server to log after a (re)load.
+    /// One line per setting that was accepted but is not acted on, or that
+    /// referenced an empty environment variable, for the server to log
+    /// after a (re)load.
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -113,8 +116,10 @@ pub struct GlobalConfig {
     pub scrape_timeout: PromDuration,
     #[serde(default = "duration::one_minute")]
     pub evaluation_interval: PromDuration,
-    /// Labels with an empty value are removed when loaded (Prometheus treats
-    /// `l: ""` as "no label l").
+    /// `$VAR` / `${VAR}` in values are replaced by environment variables
+    /// when loaded, as Prometheus 3.x does ([`env_expand`]); labels whose
+    /// value is then empty are removed (Prometheus treats `l: ""` as "no
+    /// label l").
     #[serde(default)]
     pub external_labels: BTreeMap<String, String>,
     #[serde(default)]
