@@ -31,6 +31,7 @@ use common::{peers, workspace_file, Server};
 const KUBERNETES_VERSIONS: [&str; 2] = ["1.29.0", "1.37.0"];
 
 /// Where the service account's token and CA are mounted in every pod.
+const SA_DIR: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 const SA_TOKEN: &str = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 fn dir() -> PathBuf {
@@ -502,12 +503,47 @@ fn dockerfile_runs_as_the_pod_does() {
     );
 }
 
-/// The probes answer 200 on the real binary started with the container's
-/// flags (paths and address moved into a temp dir and onto loopback).
+/// The container's environment as the kubelet sets it in pod `pod_name`:
+/// literal values and the downward API's `metadata.name` (the only
+/// references the manifests use; any other fails here, to be taught to
+/// this test).
+fn container_env(c: &Value, pod_name: &str) -> Vec<(String, String)> {
+    seq(&c["env"])
+        .iter()
+        .map(|e| {
+            let name = str_of(&e["name"]).to_string();
+            let value = if let Some(v) = e["value"].as_str() {
+                v.to_string()
+            } else if e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name" {
+                pod_name.to_string()
+            } else {
+                panic!("env {name}: only `value` and metadata.name are modelled: {e:?}")
+            };
+            (name, value)
+        })
+        .collect()
+}
+
+/// Each replica of the pair, run as the real binary with the ConfigMap's
+/// `prometheus.yml`, the container's flags (paths and address moved into a
+/// temp dir and onto loopback) and its environment in that pod: it starts,
+/// its probes answer 200, it runs with those flags, and its external
+/// labels name it, so the two replicas' series differ.
 #[test]
-fn probes_answer_on_the_binary_run_with_the_container_flags() {
+fn each_replica_runs_the_configmap_config_with_the_container_flags() {
     let objects = objects();
-    let c = container(&statefulset(&objects));
+    let sts = statefulset(&objects);
+    let c = container(&sts);
+    // The service account's files, as the kubelet mounts them, in a temp
+    // dir: the jobs that scrape with them read them when they start.
+    let sa = tempfile::tempdir().unwrap();
+    let ca = rcgen::generate_simple_self_signed(vec!["kubernetes.default.svc".into()]).unwrap();
+    std::fs::write(sa.path().join("ca.crt"), ca.cert.pem()).unwrap();
+    std::fs::write(sa.path().join("token"), "a-service-account-token").unwrap();
+    std::fs::write(sa.path().join("namespace"), "monitoring").unwrap();
+    let config = config_text(&objects);
+    assert!(config.contains(SA_DIR));
+    let config = config.replace(SA_DIR, sa.path().to_str().unwrap());
     let extra: Vec<String> = flags(&c)
         .into_iter()
         .filter(|(k, _)| {
@@ -521,20 +557,40 @@ fn probes_answer_on_the_binary_run_with_the_container_flags() {
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let s = Server::start(Some("global:\n  scrape_interval: 1s\n"), &extra);
-    for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
-        let path = str_of(&c[probe]["httpGet"]["path"]);
-        let (code, body) = s.get(path, &[]);
-        assert_eq!(code, 200, "{probe} {path}: {body}");
-    }
-    let (code, body) = s.get("/api/v1/status/flags", &[]);
-    assert_eq!(code, 200, "{body}");
-    for arg in &extra {
-        let (k, v) = arg.trim_start_matches("--").split_once('=').unwrap();
+    let jobs = |c: &Value| -> Vec<String> {
+        seq(&c["scrape_configs"])
+            .iter()
+            .map(|j| str_of(&j["job_name"]).to_string())
+            .collect()
+    };
+    let want_jobs = jobs(&serde_yaml_ng::from_str(&config).unwrap());
+    let replicas = sts["spec"]["replicas"].as_u64().unwrap();
+    let mut seen = BTreeSet::new();
+    for ordinal in 0..replicas {
+        // A StatefulSet's pods are named <set>-<ordinal>.
+        let pod = format!("{}-{ordinal}", str_of(&sts["metadata"]["name"]));
+        let env = container_env(&c, &pod);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let s = Server::start_with_env(tempfile::tempdir().unwrap(), Some(&config), &extra, &env);
+        for probe in ["startupProbe", "readinessProbe", "livenessProbe"] {
+            let path = str_of(&c[probe]["httpGet"]["path"]);
+            let (code, body) = s.get(path, &[]);
+            assert_eq!(code, 200, "{pod}: {probe} {path}: {body}");
+        }
+        let flags = s.api("/api/v1/status/flags", &[]);
+        for arg in &extra {
+            let (k, v) = arg.trim_start_matches("--").split_once('=').unwrap();
+            assert_eq!(flags[k], v, "{pod}: {k}");
+        }
+        let shown = s.api("/api/v1/status/config", &[]);
+        let loaded: Value = serde_yaml_ng::from_str(shown["yaml"].as_str().unwrap()).unwrap();
+        let labels = &loaded["global"]["external_labels"];
+        assert_eq!(labels["replica"], pod.as_str(), "{pod}: {labels:?}");
         assert!(
-            body.contains(&format!("\"{k}\":\"{v}\"")),
-            "{k}={v} in {body}"
+            seen.insert(format!("{labels:?}")),
+            "{pod}: the same external labels as another replica"
         );
+        assert_eq!(jobs(&loaded), want_jobs, "{pod}");
     }
 }
 
