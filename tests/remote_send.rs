@@ -935,6 +935,16 @@ fn ha_pair_writes_both_replicas_into_one_victoria_metrics() {
         ok,
         "VictoriaMetrics has\n{got:?}\nthe replicas have\n{want:?}"
     );
+    // Through its query API too, as a Grafana variable lists the replicas
+    // to choose from (VictoriaMetrics hides the last 30 s from PromQL
+    // queries, so those would see none of this yet).
+    let (code, body) = vm.get(
+        "/api/v1/label/replica/values",
+        &[("match[]", "{job=\"exp\",cluster=\"test\"}")],
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"], serde_json::json!(replicas), "{body}");
 }
 
 /// An OpenMetrics exposition with TYPE, HELP and UNIT.
