@@ -602,3 +602,71 @@ fn configmap_config_loads_with_ferroprom() {
         panic!("deploy/kubernetes/configmap.yaml: prometheus.yml does not load: {e}");
     }
 }
+
+/// A Kubernetes quantity in bytes: binary (`Ki`, `Mi`, `Gi`, `Ti`) or
+/// decimal (`k`, `M`, `G`, `T`) suffix, or none; the manifests use no other.
+fn quantity_bytes(q: &str) -> u64 {
+    let units: [(&str, u64); 8] = [
+        ("Ki", 1 << 10),
+        ("Mi", 1 << 20),
+        ("Gi", 1 << 30),
+        ("Ti", 1 << 40),
+        ("k", 1_000),
+        ("M", 1_000_000),
+        ("G", 1_000_000_000),
+        ("T", 1_000_000_000_000),
+    ];
+    let (number, unit) = units
+        .iter()
+        .find_map(|(s, u)| q.strip_suffix(s).map(|n| (n, *u)))
+        .unwrap_or((q, 1));
+    number
+        .parse::<u64>()
+        .unwrap_or_else(|e| panic!("{q:?}: {e}"))
+        * unit
+}
+
+/// The sizing the StatefulSet's comments and docs/kubernetes.md explain
+/// holds for its values: memory for the series it is sized for at the
+/// soak's measured RSS per head series, with `--query.max-memory`'s share
+/// and 10% kept free; and a volume the size-based retention fits inside.
+#[test]
+fn resources_fit_the_documented_sizing() {
+    // docs/performance.md, soak of 2026-12-07: peak RSS and head series.
+    const SOAK_RSS_BYTES: f64 = 749.0 * 1024.0 * 1024.0;
+    const SOAK_HEAD_SERIES: f64 = 215_107.0;
+    // What statefulset.yaml is sized for (docs/kubernetes.md, "Sizing").
+    const SIZED_FOR_SERIES: f64 = 250_000.0;
+    // --query.max-memory's default share, plus 10% kept free.
+    const NOT_FOR_THE_HEAD: f64 = 0.25 + 0.10;
+
+    let objects = objects();
+    let sts = statefulset(&objects);
+    let c = container(&sts);
+    let limit = quantity_bytes(str_of(&c["resources"]["limits"]["memory"])) as f64;
+    let need = SIZED_FOR_SERIES * SOAK_RSS_BYTES / SOAK_HEAD_SERIES / (1.0 - NOT_FOR_THE_HEAD);
+    assert!(limit >= need, "memory limit {limit} < {need}");
+    // Rounded up to a power of two at most, not oversized.
+    assert!(
+        limit < 2.0 * need,
+        "memory limit {limit} is over twice {need}"
+    );
+    let flags = flags(&c);
+    assert!(
+        !flags.contains_key("--query.max-memory"),
+        "the sizing assumes the default --query.max-memory"
+    );
+
+    let claims = seq(&sts["spec"]["volumeClaimTemplates"]);
+    let volume = quantity_bytes(str_of(
+        &claims[0]["spec"]["resources"]["requests"]["storage"],
+    ));
+    let retained =
+        storage::compact::parse_size_bytes(&flags["--storage.tsdb.retention.size"]).unwrap();
+    // Retention by size counts blocks only; the WAL, the head chunks and a
+    // compaction's output need room beside them.
+    assert!(
+        retained as f64 <= 0.8 * volume as f64,
+        "retention.size {retained} leaves under 20% of the {volume}-byte volume"
+    );
+}
