@@ -11,8 +11,12 @@
 //!   and scrape jobs need; the StatefulSet's flags, mounts, environment,
 //!   probes and Services fit together; the ConfigMap keeps every job of
 //!   upstream's Kubernetes example; the Dockerfile runs as the pod does;
-//!   the probes and flags work on the real binary; the ConfigMap's
-//!   `prometheus.yml` loads with ferroprom's loader.
+//!   resources match the documented sizing.
+//! - The real thing: the ConfigMap's `prometheus.yml` loads with
+//!   ferroprom's loader, and each replica, run as the binary with it and
+//!   the container's flags and environment, answers its probes with its
+//!   own `replica` external label. (Needs `kubernetes_sd_configs` in the
+//!   config loader.)
 
 mod common;
 
