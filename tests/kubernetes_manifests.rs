@@ -463,6 +463,11 @@ fn statefulset_is_wired_to_its_config_storage_and_services() {
         replica.len() == 1 && from_pod_name(&replica[0]),
         "replica: {replica:?}"
     );
+    // Alertmanager deduplicates the pair's alerts only without `replica`.
+    let drops_replica = seq(&config["alerting"]["alert_relabel_configs"])
+        .iter()
+        .any(|r| r["action"] == "labeldrop" && r["regex"] == "replica");
+    assert!(drops_replica, "alerts should leave `replica` out");
     for (name, value) in labels {
         for var in referenced_variables(str_of(value)) {
             assert!(
