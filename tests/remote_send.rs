@@ -778,48 +778,11 @@ fn to_victoria_metrics() {
     );
     let base = format!("http://127.0.0.1:{}", peer.port);
     let (s, _exp) = scrape_and_send(&format!("{base}/api/v1/write"));
-    let strip_nan = |mut d: BTreeMap<Key, Samples>| {
-        for v in d.values_mut() {
-            v.retain(|_, b| !f64::from_bits(*b).is_nan());
-        }
-        d.retain(|_, v| !v.is_empty());
-        d
-    };
     let want = strip_nan(exporter_series(&s));
     assert!(want.len() >= 4, "{want:?}");
-    let client = reqwest::blocking::Client::new();
     let mut got = BTreeMap::new();
     let ok = (0..100).any(|_| {
-        let _ = client.get(format!("{base}/internal/force_flush")).send();
-        let body = client
-            .get(format!("{base}/api/v1/export"))
-            .query(&[("match[]", "{job=\"exp\"}")])
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
-        let mut d = BTreeMap::new();
-        for line in body.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Value = serde_json::from_str(line).unwrap();
-            let pairs: Vec<(&str, &str)> = v["metric"]
-                .as_object()
-                .unwrap()
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
-                .collect();
-            let samples: Samples = v["timestamps"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .zip(v["values"].as_array().unwrap())
-                .map(|(t, x)| {
-                    let x = x.as_f64().unwrap_or(f64::NAN);
-                    (t.as_i64().unwrap(), x.to_bits())
-                })
-                .collect();
-            d.insert(key(pairs), samples);
-        }
-        got = strip_nan(d);
+        got = strip_nan(vm_export(&base, "{job=\"exp\"}"));
         if got == want {
             return true;
         }
@@ -827,6 +790,161 @@ fn to_victoria_metrics() {
         false
     });
     assert!(ok, "VictoriaMetrics has\n{got:?}\nferroprom has\n{want:?}");
+}
+
+/// Without NaN samples: VictoriaMetrics keeps no staleness markers.
+fn strip_nan(mut d: BTreeMap<Key, Samples>) -> BTreeMap<Key, Samples> {
+    for v in d.values_mut() {
+        v.retain(|_, b| !f64::from_bits(*b).is_nan());
+    }
+    d.retain(|_, v| !v.is_empty());
+    d
+}
+
+/// Every sample VictoriaMetrics at `base` holds for `selector`, after
+/// flushing what it buffers (`/api/v1/export`: one JSON series per line).
+fn vm_export(base: &str, selector: &str) -> BTreeMap<Key, Samples> {
+    let client = reqwest::blocking::Client::new();
+    let _ = client.get(format!("{base}/internal/force_flush")).send();
+    let body = client
+        .get(format!("{base}/api/v1/export"))
+        .query(&[("match[]", selector)])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let mut d = BTreeMap::new();
+    for line in body.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let pairs: Vec<(&str, &str)> = v["metric"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        let samples: Samples = v["timestamps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(v["values"].as_array().unwrap())
+            .map(|(t, x)| {
+                let x = x.as_f64().unwrap_or(f64::NAN);
+                (t.as_i64().unwrap(), x.to_bits())
+            })
+            .collect();
+        d.insert(key(pairs), samples);
+    }
+    d
+}
+
+/// The HA pair of `deploy/kubernetes/`: one config for both replicas,
+/// whose `replica` external label comes from the environment (the pod
+/// name there), scraping `target` and writing to `url`.
+fn ha_config(target: Option<&str>, url: &str) -> String {
+    let mut c = format!(
+        "global:
+  scrape_interval: 1s
+  external_labels: {{cluster: test, replica: '${{REPLICA}}'}}
+remote_write:
+  - url: {url}
+    name: test
+    queue_config: {{batch_send_deadline: 100ms, min_backoff: 10ms, max_backoff: 200ms}}
+scrape_configs:
+"
+    );
+    if let Some(t) = target {
+        c.push_str(&format!(
+            "  - job_name: exp\n    static_configs:\n      - targets: ['{t}']\n"
+        ));
+    }
+    c
+}
+
+/// Scale-out goes through remote write to a distributed engine (Mimir,
+/// Thanos Receive, a VictoriaMetrics cluster), with one VictoriaMetrics
+/// standing in: both replicas of an HA pair write into it, and it holds
+/// both copies of every series, told apart by `replica` alone, each exactly
+/// as that replica stored it.
+#[test]
+fn ha_pair_writes_both_replicas_into_one_victoria_metrics() {
+    let Some(bin) = common::peers::require("victoria-metrics") else {
+        return;
+    };
+    let vm = common::peers::Peer::victoria_metrics(&bin);
+    let url = vm.url("/api/v1/write");
+    let exp = Exporter::start(EXPORTER_BODY);
+    let replicas = ["ferroprom-0", "ferroprom-1"];
+    let servers: Vec<Server> = replicas
+        .iter()
+        .map(|r| {
+            Server::start_with_env(
+                tempfile::tempdir().unwrap(),
+                Some(&ha_config(Some(&exp.addr()), &url)),
+                &["--web.enable-lifecycle"],
+                &[("REPLICA", r)],
+            )
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(4));
+    // Scraping stops, so each replica's series are final.
+    for s in &servers {
+        reload(s, &ha_config(None, &url));
+    }
+    for s in &servers {
+        wait_until(30, "the queue to drain", || {
+            metric(s, "prometheus_remote_storage_samples_pending") == 0.0
+                && metric(s, "prometheus_remote_storage_samples_total") > 0.0
+        });
+    }
+    let mut want = BTreeMap::new();
+    let mut series_sets = Vec::new();
+    for (s, r) in servers.iter().zip(replicas) {
+        let local = query_all(
+            &s.url(""),
+            "{job=\"exp\"}",
+            &[("cluster", "test"), ("replica", r)],
+        );
+        assert!(local.len() >= 4, "{r}: {local:?}");
+        let tag = format!("replica={r}");
+        series_sets.push(
+            local
+                .keys()
+                .map(|k| {
+                    k.split(',')
+                        .filter(|p| *p != tag)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect::<Vec<_>>(),
+        );
+        want.extend(strip_nan(local));
+    }
+    // The pair scrapes the same targets: the same series on both sides.
+    assert_eq!(series_sets[0], series_sets[1]);
+    let base = vm.url("");
+    let mut got = BTreeMap::new();
+    let ok = (0..100).any(|_| {
+        got = strip_nan(vm_export(&base, "{job=\"exp\"}"));
+        if got == want {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        false
+    });
+    assert!(
+        ok,
+        "VictoriaMetrics has\n{got:?}\nthe replicas have\n{want:?}"
+    );
+    // Through its query API too, as a Grafana variable lists the replicas
+    // to choose from (VictoriaMetrics hides the last 30 s from PromQL
+    // queries, so those would see none of this yet).
+    let (code, body) = vm.get(
+        "/api/v1/label/replica/values",
+        &[("match[]", "{job=\"exp\",cluster=\"test\"}")],
+    );
+    assert_eq!(code, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["data"], serde_json::json!(replicas), "{body}");
 }
 
 /// An OpenMetrics exposition with TYPE, HELP and UNIT.

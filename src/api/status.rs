@@ -3,6 +3,7 @@
 
 mod tsdb;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -78,11 +79,13 @@ struct ConfigYaml {
 /// config; the loaded text keeps the operator's comments and layout).
 /// Secrets are never shown: if any are present, the file is re-marshalled
 /// with them replaced by `<secret>`, and URL passwords by `xxxxx`, as
-/// Prometheus prints them.
+/// Prometheus prints them. External labels are shown as loaded, their
+/// `$VAR` references expanded, as Prometheus shows them: that is where an
+/// operator checks which replica of a pair a server is.
 async fn config(State(state): State<Arc<ApiState>>) -> Result<Success, ApiError> {
     let cfg = Arc::clone(&state.config.read());
     success(&ConfigYaml {
-        yaml: redact_secrets(&cfg.source),
+        yaml: shown_source(&cfg.source, &cfg.global.external_labels),
     })
 }
 
@@ -97,16 +100,59 @@ const SECRET_KEYS: &[&str] = &[
     "token",
 ];
 
-fn redact_secrets(source: &str) -> String {
+/// `source` with secrets redacted and `global.external_labels` replaced by
+/// `loaded`; the text itself when neither changes anything.
+fn shown_source(source: &str, loaded: &BTreeMap<String, String>) -> String {
     let Ok(mut doc) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(source) else {
         // Not YAML (cannot happen for a loaded config): show nothing rather
         // than risk a secret.
         return String::new();
     };
-    if !redact(&mut doc) {
+    let redacted = redact(&mut doc);
+    let expanded = show_external_labels(&mut doc, loaded);
+    if !redacted && !expanded {
         return source.to_string();
     }
     serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}
+
+/// Replaces the document's external labels by the loaded ones when they
+/// differ (environment references expanded, labels expanded to nothing
+/// dropped); returns whether it did.
+fn show_external_labels(doc: &mut serde_yaml_ng::Value, loaded: &BTreeMap<String, String>) -> bool {
+    use serde_yaml_ng::{Mapping, Value};
+    let Some(labels) = doc
+        .get_mut("global")
+        .and_then(|g| g.get_mut("external_labels"))
+    else {
+        return false;
+    };
+    let as_loaded: Mapping = loaded
+        .iter()
+        .map(|(k, v)| (Value::String(k.clone()), Value::String(v.clone())))
+        .collect();
+    // Unchanged when every label reads the same as text (`replica: 1` in
+    // the file is the string "1" once loaded).
+    let as_text = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let same = labels.as_mapping().is_some_and(|m| {
+        m.len() == loaded.len()
+            && m.iter().all(|(k, v)| {
+                let k = k.as_str().unwrap_or_default();
+                loaded
+                    .get(k)
+                    .is_some_and(|l| as_text(v).as_deref() == Some(l))
+            })
+    });
+    if same {
+        return false;
+    }
+    *labels = Value::Mapping(as_loaded);
+    true
 }
 
 /// Replaces secret values and the password of any URL in place; returns
@@ -236,29 +282,52 @@ async fn walreplay(State(state): State<Arc<ApiState>>) -> Result<Success, ApiErr
 mod tests {
     use super::*;
 
+    /// [`shown_source`] of a config without external labels.
+    fn redacted(source: &str) -> String {
+        shown_source(source, &BTreeMap::new())
+    }
+
+    #[test]
+    fn external_labels_are_shown_as_loaded() {
+        let loaded: BTreeMap<String, String> =
+            [("cluster", "main"), ("replica", "ferroprom-1"), ("n", "1")]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .into();
+        let source = "# pair\nglobal:\n  external_labels:\n    cluster: main\n    replica: ${POD_NAME}\n    n: 1\n    gone: $UNSET\n";
+        let shown: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&shown_source(source, &loaded)).unwrap();
+        let labels = &shown["global"]["external_labels"];
+        assert_eq!(labels["replica"], "ferroprom-1");
+        assert_eq!(labels["n"], "1");
+        assert!(labels.get("gone").is_none(), "{labels:?}");
+        // Nothing to expand: the text as written, comments kept.
+        let plain = "# pair\nglobal:\n  external_labels:\n    cluster: main\n    replica: ferroprom-1\n    n: 1\n";
+        assert_eq!(shown_source(plain, &loaded), plain);
+    }
+
     #[test]
     fn secrets_are_redacted_and_plain_configs_kept_verbatim() {
         let plain = "# my config\nglobal:\n  scrape_interval: 15s\n";
-        assert_eq!(redact_secrets(plain), plain);
+        assert_eq!(redacted(plain), plain);
         let with = "scrape_configs:\n  - job_name: a\n    basic_auth:\n      username: u\n      password: hunter2\n    authorization:\n      credentials: tok\n      credentials_file: /x\n";
-        let out = redact_secrets(with);
+        let out = redacted(with);
         assert!(!out.contains("hunter2") && !out.contains("tok\n"), "{out}");
         assert_eq!(out.matches("<secret>").count(), 2, "{out}");
         assert!(out.contains("credentials_file: /x"), "{out}");
         assert!(out.contains("username: u"), "{out}");
         let flow = "scrape_configs: [{job_name: a, bearer_token: abc}]";
-        assert!(!redact_secrets(flow).contains("abc"));
+        assert!(!redacted(flow).contains("abc"));
         let consul =
             "scrape_configs: [{job_name: c, consul_sd_configs: [{token: t0k3n, password: pw}]}]";
-        let out = redact_secrets(consul);
+        let out = redacted(consul);
         assert!(!out.contains("t0k3n") && !out.contains("pw"), "{out}");
-        assert_eq!(redact_secrets("a: [unclosed"), "");
+        assert_eq!(redacted("a: [unclosed"), "");
     }
 
     #[test]
     fn url_passwords_are_masked_everywhere() {
         let with = "remote_write:\n  - url: http://user:pass1@rw:9201/write\n    proxy_url: http://p:pass2@proxy:3128\nremote_read:\n  - url: https://r:pass3@rr/read\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [am:9093]\n      proxy_url: http://a:pass4@proxy\nscrape_configs:\n  - job_name: h\n    http_sd_configs:\n      - url: http://s:pass5@sd/targets\n        basic_auth:\n          username: s\n          password: pass6\n";
-        let out = redact_secrets(with);
+        let out = redacted(with);
         for n in 1..=6 {
             assert!(!out.contains(&format!("pass{n}")), "{out}");
         }
@@ -274,7 +343,7 @@ mod tests {
             assert!(out.contains(kept), "{kept} in {out}");
         }
         let plain = "remote_write:\n  - url: http://user@rw/write # no password\n";
-        assert_eq!(redact_secrets(plain), plain);
+        assert_eq!(redacted(plain), plain);
     }
 
     #[test]

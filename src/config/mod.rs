@@ -8,7 +8,8 @@
 //! [`relabel`]; scrape jobs in [`scrape`]; remote-read endpoints in
 //! [`remote_read`]; where alerts are sent in [`alerting`]; the HTTP client
 //! keys every client entry shares (credentials, TLS, proxies) in
-//! [`http_client`]; the service-discovery keys of jobs and Alertmanager
+//! [`http_client`]; environment variables in external labels in
+//! [`env_expand`]; the service-discovery keys of jobs and Alertmanager
 //! sets in [`sd`] (Consul's own keys in [`consul_sd`], Kubernetes's in
 //! [`kubernetes_sd`]); Go's reading of any YAML scalar as a string in
 //! [`scalar`]; hiding URL passwords wherever a URL is shown in [`redact`].
@@ -26,6 +27,7 @@ pub mod alerting;
 pub mod body_size;
 pub mod consul_sd;
 pub mod duration;
+mod env_expand;
 pub(crate) mod glob;
 pub mod http_client;
 pub mod kubernetes_sd;
@@ -101,8 +103,9 @@ pub struct Config {
     /// The file's text as loaded, served by `/api/v1/status/config`.
     #[serde(skip)]
     pub source: String,
-    /// One line per setting that was accepted but is not acted on, for the
-    /// server to log after a (re)load.
+    /// One line per setting that was accepted but is not acted on, or that
+    /// referenced an empty environment variable, for the server to log
+    /// after a (re)load.
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -119,8 +122,10 @@ pub struct GlobalConfig {
     pub scrape_timeout: PromDuration,
     #[serde(default = "duration::one_minute")]
     pub evaluation_interval: PromDuration,
-    /// Labels with an empty value are removed when loaded (Prometheus treats
-    /// `l: ""` as "no label l").
+    /// `$VAR` / `${VAR}` in values are replaced by environment variables
+    /// when loaded, as Prometheus 3.x does ([`env_expand`]); labels whose
+    /// value is then empty are removed (Prometheus treats `l: ""` as "no
+    /// label l").
     #[serde(default)]
     pub external_labels: BTreeMap<String, String>,
     #[serde(default)]

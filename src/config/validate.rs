@@ -135,6 +135,11 @@ fn validate_global(
             ));
         }
     }
+    super::env_expand::expand_external_labels(
+        &mut g.external_labels,
+        |var| std::env::var_os(var),
+        warnings,
+    );
     g.external_labels.retain(|_, v| !v.is_empty());
     if g.scrape_interval.ms() == 0 {
         g.scrape_interval = super::duration::one_minute();

@@ -449,3 +449,26 @@ fn external_labels_drop_empty_values() {
     assert_eq!(cfg.global.external_labels.len(), 1);
     assert_eq!(cfg.global.external_labels["a"], "x");
 }
+
+#[test]
+fn external_labels_expand_environment_variables_when_loaded() {
+    // PATH is set for every test process; the other name is never set.
+    let path = std::env::var("PATH").unwrap();
+    let cfg = parse_str(
+        "global:\n  external_labels:\n    p: '${PATH}'\n    price: '$$5'\n    gone: $FERROPROM_TEST_UNSET_VARIABLE\n",
+    )
+    .unwrap();
+    let labels = &cfg.global.external_labels;
+    assert_eq!(labels["p"], path);
+    assert_eq!(labels["price"], "$5");
+    // Expanded to "", so removed like any empty label, and warned about.
+    assert!(!labels.contains_key("gone"), "{labels:?}");
+    assert!(
+        cfg.warnings
+            .iter()
+            .any(|w| w.starts_with("global.external_labels.gone:")
+                && w.contains("FERROPROM_TEST_UNSET_VARIABLE")),
+        "{:?}",
+        cfg.warnings
+    );
+}
