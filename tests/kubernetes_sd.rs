@@ -885,7 +885,7 @@ fn kind(role: &str, labels: &Labels) -> String {
 type Gaps = &'static [(&'static str, &'static [&'static str])];
 
 /// Labels Prometheus 3.x sets (upstream's unit cases say so) and
-/// /// VictoriaMetrics 1.79 does not. Listed in `docs/compatibility.md`.
+/// VictoriaMetrics 1.79 does not. Listed in `docs/compatibility.md`.
 const ONLY_PROMETHEUS: Gaps = &[
     ("node", &["__meta_kubernetes_node_condition_*"]),
     (
