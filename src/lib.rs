@@ -17,6 +17,8 @@ pub mod remote;
 pub mod rules;
 pub mod scrape;
 pub mod server;
+#[cfg(test)]
+mod shared_data;
 pub mod text_format;
 pub mod tools;
 pub mod web;

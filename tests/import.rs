@@ -91,7 +91,7 @@ fn bad_input_fails_with_the_line_and_writes_nothing() {
 /// imported blocks agrees.
 #[test]
 fn real_exporters_dataset() {
-    let src = common::workspace_file("../shared/datasets/real-exporters-1h.om.txt.gz");
+    let src = common::shared_file("datasets/real-exporters-1h.om.txt.gz");
     let Ok(gz) = std::fs::read(&src) else {
         eprintln!("skipping: {} not found", src.display());
         return;

@@ -290,12 +290,7 @@ fn rbac_grants_exactly_what_discovery_and_scraping_need() {
 
 #[test]
 fn configmap_keeps_every_job_of_the_upstream_example() {
-    // Beside the workspace as CI lays it out, or under
-    // $FERROPROM_SHARED_DIR for work trees elsewhere.
-    let shared = std::env::var_os("FERROPROM_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_file("../shared"));
-    let path = shared.join("conformance/sd/prometheus-kubernetes.yml");
+    let path = common::shared_file("conformance/sd/prometheus-kubernetes.yml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         assert!(
             std::env::var_os("CI").is_none(),

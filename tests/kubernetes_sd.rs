@@ -25,17 +25,12 @@ use std::path::Path;
 
 use common::kube_api::cluster::{self, WEB_PODS};
 use common::kube_api::KubeApi;
-use common::{poll, workspace_file, Server};
+use common::{poll, Server};
 use serde_json::{json, Value};
 
 /// The upstream example as the test runs it, or `None` when it is absent.
 fn example_config(api: &KubeApi, dir: &Path) -> Option<String> {
-    // `../shared` beside the workspace, as CI lays it out, or
-    // `$FERROPROM_SHARED_DIR` for work trees elsewhere.
-    let shared = std::env::var_os("FERROPROM_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| workspace_file("../shared"));
-    let path = shared.join("conformance/sd/prometheus-kubernetes.yml");
+    let path = common::shared_file("conformance/sd/prometheus-kubernetes.yml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         println!("skipped: {} is absent", path.display());
         return None;

@@ -11,10 +11,7 @@ use std::process::Command;
 
 /// The upstream fixtures, or `None` (the tests skip) when absent.
 fn fixtures() -> Option<PathBuf> {
-    let shared = std::env::var_os("FERROPROM_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let dir = shared.join("conformance/rules/promtool");
+    let dir = common::shared_file("conformance/rules/promtool");
     if dir.is_dir() {
         Some(dir)
     } else {

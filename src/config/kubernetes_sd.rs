@@ -448,12 +448,7 @@ mod tests {
 
     #[test]
     fn upstream_kubernetes_example_loads_unchanged() {
-        // `../shared` beside the workspace, as CI lays it out, or
-        // `$FERROPROM_SHARED_DIR` for work trees elsewhere.
-        let shared = std::env::var_os("FERROPROM_SHARED_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-        let path = shared.join("conformance/sd/prometheus-kubernetes.yml");
+        let path = crate::shared_data::shared_path("conformance/sd/prometheus-kubernetes.yml");
         let Ok(text) = std::fs::read_to_string(&path) else {
             println!("skipped: {} is absent", path.display());
             return;

@@ -16,14 +16,12 @@ use storage::Label;
 
 use super::{Entry, Format, ParseError, Parser};
 
-const UPSTREAM: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/conformance/exposition"
-);
-const DATASET: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/datasets/real-exporters-1h.om.txt.gz"
-);
+fn upstream() -> PathBuf {
+    crate::shared_data::shared_path("conformance/exposition")
+}
+fn dataset() -> PathBuf {
+    crate::shared_data::shared_path("datasets/real-exporters-1h.om.txt.gz")
+}
 const OURS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/exposition");
 
 fn format_of(path: &Path) -> Format {
@@ -35,9 +33,9 @@ fn format_of(path: &Path) -> Format {
 }
 
 /// Payload files in `dir`, sorted, or `None` (with a message) when absent.
-fn payloads(dir: &str) -> Option<Vec<PathBuf>> {
+fn payloads(dir: &Path) -> Option<Vec<PathBuf>> {
     let Ok(rd) = std::fs::read_dir(dir) else {
-        println!("skipping: {dir} not found");
+        println!("skipping: {} not found", dir.display());
         return None;
     };
     let mut files: Vec<PathBuf> = rd
@@ -103,10 +101,10 @@ fn same_value(a: f64, b: f64) -> bool {
 
 #[test]
 fn upstream_payloads_parse_completely() {
-    let Some(files) = payloads(UPSTREAM) else {
+    let Some(files) = payloads(&upstream()) else {
         return;
     };
-    assert!(!files.is_empty(), "no payloads in {UPSTREAM}");
+    assert!(!files.is_empty(), "no payloads in {}", upstream().display());
     let pair = Regex::new(r#"([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)""#).unwrap();
     for path in files {
         let body = std::fs::read_to_string(&path).unwrap();
@@ -165,8 +163,8 @@ fn upstream_payloads_parse_completely() {
 
 #[test]
 fn text_with_and_without_metadata_agree() {
-    let with = Path::new(UPSTREAM).join("alltypes.237mfs.prom.txt");
-    let without = Path::new(UPSTREAM).join("alltypes.237mfs.nometa.prom.txt");
+    let with = upstream().join("alltypes.237mfs.prom.txt");
+    let without = upstream().join("alltypes.237mfs.nometa.prom.txt");
     let (Ok(with), Ok(without)) = (std::fs::read(&with), std::fs::read(&without)) else {
         println!("skipping: upstream payloads not found");
         return;
@@ -197,8 +195,8 @@ fn text_with_and_without_metadata_agree() {
 
 #[test]
 fn real_exporter_hour_parses_to_the_documented_totals() {
-    let Ok(gz) = std::fs::read(DATASET) else {
-        println!("skipping: {DATASET} not found");
+    let Ok(gz) = std::fs::read(dataset()) else {
+        println!("skipping: {} not found", dataset().display());
         return;
     };
     let mut body = Vec::new();
@@ -277,7 +275,7 @@ fn dump(body: &[u8], format: Format) -> Result<String, ParseError> {
 
 #[test]
 fn good_payloads_match_their_entries() {
-    let files = payloads(&format!("{OURS}/good")).expect("testdata/exposition/good");
+    let files = payloads(&Path::new(OURS).join("good")).expect("testdata/exposition/good");
     assert!(files.len() >= 3);
     for path in files {
         let body = std::fs::read(&path).unwrap();
@@ -292,7 +290,7 @@ fn good_payloads_match_their_entries() {
 
 #[test]
 fn bad_payloads_fail_with_their_error() {
-    let files = payloads(&format!("{OURS}/bad")).expect("testdata/exposition/bad");
+    let files = payloads(&Path::new(OURS).join("bad")).expect("testdata/exposition/bad");
     assert!(files.len() >= 10);
     for path in files {
         let body = std::fs::read(&path).unwrap();

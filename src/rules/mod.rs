@@ -37,16 +37,12 @@ pub use notify::{AlertSink, OutgoingAlert};
 pub use rule::{Health, Rule};
 pub use snapshot::{AlertSnapshot, AlertingSnapshot, GroupSnapshot, RuleSnapshot};
 
-/// `../shared/conformance/rules` beside the workspace (as CI lays it out),
-/// or under `$FERROPROM_SHARED_DIR` (for work trees elsewhere); `None`,
-/// with a note printed, when neither exists so the tests that read the
-/// upstream fixtures skip.
+/// The upstream rule fixtures (`conformance/rules` of the shared data);
+/// `None`, with a note printed, when absent so the tests that read them
+/// skip.
 #[cfg(test)]
 pub(crate) fn conformance_dir() -> Option<std::path::PathBuf> {
-    let shared = std::env::var_os("FERROPROM_SHARED_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let dir = shared.join("conformance/rules");
+    let dir = crate::shared_data::shared_path("conformance/rules");
     if dir.is_dir() {
         Some(dir)
     } else {

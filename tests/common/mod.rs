@@ -379,3 +379,13 @@ pub fn run_import(file: &Path, data_dir: &Path) -> (bool, String) {
 pub fn workspace_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
+
+/// `rel` under the read-only peer data: `../shared` beside the workspace,
+/// as CI lays it out, or `$FERROPROM_SHARED_DIR` for checkouts elsewhere
+/// (git work trees).
+pub fn shared_file(rel: &str) -> PathBuf {
+    std::env::var_os("FERROPROM_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_file("../shared"))
+        .join(rel)
+}

@@ -24,11 +24,8 @@ use crate::discovery::TargetGroup;
 fn upstream() -> &'static str {
     static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     TEXT.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/conformance/sd/consul/consul_test.go.txt"
-        );
-        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"))
+        let path = crate::shared_data::shared_path("conformance/sd/consul/consul_test.go.txt");
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     })
 }
 
