@@ -5,9 +5,7 @@ use std::path::Path;
 use super::meta::{BlockMeta, BlockStats};
 use super::ulid::Ulid;
 use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TMP_CREATION_SUFFIX};
-use crate::chunk::{
-    Chunk, ChunkBytes, ChunkFileWriter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK,
-};
+use crate::chunk::{densest, recode, Chunk, ChunkFileWriter, MAX_SAMPLES_PER_CHUNK};
 use crate::error::Result;
 use crate::index::{ChunkMeta, IndexWriter};
 use crate::querier::Series;
@@ -17,9 +15,11 @@ use crate::vfs::Fs;
 const SEGMENT_BYTES: u64 = 512 << 20;
 
 /// Writes `series` (sorted by labels, restricted to `[mint, maxt)`) as a new
-/// block under `parent`, through `fs`. Chunks are copied as they are when they fit the
-/// range, do not overlap and carry no deletions; otherwise the series is
-/// re-encoded (merging duplicates, dropping deleted samples). `parents` are
+/// block under `parent`, through `fs`. Chunks are kept as they are when they
+/// fit the range, do not overlap and carry no deletions; otherwise the
+/// series is cut into new chunks (merging duplicates, dropping deleted
+/// samples). Either way each chunk is stored in the smaller of the `Xor`
+/// and `Alp` encodings (head chunks arrive as `Xor`). `parents` are
 /// the blocks being compacted (empty for a block cut from the head). Returns
 /// `None` when no sample is left to write.
 pub fn write_block(
@@ -110,31 +110,12 @@ fn chunks_in_range(s: &Series, mint: i64, maxt: i64) -> Vec<(i64, i64, Chunk)> {
     if clean {
         return spans
             .iter()
-            .map(|c| (c.mint, c.maxt, c.chunk.clone()))
+            .map(|c| (c.mint, c.maxt, recode(&c.chunk)))
             .collect();
     }
-    let mut out = Vec::new();
-    let mut b = XorBuilder::new();
-    for (t, v) in s.iter() {
-        if t < mint || t > maxt {
-            continue;
-        }
-        if b.num_samples() >= MAX_SAMPLES_PER_CHUNK {
-            out.push(seal(&b));
-            b = XorBuilder::new();
-        }
-        b.append(t, v);
-    }
-    if b.num_samples() > 0 {
-        out.push(seal(&b));
-    }
-    out
-}
-
-fn seal(b: &XorBuilder) -> (i64, i64, Chunk) {
-    (
-        b.min_time(),
-        b.max_time(),
-        Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
-    )
+    let samples: Vec<(i64, f64)> = s.iter().filter(|&(t, _)| t >= mint && t <= maxt).collect();
+    samples
+        .chunks(MAX_SAMPLES_PER_CHUNK)
+        .map(|c| (c[0].0, c[c.len() - 1].0, densest(c)))
+        .collect()
 }

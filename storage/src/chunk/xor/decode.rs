@@ -3,7 +3,7 @@
 use super::super::bstream::{BitCursor, PEEK_BITS};
 use super::super::ChunkBytes;
 use super::header::{parse_header, Header};
-use super::iter::ChunkIter;
+use super::iter::XorIter;
 use super::{DOD_BUCKETS, DOD_ESCAPE_ONES};
 use std::mem::MaybeUninit;
 
@@ -59,7 +59,7 @@ fn decode_padded(b: &[u8], buf: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64,
     else {
         // Timestamps going backwards (corrupt data): the selected samples
         // are not one run, let the sample-by-sample decoder sort it out.
-        ChunkIter::new(ChunkBytes::from_vec(b.to_vec())).read_into(mint, maxt, out);
+        XorIter::new(ChunkBytes::from_vec(b.to_vec())).read_into(mint, maxt, out);
         return;
     };
     // SAFETY: `decode_timestamps` initialised the first `taken` slots of
@@ -181,7 +181,7 @@ fn decode_timestamps(
 /// `skipped` samples, then one into each of `slots`. Returns how many slots
 /// got their value before the column ended or turned out corrupt.
 #[inline(always)]
-fn decode_values(
+pub(crate) fn decode_values(
     buf: &[u8],
     col: std::ops::Range<usize>,
     skipped: usize,
@@ -411,7 +411,7 @@ mod tests {
         for d in variants {
             for &(lo, hi) in ranges {
                 let mut want = prefix.to_vec();
-                ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
+                XorIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
                 let mut got = prefix.to_vec();
                 decode_into(&d, lo, hi, &mut got);
                 prop_assert_eq!(bits(&got), bits(&want));
@@ -505,7 +505,7 @@ mod tests {
             let _ = c.iter().count();
             let _ = c.iter().seek(0);
             let mut want = Vec::new();
-            ChunkIter::new(c.data.clone()).read_into(i64::MIN, i64::MAX, &mut want);
+            XorIter::new(c.data.clone()).read_into(i64::MIN, i64::MAX, &mut want);
             let mut got = Vec::new();
             decode_into(c.data.as_slice(), i64::MIN, i64::MAX, &mut got);
             prop_assert_eq!(bits(&got), bits(&want));

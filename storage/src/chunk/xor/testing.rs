@@ -36,7 +36,7 @@ fn value() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn delta() -> impl Strategy<Value = i64> {
+pub(crate) fn delta() -> impl Strategy<Value = i64> {
     prop_oneof![
         4 => (-3i64..=3).prop_map(|j| 15_000 + j),
         1 => 1i64..100,
