@@ -20,13 +20,11 @@ const DATASET: &str = "../shared/datasets/real-exporters-1h.om.txt.gz";
 
 /// A counter scraped every 15 s with a few ms of jitter.
 fn synthetic() -> Vec<(i64, f64)> {
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut v = 0.0;
     (0..MAX_SAMPLES_PER_CHUNK as i64)
         .map(|i| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
+            let rng = xorshift(&mut state);
             v += (rng % 16) as f64;
             (
                 1_700_000_000_000 + i * 15_000 + (rng >> 20) as i64 % 5 - 2,
@@ -34,6 +32,14 @@ fn synthetic() -> Vec<(i64, f64)> {
             )
         })
         .collect()
+}
+
+/// Xorshift64: reproducible data without a dependency.
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
 }
 
 fn encode(s: &[(i64, f64)]) -> Vec<u8> {
@@ -159,13 +165,8 @@ fn report_dataset() {
 /// digits, noisy gauges (random doubles), and the `remote_write_peers`
 /// load (counters growing at a per-series rate, exact timestamps).
 fn synthetic_series() -> Vec<(&'static str, Vec<Vec<(i64, f64)>>)> {
-    let mut rng = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || xorshift(&mut state);
     let t = |i: i64, j: i64| 1_700_000_000_000 + i * 15_000 + j;
     let mut out = Vec::new();
     let mut shape = |name, f: &mut dyn FnMut(i64) -> (i64, f64)| {

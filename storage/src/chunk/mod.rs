@@ -14,6 +14,8 @@ mod file;
 mod head_file;
 mod iter;
 mod recode;
+#[cfg(test)]
+mod testing;
 mod xor;
 
 pub use alp::{encode as encode_alp, AlpIter};
@@ -73,11 +75,7 @@ impl Chunk {
     /// The sample count from the header, without decoding (both encodings
     /// start with it); 0 if the header is unreadable.
     pub fn num_samples(&self) -> usize {
-        let b = self.data.as_slice();
-        if b.len() < 2 {
-            return 0;
-        }
-        crate::encoding::be_u16([b[0], b[1]]) as usize
+        sample_count(self.data.as_slice()).unwrap_or(0)
     }
 
     /// Appends the samples with `mint <= t <= maxt` to `out`, decoded in
@@ -96,5 +94,16 @@ impl Chunk {
             Encoding::Xor => ChunkIter::Xor(XorIter::new(self.data.clone())),
             Encoding::Alp => ChunkIter::Alp(AlpIter::new(self.data.clone())),
         }
+    }
+}
+
+/// The sample count both encodings start with (2 bytes, big-endian).
+fn sample_count(b: &[u8]) -> Result<usize, String> {
+    match b {
+        [hi, lo, ..] => Ok(crate::encoding::be_u16([*hi, *lo]) as usize),
+        _ => Err(format!(
+            "chunk of {} bytes is shorter than its header",
+            b.len()
+        )),
     }
 }

@@ -90,12 +90,13 @@ mod tests {
     use super::super::testing::{bits, samples};
     use super::super::{encode, AlpIter};
     use super::*;
-    use crate::chunk::ChunkBytes;
+    use crate::chunk::testing;
+    use crate::chunk::{ChunkBytes, Encoding};
     use proptest::prelude::*;
 
-    /// `decode_into` against the iterator, both appending after `prefix`:
-    /// on `data`, on a copy with the `flips` applied and on its first `cut`
-    /// bytes, over each of `ranges`.
+    /// `decode_into` (through `Chunk::read_into`) against the iterator,
+    /// which stops at the first sample after the range; see
+    /// [`testing::matches_reference`].
     fn matches_reference(
         data: &[u8],
         flips: &[(prop::sample::Index, u8)],
@@ -103,33 +104,21 @@ mod tests {
         ranges: &[(i64, i64)],
     ) -> Result<(), TestCaseError> {
         let prefix = [(7, 7.0)];
-        let mut variants = vec![data.to_vec()];
-        if !flips.is_empty() {
-            let mut corrupt = data.to_vec();
-            for &(i, x) in flips {
-                let i = i.index(corrupt.len());
-                corrupt[i] ^= x;
-            }
-            variants.push(corrupt);
-        }
-        variants.push(data[..cut.index(data.len() + 1)].to_vec());
-        for d in variants {
-            for &(lo, hi) in ranges {
-                let mut want = prefix.to_vec();
-                for (t, v) in AlpIter::new(ChunkBytes::from_vec(d.clone())) {
-                    if t > hi {
-                        break;
-                    }
-                    if t >= lo {
-                        want.push((t, v));
-                    }
-                }
-                let mut got = prefix.to_vec();
-                decode_into(&d, lo, hi, &mut got);
-                prop_assert_eq!(bits(&got), bits(&want));
-            }
-        }
-        Ok(())
+        testing::matches_reference(
+            Encoding::Alp,
+            data,
+            flips,
+            cut,
+            ranges,
+            &prefix,
+            |d, lo, hi, out| {
+                out.extend(
+                    AlpIter::new(d)
+                        .take_while(|s| s.0 <= hi)
+                        .filter(|s| s.0 >= lo),
+                )
+            },
+        )
     }
 
     proptest! {

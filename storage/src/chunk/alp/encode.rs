@@ -156,7 +156,8 @@ fn exceptions_len(exceptions: &[(usize, u64)]) -> usize {
 mod tests {
     use super::super::testing::{bits, build, samples, special};
     use super::*;
-    use crate::chunk::XorBuilder;
+    use crate::chunk::testing::Rng;
+    use crate::chunk::xor::testing::build as build_xor;
     use proptest::prelude::*;
 
     proptest! {
@@ -207,11 +208,7 @@ mod tests {
     }
 
     fn xor_len(s: &[(i64, f64)]) -> usize {
-        let mut b = XorBuilder::new();
-        for &(t, v) in s {
-            b.append(t, v);
-        }
-        b.encode().len()
+        build_xor(s).data.len()
     }
 
     /// 120 scrapes 15 s apart with a few ms of jitter.
@@ -228,13 +225,8 @@ mod tests {
         let with = |f: &dyn Fn(usize) -> f64| -> Vec<(i64, f64)> {
             ts.iter().enumerate().map(|(k, &t)| (t, f(k))).collect()
         };
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         let incs: Vec<u64> = (0..120).map(|_| next() % 40).collect();
         let temps: Vec<u64> = (0..120).map(|_| next() % 300).collect();
         // (name, samples, most bytes the chunk may take)

@@ -5,7 +5,7 @@
 
 use super::decimal::MAX_EXP;
 use super::ints::IntColumn;
-use crate::encoding::{be_u16, Decbuf};
+use crate::encoding::Decbuf;
 
 /// Value column kind bit: an XOR value column follows.
 pub(crate) const KIND_XOR: u8 = 0x80;
@@ -118,13 +118,7 @@ impl ExceptionCursor {
 
 /// Parses and checks an `Alp` chunk; `Err` describes what is wrong.
 pub(crate) fn parse_header(b: &[u8]) -> Result<Header, String> {
-    if b.len() < 2 {
-        return Err(format!(
-            "chunk of {} bytes is shorter than its header",
-            b.len()
-        ));
-    }
-    let n = be_u16([b[0], b[1]]) as usize;
+    let n = super::super::sample_count(b)?;
     if n == 0 {
         if b.len() != 2 {
             return Err(format!("no samples but {} more bytes", b.len() - 2));

@@ -515,6 +515,7 @@ pub(crate) fn write(p: &Plan, vals: &[i64], holes: &[usize], dst: &mut Vec<u8>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chunk::testing::Rng;
     use proptest::prelude::*;
 
     fn roundtrip(vals: &[i64]) -> Option<(Transform, bool, usize)> {
@@ -602,26 +603,16 @@ mod tests {
         // 119 indexes of 2 bits.
         assert_eq!(bytes, 1 + 6 + 3 + 1 + 2 + 2 + 30);
         // A counter with irregular increments: deltas.
-        let (mut c, mut rng) = (1_000_000i64, 0x2545_f491_4f6c_dd1du64);
+        let (mut c, mut rng) = (1_000_000i64, Rng(0x2545_f491_4f6c_dd1d));
         let counter: Vec<i64> = (0..120)
             .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                c += (rng % 11) as i64;
+                c += (rng.next() % 11) as i64;
                 c
             })
             .collect();
         assert_eq!(roundtrip(&counter).unwrap().0, Transform::Delta);
         // A gauge: frame of reference.
-        let gauge: Vec<i64> = (0..120)
-            .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                500 + (rng % 301) as i64
-            })
-            .collect();
+        let gauge: Vec<i64> = (0..120).map(|_| 500 + (rng.next() % 301) as i64).collect();
         assert_eq!(roundtrip(&gauge).unwrap().0, Transform::For);
         // One value: a tag and the value.
         assert_eq!(roundtrip(&[42]).unwrap(), (Transform::For, false, 2));
@@ -670,14 +661,11 @@ mod tests {
         assert_eq!(got, counter);
         assert_eq!(bytes, 3);
         // Irregular deltas around a hole: interpolated.
-        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
         let mut c = 0;
         let irregular: Vec<i64> = (0..120)
             .map(|_| {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                c += 1 + (rng % 8) as i64;
+                c += 1 + (rng.next() % 8) as i64;
                 c
             })
             .collect();

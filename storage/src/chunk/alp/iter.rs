@@ -191,58 +191,20 @@ impl Iterator for AlpIter {
 #[cfg(test)]
 mod tests {
     use super::super::encode;
-    use super::super::testing::{bits, build, samples};
-    use crate::chunk::{Chunk, ChunkBytes, Encoding};
+    use super::super::testing::{build, samples};
+    use crate::chunk::testing::{check_mutated, check_seek};
+    use crate::chunk::Encoding;
     use proptest::prelude::*;
 
     proptest! {
         #[test]
         fn seek_matches_scan(s in samples(), targets in proptest::collection::vec(any::<prop::sample::Index>(), 1..6), off in -2i64..3) {
-            let c = build(&s);
-            let mut ts: Vec<i64> = targets.iter().map(|i| s[i.index(s.len())].0.saturating_add(off)).collect();
-            ts.sort();
-            let mut it = c.iter();
-            let mut floor = i64::MIN; // the iterator never moves backwards
-            let mut exhausted = false;
-            for t in ts {
-                let got = it.seek(t);
-                let want = s.iter().find(|&&(st, _)| st >= t.max(floor)).copied();
-                prop_assert_eq!(got.map(|(t, v)| (t, v.to_bits())), want.map(|(t, v)| (t, v.to_bits())));
-                match got {
-                    Some((gt, _)) => floor = gt,
-                    None => {
-                        exhausted = true;
-                        break;
-                    }
-                }
-            }
-            // After seeking, plain iteration continues from the next sample.
-            let rest: Vec<(i64, f64)> = it.collect();
-            let want: Vec<(i64, f64)> = if exhausted {
-                vec![]
-            } else {
-                s.iter().filter(|&&(st, _)| st > floor).copied().collect()
-            };
-            prop_assert_eq!(bits(&rest), bits(&want));
+            check_seek(&build(&s), &s, &targets, off)?;
         }
 
         #[test]
         fn mutated_never_panics(s in samples(), flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8), cut in any::<prop::sample::Index>()) {
-            let mut data = encode(&s).unwrap();
-            for (i, x) in flips {
-                let i = i.index(data.len());
-                data[i] ^= x;
-            }
-            let keep = cut.index(data.len() + 1);
-            for d in [data.clone(), data[..keep].to_vec()] {
-                let c = Chunk::new(Encoding::Alp, ChunkBytes::from_vec(d));
-                let _ = c.validate();
-                let n = c.iter().count();
-                prop_assert!(n <= c.num_samples());
-                let mut it = c.iter();
-                let _ = it.seek(s[0].0);
-                let _ = it.seek(i64::MAX);
-            }
+            check_mutated(Encoding::Alp, &encode(&s).unwrap(), &flips, cut, s[0].0)?;
         }
     }
 

@@ -7,7 +7,7 @@ use super::super::{Chunk, ChunkBytes, Encoding};
 use super::encode;
 use proptest::prelude::*;
 
-pub(crate) use super::super::xor::testing::bits;
+pub(crate) use super::super::testing::bits;
 
 /// The `Alp` chunk of `samples`, which must be encodable.
 pub(crate) fn build(samples: &[(i64, f64)]) -> Chunk {

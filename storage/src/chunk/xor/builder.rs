@@ -134,6 +134,7 @@ impl XorBuilder {
 mod tests {
     use super::super::testing::{bits, build, samples};
     use super::*;
+    use crate::chunk::testing::Rng;
     use proptest::prelude::*;
 
     proptest! {
@@ -190,13 +191,8 @@ mod tests {
     /// 120 samples of a counter every 15 s with ±2 ms jitter, increasing by
     /// `inc(i, random)` per scrape.
     fn jittered_counter(inc: impl Fn(u64) -> f64) -> Vec<(i64, f64)> {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         let mut v = 1000.0;
         (0..120)
             .map(|i| {

@@ -383,14 +383,14 @@ fn window_mask(m: u32, trailing: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{bits, samples};
+    use super::super::testing::samples;
     use super::*;
+    use crate::chunk::testing::{self, bits, Rng};
     use crate::chunk::{Chunk, Encoding, XorBuilder};
     use proptest::prelude::*;
 
-    /// `decode_into` against the reference decoder, both appending after
-    /// `prefix`: on `data`, on a copy with the `flips` applied (if any) and
-    /// on its first `cut` bytes, over each of `ranges`.
+    /// `decode_into` (through `Chunk::read_into`) against the reference
+    /// decoder; see [`testing::matches_reference`].
     fn matches_reference(
         data: &[u8],
         flips: &[(prop::sample::Index, u8)],
@@ -398,26 +398,15 @@ mod tests {
         ranges: &[(i64, i64)],
         prefix: &[(i64, f64)],
     ) -> Result<(), TestCaseError> {
-        let mut variants = vec![data.to_vec()];
-        if !flips.is_empty() {
-            let mut corrupt = data.to_vec();
-            for &(i, x) in flips {
-                let i = i.index(corrupt.len());
-                corrupt[i] ^= x;
-            }
-            variants.push(corrupt);
-        }
-        variants.push(data[..cut.index(data.len() + 1)].to_vec());
-        for d in variants {
-            for &(lo, hi) in ranges {
-                let mut want = prefix.to_vec();
-                XorIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
-                let mut got = prefix.to_vec();
-                decode_into(&d, lo, hi, &mut got);
-                prop_assert_eq!(bits(&got), bits(&want));
-            }
-        }
-        Ok(())
+        testing::matches_reference(
+            Encoding::Xor,
+            data,
+            flips,
+            cut,
+            ranges,
+            prefix,
+            |d, lo, hi, out| XorIter::new(d).read_into(lo, hi, out),
+        )
     }
 
     proptest! {
@@ -471,16 +460,14 @@ mod tests {
             // point, including the first value; many samples or noisy values
             // make chunks of every padding class (small copy, large copy,
             // none).
-            let mut rng = (inc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let mut rng = Rng((inc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut s: Vec<(i64, f64)> = (0..n)
                 .map(|i| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
+                    let r = rng.next();
                     let v = match kind {
                         0 => (i as u32 * inc) as f64,
                         1 => i as f64 * step,
-                        _ => f64::from_bits(rng),
+                        _ => f64::from_bits(r),
                     };
                     (i as i64 * 15_000, v)
                 })

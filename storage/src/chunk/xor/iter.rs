@@ -175,41 +175,15 @@ impl Iterator for XorIter {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{bits, build, samples};
-    use super::*;
-    use crate::chunk::{Chunk, Encoding, XorBuilder};
+    use super::super::testing::{build, samples};
+    use crate::chunk::testing::{check_mutated, check_seek};
+    use crate::chunk::{Encoding, XorBuilder};
     use proptest::prelude::*;
 
     proptest! {
         #[test]
         fn seek_matches_scan(s in samples(), targets in proptest::collection::vec(any::<prop::sample::Index>(), 1..6), off in -2i64..3) {
-            let c = build(&s);
-            // Ascending targets drawn around sample timestamps.
-            let mut ts: Vec<i64> = targets.iter().map(|i| s[i.index(s.len())].0.saturating_add(off)).collect();
-            ts.sort();
-            let mut it = c.iter();
-            let mut floor = i64::MIN; // the iterator never moves backwards
-            let mut exhausted = false;
-            for t in ts {
-                let got = it.seek(t);
-                let want = s.iter().find(|&&(st, _)| st >= t.max(floor)).copied();
-                prop_assert_eq!(got.map(|(t, v)| (t, v.to_bits())), want.map(|(t, v)| (t, v.to_bits())));
-                match got {
-                    Some((gt, _)) => floor = gt,
-                    None => {
-                        exhausted = true;
-                        break;
-                    }
-                }
-            }
-            // After seeking, plain iteration continues from the next sample.
-            let rest: Vec<(i64, f64)> = it.collect();
-            let want: Vec<(i64, f64)> = if exhausted {
-                vec![]
-            } else {
-                s.iter().filter(|&&(st, _)| st > floor).copied().collect()
-            };
-            prop_assert_eq!(bits(&rest), bits(&want));
+            check_seek(&build(&s), &s, &targets, off)?;
         }
 
         #[test]
@@ -218,22 +192,7 @@ mod tests {
             for &(t, v) in &s {
                 b.append(t, v);
             }
-            let mut data = b.encode();
-            for (i, x) in flips {
-                let i = i.index(data.len());
-                data[i] ^= x;
-            }
-            let keep = cut.index(data.len() + 1);
-            for d in [data.clone(), data[..keep].to_vec()] {
-                let c = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(d));
-                let _ = c.validate();
-                let _ = c.num_samples();
-                let n = c.iter().count();
-                prop_assert!(n <= c.num_samples());
-                let mut it = c.iter();
-                let _ = it.seek(s[0].0);
-                let _ = it.seek(i64::MAX);
-            }
+            check_mutated(Encoding::Xor, &b.encode(), &flips, cut, s[0].0)?;
         }
     }
 

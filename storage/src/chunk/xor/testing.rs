@@ -18,9 +18,7 @@ pub(crate) fn build(samples: &[(i64, f64)]) -> Chunk {
     Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode()))
 }
 
-pub(crate) fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
-    s.iter().map(|&(t, v)| (t, v.to_bits())).collect()
-}
+pub(crate) use super::super::testing::bits;
 
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![
