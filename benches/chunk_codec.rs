@@ -16,7 +16,9 @@ use storage::chunk::{
     densest, encode_alp, Chunk, ChunkBytes, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK,
 };
 
-const DATASET: &str = "../shared/datasets/real-exporters-1h.om.txt.gz";
+/// The real hour, under `shared/` next to the checkout or next to one of
+/// its parents (worktrees live a level deeper than the main checkout).
+const DATASET: &str = "shared/datasets/real-exporters-1h.om.txt.gz";
 
 /// A counter scraped every 15 s with a few ms of jitter.
 fn synthetic() -> Vec<(i64, f64)> {
@@ -139,7 +141,13 @@ impl Sizes {
 }
 
 fn dataset_path() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(DATASET)
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .ancestors()
+        .skip(1)
+        .map(|d| d.join(DATASET))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| manifest.join("..").join(DATASET))
 }
 
 fn report_dataset() {

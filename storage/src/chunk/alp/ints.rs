@@ -163,36 +163,45 @@ impl IntColumn {
 
     /// Calls `sink(k, value k)` for `k` in `0..n`, in order.
     #[inline(always)]
-    pub(crate) fn decode(&self, b: &[u8], n: usize, mut sink: impl FnMut(usize, i64)) {
-        // One loop per shape, so that each is a tight loop without
-        // per-value dispatch.
-        let packed = |j| pack::get(b, self.packed, self.width, j);
-        match (self.transform, self.dict) {
-            (Transform::For, None) => {
+    pub(crate) fn decode(&self, b: &[u8], n: usize, sink: impl FnMut(usize, i64)) {
+        // One loop per shape (transform × residual source), so that each is
+        // a tight loop without per-value dispatch. Width 0 (regular
+        // timestamps, constant or steadily growing values) is the most
+        // common shape of all and needs no reads.
+        let direct = |j| pack::get(b, self.packed, self.width, j);
+        match self.dict {
+            None if self.width == 0 => self.run(n, sink, |_| 0),
+            None => self.run(n, sink, direct),
+            Some(d) => self.run(n, sink, |j| {
+                pack::get(b, d.at, d.width, direct(j).min(d.last) as usize)
+            }),
+        }
+    }
+
+    /// [`IntColumn::decode`] with residual `j` given by `residual(j)`.
+    #[inline(always)]
+    fn run(&self, n: usize, mut sink: impl FnMut(usize, i64), residual: impl Fn(usize) -> u64) {
+        match self.transform {
+            Transform::For => {
                 for k in 0..n {
-                    sink(k, self.base.wrapping_add(packed(k) as i64));
+                    sink(k, self.base.wrapping_add(residual(k) as i64));
                 }
             }
-            (Transform::Grid, None) => {
+            Transform::Grid => {
                 sink(0, self.first);
                 let mut line = self.first.wrapping_add(self.base);
                 for k in 1..n {
                     line = line.wrapping_add(self.slope);
-                    sink(k, line.wrapping_add(packed(k - 1) as i64));
+                    sink(k, line.wrapping_add(residual(k - 1) as i64));
                 }
             }
-            (Transform::Delta, None) => {
+            Transform::Delta => {
                 sink(0, self.first);
                 let mut v = self.first;
                 for k in 1..n {
-                    v = v.wrapping_add(self.base).wrapping_add(packed(k - 1) as i64);
-                    sink(k, v);
-                }
-            }
-            (_, Some(_)) => {
-                let mut v = 0;
-                for k in 0..n {
-                    v = self.value(b, k, v);
+                    v = v
+                        .wrapping_add(self.base)
+                        .wrapping_add(residual(k - 1) as i64);
                     sink(k, v);
                 }
             }
