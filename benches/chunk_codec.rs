@@ -168,11 +168,14 @@ fn report_dataset() {
     }
 }
 
+/// Series of one shape, by name.
+type Shape = (&'static str, Vec<Vec<(i64, f64)>>);
+
 /// Synthetic series of 240 samples at 15 s with ±2 ms of jitter, by
 /// shape: counters with irregular increments, gauges with two fraction
 /// digits, noisy gauges (random doubles), and the `remote_write_peers`
 /// load (counters growing at a per-series rate, exact timestamps).
-fn synthetic_series() -> Vec<(&'static str, Vec<Vec<(i64, f64)>>)> {
+fn synthetic_series() -> Vec<Shape> {
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || xorshift(&mut state);
     let t = |i: i64, j: i64| 1_700_000_000_000 + i * 15_000 + j;
