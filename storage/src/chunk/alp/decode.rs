@@ -70,6 +70,15 @@ fn decode_padded(b: &[u8], buf: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64,
         }
         Values::Xor { start, end } => decoded = decode_values(buf, start..end, 0, samples),
     }
+    // Usually the whole chunk is in range: one branch-free pass over the
+    // timestamps says so, and nothing needs to move.
+    let inside = samples[..decoded]
+        .iter()
+        .fold(true, |ok, s| ok & (s.0 >= mint) & (s.0 <= maxt));
+    if inside {
+        out.truncate(base + decoded);
+        return;
+    }
     // Keep the range in place, as iteration would yield it.
     let mut kept = 0;
     for r in 0..decoded {
