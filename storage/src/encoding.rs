@@ -1,5 +1,6 @@
 //! Byte-level encoding shared by every on-disk format: varints, big-endian
-//! integers, CRC32C. The only place that knows about byte order.
+//! integers (little-endian in bit-packed regions), CRC32C. The only place
+//! that knows about byte order.
 
 /// Appends encoded values to a byte vector.
 #[derive(Default, Debug, Clone)]
@@ -204,6 +205,17 @@ pub(crate) fn be_u64(b: [u8; 8]) -> u64 {
 #[inline(always)]
 pub(crate) fn u32_be(v: u32) -> [u8; 4] {
     v.to_be_bytes()
+}
+
+// Bit-packed regions (the `Alp` chunk's integer columns) are the one
+// little-endian exception: value `j` of width `w` starts at bit `j * w`
+// counting from the least significant bit of the first byte, so a value is
+// one unaligned little-endian load, a shift and a mask.
+
+/// A little-endian `u64`.
+#[inline(always)]
+pub(crate) fn le_u64(b: [u8; 8]) -> u64 {
+    u64::from_le_bytes(b)
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use storage::block::{write_block, Block};
 use storage::chunk::{
-    Chunk, ChunkBytes, ChunkFileReader, ChunkFileWriter, Encoding, HeadChunkMeta, XorBuilder,
+    densest, encode_alp, Chunk, ChunkBytes, ChunkFileReader, ChunkFileWriter, Encoding,
+    HeadChunkMeta, XorBuilder,
 };
 use storage::encoding::crc32c;
 use storage::index::{postings_for_matchers, ChunkMeta, IndexReader, IndexWriter};
@@ -113,9 +114,10 @@ fn decode_in_memory(bytes: &[u8]) -> (Vec<Record>, bool) {
     (out, true)
 }
 
-/// Every sample of a chunk, read the three ways queries read them.
-fn check_chunk(bytes: &[u8]) {
-    let chunk = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(bytes.to_vec()));
+/// Every sample of a chunk in `encoding`, read the three ways queries read
+/// them.
+fn check_chunk(encoding: Encoding, bytes: &[u8]) {
+    let chunk = Chunk::new(encoding, ChunkBytes::from_vec(bytes.to_vec()));
     let valid = chunk.validate().is_ok();
     let _ = chunk.num_samples();
     let iterated: Vec<(i64, f64)> = chunk.iter().collect();
@@ -167,10 +169,15 @@ fn encode_chunk(samples: &[(i64, f64)]) -> Vec<u8> {
     b.encode()
 }
 
-fn seed_chunks() -> Vec<Vec<u8>> {
+/// Sample runs the seeds are made of: regular counters, jittered noise,
+/// short decimals, extremes.
+fn seed_samples() -> Vec<Vec<(i64, f64)>> {
     let regular: Vec<_> = (0..120).map(|i| (i * 15_000, i as f64)).collect();
     let jitter: Vec<_> = (0..120)
         .map(|i| (i * 15_000 + (i * 37 % 11), (i as f64).sin() * 1e6))
+        .collect();
+    let decimals: Vec<_> = (0..120)
+        .map(|i| (i * 15_000 + i % 3, (i * 7 % 300) as f64 / 100.0))
         .collect();
     let extremes = vec![
         (i64::MIN + 1, f64::NAN),
@@ -180,20 +187,27 @@ fn seed_chunks() -> Vec<Vec<u8>> {
         (i64::MAX / 2, f64::MIN_POSITIVE),
         (i64::MAX, f64::MAX),
     ];
-    vec![
-        encode_chunk(&[]),
-        encode_chunk(&[(5, 1.5)]),
-        encode_chunk(&regular),
-        encode_chunk(&jitter),
-        encode_chunk(&extremes),
-    ]
+    vec![vec![], vec![(5, 1.5)], regular, jitter, decimals, extremes]
+}
+
+fn seed_chunks() -> Vec<Vec<u8>> {
+    seed_samples().iter().map(|s| encode_chunk(s)).collect()
+}
+
+/// The seeds `Alp` encodes (not timestamps spread over the whole `i64`
+/// range).
+fn seed_alp_chunks() -> Vec<Vec<u8>> {
+    seed_samples()
+        .iter()
+        .filter_map(|s| encode_alp(s))
+        .collect()
 }
 
 /// Chunk segment files written by the real writer, one per chunk list.
-fn chunk_segments(head: bool, chunks: &[Vec<u8>]) -> Vec<u8> {
+fn chunk_segments(head: bool, chunks: &[(Encoding, Vec<u8>)]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let mut w = ChunkFileWriter::create(Fs::os(), dir.path(), head, 1 << 30).unwrap();
-    for (i, data) in chunks.iter().enumerate() {
+    for (i, (encoding, data)) in chunks.iter().enumerate() {
         let meta = head.then_some(HeadChunkMeta {
             series_ref: i as u64,
             mint: i as i64,
@@ -201,7 +215,7 @@ fn chunk_segments(head: bool, chunks: &[Vec<u8>]) -> Vec<u8> {
         });
         w.write(
             meta,
-            &Chunk::new(Encoding::Xor, ChunkBytes::from_vec(data.clone())),
+            &Chunk::new(*encoding, ChunkBytes::from_vec(data.clone())),
         )
         .unwrap();
     }
@@ -417,7 +431,14 @@ fn fuzz_wal_record_roundtrip() {
 
 #[test]
 fn fuzz_chunk() {
-    fuzz("chunk", seed_chunks(), check_chunk);
+    fuzz("chunk", seed_chunks(), |b| check_chunk(Encoding::Xor, b));
+}
+
+#[test]
+fn fuzz_alp_chunk() {
+    fuzz("alp_chunk", seed_alp_chunks(), |b| {
+        check_chunk(Encoding::Alp, b)
+    });
 }
 
 /// Chunk encode → decode is the identity for any sample run with
@@ -443,13 +464,22 @@ fn fuzz_chunk_roundtrip() {
                     (t, f64::from_bits(*v))
                 })
                 .collect();
-            let bytes = encode_chunk(&samples);
-            let chunk = Chunk::new(Encoding::Xor, ChunkBytes::from_vec(bytes.clone()));
-            chunk.validate().unwrap();
-            let got: Vec<_> = chunk.iter().map(|(t, v)| (t, v.to_bits())).collect();
             let want: Vec<_> = samples.iter().map(|(t, v)| (*t, v.to_bits())).collect();
-            assert_eq!(got, want);
-            check_chunk(&bytes);
+            // Both encodings, and the choice blocks make between them.
+            let best = densest(&samples);
+            let mut encoded = vec![
+                (Encoding::Xor, encode_chunk(&samples)),
+                (best.encoding, best.data.as_slice().to_vec()),
+            ];
+            // Declined only for timestamps spread over most of `i64`.
+            encoded.extend(encode_alp(&samples).map(|b| (Encoding::Alp, b)));
+            for (encoding, bytes) in encoded {
+                let chunk = Chunk::new(encoding, ChunkBytes::from_vec(bytes.clone()));
+                chunk.validate().unwrap();
+                let got: Vec<_> = chunk.iter().map(|(t, v)| (t, v.to_bits())).collect();
+                assert_eq!(got, want, "{encoding:?}");
+                check_chunk(encoding, &bytes);
+            }
         },
     );
 }
@@ -458,8 +488,10 @@ fn fuzz_chunk_roundtrip() {
 /// layout, the rest is the segment file.
 #[test]
 fn fuzz_chunk_file() {
-    let mut chunks = seed_chunks();
-    chunks.push(vec![0, 3, 1, 2, 3]);
+    let xor = seed_chunks().into_iter().map(|c| (Encoding::Xor, c));
+    let alp = seed_alp_chunks().into_iter().map(|c| (Encoding::Alp, c));
+    let mut chunks: Vec<_> = xor.chain(alp).collect();
+    chunks.push((Encoding::Xor, vec![0, 3, 1, 2, 3]));
     let mut seeds = Vec::new();
     for head in [false, true] {
         let mut s = vec![head as u8];

@@ -375,9 +375,15 @@ pub fn run_import(file: &Path, data_dir: &Path) -> (bool, String) {
     )
 }
 
-/// Reads a file relative to the workspace root.
+/// A file relative to the workspace root. A path that leaves the checkout
+/// (`../shared/...`) is also looked for from the root's parents, since
+/// worktrees sit a level deeper than the main checkout.
 pub fn workspace_file(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    root.ancestors()
+        .map(|d| d.join(rel))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| root.join(rel))
 }
 
 /// `rel` under the read-only peer data: `../shared` beside the workspace,

@@ -5,9 +5,7 @@ use std::path::Path;
 use super::meta::{BlockMeta, BlockStats};
 use super::ulid::Ulid;
 use super::{CHUNKS_DIRNAME, INDEX_FILENAME, TMP_CREATION_SUFFIX};
-use crate::chunk::{
-    Chunk, ChunkBytes, ChunkFileWriter, Encoding, XorBuilder, MAX_SAMPLES_PER_CHUNK,
-};
+use crate::chunk::{densest, recode, Chunk, ChunkFileWriter, MAX_SAMPLES_PER_CHUNK};
 use crate::error::Result;
 use crate::index::{ChunkMeta, IndexWriter};
 use crate::querier::Series;
@@ -17,9 +15,11 @@ use crate::vfs::Fs;
 const SEGMENT_BYTES: u64 = 512 << 20;
 
 /// Writes `series` (sorted by labels, restricted to `[mint, maxt)`) as a new
-/// block under `parent`, through `fs`. Chunks are copied as they are when they fit the
-/// range, do not overlap and carry no deletions; otherwise the series is
-/// re-encoded (merging duplicates, dropping deleted samples). `parents` are
+/// block under `parent`, through `fs`. Chunks are kept as they are when they
+/// fit the range, do not overlap and carry no deletions; otherwise the
+/// series is cut into new chunks (merging duplicates, dropping deleted
+/// samples). Either way each chunk is stored in the smaller of the `Xor`
+/// and `Alp` encodings (head chunks arrive as `Xor`). `parents` are
 /// the blocks being compacted (empty for a block cut from the head). Returns
 /// `None` when no sample is left to write.
 pub fn write_block(
@@ -110,31 +110,161 @@ fn chunks_in_range(s: &Series, mint: i64, maxt: i64) -> Vec<(i64, i64, Chunk)> {
     if clean {
         return spans
             .iter()
-            .map(|c| (c.mint, c.maxt, c.chunk.clone()))
+            .map(|c| (c.mint, c.maxt, recode(&c.chunk)))
             .collect();
     }
-    let mut out = Vec::new();
-    let mut b = XorBuilder::new();
-    for (t, v) in s.iter() {
-        if t < mint || t > maxt {
-            continue;
-        }
-        if b.num_samples() >= MAX_SAMPLES_PER_CHUNK {
-            out.push(seal(&b));
-            b = XorBuilder::new();
-        }
-        b.append(t, v);
-    }
-    if b.num_samples() > 0 {
-        out.push(seal(&b));
-    }
-    out
+    let samples: Vec<(i64, f64)> = s.iter().filter(|&(t, _)| t >= mint && t <= maxt).collect();
+    samples
+        .chunks(MAX_SAMPLES_PER_CHUNK)
+        .map(|c| (c[0].0, c[c.len() - 1].0, densest(c)))
+        .collect()
 }
 
-fn seal(b: &XorBuilder) -> (i64, i64, Chunk) {
-    (
-        b.min_time(),
-        b.max_time(),
-        Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode())),
-    )
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::Block;
+    use crate::chunk::Encoding;
+    use crate::querier::{Querier, SelectHints};
+    use crate::{Label, Labels};
+    use std::sync::Arc;
+
+    fn labels(name: &str) -> Labels {
+        Labels::from_sorted(vec![Label {
+            name: "__name__".into(),
+            value: name.into(),
+        }])
+    }
+
+    /// Series of every shape blocks meet, 300 samples each (three chunks):
+    /// decimal gauges and counters, noise (`Alp` with an XOR value column:
+    /// its timestamps still pack), the floats that only bit-exact storage
+    /// keeps, and an accelerating scrape interval, whose delta-of-delta
+    /// stays small while its deltas spread (stored `Xor`).
+    fn shapes() -> Vec<(Labels, Vec<(i64, f64)>)> {
+        let t = |i: i64| 1_700_000_000_000 + i * 15_000 + i % 3;
+        let mut noise = 0x9e37_79b9_7f4a_7c15u64;
+        let specials = [
+            crate::stale_nan(),
+            f64::NAN,
+            f64::from_bits(0x7ff8_dead_beef_0001),
+            -0.0,
+            f64::INFINITY,
+            f64::MIN_POSITIVE / 3.0,
+            1e300,
+        ];
+        let shape = |name: &str, f: &mut dyn FnMut(i64) -> f64| {
+            (labels(name), (0..300).map(|i| (t(i), f(i))).collect())
+        };
+        vec![
+            shape("a_gauge", &mut |i| (i * 37 % 1000) as f64 / 100.0),
+            shape("b_counter", &mut |i| (i * i) as f64),
+            shape("c_noise", &mut |_| {
+                noise ^= noise << 13;
+                noise ^= noise >> 7;
+                noise ^= noise << 17;
+                f64::from_bits(noise >> 2)
+            }),
+            shape("d_specials", &mut |i| {
+                if i % 10 == 0 {
+                    specials[(i / 10) as usize % specials.len()]
+                } else {
+                    i as f64 * 0.5
+                }
+            }),
+            (
+                labels("e_drift"),
+                (0..300).map(|i| (i * 15_000 + i * i, 1.0)).collect(),
+            ),
+        ]
+    }
+
+    fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
+        s.iter().map(|&(t, v)| (t, v.to_bits())).collect()
+    }
+
+    /// A series as read back: labels, encodings of its chunks, samples.
+    type Read = (Labels, Vec<Encoding>, Vec<(i64, u64)>);
+
+    /// Every series of the block at `dir` (samples read in bulk and by
+    /// iteration, which must agree).
+    fn read(dir: &Path) -> Vec<Read> {
+        let b = Arc::new(Block::open(Fs::os(), dir).unwrap());
+        let set = b
+            .querier(i64::MIN, i64::MAX)
+            .select(&SelectHints::default(), &[])
+            .unwrap();
+        set.series
+            .into_iter()
+            .map(|s| {
+                let mut bulk = Vec::new();
+                s.read_into(&mut bulk);
+                let iterated: Vec<_> = s.iter().collect();
+                assert_eq!(bits(&bulk), bits(&iterated), "{}", s.labels);
+                let encodings = s.spans().iter().map(|c| c.chunk.encoding).collect();
+                (s.labels.clone(), encodings, bits(&bulk))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blocks_store_the_smaller_encoding_and_give_back_the_same_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = shapes();
+        let series = input
+            .iter()
+            .map(|(l, s)| Series::from_samples(l.clone(), s, i64::MIN, i64::MAX));
+        let meta = write_block(Fs::os(), dir.path(), i64::MIN, i64::MAX, &[], series)
+            .unwrap()
+            .unwrap();
+        let first = read(&dir.path().join(meta.ulid.to_string()));
+        assert_eq!(first.len(), input.len());
+        for ((l, want), (got_l, encodings, got)) in input.iter().zip(&first) {
+            assert_eq!(l, got_l);
+            assert_eq!(&bits(want), got, "{l}");
+            assert_eq!(encodings.len(), 3, "{l}");
+            let expected = if l.get("__name__") == "e_drift" {
+                Encoding::Xor
+            } else {
+                Encoding::Alp
+            };
+            assert!(
+                encodings.iter().all(|e| *e == expected),
+                "{l}: {encodings:?}"
+            );
+        }
+
+        // Compacting that block: chunks kept whole (`Alp` stays `Alp`), or,
+        // when the range cuts them, re-cut and re-encoded; the bits stay.
+        let src = Arc::new(Block::open(Fs::os(), &dir.path().join(meta.ulid.to_string())).unwrap());
+        for (mint, maxt) in [(i64::MIN, i64::MAX), (input[0].1[50].0, input[0].1[250].0)] {
+            let set = src
+                .querier(mint, maxt - 1)
+                .select(&SelectHints::default(), &[])
+                .unwrap();
+            let out = tempfile::tempdir().unwrap();
+            let m2 = write_block(
+                Fs::os(),
+                out.path(),
+                mint,
+                maxt,
+                std::slice::from_ref(&meta),
+                set.series,
+            )
+            .unwrap()
+            .unwrap();
+            let again = read(&out.path().join(m2.ulid.to_string()));
+            for ((l, want), (_, encodings, got)) in input.iter().zip(&again) {
+                let want: Vec<(i64, f64)> = want
+                    .iter()
+                    .copied()
+                    .filter(|s| s.0 >= mint && s.0 < maxt)
+                    .collect();
+                assert_eq!(&bits(&want), got, "{l} in [{mint}, {maxt})");
+                if mint == i64::MIN {
+                    assert_eq!(encodings, &first.iter().find(|f| &f.0 == l).unwrap().1);
+                }
+            }
+        }
+    }
 }

@@ -21,6 +21,11 @@ impl BitWriter {
         &self.buf
     }
 
+    /// The bytes written, the last one zero-padded.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         self.buf.capacity()
     }

@@ -8,6 +8,7 @@
 
 pub mod matchers;
 pub mod postings;
+mod postings_list;
 pub mod reader;
 pub mod symbols;
 pub mod writer;
@@ -20,8 +21,12 @@ pub use writer::{ChunkMeta, IndexWriter};
 
 /// First four bytes of an index file ("FPIX").
 pub const MAGIC: u32 = 0x4650_4958;
-/// Current index format version.
-pub const VERSION: u8 = 1;
+/// Index format version the writer writes; readers also read
+/// [`VERSION_1`].
+pub const VERSION: u8 = 2;
+/// The first version: 8-byte series offsets, every postings list a roaring
+/// bitmap.
+pub const VERSION_1: u8 = 1;
 /// Header length: magic, version, three reserved bytes.
 pub const HEADER_LEN: usize = 8;
 /// TOC length: five u64 offsets and a CRC32C.

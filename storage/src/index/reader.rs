@@ -8,8 +8,8 @@ use roaring::RoaringBitmap;
 
 use super::matchers::PostingsSource;
 use super::writer::ChunkMeta;
-use super::{HEADER_LEN, MAGIC, TOC_LEN, VERSION};
-use crate::encoding::{be_u64, crc32c, Decbuf, DecodeError};
+use super::{postings_list, HEADER_LEN, MAGIC, TOC_LEN, VERSION, VERSION_1};
+use crate::encoding::{be_u32, be_u64, crc32c, Decbuf, DecodeError};
 use crate::{Error, Label, Labels, Result};
 
 /// Postings of one label name: `(value symbol, postings list offset)`,
@@ -30,8 +30,12 @@ pub struct IndexReader {
     /// File offset of each symbol's encoded string.
     symbols: Vec<u32>,
     num_series: u32,
-    /// File offset of the series offset table's u64 array.
+    /// File offset of the series offset table's array of offsets.
     sot_array: usize,
+    /// Bytes per offset in that array (4 or 8).
+    sot_width: usize,
+    /// The file's format version ([`VERSION`] or [`VERSION_1`]).
+    version: u8,
     series_range: (usize, usize),
     postings_range: (usize, usize),
     names: Vec<NameEntry>,
@@ -65,7 +69,7 @@ impl IndexReader {
         if magic != MAGIC {
             return Err(corrupt(format!("bad index magic {magic:#010x}")));
         }
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(corrupt(format!("unsupported index version {version}")));
         }
 
@@ -136,13 +140,25 @@ impl IndexReader {
         let content = framed(sot_off, postings_off, "series offset table")?;
         let mut d = Decbuf::new(content);
         let num_series = de(path, "series offset table", d.u32())?;
-        if d.remaining() != 8 * num_series as usize {
+        let sot_width = match version {
+            VERSION_1 => 8,
+            _ => de(path, "series offset table", d.u8())? as usize,
+        };
+        if sot_width != 4 && sot_width != 8 {
+            return Err(corrupt(format!(
+                "series offset table: offsets of {sot_width} bytes"
+            )));
+        }
+        if d.remaining() != sot_width * num_series as usize {
             return Err(corrupt("series offset table: wrong length".into()));
         }
-        let sot_array = sot_off + 8;
+        let sot_array = sot_off + 4 + (content.len() - d.remaining());
         let mut prev = None;
         for _ in 0..num_series {
-            let o = de(path, "series offset table", d.u64())?;
+            let o = match sot_width {
+                4 => de(path, "series offset table", d.u32())? as u64,
+                _ => de(path, "series offset table", d.u64())?,
+            };
             if o < series_off as u64 || o >= sot_off as u64 || prev.is_some_and(|p| p >= o) {
                 return Err(corrupt(format!("series offset {o} out of range")));
             }
@@ -191,6 +207,8 @@ impl IndexReader {
             symbols,
             num_series,
             sot_array,
+            sot_width,
+            version,
             series_range: (series_off, sot_off),
             postings_range: (postings_off, pot_off),
             names,
@@ -246,14 +264,23 @@ impl IndexReader {
         let (start, end) = self.postings_range;
         let mut d = Decbuf::new(&self.mmap[off as usize..end]);
         debug_assert!(off as usize >= start);
-        let n = self.de("postings list", d.u32())?;
-        let data = self.de("postings list", d.bytes(n as usize))?;
-        let crc = self.de("postings list", d.u32())?;
+        let what = "postings list";
+        let data = match self.version {
+            VERSION_1 => {
+                let n = self.de(what, d.u32())?;
+                self.de(what, d.bytes(n as usize))?
+            }
+            _ => self.de(what, d.uvarint_bytes())?,
+        };
+        let crc = self.de(what, d.u32())?;
         if crc != crc32c(data) {
             return Err(self.corrupt(format!("postings list at offset {off}: checksum mismatch")));
         }
-        RoaringBitmap::deserialize_from(data)
-            .map_err(|e| self.corrupt(format!("postings list at offset {off}: {e}")))
+        let list = match self.version {
+            VERSION_1 => RoaringBitmap::deserialize_from(data).map_err(|e| e.to_string()),
+            _ => postings_list::decode(data),
+        };
+        list.map_err(|e| self.corrupt(format!("postings list at offset {off}: {e}")))
     }
 
     /// Number of series; their ids are `0..num_series()`.
@@ -269,8 +296,11 @@ impl IndexReader {
                 self.num_series
             )));
         }
-        let at = self.sot_array + 8 * id as usize;
-        let off = be_u64(self.mmap[at..at + 8].try_into().expect("8 bytes")) as usize;
+        let at = self.sot_array + self.sot_width * id as usize;
+        let off = match self.sot_width {
+            4 => be_u32(self.mmap[at..at + 4].try_into().expect("4 bytes")) as usize,
+            _ => be_u64(self.mmap[at..at + 8].try_into().expect("8 bytes")) as usize,
+        };
         let what = "series entry";
         let mut d = Decbuf::new(&self.mmap[off..self.series_range.1]);
         let content = self.de(what, d.uvarint_bytes())?;
@@ -399,7 +429,16 @@ mod tests {
     use crate::Matcher;
 
     fn write_index(path: &Path, series: &[(Labels, Vec<ChunkMeta>)]) -> u64 {
-        let mut w = IndexWriter::create(crate::vfs::Fs::os(), path).unwrap();
+        write_index_version(path, series, VERSION)
+    }
+
+    fn write_index_version(path: &Path, series: &[(Labels, Vec<ChunkMeta>)], version: u8) -> u64 {
+        let fs = crate::vfs::Fs::os();
+        let mut w = match version {
+            VERSION_1 => IndexWriter::create_version_1(fs, path),
+            _ => IndexWriter::create(fs, path),
+        }
+        .unwrap();
         for (i, (l, c)) in series.iter().enumerate() {
             assert_eq!(w.add_series(l, c).unwrap(), i as u32);
         }
@@ -431,9 +470,23 @@ mod tests {
     #[test]
     fn roundtrip() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index");
+        let mut sizes = Vec::new();
+        for version in [VERSION_1, VERSION] {
+            let path = dir.path().join(format!("index{version}"));
+            sizes.push(check_roundtrip(&path, version));
+            assert_eq!(std::fs::read(&path).unwrap()[4], version);
+        }
+        // Version 2 exists to be smaller: 50 series, most postings lists
+        // of one series.
+        assert!(sizes[1] + 50 * 4 + 50 * 12 < sizes[0], "{sizes:?}");
+    }
+
+    /// Writes [`sample`] at `version` and reads it all back; returns the
+    /// file size.
+    fn check_roundtrip(path: &Path, version: u8) -> u64 {
+        let path = path.to_path_buf();
         let series = sample();
-        let size = write_index(&path, &series);
+        let size = write_index_version(&path, &series, version);
         let r = IndexReader::open(&path).unwrap();
         assert_eq!(size, std::fs::metadata(&path).unwrap().len());
         assert_eq!(r.size_bytes(), size);
@@ -476,10 +529,16 @@ mod tests {
             ],
         )
         .unwrap();
+        assert!(!got.is_empty());
         for id in got.iter() {
             let (l, _) = r.series(id).unwrap();
             assert_eq!((l.get("__name__"), l.get("job")), ("metric_1", "job1"));
         }
+        for (i, (l, _)) in series.iter().enumerate() {
+            let p = r.postings("instance", l.get("instance")).unwrap();
+            assert_eq!(p.iter().collect::<Vec<_>>(), vec![i as u32]);
+        }
+        size
     }
 
     #[test]
@@ -528,9 +587,15 @@ mod tests {
 
     #[test]
     fn corruption_detected() {
+        for version in [VERSION_1, VERSION] {
+            corruption_detected_in(version);
+        }
+    }
+
+    fn corruption_detected_in(version: u8) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("index");
-        write_index(&path, &sample());
+        write_index_version(&path, &sample(), version);
         let good = std::fs::read(&path).unwrap();
         let [sym, series, _sot, postings, pot] = toc(&good);
 

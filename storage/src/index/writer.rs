@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
-use super::{HEADER_LEN, MAGIC, VERSION};
+use super::{postings_list, HEADER_LEN, MAGIC, VERSION, VERSION_1};
 use crate::encoding::{crc32c, u32_be, Encbuf};
 use crate::vfs::{Fs, OpenMode, WriteFile};
 use crate::{Error, Labels, Result};
@@ -39,6 +39,8 @@ pub struct IndexWriter {
     /// Postings keyed by temporary (name, value) symbol ids.
     postings: HashMap<(u32, u32), RoaringBitmap>,
     last: Option<Labels>,
+    /// [`VERSION`], or [`VERSION_1`] in tests of reading old files.
+    version: u8,
 }
 
 impl IndexWriter {
@@ -56,6 +58,17 @@ impl IndexWriter {
             chunk_ends: Vec::new(),
             postings: HashMap::new(),
             last: None,
+            version: VERSION,
+        })
+    }
+
+    /// A writer of the first version's layout, as blocks written before
+    /// version 2 have: for tests that readers still read them.
+    #[cfg(test)]
+    pub(crate) fn create_version_1(fs: Fs, path: &Path) -> Result<Self> {
+        Ok(IndexWriter {
+            version: VERSION_1,
+            ..Self::create(fs, path)?
         })
     }
 
@@ -108,6 +121,7 @@ impl IndexWriter {
             chunks,
             chunk_ends,
             postings,
+            version,
             ..
         } = self;
         let mut w = Out {
@@ -119,7 +133,7 @@ impl IndexWriter {
         // Header.
         let mut e = Encbuf::with_capacity(HEADER_LEN);
         e.put_u32(MAGIC);
-        e.put_u8(VERSION);
+        e.put_u8(version);
         e.put_bytes(&[0, 0, 0]);
         w.write(&e.buf)?;
 
@@ -166,10 +180,19 @@ impl IndexWriter {
 
         // Series offset table.
         let sot_off = w.pos;
-        let mut e = Encbuf::with_capacity(4 + 8 * offsets.len());
+        let mut e = Encbuf::with_capacity(5 + 8 * offsets.len());
         e.put_u32(offsets.len() as u32);
+        // Every offset is below the table's own.
+        let narrow = version != VERSION_1 && u32::try_from(sot_off).is_ok();
+        if version != VERSION_1 {
+            e.put_u8(if narrow { 4 } else { 8 });
+        }
         for &o in &offsets {
-            e.put_u64(o);
+            if narrow {
+                e.put_u32(o as u32);
+            } else {
+                e.put_u64(o);
+            }
         }
         w.framed(&e.buf)?;
         drop(offsets);
@@ -186,9 +209,17 @@ impl IndexWriter {
         for (n, v, bm) in lists {
             table.push((n, v, w.pos));
             bytes.clear();
-            bm.serialize_into(&mut bytes)
-                .map_err(|e| Error::io(&path, e))?;
-            w.framed(&bytes)?;
+            if version == VERSION_1 {
+                bm.serialize_into(&mut bytes)
+            } else {
+                postings_list::encode(&bm, &mut bytes)
+            }
+            .map_err(|e| Error::io(&path, e))?;
+            if version == VERSION_1 {
+                w.framed(&bytes)?;
+            } else {
+                w.varint_framed(&bytes)?;
+            }
         }
 
         // Postings offset table.
@@ -254,6 +285,15 @@ impl Out<'_> {
         self.w.write_all(b).map_err(|e| Error::io(self.path, e))?;
         self.pos += b.len() as u64;
         Ok(())
+    }
+
+    /// `len: uvarint | content | crc32c(content): u32`.
+    fn varint_framed(&mut self, content: &[u8]) -> Result<()> {
+        let mut e = Encbuf::new();
+        e.put_uvarint(content.len() as u64);
+        self.write(&e.buf)?;
+        self.write(content)?;
+        self.write(&u32_be(crc32c(content)))
     }
 
     /// `len: u32 | content | crc32c(content): u32`.

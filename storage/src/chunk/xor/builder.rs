@@ -1,6 +1,7 @@
 //! Encoding: appends samples to the two bit columns of an open chunk.
 
 use super::super::bstream::BitWriter;
+use super::values::{write_xor, Window};
 use super::{DOD_BUCKETS, DOD_ESCAPE_ONES};
 
 /// Builder for the open chunk of a series: two bit columns, no per-sample
@@ -14,8 +15,7 @@ pub struct XorBuilder {
     t: i64,
     delta: i64,
     v: u64,
-    leading: u8,
-    trailing: u8,
+    window: Window,
 }
 
 impl Default for XorBuilder {
@@ -34,9 +34,7 @@ impl XorBuilder {
             t: 0,
             delta: 0,
             v: 0,
-            // 0xff: no window yet.
-            leading: 0xff,
-            trailing: 0,
+            window: Window::NONE,
         }
     }
 
@@ -50,24 +48,22 @@ impl XorBuilder {
                 // integers and short decimals cost ~20-40 bits, not 64.
                 // The window it opens is dropped: it says nothing about
                 // the deltas that follow.
-                self.v = 0;
-                self.write_value(vb);
-                self.leading = 0xff;
-                self.trailing = 0;
+                write_xor(&mut self.vals, &mut self.window, vb);
+                self.window = Window::NONE;
                 self.t0 = t;
             }
             1 => {
                 let delta = t.wrapping_sub(self.t);
                 self.ts.write_uvarint(delta as u64);
                 self.delta = delta;
-                self.write_value(vb);
+                write_xor(&mut self.vals, &mut self.window, vb ^ self.v);
             }
             _ => {
                 let delta = t.wrapping_sub(self.t);
                 let dod = delta.wrapping_sub(self.delta);
                 self.write_dod(dod);
                 self.delta = delta;
-                self.write_value(vb);
+                write_xor(&mut self.vals, &mut self.window, vb ^ self.v);
             }
         }
         self.t = t;
@@ -93,30 +89,6 @@ impl XorBuilder {
         self.ts
             .write_bits((1 << DOD_ESCAPE_ONES) - 1, DOD_ESCAPE_ONES);
         self.ts.write_bits(dod as u64, 64);
-    }
-
-    fn write_value(&mut self, vb: u64) {
-        let x = vb ^ self.v;
-        if x == 0 {
-            self.vals.write_bit(false);
-            return;
-        }
-        let lead = (x.leading_zeros() as u8).min(31);
-        let trail = x.trailing_zeros() as u8;
-        if self.leading != 0xff && lead >= self.leading && trail >= self.trailing {
-            self.vals.write_bits(0b10, 2);
-            let m = 64 - self.leading as u32 - self.trailing as u32;
-            self.vals.write_bits(x >> self.trailing, m);
-        } else {
-            let m = 64 - lead as u32 - trail as u32;
-            self.vals.write_bits(0b11, 2);
-            self.vals.write_bits(lead as u64, 5);
-            // 64 meaningful bits is stored as 0 (only possible with lead == 0).
-            self.vals.write_bits((m & 63) as u64, 6);
-            self.vals.write_bits(x >> trail, m);
-            self.leading = lead;
-            self.trailing = trail;
-        }
     }
 
     pub fn num_samples(&self) -> usize {
@@ -162,6 +134,7 @@ impl XorBuilder {
 mod tests {
     use super::super::testing::{bits, build, samples};
     use super::*;
+    use crate::chunk::testing::Rng;
     use proptest::prelude::*;
 
     proptest! {
@@ -218,13 +191,8 @@ mod tests {
     /// 120 samples of a counter every 15 s with ±2 ms jitter, increasing by
     /// `inc(i, random)` per scrape.
     fn jittered_counter(inc: impl Fn(u64) -> f64) -> Vec<(i64, f64)> {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         let mut v = 1000.0;
         (0..120)
             .map(|i| {

@@ -3,7 +3,7 @@
 use super::super::bstream::{BitCursor, PEEK_BITS};
 use super::super::ChunkBytes;
 use super::header::{parse_header, Header};
-use super::iter::ChunkIter;
+use super::iter::XorIter;
 use super::{DOD_BUCKETS, DOD_ESCAPE_ONES};
 use std::mem::MaybeUninit;
 
@@ -59,7 +59,7 @@ fn decode_padded(b: &[u8], buf: &[u8], mint: i64, maxt: i64, out: &mut Vec<(i64,
     else {
         // Timestamps going backwards (corrupt data): the selected samples
         // are not one run, let the sample-by-sample decoder sort it out.
-        ChunkIter::new(ChunkBytes::from_vec(b.to_vec())).read_into(mint, maxt, out);
+        XorIter::new(ChunkBytes::from_vec(b.to_vec())).read_into(mint, maxt, out);
         return;
     };
     // SAFETY: `decode_timestamps` initialised the first `taken` slots of
@@ -181,7 +181,7 @@ fn decode_timestamps(
 /// `skipped` samples, then one into each of `slots`. Returns how many slots
 /// got their value before the column ended or turned out corrupt.
 #[inline(always)]
-fn decode_values(
+pub(crate) fn decode_values(
     buf: &[u8],
     col: std::ops::Range<usize>,
     skipped: usize,
@@ -383,14 +383,14 @@ fn window_mask(m: u32, trailing: u32) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::{bits, samples};
+    use super::super::testing::samples;
     use super::*;
+    use crate::chunk::testing::{self, bits, Rng};
     use crate::chunk::{Chunk, Encoding, XorBuilder};
     use proptest::prelude::*;
 
-    /// `decode_into` against the reference decoder, both appending after
-    /// `prefix`: on `data`, on a copy with the `flips` applied (if any) and
-    /// on its first `cut` bytes, over each of `ranges`.
+    /// `decode_into` (through `Chunk::read_into`) against the reference
+    /// decoder; see [`testing::matches_reference`].
     fn matches_reference(
         data: &[u8],
         flips: &[(prop::sample::Index, u8)],
@@ -398,26 +398,15 @@ mod tests {
         ranges: &[(i64, i64)],
         prefix: &[(i64, f64)],
     ) -> Result<(), TestCaseError> {
-        let mut variants = vec![data.to_vec()];
-        if !flips.is_empty() {
-            let mut corrupt = data.to_vec();
-            for &(i, x) in flips {
-                let i = i.index(corrupt.len());
-                corrupt[i] ^= x;
-            }
-            variants.push(corrupt);
-        }
-        variants.push(data[..cut.index(data.len() + 1)].to_vec());
-        for d in variants {
-            for &(lo, hi) in ranges {
-                let mut want = prefix.to_vec();
-                ChunkIter::new(ChunkBytes::from_vec(d.clone())).read_into(lo, hi, &mut want);
-                let mut got = prefix.to_vec();
-                decode_into(&d, lo, hi, &mut got);
-                prop_assert_eq!(bits(&got), bits(&want));
-            }
-        }
-        Ok(())
+        testing::matches_reference(
+            Encoding::Xor,
+            data,
+            flips,
+            cut,
+            ranges,
+            prefix,
+            |d, lo, hi, out| XorIter::new(d).read_into(lo, hi, out),
+        )
     }
 
     proptest! {
@@ -471,16 +460,14 @@ mod tests {
             // point, including the first value; many samples or noisy values
             // make chunks of every padding class (small copy, large copy,
             // none).
-            let mut rng = (inc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let mut rng = Rng((inc as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut s: Vec<(i64, f64)> = (0..n)
                 .map(|i| {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
+                    let r = rng.next();
                     let v = match kind {
                         0 => (i as u32 * inc) as f64,
                         1 => i as f64 * step,
-                        _ => f64::from_bits(rng),
+                        _ => f64::from_bits(r),
                     };
                     (i as i64 * 15_000, v)
                 })
@@ -505,7 +492,7 @@ mod tests {
             let _ = c.iter().count();
             let _ = c.iter().seek(0);
             let mut want = Vec::new();
-            ChunkIter::new(c.data.clone()).read_into(i64::MIN, i64::MAX, &mut want);
+            XorIter::new(c.data.clone()).read_into(i64::MIN, i64::MAX, &mut want);
             let mut got = Vec::new();
             decode_into(c.data.as_slice(), i64::MIN, i64::MAX, &mut got);
             prop_assert_eq!(bits(&got), bits(&want));

@@ -1,7 +1,5 @@
 //! The `Xor` chunk header: sample count and where each column lives.
 
-use crate::encoding::be_u16;
-
 /// Header of an `Xor` chunk: sample count and where each column lives.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Header {
@@ -12,13 +10,7 @@ pub(crate) struct Header {
 
 /// Parses and checks the header; `Err` describes what is wrong.
 pub(crate) fn parse_header(b: &[u8]) -> Result<Header, String> {
-    if b.len() < 2 {
-        return Err(format!(
-            "chunk of {} bytes is shorter than its header",
-            b.len()
-        ));
-    }
-    let n = be_u16([b[0], b[1]]) as usize;
+    let n = super::super::sample_count(b)?;
     let mut d = crate::encoding::Decbuf::new(&b[2..]);
     let ts_len = d
         .uvarint()

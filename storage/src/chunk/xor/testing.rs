@@ -18,9 +18,7 @@ pub(crate) fn build(samples: &[(i64, f64)]) -> Chunk {
     Chunk::new(Encoding::Xor, ChunkBytes::from_vec(b.encode()))
 }
 
-pub(crate) fn bits(s: &[(i64, f64)]) -> Vec<(i64, u64)> {
-    s.iter().map(|&(t, v)| (t, v.to_bits())).collect()
-}
+pub(crate) use super::super::testing::bits;
 
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![
@@ -36,7 +34,7 @@ fn value() -> impl Strategy<Value = f64> {
     ]
 }
 
-fn delta() -> impl Strategy<Value = i64> {
+pub(crate) fn delta() -> impl Strategy<Value = i64> {
     prop_oneof![
         4 => (-3i64..=3).prop_map(|j| 15_000 + j),
         1 => 1i64..100,
