@@ -375,15 +375,9 @@ pub fn run_import(file: &Path, data_dir: &Path) -> (bool, String) {
     )
 }
 
-/// A file relative to the workspace root. A path that leaves the checkout
-/// (`../shared/...`) is also looked for from the root's parents, since
-/// worktrees sit a level deeper than the main checkout.
+/// A file relative to the workspace root.
 pub fn workspace_file(rel: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    root.ancestors()
-        .map(|d| d.join(rel))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| root.join(rel))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 /// `rel` under the read-only peer data: `../shared` beside the workspace,
