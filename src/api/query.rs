@@ -112,6 +112,7 @@ fn common_options(
         timeout,
         lookback_delta,
         per_step_stats: stats == StatsMode::PerStep,
+        ..QueryOptions::default()
     };
     Ok((timeout, options, stats))
 }

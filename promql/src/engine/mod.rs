@@ -73,6 +73,9 @@ pub struct QueryOptions {
     pub lookback_delta: Option<i64>,
     /// Fill [`QueryStats::samples_per_step`](crate::QueryStats).
     pub per_step_stats: bool,
+    /// Threads the query may use (the calling one included); 0 or 1
+    /// evaluates on the calling thread only.
+    pub threads: usize,
 }
 
 /// The query evaluator. Stateless apart from its options.
