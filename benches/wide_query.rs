@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use promql::{Engine, EngineOptions, QueryOptions};
 use storage::wal::{SyncPolicy, WalOptions};
-use storage::{Db, Labels, Options};
+use storage::{Db, Labels, Options, Workers};
 
 const INTERVAL: i64 = 15_000;
 const SAMPLES: i64 = 241;
@@ -207,7 +207,7 @@ fn bench_wide(c: &mut Criterion) {
     );
     let engine = Engine::new(EngineOptions::default());
     let opts = QueryOptions {
-        threads,
+        workers: Workers::new(threads),
         ..QueryOptions::default()
     };
     let never = std::sync::atomic::AtomicBool::new(false);

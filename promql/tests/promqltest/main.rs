@@ -188,7 +188,12 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let started = Instant::now();
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let upstream_dir = manifest.join("../../shared/conformance/promql");
+    // `shared/` sits next to the checkout, which may be nested (a worktree).
+    let upstream_dir = manifest
+        .ancestors()
+        .map(|d| d.join("shared/conformance/promql"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| manifest.join("../../shared/conformance/promql"));
     let ours_dir = manifest.join("../testdata/promql");
     let baseline_path = manifest.join("tests/conformance-baseline.txt");
     let filter = std::env::var("PROMQL_FILTER").ok();
