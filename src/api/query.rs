@@ -10,7 +10,7 @@
 //! back as warnings.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
@@ -19,8 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use parking_lot::Mutex;
-use storage::Workers;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use promql::ast::{Expr, ValueType};
 use promql::{QueryOptions, Value};
@@ -31,6 +29,7 @@ use super::encode::{self, Stats, Timings};
 use super::params::{
     invalid_param, limit_param, parse_duration, parse_time, time_param, Params, MAX_TIME, MIN_TIME,
 };
+use super::query_workers;
 use super::response::{method_not_allowed, ApiError, ErrorType, Success};
 use super::ApiState;
 use crate::alloc::MemoryBudget;
@@ -309,7 +308,7 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         };
         let mut options = spec.options.clone();
         options.timeout = Some(slot.remaining);
-        let (workers, _extra_slots) = query_workers(&st.query_slots, budget.as_ref());
+        let (workers, _extra_slots) = query_workers::grant(&st.query_slots, budget.as_ref());
         options.workers = workers;
         let engine = &st.engine;
         // Remote reads give up when the query does.
@@ -363,32 +362,6 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         })
     })
     .await
-}
-
-/// The threads one query may use: its own, plus one per query slot that is
-/// free right now, up to the machine's cores. Each extra thread holds its
-/// slot (the returned permit) until the query ends, so
-/// `--query.max-concurrency` bounds the threads evaluating queries, and a
-/// busy server runs each query on one thread as before. Helper threads
-/// charge their allocations to the query's memory budget.
-fn query_workers(
-    slots: &Arc<Semaphore>,
-    budget: Option<&MemoryBudget>,
-) -> (Workers, Option<OwnedSemaphorePermit>) {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let Some((extra, permit)) = (1..cores).rev().find_map(|n| {
-        let permit = Arc::clone(slots).try_acquire_many_owned(n as u32).ok()?;
-        Some((n, permit))
-    }) else {
-        return (Workers::default(), None);
-    };
-    let mut workers = Workers::new(1 + extra);
-    if let Some(b) = budget {
-        let b = b.clone();
-        workers = workers.with_enter(Arc::new(move || Box::new(b.enter())));
-    }
-    (workers, Some(permit))
 }
 
 /// The answer to a query that went over `--query.max-memory`: 422, like
