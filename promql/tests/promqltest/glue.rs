@@ -15,7 +15,7 @@ pub static QUERIES: AtomicUsize = AtomicUsize::new(0);
 
 /// The engine as upstream's test engine is configured: default lookback,
 /// 1m step for subqueries without one.
-fn engine() -> &'static Engine {
+pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     ENGINE.get_or_init(|| {
         Engine::new(EngineOptions {
@@ -49,25 +49,34 @@ pub fn range(
     on_one_and_many_threads(|o| engine().range_with_options(db, e, start, end, step, o, cancel))
 }
 
-/// Runs a query on the calling thread alone, then again on three threads
-/// with every input split between them (however few series), and fails
-/// unless both answers are the same to the bit: values, series order,
-/// annotations, sample counts, or the same error.
+/// [`same_on`] three threads with every input split between them, however
+/// few series it has.
 fn on_one_and_many_threads(
     run: impl Fn(&QueryOptions) -> promql::Result<QueryResult>,
 ) -> Result<QueryResult, String> {
+    same_on(Workers::new(3).with_min_len(1), run)
+}
+
+/// Runs a query on the calling thread alone, then with `many`, and fails
+/// unless both answers are the same to the bit: values, series order,
+/// annotations, sample counts, or the same error (see [`exact`]).
+pub fn same_on(
+    many: Workers,
+    run: impl Fn(&QueryOptions) -> promql::Result<QueryResult>,
+) -> Result<QueryResult, String> {
+    let n = many.threads();
     let one = run(&QueryOptions::default()).map_err(|e| e.to_string());
     let many = QueryOptions {
-        workers: Workers::new(3).with_min_len(1),
+        workers: many,
         ..QueryOptions::default()
     };
     let many = run(&many).map_err(|e| e.to_string());
     let (a, b) = (exact(&one), exact(&many));
     if let Some((x, y)) = a.lines().zip(b.lines()).find(|(x, y)| x != y) {
-        return Err(format!("3 threads differ from 1: {y:?} instead of {x:?}"));
+        return Err(format!("{n} threads differ from 1: {y:?} instead of {x:?}"));
     }
     if a.lines().count() != b.lines().count() {
-        return Err(format!("3 threads differ from 1: {b:?} instead of {a:?}"));
+        return Err(format!("{n} threads differ from 1: {b:?} instead of {a:?}"));
     }
     one
 }

@@ -16,6 +16,7 @@ mod compare;
 mod glue;
 #[allow(dead_code)]
 mod script;
+mod wide;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -342,6 +343,12 @@ fn main() {
                 "{newly} passing cases are not in the baseline (PROMQL_UPDATE_BASELINE=1 adds them)"
             );
         }
+    }
+    // Not a script: skipped when a filter picks files.
+    if filter.is_none() {
+        let wide = wide::check();
+        println!("wide head, 1 thread against 2: {} failures", wide.len());
+        regressions.extend(wide.into_iter().map(|f| format!("wide: {f}")));
     }
     if !regressions.is_empty() {
         println!("\nREGRESSIONS: {} baselined cases fail:", regressions.len());
