@@ -145,7 +145,10 @@ pub struct Flags {
     #[arg(long = "query.max-memory", default_value = "25%")]
     pub query_max_memory: String,
 
-    /// Maximum number of queries executed concurrently.
+    /// Maximum number of queries executed concurrently. Counted in threads:
+    /// a query holds one slot, plus one per helper thread it took from the
+    /// slots free when it started (up to one per extra core), so a busy
+    /// server runs each query on one thread.
     #[arg(long = "query.max-concurrency", default_value_t = 20)]
     pub query_max_concurrency: usize,
 

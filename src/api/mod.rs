@@ -17,6 +17,7 @@ mod metadata;
 mod middleware;
 pub mod params;
 pub mod query;
+mod query_workers;
 mod remote;
 pub mod response;
 mod rules;

@@ -29,6 +29,7 @@ use super::encode::{self, Stats, Timings};
 use super::params::{
     invalid_param, limit_param, parse_duration, parse_time, time_param, Params, MAX_TIME, MIN_TIME,
 };
+use super::query_workers;
 use super::response::{method_not_allowed, ApiError, ErrorType, Success};
 use super::ApiState;
 use crate::alloc::MemoryBudget;
@@ -112,6 +113,7 @@ fn common_options(
         timeout,
         lookback_delta,
         per_step_stats: stats == StatsMode::PerStep,
+        ..QueryOptions::default()
     };
     Ok((timeout, options, stats))
 }
@@ -306,6 +308,8 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         };
         let mut options = spec.options.clone();
         options.timeout = Some(slot.remaining);
+        let (workers, _extra_slots) = query_workers::grant(&st.query_slots, budget.as_ref());
+        options.workers = workers;
         let engine = &st.engine;
         // Remote reads give up when the query does.
         let deadline = Instant::now().checked_add(slot.remaining);

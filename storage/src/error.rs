@@ -36,6 +36,10 @@ pub enum Error {
     InvalidLabels(String),
     #[error("storage is closed")]
     Closed,
+    /// A thread helping with one query's per-series work panicked; the
+    /// query fails with this instead of taking the process down.
+    #[error("query worker thread panicked: {0}")]
+    WorkerPanicked(String),
 }
 
 /// `Result` with the storage error as default.

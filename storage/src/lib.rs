@@ -24,10 +24,12 @@ mod snapshot;
 pub mod tombstones;
 pub mod vfs;
 pub mod wal;
+pub mod workers;
 
 pub use db::{Db, Options, Stats, WalReplayStatus};
 pub use error::{Error, Result};
 pub use labels::{Label, Labels, MatchOp, Matcher, METRIC_NAME};
+pub use workers::Workers;
 
 /// Bit pattern of the Prometheus staleness marker, a NaN that must round-trip
 /// bit-exactly and stay distinct from ordinary NaNs.

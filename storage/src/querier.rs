@@ -7,6 +7,7 @@ use crate::chunk::{Chunk, ChunkBytes, ChunkIter, Encoding, XorBuilder, MAX_SAMPL
 use crate::error::Result;
 use crate::labels::{Labels, Matcher};
 use crate::tombstones::Intervals;
+use crate::workers::Workers;
 
 /// Something that can open a [`Querier`] over a time range.
 pub trait Queryable: Send + Sync {
@@ -43,6 +44,8 @@ pub struct SelectHints {
     /// with no sample in the range (remote endpoints answering a
     /// `series` lookup do), and the caller must not rely on samples.
     pub labels_only: bool,
+    /// Threads the select may spread its per-series work over.
+    pub workers: Workers,
 }
 
 /// The answer of [`Querier::select`]: the series, and warnings about data

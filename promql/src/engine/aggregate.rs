@@ -1,30 +1,78 @@
 //! Aggregation operators, evaluated per step over precomputed groups.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use storage::{Label, Labels, METRIC_NAME};
 
 use super::eval::{Evaluator, Grid, SeriesOut, Val};
+use super::label_map::{self, LabelMap};
 use crate::ast::{AggOp, AggregateExpr};
 use crate::error::{Error, Result};
 use crate::functions::{kahan::kahan_sum_inc, quantile::quantile};
 
-/// The labels of the group a series belongs to.
-fn group_labels(labels: &Labels, a: &AggregateExpr) -> Labels {
-    Labels::from_sorted(
-        labels
-            .iter()
-            .filter(|l| {
-                let listed = a.grouping.contains(&l.name);
-                if a.without {
-                    !listed && l.name != METRIC_NAME
-                } else {
-                    listed
+/// Whether label `l` of an input series is one of its group's labels.
+fn in_group(l: &Label, a: &AggregateExpr) -> bool {
+    let listed = a.grouping.contains(&l.name);
+    if a.without {
+        !listed && l.name != METRIC_NAME
+    } else {
+        listed
+    }
+}
+
+/// The group of every input series, and the groups' label sets in order of
+/// first appearance.
+///
+/// A series' group is found by hashing its group labels where they are, so
+/// only a new group's label set is built.
+fn group_series(input: &[SeriesOut], a: &AggregateExpr) -> (Vec<usize>, Vec<Labels>) {
+    if !a.without && a.grouping.is_empty() {
+        let groups = if input.is_empty() {
+            Vec::new()
+        } else {
+            vec![Labels::default()]
+        };
+        return (vec![0; input.len()], groups);
+    }
+    let mut groups: Vec<Labels> = Vec::new();
+    // A group by the hash of its labels; a group whose hash an earlier
+    // group has (a 64-bit collision) is found in `more`.
+    let mut by_hash: LabelMap<u64, usize> = label_map::with_capacity(0);
+    let mut more: Vec<(u64, usize)> = Vec::new();
+    let same = |g: &Labels, s: &Labels| g.iter().eq(s.iter().filter(|l| in_group(l, a)));
+    let series_group = input
+        .iter()
+        .map(|s| {
+            let h = label_map::hash_pairs(s.labels.iter().filter(|l| in_group(l, a)));
+            let found = match by_hash.get(&h) {
+                Some(&g) if same(&groups[g], &s.labels) => Some(g),
+                Some(_) => more
+                    .iter()
+                    .find(|&&(mh, g)| mh == h && same(&groups[g], &s.labels))
+                    .map(|&(_, g)| g),
+                None => None,
+            };
+            found.unwrap_or_else(|| {
+                let g = groups.len();
+                groups.push(Labels::from_sorted(
+                    s.labels
+                        .iter()
+                        .filter(|l| in_group(l, a))
+                        .cloned()
+                        .collect(),
+                ));
+                match by_hash.entry(h) {
+                    Entry::Vacant(e) => {
+                        e.insert(g);
+                    }
+                    Entry::Occupied(_) => more.push((h, g)),
                 }
+                g
             })
-            .cloned()
-            .collect(),
-    )
+        })
+        .collect();
+    (series_group, groups)
 }
 
 /// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
@@ -150,25 +198,17 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
     }
     let input = ev.eval_vector(&a.expr, grid)?;
 
-    // Group of every input series.
-    let mut group_ids: HashMap<Labels, usize> = HashMap::new();
-    let mut groups: Vec<Labels> = Vec::new();
-    let series_group: Vec<usize> = input
-        .iter()
-        .map(|s| {
-            let g = group_labels(&s.labels, a);
-            *group_ids.entry(g).or_insert_with_key(|g| {
-                groups.push(g.clone());
-                groups.len() - 1
-            })
-        })
-        .collect();
+    let (series_group, groups) = group_series(&input, a);
 
     // With delayed name removal: a group's result is marked for name
     // removal when any of its input series is.
     let mut group_marks = vec![false; groups.len()];
     for (s, &g) in input.iter().zip(&series_group) {
         group_marks[g] |= s.drop_name;
+    }
+
+    if let Some(out) = accumulate(a.op, &input, &series_group, groups.len(), grid) {
+        return Ok(Val::Vector(group_results(groups, out, &group_marks)));
     }
 
     // Points bucketed by step, in input order.
@@ -215,19 +255,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                     vals[g].clear();
                 }
             }
-            Ok(Val::Vector(
-                groups
-                    .into_iter()
-                    .zip(out)
-                    .zip(&group_marks)
-                    .map(|((labels, points), &drop_name)| SeriesOut {
-                        labels,
-                        points,
-                        drop_name,
-                    })
-                    .filter(|s| !s.points.is_empty())
-                    .collect(),
-            ))
+            Ok(Val::Vector(group_results(groups, out, &group_marks)))
         }
         AggOp::CountValues => {
             let name = str_param.unwrap_or_default();
@@ -293,21 +321,87 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
                     out[g].push((grid.t(k), acc[g].result(op)));
                 }
             }
-            Ok(Val::Vector(
-                groups
-                    .into_iter()
-                    .zip(out)
-                    .zip(&group_marks)
-                    .map(|((labels, points), &drop_name)| SeriesOut {
-                        labels,
-                        points,
-                        drop_name,
-                    })
-                    .filter(|s| !s.points.is_empty())
-                    .collect(),
-            ))
+            Ok(Val::Vector(group_results(groups, out, &group_marks)))
         }
     }
+}
+
+/// The series of an aggregation: one per group that has points.
+fn group_results(
+    groups: Vec<Labels>,
+    points: Vec<Vec<(i64, f64)>>,
+    marks: &[bool],
+) -> Vec<SeriesOut> {
+    groups
+        .into_iter()
+        .zip(points)
+        .zip(marks)
+        .map(|((labels, points), &drop_name)| SeriesOut {
+            labels,
+            points,
+            drop_name,
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect()
+}
+
+/// The points of every group for the operators that fold values one by one
+/// (`sum`, `avg`, `count`, `group`, `min`, `max`, `stddev`, `stdvar`),
+/// read series by series into one accumulator per group and step. Each
+/// accumulator takes its inputs in input order, as a walk step by step
+/// does, so the result is the same to the bit; it only spares bucketing
+/// every point by step first. `None` for other operators, or when there
+/// are far more group × step slots than points (sparse input, where the
+/// walk step by step needs less memory).
+fn accumulate(
+    op: AggOp,
+    input: &[SeriesOut],
+    series_group: &[usize],
+    ngroups: usize,
+    grid: Grid,
+) -> Option<Vec<Vec<(i64, f64)>>> {
+    if !matches!(
+        op,
+        AggOp::Sum
+            | AggOp::Avg
+            | AggOp::Count
+            | AggOp::Group
+            | AggOp::Min
+            | AggOp::Max
+            | AggOp::Stddev
+            | AggOp::Stdvar
+    ) {
+        return None;
+    }
+    let n = grid.len();
+    let points: usize = input.iter().map(|s| s.points.len()).sum();
+    let slots = ngroups.checked_mul(n)?;
+    if slots > points.max(1 << 16) {
+        return None;
+    }
+    let mut acc = vec![Acc::default(); slots];
+    for (s, &g) in input.iter().zip(series_group) {
+        let row = &mut acc[g * n..(g + 1) * n];
+        for &(t, v) in &s.points {
+            let a = &mut row[grid.idx(t)];
+            if a.stamp == 0 {
+                a.start(op, v, 1);
+            } else {
+                a.add(op, v);
+            }
+        }
+    }
+    Some(
+        acc.chunks_exact(n)
+            .map(|row| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, a)| a.stamp != 0)
+                    .map(|(k, a)| (grid.t(k), a.result(op)))
+                    .collect()
+            })
+            .collect(),
+    )
 }
 
 /// The `k` members (input order) of a group that topk (or bottomk) keeps,

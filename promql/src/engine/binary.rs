@@ -127,7 +127,7 @@ fn vector_scalar(
         });
     }
     Ok(Val::Vector(if drop {
-        merge_after_name_removal(vec, delayed)?
+        merge_after_name_removal(vec, delayed, false)?
     } else {
         vec
     }))

@@ -5,8 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use storage::querier::{extend_unique, Queryable, SelectHints, Series, SeriesSet};
-use storage::Labels;
+use storage::{Labels, Workers};
 
+use super::label_map::{self, LabelMap};
 use super::EngineOptions;
 use crate::ast::{At, Expr, UnaryOp};
 use crate::error::{Error, Result};
@@ -113,6 +114,38 @@ struct SampleCounter {
     prepare: Cell<Duration>,
 }
 
+/// Cancellation, deadline and output limit of an evaluation, shared with
+/// the threads that do its per-series work.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits<'a> {
+    cancel: &'a AtomicBool,
+    deadline: Instant,
+    max_samples: usize,
+}
+
+impl Limits<'_> {
+    /// Fails when the query was canceled or ran out of time.
+    pub fn check(&self, stage: &'static str) -> Result<()> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(Error::Canceled(stage));
+        }
+        if Instant::now() >= self.deadline {
+            return Err(Error::Timeout(stage));
+        }
+        Ok(())
+    }
+
+    /// Fails when the points produced so far by one node (`n`) exceed the
+    /// limit: checked per series while a node's output grows, so its
+    /// buffers stop at the limit plus one series instead of series × steps.
+    pub fn check_output(&self, n: usize) -> Result<()> {
+        if n > self.max_samples {
+            return Err(Error::TooManySamples("query execution"));
+        }
+        Ok(())
+    }
+}
+
 pub(crate) struct Evaluator<'a> {
     pub q: &'a dyn Queryable,
     pub opts: &'a EngineOptions,
@@ -132,6 +165,8 @@ pub(crate) struct Evaluator<'a> {
     feeding: Option<&'static str>,
     pub infos: Vec<String>,
     counter: SampleCounter,
+    /// Threads per-series work may use.
+    pub workers: Workers,
 }
 
 impl<'a> Evaluator<'a> {
@@ -161,6 +196,7 @@ impl<'a> Evaluator<'a> {
             feeding: None,
             infos: Vec::new(),
             counter: SampleCounter::default(),
+            workers: Workers::default(),
         }
     }
 
@@ -234,23 +270,16 @@ impl<'a> Evaluator<'a> {
 
     /// Fails when the query was canceled or ran out of time.
     pub fn check(&self, stage: &'static str) -> Result<()> {
-        if self.cancel.load(Ordering::Relaxed) {
-            return Err(Error::Canceled(stage));
-        }
-        if Instant::now() >= self.deadline {
-            return Err(Error::Timeout(stage));
-        }
-        Ok(())
+        self.limits().check(stage)
     }
 
-    /// Fails when the points produced so far by one node (`n`) exceed the
-    /// limit: checked per series while a node's output grows, so its
-    /// buffers stop at the limit plus one series instead of series × steps.
-    pub fn check_output(&self, n: usize) -> Result<()> {
-        if n > self.opts.max_samples {
-            return Err(Error::TooManySamples("query execution"));
+    /// The checks above, for threads that work for this evaluation.
+    pub fn limits(&self) -> Limits<'_> {
+        Limits {
+            cancel: self.cancel,
+            deadline: self.deadline,
+            max_samples: self.opts.max_samples,
         }
-        Ok(())
     }
 
     /// Fails when `n` samples held at once exceed the limit.
@@ -273,6 +302,7 @@ impl<'a> Evaluator<'a> {
             func: self.feeding,
             range,
             labels_only: false,
+            workers: self.workers.clone(),
         }
     }
 
@@ -375,7 +405,7 @@ impl<'a> Evaluator<'a> {
                             remove_name(s, delayed);
                             s.points.iter_mut().for_each(|p| p.1 = -p.1);
                         }
-                        Ok(Val::Vector(merge_after_name_removal(ss, delayed)?))
+                        Ok(Val::Vector(merge_after_name_removal(ss, delayed, false)?))
                     }
                     (_, _) => Err(Error::Eval("unary operator on unsupported type".into())),
                 }
@@ -428,18 +458,14 @@ impl<'a> Evaluator<'a> {
     }
 }
 
-/// `labels` without `__name__`.
-pub(crate) fn drop_name(labels: &Labels) -> Labels {
-    if labels.get(storage::METRIC_NAME).is_empty() {
-        return labels.clone();
-    }
-    Labels::from_sorted(
-        labels
-            .iter()
-            .filter(|l| l.name != storage::METRIC_NAME)
-            .cloned()
-            .collect(),
-    )
+/// `labels` without `__name__`; moves the pairs, clones no string.
+pub(crate) fn drop_name(labels: Labels) -> Labels {
+    let Some(i) = labels.iter().position(|l| l.name == storage::METRIC_NAME) else {
+        return labels;
+    };
+    let mut pairs = labels.into_vec();
+    pairs.remove(i);
+    Labels::from_sorted(pairs)
 }
 
 /// Removes `__name__` from a series: right away, or with delayed name
@@ -449,18 +475,35 @@ pub(crate) fn remove_name(s: &mut SeriesOut, delayed: bool) {
     if delayed {
         s.drop_name = true;
     } else {
-        s.labels = drop_name(&s.labels);
+        s.labels = drop_name(std::mem::take(&mut s.labels));
     }
 }
 
+/// Whether label sets stay distinct when `__name__` is removed from all of
+/// `ss`: they were distinct (`distinct`, e.g. a selector's series) and all
+/// had the same name (or none), so they differed in other labels. Then
+/// [`merge_after_name_removal`] need not look for equal label sets.
+pub(crate) fn stay_distinct(ss: &[SeriesOut], distinct: bool) -> bool {
+    let Some(first) = ss.first() else {
+        return true;
+    };
+    let name = first.labels.get(storage::METRIC_NAME);
+    distinct
+        && ss
+            .iter()
+            .all(|s| s.labels.get(storage::METRIC_NAME) == name)
+}
+
 /// After names were removed with [`remove_name`]: merges series that now
-/// share a label set (eager removal), or only drops empty series (delayed
-/// removal, where label sets are checked at the end of the query).
+/// share a label set (eager removal; skipped when `still_distinct`, see
+/// [`stay_distinct`]), or only drops empty series (delayed removal, where
+/// label sets are checked at the end of the query).
 pub(crate) fn merge_after_name_removal(
     mut ss: Vec<SeriesOut>,
     delayed: bool,
+    still_distinct: bool,
 ) -> Result<Vec<SeriesOut>> {
-    if delayed {
+    if delayed || still_distinct {
         ss.retain(|s| !s.points.is_empty());
         Ok(ss)
     } else {
@@ -474,7 +517,7 @@ pub(crate) fn merge_after_name_removal(
 pub(crate) fn finish_name_removal(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>> {
     for s in &mut ss {
         if s.drop_name {
-            s.labels = drop_name(&s.labels);
+            s.labels = drop_name(std::mem::take(&mut s.labels));
             s.drop_name = false;
         }
     }
@@ -493,8 +536,7 @@ pub(crate) fn merge_same_labels(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>
     if ss.len() < 2 {
         return Ok(ss);
     }
-    let mut idx: std::collections::HashMap<(&Labels, bool), usize> =
-        std::collections::HashMap::with_capacity(ss.len());
+    let mut idx: LabelMap<(&Labels, bool), usize> = label_map::with_capacity(ss.len());
     let mut dup = false;
     for (i, s) in ss.iter().enumerate() {
         if idx.insert((&s.labels, s.drop_name), i).is_some() {
@@ -507,8 +549,7 @@ pub(crate) fn merge_same_labels(mut ss: Vec<SeriesOut>) -> Result<Vec<SeriesOut>
     }
     drop(idx);
     let mut out: Vec<SeriesOut> = Vec::with_capacity(ss.len());
-    let mut pos: std::collections::HashMap<(Labels, bool), usize> =
-        std::collections::HashMap::new();
+    let mut pos: LabelMap<(Labels, bool), usize> = label_map::with_capacity(0);
     for s in ss {
         match pos.get(&(s.labels.clone(), s.drop_name)) {
             Some(&i) => {

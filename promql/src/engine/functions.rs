@@ -8,7 +8,8 @@ use storage::{Label, Labels, MatchOp, METRIC_NAME};
 
 use super::aggregate::format_float;
 use super::eval::{
-    merge_after_name_removal, merge_same_labels, remove_name, Evaluator, Grid, SeriesOut, Val,
+    merge_after_name_removal, merge_same_labels, remove_name, stay_distinct, Evaluator, Grid,
+    SeriesOut, Val,
 };
 use super::selector::{self, RangeData, WindowFn};
 use crate::ast::{Call, Expr, Pos, ValueType};
@@ -29,7 +30,13 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
     }
     if let Some(f) = math::simple_math(name) {
         let v = ev.eval_vector(&c.args[0], grid)?;
-        return map_values(v, grid, ev.opts.delayed_name_removal, |x, _| Some(f(x)));
+        return map_values(
+            v,
+            grid,
+            ev.opts.delayed_name_removal,
+            selector_input(c),
+            |x, _| Some(f(x)),
+        );
     }
     match name {
         "time" => Ok(Val::Scalar(
@@ -92,29 +99,43 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                 Some(e) => ev.eval_scalar(e, grid)?,
                 None => vec![1.0; grid.len()],
             };
-            map_values(v, grid, ev.opts.delayed_name_removal, |x, k| {
-                Some(math::round(x, to[k]))
-            })
+            map_values(
+                v,
+                grid,
+                ev.opts.delayed_name_removal,
+                selector_input(c),
+                |x, k| Some(math::round(x, to[k])),
+            )
         }
         "clamp" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
             let lo = ev.eval_scalar(&c.args[1], grid)?;
             let hi = ev.eval_scalar(&c.args[2], grid)?;
-            map_values(v, grid, ev.opts.delayed_name_removal, |x, k| {
-                math::clamp(x, lo[k], hi[k])
-            })
+            map_values(
+                v,
+                grid,
+                ev.opts.delayed_name_removal,
+                selector_input(c),
+                |x, k| math::clamp(x, lo[k], hi[k]),
+            )
         }
         "clamp_min" | "clamp_max" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
             let b = ev.eval_scalar(&c.args[1], grid)?;
             let min = name == "clamp_min";
-            map_values(v, grid, ev.opts.delayed_name_removal, |x, k| {
-                Some(if min {
-                    math::clamp_min(x, b[k])
-                } else {
-                    math::clamp_max(x, b[k])
-                })
-            })
+            map_values(
+                v,
+                grid,
+                ev.opts.delayed_name_removal,
+                selector_input(c),
+                |x, k| {
+                    Some(if min {
+                        math::clamp_min(x, b[k])
+                    } else {
+                        math::clamp_max(x, b[k])
+                    })
+                },
+            )
         }
         "timestamp" => {
             let v = match unwrap_parens(&c.args[0]) {
@@ -127,7 +148,13 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     v
                 }
             };
-            map_values(v, grid, ev.opts.delayed_name_removal, |x, _| Some(x))
+            map_values(
+                v,
+                grid,
+                ev.opts.delayed_name_removal,
+                selector_input(c),
+                |x, _| Some(x),
+            )
         }
         "day_of_month" | "day_of_week" | "day_of_year" | "days_in_month" | "hour" | "minute"
         | "month" | "year" => {
@@ -138,9 +165,13 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     grid.times().map(|t| (t, t as f64 / 1000.0)).collect(),
                 )],
             };
-            map_values(v, grid, ev.opts.delayed_name_removal, |x, _| {
-                time::date_part(name, x)
-            })
+            map_values(
+                v,
+                grid,
+                ev.opts.delayed_name_removal,
+                selector_input(c),
+                |x, _| time::date_part(name, x),
+            )
         }
         "absent" => {
             let v = ev.eval_vector(&c.args[0], grid)?;
@@ -358,14 +389,25 @@ fn quantile_label(q: f64) -> String {
     }
 }
 
+/// Whether the vector argument of a call is a selector's series (label sets
+/// known distinct), or there is none.
+fn selector_input(c: &Call) -> bool {
+    c.args
+        .first()
+        .is_none_or(|a| matches!(unwrap_parens(a), Expr::Vector(_)))
+}
+
 /// Applies `f(value, step index)` to every point; `None` drops the point.
 /// Removes `__name__` (at once, or with `delayed` by marking the series).
+/// `distinct`: the label sets of `v` are known distinct.
 fn map_values(
     mut v: Vec<SeriesOut>,
     grid: Grid,
     delayed: bool,
+    distinct: bool,
     f: impl Fn(f64, usize) -> Option<f64>,
 ) -> Result<Val> {
+    let still_distinct = stay_distinct(&v, distinct);
     for s in &mut v {
         remove_name(s, delayed);
         s.points.retain_mut(|p| match f(p.1, grid.idx(p.0)) {
@@ -376,7 +418,11 @@ fn map_values(
             None => false,
         });
     }
-    Ok(Val::Vector(merge_after_name_removal(v, delayed)?))
+    Ok(Val::Vector(merge_after_name_removal(
+        v,
+        delayed,
+        still_distinct,
+    )?))
 }
 
 fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
@@ -518,7 +564,7 @@ fn classic_histogram(
             out.push(s);
         }
     }
-    Ok(Val::Vector(merge_after_name_removal(out, delayed)?))
+    Ok(Val::Vector(merge_after_name_removal(out, delayed, false)?))
 }
 
 /// Functions over a range vector argument (matrix selector or subquery).
@@ -530,6 +576,7 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
             scalars.push(ev.eval_scalar(a, grid)?);
         }
     }
+    let from_selector = matches!(unwrap_parens(&c.args[mi]), Expr::Matrix(_));
     let rd: RangeData = match unwrap_parens(&c.args[mi]) {
         Expr::Matrix(ms) => selector::load_range(ev, ms, grid)?,
         Expr::Subquery(sq) => ev.uncounted(|ev| super::subquery::eval_subquery(ev, sq, grid))?,
@@ -623,28 +670,33 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let range = rd.range;
     // One monomorphised window loop per function, the function inlined.
     let outs = match kind {
-        Kind::Simple(f) => rd.map_windows(ev, grid, |_, _, _, w| Some(f(w)))?,
+        Kind::Simple(f) => rd.map_windows_fn(ev, grid, move |_, _, _, w| Some(f(w)))?,
         Kind::Extrapolated { counter, is_rate } => {
             let x = rate::Extrapolation::new(counter, is_rate, range);
             // One window loop per combination, the flags constant in it.
             match (counter, is_rate) {
-                (true, true) => rd.map_windows_with(ev, grid, Extrapolated::<true, true>(x))?,
-                (true, false) => rd.map_windows_with(ev, grid, Extrapolated::<true, false>(x))?,
-                (false, _) => rd.map_windows_with(ev, grid, Extrapolated::<false, false>(x))?,
+                (true, true) => rd.map_windows_par(ev, grid, Extrapolated::<true, true>(x))?,
+                (true, false) => rd.map_windows_par(ev, grid, Extrapolated::<true, false>(x))?,
+                (false, _) => rd.map_windows_par(ev, grid, Extrapolated::<false, false>(x))?,
             }
         }
-        Kind::Irate => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, true))?,
-        Kind::Idelta => rd.map_windows(ev, grid, |_, _, _, w| rate::instant_value(w, false))?,
-        Kind::Deriv => rd.map_windows(ev, grid, |_, _, _, w| ot::deriv(w))?,
-        Kind::PredictLinear => rd.map_windows(ev, grid, |k, t, _, w| {
-            ot::predict_linear(w, scalars[0][k], t)
-        })?,
-        Kind::Quantile => rd.map_windows(ev, grid, |k, _, _, w| {
-            Some(ot::quantile_over_time(scalars[0][k], w))
-        })?,
-        Kind::Smoothing => rd.map_windows(ev, grid, |k, _, _, w| {
-            ot::double_exponential_smoothing(w, scalars[0][k], scalars[1][k])
-        })?,
+        Kind::Irate => rd.map_windows_fn(ev, grid, |_, _, _, w| rate::instant_value(w, true))?,
+        Kind::Idelta => rd.map_windows_fn(ev, grid, |_, _, _, w| rate::instant_value(w, false))?,
+        Kind::Deriv => rd.map_windows_fn(ev, grid, |_, _, _, w| ot::deriv(w))?,
+        Kind::PredictLinear => {
+            let d = &scalars[0];
+            rd.map_windows_fn(ev, grid, |k, t, _, w| ot::predict_linear(w, d[k], t))?
+        }
+        Kind::Quantile => {
+            let q = &scalars[0];
+            rd.map_windows_fn(ev, grid, |k, _, _, w| Some(ot::quantile_over_time(q[k], w)))?
+        }
+        Kind::Smoothing => {
+            let (sf, tf) = (&scalars[0], &scalars[1]);
+            rd.map_windows_fn(ev, grid, |k, _, _, w| {
+                ot::double_exponential_smoothing(w, sf[k], tf[k])
+            })?
+        }
         Kind::Unknown => {
             let mut unknown = false;
             let outs = rd.map_windows(ev, grid, |_, _, _, _| {
@@ -662,10 +714,14 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
     let counter = matches!(kind, Kind::Extrapolated { counter: true, .. });
     let keep_name = matches!(name, "last_over_time" | "first_over_time");
     let delayed = ev.opts.delayed_name_removal;
+    let still_distinct = (keep_name && from_selector) || stay_distinct(&rd.series, from_selector);
     let mut result = Vec::with_capacity(rd.series.len());
+    // The name last checked: a selector's series usually share one.
+    let mut checked: Option<String> = None;
     for (s, (points, any)) in rd.series.into_iter().zip(outs) {
-        if counter && any {
+        if counter && any && checked.as_deref() != Some(s.labels.get(METRIC_NAME)) {
             let metric = s.labels.get(METRIC_NAME);
+            checked = Some(metric.to_string());
             if !metric.is_empty()
                 && !["_total", "_sum", "_count", "_bucket"]
                     .iter()
@@ -692,12 +748,17 @@ fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val
         }
         result.push(out);
     }
-    Ok(Val::Vector(merge_after_name_removal(result, delayed)?))
+    Ok(Val::Vector(merge_after_name_removal(
+        result,
+        delayed,
+        still_distinct,
+    )?))
 }
 
 /// `rate` (`COUNTER && RATE`), `increase` (`COUNTER`) or `delta` (neither)
 /// over the windows of a range selector; the flags are the ones given to
 /// the wrapped [`rate::Extrapolation`].
+#[derive(Clone)]
 struct Extrapolated<const COUNTER: bool, const RATE: bool>(rate::Extrapolation);
 
 impl<const COUNTER: bool, const RATE: bool> WindowFn for Extrapolated<COUNTER, RATE> {

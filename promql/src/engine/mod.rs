@@ -8,6 +8,7 @@ mod aggregate;
 mod binary;
 mod eval;
 mod functions;
+mod label_map;
 mod selector;
 mod subquery;
 
@@ -15,6 +16,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use storage::querier::Queryable;
+use storage::Workers;
 
 use crate::ast::{Expr, ValueType};
 use crate::error::{Error, Result};
@@ -73,6 +75,10 @@ pub struct QueryOptions {
     pub lookback_delta: Option<i64>,
     /// Fill [`QueryStats::samples_per_step`](crate::QueryStats).
     pub per_step_stats: bool,
+    /// Threads the query may spread its per-series work over (selects,
+    /// decoding, range functions); the calling thread alone by default.
+    /// Results do not depend on it.
+    pub workers: Workers,
 }
 
 /// The query evaluator. Stateless apart from its options.
@@ -155,6 +161,7 @@ impl Engine {
         let started = Instant::now();
         let opts = self.effective(qopts);
         let mut ev = Evaluator::new(q, &opts, t, t, 0, cancel);
+        ev.workers = qopts.workers.clone();
         if qopts.per_step_stats {
             ev.track_steps(1);
         }
@@ -239,6 +246,7 @@ impl Engine {
         }
         let opts = self.effective(qopts);
         let mut ev = Evaluator::new(q, &opts, start, end, step, cancel);
+        ev.workers = qopts.workers.clone();
         let grid = ev.grid(start, end, step)?;
         if qopts.per_step_stats {
             ev.track_steps(grid.len());

@@ -1,11 +1,13 @@
 //! Selectors: each one reads its series from storage once for the whole
 //! grid, then walks the steps with a moving cursor / window.
 
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use storage::is_stale_nan;
 
-use super::eval::{Evaluator, Grid, SeriesOut};
+use super::eval::{Evaluator, Grid, Limits, SeriesOut};
 use crate::ast::{MatrixSelector, VectorSelector};
 use crate::error::Result;
 
@@ -41,42 +43,74 @@ pub(crate) fn eval_vector(
     let hints = ev.select_hints(mint, max_te, 0);
     let series = ev.selected(querier.select(&hints, &vs.matchers)?);
     ev.add_prepare_time(started.elapsed());
-    let mut out = Vec::with_capacity(series.len());
-    let mut buf: Vec<(i64, f64)> = Vec::new();
-    let mut per_step = vec![0usize; grid.len()];
-    let mut produced = 0usize;
-    for s in series {
-        ev.check("expression evaluation")?;
-        buf.clear();
-        s.read_into(&mut buf);
-        let mut points = Vec::new();
-        let mut i = 0usize; // first sample after te
-        for (k, t) in grid.times().enumerate() {
-            let te = eval_time(at, vs.offset, t);
-            while i < buf.len() && buf[i].0 <= te {
-                i += 1;
+    let steps = grid.len();
+    let limits = ev.limits();
+    let produced = AtomicUsize::new(0);
+    let parts = ev.workers.map_parts(series, PARALLEL_MIN, |part| {
+        let mut out = Vec::with_capacity(part.len());
+        let mut buf: Vec<(i64, f64)> = Vec::new();
+        let mut per_step = vec![0usize; steps];
+        for s in part {
+            limits.check("expression evaluation")?;
+            buf.clear();
+            s.read_into(&mut buf);
+            let mut points = Vec::new();
+            let mut i = 0usize; // first sample after te
+            for (k, t) in grid.times().enumerate() {
+                let te = eval_time(at, vs.offset, t);
+                while i < buf.len() && buf[i].0 <= te {
+                    i += 1;
+                }
+                if i == 0 {
+                    continue;
+                }
+                let (st, sv) = buf[i - 1];
+                if st <= te - lookback || is_stale_nan(sv) {
+                    continue;
+                }
+                per_step[k] += 1;
+                points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
             }
-            if i == 0 {
-                continue;
+            if !points.is_empty() {
+                let n = points.len();
+                limits.check_output(produced.fetch_add(n, Ordering::Relaxed) + n)?;
+                out.push(SeriesOut::new(s.labels, points));
             }
-            let (st, sv) = buf[i - 1];
-            if st <= te - lookback || is_stale_nan(sv) {
-                continue;
-            }
-            per_step[k] += 1;
-            points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
         }
-        if !points.is_empty() {
-            produced += points.len();
-            ev.check_output(produced)?;
-            out.push(SeriesOut::new(s.labels, points));
-        }
-    }
+        Ok((out, per_step))
+    });
+    let (out, per_step) = join_parts(parts?, steps)?;
     for (k, &n) in per_step.iter().enumerate() {
         ev.count_samples(k, n as u64);
     }
     ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
     Ok(out)
+}
+
+/// Series per thread below which a selector's series are not split
+/// between threads: starting one costs about as much as reading a few
+/// hundred series.
+const PARALLEL_MIN: usize = 512;
+
+/// The results of the threads of one node, in order: their series joined,
+/// their per-step sample counts added. The first error wins.
+fn join_parts<T>(
+    parts: Vec<Result<(Vec<T>, Vec<usize>)>>,
+    steps: usize,
+) -> Result<(Vec<T>, Vec<usize>)> {
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return Ok((Vec::new(), vec![0; steps]));
+    };
+    let (mut out, mut per_step) = first?;
+    for part in parts {
+        let (more, counts) = part?;
+        out.extend(more);
+        for (a, b) in per_step.iter_mut().zip(counts) {
+            *a += b;
+        }
+    }
+    Ok((out, per_step))
 }
 
 /// A range vector source: whole series (stale markers removed) plus how to
@@ -129,6 +163,7 @@ pub(crate) trait WindowFn {
 pub(crate) type SeriesPoints = (Vec<(i64, f64)>, bool);
 
 /// A closure as a [`WindowFn`].
+#[derive(Clone)]
 struct Plain<F>(F);
 
 impl<F: FnMut(usize, i64, i64, &[(i64, f64)]) -> Option<f64>> WindowFn for Plain<F> {
@@ -217,6 +252,17 @@ impl RangeData {
         self.map_windows_with(ev, grid, Plain(f))
     }
 
+    /// [`RangeData::map_windows`] on the query's threads
+    /// ([`RangeData::map_windows_par`]), for a function without state.
+    pub fn map_windows_fn(
+        &self,
+        ev: &Evaluator,
+        grid: Grid,
+        f: impl Fn(usize, i64, i64, &[(i64, f64)]) -> Option<f64> + Clone + Sync,
+    ) -> Result<Vec<SeriesPoints>> {
+        self.map_windows_par(ev, grid, Plain(f))
+    }
+
     /// [`RangeData::map_windows`] with a [`WindowFn`].
     pub fn map_windows_with(
         &self,
@@ -224,19 +270,71 @@ impl RangeData {
         grid: Grid,
         f: impl WindowFn,
     ) -> Result<Vec<SeriesPoints>> {
-        // A local copy the compiler can keep in registers in the loop.
         let mut f = f;
+        let mut per_step = vec![0usize; grid.len()];
+        let produced = AtomicUsize::new(0);
+        let all = 0..self.series.len();
+        let out = self.windows_of(all, grid, &mut f, &mut per_step, &produced, ev.limits())?;
+        self.count(ev, &per_step)?;
+        Ok(out)
+    }
+
+    /// [`RangeData::map_windows_with`] with the series split between the
+    /// query's threads, each with its own copy of `f`; the same result.
+    pub fn map_windows_par(
+        &self,
+        ev: &Evaluator,
+        grid: Grid,
+        f: impl WindowFn + Clone + Sync,
+    ) -> Result<Vec<SeriesPoints>> {
         let steps = grid.len();
-        let mut per_step = vec![0usize; steps];
+        let limits = ev.limits();
+        let produced = AtomicUsize::new(0);
+        let parts = ev
+            .workers
+            .map_ranges(self.series.len(), PARALLEL_MIN, |series| {
+                let mut f = f.clone();
+                let mut per_step = vec![0usize; steps];
+                let out =
+                    self.windows_of(series, grid, &mut f, &mut per_step, &produced, limits)?;
+                Ok((out, per_step))
+            });
+        let (out, per_step) = join_parts(parts?, steps)?;
+        self.count(ev, &per_step)?;
+        Ok(out)
+    }
+
+    /// Counts the samples the windows held per step, and checks the most
+    /// held at one step against the limit.
+    fn count(&self, ev: &Evaluator, per_step: &[usize]) -> Result<()> {
+        for (k, &n) in per_step.iter().enumerate() {
+            ev.count_samples(k, n as u64);
+        }
+        ev.check_samples(per_step.iter().copied().max().unwrap_or(0))
+    }
+
+    /// The window loop over the series `series`: their points (see
+    /// [`RangeData::map_windows`]), the samples held per step added to
+    /// `per_step`, the points produced added to `produced` (shared by the
+    /// threads of one node, so the output limit holds for their sum).
+    fn windows_of<F: WindowFn>(
+        &self,
+        series: Range<usize>,
+        grid: Grid,
+        f: &mut F,
+        per_step: &mut [usize],
+        produced: &AtomicUsize,
+        limits: Limits,
+    ) -> Result<Vec<SeriesPoints>> {
+        let steps = grid.len();
         let mut buf: Vec<(i64, f64)> = Vec::new();
-        let mut out = Vec::with_capacity(self.series.len());
-        let mut produced = 0usize;
+        let mut out = Vec::with_capacity(series.len());
         // `te` moves with `t` unless pinned by `@`.
         let te_step = if self.at.is_some() { 0 } else { grid.step };
-        for (si, s) in self.series.iter().enumerate() {
-            ev.check("expression evaluation")?;
+        for si in series {
+            limits.check("expression evaluation")?;
             let p: &[(i64, f64)] = match &self.raw {
-                None => &s.points,
+                None => &self.series[si].points,
                 Some(raw) => {
                     buf.clear();
                     read_samples(&raw[si], &mut buf);
@@ -286,14 +384,9 @@ impl RangeData {
             if filled < steps / 2 {
                 points.shrink_to_fit();
             }
-            produced += filled;
-            ev.check_output(produced)?;
+            limits.check_output(produced.fetch_add(filled, Ordering::Relaxed) + filled)?;
             out.push((points, any));
         }
-        for (k, &n) in per_step.iter().enumerate() {
-            ev.count_samples(k, n as u64);
-        }
-        ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
         Ok(out)
     }
 }

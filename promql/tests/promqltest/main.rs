@@ -16,6 +16,7 @@ mod compare;
 mod glue;
 #[allow(dead_code)]
 mod script;
+mod wide;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -188,7 +189,12 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {}));
     let started = Instant::now();
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let upstream_dir = manifest.join("../../shared/conformance/promql");
+    // `shared/` sits next to the checkout, which may be nested (a worktree).
+    let upstream_dir = manifest
+        .ancestors()
+        .map(|d| d.join("shared/conformance/promql"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| manifest.join("../../shared/conformance/promql"));
     let ours_dir = manifest.join("../testdata/promql");
     let baseline_path = manifest.join("tests/conformance-baseline.txt");
     let filter = std::env::var("PROMQL_FILTER").ok();
@@ -337,6 +343,12 @@ fn main() {
                 "{newly} passing cases are not in the baseline (PROMQL_UPDATE_BASELINE=1 adds them)"
             );
         }
+    }
+    // Not a script: skipped when a filter picks files.
+    if filter.is_none() {
+        let wide = wide::check();
+        println!("wide head, 1 thread against 2: {} failures", wide.len());
+        regressions.extend(wide.into_iter().map(|f| format!("wide: {f}")));
     }
     if !regressions.is_empty() {
         println!("\nREGRESSIONS: {} baselined cases fail:", regressions.len());
