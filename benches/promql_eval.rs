@@ -14,13 +14,16 @@
 //! clock instead of the wall clock: on a machine shared with other work the
 //! wall clock also counts the time spent waiting for a core.
 
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "support/timing.rs"]
+mod timing;
 use promql::{Engine, EngineOptions};
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Labels, Options};
+use timing::timed;
 
 const INTERVAL: i64 = 10_000;
 const SAMPLES: i64 = 1_101;
@@ -114,35 +117,12 @@ fn queries(name: &str) -> Vec<(&'static str, String)> {
     q
 }
 
-/// CPU time this thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to fill.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Runs `f` `iters` times; returns the elapsed wall or thread CPU time.
-fn timed<T>(iters: u64, cpu: bool, mut f: impl FnMut() -> T) -> Duration {
-    let (wall, cpu0) = (Instant::now(), thread_cpu_time());
-    for _ in 0..iters {
-        black_box(f());
-    }
-    if cpu {
-        thread_cpu_time() - cpu0
-    } else {
-        wall.elapsed()
-    }
-}
-
 fn bench_eval(c: &mut Criterion) {
     // The heap policy the server runs with (`src/alloc.rs`).
     ferroprom::alloc::tune();
-    let cpu = std::env::var_os("PROMQL_BENCH_CPU_TIME").is_some_and(|v| v == "1");
+    let cpu = std::env::var_os("PROMQL_BENCH_CPU_TIME")
+        .is_some_and(|v| v == "1")
+        .then_some(libc::CLOCK_THREAD_CPUTIME_ID);
     let dir = tempfile::tempdir().unwrap();
     let db = open_db(dir.path());
     fill(&db);

@@ -18,13 +18,16 @@
 //! times each iteration by the process's CPU clock instead of the wall
 //! clock (all threads: what the query costs, not how long it waits).
 
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+#[path = "support/timing.rs"]
+mod timing;
 use promql::{Engine, EngineOptions, QueryOptions};
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Labels, Options, Workers};
+use timing::timed;
 
 const INTERVAL: i64 = 15_000;
 const SAMPLES: i64 = 241;
@@ -163,35 +166,12 @@ fn queries() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// CPU time of the whole process (every thread a query uses).
-fn process_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid timespec for the call to fill.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    assert_eq!(rc, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
-}
-
-/// Runs `f` `iters` times; returns the elapsed wall or CPU time.
-fn timed<T>(iters: u64, cpu: bool, mut f: impl FnMut() -> T) -> Duration {
-    let (wall, cpu0) = (Instant::now(), process_cpu_time());
-    for _ in 0..iters {
-        black_box(f());
-    }
-    if cpu {
-        process_cpu_time() - cpu0
-    } else {
-        wall.elapsed()
-    }
-}
-
 fn bench_wide(c: &mut Criterion) {
     // The heap policy the server runs with (`src/alloc/`).
     ferroprom::alloc::tune();
-    let cpu = std::env::var_os("PROMQL_BENCH_CPU_TIME").is_some_and(|v| v == "1");
+    let cpu = std::env::var_os("PROMQL_BENCH_CPU_TIME")
+        .is_some_and(|v| v == "1")
+        .then_some(libc::CLOCK_PROCESS_CPUTIME_ID);
     let counters = env_or("WIDE_SERIES", 50_000);
     let threads = match env_or("WIDE_THREADS", 1) {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
