@@ -117,8 +117,12 @@ fn queries(name: &str) -> Vec<(&'static str, String)> {
     q
 }
 
+/// The server's allocator, so the engine is measured as the server runs it.
+#[global_allocator]
+static ALLOCATOR: ferroprom::alloc::Counting = ferroprom::alloc::Counting;
+
 fn bench_eval(c: &mut Criterion) {
-    // The heap policy the server runs with (`src/alloc.rs`).
+    // The heap policy the server runs with (`src/alloc/`).
     ferroprom::alloc::tune();
     let cpu = std::env::var_os("PROMQL_BENCH_CPU_TIME")
         .is_some_and(|v| v == "1")

@@ -166,6 +166,10 @@ fn queries() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
+/// The server's allocator, so the engine is measured as the server runs it.
+#[global_allocator]
+static ALLOCATOR: ferroprom::alloc::Counting = ferroprom::alloc::Counting;
+
 fn bench_wide(c: &mut Criterion) {
     // The heap policy the server runs with (`src/alloc/`).
     ferroprom::alloc::tune();

@@ -1,21 +1,24 @@
-//! The process allocator: the system one, with every allocation and free
-//! charged to the current thread's query budget ([`super::budget`]). The
-//! binary installs it with `#[global_allocator]`; a thread outside any
-//! budget pays one thread-local read per call.
+//! The process allocator: jemalloc (see [`super`] for why), with every
+//! allocation and free charged to the current thread's query budget
+//! ([`super::budget`]). The binary and the engine benchmarks install it
+//! with `#[global_allocator]`; a thread outside any budget pays one
+//! thread-local read per call.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
+
+use tikv_jemallocator::Jemalloc;
 
 use super::budget::charge;
 
-/// [`System`] plus budget accounting.
+/// jemalloc plus budget accounting.
 pub struct Counting;
 
-// SAFETY: every call is forwarded to `System` unchanged; the accounting
+// SAFETY: every call is forwarded to jemalloc unchanged; the accounting
 // neither allocates nor unwinds.
 unsafe impl GlobalAlloc for Counting {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        let p = Jemalloc.alloc(layout);
         if !p.is_null() {
             charge(layout.size() as isize);
         }
@@ -24,7 +27,7 @@ unsafe impl GlobalAlloc for Counting {
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        let p = Jemalloc.alloc_zeroed(layout);
         if !p.is_null() {
             charge(layout.size() as isize);
         }
@@ -33,13 +36,13 @@ unsafe impl GlobalAlloc for Counting {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        Jemalloc.dealloc(ptr, layout);
         charge(-(layout.size() as isize));
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
+        let p = Jemalloc.realloc(ptr, layout, new_size);
         if !p.is_null() {
             charge(new_size as isize - layout.size() as isize);
         }

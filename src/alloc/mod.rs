@@ -1,17 +1,20 @@
-//! The process's heap: the allocator the binary installs ([`Counting`],
-//! which charges per-query [`MemoryBudget`]s), and its policy, set once at
-//! start by the server (and by the benchmarks that measure the engine as
-//! the server runs it).
+//! The process's heap: the allocator the binary installs ([`Counting`]:
+//! jemalloc, charging per-query [`MemoryBudget`]s), and its policy, set
+//! once at start by the server (and by the benchmarks that measure the
+//! engine as the server runs it).
 //!
-//! glibc hands freed memory at the top of a heap back to the kernel as soon
-//! as more than 128 KiB is free there (and allocations above its mmap
-//! threshold are unmapped on free). A range query over thousands of series
-//! allocates and frees tens of MiB of result points, so with those defaults
-//! every query page-faults its whole working set in again: 30–40% of
-//! `rate(a_two_thousand[1m])`'s time (see docs/performance.md). Keeping up
-//! to [`TRIM_THRESHOLD`] free per heap trades that much resident memory
-//! after a large query for not paying the faults on the next one, which is
-//! what Go's heap (Prometheus) does too.
+//! Why jemalloc: a range query over thousands of series allocates and
+//! frees tens of MiB of points, label sets and buffers. With glibc's
+//! defaults every query page-faulted its whole working set in again (30–40%
+//! of `rate(a_two_thousand[1m])`), and keeping the freed heap instead
+//! (a 128 MiB trim threshold) left it resident after the queries in every
+//! per-thread arena, where `malloc_trim` cannot reach the arena tops
+//! (276 MiB after a dashboard against 117 MiB after ingest, issue 17);
+//! malloc and free themselves were still a third of a wide query's time.
+//! jemalloc keeps freed pages for [`DIRTY_DECAY_MS`] and returns them from
+//! a background thread after that, like Go's scavenger (Prometheus): a
+//! burst of queries reuses its pages, and they are given back once the
+//! burst is over (docs/performance.md has the measurements).
 
 mod budget;
 mod counting;
@@ -20,36 +23,48 @@ pub mod system_memory;
 pub use budget::{MemoryBudget, Scope};
 pub use counting::Counting;
 
-/// Free bytes a heap may keep at its top before glibc returns them.
-pub const TRIM_THRESHOLD: usize = 128 << 20;
+/// How long freed pages stay mapped for reuse before they are returned.
+/// A dashboard's panels arrive within a second or two of each other.
+pub const DIRTY_DECAY_MS: isize = 2_000;
 
-/// Allocations at least this large get their own mapping (returned to the
-/// kernel on free); smaller ones come from, and go back to, the heap.
-pub const MMAP_THRESHOLD: usize = 32 << 20;
-
-/// Applies the heap policy above. Returns whether the allocator took it
-/// (only glibc does; elsewhere this does nothing).
+/// Applies the heap policy above: decay times for every arena, present and
+/// future, and jemalloc's background purging thread (without it, pages
+/// are only returned when a thread allocates again). Returns whether
+/// jemalloc took all of it.
 pub fn tune() -> bool {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only changes allocator parameters; it is called
-        // before the server starts its threads.
-        unsafe {
-            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD as libc::c_int) == 1
-                && libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int) == 1
-        }
+    use tikv_jemalloc_ctl::raw;
+    // Muzzy pages (MADV_FREE) still count as resident until the kernel
+    // needs them; a muzzy decay of 0 returns purged pages outright.
+    let settings: [(&[u8], isize); 4] = [
+        (b"arenas.dirty_decay_ms\0", DIRTY_DECAY_MS),
+        (b"arenas.muzzy_decay_ms\0", 0),
+        // 4096 is MALLCTL_ARENAS_ALL: the arenas that exist already.
+        (b"arena.4096.dirty_decay_ms\0", DIRTY_DECAY_MS),
+        (b"arena.4096.muzzy_decay_ms\0", 0),
+    ];
+    let mut ok = true;
+    for (name, ms) in settings {
+        // SAFETY: each name is a NUL-terminated jemalloc control of type
+        // ssize_t, written with an isize.
+        ok &= unsafe { raw::write(name, ms) }.is_ok();
     }
-    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    {
-        false
-    }
+    ok & tikv_jemalloc_ctl::background_thread::write(true).is_ok()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    fn glibc_takes_the_policy() {
+    fn jemalloc_takes_the_policy() {
+        use tikv_jemalloc_ctl::raw;
         assert!(super::tune());
+        // SAFETY: NUL-terminated controls of the types read.
+        unsafe {
+            assert_eq!(
+                raw::read::<isize>(b"arenas.dirty_decay_ms\0").unwrap(),
+                super::DIRTY_DECAY_MS
+            );
+            assert_eq!(raw::read::<isize>(b"arenas.muzzy_decay_ms\0").unwrap(), 0);
+            assert!(raw::read::<bool>(b"background_thread\0").unwrap());
+        }
     }
 }
