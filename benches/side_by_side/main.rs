@@ -375,7 +375,19 @@ fn summary(all: &[(Kind, Figures)], load: &Load, conns: usize, queries: bool) {
         t.row(row);
     }
     t.print();
+    println!("{LEGEND}\n");
 }
+
+/// How the summary's figures are taken, printed under it.
+const LEGEND: &str = "Ingest: the same prepared requests (one sample per series entry, \
+as many entries per request as the header says), wall time of the whole upload. CPU: the server's utime + stime from \
+the first request until the settle delay after the last. Disk: ferroprom and Prometheus \
+take an admin snapshot including the head, measured alone; VictoriaMetrics is force-flushed \
+and force-merged until no merge runs, then its data and indexdb dirs are measured; file \
+lengths, per sample sent. RSS: VmRSS after the settle delay following the upload and the \
+last query; peak: VmHWM before the disk step. Query latency: client wall time, median of \
+the repetitions; the geometric mean is over the queries both servers answered. \
+Ratios: ferroprom's figure divided by the other server's, all from this one run.";
 
 fn per_query(all: &[(Kind, Figures)]) {
     let mut h = vec!["#".to_string(), "query".to_string()];
@@ -585,6 +597,10 @@ fn real_hour(knobs: &Knobs) {
         int,
     ));
     t.print();
+    println!(
+        "The file holds {} NaN samples, which VictoriaMetrics' count_over_time leaves out.\n",
+        int(data.nan as f64)
+    );
     for (k, f) in &all {
         if let Some(e) = &f.upload.first_error {
             println!("- {} first refusal: {e}", k.name());

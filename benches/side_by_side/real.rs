@@ -14,6 +14,9 @@ use ferroprom::remote::proto::{Label, Sample};
 pub struct RealData {
     pub series: Vec<(Vec<Label>, Vec<Sample>)>,
     pub samples: u64,
+    /// Samples whose value is NaN (summary quantiles without observations):
+    /// VictoriaMetrics stores them but `count_over_time` leaves them out.
+    pub nan: u64,
     /// The metric names, for counting samples name by name.
     pub names: Vec<String>,
 }
@@ -77,7 +80,7 @@ impl RealData {
             .expect("samples in the dataset");
         // Whole seconds, so the scrape jitter within a second stays as it was.
         let shift = (end - newest).div_euclid(1000) * 1000;
-        let mut samples = 0;
+        let (mut samples, mut nan) = (0, 0);
         let mut names: Vec<String> = Vec::new();
         for (labels, s) in &mut series {
             s.sort_by_key(|x| x.timestamp);
@@ -86,6 +89,7 @@ impl RealData {
                 x.timestamp += shift;
             }
             samples += s.len() as u64;
+            nan += s.iter().filter(|x| x.value.is_nan()).count() as u64;
             if let Some(n) = labels.iter().find(|l| l.name == "__name__") {
                 names.push(n.value.clone());
             }
@@ -95,6 +99,7 @@ impl RealData {
         RealData {
             series,
             samples,
+            nan,
             names,
         }
     }
