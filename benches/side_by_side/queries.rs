@@ -88,8 +88,16 @@ fn timed(conn: &mut Conn, port: u16, path: &str, reps: usize) -> Timing {
     let mut times = Vec::with_capacity(reps);
     let mut series = Err("not run".to_string());
     for rep in 0..reps.max(1) {
-        let start = Instant::now();
-        let answer = conn.call("GET", path);
+        let mut start = Instant::now();
+        let mut answer = conn.call("GET", path);
+        if answer.is_err() {
+            // Servers close kept-alive connections (VictoriaMetrics after
+            // `-http.connTimeout`, 2 min, however busy): retry once on a new
+            // one, as HTTP clients do for idempotent requests.
+            *conn = Conn::open(port).expect("reconnect");
+            start = Instant::now();
+            answer = conn.call("GET", path);
+        }
         times.push(start.elapsed());
         match answer {
             Ok((200, body)) if rep == 0 => series = result_len(&body),
