@@ -2,7 +2,8 @@
 //! one Markdown table per data size for `docs/performance.md`.
 //!
 //! Per size (`SERIESxSAMPLES`, one sample every 15 s ending just before
-//! now; see `synthetic.rs` for the series) the remote-write requests are
+//! now, or before the last 2 h block boundary if the data would cross it:
+//! see `data_end`; `synthetic.rs` describes the series) the remote-write requests are
 //! built once, then each server in turn (never two at once: they would
 //! compete for the cores) runs fresh in a temp dir and:
 //!
@@ -173,10 +174,30 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
+/// Prometheus's (and ferroprom's) block range: chunks are cut where one
+/// ends.
+const BLOCK_MS: i64 = 2 * HOUR_MS;
+
+/// Where data spanning `span` ms should end: just before now, unless that
+/// would cross a block boundary, which makes ferroprom and Prometheus cut
+/// every series' chunks there and so changes bytes/sample with the time of
+/// day the bench runs; then just before that boundary (at most `span` ago,
+/// still recent for every server).
+fn data_end(span: i64) -> i64 {
+    let end = now_ms() - 15_000;
+    let boundary = end.div_euclid(BLOCK_MS) * BLOCK_MS;
+    if end - span < boundary {
+        boundary - 1_000
+    } else {
+        end
+    }
+}
+
 fn synthetic_load(series: usize, samples: usize, conns: usize, per_request: usize) -> Load {
     // The last round (plus up to one interval of scrape offset) ends just
     // before now: every server takes it as recent.
-    let t0 = (now_ms() - (samples as i64 + 1) * synthetic::INTERVAL_MS) / 1000 * 1000;
+    let span = (samples as i64 + 1) * synthetic::INTERVAL_MS;
+    let t0 = (data_end(span) - span) / 1000 * 1000;
     let mut gen = synthetic::Synthetic::new(series, samples, t0);
     let load = load::build(
         series,
@@ -521,7 +542,8 @@ fn real_hour(knobs: &Knobs) {
         println!("real hour skipped: {} not found\n", path.display());
         return;
     }
-    let data = real::RealData::load(&path, now_ms() - 15_000);
+    // The file's hour, plus a minute of slack for its scrape jitter.
+    let data = real::RealData::load(&path, data_end(HOUR_MS + 60_000));
     let load = load::build(
         data.series.len(),
         data.rounds(),
