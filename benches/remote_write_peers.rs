@@ -34,32 +34,17 @@
 //! before/after comparison). A server
 //! whose binary is missing is skipped with a note.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io;
+use std::time::Duration;
 
 use ferroprom::remote::proto::{Label, Sample, TimeSeries, WriteRequest};
 use prost::Message;
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    match std::env::var(name) {
-        Ok(v) => v
-            .parse()
-            .unwrap_or_else(|_| panic!("{name}={v:?} is not a valid value")),
-        Err(_) => default,
-    }
-}
-
-fn env_list(name: &str, default: &str) -> Vec<String> {
-    std::env::var(name)
-        .unwrap_or_else(|_| default.into())
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
-}
+// Each bench uses its own part of the shared module.
+#[allow(dead_code)]
+#[path = "support/peers.rs"]
+mod peers;
+use peers::{dir_size, env_list, env_or, sh, upload, Kind, Server};
 
 // ---------------------------------------------------------------- data
 
@@ -186,355 +171,39 @@ fn build_load(shape: &Shape, series: usize, rounds: usize, conns: usize, t0: i64
     }
 }
 
-// ---------------------------------------------------------------- HTTP
-
-/// A keep-alive HTTP/1.1 connection with just enough protocol for this
-/// benchmark, so the load generator costs little CPU next to the servers.
-struct Conn {
-    r: BufReader<TcpStream>,
-    host: String,
+/// Samples held for the load's series at `at` (ms) over the last `range`,
+/// as a query counts them: one query per metric name, since
+/// `count_over_time` drops the name and the names' series would collide.
+fn count_samples(server: &Server, at: i64, range: &str) -> io::Result<u64> {
+    let mut total = 0;
+    for name in NAMES {
+        total += count_one(server, name, at, range)?;
+    }
+    Ok(total)
 }
 
-impl Conn {
-    fn open(port: u16) -> io::Result<Conn> {
-        let s = TcpStream::connect(("127.0.0.1", port))?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(120)))?;
-        Ok(Conn {
-            r: BufReader::new(s),
-            host: format!("127.0.0.1:{port}"),
-        })
+fn count_one(server: &Server, name: &str, at: i64, range: &str) -> io::Result<u64> {
+    let q = format!(
+        "/api/v1/query?query=sum(count_over_time({name}%7Bjob%3D%22node%22%7D%5B{range}%5D))&time={}.{:03}",
+        at.div_euclid(1000),
+        at.rem_euclid(1000)
+    );
+    let (st, body) = peers::Conn::open(server.port)?.request("GET", &q, b"")?;
+    let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
+    if st != 200 {
+        return Err(bad(format!("{st}: {body}")));
     }
-
-    fn request(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<(u16, String)> {
-        let head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: ferroprom-rw-bench\r\n\
-             Content-Encoding: snappy\r\nContent-Type: application/x-protobuf\r\n\
-             X-Prometheus-Remote-Write-Version: 0.1.0\r\nContent-Length: {}\r\n\r\n",
-            self.host,
-            body.len()
-        );
-        let s = self.r.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
-        self.response()
+    if body.contains("\"result\":[]") {
+        return Ok(0);
     }
-
-    fn response(&mut self) -> io::Result<(u16, String)> {
-        let bad = |m: &str| io::Error::new(io::ErrorKind::InvalidData, m.to_string());
-        let mut line = String::new();
-        if self.r.read_line(&mut line)? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let status: u16 = line
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad(&format!("bad status line {line:?}")))?;
-        let (mut len, mut chunked) = (0usize, false);
-        loop {
-            line.clear();
-            self.r.read_line(&mut line)?;
-            let h = line.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                let v = v.trim();
-                if k.eq_ignore_ascii_case("content-length") {
-                    len = v.parse().map_err(|_| bad("content-length"))?;
-                } else if k.eq_ignore_ascii_case("transfer-encoding") {
-                    chunked = v.eq_ignore_ascii_case("chunked");
-                }
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                self.r.read_line(&mut line)?;
-                let n = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
-                    .map_err(|_| bad("chunk size"))?;
-                let start = body.len();
-                body.resize(start + n + 2, 0);
-                self.r.read_exact(&mut body[start..])?;
-                body.truncate(start + n);
-                if n == 0 {
-                    break;
-                }
-            }
-        } else {
-            body.resize(len, 0);
-            self.r.read_exact(&mut body)?;
-        }
-        Ok((status, String::from_utf8_lossy(&body).into_owned()))
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-// ---------------------------------------------------------------- servers
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Ferroprom,
-    Prometheus,
-    Victoria,
-}
-
-impl Kind {
-    fn parse(s: &str) -> Kind {
-        match s {
-            "ferroprom" => Kind::Ferroprom,
-            "prometheus" => Kind::Prometheus,
-            "victoria-metrics" | "victoriametrics" | "vm" => Kind::Victoria,
-            _ => panic!("unknown server {s:?} (ferroprom, prometheus, victoria-metrics)"),
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Ferroprom => "ferroprom",
-            Kind::Prometheus => "prometheus",
-            Kind::Victoria => "victoria-metrics",
-        }
-    }
-
-    fn binary(self) -> PathBuf {
-        match self {
-            Kind::Ferroprom => {
-                env_or("RW_FERROPROM", env!("CARGO_BIN_EXE_ferroprom").to_string()).into()
-            }
-            Kind::Prometheus => env_or("RW_PROMETHEUS", "/usr/bin/prometheus".to_string()).into(),
-            Kind::Victoria => env_or("RW_VICTORIA", "/usr/bin/victoria-metrics".to_string()).into(),
-        }
-    }
-
-    fn ready_path(self) -> &'static str {
-        match self {
-            Kind::Victoria => "/health",
-            _ => "/-/ready",
-        }
-    }
-
-    fn version(self) -> String {
-        let flag = match self {
-            Kind::Victoria => "-version",
-            _ => "--version",
-        };
-        let first_line = |c: &mut Command| {
-            c.output()
-                .ok()
-                .map(|o| {
-                    let all = [o.stdout, o.stderr].concat();
-                    let s = String::from_utf8_lossy(&all);
-                    s.lines().next().unwrap_or("").trim().to_string()
-                })
-                .unwrap_or_default()
-        };
-        let v = first_line(Command::new(self.binary()).arg(flag));
-        if !v.is_empty() {
-            return v;
-        }
-        // Debian's VictoriaMetrics prints no version: ask the package.
-        let owner = first_line(Command::new("dpkg-query").arg("-S").arg(self.binary()));
-        match owner.split_once(':') {
-            Some((pkg, _)) => {
-                let ver = first_line(Command::new("dpkg-query").args(["-W", "-f=${Version}", pkg]));
-                format!("{pkg} {ver} (Debian package)")
-            }
-            None => "version unknown".into(),
-        }
-    }
-}
-
-/// A server process in its own temp dir, killed by PID on drop.
-struct Server {
-    child: Child,
-    port: u16,
-    data: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(kind: Kind) -> Server {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let data = dir.path().join("data");
-        let port = free_port();
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").expect("config");
-        let child = Server::spawn(kind, dir.path(), &data, port);
-        let mut s = Server {
-            child,
-            port,
-            data,
-            _dir: dir,
-        };
-        s.wait_ready(kind);
-        s
-    }
-
-    /// Starts `kind` on `data` and `port`, logging to `server.log` in `dir`
-    /// (appended to, so a restart keeps the first run's log).
-    fn spawn(kind: Kind, dir: &Path, data: &Path, port: u16) -> Child {
-        let cfg = dir.join("config.yml");
-        let mut cmd = Command::new(kind.binary());
-        match kind {
-            Kind::Ferroprom | Kind::Prometheus => {
-                cmd.arg(format!("--config.file={}", cfg.display()))
-                    .arg(format!("--storage.tsdb.path={}", data.display()))
-                    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                    .arg("--web.enable-remote-write-receiver");
-            }
-            Kind::Victoria => {
-                cmd.arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                    .arg(format!("-storageDataPath={}", data.display()));
-            }
-        }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("server.log"))
-            .expect("log file");
-        cmd.current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log);
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", kind.name()))
-    }
-
-    /// `kill -9`s the server, starts it again on the same data and port, and
-    /// returns the time from spawning to its first ready answer.
-    fn crash_and_restart(&mut self, kind: Kind) -> Duration {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if let Ok(to) = std::env::var("RW_KEEP_CRASHED") {
-            // A copy of the crashed data dir, to profile a restart by hand.
-            let to = Path::new(&to).join(kind.name());
-            let _ = std::fs::remove_dir_all(&to);
-            let ok = Command::new("cp")
-                .arg("-a")
-                .arg(&self.data)
-                .arg(&to)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "copying {} to {}", self.data.display(), to.display());
-        }
-        let start = Instant::now();
-        self.child = Server::spawn(kind, self._dir.path(), &self.data, self.port);
-        self.wait_ready(kind);
-        start.elapsed()
-    }
-
-    /// Samples held for the load's series at `at` (ms) over the last
-    /// `range`, as a query counts them: one query per metric name, since
-    /// `count_over_time` drops the name and the names' series would collide.
-    fn count_samples(&self, at: i64, range: &str) -> io::Result<u64> {
-        let mut total = 0;
-        for name in NAMES {
-            total += self.count_one(name, at, range)?;
-        }
-        Ok(total)
-    }
-
-    fn count_one(&self, name: &str, at: i64, range: &str) -> io::Result<u64> {
-        let q = format!(
-            "/api/v1/query?query=sum(count_over_time({name}%7Bjob%3D%22node%22%7D%5B{range}%5D))&time={}.{:03}",
-            at.div_euclid(1000),
-            at.rem_euclid(1000)
-        );
-        let (st, body) = Conn::open(self.port)?.request("GET", &q, b"")?;
-        let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
-        if st != 200 {
-            return Err(bad(format!("{st}: {body}")));
-        }
-        if body.contains("\"result\":[]") {
-            return Ok(0);
-        }
-        // `"value":[<time>,"<count>"]`: the count is the last quoted string.
-        let v = body
-            .rsplit('"')
-            .nth(1)
-            .ok_or_else(|| bad(format!("no value in {body}")))?;
-        v.parse::<f64>()
-            .map(|f| f as u64)
-            .map_err(|_| bad(format!("bad count in {body}")))
-    }
-
-    fn wait_ready(&mut self, kind: Kind) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!(
-                    "{} exited with {st} before ready; log:\n{}",
-                    kind.name(),
-                    std::fs::read_to_string(self._dir.path().join("server.log"))
-                        .unwrap_or_default()
-                );
-            }
-            if let Ok((200, _)) =
-                Conn::open(self.port).and_then(|mut c| c.request("GET", kind.ready_path(), b""))
-            {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("{} not ready within 60 s", kind.name());
-    }
-
-    fn proc_file(&self, name: &str) -> String {
-        std::fs::read_to_string(format!("/proc/{}/{name}", self.child.id())).unwrap_or_default()
-    }
-
-    /// Peak resident set size in bytes.
-    fn peak_rss(&self) -> u64 {
-        self.proc_file("status")
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
-    }
-
-    /// User + system CPU seconds used so far.
-    fn cpu_seconds(&self) -> f64 {
-        let stat = self.proc_file("stat");
-        // Fields after the parenthesised command name; utime and stime are
-        // the 14th and 15th fields of the whole line.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        // SAFETY: sysconf has no preconditions.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-        (ticks(11) + ticks(12)) / hz
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dir_size(p: &Path) -> u64 {
-    let Ok(rd) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    rd.flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_size(&e.path()),
-            // Blocks in use, as `du` counts them: head chunk segments are
-            // preallocated sparse files whose length says nothing.
-            Ok(m) => std::os::unix::fs::MetadataExt::blocks(&m) * 512,
-            Err(_) => 0,
-        })
-        .sum()
+    // `"value":[<time>,"<count>"]`: the count is the last quoted string.
+    let v = body
+        .rsplit('"')
+        .nth(1)
+        .ok_or_else(|| bad(format!("no value in {body}")))?;
+    v.parse::<f64>()
+        .map(|f| f as u64)
+        .map_err(|_| bad(format!("bad count in {body}")))
 }
 
 // ---------------------------------------------------------------- runs
@@ -561,43 +230,12 @@ fn run(kind: Kind, load: &Load, restarts: usize, count_at: &CountAt) -> Result {
     let mut server = Server::start(kind);
     let port = server.port;
     let cpu_before = server.cpu_seconds();
-    let start = Instant::now();
-    let outcomes: Vec<(usize, Option<String>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = load
-            .per_conn
-            .iter()
-            .map(|bodies| {
-                s.spawn(move || {
-                    let mut conn = Conn::open(port).expect("connect");
-                    let (mut failed, mut first) = (0, None);
-                    for b in bodies {
-                        match conn.request("POST", "/api/v1/write", b) {
-                            Ok((st, _)) if (200..300).contains(&st) => {}
-                            Ok((st, msg)) => {
-                                failed += 1;
-                                first.get_or_insert_with(|| format!("{st}: {}", msg.trim()));
-                            }
-                            Err(e) => {
-                                failed += 1;
-                                first.get_or_insert_with(|| e.to_string());
-                                conn = Conn::open(port).expect("reconnect");
-                            }
-                        }
-                    }
-                    (failed, first)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("sender thread"))
-            .collect()
-    });
-    let wall = start.elapsed();
+    let up = upload(port, &load.per_conn);
     let cpu = server.cpu_seconds() - cpu_before;
     if kind == Kind::Victoria {
         // Recent rows sit in memory for up to a few seconds; count them.
-        let _ = Conn::open(port).and_then(|mut c| c.request("GET", "/internal/force_flush", b""));
+        let _ = peers::Conn::open(port)
+            .and_then(|mut c| c.request("GET", "/internal/force_flush", b""));
         std::thread::sleep(Duration::from_secs(2));
     }
     let rss = server.peak_rss();
@@ -605,22 +243,18 @@ fn run(kind: Kind, load: &Load, restarts: usize, count_at: &CountAt) -> Result {
     let restarts = (0..restarts)
         .map(|_| {
             let ready = server.crash_and_restart(kind);
-            let n = server
-                .count_samples(count_at.at, &count_at.range)
-                .map_err(|e| e.to_string());
+            let n = count_samples(&server, count_at.at, &count_at.range).map_err(|e| e.to_string());
             (ready, n)
         })
         .collect();
     drop(server);
-    let failed = outcomes.iter().map(|o| o.0).sum();
-    let first_error = outcomes.into_iter().find_map(|o| o.1);
     Result {
-        wall,
+        wall: up.wall,
         cpu,
         rss,
         disk,
-        failed,
-        first_error,
+        failed: up.failed,
+        first_error: up.first_error,
         restarts,
     }
 }
@@ -640,13 +274,6 @@ fn main() {
         .iter()
         .map(|s| Shape::parse(s))
         .collect();
-    let sh = |c: &str, a: &[&str]| {
-        Command::new(c)
-            .args(a)
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default()
-    };
     println!(
         "remote-write receivers: {} series, {rounds} rounds of 15 s, {conns} connections, {runs} run(s) each",
         series
