@@ -37,8 +37,11 @@ fn start(extra: &[&str]) -> Server {
     Server::start(Some(CONFIG), &flags)
 }
 
-/// Writes `series` (labels, samples) to every server.
-fn write(servers: &[&Server], series: &[(Vec<(&str, String)>, Vec<(i64, f64)>)]) {
+/// A series to write: its labels and its samples.
+type Written<'a> = (Vec<(&'a str, String)>, Vec<(i64, f64)>);
+
+/// Writes `series` to every server.
+fn write(servers: &[&Server], series: &[Written]) {
     let req = WriteRequest {
         timeseries: series
             .iter()
