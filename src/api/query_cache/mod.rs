@@ -47,7 +47,7 @@ use promql::{QueryResult, QueryStats, Series, Value};
 pub use key::Key;
 use merge::{join, keep, slice, Plan, Span};
 use metrics::CacheMetrics;
-use store::{Run, Store};
+use store::{series_bytes, Run, Store};
 
 use crate::metrics::Registry;
 
@@ -129,7 +129,10 @@ impl QueryCache {
         self.metrics.served(cached, evaluated);
         let series = join(parts);
         let stored_to = last.min(floor_on_grid(now_ms(), start, step));
-        if !annotated && stored_to >= start {
+        // An answer larger than the whole budget is not copied to be
+        // refused.
+        let fits = || series_bytes(&series) <= self.store.lock().max_bytes();
+        if !annotated && stored_to >= start && fits() {
             let span = Span {
                 from: start,
                 to: stored_to,

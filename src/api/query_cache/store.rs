@@ -26,19 +26,7 @@ pub struct Run {
 impl Run {
     /// Bytes the run holds, estimated.
     fn bytes(&self) -> usize {
-        self.series
-            .iter()
-            .map(|s| {
-                std::mem::size_of::<Series>()
-                    + s.points.len() * std::mem::size_of::<(i64, f64)>()
-                    + s.metric
-                        .iter()
-                        .map(|l| {
-                            std::mem::size_of::<promql::Label>() + l.name.len() + l.value.len()
-                        })
-                        .sum::<usize>()
-            })
-            .sum()
+        series_bytes(&self.series)
     }
 
     /// Keeps the evaluation times before `t` (a run on a grid of `step`);
@@ -59,6 +47,21 @@ impl Run {
         series.retain(|s| !s.points.is_empty());
         true
     }
+}
+
+/// Bytes `series` would hold in a run, estimated.
+pub fn series_bytes(series: &[Series]) -> usize {
+    series
+        .iter()
+        .map(|s| {
+            std::mem::size_of::<Series>()
+                + s.points.len() * std::mem::size_of::<(i64, f64)>()
+                + s.metric
+                    .iter()
+                    .map(|l| std::mem::size_of::<promql::Label>() + l.name.len() + l.value.len())
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 struct Entry {
@@ -104,6 +107,11 @@ impl Store {
 
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The budget.
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     pub fn len(&self) -> usize {
