@@ -145,6 +145,14 @@ pub struct Flags {
     #[arg(long = "query.max-memory", default_value = "25%")]
     pub query_max_memory: String,
 
+    /// ferroprom's own: the most memory (estimated) the range-query result
+    /// cache holds, as a size (`128MiB`); 0 turns the cache off. Dashboards
+    /// that refresh a range get the steps already computed from it and
+    /// evaluate only the new ones; new data, deletions and retention
+    /// invalidate what they could change.
+    #[arg(long = "query.cache-max-bytes", default_value = "128MiB")]
+    pub query_cache_max_bytes: String,
+
     /// Maximum number of queries executed concurrently. Counted in threads:
     /// a query holds one slot, plus one per helper thread it took from the
     /// slots free when it started (up to one per extra core), so a busy
@@ -341,6 +349,8 @@ pub struct Parsed {
     pub web_read_timeout: std::time::Duration,
     /// `--query.max-memory` in bytes; `None` = no limit.
     pub query_max_memory: Option<usize>,
+    /// `--query.cache-max-bytes`; 0 = no cache.
+    pub query_cache_max_bytes: usize,
 }
 
 /// A flag with a value that does not parse.
@@ -408,8 +418,11 @@ impl Flags {
             crate::alloc::system_memory::limit_bytes()
         })
         .map_err(|m| err("query.max-memory", m))?;
+        let query_cache_max_bytes = parse_size_bytes(&self.query_cache_max_bytes)
+            .map_err(|m| err("query.cache-max-bytes", m))?;
         Ok(Parsed {
             query_max_memory,
+            query_cache_max_bytes: usize::try_from(query_cache_max_bytes).unwrap_or(usize::MAX),
             retention_ms,
             retention_bytes,
             lookback_delta_ms,
@@ -452,6 +465,10 @@ impl Flags {
             ("log.level".into(), self.log_level.as_str().into()),
             ("log.format".into(), self.log_format.as_str().into()),
             ("query.max-memory".into(), self.query_max_memory.clone()),
+            (
+                "query.cache-max-bytes".into(),
+                self.query_cache_max_bytes.clone(),
+            ),
             (
                 "rules.alert.for-outage-tolerance".into(),
                 self.rules_alert_for_outage_tolerance.clone(),
@@ -591,6 +608,11 @@ mod tests {
         assert_eq!(p.query_timeout.as_secs(), 120);
         assert_eq!(f.query_max_samples, 50_000_000);
         assert_eq!(f.query_max_concurrency, 20);
+        assert_eq!(p.query_cache_max_bytes, 128 << 20);
+        let p = parse(&["--query.cache-max-bytes=0"])
+            .parse_values()
+            .unwrap();
+        assert_eq!(p.query_cache_max_bytes, 0);
     }
 
     #[test]
@@ -633,6 +655,10 @@ mod tests {
             (&["--query.lookback-delta=0s"][..], "query.lookback-delta"),
             (&["--query.timeout=soon"][..], "query.timeout"),
             (&["--query.max-concurrency=0"][..], "query.max-concurrency"),
+            (
+                &["--query.cache-max-bytes=lots"][..],
+                "query.cache-max-bytes",
+            ),
         ] {
             let e = parse(args).parse_values().unwrap_err();
             assert_eq!(e.flag, flag);

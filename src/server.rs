@@ -208,6 +208,11 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         engine,
         query_slots: Arc::new(Semaphore::new(flags.query_max_concurrency)),
         query_memory_limit: values.query_max_memory,
+        query_cache: crate::api::query_cache::QueryCache::new(
+            values.query_cache_max_bytes,
+            Arc::clone(&db),
+            &registry,
+        ),
         config: Arc::clone(&config_cell),
         flags: flags_map(&flags),
         scrape: scrape.clone(),

@@ -183,6 +183,7 @@ fn fixture_with(slots: usize) -> Fixture {
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(slots)),
         query_memory_limit: None,
+        query_cache: None,
         config: Arc::new(RwLock::new(Arc::new(Config::default()))),
         flags: BTreeMap::new(),
         scrape: Arc::new(NoScrape),

@@ -183,6 +183,7 @@ fn harness(setup: Setup) -> Harness {
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),
         query_memory_limit: None,
+        query_cache: None,
         config: Arc::new(RwLock::new(Arc::new(config))),
         flags: BTreeMap::from([
             (

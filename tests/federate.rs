@@ -74,6 +74,7 @@ fn harness(config: &str) -> Harness {
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),
         query_memory_limit: None,
+        query_cache: None,
         config: Arc::new(RwLock::new(Arc::new(
             ferroprom::config::parse_str(config).unwrap(),
         ))),

@@ -84,6 +84,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(4)),
         query_memory_limit: None,
+        query_cache: None,
         config: Arc::new(RwLock::new(Arc::new(config))),
         flags: BTreeMap::new(),
         scrape: Arc::new(NoScrape),

@@ -17,6 +17,7 @@ mod metadata;
 mod middleware;
 pub mod params;
 pub mod query;
+pub mod query_cache;
 mod query_workers;
 mod remote;
 pub mod response;
@@ -59,6 +60,9 @@ pub struct ApiState {
     pub query_slots: Arc<Semaphore>,
     /// `--query.max-memory`: the heap one query may hold; `None` = no limit.
     pub query_memory_limit: Option<usize>,
+    /// The range-query result cache; `None` when `--query.cache-max-bytes`
+    /// is 0.
+    pub query_cache: Option<query_cache::QueryCache>,
     /// The configuration currently applied.
     pub config: Arc<RwLock<Arc<Config>>>,
     /// `--flag` → value, for `/api/v1/status/flags`.

@@ -29,6 +29,7 @@ use super::encode::{self, Stats, Timings};
 use super::params::{
     invalid_param, limit_param, parse_duration, parse_time, time_param, Params, MAX_TIME, MIN_TIME,
 };
+use super::query_cache::Key;
 use super::query_workers;
 use super::response::{method_not_allowed, ApiError, ErrorType, Success};
 use super::ApiState;
@@ -317,15 +318,44 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         let r = if spec.step == 0 {
             engine.instant_with_options(&storage, &spec.expr, spec.start, &options, &slot.cancel)
         } else {
-            engine.range_with_options(
-                &storage,
-                &spec.expr,
-                spec.start,
-                spec.end,
-                spec.step,
-                &options,
-                &slot.cancel,
-            )
+            // The cache may evaluate two parts; both share the time left.
+            let eval = |from: i64, to: i64| {
+                let mut options = options.clone();
+                options.timeout = Some(deadline.map_or(slot.remaining, |d| {
+                    d.saturating_duration_since(Instant::now())
+                }));
+                engine.range_with_options(
+                    &storage,
+                    &spec.expr,
+                    from,
+                    to,
+                    spec.step,
+                    &options,
+                    &slot.cancel,
+                )
+            };
+            match &st.query_cache {
+                Some(cache) => {
+                    let key = (spec.stats == StatsMode::None && storage.is_local())
+                        .then(|| {
+                            Key::for_query(
+                                &spec.expr,
+                                spec.start,
+                                spec.step,
+                                spec.options.lookback_delta,
+                            )
+                        })
+                        .flatten();
+                    match key {
+                        Some(key) => cache.range(key, spec.start, spec.end, eval),
+                        None => {
+                            cache.note_uncacheable();
+                            eval(spec.start, spec.end)
+                        }
+                    }
+                }
+                None => eval(spec.start, spec.end),
+            }
         };
         let mut r = r.map_err(|e| over_budget().unwrap_or_else(|| ApiError::from_promql(e)))?;
         // Storage's warnings (failed remote reads) come first.
@@ -631,6 +661,7 @@ mod tests {
             engine: promql::Engine::new(promql::EngineOptions::default()),
             query_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             query_memory_limit: None,
+            query_cache: None,
             config: Default::default(),
             flags: Default::default(),
             scrape: Arc::new(NoScrape),

@@ -11,6 +11,7 @@ use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 
 use crate::block::{write_block, Block, BlockMeta, TMP_CREATION_SUFFIX, TMP_DELETION_SUFFIX};
+use crate::change_feed::ChangeFeed;
 use crate::compact::plan::max_block_range_ms;
 use crate::compact::{blocks_to_delete, exponential_ranges, plan, RetentionReason};
 use crate::error::{Error, Result};
@@ -212,11 +213,21 @@ impl Db {
     /// them at once; compaction purges the data.
     pub fn delete(&self, matchers: &[Matcher], mint: i64, maxt: i64) -> Result<()> {
         let _g = self.inner.compact_lock.lock();
-        for b in self.inner.blocks.read().iter() {
-            b.delete(matchers, mint, maxt)?;
-        }
-        self.inner.head.delete(matchers, mint, maxt)?;
-        Ok(())
+        let deleted = (|| {
+            for b in self.inner.blocks.read().iter() {
+                b.delete(matchers, mint, maxt)?;
+            }
+            self.inner.head.delete(matchers, mint, maxt).map(drop)
+        })();
+        // A failure may come after some tombstones took effect.
+        self.inner.head.changes.note(mint);
+        deleted
+    }
+
+    /// The oldest timestamp at which data changed since the last look:
+    /// commits, deletions and retention note it (see [`ChangeFeed`]).
+    pub fn changes(&self) -> &ChangeFeed {
+        &self.inner.head.changes
     }
 
     /// Runs all due maintenance now: head → blocks, block compaction,
@@ -543,6 +554,9 @@ impl Inner {
             *blocks = keep;
             gone
         };
+        if let Some(oldest) = removed.iter().map(|b| b.meta().min_time).min() {
+            self.head.changes.note(oldest);
+        }
         for b in removed {
             tracing::info!(block = %b.meta().ulid, "retention: deleting block");
             delete_block_dir(self.fs(), b.dir())?;

@@ -10,6 +10,7 @@
 //! The on-disk formats are specified in `docs/formats/`.
 
 pub mod block;
+pub mod change_feed;
 pub mod chunk;
 pub mod compact;
 mod db;

@@ -434,3 +434,49 @@ fn restart_after_head_compaction_serves_each_sample_once() {
         fill(&db, "m", 3, end, end + H);
     }
 }
+
+/// The change feed reports the oldest time each kind of change touched:
+/// a commit's oldest new sample (not a duplicate), a deletion's start, a
+/// retention's oldest dropped block; compaction alone reports nothing.
+#[test]
+fn changes_report_the_oldest_time_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        Options {
+            retention: Some(5 * H),
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert_eq!(db.changes().take(), None);
+    let l = Labels::from_pairs([("__name__", "c")]);
+    let mut app = db.appender();
+    app.append(&l, 50_000, 1.0).unwrap();
+    app.append(&l, 60_000, 1.0).unwrap();
+    app.commit().unwrap();
+    let other = Labels::from_pairs([("__name__", "d")]);
+    let mut app = db.appender();
+    app.append(&other, 20_000, 1.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(db.changes().take(), Some(20_000));
+    assert_eq!(db.changes().take(), None);
+    // The same sample again changes nothing.
+    let mut app = db.appender();
+    app.append(&l, 60_000, 1.0).unwrap();
+    app.commit().unwrap();
+    assert_eq!(db.changes().take(), None);
+    db.delete(&[Matcher::equal("__name__", "c")], 55_000, 70_000)
+        .unwrap();
+    assert_eq!(db.changes().take(), Some(55_000));
+
+    fill(&db, "r", 2, H, 14 * H);
+    let _ = db.changes().take();
+    db.compact().unwrap();
+    let stats = db.stats();
+    assert_eq!(stats.time_retentions, 1);
+    let dropped = db.changes().take().expect("retention reports");
+    assert!(dropped < db.blocks()[0].min_time, "{dropped}");
+    db.compact().unwrap();
+    assert_eq!(db.changes().take(), None);
+}

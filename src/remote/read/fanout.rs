@@ -154,6 +154,12 @@ pub struct FanoutView<'a> {
 }
 
 impl FanoutView<'_> {
+    /// Whether the view reads local storage only (no `remote_read:`
+    /// endpoints).
+    pub fn is_local(&self) -> bool {
+        self.endpoints.is_empty()
+    }
+
     /// The oldest timestamp local storage holds (`i64::MAX` when empty).
     fn local_start(&self) -> i64 {
         let head = self.db.head().min_time();

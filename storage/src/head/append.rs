@@ -371,6 +371,8 @@ impl<'h> Appender<'h> {
         if applied > 0 {
             head.note_time(lo);
             head.note_time(hi);
+            // Every sample of the batch is visible now.
+            head.changes.note(lo);
         }
         head.stats
             .samples_appended

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use parking_lot::{Mutex, RwLock};
 use roaring::RoaringBitmap;
 
+use crate::change_feed::ChangeFeed;
 use crate::chunk::HeadChunkFile;
 use crate::error::Result;
 use crate::index::{MemPostings, SymbolTable};
@@ -148,6 +149,8 @@ pub struct Head {
     /// Samples older than this are rejected (raised by truncation).
     lower_bound: AtomicI64,
     pub stats: HeadStats,
+    /// The oldest sample time changed since its reader last looked.
+    pub(crate) changes: ChangeFeed,
     /// Series created (outside WAL replay) and removed per minute, for the
     /// cardinality statistics.
     churn: churn::Churn,
@@ -193,6 +196,7 @@ impl Head {
             max_time: AtomicI64::new(i64::MIN),
             lower_bound: AtomicI64::new(i64::MIN),
             stats: HeadStats::default(),
+            changes: ChangeFeed::default(),
             churn: churn::Churn::default(),
             opts,
         };
