@@ -41,8 +41,11 @@ pub struct Figures {
 /// Flags beyond what taking remote writes needs.
 fn flags(kind: Kind) -> Vec<String> {
     let v: &[&str] = match kind {
-        // Snapshots are an admin call.
-        Kind::Ferroprom | Kind::Prometheus => &["--web.enable-admin-api"],
+        // Snapshots are an admin call. ferroprom's range-result cache is
+        // off: each query repeats, and the peers (VictoriaMetrics' cache is
+        // off too) recompute every repetition; `dashboard_cache` measures it.
+        Kind::Ferroprom => &["--web.enable-admin-api", "--query.cache-max-bytes=0"],
+        Kind::Prometheus => &["--web.enable-admin-api"],
         // Fresh data visible at once and never served from a cache, every
         // sample kept, and no limits on the series a query may touch or on
         // its duration that the others lack (Prometheus: 2 min timeout).
