@@ -35,18 +35,24 @@ pub fn tune() -> bool {
     use tikv_jemalloc_ctl::raw;
     // Muzzy pages (MADV_FREE) still count as resident until the kernel
     // needs them; a muzzy decay of 0 returns purged pages outright.
-    let settings: [(&[u8], isize); 4] = [
-        (b"arenas.dirty_decay_ms\0", DIRTY_DECAY_MS),
-        (b"arenas.muzzy_decay_ms\0", 0),
-        // 4096 is MALLCTL_ARENAS_ALL: the arenas that exist already.
-        (b"arena.4096.dirty_decay_ms\0", DIRTY_DECAY_MS),
-        (b"arena.4096.muzzy_decay_ms\0", 0),
-    ];
+    let decays = [("dirty_decay_ms", DIRTY_DECAY_MS), ("muzzy_decay_ms", 0)];
     let mut ok = true;
-    for (name, ms) in settings {
-        // SAFETY: each name is a NUL-terminated jemalloc control of type
-        // ssize_t, written with an isize.
-        ok &= unsafe { raw::write(name, ms) }.is_ok();
+    for (name, ms) in decays {
+        // The default for arenas created from now on.
+        let key = format!("arenas.{name}\0");
+        // SAFETY: a NUL-terminated jemalloc control of type ssize_t,
+        // written with an isize.
+        ok &= unsafe { raw::write(key.as_bytes(), ms) }.is_ok();
+        // The arenas that exist already, one by one (these controls take
+        // no "all arenas" index); an index not initialised yet fails and
+        // gets the default above when it is.
+        // SAFETY: `arenas.narenas` is an unsigned.
+        let n = unsafe { raw::read::<u32>(b"arenas.narenas\0") }.unwrap_or(0);
+        for i in 0..n {
+            let key = format!("arena.{i}.{name}\0");
+            // SAFETY: as above.
+            let _ = unsafe { raw::write(key.as_bytes(), ms) };
+        }
     }
     ok & tikv_jemalloc_ctl::background_thread::write(true).is_ok()
 }
@@ -65,6 +71,11 @@ mod tests {
             );
             assert_eq!(raw::read::<isize>(b"arenas.muzzy_decay_ms\0").unwrap(), 0);
             assert!(raw::read::<bool>(b"background_thread\0").unwrap());
+            // Arena 0 exists from the first allocation on.
+            assert_eq!(
+                raw::read::<isize>(b"arena.0.dirty_decay_ms\0").unwrap(),
+                super::DIRTY_DECAY_MS
+            );
         }
     }
 }
