@@ -252,6 +252,7 @@ fn synthetic_size(knobs: &Knobs, series: usize, samples: usize) {
     summary(&all, &load, knobs.conns, plan.reps > 0);
     if plan.reps > 0 {
         per_query(&all);
+        per_query_peak(&all);
     }
 }
 
@@ -374,6 +375,14 @@ fn summary(all: &[(Kind, Figures)], load: &Load, conns: usize, queries: bool) {
         |b| mib(b as u64),
     ));
     if queries {
+        t.row(figure_row(
+            all,
+            "peak RSS until the queries, MiB",
+            |f| Some(f.peak_ingest as f64),
+            |b| mib(b as u64),
+        ));
+    }
+    if queries {
         for (mode, what) in [(0, "instant"), (1, "range")] {
             t.row(figure_row(
                 all,
@@ -469,6 +478,29 @@ fn per_query(all: &[(Kind, Figures)]) {
         println!("{n}");
     }
     println!();
+}
+
+/// Each query's own peak RSS (`VmHWM` reset before it), to find the
+/// queries that make the run's peak.
+fn per_query_peak(all: &[(Kind, Figures)]) {
+    let mut h = vec!["#".to_string(), "query".to_string()];
+    for mode in ["instant", "range"] {
+        for (k, _) in all {
+            h.push(format!("{mode} peak MiB {}", short(*k)));
+        }
+    }
+    let mut t = new_table(h, 2);
+    for (i, (what, _)) in QUERIES.iter().enumerate() {
+        let mut row = vec![(i + 1).to_string(), what.to_string()];
+        for mode in 0..2 {
+            for (_, f) in all {
+                row.push(mib(f.queries[i][mode].peak));
+            }
+        }
+        t.row(row);
+    }
+    t.print();
+    println!("Peak RSS per query: VmHWM, set back to the RSS of the moment before the query's first repetition, read after its last.\n");
 }
 
 fn short(k: Kind) -> &'static str {

@@ -56,6 +56,9 @@ pub struct Timing {
     pub median: Duration,
     /// Series in the result, or why the server refused.
     pub series: Result<usize, String>,
+    /// The server's peak RSS over the repetitions (`VmHWM`, reset before
+    /// the first), in bytes.
+    pub peak: u64,
 }
 
 /// Instant and range timings of every query of [`QUERIES`].
@@ -77,14 +80,16 @@ pub fn run_all(server: &Server, window: Window, reps: usize) -> Vec<[Timing; 2]>
                 seconds(window.step)
             );
             [
-                timed(&mut conn, server.port, &instant, reps),
-                timed(&mut conn, server.port, &range, reps),
+                timed(&mut conn, server, &instant, reps),
+                timed(&mut conn, server, &range, reps),
             ]
         })
         .collect()
 }
 
-fn timed(conn: &mut Conn, port: u16, path: &str, reps: usize) -> Timing {
+fn timed(conn: &mut Conn, server: &Server, path: &str, reps: usize) -> Timing {
+    let port = server.port;
+    server.reset_peak_rss();
     let mut times = Vec::with_capacity(reps);
     let mut series = Err("not run".to_string());
     for rep in 0..reps.max(1) {
@@ -118,6 +123,7 @@ fn timed(conn: &mut Conn, port: u16, path: &str, reps: usize) -> Timing {
     Timing {
         median: times[times.len() / 2],
         series,
+        peak: server.peak_rss(),
     }
 }
 

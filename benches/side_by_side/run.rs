@@ -28,9 +28,11 @@ pub struct Figures {
     pub cpu: f64,
     pub rss_ingest: u64,
     pub rss_queries: Option<u64>,
-    /// `VmHWM` before the disk step (a snapshot writes a block and would
-    /// count its own buffers).
+    /// The highest `VmHWM` before the disk step (a snapshot writes a block
+    /// and would count its own buffers): of the ingest and of each query.
     pub peak_rss: u64,
+    /// `VmHWM` from the start until the queries.
+    pub peak_ingest: u64,
     /// Samples a query finds afterwards.
     pub counted: Option<Result<u64, String>>,
     pub queries: Vec<[Timing; 2]>,
@@ -84,6 +86,8 @@ pub fn run(kind: Kind, load: &Load, plan: &Plan) -> Figures {
     let at = (load.max_t / 1000 + 1) * 1000;
     let counted = (!plan.names.is_empty())
         .then(|| queries::count_samples(&server, plan.names, at, at - load.min_t + 60_000));
+    // Each query resets the peak to measure its own.
+    let peak_ingest = server.peak_rss();
     let (queries, rss_queries) = if plan.reps > 0 {
         eprintln!("  {}: queries", kind.name());
         let q = queries::run_all(&server, plan.window, plan.reps);
@@ -92,7 +96,11 @@ pub fn run(kind: Kind, load: &Load, plan: &Plan) -> Figures {
     } else {
         (Vec::new(), None)
     };
-    let peak_rss = server.peak_rss();
+    let peak_rss = queries
+        .iter()
+        .flatten()
+        .map(|t: &Timing| t.peak)
+        .fold(peak_ingest.max(server.peak_rss()), u64::max);
     let disk = plan.disk.then(|| {
         eprintln!("  {}: disk after compaction", kind.name());
         disk_after_compaction(&server, kind, load)
@@ -103,6 +111,7 @@ pub fn run(kind: Kind, load: &Load, plan: &Plan) -> Figures {
         rss_ingest,
         rss_queries,
         peak_rss,
+        peak_ingest,
         counted,
         queries,
         disk,

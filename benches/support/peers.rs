@@ -410,6 +410,15 @@ impl Server {
         self.status_bytes("VmHWM:")
     }
 
+    /// Starts a new peak: the kernel sets `VmHWM` back to the current
+    /// RSS (`clear_refs` value 5), so what follows has a peak of its own.
+    pub fn reset_peak_rss(&self) {
+        let path = format!("/proc/{}/clear_refs", self.child.id());
+        if let Err(e) = std::fs::write(&path, "5") {
+            eprintln!("cannot reset the peak RSS through {path}: {e}");
+        }
+    }
+
     /// Resident set size now, in bytes.
     pub fn rss(&self) -> u64 {
         self.status_bytes("VmRSS:")

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use storage::{Label, Labels, METRIC_NAME};
 
 use super::eval::{Evaluator, Grid, SeriesOut, Val};
+use super::fold::Folder;
 use super::label_map::{self, LabelMap};
 use crate::ast::{AggOp, AggregateExpr};
 use crate::error::{Error, Result};
-use crate::functions::{kahan::kahan_sum_inc, quantile::quantile};
+use crate::functions::quantile::quantile;
 
 /// Whether label `l` of an input series is one of its group's labels.
 fn in_group(l: &Label, a: &AggregateExpr) -> bool {
@@ -23,56 +24,76 @@ fn in_group(l: &Label, a: &AggregateExpr) -> bool {
 
 /// The group of every input series, and the groups' label sets in order of
 /// first appearance.
+fn group_series(input: &[SeriesOut], a: &AggregateExpr) -> (Vec<usize>, Vec<Labels>) {
+    let mut grouper = Grouper::new(a);
+    let series_group = input.iter().map(|s| grouper.group_of(&s.labels)).collect();
+    (series_group, grouper.into_groups())
+}
+
+/// Numbers the groups of an aggregation in order of first appearance.
 ///
 /// A series' group is found by hashing its group labels where they are, so
 /// only a new group's label set is built.
-fn group_series(input: &[SeriesOut], a: &AggregateExpr) -> (Vec<usize>, Vec<Labels>) {
-    if !a.without && a.grouping.is_empty() {
-        let groups = if input.is_empty() {
-            Vec::new()
-        } else {
-            vec![Labels::default()]
-        };
-        return (vec![0; input.len()], groups);
+pub(crate) struct Grouper<'a> {
+    a: &'a AggregateExpr,
+    groups: Vec<Labels>,
+    /// A group by the hash of its labels; a group whose hash an earlier
+    /// group has (a 64-bit collision) is found in `more`.
+    by_hash: LabelMap<u64, usize>,
+    more: Vec<(u64, usize)>,
+}
+
+impl<'a> Grouper<'a> {
+    pub fn new(a: &'a AggregateExpr) -> Grouper<'a> {
+        Grouper {
+            a,
+            groups: Vec::new(),
+            by_hash: label_map::with_capacity(0),
+            more: Vec::new(),
+        }
     }
-    let mut groups: Vec<Labels> = Vec::new();
-    // A group by the hash of its labels; a group whose hash an earlier
-    // group has (a 64-bit collision) is found in `more`.
-    let mut by_hash: LabelMap<u64, usize> = label_map::with_capacity(0);
-    let mut more: Vec<(u64, usize)> = Vec::new();
-    let same = |g: &Labels, s: &Labels| g.iter().eq(s.iter().filter(|l| in_group(l, a)));
-    let series_group = input
-        .iter()
-        .map(|s| {
-            let h = label_map::hash_pairs(s.labels.iter().filter(|l| in_group(l, a)));
-            let found = match by_hash.get(&h) {
-                Some(&g) if same(&groups[g], &s.labels) => Some(g),
-                Some(_) => more
-                    .iter()
-                    .find(|&&(mh, g)| mh == h && same(&groups[g], &s.labels))
-                    .map(|&(_, g)| g),
-                None => None,
-            };
-            found.unwrap_or_else(|| {
-                let g = groups.len();
-                groups.push(Labels::from_sorted(
-                    s.labels
-                        .iter()
-                        .filter(|l| in_group(l, a))
-                        .cloned()
-                        .collect(),
-                ));
-                match by_hash.entry(h) {
-                    Entry::Vacant(e) => {
-                        e.insert(g);
-                    }
-                    Entry::Occupied(_) => more.push((h, g)),
+
+    /// The group of a series with `labels`: an existing one, or the next
+    /// number.
+    pub fn group_of(&mut self, labels: &Labels) -> usize {
+        let a = self.a;
+        if !a.without && a.grouping.is_empty() {
+            if self.groups.is_empty() {
+                self.groups.push(Labels::default());
+            }
+            return 0;
+        }
+        let groups = &self.groups;
+        let same = |g: &Labels| g.iter().eq(labels.iter().filter(|l| in_group(l, a)));
+        let h = label_map::hash_pairs(labels.iter().filter(|l| in_group(l, a)));
+        let found = match self.by_hash.get(&h) {
+            Some(&g) if same(&groups[g]) => Some(g),
+            Some(_) => self
+                .more
+                .iter()
+                .find(|&&(mh, g)| mh == h && same(&groups[g]))
+                .map(|&(_, g)| g),
+            None => None,
+        };
+        found.unwrap_or_else(|| {
+            let g = self.groups.len();
+            self.groups.push(Labels::from_sorted(
+                labels.iter().filter(|l| in_group(l, a)).cloned().collect(),
+            ));
+            match self.by_hash.entry(h) {
+                Entry::Vacant(e) => {
+                    e.insert(g);
                 }
-                g
-            })
+                Entry::Occupied(_) => self.more.push((h, g)),
+            }
+            g
         })
-        .collect();
-    (series_group, groups)
+    }
+
+    /// The groups' label sets, by number.
+    pub fn into_groups(self) -> Vec<Labels> {
+        self.groups
+    }
 }
 
 /// Formats a float as Go's `strconv.FormatFloat(v, 'f', -1, 64)`.
@@ -80,102 +101,47 @@ pub(crate) fn format_float(v: f64) -> String {
     crate::go_float::format_f(v)
 }
 
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    stamp: usize,
-    count: f64,
-    value: f64,
-    c: f64,
-    mean: f64,
-    incremental: bool,
+/// A folding aggregation ([`Folder`]) fed one series at a time, in input
+/// order.
+pub(crate) struct Folding<'a> {
+    grouper: Grouper<'a>,
+    folder: Folder,
+    /// Per group, with delayed name removal: whether its result is marked
+    /// for name removal (any of its input series is).
+    marks: Vec<bool>,
 }
 
-impl Acc {
-    fn start(&mut self, op: AggOp, v: f64, stamp: usize) {
-        *self = Acc {
-            stamp,
-            count: 1.0,
-            value: v,
-            c: 0.0,
-            mean: v,
-            incremental: false,
-        };
-        if matches!(op, AggOp::Stddev | AggOp::Stdvar) {
-            self.value = if v.is_finite() { 0.0 } else { f64::NAN };
+impl<'a> Folding<'a> {
+    pub fn new(a: &'a AggregateExpr, folder: Folder) -> Folding<'a> {
+        Folding {
+            grouper: Grouper::new(a),
+            folder,
+            marks: Vec::new(),
         }
     }
 
-    fn add(&mut self, op: AggOp, f: f64) {
-        match op {
-            AggOp::Sum => {
-                self.count += 1.0;
-                (self.value, self.c) = kahan_sum_inc(f, self.value, self.c);
-            }
-            AggOp::Avg => {
-                self.count += 1.0;
-                if !self.incremental {
-                    let (nv, nc) = kahan_sum_inc(f, self.value, self.c);
-                    if !nv.is_infinite() {
-                        (self.value, self.c) = (nv, nc);
-                        return;
-                    }
-                    self.incremental = true;
-                    self.mean = self.value / (self.count - 1.0);
-                    self.c /= self.count - 1.0;
-                }
-                if self.mean.is_infinite() {
-                    if f.is_infinite() && (self.mean > 0.0) == (f > 0.0) {
-                        return;
-                    }
-                    if !f.is_infinite() && !f.is_nan() {
-                        return;
-                    }
-                }
-                let q = (self.count - 1.0) / self.count;
-                (self.mean, self.c) = kahan_sum_inc(f / self.count, q * self.mean, q * self.c);
-            }
-            AggOp::Count => self.count += 1.0,
-            AggOp::Group => {}
-            AggOp::Max if (self.value < f || self.value.is_nan()) => {
-                self.value = f;
-            }
-            AggOp::Min if (self.value > f || self.value.is_nan()) => {
-                self.value = f;
-            }
-            AggOp::Stddev | AggOp::Stdvar => {
-                if !f.is_finite() {
-                    self.value = f64::NAN;
-                    return;
-                }
-                self.count += 1.0;
-                let delta = f - self.mean;
-                self.mean += delta / self.count;
-                self.value += delta * (f - self.mean);
-            }
-            _ => {}
+    /// Folds the next input series.
+    pub fn add(&mut self, s: SeriesOut) {
+        let g = self.grouper.group_of(&s.labels);
+        if g == self.marks.len() {
+            self.marks.push(false);
         }
+        self.marks[g] |= s.drop_name;
+        self.folder.fold(g, s.points);
     }
 
-    fn result(&self, op: AggOp) -> f64 {
-        match op {
-            AggOp::Sum => self.value + self.c,
-            AggOp::Avg => {
-                if self.incremental {
-                    self.mean + self.c
-                } else {
-                    (self.value + self.c) / self.count
-                }
-            }
-            AggOp::Count => self.count,
-            AggOp::Group => 1.0,
-            AggOp::Stdvar => self.value / self.count,
-            AggOp::Stddev => (self.value / self.count).sqrt(),
-            _ => self.value,
-        }
+    /// The aggregation's series, one per group with points.
+    pub fn finish(self) -> Val {
+        let groups = self.grouper.into_groups();
+        let out = self.folder.finish(groups.len());
+        Val::Vector(group_results(groups, out, &self.marks))
     }
 }
 
 pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) -> Result<Val> {
+    if let Some(v) = super::streamed::aggregate(ev, a, grid)? {
+        return Ok(v);
+    }
     let mut str_param = None;
     let mut num_param = None;
     if let Some(p) = &a.param {
@@ -197,6 +163,11 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
         }
     }
     let input = ev.eval_vector(&a.expr, grid)?;
+    if let Some(folder) = Folder::new(a.op, grid) {
+        let mut folding = Folding::new(a, folder);
+        input.into_iter().for_each(|s| folding.add(s));
+        return Ok(folding.finish());
+    }
 
     let (series_group, groups) = group_series(&input, a);
 
@@ -205,10 +176,6 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
     let mut group_marks = vec![false; groups.len()];
     for (s, &g) in input.iter().zip(&series_group) {
         group_marks[g] |= s.drop_name;
-    }
-
-    if let Some(out) = accumulate(a.op, &input, &series_group, groups.len(), grid) {
-        return Ok(Val::Vector(group_results(groups, out, &group_marks)));
     }
 
     // Points bucketed by step, in input order.
@@ -301,28 +268,10 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) 
             }
             Ok(Val::Vector(out))
         }
-        op => {
-            let mut acc = vec![Acc::default(); groups.len()];
-            let mut out: Vec<Vec<(i64, f64)>> = vec![Vec::new(); groups.len()];
-            let mut touched = Vec::new();
-            for (k, step) in steps.iter().enumerate() {
-                let stamp = k + 1;
-                touched.clear();
-                for &(i, v) in step {
-                    let g = series_group[i as usize];
-                    if acc[g].stamp != stamp {
-                        acc[g].start(op, v, stamp);
-                        touched.push(g);
-                    } else {
-                        acc[g].add(op, v);
-                    }
-                }
-                for &g in &touched {
-                    out[g].push((grid.t(k), acc[g].result(op)));
-                }
-            }
-            Ok(Val::Vector(group_results(groups, out, &group_marks)))
-        }
+        op => Err(Error::Eval(format!(
+            "aggregation {} not supported",
+            op.as_str()
+        ))),
     }
 }
 
@@ -343,65 +292,6 @@ fn group_results(
         })
         .filter(|s| !s.points.is_empty())
         .collect()
-}
-
-/// The points of every group for the operators that fold values one by one
-/// (`sum`, `avg`, `count`, `group`, `min`, `max`, `stddev`, `stdvar`),
-/// read series by series into one accumulator per group and step. Each
-/// accumulator takes its inputs in input order, as a walk step by step
-/// does, so the result is the same to the bit; it only spares bucketing
-/// every point by step first. `None` for other operators, or when there
-/// are far more group × step slots than points (sparse input, where the
-/// walk step by step needs less memory).
-fn accumulate(
-    op: AggOp,
-    input: &[SeriesOut],
-    series_group: &[usize],
-    ngroups: usize,
-    grid: Grid,
-) -> Option<Vec<Vec<(i64, f64)>>> {
-    if !matches!(
-        op,
-        AggOp::Sum
-            | AggOp::Avg
-            | AggOp::Count
-            | AggOp::Group
-            | AggOp::Min
-            | AggOp::Max
-            | AggOp::Stddev
-            | AggOp::Stdvar
-    ) {
-        return None;
-    }
-    let n = grid.len();
-    let points: usize = input.iter().map(|s| s.points.len()).sum();
-    let slots = ngroups.checked_mul(n)?;
-    if slots > points.max(1 << 16) {
-        return None;
-    }
-    let mut acc = vec![Acc::default(); slots];
-    for (s, &g) in input.iter().zip(series_group) {
-        let row = &mut acc[g * n..(g + 1) * n];
-        for &(t, v) in &s.points {
-            let a = &mut row[grid.idx(t)];
-            if a.stamp == 0 {
-                a.start(op, v, 1);
-            } else {
-                a.add(op, v);
-            }
-        }
-    }
-    Some(
-        acc.chunks_exact(n)
-            .map(|row| {
-                row.iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.stamp != 0)
-                    .map(|(k, a)| (grid.t(k), a.result(op)))
-                    .collect()
-            })
-            .collect(),
-    )
 }
 
 /// The `k` members (input order) of a group that topk (or bottomk) keeps,
@@ -682,43 +572,6 @@ mod tests {
         assert!(got.windows(2).all(|w| w[0] >= w[1]), "{got:?}");
         // The five dropped are five of the smallest (0 and 1).
         assert_eq!(got.iter().filter(|&&v| v <= 1.0).count(), 1);
-    }
-
-    /// stdvar and stddev of `values`, as one group at one step.
-    fn spread(values: &[f64]) -> (f64, f64) {
-        let run = |op| {
-            let mut acc = Acc::default();
-            acc.start(op, values[0], 1);
-            for &v in &values[1..] {
-                acc.add(op, v);
-            }
-            acc.result(op)
-        };
-        (run(AggOp::Stdvar), run(AggOp::Stddev))
-    }
-
-    #[test]
-    fn stdvar_and_stddev_with_infinities_and_nan() {
-        let (inf, nan) = (f64::INFINITY, f64::NAN);
-        assert_eq!(spread(&[1.0, 2.0]), (0.25, 0.5));
-        assert_eq!(spread(&[3.0]), (0.0, 0.0));
-        // Any non-finite member makes the result NaN, wherever it is and
-        // even alone in its group (3.x; 2.x answered 0 for a group of one,
-        // as its accumulator started at 0 whatever the first value).
-        for group in [
-            vec![-inf],
-            vec![inf],
-            vec![nan],
-            vec![-inf, 0.0],
-            vec![0.0, -inf],
-            vec![inf, inf],
-            vec![-inf, -inf, 0.0],
-            vec![1.0, 2.0, nan],
-            vec![nan, 1.0, 2.0],
-        ] {
-            let (var, dev) = spread(&group);
-            assert!(var.is_nan() && dev.is_nan(), "{group:?}: {var} {dev}");
-        }
     }
 
     #[test]

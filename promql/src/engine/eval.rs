@@ -315,7 +315,7 @@ impl<'a> Evaluator<'a> {
     /// Evaluates `f` with `func` as the function (or aggregation; `None`
     /// under an operator) the selectors inside feed, as Prometheus derives
     /// the `func` hint from the nearest such node above a selector.
-    fn feeding<T>(&mut self, func: Option<&'static str>, f: impl FnOnce(&mut Self) -> T) -> T {
+    pub fn feeding<T>(&mut self, func: Option<&'static str>, f: impl FnOnce(&mut Self) -> T) -> T {
         let outer = std::mem::replace(&mut self.feeding, func);
         let r = f(self);
         self.feeding = outer;
@@ -377,12 +377,18 @@ impl<'a> Evaluator<'a> {
         // A node's whole output counts, as upstream counts every point of
         // a range result: the per-step check alone lets series × steps grow
         // without bound.
-        let n = v.samples();
+        self.held(v.samples())?;
+        Ok(v)
+    }
+
+    /// Notes that a node's whole output of `n` samples is held, failing
+    /// past the limit.
+    pub fn held(&self, n: u64) -> Result<()> {
         self.note_held(n);
         if n > self.opts.max_samples as u64 {
             return Err(Error::TooManySamples("query execution"));
         }
-        Ok(v)
+        Ok(())
     }
 
     fn eval_node(&mut self, expr: &Expr, grid: Grid) -> Result<Val> {

@@ -11,12 +11,12 @@ use super::eval::{
     merge_after_name_removal, merge_same_labels, remove_name, stay_distinct, Evaluator, Grid,
     SeriesOut, Val,
 };
-use super::selector::{self, RangeData, WindowFn};
+use super::selector;
 use crate::ast::{Call, Expr, Pos, ValueType};
 use crate::error::{Error, Result};
-use crate::functions::{histogram, math, over_time as ot, rate, time};
+use crate::functions::{histogram, math, time};
 
-fn unwrap_parens(mut e: &Expr) -> &Expr {
+pub(crate) fn unwrap_parens(mut e: &Expr) -> &Expr {
     while let Expr::Paren(inner) = e {
         e = inner;
     }
@@ -26,7 +26,7 @@ fn unwrap_parens(mut e: &Expr) -> &Expr {
 pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val> {
     let name = c.func.name;
     if let Some(mi) = (0..c.args.len()).find(|&i| c.func.arg_type(i) == ValueType::Matrix) {
-        return range_call(ev, c, mi, grid);
+        return super::range_call::eval(ev, c, mi, grid);
     }
     if let Some(f) = math::simple_math(name) {
         let v = ev.eval_vector(&c.args[0], grid)?;
@@ -435,7 +435,7 @@ fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
 
 /// Labels of `absent()`'s output: the equality matchers of a selector
 /// argument (a label matched twice is left out).
-fn absent_labels(arg: &Expr) -> Labels {
+pub(crate) fn absent_labels(arg: &Expr) -> Labels {
     let matchers = match unwrap_parens(arg) {
         Expr::Vector(vs) => &vs.matchers,
         Expr::Matrix(ms) => &ms.vector.matchers,
@@ -565,209 +565,4 @@ fn classic_histogram(
         }
     }
     Ok(Val::Vector(merge_after_name_removal(out, delayed, false)?))
-}
-
-/// Functions over a range vector argument (matrix selector or subquery).
-fn range_call(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<Val> {
-    let name = c.func.name;
-    let mut scalars: Vec<Vec<f64>> = Vec::new();
-    for (i, a) in c.args.iter().enumerate() {
-        if i != mi {
-            scalars.push(ev.eval_scalar(a, grid)?);
-        }
-    }
-    let from_selector = matches!(unwrap_parens(&c.args[mi]), Expr::Matrix(_));
-    let rd: RangeData = match unwrap_parens(&c.args[mi]) {
-        Expr::Matrix(ms) => selector::load_range(ev, ms, grid)?,
-        Expr::Subquery(sq) => ev.uncounted(|ev| super::subquery::eval_subquery(ev, sq, grid))?,
-        _ => {
-            return Err(Error::Eval(format!(
-                "expected range vector in call to {name}()"
-            )))
-        }
-    };
-
-    if name == "absent_over_time" {
-        let mut present = vec![false; grid.len()];
-        rd.map_windows(ev, grid, |k, _, _, _| {
-            present[k] = true;
-            None
-        })?;
-        let points: Vec<(i64, f64)> = present
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !**p)
-            .map(|(k, _)| (grid.t(k), 1.0))
-            .collect();
-        return Ok(Val::Vector(if points.is_empty() {
-            Vec::new()
-        } else {
-            vec![SeriesOut::new(absent_labels(&c.args[mi]), points)]
-        }));
-    }
-
-    if name == "double_exponential_smoothing" {
-        for (&sf, &tf) in scalars[0].iter().zip(&scalars[1]) {
-            ot::validate_smoothing(sf, tf).map_err(Error::Eval)?;
-        }
-    }
-    if name == "quantile_over_time" {
-        let mut has_samples = None;
-        for &q in &scalars[0] {
-            if !(0.0..=1.0).contains(&q) && *has_samples.get_or_insert_with(|| rd.has_samples()) {
-                ev.check_quantile(q, c.arg_pos(0));
-            }
-        }
-    }
-
-    type Simple = fn(&[(i64, f64)]) -> f64;
-    /// What to compute per window, resolved once rather than per window.
-    enum Kind {
-        Simple(Simple),
-        /// `rate`, `increase` (counters) and `delta`.
-        Extrapolated {
-            counter: bool,
-            is_rate: bool,
-        },
-        Irate,
-        Idelta,
-        Deriv,
-        PredictLinear,
-        Quantile,
-        Smoothing,
-        Unknown,
-    }
-    let kind = match name {
-        "avg_over_time" => Kind::Simple(ot::avg_over_time),
-        "sum_over_time" => Kind::Simple(ot::sum_over_time),
-        "count_over_time" => Kind::Simple(ot::count_over_time),
-        "min_over_time" => Kind::Simple(ot::min_over_time),
-        "max_over_time" => Kind::Simple(ot::max_over_time),
-        "last_over_time" => Kind::Simple(ot::last_over_time),
-        "first_over_time" => Kind::Simple(ot::first_over_time),
-        "present_over_time" => Kind::Simple(ot::present_over_time),
-        "stddev_over_time" => Kind::Simple(ot::stddev_over_time),
-        "stdvar_over_time" => Kind::Simple(ot::stdvar_over_time),
-        "mad_over_time" => Kind::Simple(ot::mad_over_time),
-        "changes" => Kind::Simple(ot::changes),
-        "resets" => Kind::Simple(ot::resets),
-        "ts_of_min_over_time" => Kind::Simple(ot::ts_of_min_over_time),
-        "ts_of_max_over_time" => Kind::Simple(ot::ts_of_max_over_time),
-        "ts_of_last_over_time" => Kind::Simple(ot::ts_of_last_over_time),
-        "ts_of_first_over_time" => Kind::Simple(ot::ts_of_first_over_time),
-        "rate" | "increase" | "delta" => Kind::Extrapolated {
-            counter: name != "delta",
-            is_rate: name == "rate",
-        },
-        "irate" => Kind::Irate,
-        "idelta" => Kind::Idelta,
-        "deriv" => Kind::Deriv,
-        "predict_linear" => Kind::PredictLinear,
-        "quantile_over_time" => Kind::Quantile,
-        "double_exponential_smoothing" => Kind::Smoothing,
-        _ => Kind::Unknown,
-    };
-    let range = rd.range;
-    // One monomorphised window loop per function, the function inlined.
-    let outs = match kind {
-        Kind::Simple(f) => rd.map_windows_fn(ev, grid, move |_, _, _, w| Some(f(w)))?,
-        Kind::Extrapolated { counter, is_rate } => {
-            let x = rate::Extrapolation::new(counter, is_rate, range);
-            // One window loop per combination, the flags constant in it.
-            match (counter, is_rate) {
-                (true, true) => rd.map_windows_par(ev, grid, Extrapolated::<true, true>(x))?,
-                (true, false) => rd.map_windows_par(ev, grid, Extrapolated::<true, false>(x))?,
-                (false, _) => rd.map_windows_par(ev, grid, Extrapolated::<false, false>(x))?,
-            }
-        }
-        Kind::Irate => rd.map_windows_fn(ev, grid, |_, _, _, w| rate::instant_value(w, true))?,
-        Kind::Idelta => rd.map_windows_fn(ev, grid, |_, _, _, w| rate::instant_value(w, false))?,
-        Kind::Deriv => rd.map_windows_fn(ev, grid, |_, _, _, w| ot::deriv(w))?,
-        Kind::PredictLinear => {
-            let d = &scalars[0];
-            rd.map_windows_fn(ev, grid, |k, t, _, w| ot::predict_linear(w, d[k], t))?
-        }
-        Kind::Quantile => {
-            let q = &scalars[0];
-            rd.map_windows_fn(ev, grid, |k, _, _, w| Some(ot::quantile_over_time(q[k], w)))?
-        }
-        Kind::Smoothing => {
-            let (sf, tf) = (&scalars[0], &scalars[1]);
-            rd.map_windows_fn(ev, grid, |k, _, _, w| {
-                ot::double_exponential_smoothing(w, sf[k], tf[k])
-            })?
-        }
-        Kind::Unknown => {
-            let mut unknown = false;
-            let outs = rd.map_windows(ev, grid, |_, _, _, _| {
-                unknown = true;
-                None
-            })?;
-            if unknown {
-                return Err(Error::Eval(format!("function {name}() is not supported")));
-            }
-            outs
-        }
-    };
-    // `rate`/`increase` note a series that might not be a counter when it
-    // had any window at all.
-    let counter = matches!(kind, Kind::Extrapolated { counter: true, .. });
-    let keep_name = matches!(name, "last_over_time" | "first_over_time");
-    let delayed = ev.opts.delayed_name_removal;
-    let still_distinct = (keep_name && from_selector) || stay_distinct(&rd.series, from_selector);
-    let mut result = Vec::with_capacity(rd.series.len());
-    // The name last checked: a selector's series usually share one.
-    let mut checked: Option<String> = None;
-    for (s, (points, any)) in rd.series.into_iter().zip(outs) {
-        if counter && any && checked.as_deref() != Some(s.labels.get(METRIC_NAME)) {
-            let metric = s.labels.get(METRIC_NAME);
-            checked = Some(metric.to_string());
-            if !metric.is_empty()
-                && !["_total", "_sum", "_count", "_bucket"]
-                    .iter()
-                    .any(|suf| metric.ends_with(suf))
-            {
-                ev.info(format!(
-                    "PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: {metric:?} ({})",
-                    c.arg_pos(0)
-                ));
-            }
-        }
-        if points.is_empty() {
-            continue;
-        }
-        // The functions that keep the name also keep a removal mark that
-        // came through a subquery.
-        let mut out = SeriesOut {
-            labels: s.labels,
-            points,
-            drop_name: s.drop_name,
-        };
-        if !keep_name {
-            remove_name(&mut out, delayed);
-        }
-        result.push(out);
-    }
-    Ok(Val::Vector(merge_after_name_removal(
-        result,
-        delayed,
-        still_distinct,
-    )?))
-}
-
-/// `rate` (`COUNTER && RATE`), `increase` (`COUNTER`) or `delta` (neither)
-/// over the windows of a range selector; the flags are the ones given to
-/// the wrapped [`rate::Extrapolation`].
-#[derive(Clone)]
-struct Extrapolated<const COUNTER: bool, const RATE: bool>(rate::Extrapolation);
-
-impl<const COUNTER: bool, const RATE: bool> WindowFn for Extrapolated<COUNTER, RATE> {
-    fn start_series(&mut self, samples: &[(i64, f64)]) {
-        self.0.start_series(samples);
-    }
-
-    #[inline(always)]
-    fn window(&mut self, _: usize, _: i64, te: i64, w: &[(i64, f64)]) -> Option<f64> {
-        self.0.eval_as::<COUNTER, RATE>(w, te)
-    }
 }

@@ -7,9 +7,12 @@
 mod aggregate;
 mod binary;
 mod eval;
+mod fold;
 mod functions;
 mod label_map;
+mod range_call;
 mod selector;
+mod streamed;
 mod subquery;
 
 use std::sync::atomic::AtomicBool;

@@ -162,9 +162,26 @@ pub(crate) trait WindowFn {
 /// any non-empty window.
 pub(crate) type SeriesPoints = (Vec<(i64, f64)>, bool);
 
+/// What the windows of one node held and produced, summed over the parts
+/// it is computed in: samples held per step, and the points produced
+/// (shared by the threads, so the output limit holds for their sum).
+pub(crate) struct WindowTally {
+    per_step: Vec<usize>,
+    produced: AtomicUsize,
+}
+
+impl WindowTally {
+    pub fn new(grid: Grid) -> WindowTally {
+        WindowTally {
+            per_step: vec![0; grid.len()],
+            produced: AtomicUsize::new(0),
+        }
+    }
+}
+
 /// A closure as a [`WindowFn`].
 #[derive(Clone)]
-struct Plain<F>(F);
+pub(crate) struct Plain<F>(pub F);
 
 impl<F: FnMut(usize, i64, i64, &[(i64, f64)]) -> Option<f64>> WindowFn for Plain<F> {
     #[inline(always)]
@@ -252,17 +269,6 @@ impl RangeData {
         self.map_windows_with(ev, grid, Plain(f))
     }
 
-    /// [`RangeData::map_windows`] on the query's threads
-    /// ([`RangeData::map_windows_par`]), for a function without state.
-    pub fn map_windows_fn(
-        &self,
-        ev: &Evaluator,
-        grid: Grid,
-        f: impl Fn(usize, i64, i64, &[(i64, f64)]) -> Option<f64> + Clone + Sync,
-    ) -> Result<Vec<SeriesPoints>> {
-        self.map_windows_par(ev, grid, Plain(f))
-    }
-
     /// [`RangeData::map_windows`] with a [`WindowFn`].
     pub fn map_windows_with(
         &self,
@@ -271,42 +277,54 @@ impl RangeData {
         f: impl WindowFn,
     ) -> Result<Vec<SeriesPoints>> {
         let mut f = f;
-        let mut per_step = vec![0usize; grid.len()];
-        let produced = AtomicUsize::new(0);
+        let mut tally = WindowTally::new(grid);
         let all = 0..self.series.len();
-        let out = self.windows_of(all, grid, &mut f, &mut per_step, &produced, ev.limits())?;
-        self.count(ev, &per_step)?;
+        let out = self.windows_of(
+            all,
+            grid,
+            &mut f,
+            &mut tally.per_step,
+            &tally.produced,
+            ev.limits(),
+        )?;
+        self.count(ev, &tally)?;
         Ok(out)
     }
 
-    /// [`RangeData::map_windows_with`] with the series split between the
-    /// query's threads, each with its own copy of `f`; the same result.
-    pub fn map_windows_par(
+    /// [`RangeData::map_windows_with`] over the series `part` only, split
+    /// between the query's threads, each with its own copy of `f` (the
+    /// same result), adding to `tally`; a node ends with
+    /// [`RangeData::count`] once all its parts are done.
+    pub fn map_windows_part(
         &self,
         ev: &Evaluator,
         grid: Grid,
         f: impl WindowFn + Clone + Sync,
+        part: Range<usize>,
+        tally: &mut WindowTally,
     ) -> Result<Vec<SeriesPoints>> {
         let steps = grid.len();
         let limits = ev.limits();
-        let produced = AtomicUsize::new(0);
-        let parts = ev
-            .workers
-            .map_ranges(self.series.len(), PARALLEL_MIN, |series| {
-                let mut f = f.clone();
-                let mut per_step = vec![0usize; steps];
-                let out =
-                    self.windows_of(series, grid, &mut f, &mut per_step, &produced, limits)?;
-                Ok((out, per_step))
-            });
+        let produced = &tally.produced;
+        let base = part.start;
+        let parts = ev.workers.map_ranges(part.len(), PARALLEL_MIN, |r| {
+            let mut f = f.clone();
+            let mut per_step = vec![0usize; steps];
+            let series = (base + r.start)..(base + r.end);
+            let out = self.windows_of(series, grid, &mut f, &mut per_step, produced, limits)?;
+            Ok((out, per_step))
+        });
         let (out, per_step) = join_parts(parts?, steps)?;
-        self.count(ev, &per_step)?;
+        for (a, b) in tally.per_step.iter_mut().zip(per_step) {
+            *a += b;
+        }
         Ok(out)
     }
 
     /// Counts the samples the windows held per step, and checks the most
     /// held at one step against the limit.
-    fn count(&self, ev: &Evaluator, per_step: &[usize]) -> Result<()> {
+    pub fn count(&self, ev: &Evaluator, tally: &WindowTally) -> Result<()> {
+        let per_step = &tally.per_step;
         for (k, &n) in per_step.iter().enumerate() {
             ev.count_samples(k, n as u64);
         }
