@@ -51,7 +51,7 @@ pub(crate) fn eval(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Resul
     let mut tally = WindowTally::new(grid);
     let all = 0..call.len();
     let outs = call.points(ev, grid, all.clone(), &mut tally)?;
-    call.count(ev, &tally)?;
+    tally.count(ev)?;
     let mut result = Vec::with_capacity(call.len());
     for (si, (points, any)) in all.zip(outs) {
         if let Some(s) = call.finish_series(ev, si, points, any) {
@@ -293,11 +293,6 @@ impl<'c> RangeCall<'c> {
                 rd.map_windows_part(ev, grid, f, part, tally)
             }
         }
-    }
-
-    /// Counts what the windows of all parts held (once, at the end).
-    pub fn count(&self, ev: &Evaluator, tally: &WindowTally) -> Result<()> {
-        self.rd.count(ev, tally)
     }
 
     /// The output series of input series `si` from its points (`None`

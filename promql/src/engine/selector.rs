@@ -34,57 +34,105 @@ pub(crate) fn eval_vector(
     grid: Grid,
     want_ts: bool,
 ) -> Result<Vec<SeriesOut>> {
-    let at = ev.resolve_at(vs.at);
-    let lookback = ev.opts.lookback_delta;
-    let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
-    let started = Instant::now();
-    let mint = min_te.saturating_sub(lookback).saturating_add(1);
-    let querier = ev.q.querier(mint, max_te)?;
-    let hints = ev.select_hints(mint, max_te, 0);
-    let series = ev.selected(querier.select(&hints, &vs.matchers)?);
-    ev.add_prepare_time(started.elapsed());
-    let steps = grid.len();
-    let limits = ev.limits();
-    let produced = AtomicUsize::new(0);
-    let parts = ev.workers.map_parts(series, PARALLEL_MIN, |part| {
-        let mut out = Vec::with_capacity(part.len());
-        let mut buf: Vec<(i64, f64)> = Vec::new();
-        let mut per_step = vec![0usize; steps];
-        for s in part {
-            limits.check("expression evaluation")?;
-            buf.clear();
-            s.read_into(&mut buf);
-            let mut points = Vec::new();
-            let mut i = 0usize; // first sample after te
-            for (k, t) in grid.times().enumerate() {
-                let te = eval_time(at, vs.offset, t);
-                while i < buf.len() && buf[i].0 <= te {
-                    i += 1;
-                }
-                if i == 0 {
-                    continue;
-                }
-                let (st, sv) = buf[i - 1];
-                if st <= te - lookback || is_stale_nan(sv) {
-                    continue;
-                }
-                per_step[k] += 1;
-                points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
-            }
-            if !points.is_empty() {
-                let n = points.len();
-                limits.check_output(produced.fetch_add(n, Ordering::Relaxed) + n)?;
-                out.push(SeriesOut::new(s.labels, points));
-            }
-        }
-        Ok((out, per_step))
-    });
-    let (out, per_step) = join_parts(parts?, steps)?;
-    for (k, &n) in per_step.iter().enumerate() {
-        ev.count_samples(k, n as u64);
-    }
-    ev.check_samples(per_step.iter().copied().max().unwrap_or(0))?;
+    let mut src = VectorSource::select(ev, vs, grid, want_ts)?;
+    let mut tally = WindowTally::new(grid);
+    let out = src.part(ev, grid, src.len(), &mut tally)?;
+    tally.count(ev)?;
     Ok(out)
+}
+
+/// The series an instant vector selector selected, their points computed
+/// a part at a time (all at once in [`eval_vector`]).
+pub(crate) struct VectorSource {
+    series: std::vec::IntoIter<storage::querier::Series>,
+    at: Option<i64>,
+    offset: i64,
+    lookback: i64,
+    want_ts: bool,
+}
+
+impl VectorSource {
+    /// Selects the series the grid needs.
+    pub fn select(
+        ev: &mut Evaluator,
+        vs: &VectorSelector,
+        grid: Grid,
+        want_ts: bool,
+    ) -> Result<VectorSource> {
+        let at = ev.resolve_at(vs.at);
+        let lookback = ev.opts.lookback_delta;
+        let (min_te, max_te) = eval_time_bounds(at, vs.offset, grid);
+        let started = Instant::now();
+        let mint = min_te.saturating_sub(lookback).saturating_add(1);
+        let querier = ev.q.querier(mint, max_te)?;
+        let hints = ev.select_hints(mint, max_te, 0);
+        let series = ev.selected(querier.select(&hints, &vs.matchers)?);
+        ev.add_prepare_time(started.elapsed());
+        Ok(VectorSource {
+            series: series.into_iter(),
+            at,
+            offset: vs.offset,
+            lookback,
+            want_ts,
+        })
+    }
+
+    /// Series not yet read.
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// The series with points among the next `n`, read on the query's
+    /// threads, what they held added to `tally`.
+    pub fn part(
+        &mut self,
+        ev: &Evaluator,
+        grid: Grid,
+        n: usize,
+        tally: &mut WindowTally,
+    ) -> Result<Vec<SeriesOut>> {
+        let series: Vec<storage::querier::Series> = self.series.by_ref().take(n).collect();
+        let (at, offset, lookback, want_ts) = (self.at, self.offset, self.lookback, self.want_ts);
+        let steps = grid.len();
+        let limits = ev.limits();
+        let produced = &tally.produced;
+        let parts = ev.workers.map_parts(series, PARALLEL_MIN, |part| {
+            let mut out = Vec::with_capacity(part.len());
+            let mut buf: Vec<(i64, f64)> = Vec::new();
+            let mut per_step = vec![0usize; steps];
+            for s in part {
+                limits.check("expression evaluation")?;
+                buf.clear();
+                s.read_into(&mut buf);
+                let mut points = Vec::new();
+                let mut i = 0usize; // first sample after te
+                for (k, t) in grid.times().enumerate() {
+                    let te = eval_time(at, offset, t);
+                    while i < buf.len() && buf[i].0 <= te {
+                        i += 1;
+                    }
+                    if i == 0 {
+                        continue;
+                    }
+                    let (st, sv) = buf[i - 1];
+                    if st <= te - lookback || is_stale_nan(sv) {
+                        continue;
+                    }
+                    per_step[k] += 1;
+                    points.push((t, if want_ts { st as f64 / 1000.0 } else { sv }));
+                }
+                if !points.is_empty() {
+                    let n = points.len();
+                    limits.check_output(produced.fetch_add(n, Ordering::Relaxed) + n)?;
+                    out.push(SeriesOut::new(s.labels, points));
+                }
+            }
+            Ok((out, per_step))
+        });
+        let (out, per_step) = join_parts(parts?, steps)?;
+        tally.add(&per_step);
+        Ok(out)
+    }
 }
 
 /// Series per thread below which a selector's series are not split
@@ -176,6 +224,21 @@ impl WindowTally {
             per_step: vec![0; grid.len()],
             produced: AtomicUsize::new(0),
         }
+    }
+
+    fn add(&mut self, per_step: &[usize]) {
+        for (a, b) in self.per_step.iter_mut().zip(per_step) {
+            *a += b;
+        }
+    }
+
+    /// Counts the samples held per step, and checks the most held at one
+    /// step against the limit: once per node, after all its parts.
+    pub fn count(&self, ev: &Evaluator) -> Result<()> {
+        for (k, &n) in self.per_step.iter().enumerate() {
+            ev.count_samples(k, n as u64);
+        }
+        ev.check_samples(self.per_step.iter().copied().max().unwrap_or(0))
     }
 }
 
@@ -287,14 +350,14 @@ impl RangeData {
             &tally.produced,
             ev.limits(),
         )?;
-        self.count(ev, &tally)?;
+        tally.count(ev)?;
         Ok(out)
     }
 
     /// [`RangeData::map_windows_with`] over the series `part` only, split
     /// between the query's threads, each with its own copy of `f` (the
     /// same result), adding to `tally`; a node ends with
-    /// [`RangeData::count`] once all its parts are done.
+    /// [`WindowTally::count`] once all its parts are done.
     pub fn map_windows_part(
         &self,
         ev: &Evaluator,
@@ -315,20 +378,8 @@ impl RangeData {
             Ok((out, per_step))
         });
         let (out, per_step) = join_parts(parts?, steps)?;
-        for (a, b) in tally.per_step.iter_mut().zip(per_step) {
-            *a += b;
-        }
+        tally.add(&per_step);
         Ok(out)
-    }
-
-    /// Counts the samples the windows held per step, and checks the most
-    /// held at one step against the limit.
-    pub fn count(&self, ev: &Evaluator, tally: &WindowTally) -> Result<()> {
-        let per_step = &tally.per_step;
-        for (k, &n) in per_step.iter().enumerate() {
-            ev.count_samples(k, n as u64);
-        }
-        ev.check_samples(per_step.iter().copied().max().unwrap_or(0))
     }
 
     /// The window loop over the series `series`: their points (see

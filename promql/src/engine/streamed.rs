@@ -1,6 +1,7 @@
-//! Aggregations fed straight by a range function over a selector, as in
-//! `sum by (job) (rate(x[5m]))`: the function's series are computed a part
-//! at a time and folded into the aggregation as each part is done.
+//! Aggregations fed straight by a selector or by a range function over a
+//! selector, as in `sum by (job) (rate(x[5m]))`: the input's series are
+//! computed a part at a time and folded into the aggregation as each part
+//! is done.
 //!
 //! Evaluated node by node, such a query holds the function's whole output
 //! (every selected series × every step: 190 MB for 50,000 series over 240
@@ -14,8 +15,8 @@ use super::eval::{merge_same_labels, Evaluator, Grid, Val};
 use super::fold::Folder;
 use super::functions::unwrap_parens;
 use super::range_call::{Kind, RangeCall};
-use super::selector::WindowTally;
-use crate::ast::{AggregateExpr, Expr, ValueType};
+use super::selector::{VectorSource, WindowTally};
+use crate::ast::{AggregateExpr, Call, Expr, ValueType, VectorSelector};
 use crate::error::Result;
 
 /// Points a part holds at most (16 MiB of points); a part has at least
@@ -25,67 +26,107 @@ const PART_POINTS: usize = if cfg!(test) { 1 << 14 } else { 1 << 20 };
 const PART_MIN_SERIES: usize = if cfg!(test) { 100 } else { 2048 };
 
 /// Evaluates `a` this way when it is a folding aggregation of a range
-/// function over a selector; `None` (nothing evaluated) otherwise.
+/// function over a selector, or of a selector; `None` (nothing evaluated)
+/// otherwise.
 pub(crate) fn aggregate(ev: &mut Evaluator, a: &AggregateExpr, grid: Grid) -> Result<Option<Val>> {
     #[cfg(test)]
     if OFF.with(|o| o.get()) {
         return Ok(None);
     }
-    let Expr::Call(c) = unwrap_parens(&a.expr) else {
+    let Some(folder) = Folder::new(a.op, grid) else {
         return Ok(None);
     };
+    match unwrap_parens(&a.expr) {
+        Expr::Vector(vs) => of_selector(ev, a, vs, grid, folder).map(Some),
+        Expr::Call(c) => of_call(ev, a, c, grid, folder),
+        _ => Ok(None),
+    }
+}
+
+/// Series per part: a part holds at most [`PART_POINTS`].
+fn part_len(grid: Grid) -> usize {
+    (PART_POINTS / grid.len()).max(PART_MIN_SERIES)
+}
+
+/// `a` over an instant vector selector.
+fn of_selector(
+    ev: &mut Evaluator,
+    a: &AggregateExpr,
+    vs: &VectorSelector,
+    grid: Grid,
+    folder: Folder,
+) -> Result<Val> {
+    // What evaluating the selector as a node does, in order.
+    ev.check("expression evaluation")?;
+    let mut src = VectorSource::select(ev, vs, grid, false)?;
+    let mut tally = WindowTally::new(grid);
+    let mut folding = Folding::new(a, folder);
+    let mut produced = 0u64;
+    while src.len() > 0 {
+        for s in src.part(ev, grid, part_len(grid), &mut tally)? {
+            produced += s.points.len() as u64;
+            folding.add(s);
+        }
+    }
+    tally.count(ev)?;
+    ev.held(produced)?;
+    Ok(folding.finish())
+}
+
+/// `a` over a call of a range function over a selector; `None` for other
+/// calls.
+fn of_call(
+    ev: &mut Evaluator,
+    a: &AggregateExpr,
+    c: &Call,
+    grid: Grid,
+    folder: Folder,
+) -> Result<Option<Val>> {
     let Some(mi) = (0..c.args.len()).find(|&i| c.func.arg_type(i) == ValueType::Matrix) else {
         return Ok(None);
     };
     let Some(kind) = Kind::of(c.func.name) else {
         return Ok(None);
     };
-    let Some(folder) = Folder::new(a.op, grid) else {
-        return Ok(None);
-    };
-    if a.param.is_some() || !matches!(unwrap_parens(&c.args[mi]), Expr::Matrix(_)) {
+    if !matches!(unwrap_parens(&c.args[mi]), Expr::Matrix(_)) {
         return Ok(None);
     }
-    // From here on, what evaluating the call as a node does, in order.
+    // What evaluating the call as a node does, in order.
     ev.check("expression evaluation")?;
     let mut call = ev.feeding(Some(c.func.name), |ev| {
         RangeCall::prepare(ev, c, mi, grid, kind)
     })?;
-    let delayed = ev.opts.delayed_name_removal;
     let all = 0..call.len();
     let mut tally = WindowTally::new(grid);
-    if !delayed && !call.still_distinct() {
+    let mut folding = Folding::new(a, folder);
+    if !ev.opts.delayed_name_removal && !call.still_distinct() {
         // Output series may share a label set once the name is gone and
         // must be merged first: the node's whole output is needed.
         let outs = call.points(ev, grid, all.clone(), &mut tally)?;
-        call.count(ev, &tally)?;
+        tally.count(ev)?;
         let mut series = Vec::with_capacity(outs.len());
         for (si, (points, any)) in all.zip(outs) {
             series.extend(call.finish_series(ev, si, points, any));
         }
         let input = merge_same_labels(series)?;
         ev.held(input.iter().map(|s| s.points.len() as u64).sum())?;
-        let mut folding = Folding::new(a, folder);
         input.into_iter().for_each(|s| folding.add(s));
         return Ok(Some(folding.finish()));
     }
-    let mut folding = Folding::new(a, folder);
     let mut produced = 0u64;
-    let part_len = (PART_POINTS / grid.len()).max(PART_MIN_SERIES);
     let mut start = 0;
     while start < all.end {
-        let part = start..(start + part_len).min(all.end);
+        let part = start..(start + part_len(grid)).min(all.end);
         start = part.end;
         let outs = call.points(ev, grid, part.clone(), &mut tally)?;
         for (si, (points, any)) in part.zip(outs) {
-            let Some(s) = call.finish_series(ev, si, points, any) else {
-                continue;
-            };
-            produced += s.points.len() as u64;
-            folding.add(s);
+            if let Some(s) = call.finish_series(ev, si, points, any) {
+                produced += s.points.len() as u64;
+                folding.add(s);
+            }
         }
     }
-    call.count(ev, &tally)?;
+    tally.count(ev)?;
     ev.held(produced)?;
     Ok(Some(folding.finish()))
 }
@@ -220,6 +261,11 @@ mod tests {
         "sum by (job) (rate({__name__=~\"c_total|d_total\"}[5m]))",
         "avg(quantile_over_time(0.9, g[5m]))",
         "sum(rate(c_total[5m])) / sum(rate(d_total[5m]))",
+        "count by (job) (g)",
+        "sum(c_total offset 1m)",
+        "max by (job) ({__name__=~\"c_total|g\"})",
+        "avg without (instance) (g @ 1200)",
+        "count(count by (instance) (c_total))",
         "sum(rate(nothing[5m]))",
     ];
 
@@ -253,16 +299,21 @@ mod tests {
                 max_samples,
                 ..EngineOptions::default()
             });
-            let expr = crate::parser::parse("sum by (job) (rate(c_total[5m]))").unwrap();
-            let run = |off: bool| {
-                OFF.with(|o| o.set(off));
-                let r = answer(&e.range(&t.db, &expr, 10 * M, 40 * M, 7_500));
-                OFF.with(|o| o.set(false));
-                r
-            };
-            let streamed = run(false);
-            assert!(streamed.starts_with("error"), "{max_samples}: {streamed}");
-            assert_eq!(streamed, run(true));
+            for q in ["sum by (job) (rate(c_total[5m]))", "sum by (job) (c_total)"] {
+                let expr = crate::parser::parse(q).unwrap();
+                let run = |off: bool| {
+                    OFF.with(|o| o.set(off));
+                    let r = answer(&e.range(&t.db, &expr, 10 * M, 40 * M, 7_500));
+                    OFF.with(|o| o.set(false));
+                    r
+                };
+                let streamed = run(false);
+                assert!(
+                    streamed.starts_with("error"),
+                    "{q} {max_samples}: {streamed}"
+                );
+                assert_eq!(streamed, run(true), "{q}");
+            }
         }
     }
 }
