@@ -23,6 +23,22 @@ pub mod system_memory;
 pub use budget::{MemoryBudget, Scope};
 pub use counting::Counting;
 
+/// A jemalloc options string for the `malloc_conf` symbol a binary
+/// exports (a C `const char *`, read before the first allocation).
+#[repr(transparent)]
+pub struct Conf(*const u8);
+
+// SAFETY: a pointer to an immutable static string.
+unsafe impl Sync for Conf {}
+
+impl Conf {
+    /// `conf` is NUL-terminated (checked at compile time).
+    pub const fn new(conf: &'static [u8]) -> Conf {
+        assert!(!conf.is_empty() && conf[conf.len() - 1] == 0);
+        Conf(conf.as_ptr())
+    }
+}
+
 /// How long freed pages stay mapped for reuse before they are returned.
 /// A dashboard's panels arrive within a second or two of each other.
 pub const DIRTY_DECAY_MS: isize = 2_000;
