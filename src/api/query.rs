@@ -310,7 +310,7 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
         let mut options = spec.options.clone();
         options.timeout = Some(slot.remaining);
         let (workers, _extra_slots) = query_workers::grant(&st.query_slots, budget.as_ref());
-        options.workers = workers;
+        options.workers = workers.clone();
         let engine = &st.engine;
         // Remote reads give up when the query does.
         let deadline = Instant::now().checked_add(slot.remaining);
@@ -381,7 +381,7 @@ async fn execute(state: &Arc<ApiState>, spec: QuerySpec) -> Result<Success, ApiE
             start: spec.start,
             step: spec.step.max(1),
         });
-        let data = encode::query_data(&r.value, stats.as_ref());
+        let data = encode::query_data(&r.value, stats.as_ref(), &workers);
         if let Some(e) = over_budget() {
             return Err(e);
         }
