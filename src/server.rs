@@ -222,6 +222,7 @@ pub async fn run(flags: Flags) -> Result<(), ServerError> {
         remote_write_enabled: flags.enable_remote_write_receiver,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_bodies: Default::default(),
         remote_write_limits: crate::remote::receive::LabelLimits {
             max_labels: flags.remote_write_label_limit,
             max_name_len: flags.remote_write_label_name_length_limit,

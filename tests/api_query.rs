@@ -193,6 +193,7 @@ fn fixture_with(slots: usize) -> Fixture {
         remote_write_enabled: false,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_bodies: Default::default(),
         remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),

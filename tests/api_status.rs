@@ -199,6 +199,7 @@ fn harness(setup: Setup) -> Harness {
         remote_write_enabled: false,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_bodies: Default::default(),
         remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(setup.ready)),
         registry,

@@ -86,6 +86,7 @@ fn harness(config: &str) -> Harness {
         remote_write_enabled: false,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_bodies: Default::default(),
         remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),

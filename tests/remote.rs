@@ -94,6 +94,7 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
         remote_write_enabled: write_enabled,
         remote_metadata: Default::default(),
         remote_refs: Default::default(),
+        remote_bodies: Default::default(),
         remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(true)),
         registry: Arc::new(Registry::new()),

@@ -78,6 +78,8 @@ pub struct ApiState {
     pub remote_metadata: Arc<crate::remote::MetadataStore>,
     /// Storage refs of series received through remote write.
     pub remote_refs: Arc<crate::remote::SeriesRefCache>,
+    /// Reused buffers for decompressed remote-write bodies.
+    pub remote_bodies: crate::remote::receive::BodyPool,
     /// Label limits of the remote-write receiver.
     pub remote_write_limits: crate::remote::receive::LabelLimits,
     /// False until the WAL is replayed and the server can answer queries.

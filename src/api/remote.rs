@@ -102,9 +102,10 @@ async fn remote_write(
     let scheme = state.config.read().global.metric_name_validation_scheme;
     let st = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
-        let raw = write::decompress(&body)?;
+        let mut buf = st.remote_bodies.take();
+        let raw = write::decompress_into(&body, &mut buf)?;
         let generation = st.remote_refs.begin();
-        let batch = write::decode(&raw, scheme, &st.remote_refs, generation)?;
+        let batch = write::decode(raw, scheme, &st.remote_refs, generation)?;
         st.remote_metadata.update(&batch.metadata);
         write::append(
             &st.db,

@@ -436,6 +436,68 @@ mod tests {
         assert_eq!(c.get(&c.key(&huge, U), g), None);
     }
 
+    /// A key whose hash is `hash`, not its bytes': forces collisions.
+    fn colliding<'a>(raw: &'a [u8], hash: u64) -> Key<'a> {
+        Key {
+            hash,
+            raw,
+            scheme: U,
+        }
+    }
+
+    #[test]
+    fn colliding_label_sets_never_answer_for_each_other() {
+        let c = SeriesRefCache::default();
+        let g = c.begin();
+        let (a, b) = (raw(&[("__name__", "a")]), raw(&[("__name__", "b")]));
+        let (ka, kb) = (colliding(&a, 42), colliding(&b, 42));
+        c.insert(&ka, 1, g);
+        assert_eq!(c.get(&kb, g), None);
+        // The newer one displaces the older; forgetting the displaced one
+        // leaves the newer in place.
+        c.insert(&kb, 2, g);
+        assert_eq!((c.get(&ka, g), c.get(&kb, g)), (None, Some(2)));
+        c.forget(&ka);
+        assert_eq!(c.get(&kb, g), Some(2));
+        assert_eq!(c.len(), 1);
+    }
+
+    proptest::proptest! {
+        /// Whatever is inserted, forgotten or displaced, under hashes
+        /// squeezed into four values so that most label sets collide, a
+        /// lookup answers either nothing or the ref last inserted for
+        /// exactly those bytes.
+        #[test]
+        fn a_hit_is_always_the_last_ref_of_the_same_bytes(
+            ops in proptest::collection::vec((0u8..3, 0usize..6, 0u64..100), 1..200)
+        ) {
+            let c = SeriesRefCache::default();
+            let sets: Vec<Vec<u8>> = (0..6)
+                .map(|i| raw(&[("__name__", "m"), ("i", &"x".repeat(i))]))
+                .collect();
+            let key = |i: usize| colliding(&sets[i], (i % 4) as u64);
+            let mut model: std::collections::HashMap<usize, u64> = Default::default();
+            for (op, i, r) in ops {
+                let g = c.begin();
+                match op {
+                    0 => {
+                        c.insert(&key(i), r, g);
+                        model.insert(i, r);
+                    }
+                    1 => {
+                        c.forget(&key(i));
+                        model.remove(&i);
+                    }
+                    _ => {
+                        if let Some(got) = c.get(&key(i), g) {
+                            proptest::prop_assert_eq!(Some(&got), model.get(&i));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn concurrent_requests_share_the_cache() {
         let c = std::sync::Arc::new(SeriesRefCache::default());

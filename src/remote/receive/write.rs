@@ -63,6 +63,17 @@ pub struct WriteOutcome {
 /// Snappy block decompression, bounded by [`MAX_BODY_BYTES`] before and
 /// after.
 pub fn decompress(body: &[u8]) -> Result<Vec<u8>, WriteError> {
+    let mut out = Vec::new();
+    let n = decompress_into(body, &mut out)?.len();
+    out.truncate(n);
+    Ok(out)
+}
+
+/// [`decompress`] into `buf`, a buffer reused across requests (see
+/// [`super::BodyPool`]): it only grows, so a reused buffer is neither
+/// reallocated nor zeroed again. Returns the decompressed bytes, a prefix
+/// of `buf`.
+pub fn decompress_into<'b>(body: &[u8], buf: &'b mut Vec<u8>) -> Result<&'b [u8], WriteError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(WriteError::TooLarge(body.len()));
     }
@@ -71,7 +82,11 @@ pub fn decompress(body: &[u8]) -> Result<Vec<u8>, WriteError> {
         return Err(WriteError::TooLarge(len));
     }
     crate::remote::snappy::check_expansion(body, len)?;
-    Ok(snap::raw::Decoder::new().decompress_vec(body)?)
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
+    let n = snap::raw::Decoder::new().decompress(body, &mut buf[..len])?;
+    Ok(&buf[..n])
 }
 
 /// Decodes a decompressed `WriteRequest`, looking each series' label bytes
@@ -490,6 +505,24 @@ mod tests {
         huge.extend_from_slice(&buf[..n]);
         assert!(matches!(decompress(&huge), Err(WriteError::TooLarge(_))));
         assert!(!WriteError::TooLarge(1).is_retryable());
+    }
+
+    #[test]
+    fn decompress_into_reuses_a_longer_buffer() {
+        let mut buf = vec![0xaa; 100];
+        let ptr = buf.as_ptr();
+        let body = snap::raw::Encoder::new().compress_vec(b"hello").unwrap();
+        assert_eq!(decompress_into(&body, &mut buf).unwrap(), b"hello");
+        assert_eq!((buf.as_ptr(), buf.len()), (ptr, 100));
+        // Longer than the buffer: it grows and holds only this body.
+        let long = b"0123456789".repeat(20);
+        let body = snap::raw::Encoder::new().compress_vec(&long).unwrap();
+        assert_eq!(decompress_into(&body, &mut buf).unwrap(), &long[..]);
+        assert!(matches!(
+            decompress_into(b"\x05\xff", &mut buf),
+            Err(WriteError::Snappy(_))
+        ));
+        assert_eq!(decompress(&body).unwrap(), long);
     }
 
     fn write(db: &Db, req: &WriteRequest) -> WriteOutcome {

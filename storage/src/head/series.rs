@@ -236,7 +236,12 @@ impl MemSeries {
 
     /// Loads what a check and an append read (see [`XorBuilder::warm`]).
     pub fn warm(&self) -> u64 {
-        self.last_t as u64 ^ self.open.as_ref().map_or(0, XorBuilder::warm)
+        self.warm_check() ^ self.open.as_ref().map_or(0, XorBuilder::warm)
+    }
+
+    /// Loads what a check reads: the series, not its open chunk's bytes.
+    pub fn warm_check(&self) -> u64 {
+        self.last_t as u64 ^ self.last_v_bits ^ u64::from(self.pending)
     }
 
     pub fn heap_bytes(&self) -> usize {
