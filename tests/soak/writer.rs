@@ -187,12 +187,33 @@ pub struct Check {
     /// Samples older than `gone_before` that are still there (first few).
     pub kept: Vec<String>,
     pub kept_count: u64,
+    /// Samples in `[gone_before, kept_from)`, which retention may or may
+    /// not have reached, and that are gone.
+    pub excused: u64,
+}
+
+/// Which acknowledged samples retention must have deleted, and which it
+/// must have left.
+#[derive(Clone, Copy, Debug)]
+pub struct Retained {
+    /// Samples older than this must be gone.
+    pub gone_before: i64,
+    /// Samples from this on must be there with their exact value. Between
+    /// the two, a sample may be either: whether retention reached its block
+    /// depends on when compaction cut it.
+    pub kept_from: i64,
+}
+
+impl Retained {
+    /// Every acknowledged sample must be there.
+    pub const ALL: Retained = Retained {
+        gone_before: i64::MIN,
+        kept_from: i64::MIN,
+    };
 }
 
 /// Reads `metric` back (one query per shard, a range vector at `at_ms`
-/// reaching back `range_s`) and compares with `acked`. Samples older than
-/// `gone_before` must have been deleted (by retention); every other
-/// acknowledged one must be there with its exact value.
+/// reaching back `range_s`) and compares with `acked` under `retained`.
 pub fn check(
     live: Live,
     metric: &str,
@@ -200,7 +221,7 @@ pub fn check(
     acked: &[Acked],
     at_ms: i64,
     range_s: u64,
-    gone_before: i64,
+    retained: Retained,
 ) -> Check {
     let client = client();
     let mut stored: HashMap<usize, HashMap<i64, f64>> = HashMap::new();
@@ -229,13 +250,17 @@ pub fn check(
             for &(t, step) in &a.ts {
                 let got = stored.get(&j).and_then(|p| p.get(&t)).copied();
                 let want = value(j, step);
-                if t < gone_before {
+                if t < retained.gone_before {
                     if got.is_some() {
                         c.kept_count += 1;
                         if c.kept.len() < 5 {
                             c.kept.push(format!("{metric}{{series=\"{j}\"}} @{t}"));
                         }
                     }
+                    continue;
+                }
+                if t < retained.kept_from && got.is_none() {
+                    c.excused += 1;
                     continue;
                 }
                 c.expected += 1;
