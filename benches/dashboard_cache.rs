@@ -20,11 +20,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+#[path = "support/db.rs"]
+mod db;
+use db::env_or;
 use ferroprom::api::query_cache::{Key, QueryCache};
 use ferroprom::metrics::Registry;
 use promql::{Engine, EngineOptions, QueryOptions, QueryResult};
-use storage::wal::{SyncPolicy, WalOptions};
-use storage::{Db, Labels, Options};
+use storage::{Db, Labels};
 
 const INTERVAL: i64 = 15_000;
 const STEP: i64 = 15_000;
@@ -38,13 +40,6 @@ const PANELS: [&str; 5] = [
     "max by (instance) (max_over_time(dash_memory_bytes[5m]))",
     "sum(increase(dash_requests_total[1h]))",
 ];
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v:?}")))
-        .unwrap_or(default)
-}
 
 fn series(n: usize) -> Vec<Labels> {
     let counters = (0..n).map(|i| {
@@ -160,16 +155,7 @@ fn main() {
     let n = env_or("DASH_SERIES", 5_000);
     let refreshes = env_or("DASH_REFRESHES", 5);
     let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        compaction_interval: None,
-        retention: None,
-        wal: WalOptions {
-            sync: SyncPolicy::Never,
-            ..WalOptions::default()
-        },
-        ..Options::default()
-    };
-    let db = Arc::new(Db::open(dir.path(), opts).unwrap());
+    let db = Arc::new(db::open_head_only(dir.path()));
     let labels = series(n);
     // The data ends a few refreshes before the wall clock, so refreshed
     // ranges stay in the past (the cache keeps nothing ahead of it).

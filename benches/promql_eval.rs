@@ -18,11 +18,12 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/timing.rs"]
 mod timing;
 use promql::{Engine, EngineOptions};
-use storage::wal::{SyncPolicy, WalOptions};
-use storage::{Db, Labels, Options};
+use storage::{Db, Labels};
 use timing::timed;
 
 const INTERVAL: i64 = 10_000;
@@ -32,19 +33,6 @@ const BUCKETS: [&str; 11] = [
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "+Inf",
 ];
 const SIZES: [(&str, usize); 3] = [("one", 1), ("hundred", 100), ("two_thousand", 2000)];
-
-fn open_db(dir: &std::path::Path) -> Db {
-    let opts = Options {
-        compaction_interval: None,
-        retention: None,
-        wal: WalOptions {
-            sync: SyncPolicy::Never,
-            ..WalOptions::default()
-        },
-        ..Options::default()
-    };
-    Db::open(dir, opts).unwrap()
-}
 
 fn fill(db: &Db) {
     // (labels, value increment per sample)
@@ -128,7 +116,7 @@ fn bench_eval(c: &mut Criterion) {
         .is_some_and(|v| v == "1")
         .then_some(libc::CLOCK_THREAD_CPUTIME_ID);
     let dir = tempfile::tempdir().unwrap();
-    let db = open_db(dir.path());
+    let db = db::open_head_only(dir.path());
     fill(&db);
     let engine = Engine::new(EngineOptions::default());
     for (name, _) in SIZES {

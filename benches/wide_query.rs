@@ -22,11 +22,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+#[path = "support/db.rs"]
+mod db;
 #[path = "support/timing.rs"]
 mod timing;
+use db::env_or;
 use promql::{Engine, EngineOptions, QueryOptions};
-use storage::wal::{SyncPolicy, WalOptions};
-use storage::{Db, Labels, Options, Workers};
+use storage::{Db, Labels, Workers};
 use timing::timed;
 
 const INTERVAL: i64 = 15_000;
@@ -35,26 +37,6 @@ const SAMPLES: i64 = 241;
 const END: i64 = 1_700_000_000_000;
 const START: i64 = END - (SAMPLES - 1) * INTERVAL;
 const STEP: i64 = 30_000;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v:?}")))
-        .unwrap_or(default)
-}
-
-fn open_db(dir: &std::path::Path) -> Db {
-    let opts = Options {
-        compaction_interval: None,
-        retention: None,
-        wal: WalOptions {
-            sync: SyncPolicy::Never,
-            ..WalOptions::default()
-        },
-        ..Options::default()
-    };
-    Db::open(dir, opts).unwrap()
-}
 
 const CODES: [&str; 10] = [
     "200", "201", "204", "301", "304", "400", "404", "429", "500", "503",
@@ -182,7 +164,7 @@ fn bench_wide(c: &mut Criterion) {
         n => n,
     };
     let dir = tempfile::tempdir().unwrap();
-    let db = open_db(dir.path());
+    let db = db::open_head_only(dir.path());
     let filled = Instant::now();
     let n = fill(&db, counters);
     eprintln!(

@@ -52,6 +52,8 @@ pub fn tune() -> bool {
     // Muzzy pages (MADV_FREE) still count as resident until the kernel
     // needs them; a muzzy decay of 0 returns purged pages outright.
     let decays = [("dirty_decay_ms", DIRTY_DECAY_MS), ("muzzy_decay_ms", 0)];
+    // SAFETY: `arenas.narenas` is an unsigned.
+    let arenas = unsafe { raw::read::<u32>(b"arenas.narenas\0") }.unwrap_or(0);
     let mut ok = true;
     for (name, ms) in decays {
         // The default for arenas created from now on.
@@ -62,9 +64,7 @@ pub fn tune() -> bool {
         // The arenas that exist already, one by one (these controls take
         // no "all arenas" index); an index not initialised yet fails and
         // gets the default above when it is.
-        // SAFETY: `arenas.narenas` is an unsigned.
-        let n = unsafe { raw::read::<u32>(b"arenas.narenas\0") }.unwrap_or(0);
-        for i in 0..n {
+        for i in 0..arenas {
             let key = format!("arena.{i}.{name}\0");
             // SAFETY: as above.
             let _ = unsafe { raw::write(key.as_bytes(), ms) };

@@ -181,18 +181,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator, c: &Call, grid: Grid) -> Result<Val>
                     present[grid.idx(t)] = true;
                 }
             }
-            let labels = absent_labels(&c.args[0]);
-            let points: Vec<(i64, f64)> = present
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| !**p)
-                .map(|(k, _)| (grid.t(k), 1.0))
-                .collect();
-            Ok(Val::Vector(if points.is_empty() {
-                Vec::new()
-            } else {
-                vec![SeriesOut::new(labels, points)]
-            }))
+            Ok(absent(&present, grid, &c.args[0]))
         }
         "sort" | "sort_desc" => {
             let mut v = ev.eval_vector(&c.args[0], grid)?;
@@ -433,9 +422,26 @@ fn set_label(labels: &Labels, name: &str, value: &str) -> Labels {
     Labels::new(pairs)
 }
 
+/// The output of `absent(arg)` or `absent_over_time(arg)`: one series
+/// with a 1 at every step where `present` is false, none when it is true
+/// everywhere.
+pub(crate) fn absent(present: &[bool], grid: Grid, arg: &Expr) -> Val {
+    let points: Vec<(i64, f64)> = present
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !**p)
+        .map(|(k, _)| (grid.t(k), 1.0))
+        .collect();
+    Val::Vector(if points.is_empty() {
+        Vec::new()
+    } else {
+        vec![SeriesOut::new(absent_labels(arg), points)]
+    })
+}
+
 /// Labels of `absent()`'s output: the equality matchers of a selector
 /// argument (a label matched twice is left out).
-pub(crate) fn absent_labels(arg: &Expr) -> Labels {
+fn absent_labels(arg: &Expr) -> Labels {
     let matchers = match unwrap_parens(arg) {
         Expr::Vector(vs) => &vs.matchers,
         Expr::Matrix(ms) => &ms.vector.matchers,

@@ -14,8 +14,8 @@ use storage::METRIC_NAME;
 use super::eval::{
     merge_after_name_removal, remove_name, stay_distinct, Evaluator, Grid, SeriesOut, Val,
 };
-use super::functions::{absent_labels, unwrap_parens};
-use super::selector::{self, RangeData, SeriesPoints, WindowFn, WindowTally};
+use super::functions::{absent, unwrap_parens};
+use super::selector::{Plain, RangeData, SeriesPoints, WindowFn, WindowTally};
 use crate::ast::{Call, Expr};
 use crate::error::{Error, Result};
 use crate::functions::{over_time as ot, rate};
@@ -47,24 +47,8 @@ pub(crate) fn eval(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Resul
         }
         return Ok(Val::Vector(Vec::new()));
     };
-    let mut call = RangeCall::prepare(ev, c, mi, grid, kind)?;
-    let mut tally = WindowTally::new(grid);
-    let all = 0..call.len();
-    let outs = call.points(ev, grid, all.clone(), &mut tally)?;
-    tally.count(ev)?;
-    let mut result = Vec::with_capacity(call.len());
-    for (si, (points, any)) in all.zip(outs) {
-        if let Some(s) = call.finish_series(ev, si, points, any) {
-            result.push(s);
-        }
-    }
-    let delayed = ev.opts.delayed_name_removal;
-    let still_distinct = call.still_distinct();
-    Ok(Val::Vector(merge_after_name_removal(
-        result,
-        delayed,
-        still_distinct,
-    )?))
+    let call = RangeCall::prepare(ev, c, mi, grid, kind)?;
+    Ok(Val::Vector(call.all(ev, grid)?))
 }
 
 /// `absent_over_time`: one series (labels from the selector's equality
@@ -76,17 +60,7 @@ fn absent_over_time(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Resu
         present[k] = true;
         None
     })?;
-    let points: Vec<(i64, f64)> = present
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| !**p)
-        .map(|(k, _)| (grid.t(k), 1.0))
-        .collect();
-    Ok(Val::Vector(if points.is_empty() {
-        Vec::new()
-    } else {
-        vec![SeriesOut::new(absent_labels(&c.args[mi]), points)]
-    }))
+    Ok(absent(&present, grid, &c.args[mi]))
 }
 
 /// What to compute per window, resolved once rather than per window.
@@ -98,8 +72,10 @@ pub(crate) enum Kind {
         counter: bool,
         is_rate: bool,
     },
-    Irate,
-    Idelta,
+    /// `irate` (`is_rate`) and `idelta`: the last two samples.
+    Instant {
+        is_rate: bool,
+    },
     Deriv,
     PredictLinear,
     Quantile,
@@ -132,8 +108,8 @@ impl Kind {
                 counter: name != "delta",
                 is_rate: name == "rate",
             },
-            "irate" => Kind::Irate,
-            "idelta" => Kind::Idelta,
+            "irate" => Kind::Instant { is_rate: true },
+            "idelta" => Kind::Instant { is_rate: false },
             "deriv" => Kind::Deriv,
             "predict_linear" => Kind::PredictLinear,
             "quantile_over_time" => Kind::Quantile,
@@ -164,7 +140,7 @@ impl<'c> RangeCall<'c> {
     /// result (whose samples are counted through the windows only).
     fn source(ev: &mut Evaluator, c: &Call, mi: usize, grid: Grid) -> Result<RangeData> {
         match unwrap_parens(&c.args[mi]) {
-            Expr::Matrix(ms) => selector::load_range(ev, ms, grid),
+            Expr::Matrix(ms) => super::selector::load_range(ev, ms, grid),
             Expr::Subquery(sq) => ev.uncounted(|ev| super::subquery::eval_subquery(ev, sq, grid)),
             _ => Err(Error::Eval(format!(
                 "expected range vector in call to {}()",
@@ -230,6 +206,23 @@ impl<'c> RangeCall<'c> {
         matches!(self.c.func.name, "last_over_time" | "first_over_time")
     }
 
+    /// The call's whole output: every series' windows computed and
+    /// counted, the series finished in input order, then merged where
+    /// removing the name made label sets equal.
+    pub fn all(mut self, ev: &mut Evaluator, grid: Grid) -> Result<Vec<SeriesOut>> {
+        // Before `finish_series` takes the labels it looks at.
+        let still_distinct = self.still_distinct();
+        let mut tally = WindowTally::new(grid);
+        let all = 0..self.len();
+        let outs = self.points(ev, grid, all.clone(), &mut tally)?;
+        tally.count(ev)?;
+        let mut result = Vec::with_capacity(self.len());
+        for (si, (points, any)) in all.zip(outs) {
+            result.extend(self.finish_series(ev, si, points, any));
+        }
+        merge_after_name_removal(result, ev.opts.delayed_name_removal, still_distinct)
+    }
+
     /// The points of the series `part`, computed on the query's threads,
     /// what their windows held added to `tally`.
     pub fn points(
@@ -260,17 +253,10 @@ impl<'c> RangeCall<'c> {
                     }
                 }
             }
-            Kind::Irate => rd.map_windows_part(
+            Kind::Instant { is_rate } => rd.map_windows_part(
                 ev,
                 grid,
-                plain(|_, _, _, w| rate::instant_value(w, true)),
-                part,
-                tally,
-            ),
-            Kind::Idelta => rd.map_windows_part(
-                ev,
-                grid,
-                plain(|_, _, _, w| rate::instant_value(w, false)),
+                plain(move |_, _, _, w| rate::instant_value(w, is_rate)),
                 part,
                 tally,
             ),
@@ -340,12 +326,14 @@ impl<'c> RangeCall<'c> {
     }
 }
 
-/// A closure as a [`WindowFn`] (through the selector's adapter).
-fn plain<F>(f: F) -> impl WindowFn + Clone + Sync
+/// A closure as a [`WindowFn`]. Written out at the call, `Plain(|..| ..)`
+/// would infer one lifetime for the window slice; the `Fn` bound here makes
+/// the closure generic over it, as the trait needs.
+fn plain<F>(f: F) -> Plain<F>
 where
     F: Fn(usize, i64, i64, &[(i64, f64)]) -> Option<f64> + Clone + Sync,
 {
-    selector::Plain(f)
+    Plain(f)
 }
 
 /// `rate` (`COUNTER && RATE`), `increase` (`COUNTER`) or `delta` (neither)

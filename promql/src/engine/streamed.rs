@@ -11,7 +11,7 @@
 //! evaluation happens as it would there.
 
 use super::aggregate::Folding;
-use super::eval::{merge_same_labels, Evaluator, Grid, Val};
+use super::eval::{Evaluator, Grid, Val};
 use super::fold::Folder;
 use super::functions::unwrap_parens;
 use super::range_call::{Kind, RangeCall};
@@ -96,23 +96,17 @@ fn of_call(
     let mut call = ev.feeding(Some(c.func.name), |ev| {
         RangeCall::prepare(ev, c, mi, grid, kind)
     })?;
-    let all = 0..call.len();
-    let mut tally = WindowTally::new(grid);
     let mut folding = Folding::new(a, folder);
     if !ev.opts.delayed_name_removal && !call.still_distinct() {
         // Output series may share a label set once the name is gone and
         // must be merged first: the node's whole output is needed.
-        let outs = call.points(ev, grid, all.clone(), &mut tally)?;
-        tally.count(ev)?;
-        let mut series = Vec::with_capacity(outs.len());
-        for (si, (points, any)) in all.zip(outs) {
-            series.extend(call.finish_series(ev, si, points, any));
-        }
-        let input = merge_same_labels(series)?;
+        let input = call.all(ev, grid)?;
         ev.held(input.iter().map(|s| s.points.len() as u64).sum())?;
         input.into_iter().for_each(|s| folding.add(s));
         return Ok(Some(folding.finish()));
     }
+    let all = 0..call.len();
+    let mut tally = WindowTally::new(grid);
     let mut produced = 0u64;
     let mut start = 0;
     while start < all.end {

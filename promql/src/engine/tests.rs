@@ -278,6 +278,19 @@ fn duplicate_labelset_and_many_to_many_errors() {
         err.to_string(),
         "vector cannot contain metrics with the same labelset"
     );
+    // A range function drops the name too; the check must look at the
+    // labels before they are handed to the output.
+    for q in ["rate({x=\"1\"}[5m])", "max_over_time({x=\"1\"}[5m])"] {
+        let err = e
+            .instant(&t.db, &crate::parse(q).unwrap(), M)
+            .map(|r| r.value)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "vector cannot contain metrics with the same labelset",
+            "{q}"
+        );
+    }
     let mut b = bin(BinOp::Add, vs("a"), any);
     if let Expr::Binary(be) = &mut b {
         be.matching.as_mut().unwrap().on = true;

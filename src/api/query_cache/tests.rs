@@ -125,36 +125,28 @@ impl Fixture {
         }
     }
 
+    /// `expr` evaluated over `[from, to]` at `STEP`, without the cache.
+    fn eval(&self, expr: &promql::ast::Expr, from: i64, to: i64) -> promql::Result<QueryResult> {
+        self.engine.range_with_options(
+            &*self.db,
+            expr,
+            from,
+            to,
+            STEP,
+            &QueryOptions::default(),
+            &AtomicBool::new(false),
+        )
+    }
+
     fn full(&self, q: &str, start: i64, end: i64) -> QueryResult {
-        let expr = promql::parse(q).unwrap();
-        self.engine
-            .range_with_options(
-                &*self.db,
-                &expr,
-                start,
-                end,
-                STEP,
-                &QueryOptions::default(),
-                &AtomicBool::new(false),
-            )
-            .unwrap()
+        self.eval(&promql::parse(q).unwrap(), start, end).unwrap()
     }
 
     fn cached(&self, q: &str, start: i64, end: i64) -> QueryResult {
         let expr = promql::parse(q).unwrap();
         let key = Key::for_query(&expr, start, STEP, None).unwrap();
         self.cache
-            .range(key, start, end, |from, to| {
-                self.engine.range_with_options(
-                    &*self.db,
-                    &expr,
-                    from,
-                    to,
-                    STEP,
-                    &QueryOptions::default(),
-                    &AtomicBool::new(false),
-                )
-            })
+            .range(key, start, end, |from, to| self.eval(&expr, from, to))
             .unwrap()
     }
 
@@ -259,15 +251,7 @@ fn a_commit_during_evaluation_is_not_lost() {
     // result is stored.
     f.cache
         .range(key, start, end, |from, to| {
-            let r = f.engine.range_with_options(
-                &*f.db,
-                &expr,
-                from,
-                to,
-                STEP,
-                &QueryOptions::default(),
-                &AtomicBool::new(false),
-            );
+            let r = f.eval(&expr, from, to);
             write(&f.db, 600, 900);
             r
         })
@@ -299,17 +283,7 @@ fn nothing_after_the_wall_clock_is_kept() {
     let now = super::now_ms() / STEP * STEP;
     let q = "vector(1)";
     let expr = promql::parse(q).unwrap();
-    let eval = |from, to| {
-        f.engine.range_with_options(
-            &*f.db,
-            &expr,
-            from,
-            to,
-            STEP,
-            &QueryOptions::default(),
-            &AtomicBool::new(false),
-        )
-    };
+    let eval = |from, to| f.eval(&expr, from, to);
     let key = || Key::for_query(&expr, now - 600 * S, STEP, None).unwrap();
     f.cache
         .range(key(), now - 600 * S, now + 600 * S, eval)
