@@ -502,7 +502,7 @@ mod tests {
         assert_eq!(v(f64::INFINITY), "\"+Inf\"");
         assert_eq!(v(f64::NEG_INFINITY), "\"-Inf\"");
         // Halfway between two shortest spellings: Go rounds to even
-        // (Rust's own `{}` would end in 3). Found by tests/differential.rs.
+        // (Rust's own `{}` would end in 3). Found by tests/e2e/differential.rs.
         assert_eq!(v(957.0 + 0.175_354_003_906_25), "\"957.1753540039062\"");
         assert_eq!(v(1_420_804_989_621_824.0 + 0.25), "\"1420804989621824.2\"");
     }

@@ -3,7 +3,7 @@
 //! and resolves, and a real Alertmanager (0.25) receives it while a second,
 //! unreachable Alertmanager fails beside it without holding delivery up.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! downtime; and no alert fires sooner than the grace period after the
 //! restart.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

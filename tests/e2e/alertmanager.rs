@@ -2,7 +2,7 @@
 //! Debian), with broken Alertmanagers beside it, and
 //! `/api/v1/alertmanagers` from the real binary.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant, SystemTime};
 

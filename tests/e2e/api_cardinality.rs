@@ -2,7 +2,7 @@
 //! binary fed by remote write, every field, drill-down calls, churn after
 //! series creation and after head GC, and bad parameters.
 
-mod common;
+use crate::common;
 
 use serde_json::{json, Value};
 

@@ -471,7 +471,7 @@ async fn tsdb_status_counts_the_head() {
     );
     let keys: Vec<&str> = d.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     // Prometheus's five, plus ferroprom's seriesCountByLabelName and
-    // headChurn (tests/api_cardinality.rs checks them).
+    // headChurn (tests/e2e/api_cardinality.rs checks them).
     assert_eq!(keys.len(), 7, "{keys:?}");
 
     let top = h.get("/api/v1/status/tsdb?limit=1").await.data();

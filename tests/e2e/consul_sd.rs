@@ -4,7 +4,7 @@
 //! (held requests released by the change, not polling), drops services
 //! that leave the catalog, and keeps its targets while Consul is away.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -21,7 +21,7 @@
 //! The remaining known differences are listed in [`KNOWN`] with the reason;
 //! those expressions are still run on both sides but not compared.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -8,7 +8,7 @@
 //! Needs permission to mount (root); otherwise it prints why and passes.
 //! Takes a few seconds.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

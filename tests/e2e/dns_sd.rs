@@ -5,7 +5,7 @@
 //! server, discovers the same targets with the same labels for every
 //! record type.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};

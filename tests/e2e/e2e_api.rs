@@ -1,7 +1,7 @@
 //! End-to-end: every API endpoint of the real binary, good and malformed
 //! input, and that bad requests never stop the server from serving.
 
-mod common;
+use crate::common;
 
 use common::exporter::Exporter;
 use common::Server;

@@ -3,7 +3,7 @@
 //! both the POST (Grafana's default) and the GET method, and checks the
 //! response fields Grafana reads.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! End-to-end: the real binary scraping test exporters.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! `/federate`: through the real router over a real database, and end to
 //! end, with one ferroprom scraping another's `/federate`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;

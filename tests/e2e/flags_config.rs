@@ -3,7 +3,7 @@
 //! missing, every Prometheus 3.x flag is accepted, and URL passwords are
 //! never shown (config API, log).
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::{Command, Stdio};

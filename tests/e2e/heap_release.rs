@@ -2,7 +2,7 @@
 //! to the kernel (`src/alloc/`: jemalloc's decay, purged by its background
 //! thread): resident memory falls back once the queries stop.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

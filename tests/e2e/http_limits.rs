@@ -2,7 +2,7 @@
 //! and read timeouts, and cannot keep a normal query from answering even
 //! beyond `--web.max-connections`.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

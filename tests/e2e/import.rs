@@ -1,7 +1,7 @@
 //! `ferroprom tsdb import openmetrics`: the real binary imports a file, then
 //! the real server started on the same directory answers queries on it.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 

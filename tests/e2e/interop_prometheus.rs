@@ -2,7 +2,7 @@
 //! everything to ferroprom; afterwards every series Prometheus holds must be
 //! in ferroprom with exactly the same samples over the same range.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};

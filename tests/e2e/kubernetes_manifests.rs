@@ -18,7 +18,7 @@
 //!   own `replica` external label. (Needs `kubernetes_sd_configs` in the
 //!   config loader.)
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -18,7 +18,7 @@
 //! blackbox exporter's address becomes a closed loopback port, so that
 //! nothing scraped leaves the machine.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! data is appended, backfilled and deleted, and its metrics say what it
 //! served.
 
-mod common;
+use crate::common;
 
 use common::dataset::send;
 use common::Server;

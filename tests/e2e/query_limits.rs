@@ -2,7 +2,7 @@
 //! `422 execution`, whatever allocated it, and the server answers the next
 //! query; without the budget the same query succeeds.
 
-mod common;
+use crate::common;
 
 use common::Server;
 

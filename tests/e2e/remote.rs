@@ -1,7 +1,7 @@
 //! Remote write and remote read through the real router over a real
 //! database, and once through the real binary.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;

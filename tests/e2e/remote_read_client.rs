@@ -2,7 +2,7 @@
 //! what ferroprom A (or a real Prometheus 2.42) serves at `/api/v1/read`.
 //! Data goes in through each server's remote-write receiver.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -3,7 +3,7 @@
 //! Prometheus / VictoriaMetrics); what arrives is compared with what
 //! ferroprom itself answers for the same series.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

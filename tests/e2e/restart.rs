@@ -7,7 +7,7 @@
 //! Sized by `FERROPROM_RESTART_SERIES` (default 100 series; 10 samples per
 //! series per request).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! queries see, a reload with a broken rule file fails and leaves the
 //! running rules alone, and a broken rule file stops start-up.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

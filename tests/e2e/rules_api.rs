@@ -14,7 +14,7 @@
 //! `exclude_alerts`, `group_limit`) and the `unknown` state of a rule not
 //! yet evaluated, which the second test checks on ferroprom alone.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,7 @@
 //! Alertmanagers that answer 500, hang or are unreachable cost only their
 //! own deliveries. Meanwhile queries are answered and scraping goes on.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 

@@ -18,7 +18,7 @@
 //!   may make either skip a tick); each group's first rule records `time()`
 //!   to tell which those are.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

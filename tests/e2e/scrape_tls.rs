@@ -5,7 +5,7 @@
 //! the HTTP version each request came with as a label, so what was
 //! negotiated ends up in storage.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -4,7 +4,7 @@
 //! each, promtool's failure texts, and the verdicts of Prometheus 2.42's
 //! `promtool` on the files it can run.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

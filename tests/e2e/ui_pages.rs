@@ -4,7 +4,7 @@
 //! prefix. Skipped with a message when Chromium or chromedriver is missing;
 //! screenshots land in `target/ui-screenshots/`.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::exporter::Exporter;
@@ -188,6 +188,9 @@ fn status_flags_config_and_tsdb_pages() {
     b.click("#status-menu");
     b.click("#status-items a[href=flags]");
     b.wait_text("h1", "Command-line flags");
+    // The page's request must be answered before the server stops, or the
+    // browser logs the reset (the heading comes first).
+    b.wait_text("#flags", &format!("127.0.0.1:{}", s.port));
 }
 
 #[test]

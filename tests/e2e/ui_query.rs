@@ -4,7 +4,7 @@
 //! explain tree. Screenshots go to `target/ui-screenshots/query-*.png`.
 //! Skipped (with a message) when Chromium or chromedriver is missing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -5,7 +5,7 @@
 //! the groups reported; then our own cases for what upstream does not
 //! test (index resets, removed services, failures, the merged list).
 //! Blocking queries against a stateful fake are tested end to end in
-//! `tests/consul_sd.rs`.
+//! `tests/e2e/consul_sd.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
