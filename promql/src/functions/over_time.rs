@@ -6,7 +6,7 @@
 //! in ascending time order; unless documented otherwise the slice must not
 //! be empty.
 
-use super::kahan::kahan_sum_inc;
+use super::kahan::{kahan_sum_inc, kahan_sums4};
 use super::quantile::quantile;
 
 /// Mean of the values: a compensated sum divided by the count while the sum
@@ -171,34 +171,22 @@ pub fn resets(s: &[(i64, f64)]) -> f64 {
 /// intercept_time_ms)`. Constant values give slope 0 (or NaN, NaN when the
 /// constant is infinite). Sums are compensated.
 pub fn linear_regression(s: &[(i64, f64)], intercept_time_ms: i64) -> (f64, f64) {
-    let mut n = 0.0;
-    let (mut sum_x, mut c_x) = (0.0, 0.0);
-    let (mut sum_y, mut c_y) = (0.0, 0.0);
-    let (mut sum_xy, mut c_xy) = (0.0, 0.0);
-    let (mut sum_x2, mut c_x2) = (0.0, 0.0);
     let init_y = s[0].1;
-    let mut const_y = true;
-    for (i, &(t, v)) in s.iter().enumerate() {
-        if const_y && i > 0 && v != init_y {
-            const_y = false;
-        }
-        n += 1.0;
-        let x = (t - intercept_time_ms) as f64 / 1e3;
-        (sum_x, c_x) = kahan_sum_inc(x, sum_x, c_x);
-        (sum_y, c_y) = kahan_sum_inc(v, sum_y, c_y);
-        (sum_xy, c_xy) = kahan_sum_inc(x * v, sum_xy, c_xy);
-        (sum_x2, c_x2) = kahan_sum_inc(x * x, sum_x2, c_x2);
-    }
-    if const_y {
+    // Constant values need no sums (and the first value that differs is
+    // usually the second).
+    if s[1..].iter().all(|&(_, v)| v == init_y) {
         if init_y.is_infinite() {
             return (f64::NAN, f64::NAN);
         }
         return (0.0, init_y);
     }
-    sum_x += c_x;
-    sum_y += c_y;
-    sum_xy += c_xy;
-    sum_x2 += c_x2;
+    let [sum_x, sum_y, sum_xy, sum_x2] = kahan_sums4(s.len(), |i| {
+        let (t, v) = s[i];
+        let x = (t - intercept_time_ms) as f64 / 1e3;
+        [x, v, x * v, x * x]
+    });
+    // As a float count, exact below 2^53 samples.
+    let n = s.len() as f64;
     let cov_xy = sum_xy - sum_x * sum_y / n;
     let var_x = sum_x2 - sum_x * sum_x / n;
     let slope = cov_xy / var_x;
