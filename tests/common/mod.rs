@@ -2,6 +2,7 @@
 //! port in a temp dir, a tiny test exporter, and a blocking HTTP client.
 #![allow(dead_code)]
 
+pub mod api_state;
 pub mod browser;
 pub mod consul;
 pub mod dataset;

@@ -3,41 +3,23 @@
 //! `api::series`, and requests shaped as Grafana and Prometheus's own
 //! clients send them.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use crate::common::api_state::api_state;
+
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
-use parking_lot::RwLock;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use ferroprom::api::{query, series, ApiState};
 use ferroprom::config::Config;
-use ferroprom::metrics::Registry;
-use ferroprom::scrape::status::{ActiveTarget, DroppedTarget, MetricMetadata, ScrapeStatus};
 use storage::{Db, Labels, Options};
 
 /// Start of the test data (seconds).
 const T0: i64 = 1_700_000_000;
-
-struct NoScrape;
-
-impl ScrapeStatus for NoScrape {
-    fn active_targets(&self) -> Vec<ActiveTarget> {
-        Vec::new()
-    }
-    fn dropped_targets(&self) -> Vec<DroppedTarget> {
-        Vec::new()
-    }
-    fn metadata(&self) -> Vec<(Labels, Vec<MetricMetadata>)> {
-        Vec::new()
-    }
-}
 
 struct Fixture {
     _dir: tempfile::TempDir,
@@ -178,29 +160,8 @@ fn fixture_with(slots: usize) -> Fixture {
     assert!(!db.blocks().is_empty(), "old_metric should be in a block");
     let db = Arc::new(db);
     let state = Arc::new(ApiState {
-        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
-        db,
-        engine: promql::Engine::new(promql::EngineOptions::default()),
         query_slots: Arc::new(Semaphore::new(slots)),
-        query_memory_limit: None,
-        query_cache: None,
-        config: Arc::new(RwLock::new(Arc::new(Config::default()))),
-        flags: BTreeMap::new(),
-        scrape: Arc::new(NoScrape),
-        reload: None,
-        quit: None,
-        admin_enabled: false,
-        remote_write_enabled: false,
-        remote_metadata: Default::default(),
-        remote_refs: Default::default(),
-        remote_bodies: Default::default(),
-        remote_write_limits: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        registry: Arc::new(Registry::new()),
-        start_time: SystemTime::now(),
-        storage_retention: "15d".into(),
-        notifier: None,
-        rules: None,
+        ..api_state(db, Config::default())
     });
     let router = Router::new()
         .merge(query::routes())

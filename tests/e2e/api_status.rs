@@ -2,6 +2,7 @@
 //! `/metrics`, and the router's behaviour around them, driven through the
 //! real router over a real database.
 
+use crate::common::api_state::api_state;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,12 +11,11 @@ use std::time::{Duration, UNIX_EPOCH};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::Router;
-use parking_lot::RwLock;
 use serde_json::{json, Value};
 use storage::querier::Queryable;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Labels, Matcher, Options};
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::mpsc;
 use tower::ServiceExt;
 
 use ferroprom::api::{self, ApiState, ReloadRequest};
@@ -178,13 +178,6 @@ fn harness(setup: Setup) -> Harness {
     let (quit_tx, quit_rx) = mpsc::channel(1);
     let config = ferroprom::config::parse_str(CONFIG).unwrap();
     let state = Arc::new(ApiState {
-        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
-        db: Arc::clone(&db),
-        engine: promql::Engine::new(promql::EngineOptions::default()),
-        query_slots: Arc::new(Semaphore::new(4)),
-        query_memory_limit: None,
-        query_cache: None,
-        config: Arc::new(RwLock::new(Arc::new(config))),
         flags: BTreeMap::from([
             (
                 "storage.tsdb.path".to_string(),
@@ -196,17 +189,10 @@ fn harness(setup: Setup) -> Harness {
         reload: setup.lifecycle.then_some(reload_tx),
         quit: setup.lifecycle.then_some(quit_tx),
         admin_enabled: setup.admin,
-        remote_write_enabled: false,
-        remote_metadata: Default::default(),
-        remote_refs: Default::default(),
-        remote_bodies: Default::default(),
-        remote_write_limits: Default::default(),
         ready: Arc::new(AtomicBool::new(setup.ready)),
         registry,
         start_time: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
-        storage_retention: "15d".into(),
-        notifier: None,
-        rules: None,
+        ..api_state(Arc::clone(&db), config)
     });
     let app = api::router(Arc::clone(&state));
     Harness {

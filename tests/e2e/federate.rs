@@ -2,41 +2,22 @@
 //! end, with one ferroprom scraping another's `/federate`.
 
 use crate::common;
+use crate::common::api_state::api_state;
 
-use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use parking_lot::RwLock;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Labels, Options};
-use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use ferroprom::api::{self, ApiState};
-use ferroprom::metrics::Registry;
-use ferroprom::scrape::status::{ActiveTarget, DroppedTarget, MetricMetadata, ScrapeStatus};
+use ferroprom::api;
 
 use common::exporter::Exporter;
 use common::Server;
-
-struct NoScrape;
-
-impl ScrapeStatus for NoScrape {
-    fn active_targets(&self) -> Vec<ActiveTarget> {
-        Vec::new()
-    }
-    fn dropped_targets(&self) -> Vec<DroppedTarget> {
-        Vec::new()
-    }
-    fn metadata(&self) -> Vec<(Labels, Vec<MetricMetadata>)> {
-        Vec::new()
-    }
-}
 
 fn now_ms() -> i64 {
     SystemTime::now()
@@ -68,33 +49,10 @@ fn harness(config: &str) -> Harness {
         )
         .unwrap(),
     );
-    let state = Arc::new(ApiState {
-        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
-        db: Arc::clone(&db),
-        engine: promql::Engine::new(promql::EngineOptions::default()),
-        query_slots: Arc::new(Semaphore::new(4)),
-        query_memory_limit: None,
-        query_cache: None,
-        config: Arc::new(RwLock::new(Arc::new(
-            ferroprom::config::parse_str(config).unwrap(),
-        ))),
-        flags: BTreeMap::new(),
-        scrape: Arc::new(NoScrape),
-        reload: None,
-        quit: None,
-        admin_enabled: false,
-        remote_write_enabled: false,
-        remote_metadata: Default::default(),
-        remote_refs: Default::default(),
-        remote_bodies: Default::default(),
-        remote_write_limits: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        registry: Arc::new(Registry::new()),
-        start_time: SystemTime::now(),
-        storage_retention: "15d".into(),
-        notifier: None,
-        rules: None,
-    });
+    let state = Arc::new(api_state(
+        Arc::clone(&db),
+        ferroprom::config::parse_str(config).unwrap(),
+    ));
     let app = api::router(state);
     Harness { _dir: dir, db, app }
 }

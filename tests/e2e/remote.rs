@@ -2,32 +2,28 @@
 //! database, and once through the real binary.
 
 use crate::common;
+use crate::common::api_state::api_state;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use parking_lot::RwLock;
 use prost::Message;
 use serde_json::Value;
 use storage::wal::{SyncPolicy, WalOptions};
 use storage::{Db, Labels, Options};
-use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 use ferroprom::api::{self, ApiState};
-use ferroprom::metrics::Registry;
 use ferroprom::remote::proto::{
     Label, LabelMatcher, MatcherType, MetricMetadata, MetricType, Query, ReadRequest, ReadResponse,
     ResponseType, Sample, TimeSeries, WriteRequest,
 };
 use ferroprom::remote::read::server as read;
 use ferroprom::remote::xor;
-use ferroprom::scrape::status::{self, ActiveTarget, DroppedTarget, ScrapeStatus};
 
 /// The server's default future grace (ms).
 const GRACE: i64 = 10 * 60 * 1000;
@@ -43,20 +39,6 @@ fn now_ms() -> i64 {
 
 /// A base timestamp (ms) well inside the head's valid range.
 const T: i64 = 1_700_000_000_000;
-
-struct NoScrape;
-
-impl ScrapeStatus for NoScrape {
-    fn active_targets(&self) -> Vec<ActiveTarget> {
-        Vec::new()
-    }
-    fn dropped_targets(&self) -> Vec<DroppedTarget> {
-        Vec::new()
-    }
-    fn metadata(&self) -> Vec<(Labels, Vec<status::MetricMetadata>)> {
-        Vec::new()
-    }
-}
 
 struct Harness {
     _dir: tempfile::TempDir,
@@ -79,29 +61,8 @@ fn harness(write_enabled: bool, config: &str) -> Harness {
     let db = Arc::new(Db::open(dir.path(), opts).unwrap());
     let config = ferroprom::config::parse_str(config).unwrap();
     let state = Arc::new(ApiState {
-        queryable: Arc::new(ferroprom::remote::FanoutStorage::new(Arc::clone(&db))),
-        db,
-        engine: promql::Engine::new(promql::EngineOptions::default()),
-        query_slots: Arc::new(Semaphore::new(4)),
-        query_memory_limit: None,
-        query_cache: None,
-        config: Arc::new(RwLock::new(Arc::new(config))),
-        flags: BTreeMap::new(),
-        scrape: Arc::new(NoScrape),
-        reload: None,
-        quit: None,
-        admin_enabled: false,
         remote_write_enabled: write_enabled,
-        remote_metadata: Default::default(),
-        remote_refs: Default::default(),
-        remote_bodies: Default::default(),
-        remote_write_limits: Default::default(),
-        ready: Arc::new(AtomicBool::new(true)),
-        registry: Arc::new(Registry::new()),
-        start_time: SystemTime::now(),
-        storage_retention: "15d".into(),
-        notifier: None,
-        rules: None,
+        ..api_state(db, config)
     });
     Harness {
         _dir: dir,
